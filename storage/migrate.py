@@ -1,0 +1,31 @@
+"""Bring the database schema up to date with Alembic, on the bot's own connection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config without an ini file; env.py uses the connection handed in."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    # "heads": each feature's migrations form their own branch off the foundation.
+    command.upgrade(alembic_config(connection), "heads")
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Create or upgrade every table; safe to run on each start."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade)

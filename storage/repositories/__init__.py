@@ -1,0 +1,28 @@
+"""Repositories: the queries, one module per aggregate, reached through ``Repo``."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.repositories.conversations import ConversationRepo
+from storage.repositories.customers import CustomerRepo
+from storage.repositories.events import EventRepo
+from storage.repositories.faq import FaqRepo, TemplateRepo
+
+
+class Repo:
+    """Facade over one session: ``repo.customers.get(...)``; one update = one session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.customers = CustomerRepo(session)
+        self.conversations = ConversationRepo(session)
+        self.faq = FaqRepo(session)
+        self.templates = TemplateRepo(session)
+        self.events = EventRepo(session)
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+
+__all__ = ["ConversationRepo", "CustomerRepo", "EventRepo", "FaqRepo", "Repo", "TemplateRepo"]

@@ -1,0 +1,143 @@
+"""Conversations and their messages; the unique update id makes storing idempotent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.base import utcnow
+from storage.models import OPEN_STATES, Conversation, ConversationState, Message, Sender
+
+
+class ConversationRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, conversation_id: int) -> Conversation | None:
+        return await self.session.get(Conversation, conversation_id)
+
+    async def open_for_customer(self, customer_id: int) -> Conversation | None:
+        return await self.session.scalar(
+            select(Conversation)
+            .where(Conversation.customer_id == customer_id, Conversation.state.in_(OPEN_STATES))
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
+
+    async def has_earlier(self, customer_id: int, before_id: int) -> bool:
+        """Did this customer talk to the shop before this conversation (P3 "welcome back")?"""
+        query = select(
+            exists().where(Conversation.customer_id == customer_id, Conversation.id < before_id)
+        )
+        return bool(await self.session.scalar(query))
+
+    async def start(self, customer_id: int, language: str, now: datetime) -> Conversation:
+        conversation = Conversation(
+            customer_id=customer_id, language=language, opened_at=now, last_activity_at=now,
+            state=ConversationState.BOT,
+        )
+        self.session.add(conversation)
+        await self.session.flush()
+        return conversation
+
+    async def close(self, conversation: Conversation, now: datetime) -> None:
+        conversation.state = ConversationState.CLOSED
+        conversation.closed_at = now
+        conversation.reply_due_at = None
+
+    async def store_inbound(
+        self,
+        *,
+        conversation_id: int,
+        update_id: int | None,
+        kind: str,
+        text: str,
+        telegram_message_id: int | None,
+        now: datetime,
+    ) -> tuple[Message, bool]:
+        """Store a shopper's message; returns (message, is_new). A redelivered update is not new."""
+        if update_id is not None:
+            existing = await self.by_update_id(update_id)
+            if existing is not None:
+                return existing, False
+        message = Message(
+            conversation_id=conversation_id, sender=Sender.SHOPPER, kind=kind, text=text,
+            update_id=update_id, telegram_message_id=telegram_message_id, created_at=now,
+        )
+        try:
+            async with self.session.begin_nested():
+                self.session.add(message)
+        except IntegrityError:
+            # Another process stored the same update between our check and our insert.
+            existing = await self.by_update_id(update_id) if update_id is not None else None
+            if existing is None:
+                raise
+            return existing, False
+        return message, True
+
+    async def by_update_id(self, update_id: int) -> Message | None:
+        return await self.session.scalar(select(Message).where(Message.update_id == update_id))
+
+    async def store_outbound(
+        self,
+        *,
+        conversation_id: int,
+        sender: Sender,
+        text: str,
+        telegram_message_id: int | None,
+        now: datetime,
+        kind: str = "text",
+        agent_id: int | None = None,
+        meaning: dict[str, Any] | None = None,
+    ) -> Message:
+        message = Message(
+            conversation_id=conversation_id, sender=sender, kind=kind, text=text,
+            telegram_message_id=telegram_message_id, agent_id=agent_id, created_at=now,
+            handled_at=now, meaning=meaning,
+        )
+        self.session.add(message)
+        await self.session.flush()
+        return message
+
+    async def mark_handled(
+        self, message: Message, now: datetime | None = None, meaning: dict[str, Any] | None = None
+    ) -> None:
+        message.handled_at = now or utcnow()
+        if meaning is not None:
+            message.meaning = meaning
+
+    async def messages(self, conversation_id: int, limit: int = 50) -> list[Message]:
+        rows = await self.session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.id.desc())
+            .limit(limit)
+        )
+        return list(reversed(list(rows)))
+
+    async def unhandled_inbound(self, older_than: datetime, limit: int = 100) -> list[Message]:
+        """Shopper messages stored but never answered (a crash mid-chat): to resume on start."""
+        rows = await self.session.scalars(
+            select(Message)
+            .where(
+                Message.sender == Sender.SHOPPER,
+                Message.handled_at.is_(None),
+                Message.created_at < older_than,
+            )
+            .order_by(Message.id)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def count_in_state(self, state: ConversationState) -> int:
+        query = select(func.count()).select_from(Conversation).where(Conversation.state == state)
+        return int(await self.session.scalar(query) or 0)
+
+    async def set_state(self, conversation_id: int, state: ConversationState) -> None:
+        await self.session.execute(
+            update(Conversation).where(Conversation.id == conversation_id).values(state=state)
+        )

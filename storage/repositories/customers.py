@@ -1,0 +1,62 @@
+"""Queries about customers (P16)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.base import utcnow
+from storage.models import Customer
+
+
+class CustomerRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_telegram_id(self, telegram_user_id: int) -> Customer | None:
+        return await self.session.scalar(
+            select(Customer).where(Customer.telegram_user_id == telegram_user_id)
+        )
+
+    async def get(self, customer_id: int) -> Customer | None:
+        return await self.session.get(Customer, customer_id)
+
+    async def upsert_seen(
+        self,
+        *,
+        telegram_user_id: int,
+        chat_id: int,
+        name: str,
+        username: str | None,
+        language_code: str | None,
+        now: datetime | None = None,
+    ) -> tuple[Customer, bool]:
+        """The customer behind a message, created on first contact; returns (customer, is_new).
+
+        A blocked flag is cleared: a shopper who writes again has unblocked the bot.
+        """
+        now = now or utcnow()
+        customer = await self.by_telegram_id(telegram_user_id)
+        if customer is None:
+            customer = Customer(
+                telegram_user_id=telegram_user_id, chat_id=chat_id, name=name, username=username,
+                language_code=language_code, first_seen_at=now, last_seen_at=now,
+            )
+            self.session.add(customer)
+            await self.session.flush()
+            return customer, True
+        customer.chat_id = chat_id
+        customer.name = name or customer.name
+        customer.username = username
+        customer.language_code = language_code or customer.language_code
+        customer.last_seen_at = now
+        customer.blocked_at = None
+        return customer, False
+
+    async def mark_blocked_by_chat(self, chat_id: int, now: datetime | None = None) -> None:
+        """The shopper blocked the bot: remember it so nothing more is sent in vain."""
+        await self.session.execute(
+            update(Customer).where(Customer.chat_id == chat_id).values(blocked_at=now or utcnow())
+        )
