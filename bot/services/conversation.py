@@ -1,0 +1,347 @@
+"""The shopper's side of a conversation: store first, then greet, understand and answer.
+
+Rules: P1 greet at once, P2 long answers in parts, P3 name and "welcome back", P4 ask instead of
+guessing, P8 farewell; §七 phrase categories for greetings, thanks and farewells.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.clock import Clock
+from bot.services.escalation import EscalationService
+from bot.services.inbound import Choice, Inbound, Shopper
+from bot.services.knowledge import KnowledgeBase
+from bot.services.replies import Button, Replier, Reply
+from bot.settings import Settings
+from phrases.greeting import compose_greeting
+from phrases.lang import detect_language
+from phrases.splitting import split_message
+from phrases.templates import render
+from phrases.understand import Intent, Understanding
+from storage.models import Conversation, ConversationState, Customer, Message, Sender
+from storage.repositories import Repo
+
+ANSWER_PART_LIMIT = 350
+MISSES_BEFORE_HUMAN = 2  # the bot fails to understand twice in a row → a person takes over
+
+# Situation → (phrase category of policy §七, tags). One table, so wording stays data.
+SITUATIONS: dict[str, tuple[str, ...]] = {
+    "clarify": ("inquiry", "clarify"),
+    "which_one": ("inquiry", "which_one"),
+    "queued": ("explanation", "queued"),
+    "already_queued": ("explanation", "queued"),
+    "complaint": ("apology", "complaint"),
+    "thanks": ("acknowledgement", "thanks_reply"),
+    "farewell": ("farewell",),
+    "hello_again": ("greeting", "hello_again"),
+    "media": ("explanation", "media"),
+    "too_long": ("explanation", "too_long"),
+    "unknown_command": ("explanation", "unknown_command"),
+    "help": ("explanation", "help"),
+    "feedback_thanks": ("thanks", "feedback"),
+}
+
+
+class ConversationService:
+    """Receives every shopper message; long-lived, gets a fresh ``Repo`` per update."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        knowledge: KnowledgeBase,
+        replier: Replier,
+        clock: Clock,
+        escalation: EscalationService,
+    ) -> None:
+        self.settings = settings
+        self.knowledge = knowledge
+        self.replier = replier
+        self.clock = clock
+        self.escalation = escalation
+
+    # ----------------------------------------------------------------- entry points
+    async def receive(self, repo: Repo, inbound: Inbound) -> bool:
+        """Store, then answer. Returns False for a redelivered update (answered once only)."""
+        now = self.clock.now()
+        customer = await self._customer(repo, inbound.shopper, now)
+        conversation, is_new = await self._conversation(repo, customer, inbound.text, now)
+        stored, fresh = await repo.conversations.store_inbound(
+            conversation_id=conversation.id, update_id=inbound.update_id, kind=inbound.kind,
+            text=inbound.text, telegram_message_id=inbound.message_id, now=now,
+        )
+        if not fresh:
+            await repo.commit()
+            return False
+        conversation.last_activity_at = now
+        if conversation.reply_due_at is None:
+            wait = (self.settings.sla_greeting_seconds if is_new
+                    else self.settings.sla_reply_seconds)
+            conversation.reply_due_at = now + timedelta(seconds=wait)
+        await repo.commit()  # stored before answered: a crash from here on loses nothing
+        await self._answer(repo, customer, conversation, stored, inbound, is_new)
+        return True
+
+    async def resume(self, repo: Repo, message: Message) -> None:
+        """Answer a message stored before a crash but never handled."""
+        conversation = await repo.conversations.get(message.conversation_id)
+        customer = await repo.customers.get(conversation.customer_id) if conversation else None
+        if conversation is None or customer is None:
+            return
+        shopper = Shopper(user_id=customer.telegram_user_id, chat_id=customer.chat_id,
+                          name=customer.name, language_code=customer.language_code)
+        inbound = Inbound(update_id=message.update_id, shopper=shopper, kind=message.kind,
+                          text=message.text, message_id=message.telegram_message_id)
+        if message.kind == "command":
+            command = message.text.lstrip("/").split()[0] if message.text else ""
+            inbound = Inbound(**{**inbound.__dict__, "command": command})
+        await self._answer(repo, customer, conversation, message, inbound,
+                           is_new=conversation.greeted_at is None)
+
+    async def choose(self, repo: Repo, choice: Choice) -> str:
+        """A button under a bot message; returns a short notice for the button press."""
+        now = self.clock.now()
+        customer = await self._customer(repo, choice.shopper, now)
+        conversation, _ = await self._conversation(repo, customer, "", now)
+        lang = conversation.language
+        kind, _, arg = choice.data.partition(":")
+        replies: list[Reply] = []
+        notice = ""
+        if kind == "faq":
+            entry = self.knowledge.entry(arg, lang)
+            if entry is not None:
+                replies = self._faq_answer(arg, entry.answer)
+        elif kind == "fb":
+            verdict, _, key = arg.partition(":")
+            await repo.events.add("faq_feedback", conversation_id=conversation.id,
+                                  entry=key, helpful=verdict == "up")
+            if verdict == "down":
+                replies = await self._escalate(repo, conversation, customer, "rejected_answer", now)
+            else:
+                notice = self._phrase(customer, conversation, "feedback_thanks").text
+        elif kind == "human":
+            replies = await self._escalate(repo, conversation, customer, "asked", now)
+        await self._deliver(repo, customer, conversation, replies, now)
+        await repo.commit()
+        return notice
+
+    # ----------------------------------------------------------------- the rules
+    async def _customer(self, repo: Repo, shopper: Shopper, now: datetime) -> Customer:
+        customer, _ = await repo.customers.upsert_seen(
+            telegram_user_id=shopper.user_id, chat_id=shopper.chat_id, name=shopper.name,
+            username=shopper.username, language_code=shopper.language_code, now=now,
+        )
+        return customer
+
+    async def _conversation(
+        self, repo: Repo, customer: Customer, text: str, now: datetime
+    ) -> tuple[Conversation, bool]:
+        """The open conversation, or a new one (a bot-only chat idle too long is closed)."""
+        conversation = await repo.conversations.open_for_customer(customer.id)
+        idle = timedelta(minutes=self.settings.conversation_idle_minutes)
+        if (conversation is not None and conversation.state == ConversationState.BOT
+                and now - conversation.last_activity_at > idle):
+            await repo.conversations.close(conversation, now)
+            conversation = None
+        if conversation is not None:
+            return conversation, False
+        lang = self._language(text, customer.language_code)
+        return await repo.conversations.start(customer.id, lang, now), True
+
+    def _language(self, text: str, language_code: str | None) -> str:
+        """Per conversation: the text decides; else Telegram's language; else the shop's first."""
+        fallback = self.settings.default_language
+        if language_code:
+            code = language_code.split("-")[0].lower()
+            fallback = code if code in self.settings.languages else fallback
+        lang = detect_language(text, default=fallback) if text else fallback
+        return lang if lang in self.settings.languages else self.settings.default_language
+
+    async def _answer(
+        self, repo: Repo, customer: Customer, conversation: Conversation, stored: Message,
+        inbound: Inbound, is_new: bool,
+    ) -> None:
+        now = self.clock.now()
+        if inbound.kind == "text" and len(inbound.text) >= 4:
+            # Switch language only on a message long enough to tell (a lone "ok" says nothing).
+            conversation.language = self._language(inbound.text, conversation.language)
+        replies: list[Reply] = []
+        meaning: dict[str, Any] = {"kind": inbound.kind}
+        greet = (is_new and conversation.greeted_at is None) or inbound.command == "start"
+        understanding = None
+        if inbound.kind == "text":
+            understanding = self.knowledge.understand(
+                inbound.text[: self.settings.long_text_limit], conversation.language
+            )
+        if greet and not inbound.edited:
+            replies.append(self._greeting(customer, conversation, now))
+            conversation.greeted_at = now
+            meaning["greeted"] = True
+        body, body_meaning = await self._respond(
+            repo, customer, conversation, inbound, understanding, greeted=greet, now=now
+        )
+        replies += body
+        meaning.update(body_meaning)
+        await self._deliver(repo, customer, conversation, replies, now)
+        await repo.conversations.mark_handled(stored, now, meaning)
+        await repo.commit()
+
+    async def _respond(
+        self, repo: Repo, customer: Customer, conversation: Conversation, inbound: Inbound,
+        understanding: Understanding | None, *, greeted: bool, now: datetime,
+    ) -> tuple[list[Reply], dict[str, Any]]:
+        say = lambda situation, **extra: [self._phrase(customer, conversation, situation, **extra)]  # noqa: E731
+        if inbound.kind == "command":
+            return await self._command(repo, customer, conversation, inbound, greeted, now)
+        if inbound.kind != "text":
+            return say("media"), {"decision": "media"}
+        if len(inbound.text) > self.settings.long_text_limit:
+            return self._with_human_button(say("too_long")), {"decision": "too_long"}
+        assert understanding is not None
+        meaning: dict[str, Any] = {
+            "decision": understanding.decision,
+            "intent": str(understanding.intent) if understanding.intent else None,
+            "entry": understanding.best.entry_id if understanding.best else None,
+            "score": round(understanding.best.score, 3) if understanding.best else None,
+            "order_ids": list(understanding.order_ids),
+            "language": conversation.language,
+        }
+        state = conversation.state
+        intent = understanding.intent
+        if intent is not None:
+            conversation.misunderstood_in_row = 0
+            return await self._intent(repo, customer, conversation, intent, greeted, now), meaning
+        if understanding.decision == "answer" and understanding.best is not None:
+            conversation.misunderstood_in_row = 0
+            entry = self.knowledge.entry(understanding.best.entry_id, conversation.language)
+            if entry is not None:
+                return self._faq_answer(entry.id, entry.answer), meaning
+        if state == ConversationState.ASSIGNED:
+            return [], meaning  # an agent owns the chat: the bot does not talk over them
+        if state == ConversationState.QUEUED:
+            return say("already_queued"), meaning
+        if understanding.decision == "clarify" and len(understanding.candidates) >= 2:
+            return self._which_one(customer, conversation, understanding), meaning
+        conversation.misunderstood_in_row += 1
+        if conversation.misunderstood_in_row >= MISSES_BEFORE_HUMAN:
+            replies = await self._escalate(repo, conversation, customer, "not_understood", now)
+            return replies, meaning
+        return self._with_human_button(say("clarify")), meaning
+
+    async def _intent(
+        self, repo: Repo, customer: Customer, conversation: Conversation, intent: Intent,
+        greeted: bool, now: datetime,
+    ) -> list[Reply]:
+        say = lambda situation: [self._phrase(customer, conversation, situation)]  # noqa: E731
+        if intent == Intent.HUMAN:
+            return await self._escalate(repo, conversation, customer, "asked", now)
+        if intent == Intent.COMPLAINT:
+            apology = say("complaint")
+            return apology + await self._escalate(repo, conversation, customer, "complaint", now)
+        if intent == Intent.GREETING:
+            return [] if greeted else say("hello_again")
+        if intent == Intent.THANKS:
+            return say("thanks")
+        if intent == Intent.FAREWELL:
+            if conversation.state == ConversationState.BOT:
+                await repo.conversations.close(conversation, now)  # P8: a proper farewell ends it
+            return say("farewell")
+        return []
+
+    async def _command(
+        self, repo: Repo, customer: Customer, conversation: Conversation, inbound: Inbound,
+        greeted: bool, now: datetime,
+    ) -> tuple[list[Reply], dict[str, Any]]:
+        say = lambda situation: [self._phrase(customer, conversation, situation)]  # noqa: E731
+        command = inbound.command or ""
+        meaning = {"decision": "command", "command": command}
+        if command == "start":
+            return [], meaning
+        if command == "help":
+            return self._with_human_button(say("help")), meaning
+        if command in ("human", "agent", "operator"):
+            return await self._escalate(repo, conversation, customer, "asked", now), meaning
+        return say("unknown_command"), {**meaning, "decision": "unknown_command"}
+
+    async def _escalate(
+        self, repo: Repo, conversation: Conversation, customer: Customer, reason: str,
+        now: datetime,
+    ) -> list[Reply]:
+        await self.escalation.escalate(repo, conversation, reason, now)
+        return [self._phrase(customer, conversation, "queued")]
+
+    # ----------------------------------------------------------------- wording
+    def _greeting(self, customer: Customer, conversation: Conversation, now: datetime) -> Reply:
+        local = now.astimezone(self.settings.tz)
+        returning = customer.first_seen_at < conversation.opened_at
+        text, key = compose_greeting(
+            self.knowledge.catalogue, conversation.language, local,
+            customer_name=customer.name or None, returning=returning,
+            shop_name=self.settings.shop_name, avoid=conversation.last_phrase_key,
+        )
+        return Reply(text=text, phrase_key=key)
+
+    def _phrase(
+        self, customer: Customer, conversation: Conversation, situation: str, **values: object
+    ) -> Reply:
+        category, *tags = SITUATIONS[situation]
+        phrase = self.knowledge.catalogue.pick(
+            category, conversation.language, *tags, avoid=conversation.last_phrase_key
+        )
+        text = render(phrase.text, {
+            "customer_name": customer.name, "shop_name": self.settings.shop_name, **values,
+        })
+        return Reply(text=text, phrase_key=phrase.key)
+
+    def _faq_answer(self, key: str, answer: str) -> list[Reply]:
+        """P2: a long answer goes out in parts; the last part asks whether it helped."""
+        parts = split_message(answer, limit=ANSWER_PART_LIMIT) or [answer]
+        replies = [Reply(text=part) for part in parts[:-1]]
+        buttons: tuple[tuple[Button, ...], ...] = ()
+        if len(f"fb:down:{key}".encode()) <= 64:  # Telegram's callback data limit
+            buttons = ((Button("👍", f"fb:up:{key}"), Button("👎", f"fb:down:{key}")),)
+        replies.append(Reply(text=parts[-1], buttons=buttons))
+        return replies
+
+    def _which_one(
+        self, customer: Customer, conversation: Conversation, understanding: Understanding
+    ) -> list[Reply]:
+        """P4: two entries are close, so ask which one was meant (two buttons)."""
+        rows: list[tuple[Button, ...]] = []
+        for candidate in understanding.candidates[:2]:
+            entry = self.knowledge.entry(candidate.entry_id, conversation.language)
+            if entry is not None and len(candidate.entry_id) <= 60:
+                rows.append((Button(entry.question[:60], f"faq:{candidate.entry_id}"),))
+        reply = self._phrase(customer, conversation, "which_one")
+        return self._with_human_button([Reply(reply.text, tuple(rows), reply.phrase_key)])
+
+    def _with_human_button(self, replies: list[Reply]) -> list[Reply]:
+        label = "🙋 人工客服" if self._lang_of(replies) == "zh" else "🙋 Talk to a person"
+        last = replies[-1]
+        replies[-1] = Reply(last.text, (*last.buttons, (Button(label, "human"),)), last.phrase_key)
+        return replies
+
+    @staticmethod
+    def _lang_of(replies: list[Reply]) -> str:
+        return detect_language(replies[-1].text, default="zh") if replies else "zh"
+
+    # ----------------------------------------------------------------- delivery
+    async def _deliver(
+        self, repo: Repo, customer: Customer, conversation: Conversation, replies: list[Reply],
+        now: datetime,
+    ) -> None:
+        """Send in order and record each message; any reply stops the shopper's wait clock."""
+        if customer.blocked_at is not None and not replies:
+            return
+        for reply in replies:
+            message_id = await self.replier.send(customer.chat_id, reply)
+            await repo.conversations.store_outbound(
+                conversation_id=conversation.id, sender=Sender.BOT, text=reply.text,
+                telegram_message_id=message_id, now=now,
+                meaning={"phrase": reply.phrase_key} if reply.phrase_key else None,
+            )
+            if reply.phrase_key:
+                conversation.last_phrase_key = reply.phrase_key
+        if replies:
+            conversation.reply_due_at = None

@@ -1,0 +1,104 @@
+"""The FAQ and phrases the bot answers from: loaded from the database, rebuilt on edits.
+
+The shop's FAQ files seed the database; a file that changed since it was last loaded replaces
+that language's entries (the owner's edits in Telegram live until the file changes again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from bot.settings import Settings
+from phrases.catalogue import Phrase, PhraseCatalogue
+from phrases.faq_file import FaqEntry, load_faq_file
+from phrases.lang import detect_language
+from phrases.understand import Understander, Understanding
+from storage.models import FaqEntryRow
+from storage.repositories import Repo
+
+
+def faq_sources(settings: Settings) -> dict[str, Path]:
+    """Language → FAQ file; FAQ_FILE replaces the shop file's FAQ of its own language."""
+    sources = {
+        lang: path for lang, path in settings.faq_files.items() if lang in settings.languages
+    }
+    if settings.faq_file is not None:
+        entries = load_faq_file(settings.faq_file).entries
+        sample = " ".join(entry.question for entry in entries[:20])
+        sources[detect_language(sample, default=settings.default_language)] = settings.faq_file
+    return sources
+
+
+async def sync_faq_from_files(repo: Repo, settings: Settings) -> dict[str, int]:
+    """Load each FAQ file whose content changed since last time; returns lang → entries loaded."""
+    loaded: dict[str, int] = {}
+    for lang, path in faq_sources(settings).items():
+        content = path.read_bytes()
+        digest = hashlib.sha256(content).hexdigest()
+        setting_key = f"faq_source_sha256:{lang}"
+        if await repo.faq.setting(setting_key) == digest:
+            continue
+        entries = load_faq_file(path).entries
+        await repo.faq.replace_language(
+            lang,
+            (
+                FaqEntryRow(key=e.id, lang=lang, question=e.question, answer=e.answer,
+                            alt=list(e.alt), threshold=e.threshold)
+                for e in entries
+            ),
+        )
+        await repo.faq.set_setting(setting_key, digest)
+        loaded[lang] = len(entries)
+    await repo.commit()
+    return loaded
+
+
+def _entry(row: FaqEntryRow) -> FaqEntry:
+    return FaqEntry(id=row.key, question=row.question, answer=row.answer,
+                    alt=tuple(row.alt or ()), threshold=row.threshold)
+
+
+class KnowledgeBase:
+    """Per-language FAQ matchers plus the phrase catalogue with the owner's overrides."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.catalogue = PhraseCatalogue.builtin()
+        self._understanders: dict[str, Understander] = {}
+        self._entries: dict[str, dict[str, FaqEntry]] = {}
+
+    async def reload(self, repo: Repo) -> None:
+        """Rebuild from the database; call after any FAQ or template edit (no restart needed)."""
+        entries: dict[str, dict[str, FaqEntry]] = {}
+        for row in await repo.faq.all():
+            entries.setdefault(row.lang, {})[row.key] = _entry(row)
+        self._entries = entries
+        self._understanders = {
+            lang: Understander(by_key.values()) for lang, by_key in entries.items()
+        }
+        overrides = [
+            Phrase(key=t.key, category=t.category, lang=t.lang, text=t.text, tags=tuple(t.tags))
+            for t in await repo.templates.all()
+        ]
+        self.catalogue = PhraseCatalogue.builtin().with_overrides(overrides)
+
+    def understand(self, text: str, lang: str) -> Understanding:
+        """Match in the shopper's language, falling back to any language that has an FAQ."""
+        understander = self._understanders.get(lang) or next(
+            iter(self._understanders.values()), None
+        )
+        if understander is None:
+            understander = self._understanders.setdefault("", Understander(()))
+        return understander.understand(text)
+
+    def entry(self, key: str, lang: str) -> FaqEntry | None:
+        """The entry in the wanted language, else in any language that has it."""
+        for candidate in (lang, *self._entries):
+            found = self._entries.get(candidate, {}).get(key)
+            if found is not None:
+                return found
+        return None
+
+    def entry_count(self) -> dict[str, int]:
+        return {lang: len(by_key) for lang, by_key in self._entries.items()}

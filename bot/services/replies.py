@@ -1,0 +1,30 @@
+"""What a service wants said, independent of the transport that says it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button: its label and the callback data the bot gets back."""
+
+    text: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One outgoing message in plain text; the transport escapes it for HTML."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    phrase_key: str | None = None  # which phrase it came from, so the next pick can vary
+    meaning: dict[str, object] = field(default_factory=dict)
+
+
+class Replier(Protocol):
+    """Sends replies to a shopper's chat; returns the Telegram message id, None if undeliverable."""
+
+    async def send(self, chat_id: int, reply: Reply) -> int | None: ...

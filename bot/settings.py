@@ -1,0 +1,184 @@
+"""Settings: the shop file, overridden by the environment; bad values give clear errors.
+
+Environment names are fixed (operators and deployment tooling rely on them): BOT_TOKEN,
+TELEGRAM_API_URL, DATABASE_URL, SHOP_CONFIG, FAQ_FILE, OWNER_IDS, AGENT_IDS, AGENT_CHAT_ID,
+SLA_GREETING_SECONDS, SLA_REPLY_SECONDS.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from storage.engine import DEFAULT_DATABASE_URL
+
+DEMO_SHOP = Path(__file__).with_name("demo") / "shop.yaml"
+SUPPORTED_LANGUAGES = ("zh", "en")
+
+UserId = Annotated[int, Field(gt=0)]
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message says which and why."""
+
+
+def _split_ids(value: Any) -> Any:
+    """'1, 2,3' → [1, 2, 3]; lists pass through; empty text → []."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, int):
+        return [value]
+    return value
+
+
+class Settings(BaseModel):
+    """Everything the bot is configured with; built by ``load_settings``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # From the shop file
+    shop_name: str = Field(min_length=1, max_length=100)
+    languages: tuple[str, ...] = SUPPORTED_LANGUAGES
+    timezone: str = "Asia/Shanghai"
+    faq_files: dict[str, Path] = Field(default_factory=dict)
+    phrase_files: tuple[Path, ...] = ()
+    agent_cap: int = Field(default=5, ge=1, le=100)
+    conversation_idle_minutes: int = Field(default=60, ge=1)
+    long_text_limit: int = Field(default=2000, ge=100, le=4096)
+
+    # Overridable by the environment
+    bot_token: SecretStr | None = None
+    telegram_api_url: str | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    faq_file: Path | None = None
+    owner_ids: tuple[UserId, ...] = ()
+    agent_ids: tuple[UserId, ...] = ()
+    agent_chat_id: int | None = None
+    sla_greeting_seconds: int = Field(default=15, ge=1, le=3600)
+    sla_reply_seconds: int = Field(default=20, ge=1, le=3600)
+
+    @field_validator("owner_ids", "agent_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> Any:
+        return _split_ids(value)
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [lang for lang in value if lang not in SUPPORTED_LANGUAGES]
+        if unknown or not value:
+            raise ValueError(f"languages must be among {SUPPORTED_LANGUAGES}, got {list(value)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _api_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        token = value.get_secret_value().strip()
+        head, _, tail = token.partition(":")
+        if not head.isdigit() or not tail:
+            raise ValueError("does not look like a bot token (expected '123456:ABC…')")
+        return SecretStr(token)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def offline(self) -> bool:
+        return self.bot_token is None
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0]
+
+
+# Environment variable → Settings field. An empty variable counts as unset.
+ENVIRONMENT = {
+    "BOT_TOKEN": "bot_token",
+    "TELEGRAM_API_URL": "telegram_api_url",
+    "DATABASE_URL": "database_url",
+    "FAQ_FILE": "faq_file",
+    "OWNER_IDS": "owner_ids",
+    "AGENT_IDS": "agent_ids",
+    "AGENT_CHAT_ID": "agent_chat_id",
+    "SLA_GREETING_SECONDS": "sla_greeting_seconds",
+    "SLA_REPLY_SECONDS": "sla_reply_seconds",
+}
+
+# Shop-file key → Settings field, where they differ.
+SHOP_FILE_KEYS = {"name": "shop_name", "faq": "faq_files", "phrases": "phrase_files"}
+
+
+def read_shop_file(path: Path) -> dict[str, Any]:
+    """The shop file as Settings fields; relative file paths are taken from the file's folder."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as error:
+        raise ConfigError(f"SHOP_CONFIG: no such file: {path}") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"SHOP_CONFIG: {path} is not valid YAML: {error}") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"SHOP_CONFIG: {path} must hold a mapping of settings")
+    values = {SHOP_FILE_KEYS.get(key, key): value for key, value in data.items()}
+    folder = path.parent
+    if isinstance(values.get("faq_files"), dict):
+        values["faq_files"] = {k: folder / v for k, v in values["faq_files"].items()}
+    if isinstance(values.get("phrase_files"), list):
+        values["phrase_files"] = [folder / p for p in values["phrase_files"]]
+    return values
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Shop file (SHOP_CONFIG or the demo shop) with environment values on top."""
+    environ = os.environ if environ is None else environ
+    shop_path = Path(environ.get("SHOP_CONFIG") or DEMO_SHOP)
+    values = read_shop_file(shop_path)
+    for name, field in ENVIRONMENT.items():
+        if environ.get(name, "").strip():
+            values[field] = environ[name].strip()
+    try:
+        settings = Settings(**values)
+    except ValidationError as error:
+        reverse = {field: env for env, field in ENVIRONMENT.items()}
+        lines = []
+        for problem in error.errors():
+            field = str(problem["loc"][0]) if problem["loc"] else "?"
+            where = reverse.get(field, f"{shop_path}: {field}")
+            if field in reverse and environ.get(reverse[field], "").strip() == "":
+                where = f"{shop_path}: {field}"
+            lines.append(f"{where}: {problem['msg']}")
+        raise ConfigError("bad settings:\n  " + "\n  ".join(lines)) from error
+    if settings.faq_file is not None and not settings.faq_file.is_file():
+        raise ConfigError(f"FAQ_FILE: no such file: {settings.faq_file}")
+    return settings
