@@ -1,0 +1,114 @@
+"""Factories: the bot, the services and the dispatcher, built fresh for each run or test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import Clock, SystemClock
+from bot.middlewares import RepoMiddleware
+from bot.services.conversation import ConversationService
+from bot.services.escalation import EscalationService
+from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
+from bot.settings import Settings
+from bot.transport.console import ConsoleSession
+from bot.transport.outgoing import OutgoingGuard, install_outgoing_guard
+from bot.transport.replier import BotReplier
+from handlers.errors import build_error_router
+from handlers.groups import build_group_router
+from handlers.shopper import build_shopper_router
+from storage.engine import create_engine, create_session_factory
+from storage.migrate import migrate
+from storage.repositories import Repo
+
+OFFLINE_TOKEN = "1:offline-console"
+
+
+@dataclass
+class App:
+    """Everything one running bot holds; handlers reach the services via workflow_data."""
+
+    settings: Settings
+    bot: Bot
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    knowledge: KnowledgeBase
+    conversations: ConversationService
+    clock: Clock
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+        await self.engine.dispose()
+
+
+def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    """Telegram (or a self-hosted / fake Bot API server), or without a token the console."""
+    if session is None:
+        if settings.offline:
+            session = ConsoleSession()
+        elif settings.telegram_api_url:
+            session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        else:
+            session = AiohttpSession()
+    token = settings.bot_token.get_secret_value() if settings.bot_token else OFFLINE_TOKEN
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+async def build_app(
+    settings: Settings, *, session: BaseSession | None = None, clock: Clock | None = None
+) -> App:
+    """Open the database (migrating it), load the FAQ and phrases, wire the services."""
+    engine = create_engine(settings.database_url)
+    await migrate(engine)
+    sessions = create_session_factory(engine)
+    knowledge = KnowledgeBase(settings)
+    async with sessions() as db:
+        repo = Repo(db)
+        await sync_faq_from_files(repo, settings)
+        await knowledge.reload(repo)
+
+    bot = build_bot(settings, session)
+
+    async def on_blocked(chat_id: int | str) -> None:
+        async with sessions() as db:
+            await Repo(db).customers.mark_blocked_by_chat(int(chat_id))
+            await db.commit()
+
+    install_outgoing_guard(bot, OutgoingGuard(on_blocked=on_blocked))
+    clock = clock or SystemClock()
+    conversations = ConversationService(
+        settings, knowledge, BotReplier(bot), clock, EscalationService()
+    )
+    return App(settings, bot, engine, sessions, knowledge, conversations, clock)
+
+
+def build_dispatcher(app: App) -> Dispatcher:
+    """Routers in order: shoppers, other groups, then errors; one Repo per update."""
+    dp = Dispatcher(
+        settings=app.settings, knowledge=app.knowledge, conversations=app.conversations,
+    )
+    dp.update.outer_middleware(RepoMiddleware(app.sessions))
+    dp.include_routers(
+        build_shopper_router(),
+        build_group_router(app.settings.agent_chat_id),
+        build_error_router(),
+    )
+    return dp
+
+
+async def resume_unhandled(app: App) -> int:
+    """After a crash: answer shopper messages that were stored but never answered."""
+    resumed = 0
+    async with app.sessions() as db:
+        repo = Repo(db)
+        for message in await repo.conversations.unhandled_inbound(app.clock.now()):
+            await app.conversations.resume(repo, message)
+            resumed += 1
+    return resumed

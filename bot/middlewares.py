@@ -1,0 +1,29 @@
+"""Outer middlewares: one database session (a ``Repo``) per update, closed afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.repositories import Repo
+
+
+class RepoMiddleware(BaseMiddleware):
+    """Puts ``repo`` into handler data; services commit what must survive (store-then-answer)."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self.session_factory = session_factory
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        async with self.session_factory() as session:
+            data["repo"] = Repo(session)
+            return await handler(event, data)

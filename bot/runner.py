@@ -1,0 +1,36 @@
+"""Runs the bot: polling on Telegram with a token, the offline console without one."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from bot.app import build_app, build_dispatcher, resume_unhandled
+from bot.settings import Settings
+from bot.transport.console import ConsoleShopper, run_console
+
+log = logging.getLogger(__name__)
+
+
+async def run(settings: Settings) -> None:
+    app = await build_app(settings)
+    dp = build_dispatcher(app)
+    try:
+        resumed = await resume_unhandled(app)
+        if resumed:
+            log.warning("answered %d messages left unanswered by a previous run", resumed)
+        if settings.offline:
+            faq = ", ".join(f"{k}: {v} FAQ" for k, v in app.knowledge.entry_count().items())
+            print(
+                f"{settings.shop_name} — offline demo ({faq}).\n"
+                "Chat as a shopper in 中文 or English; /help for help, /quit to leave.",
+                file=sys.stderr,
+            )
+            await run_console(dp, app.bot, ConsoleShopper())
+        else:
+            await app.bot.delete_webhook(drop_pending_updates=False)
+            await dp.start_polling(
+                app.bot, allowed_updates=dp.resolve_used_update_types(), handle_signals=True
+            )
+    finally:
+        await app.close()
