@@ -1,0 +1,44 @@
+"""Shared fixtures: a migrated SQLite database per test, settings of the demo shop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.settings import Settings, load_settings
+from storage.engine import create_engine, create_session_factory
+from storage.migrate import migrate
+from storage.repositories import Repo
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(db_url)
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_session_factory(engine)
+
+
+@pytest.fixture
+async def repo(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Repo]:
+    async with sessions() as session:
+        yield Repo(session)
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    """The demo shop, on the test's own database, with one owner and one agent."""
+    return load_settings({"DATABASE_URL": db_url, "OWNER_IDS": "900", "AGENT_IDS": "901"})
