@@ -1,0 +1,26 @@
+"""Which language a shopper writes in: Chinese or English (the two the bot serves)."""
+
+from __future__ import annotations
+
+import re
+
+_LATIN_WORD_RE = re.compile(r"[A-Za-z]{2,}")
+# Latin words that Chinese shoppers mix in; they say nothing about the language.
+_ZH_LATIN_SLANG = frozenset({"kd", "sf", "ok", "app", "logo", "vip", "qq", "thx", "hi", "hello"})
+
+
+def detect_language(text: str, default: str = "zh") -> str:
+    """Return "zh" or "en": any real run of Chinese wins over a few Latin words.
+
+    Counts CJK characters against Latin words (not letters), so "能发sf吗" is Chinese and
+    "hello" alone falls back to `default` only when it is all slang both languages share.
+    """
+    cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
+    words = [w.lower() for w in _LATIN_WORD_RE.findall(text)]
+    real_words = [w for w in words if w not in _ZH_LATIN_SLANG]
+    if cjk == 0 and not words:
+        return default
+    if cjk == 0:
+        return "en" if real_words else default
+    # Each Chinese character is roughly half a word of content.
+    return "en" if len(real_words) > 2 * cjk else "zh"

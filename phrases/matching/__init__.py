@@ -1,0 +1,1 @@
+"""FAQ matching internals: lexicons, feature extraction, the inverted index."""

@@ -1,0 +1,145 @@
+"""Turn a text into weighted features: the words and character n-grams that get matched.
+
+Chinese has no spaces, so Chinese runs give character unigrams and bigrams plus toneless
+pinyin bigrams (a homophone typo such as 发或 for 发货 keeps its pinyin). Latin words give a
+light stem, the word's character trigrams (typos) and word bigrams. Filler words stay as weak
+features so that "在吗" can still be small talk, yet never decide an FAQ match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+from phrases.matching.lexicon import Lexicon, Rewriter, _alternation
+from phrases.normalize import NUMBER_TOKEN, ORDER_TOKEN, Normalized, normalize
+
+W_UNI = 0.25  # Chinese single character
+W_BI = 1.0  # Chinese character bigram
+W_PY = 0.5  # toneless pinyin bigram
+W_WORD = 1.0  # Latin word stem
+W_TRI = 0.25  # character trigram of a Latin word
+W_WBI = 0.4  # bigram of two content words
+W_STOP = 0.08  # filler word
+W_ENT = 0.15  # order id / number placeholder
+W_CONCEPT = 0.7  # a word class (快递公司, 地区, 颜色...) present in the text
+
+_HAN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_TOKEN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|⟨\w+⟩|[a-z0-9']+")
+_LATIN_WORD_RE = re.compile(r"[a-z][a-z']*")
+_DOUBLE_END_RE = re.compile(r"([bdfgkmnprtz])\1$")
+
+Features = dict[str, float]
+
+
+@lru_cache(maxsize=8192)
+def pinyin_of(ch: str) -> str:
+    """Toneless pinyin of one Han character (its most common reading)."""
+    from pypinyin import lazy_pinyin
+
+    return lazy_pinyin(ch)[0]
+
+
+@lru_cache(maxsize=16384)
+def stem(word: str) -> str:
+    """A deliberately light English stemmer: plural, -ing, -ed, final e, doubled consonant."""
+    w = word.replace("'", "")
+    if len(w) > 4 and w.endswith(("ies", "ied")):
+        w = w[:-3] + "y"
+    elif len(w) > 5 and w.endswith("ing"):
+        w = w[:-3]
+    elif len(w) > 4 and w.endswith("ed"):
+        w = w[:-2]
+    elif len(w) > 4 and w.endswith("es") and w[-3] in "sxz":
+        w = w[:-2]
+    elif len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    w = _DOUBLE_END_RE.sub(r"\1", w)
+    if len(w) > 3 and w.endswith("e"):
+        w = w[:-1]
+    return w
+
+
+class Analyzer:
+    """Text -> features, with the lexicon's slang, synonyms and filler words applied."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self._slang_re = re.compile(
+            "|".join(
+                # a whole token, or glued to Chinese at the very end ("好的88")
+                rf"(?<!\w){re.escape(k)}(?!\w)|(?<![a-z0-9]){re.escape(k)}(?=\W*$)"
+                for k in sorted(lexicon.slang, key=len, reverse=True)
+            )
+            or r"(?!x)x"
+        )
+        self._rewrite = Rewriter.build(lexicon.synonyms)
+        self._zh_stop_re = re.compile(_alternation(w for w in lexicon.zh_stopwords
+                                                   if _HAN_RE.fullmatch(w)))
+        self.en_stopwords = lexicon.en_stopwords
+        self._concept_of: dict[str, list[str]] = {}
+        for concept, members in lexicon.concepts.items():
+            for member in members:
+                self._concept_of.setdefault(member, []).append(concept)
+        self._concept_re = re.compile(_alternation(self._concept_of))
+        self.known_words = {
+            w
+            for phrase in [*lexicon.synonyms, *(v for vs in lexicon.synonyms.values() for v in vs)]
+            for w in _LATIN_WORD_RE.findall(phrase)
+        } | set(lexicon.en_stopwords)
+
+    def normalize(self, text: str) -> Normalized:
+        """Slang first (so "88" is not masked as a number), then normal folding."""
+        slang = self.lexicon.slang
+        text = self._slang_re.sub(lambda m: f" {slang[m.group(0)]} ", text.lower().strip())
+        return normalize(text)
+
+    def features(self, folded: str, correct: Callable[[str], str] | None = None) -> Features:
+        """Features of an already normalised text; `correct` may fix misspelt Latin words."""
+        if correct is not None:
+            folded = _LATIN_WORD_RE.sub(lambda m: correct(m.group(0)), folded)
+        text = self._rewrite(folded)
+        feats: Features = {}
+
+        def add(key: str, weight: float) -> None:
+            feats[key] = feats.get(key, 0.0) + weight
+
+        for concepts in {m: self._concept_of[m] for m in self._concept_re.findall(text)}.values():
+            for concept in concepts:
+                feats["k" + concept] = W_CONCEPT
+        for stop in self._zh_stop_re.findall(text):
+            add("s" + stop, W_STOP)
+        text = self._zh_stop_re.sub(" ", text)
+        prev_content: str | None = None
+        for token in _TOKEN_RE.findall(text):
+            if token == ORDER_TOKEN:
+                add("e:order", W_ENT)
+                prev_content = None
+            elif token == NUMBER_TOKEN:
+                add("e:num", W_ENT)
+                prev_content = None
+            elif _HAN_RE.match(token):
+                self._han(token, add)
+                prev_content = None
+            elif token in self.en_stopwords or not token.strip("'"):
+                add("s" + token, W_STOP)
+            else:
+                s = stem(token)
+                add("w" + s, W_WORD)
+                padded = f"#{token}#"
+                for i in range(len(padded) - 2):
+                    add("t" + padded[i : i + 3], W_TRI)
+                if prev_content is not None:
+                    add(f"v{prev_content}_{s}", W_WBI)
+                prev_content = s
+        return feats
+
+    @staticmethod
+    def _han(run: str, add: Callable[[str, float], None]) -> None:
+        pys = [pinyin_of(ch) for ch in run]
+        for i, ch in enumerate(run):
+            add("c" + ch, W_UNI)
+            if i + 1 < len(run):
+                add("b" + run[i : i + 2], W_BI)
+                add(f"p{pys[i]}_{pys[i + 1]}", W_PY)

@@ -1,0 +1,175 @@
+"""Understand one shopper message: small talk / wants a human / complaint, else which FAQ entry.
+
+Order matters (P4, P7, P20): a complaint or a request for a person is detected first and is
+never answered from the FAQ; then small talk; then the FAQ entry, answered only when it beats
+the threshold AND the runner-up by a margin. Two entries too close to call -> "clarify" (ask
+which one was meant, P4); nothing good enough -> "none" (guiding question or hand-over).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+
+import yaml
+
+from phrases.faq_file import FaqEntry
+from phrases.lang import detect_language
+from phrases.matching.features import Analyzer
+from phrases.matching.index import FeatureIndex, Hit
+from phrases.matching.lexicon import LEXICON_DIR, default_lexicon
+
+SMALLTALK_PREFIX = "smalltalk:"
+
+# Decision constants. Scores are TF-IDF cosines in 0..1 (see matching/index.py).
+ANSWER_THRESHOLD = {"zh": 0.5, "en": 0.5}
+MARGIN = 0.05  # best must beat the runner-up by this much, else ask which one (P4)
+CLARIFY_FLOOR = 0.8  # a clarify also needs the runner-up to be nearly as good as the threshold
+SMALLTALK_THRESHOLD = 0.5
+ANSWER_DOC_BOOST = 0.8
+UNION_DOC_BOOST = 1.0
+
+
+class Intent(StrEnum):
+    """What a message is, when it is not an FAQ question."""
+
+    GREETING = "greeting"
+    THANKS = "thanks"
+    FAREWELL = "farewell"
+    HUMAN = "human"
+    COMPLAINT = "complaint"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An FAQ entry and how well it matched (0..1)."""
+
+    entry_id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """The result of understanding one message."""
+
+    intent: Intent | None
+    decision: str  # "intent" | "answer" | "clarify" | "none"
+    candidates: tuple[Candidate, ...]  # best first, at most 3
+    order_ids: tuple[str, ...]
+    language: str
+
+    @property
+    def best(self) -> Candidate | None:
+        """The best FAQ candidate, if any."""
+        return self.candidates[0] if self.candidates else None
+
+
+@dataclass(frozen=True)
+class IntentRules:
+    """Keyword rules for the intents that must bypass the FAQ (data/lexicon/intents.yaml)."""
+
+    match: dict[Intent, tuple[re.Pattern[str], ...]]
+    unless: dict[Intent, tuple[re.Pattern[str], ...]]
+
+    def find(self, text: str) -> Intent | None:
+        for intent, patterns in self.match.items():
+            if any(p.search(text) for p in patterns) and not any(
+                p.search(text) for p in self.unless.get(intent, ())
+            ):
+                return intent
+        return None
+
+
+@lru_cache(maxsize=1)
+def builtin_intent_rules() -> IntentRules:
+    """Rules from data/lexicon/intents.yaml, complaint checked before human."""
+    data = yaml.safe_load((LEXICON_DIR / "intents.yaml").read_text(encoding="utf-8"))
+    match, unless = {}, {}
+    for name in ("complaint", "human"):
+        intent = Intent(name)
+        match[intent] = tuple(re.compile(p) for p in data[name].get("match") or ())
+        unless[intent] = tuple(re.compile(p) for p in data[name].get("unless") or ())
+    return IntentRules(match, unless)
+
+
+@lru_cache(maxsize=1)
+def builtin_smalltalk() -> dict[str, tuple[str, ...]]:
+    """Built-in small-talk examples, zh and en together (shoppers mix languages)."""
+    out: dict[str, list[str]] = {}
+    for lang in ("zh", "en"):
+        data = yaml.safe_load((LEXICON_DIR / f"smalltalk.{lang}.yaml").read_text(encoding="utf-8"))
+        for intent, examples in data.items():
+            out.setdefault(intent, []).extend(str(e) for e in examples)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+class Understander:
+    """Intent detection and FAQ matching for one shop; build once, query many times."""
+
+    def __init__(
+        self,
+        entries: Iterable[FaqEntry],
+        *,
+        smalltalk: Mapping[str, Sequence[str]] | None = None,
+        synonyms: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        self.entries = {e.id: e for e in entries}
+        self.analyzer = Analyzer(default_lexicon().with_synonyms(synonyms))
+        self.rules = builtin_intent_rules()
+        docs: list[tuple[str, str]] = []
+        boosts: list[float] = []
+        for e in self.entries.values():
+            for text in e.phrasings:
+                docs.append((e.id, text))
+                boosts.append(1.0)
+            if UNION_DOC_BOOST and len(e.phrasings) > 1:
+                docs.append((e.id, " ".join(e.phrasings)))
+                boosts.append(UNION_DOC_BOOST)
+            # The answer names what the question may not (couriers, apps, cities): a weaker doc.
+            docs.append((e.id, e.answer))
+            boosts.append(ANSWER_DOC_BOOST)
+        examples = {k: list(v) for k, v in builtin_smalltalk().items()}
+        for intent, extra in (smalltalk or {}).items():
+            examples.setdefault(intent, []).extend(extra)
+        for intent, texts in examples.items():
+            Intent(intent)  # unknown intent names fail loudly here
+            docs.extend((SMALLTALK_PREFIX + intent, t) for t in texts)
+            boosts.extend(1.0 for _ in texts)
+        self.index = FeatureIndex(docs, self.analyzer, boosts)
+
+    def understand(self, text: str) -> Understanding:
+        """Classify one message (pure CPU, no I/O)."""
+        language = detect_language(text)
+        norm = self.analyzer.normalize(text)
+        rule = self.rules.find(norm.text)
+        hits = self.index.search(norm.text, k=8)
+        faq = [h for h in hits if not h.label.startswith(SMALLTALK_PREFIX)]
+        talk = [h for h in hits if h.label.startswith(SMALLTALK_PREFIX)]
+        candidates = tuple(Candidate(h.label, round(h.score, 4)) for h in faq[:3])
+
+        def result(intent: Intent | None, decision: str) -> Understanding:
+            return Understanding(intent, decision, candidates, norm.order_ids, language)
+
+        if rule is not None:
+            return result(rule, "intent")
+        best_faq = faq[0].score if faq else 0.0
+        if talk and talk[0].score >= SMALLTALK_THRESHOLD and talk[0].score >= best_faq:
+            return result(Intent(talk[0].label.removeprefix(SMALLTALK_PREFIX)), "intent")
+        return result(None, self._decide(faq, language))
+
+    def _decide(self, faq: list[Hit], language: str) -> str:
+        if not faq:
+            return "none"
+        best = faq[0]
+        entry = self.entries[best.label]
+        threshold = entry.threshold if entry.threshold is not None else ANSWER_THRESHOLD.get(
+            language, ANSWER_THRESHOLD["zh"])
+        if best.score < threshold:
+            return "none"
+        runner_up = faq[1].score if len(faq) > 1 else 0.0
+        if best.score - runner_up >= MARGIN:
+            return "answer"
+        return "clarify" if runner_up >= CLARIFY_FLOOR * threshold else "answer"
