@@ -1,6 +1,6 @@
 """Imports every model module so Base.metadata knows all tables (for Alembic and tests).
 
-A feature that adds a models module lists it here.
+A feature that adds a module under ``storage/models/`` lists it here.
 """
 
-from storage import models  # noqa: F401
+from storage.models import core  # noqa: F401
