@@ -45,7 +45,7 @@ CONSOLE_TOKEN = "1:console-offline"
 QUIT = "/quit"
 
 _TAG = re.compile(r"<[^>]+>")
-_MEDIA_KINDS = ("photo", "document", "sticker", "voice", "video", "audio", "animation")
+MEDIA_KINDS = ("photo", "document", "sticker", "voice", "video", "audio", "animation")
 
 
 def plain_text(text: str, parse_mode: str | None = "HTML") -> str:
@@ -72,7 +72,7 @@ def chat_json(chat_id: int | str) -> dict[str, Any]:
     return {"id": number, "type": kind, "title": "Group"}
 
 
-def _media_json(kind: str, file_id: str) -> Any:
+def media_json(kind: str, file_id: str) -> Any:
     base = {"file_id": file_id, "file_unique_id": f"u{zlib.crc32(file_id.encode())}"}
     if kind == "photo":
         return [{**base, "width": 1, "height": 1}]
@@ -123,12 +123,12 @@ class FakeResults:
         markup = getattr(method, "reply_markup", None)
         if isinstance(markup, InlineKeyboardMarkup):
             msg["reply_markup"] = markup.model_dump(mode="json", exclude_none=True)
-        for kind in _MEDIA_KINDS:
+        for kind in MEDIA_KINDS:
             value = getattr(method, kind, None)
             if isinstance(value, InputFile):
                 value = f"file-{next(self.file_ids)}"
             if isinstance(value, str):
-                msg[kind] = _media_json(kind, value)
+                msg[kind] = media_json(kind, value)
         return msg
 
     def build(self, bot: Bot, method: TelegramMethod[Any]) -> Any:
@@ -217,7 +217,7 @@ class ConsoleSession(BaseSession):
             self._print(f"bot › [copy of message {method.message_id}]")
             return
         label = "bot (edited) › " if name.startswith("editmessage") else "bot › "
-        parts = [f"[{kind}]" for kind in _MEDIA_KINDS if kind in result]
+        parts = [f"[{kind}]" for kind in MEDIA_KINDS if kind in result]
         if body := result.get("text") or result.get("caption"):
             parts.append(str(body))
         if parts or name != "editmessagereplymarkup":
