@@ -1,0 +1,294 @@
+"""The standard phrases of policy §七: eleven categories, Chinese and English, owner-editable.
+
+Built-in phrases live in ``data/phrases.<lang>.yaml``; the owner's rows (from the database)
+replace built-in phrases with the same key and language. The bot picks by category and context
+tags (time of day, festival, returning customer, "holding" while a shopper waits, ...), varies
+its choice, and never repeats the phrase it used last time when another one fits.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+from phrases.templates import placeholders_in, render
+from phrases.tone import negative_terms
+
+CATEGORIES: tuple[str, ...] = (
+    "greeting",  # 问候语
+    "congratulation",  # 祝贺语
+    "farewell",  # 告别语
+    "apology",  # 道歉语
+    "thanks",  # 道谢语
+    "acknowledgement",  # 应答语
+    "inquiry",  # 征询语
+    "explanation",  # 解释语
+    "courtesy",  # 基本礼貌用语
+    "negotiation",  # 商量语
+    "negative",  # 负面语言 (P9): words to AVOID, listed for the owner, never sent
+)
+LANGS: tuple[str, ...] = ("zh", "en")
+_FALLBACK: dict[str, tuple[str, ...]] = {"zh": ("en",), "en": ("zh",)}
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """One standard phrase; ``key`` ("category.name") is unique per language."""
+
+    key: str
+    category: str
+    lang: str
+    text: str
+    tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"phrase {self.key!r}: unknown category {self.category!r}")
+        if not self.key or not self.lang:
+            raise ValueError("phrase: key and lang must not be empty")
+        object.__setattr__(self, "tags", tuple(self.tags))
+
+    def render(self, values: Mapping[str, object]) -> str:
+        """The phrase text with its placeholders filled (see :func:`phrases.templates.render`)."""
+        return render(self.text, values)
+
+
+def fallback_langs(lang: str) -> tuple[str, ...]:
+    """``lang`` first, then the languages to try when it has no suitable phrase."""
+    rest = _FALLBACK.get(lang, LANGS)
+    return (lang, *(x for x in rest if x != lang))
+
+
+# Placeholders a phrase can do without (the text reads fine when they are empty).
+OPTIONAL_PLACEHOLDERS = frozenset({"customer_name", "shop_name", "agent_name"})
+
+
+def _known(values: Mapping[str, object], name: str) -> bool:
+    return values.get(name) not in (None, "")
+
+
+def best_for(phrases: Sequence[Phrase], values: Mapping[str, object]) -> list[Phrase]:
+    """The phrases that read well with ``values``: all their required placeholders are known,
+    and they use as many of the known values as any other (say the time when it is known).
+    Returns ``phrases`` unchanged when none qualifies."""
+
+    def needed(p: Phrase) -> set[str]:
+        return placeholders_in(p.text) - OPTIONAL_PLACEHOLDERS
+
+    usable = [p for p in phrases if all(_known(values, n) for n in needed(p))]
+    if not usable:
+        return list(phrases)
+    best = max(len(needed(p)) for p in usable)
+    return [p for p in usable if len(needed(p)) == best]
+
+
+class PhraseCatalogue:
+    """An immutable set of phrases with lookup by category, language and tags."""
+
+    def __init__(self, phrases: Iterable[Phrase]) -> None:
+        by_id: dict[tuple[str, str], Phrase] = {}
+        for phrase in phrases:
+            by_id[(phrase.lang, phrase.key)] = phrase  # later rows replace earlier ones
+        self._by_id = by_id
+        self._index: dict[tuple[str, str], list[Phrase]] = {}
+        for phrase in by_id.values():
+            self._index.setdefault((phrase.category, phrase.lang), []).append(phrase)
+
+    @classmethod
+    def builtin(cls) -> PhraseCatalogue:
+        """The packaged zh + en phrases plus the P9 terms as the ``negative`` category."""
+        return cls(_builtin_phrases())
+
+    def with_overrides(self, phrases: Iterable[Phrase]) -> PhraseCatalogue:
+        """A new catalogue where ``phrases`` replace those with the same key and language."""
+        return PhraseCatalogue([*self._by_id.values(), *phrases])
+
+    def all(self) -> list[Phrase]:
+        return list(self._by_id.values())
+
+    def get(self, key: str, lang: str) -> Phrase | None:
+        """The phrase with this key, in ``lang`` or else in a fallback language."""
+        for candidate in fallback_langs(lang):
+            phrase = self._by_id.get((candidate, key))
+            if phrase is not None:
+                return phrase
+        return None
+
+    def find(self, category: str, lang: str, *tags: str) -> list[Phrase]:
+        """Phrases of ``category`` having all ``tags``, in ``lang``; if none, another language."""
+        wanted = set(tags)
+        for candidate in fallback_langs(lang):
+            found = [p for p in self._index.get((category, candidate), []) if wanted <= set(p.tags)]
+            if found:
+                return found
+        return []
+
+    def pick(
+        self,
+        category: str,
+        lang: str,
+        *tags: str,
+        avoid: str | None = None,
+        rng: random.Random | None = None,
+        values: Mapping[str, object] | None = None,
+    ) -> Phrase:
+        """A varied phrase of ``category`` for this context; never ``avoid`` if another fits.
+
+        If nothing has all ``tags``, tags are dropped from the end (put the essential tag
+        first), still in ``lang`` before any other language. ``values`` are the placeholder
+        values the caller will render with: phrases needing a value that is missing (e.g.
+        ``{queue_position}``) are skipped while others fit, and phrases using more of the
+        given values are preferred. Raises LookupError only when the category is empty.
+        """
+        for candidate in fallback_langs(lang):
+            for n in range(len(tags), -1, -1):
+                wanted = set(tags[:n])
+                found = [
+                    p for p in self._index.get((category, candidate), []) if wanted <= set(p.tags)
+                ]
+                if found:
+                    return choose(best_for(found, values or {}), avoid=avoid, rng=rng)
+        raise LookupError(f"no phrase in category {category!r}")
+
+    def categories(self, lang: str) -> dict[str, list[Phrase]]:
+        """Phrases of ``lang`` grouped by category, in policy order (for owner screens)."""
+        return {c: list(self._index.get((c, lang), [])) for c in CATEGORIES}
+
+
+def choose(
+    phrases: Sequence[Phrase], *, avoid: str | None = None, rng: random.Random | None = None
+) -> Phrase:
+    """A random phrase of ``phrases``, other than the one keyed ``avoid`` when possible."""
+    if not phrases:
+        raise LookupError("no phrase to choose from")
+    pool = [p for p in phrases if p.key != avoid] or list(phrases)
+    return (rng or random).choice(pool)
+
+
+def parse_phrase_file(data: object, lang: str | None = None) -> list[Phrase]:
+    """Read the phrase-file structure ``{lang, phrases: {category: [{key, text, tags}]}}``.
+
+    Keys in the file are short names; the phrase key becomes ``"<category>.<name>"``. Raises
+    ValueError with a readable message for a malformed file.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError("phrase file: expected a mapping with 'lang' and 'phrases'")
+    file_lang = lang or data.get("lang")
+    if not isinstance(file_lang, str) or not file_lang:
+        raise ValueError("phrase file: missing 'lang'")
+    groups = data.get("phrases")
+    if not isinstance(groups, Mapping):
+        raise ValueError("phrase file: 'phrases' must map category -> list")
+    result: list[Phrase] = []
+    seen: set[str] = set()
+    for category, entries in groups.items():
+        if category not in CATEGORIES:
+            raise ValueError(f"phrase file: unknown category {category!r}")
+        if not isinstance(entries, list):
+            raise ValueError(f"phrase file: category {category!r} must be a list")
+        for entry in entries:
+            if not isinstance(entry, Mapping):
+                raise ValueError(f"phrase file: bad entry {entry!r} in {category!r}")
+            name, text, tags = entry.get("key"), entry.get("text"), entry.get("tags") or []
+            if not isinstance(name, str) or not isinstance(text, str) or not text.strip():
+                raise ValueError(f"phrase file: entry {entry!r} needs 'key' and 'text'")
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                raise ValueError(f"phrase file: tags of {name!r} must be a list of strings")
+            key = f"{category}.{name}"
+            if key in seen:
+                raise ValueError(f"phrase file: duplicate key {key!r}")
+            seen.add(key)
+            result.append(Phrase(key, str(category), file_lang, text.strip(), tuple(tags)))
+    return result
+
+
+def load_phrase_file(path: str) -> list[Phrase]:
+    """Phrases from an owner's YAML file in the same format as the built-in ones."""
+    with open(path, encoding="utf-8") as handle:
+        return parse_phrase_file(yaml.safe_load(handle))
+
+
+@lru_cache(maxsize=1)
+def _builtin_phrases() -> tuple[Phrase, ...]:
+    phrases: list[Phrase] = []
+    root = resources.files("phrases").joinpath("data")
+    for lang in LANGS:
+        raw = root.joinpath(f"phrases.{lang}.yaml").read_text(encoding="utf-8")
+        phrases.extend(parse_phrase_file(yaml.safe_load(raw), lang))
+    for lang, terms in negative_terms().items():
+        for n, term in enumerate(terms, start=1):
+            phrases.append(Phrase(f"negative.{n}", "negative", lang, term, ("avoid",)))
+    return tuple(phrases)
+
+
+# What the bot says in recurring situations: situation -> (category, tags).
+SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
+    "thanks_reply": ("thanks", ("reply",)),  # the shopper said thank you
+    "clarify": ("inquiry", ("clarify", "offer_human")),  # P4: no confident FAQ match
+    "choose": ("inquiry", ("clarify", "choose")),  # P4: two close FAQ entries, show buttons
+    "offer_human": ("inquiry", ("offer_human",)),
+    "anything_else": ("inquiry", ("anything_else",)),
+    "holding_apology": ("apology", ("holding",)),  # SLA clock: shopper waits for a person
+    "holding_inquiry": ("inquiry", ("holding",)),
+    "queued": ("explanation", ("queued",)),  # values: queue_position / wait_minutes if known
+    "agent_joined": ("explanation", ("agent_joined",)),  # values: agent_name
+    "off_hours": ("explanation", ("off_hours",)),  # P24; values: next_open if known
+    "policy": ("explanation", ("policy",)),
+    "media": ("explanation", ("media",)),  # extra tag: sticker / photo / voice / file
+    "too_long": ("explanation", ("too_long",)),  # values: max_length
+    "unknown_command": ("explanation", ("unknown_command",)),  # values: command
+    "group_only_private": ("explanation", ("group_only_private",)),
+}
+
+
+def say(
+    catalogue: PhraseCatalogue,
+    situation: str,
+    lang: str,
+    *extra_tags: str,
+    values: Mapping[str, object] | None = None,
+    avoid: str | None = None,
+    rng: random.Random | None = None,
+) -> tuple[str, str]:
+    """Rendered text and key of a phrase for a named :data:`SITUATIONS` entry.
+
+    ``extra_tags`` narrow the choice when such phrases exist (e.g. ``"photo"`` for media).
+    Phrases whose required placeholders have no value are skipped while others exist, so
+    "you are number {queue_position}" is only said when the position is known.
+    """
+    category, tags = SITUATIONS[situation]
+    values = values or {}
+    phrase = catalogue.pick(category, lang, *tags, *extra_tags, avoid=avoid, rng=rng, values=values)
+    return phrase.render(values), phrase.key
+
+
+def holding_reply(
+    catalogue: PhraseCatalogue,
+    lang: str,
+    *,
+    values: Mapping[str, object] | None = None,
+    avoid: str | None = None,
+    rng: random.Random | None = None,
+) -> tuple[str, str]:
+    """Apology + inquiry for a shopper who waits for a person (design: SLA clock, P2).
+
+    Returns ``(text, "apology.x+inquiry.y")``; pass that key back as ``avoid`` next time and
+    neither half repeats when another exists.
+    """
+    last = set((avoid or "").split("+"))
+    parts: list[tuple[str, str]] = []
+    for situation in ("holding_apology", "holding_inquiry"):
+        category, tags = SITUATIONS[situation]
+        found = catalogue.find(category, lang, *tags)
+        if not found:
+            continue
+        fitting = best_for(found, values or {})
+        phrase = choose([p for p in fitting if p.key not in last] or fitting, rng=rng)
+        parts.append((phrase.render(values or {}), phrase.key))
+    sep = "" if lang.startswith("zh") else " "
+    return sep.join(t for t, _ in parts), "+".join(k for _, k in parts)

@@ -1,0 +1,152 @@
+"""Owner-editable message templates with named placeholders (policy §七, P3).
+
+Templates use ``{name}`` placeholders and ``{{`` / ``}}`` for literal braces. We never hand a
+template to ``str.format``: an owner's text could otherwise reach Python attributes
+(``{x.__class__}``) or blow up on a stray brace. :func:`validate_template` reports problems when
+the owner saves a template; :func:`render` substitutes values and never raises, so a bad
+template in the database can never break a conversation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+
+PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
+    {
+        "customer_name": "the shopper's name or nickname, as we know it (P3)",
+        "shop_name": "the shop's display name in the shopper's language",
+        "agent_name": "the name of the agent who is answering",
+        "order_id": "an order number the shopper gave or the bot found",
+        "tracking_number": "a parcel tracking number",
+        "courier": "the courier company's name",
+        "next_open": "when a person is next on duty, already formatted (P24), e.g. '18:30'",
+        "opening_hours": "the shop's service hours as text, e.g. 'Mon-Sat 18:30-24:00'",
+        "queue_position": "how many shoppers wait before this one (1 = next)",
+        "wait_minutes": "estimated minutes until a person answers",
+        "max_length": "longest message the bot accepts, in characters",
+        "command": "the command the shopper sent, e.g. '/foo'",
+    }
+)
+
+# One token of template text: an escaped brace, a well-formed placeholder, or a lone brace.
+_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|[{}]")
+# Anything inside braces, for error messages about what is not a plain name.
+_FIELD = re.compile(r"\{([^{}]*)\}")
+_MISSING = "\x00"  # marks an empty substitution so the text around it can be tidied
+
+
+def validate_template(text: str, allowed: Mapping[str, str] | None = None) -> list[str]:
+    """Return human-readable problems in ``text``; an empty list means it is safe to save.
+
+    ``allowed`` replaces :data:`PLACEHOLDERS` when a caller supports a different set.
+    """
+    names = PLACEHOLDERS if allowed is None else allowed
+    errors: list[str] = []
+    pos = 0
+    while pos < len(text):
+        if text.startswith(("{{", "}}"), pos):
+            pos += 2
+            continue
+        char = text[pos]
+        if char == "}":
+            errors.append(f"position {pos}: '}}' has no matching '{{' (write '}}}}' for a brace)")
+            pos += 1
+            continue
+        if char != "{":
+            pos += 1
+            continue
+        field = _FIELD.match(text, pos)
+        if field is None:
+            errors.append(f"position {pos}: '{{' is never closed (write '{{{{' for a brace)")
+            pos += 1
+            continue
+        errors.extend(_field_errors(field.group(1), pos, names))
+        pos = field.end()
+    return errors
+
+
+def _field_errors(inner: str, pos: int, names: Mapping[str, str]) -> list[str]:
+    """Problems with one ``{...}`` field found at ``pos``."""
+    stripped = inner.strip()
+    if not stripped:
+        return [f"position {pos}: empty placeholder '{{}}'"]
+    if any(c in inner for c in ".[]"):
+        return [f"position {pos}: '{{{inner}}}' uses attribute or index access; use a plain name"]
+    if any(c in inner for c in "!:"):
+        return [f"position {pos}: '{{{inner}}}' has a conversion or format spec; use a plain name"]
+    if stripped != inner or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", inner):
+        return [f"position {pos}: '{{{inner}}}' is not a valid placeholder name"]
+    if inner not in names:
+        known = ", ".join(sorted(names))
+        return [f"position {pos}: unknown placeholder '{{{inner}}}' (known: {known})"]
+    return []
+
+
+def placeholders_in(text: str) -> set[str]:
+    """Names of the well-formed placeholders used in ``text``."""
+    return {m.group(1) for m in _TOKEN.finditer(text) if m.group(1)}
+
+
+def render(text: str, values: Mapping[str, object]) -> str:
+    """Fill ``{name}`` placeholders from ``values`` as plain text; never raises.
+
+    A missing, ``None`` or empty value is left out and the punctuation around it tidied
+    ("Hello, {customer_name}!" -> "Hello!"). Malformed fields and unknown names stay as
+    literal text. No escaping happens here: the bot escapes the whole message for its parse
+    mode afterwards.
+    """
+    try:
+        out: list[str] = []
+        last = 0
+        for match in _TOKEN.finditer(text):
+            out.append(text[last : match.start()])
+            token = match.group(0)
+            name = match.group(1)
+            if token in ("{{", "}}"):
+                out.append(token[0])
+            elif name is None:
+                out.append(token)  # a lone brace: keep it literally
+            elif name in values:
+                out.append(_as_text(values[name]) or _MISSING)
+            elif name in PLACEHOLDERS:
+                out.append(_MISSING)
+            else:
+                out.append(token)
+            last = match.end()
+        out.append(text[last:])
+        return _tidy("".join(out))
+    except Exception:  # defensive: a template must never break a conversation
+        return text.replace(_MISSING, "")
+
+
+def _as_text(value: object) -> str:
+    """Plain text for a value; anything that cannot be shown counts as missing."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = str(value)
+        except Exception:
+            return ""
+    return text.replace(_MISSING, "").strip()
+
+
+_PUNCT_AFTER = "!！.。?？,，;；:：)）~～"
+_LEAD = re.compile(r"^[ \t]*\x00[ \t]*[,，、:：]?[ \t]*")
+_BEFORE_PUNCT = re.compile(rf"[ \t]*[,，、]?[ \t]*\x00[ \t]*(?=[{re.escape(_PUNCT_AFTER)}]|$)")
+_BETWEEN_SPACES = re.compile(r"[ \t]+\x00[ \t]+")
+
+
+def _tidy(text: str) -> str:
+    """Remove the gaps left by missing values without disturbing other text."""
+    if _MISSING not in text:
+        return text
+    text = _LEAD.sub("", text)
+    text = re.sub(r"(\n)[ \t]*\x00[ \t]*[,，、:：]?[ \t]*", r"\1", text)
+    text = _BEFORE_PUNCT.sub("", text)
+    text = _BETWEEN_SPACES.sub(" ", text)
+    return text.replace(_MISSING, "")
