@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
@@ -17,6 +21,7 @@ from aiohttp.client_reqrep import ConnectionKey
 
 from bot.transport.outgoing import OutgoingGuard, install_outgoing_guard
 from tests.fakes.recording_session import RecordingSession
+from tests.fakes.telegram_server import FakeTelegramServer
 
 
 class Sleeps:
@@ -199,3 +204,37 @@ async def test_recording_session_answers_fifo_through_check_response(session) ->
     assert (await bot.get_me()).first_name == "first"
     assert (await bot.get_me()).first_name == "second"
     assert (await bot.get_me()).id == bot.id  # nothing queued: the default bot user
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_refused_connection_from_real_aiohttp_session_is_retried(sleeps) -> None:
+    """The real AiohttpSession wraps ClientConnectorError as the cause: safe to resend."""
+    api = TelegramAPIServer.from_base(f"http://127.0.0.1:{free_port()}")
+    bot = Bot("42:TEST", session=AiohttpSession(api=api))
+    install_outgoing_guard(bot, OutgoingGuard(sleep=sleeps, max_retries=2))
+    try:
+        with pytest.raises(TelegramNetworkError):
+            await bot.send_message(5, "hi")
+        assert sleeps.delays == [0.5, 1.0]
+    finally:
+        await bot.session.close()
+
+
+async def test_guard_with_fake_server_waits_out_http_429(sleeps) -> None:
+    async with FakeTelegramServer() as server:
+        bot = Bot("42:TEST", session=AiohttpSession(
+            api=TelegramAPIServer.from_base(server.base_url)))
+        install_outgoing_guard(bot, OutgoingGuard(sleep=sleeps))
+        server.fail_next("sendMessage", status=429, description="Too Many Requests",
+                         retry_after=2)
+        try:
+            assert (await bot.send_message(5, "hi")).text == "hi"
+        finally:
+            await bot.session.close()
+    assert sleeps.delays == [2.0]
+    assert [c.status for c in server.calls] == [429, 200]
