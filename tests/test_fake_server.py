@@ -286,3 +286,27 @@ async def test_webhook_reply_method_is_executed(server) -> None:
     finally:
         await runner.cleanup()
         await hook_bot.session.close()
+
+
+async def test_aiogram_polling_loop_against_the_server(server, bot) -> None:
+    """Dispatcher.start_polling confirms offsets: each update is handled exactly once."""
+    from aiogram import Dispatcher
+
+    dp = Dispatcher()
+
+    @dp.message()
+    async def echo(message):  # type: ignore[no-untyped-def]
+        await message.answer(f"echo: {message.text}")
+
+    polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False,
+                                                   close_bot_session=False, polling_timeout=1))
+    try:
+        server.push_message(21, "one")
+        server.push_message(21, "two")
+        sent = await server.wait_for_messages(21, 2, timeout=5)
+        await asyncio.sleep(0.3)  # a duplicate delivery would show up here
+        assert [c.text for c in server.sent_to(21)] == ["echo: one", "echo: two"]
+        assert sent[0].token == TOKEN
+    finally:
+        await dp.stop_polling()
+        await asyncio.wait_for(polling, 5)

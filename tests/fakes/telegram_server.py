@@ -130,7 +130,6 @@ class FakeTelegramServer:
         self._deliveries: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self._client: aiohttp.ClientSession | None = None
-        self.webhook_url = ""
 
     # ----------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -424,7 +423,7 @@ class FakeTelegramServer:
         return self._bot_user(call.token)
 
     def _api_deletewebhook(self, p: dict[str, Any], call: RecordedCall) -> Any:
-        self._webhooks, self.webhook_url = [], ""
+        self._webhooks = []
         if p.get("drop_pending_updates"):
             self._pending.clear()
         return True
