@@ -95,6 +95,12 @@ class Analyzer:
         text = self._slang_re.sub(lambda m: f" {slang[m.group(0)]} ", text.lower().strip())
         return normalize(text)
 
+    def surface(self, folded: str) -> str:
+        """The text as fuzzy string matching should see it: synonyms folded, filler gone."""
+        text = self._zh_stop_re.sub("", self._rewrite(folded))
+        words = [w for w in text.split() if w not in self.en_stopwords]
+        return " ".join(words)
+
     def features(self, folded: str, correct: Callable[[str], str] | None = None) -> Features:
         """Features of an already normalised text; `correct` may fix misspelt Latin words."""
         if correct is not None:

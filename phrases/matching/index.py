@@ -2,7 +2,8 @@
 
 Search engines answer short queries by walking posting lists, not by scoring every document;
 this does the same with numpy (one bincount over the query's postings), so a query costs
-about the same at 40 and at 10,000 entries.
+about the same at 40 and at 10,000 entries. The few best labels are then re-scored with
+rapidfuzz against their phrasings (cheap on a handful of strings, costly on all of them).
 """
 
 from __future__ import annotations
@@ -12,10 +13,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from phrases.matching.features import Analyzer, Features
+
+# A query feature the index has never seen counts this many times the rarest known feature:
+# unknown content ("高铁票", "luggage") is what tells an out-of-scope question apart.
+UNKNOWN_IDF_FACTOR = 1.5
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One indexed text: whose it is, how much its score counts, whether fuzzy re-scoring
+    may compare against it (questions yes; long answers and joined texts no)."""
+
+    label: str
+    text: str
+    boost: float = 1.0
+    fuzzy: bool = True
 
 
 @dataclass(frozen=True)
@@ -33,21 +49,19 @@ class FeatureIndex:
     IDF is counted per label (an entry's phrasings together), so a word every entry uses
     weighs nothing, and a query feature the index has never seen counts as maximally rare:
     unknown content pulls the score down, which is what keeps out-of-scope questions out.
+    A Doc's boost scales its score (an answer text counts less than a question).
     """
 
-    def __init__(
-        self,
-        docs: Sequence[tuple[str, str]],
-        analyzer: Analyzer,
-        boosts: Sequence[float] | None = None,
-    ) -> None:
+    def __init__(self, docs: Sequence[Doc], analyzer: Analyzer) -> None:
         self.analyzer = analyzer
         self.labels: list[str] = []
-        label_ids: dict[str, int] = {}
+        self.label_ids: dict[str, int] = {}
+        label_ids = self.label_ids
         self.doc_label = np.zeros(len(docs), dtype=np.int32)
         doc_feats: list[Features] = []
-        vocab_words: dict[str, int] = {}
-        for i, (label, text) in enumerate(docs):
+        word_counts: dict[str, int] = {}
+        self.doc_surfaces: list[str] = []
+        for i, (label, text) in enumerate((d.label, d.text) for d in docs):
             if label not in label_ids:
                 label_ids[label] = len(self.labels)
                 self.labels.append(label)
@@ -55,20 +69,10 @@ class FeatureIndex:
             folded = analyzer.normalize(text).text
             for word in folded.split():
                 if word.isalpha():
-                    vocab_words[word] = vocab_words.get(word, 0) + 1
+                    word_counts[word] = word_counts.get(word, 0) + 1
             doc_feats.append(analyzer.features(folded))
-        self.doc_texts = [analyzer.normalize(t).text for _, t in docs]
-        # Spelling correction vocabulary, most frequent first (ties resolve to common words).
-        known = dict.fromkeys(analyzer.known_words, 0)
-        known.update(vocab_words)
-        self.vocab = frozenset(known)
-        self._by_initial: dict[str, list[str]] = {}
-        self._by_swapped: dict[str, list[str]] = {}  # "ab" -> words starting "ba"
-        for word in sorted(known, key=lambda w: -known[w]):
-            self._by_initial.setdefault(word[0], []).append(word)
-            if len(word) > 1 and word[0] != word[1]:
-                self._by_swapped.setdefault(word[1] + word[0], []).append(word)
-        # Document frequency per label.
+            self.doc_surfaces.append(analyzer.surface(folded))
+        self._init_vocab(word_counts)
         df: dict[str, set[int]] = {}
         for i, feats in enumerate(doc_feats):
             lab = int(self.doc_label[i])
@@ -76,21 +80,37 @@ class FeatureIndex:
                 df.setdefault(f, set()).add(lab)
         n = len(self.labels)
         self.idf = {f: math.log(1.0 + (n - len(s) + 0.5) / (len(s) + 0.5)) for f, s in df.items()}
-        self.idf_unknown = math.log(1.0 + (n + 0.5) / 0.5)
+        self.idf_unknown = UNKNOWN_IDF_FACTOR * math.log(1.0 + (n + 0.5) / 0.5)
         postings: dict[str, tuple[list[int], list[float]]] = {}
         for i, feats in enumerate(doc_feats):
             vec = {f: w * self.idf[f] for f, w in feats.items()}
             norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-            boost = boosts[i] if boosts is not None else 1.0
             for f, v in vec.items():
                 ids, ws = postings.setdefault(f, ([], []))
                 ids.append(i)
-                ws.append(boost * v / norm)
+                ws.append(v / norm)
         self.postings = {
-            f: (np.asarray(ids, dtype=np.int32), np.asarray(ws, dtype=np.float32))
+            f: (np.asarray(ids, dtype=np.int32), np.asarray(ws, dtype=np.float64))
             for f, (ids, ws) in postings.items()
         }
+        self.boost = np.asarray([d.boost for d in docs], dtype=np.float64)
+        self.doc_fuzzy = [d.fuzzy for d in docs]
         self.n_docs = len(docs)
+        self.label_docs: list[list[int]] = [[] for _ in self.labels]
+        for i, lab in enumerate(self.doc_label):
+            self.label_docs[int(lab)].append(i)
+
+    def _init_vocab(self, word_counts: dict[str, int]) -> None:
+        """Spelling-correction vocabulary, most frequent first so ties go to common words."""
+        known = dict.fromkeys(self.analyzer.known_words, 0)
+        known.update(word_counts)
+        self.vocab = frozenset(known)
+        self._by_initial: dict[str, list[str]] = {}
+        self._by_swapped: dict[str, list[str]] = {}  # "ab" -> words starting "ba"
+        for word in sorted(known, key=lambda w: -known[w]):
+            self._by_initial.setdefault(word[0], []).append(word)
+            if len(word) > 1 and word[0] != word[1]:
+                self._by_swapped.setdefault(word[1] + word[0], []).append(word)
 
     def correct(self, word: str) -> str:
         """Nearest known word for an unknown Latin word of 4+ letters (typo repair)."""
@@ -109,8 +129,12 @@ class FeatureIndex:
         norm = math.sqrt(sum(v * v for v in vec.values()))
         return vec, norm
 
-    def search(self, folded: str, k: int = 10) -> list[Hit]:
-        """Best phrasing per label, up to `k` labels, best first."""
+    def search(self, folded: str, k: int = 10, fuzz_weight: float = 0.0) -> list[Hit]:
+        """Best phrasing per label, up to `k` labels, best first.
+
+        With `fuzz_weight` > 0 the score is (cosine + w * rapidfuzz ratio) / (1 + w), the
+        ratio taken between the query and the label's best-matching phrasing.
+        """
         vec, norm = self.query_vector(folded)
         if norm == 0.0 or self.n_docs == 0:
             return []
@@ -123,10 +147,12 @@ class FeatureIndex:
         if not ids_parts:
             return []
         scores = np.bincount(np.concatenate(ids_parts), weights=np.concatenate(w_parts),
-                             minlength=self.n_docs)
+                             minlength=self.n_docs) * self.boost
         top = min(self.n_docs, 4 * k)
-        best_docs = np.argpartition(-scores, top - 1)[:top] if top < self.n_docs else np.arange(
-            self.n_docs)
+        if top < self.n_docs:
+            best_docs = np.argpartition(-scores, top - 1)[:top]
+        else:
+            best_docs = np.arange(self.n_docs)
         best_docs = best_docs[np.argsort(-scores[best_docs], kind="stable")]
         hits: list[Hit] = []
         seen: set[int] = set()
@@ -141,4 +167,17 @@ class FeatureIndex:
             hits.append(Hit(self.labels[lab], min(1.0, s), int(d)))
             if len(hits) >= k:
                 break
+        if fuzz_weight > 0.0 and hits:
+            hits = self._rerank(self.analyzer.surface(folded), hits, fuzz_weight)
         return hits
+
+    def _rerank(self, query: str, hits: list[Hit], weight: float) -> list[Hit]:
+        rescored = []
+        for hit in hits:
+            docs = self.label_docs[self.label_ids[hit.label]]
+            best = max((fuzz.ratio(query, self.doc_surfaces[d]) for d in docs
+                        if self.doc_fuzzy[d]), default=0.0)
+            score = (hit.score + weight * best / 100.0) / (1.0 + weight)
+            rescored.append(Hit(hit.label, score, hit.doc))
+        rescored.sort(key=lambda h: -h.score)
+        return rescored
