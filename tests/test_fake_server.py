@@ -154,7 +154,8 @@ async def test_long_poll_times_out_empty_and_honours_limit(server, bot) -> None:
 
 async def test_second_poller_terminates_the_first(server, bot) -> None:
     first = asyncio.create_task(bot.get_updates(timeout=5))
-    await asyncio.sleep(0.05)
+    while not server.calls:  # the first poll must be waiting before the second arrives
+        await asyncio.sleep(0.01)
     second = asyncio.create_task(bot.get_updates(timeout=5))
     with pytest.raises(TelegramConflictError):
         await asyncio.wait_for(first, 2)
