@@ -243,6 +243,12 @@ SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "too_long": ("explanation", ("too_long",)),  # values: max_length
     "unknown_command": ("explanation", ("unknown_command",)),  # values: command
     "group_only_private": ("explanation", ("group_only_private",)),
+    "already_queued": ("explanation", ("queued",)),  # the shopper writes again while waiting
+    "complaint": ("apology", ()),  # P7: apologise first, then a person takes over
+    "farewell": ("farewell", ()),  # P8
+    "hello_again": ("inquiry", ("open",)),  # a greeting mid-conversation: how can I help?
+    "help": ("inquiry", ("open",)),
+    "feedback_thanks": ("thanks", ("feedback",)),
 }
 
 

@@ -30,6 +30,9 @@ ANSWER_THRESHOLD = {"zh": 0.2, "en": 0.35}
 CLOSE_RATIO = 0.95
 CLARIFY_FLOOR = 0.8  # a clarify also needs the runner-up to be nearly as good as the threshold
 SMALLTALK_THRESHOLD = 0.5
+SMALLTALK_OVER_ANSWER = 0.9
+TALK_STOP_WEIGHT = 0.08
+TALK_UNKNOWN_FACTOR = 1.0
 ANSWER_DOC_BOOST = 0.8
 UNION_DOC_BOOST = 1.0
 # Weight of the rapidfuzz ratio in the final score. In Chinese it helps ranking but blurs the
@@ -77,6 +80,7 @@ class IntentRules:
 
     match: dict[Intent, tuple[re.Pattern[str], ...]]
     unless: dict[Intent, tuple[re.Pattern[str], ...]]
+    cues: dict[Intent, tuple[re.Pattern[str], ...]]
 
     def find(self, text: str) -> Intent | None:
         for intent, patterns in self.match.items():
@@ -85,6 +89,19 @@ class IntentRules:
             ):
                 return intent
         return None
+
+    def cue(self, text: str) -> tuple[Intent | None, str]:
+        """The small-talk intent whose cue comes last in `text` (if any), and the text with
+        every cue removed."""
+        best: tuple[int, Intent] | None = None
+        residual = text
+        for intent, patterns in self.cues.items():
+            for p in patterns:
+                for m in p.finditer(text):
+                    if best is None or m.start() > best[0]:
+                        best = (m.start(), intent)
+                residual = p.sub(" ", residual)
+        return (best[1] if best else None), residual
 
 
 @lru_cache(maxsize=1)
@@ -96,7 +113,8 @@ def builtin_intent_rules() -> IntentRules:
         intent = Intent(name)
         match[intent] = tuple(re.compile(p) for p in data[name].get("match") or ())
         unless[intent] = tuple(re.compile(p) for p in data[name].get("unless") or ())
-    return IntentRules(match, unless)
+    cues = {Intent(k): tuple(re.compile(p) for p in v) for k, v in (data.get("cues") or {}).items()}
+    return IntentRules(match, unless, cues)
 
 
 @lru_cache(maxsize=1)
@@ -110,6 +128,12 @@ def builtin_smalltalk() -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
+def _is_short(text: str) -> bool:
+    """Small talk is short: at most 10 words, or 14 Chinese characters."""
+    han = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
+    return han <= 14 and len(text.split()) <= 10
+
+
 class Understander:
     """Intent detection and FAQ matching for one shop; build once, query many times."""
 
@@ -121,7 +145,8 @@ class Understander:
         synonyms: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.entries = {e.id: e for e in entries}
-        self.analyzer = Analyzer(default_lexicon().with_synonyms(synonyms))
+        lexicon = default_lexicon().with_synonyms(synonyms)
+        self.analyzer = Analyzer(lexicon)
         self.rules = builtin_intent_rules()
         docs: list[Doc] = []
         for e in self.entries.values():
@@ -130,22 +155,27 @@ class Understander:
                 docs.append(Doc(e.id, " ".join(e.phrasings), UNION_DOC_BOOST, fuzzy=False))
             # The answer names what the question may not (couriers, apps, cities): a weaker doc.
             docs.append(Doc(e.id, e.answer, ANSWER_DOC_BOOST, fuzzy=False))
+        self.index = FeatureIndex(docs, self.analyzer)
+        # Small talk is made of the very filler words the FAQ index ignores ("how are you",
+        # "在吗"), so it gets its own index whose analyzer keeps them as full words.
         examples = {k: list(v) for k, v in builtin_smalltalk().items()}
         for intent, extra in (smalltalk or {}).items():
             examples.setdefault(intent, []).extend(extra)
+        talk_docs = []
         for intent, texts in examples.items():
             Intent(intent)  # unknown intent names fail loudly here
-            docs.extend(Doc(SMALLTALK_PREFIX + intent, t) for t in texts)
-        self.index = FeatureIndex(docs, self.analyzer)
+            talk_docs.extend(Doc(SMALLTALK_PREFIX + intent, t) for t in texts)
+        self.talk_index = FeatureIndex(
+            talk_docs, Analyzer(lexicon, stop_weight=TALK_STOP_WEIGHT), TALK_UNKNOWN_FACTOR
+        )
 
     def understand(self, text: str) -> Understanding:
         """Classify one message (pure CPU, no I/O)."""
         language = detect_language(text)
         norm = self.analyzer.normalize(text)
         rule = self.rules.find(norm.text)
-        hits = self.index.search(norm.text, k=8, fuzz_weight=FUZZ_WEIGHT[language])
-        faq = [h for h in hits if not h.label.startswith(SMALLTALK_PREFIX)]
-        talk = [h for h in hits if h.label.startswith(SMALLTALK_PREFIX)]
+        faq = self._search(norm.text, language)
+        talk = self.talk_index.search(norm.text, k=1)
         candidates = tuple(Candidate(h.label, round(h.score, 4)) for h in faq[:3])
 
         def result(intent: Intent | None, decision: str) -> Understanding:
@@ -153,10 +183,23 @@ class Understander:
 
         if rule is not None:
             return result(rule, "intent")
-        best_faq = faq[0].score if faq else 0.0
-        if talk and talk[0].score >= SMALLTALK_THRESHOLD and talk[0].score >= best_faq:
+        decision = self._decide(faq, language)
+        # A confident FAQ answer wins over small talk unless the message IS a small-talk
+        # phrase ("hi, where is my parcel" is a question with a greeting in front).
+        bar = max(SMALLTALK_THRESHOLD, SMALLTALK_OVER_ANSWER if decision == "answer" else 0.0)
+        cue, residual = self.rules.cue(norm.text)
+        if cue is not None and _is_short(norm.text):
+            # "hi, where is my parcel" is a question: keep the FAQ answer when what is left
+            # after the small-talk cue is still answerable on its own.
+            if decision != "answer" or self._decide(self._search(residual, language),
+                                                    language) != "answer":
+                return result(cue, "intent")
+        if talk and talk[0].score >= bar:
             return result(Intent(talk[0].label.removeprefix(SMALLTALK_PREFIX)), "intent")
-        return result(None, self._decide(faq, language))
+        return result(None, decision)
+
+    def _search(self, folded: str, language: str) -> list[Hit]:
+        return self.index.search(folded, k=8, fuzz_weight=FUZZ_WEIGHT[language])
 
     def _decide(self, faq: list[Hit], language: str) -> str:
         if not faq:

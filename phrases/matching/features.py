@@ -64,8 +64,9 @@ def stem(word: str) -> str:
 class Analyzer:
     """Text -> features, with the lexicon's slang, synonyms and filler words applied."""
 
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(self, lexicon: Lexicon, stop_weight: float = W_STOP) -> None:
         self.lexicon = lexicon
+        self.stop_weight = stop_weight
         self._slang_re = re.compile(
             "|".join(
                 # a whole token, or glued to Chinese at the very end ("好的88")
@@ -115,7 +116,7 @@ class Analyzer:
             for concept in concepts:
                 feats["k" + concept] = W_CONCEPT
         for stop in self._zh_stop_re.findall(text):
-            add("s" + stop, W_STOP)
+            add("s" + stop, self.stop_weight)
         text = self._zh_stop_re.sub(" ", text)
         prev_content: str | None = None
         for token in _TOKEN_RE.findall(text):
@@ -129,7 +130,7 @@ class Analyzer:
                 self._han(token, add)
                 prev_content = None
             elif token in self.en_stopwords or not token.strip("'"):
-                add("s" + token, W_STOP)
+                add("s" + token, self.stop_weight)
             else:
                 s = stem(token)
                 add("w" + s, W_WORD)

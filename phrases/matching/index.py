@@ -52,7 +52,9 @@ class FeatureIndex:
     A Doc's boost scales its score (an answer text counts less than a question).
     """
 
-    def __init__(self, docs: Sequence[Doc], analyzer: Analyzer) -> None:
+    def __init__(
+        self, docs: Sequence[Doc], analyzer: Analyzer, unknown_factor: float = UNKNOWN_IDF_FACTOR
+    ) -> None:
         self.analyzer = analyzer
         self.labels: list[str] = []
         self.label_ids: dict[str, int] = {}
@@ -80,7 +82,7 @@ class FeatureIndex:
                 df.setdefault(f, set()).add(lab)
         n = len(self.labels)
         self.idf = {f: math.log(1.0 + (n - len(s) + 0.5) / (len(s) + 0.5)) for f, s in df.items()}
-        self.idf_unknown = UNKNOWN_IDF_FACTOR * math.log(1.0 + (n + 0.5) / 0.5)
+        self.idf_unknown = unknown_factor * math.log(1.0 + (n + 0.5) / 0.5)
         postings: dict[str, tuple[list[int], list[float]]] = {}
         for i, feats in enumerate(doc_feats):
             vec = {f: w * self.idf[f] for f, w in feats.items()}

@@ -82,6 +82,10 @@ class Lexicon:
     slang: dict[str, str]
     concepts: dict[str, list[str]]  # concept -> member words (members keep their own text)
 
+    def without_stopwords(self) -> Lexicon:
+        """A copy where filler words are ordinary words (for small talk)."""
+        return Lexicon(self.synonyms, (), frozenset(), self.slang, self.concepts)
+
     def with_synonyms(self, extra: Mapping[str, Sequence[str]] | None) -> Lexicon:
         """A copy with the shop's own synonym lines added."""
         if not extra:
