@@ -244,10 +244,10 @@ SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "unknown_command": ("explanation", ("unknown_command",)),  # values: command
     "group_only_private": ("explanation", ("group_only_private",)),
     "already_queued": ("explanation", ("queued",)),  # the shopper writes again while waiting
-    "complaint": ("apology", ()),  # P7: apologise first, then a person takes over
+    "complaint": ("apology", ("complaint",)),  # P7: apologise first, then a person takes over
     "farewell": ("farewell", ()),  # P8
-    "hello_again": ("inquiry", ("open",)),  # a greeting mid-conversation: how can I help?
-    "help": ("inquiry", ("open",)),
+    "hello_again": ("greeting", ("hello_again",)),  # a greeting mid-conversation
+    "help": ("explanation", ("help",)),
     "feedback_thanks": ("thanks", ("feedback",)),
 }
 

@@ -154,7 +154,7 @@ async def test_long_poll_times_out_empty_and_honours_limit(server, bot) -> None:
 
 async def test_second_poller_terminates_the_first(server, bot) -> None:
     first = asyncio.create_task(bot.get_updates(timeout=5))
-    while not server.calls:  # the first poll must be waiting before the second arrives
+    while not server.calls:  # the first poll must be waiting before the second arrives  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     second = asyncio.create_task(bot.get_updates(timeout=5))
     with pytest.raises(TelegramConflictError):

@@ -7,6 +7,7 @@ guessing, P8 farewell; §七 phrase categories for greetings, thanks and farewel
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from bot.clock import Clock
@@ -15,10 +16,10 @@ from bot.services.inbound import Choice, Inbound, Shopper
 from bot.services.knowledge import KnowledgeBase
 from bot.services.replies import Button, Replier, Reply
 from bot.settings import Settings
+from phrases.catalogue import say
 from phrases.greeting import compose_greeting
 from phrases.lang import detect_language
 from phrases.splitting import split_message
-from phrases.templates import render
 from phrases.understand import Intent, Understanding
 from storage.models import Conversation, ConversationState, Customer, Message, Sender
 from storage.repositories import Repo
@@ -26,22 +27,9 @@ from storage.repositories import Repo
 ANSWER_PART_LIMIT = 350
 MISSES_BEFORE_HUMAN = 2  # the bot fails to understand twice in a row → a person takes over
 
-# Situation → (phrase category of policy §七, tags). One table, so wording stays data.
-SITUATIONS: dict[str, tuple[str, ...]] = {
-    "clarify": ("inquiry", "clarify"),
-    "which_one": ("inquiry", "which_one"),
-    "queued": ("explanation", "queued"),
-    "already_queued": ("explanation", "queued"),
-    "complaint": ("apology", "complaint"),
-    "thanks": ("acknowledgement", "thanks_reply"),
-    "farewell": ("farewell",),
-    "hello_again": ("greeting", "hello_again"),
-    "media": ("explanation", "media"),
-    "too_long": ("explanation", "too_long"),
-    "unknown_command": ("explanation", "unknown_command"),
-    "help": ("explanation", "help"),
-    "feedback_thanks": ("thanks", "feedback"),
-}
+# Message kinds → the extra tag that picks a fitting "media" phrase.
+MEDIA_TAGS = {"sticker": "sticker", "photo": "photo", "voice": "voice", "audio": "voice",
+              "video_note": "voice", "document": "file", "video": "photo", "animation": "sticker"}
 
 
 class ConversationService:
@@ -191,13 +179,15 @@ class ConversationService:
         self, repo: Repo, customer: Customer, conversation: Conversation, inbound: Inbound,
         understanding: Understanding | None, *, greeted: bool, now: datetime,
     ) -> tuple[list[Reply], dict[str, Any]]:
-        say = lambda situation, **extra: [self._phrase(customer, conversation, situation, **extra)]  # noqa: E731
+        phrase = partial(self._phrase, customer, conversation)
         if inbound.kind == "command":
             return await self._command(repo, customer, conversation, inbound, greeted, now)
         if inbound.kind != "text":
-            return say("media"), {"decision": "media"}
+            media = phrase("media", MEDIA_TAGS.get(inbound.kind, inbound.kind))
+            return [media], {"decision": "media"}
         if len(inbound.text) > self.settings.long_text_limit:
-            return self._with_human_button(say("too_long")), {"decision": "too_long"}
+            too_long = phrase("too_long", max_length=self.settings.long_text_limit)
+            return self._with_human_button([too_long]), {"decision": "too_long"}
         assert understanding is not None
         meaning: dict[str, Any] = {
             "decision": understanding.decision,
@@ -220,49 +210,52 @@ class ConversationService:
         if state == ConversationState.ASSIGNED:
             return [], meaning  # an agent owns the chat: the bot does not talk over them
         if state == ConversationState.QUEUED:
-            return say("already_queued"), meaning
+            return [phrase("already_queued")], meaning
         if understanding.decision == "clarify" and len(understanding.candidates) >= 2:
             return self._which_one(customer, conversation, understanding), meaning
         conversation.misunderstood_in_row += 1
         if conversation.misunderstood_in_row >= MISSES_BEFORE_HUMAN:
             replies = await self._escalate(repo, conversation, customer, "not_understood", now)
             return replies, meaning
-        return self._with_human_button(say("clarify")), meaning
+        return self._with_human_button([phrase("clarify")]), meaning
 
     async def _intent(
         self, repo: Repo, customer: Customer, conversation: Conversation, intent: Intent,
         greeted: bool, now: datetime,
     ) -> list[Reply]:
-        say = lambda situation: [self._phrase(customer, conversation, situation)]  # noqa: E731
+        def said(situation: str) -> list[Reply]:
+            return [self._phrase(customer, conversation, situation)]
+
         if intent == Intent.HUMAN:
             return await self._escalate(repo, conversation, customer, "asked", now)
         if intent == Intent.COMPLAINT:
-            apology = say("complaint")
+            apology = said("complaint")
             return apology + await self._escalate(repo, conversation, customer, "complaint", now)
         if intent == Intent.GREETING:
-            return [] if greeted else say("hello_again")
+            return [] if greeted else said("hello_again")
         if intent == Intent.THANKS:
-            return say("thanks")
+            return said("thanks_reply")
         if intent == Intent.FAREWELL:
             if conversation.state == ConversationState.BOT:
                 await repo.conversations.close(conversation, now)  # P8: a proper farewell ends it
-            return say("farewell")
+            return said("farewell")
         return []
 
     async def _command(
         self, repo: Repo, customer: Customer, conversation: Conversation, inbound: Inbound,
         greeted: bool, now: datetime,
     ) -> tuple[list[Reply], dict[str, Any]]:
-        say = lambda situation: [self._phrase(customer, conversation, situation)]  # noqa: E731
         command = inbound.command or ""
         meaning = {"decision": "command", "command": command}
         if command == "start":
             return [], meaning
         if command == "help":
-            return self._with_human_button(say("help")), meaning
+            help_text = self._phrase(customer, conversation, "help")
+            return self._with_human_button([help_text]), meaning
         if command in ("human", "agent", "operator"):
             return await self._escalate(repo, conversation, customer, "asked", now), meaning
-        return say("unknown_command"), {**meaning, "decision": "unknown_command"}
+        unknown = self._phrase(customer, conversation, "unknown_command", command=f"/{command}")
+        return [unknown], {**meaning, "decision": "unknown_command"}
 
     async def _escalate(
         self, repo: Repo, conversation: Conversation, customer: Customer, reason: str,
@@ -283,16 +276,17 @@ class ConversationService:
         return Reply(text=text, phrase_key=key)
 
     def _phrase(
-        self, customer: Customer, conversation: Conversation, situation: str, **values: object
+        self, customer: Customer, conversation: Conversation, situation: str, *tags: str,
+        **values: object,
     ) -> Reply:
-        category, *tags = SITUATIONS[situation]
-        phrase = self.knowledge.catalogue.pick(
-            category, conversation.language, *tags, avoid=conversation.last_phrase_key
+        """A phrase of the owner's catalogue for a situation, varied against the last one."""
+        text, key = say(
+            self.knowledge.catalogue, situation, conversation.language, *tags,
+            values={"customer_name": customer.name, "shop_name": self.settings.shop_name,
+                    **values},
+            avoid=conversation.last_phrase_key,
         )
-        text = render(phrase.text, {
-            "customer_name": customer.name, "shop_name": self.settings.shop_name, **values,
-        })
-        return Reply(text=text, phrase_key=phrase.key)
+        return Reply(text=text, phrase_key=key)
 
     def _faq_answer(self, key: str, answer: str) -> list[Reply]:
         """P2: a long answer goes out in parts; the last part asks whether it helped."""
@@ -313,7 +307,7 @@ class ConversationService:
             entry = self.knowledge.entry(candidate.entry_id, conversation.language)
             if entry is not None and len(candidate.entry_id) <= 60:
                 rows.append((Button(entry.question[:60], f"faq:{candidate.entry_id}"),))
-        reply = self._phrase(customer, conversation, "which_one")
+        reply = self._phrase(customer, conversation, "choose")
         return self._with_human_button([Reply(reply.text, tuple(rows), reply.phrase_key)])
 
     def _with_human_button(self, replies: list[Reply]) -> list[Reply]:

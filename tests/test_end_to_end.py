@@ -1,0 +1,86 @@
+"""End to end: the bot process started as README starts it, over HTTP to a fake Bot API server.
+
+One process start for the whole module (aiogram is slow to import); shoppers are told apart by
+their chat ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from phrases.faq_file import load_faq_file
+from tests.fakes.telegram_server import FakeTelegramServer
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_FAQ = ROOT / "bot" / "demo"
+
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def running_bot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
+    FakeTelegramServer
+]:
+    server = FakeTelegramServer()
+    await server.start()
+    data = tmp_path_factory.mktemp("e2e")
+    env = {
+        **os.environ,
+        "BOT_TOKEN": "123456:E2E-TEST",
+        "TELEGRAM_API_URL": server.base_url,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'shop.sqlite3'}",
+    }
+    env.pop("SHOP_CONFIG", None)
+    process = await asyncio.create_subprocess_exec(
+        str(ROOT / "run.sh"), "bot", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=open(data / "bot.log", "wb"),  # noqa: ASYNC230
+    )
+    try:
+        await server.wait_for(lambda call: call.method == "getUpdates", timeout=60)
+        yield server
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+        await server.stop()
+        if sys.exc_info()[0] is not None:
+            print((data / "bot.log").read_text())
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_shopper_asks_and_the_bot_answers_from_the_faq(
+    running_bot: FakeTelegramServer, lang: str
+) -> None:
+    chat = 7000 + (lang == "en")
+    entry = load_faq_file(DEMO_FAQ / f"faq.{lang}.yaml").entries[3]
+    user = {"id": chat, "is_bot": False, "first_name": "Ada", "language_code": lang}
+    running_bot.push_message(chat, entry.question, user=user)
+    sent = await running_bot.wait_for_messages(chat, count=2, timeout=20)
+    greeting, answer = sent[0].text, "".join(call.text for call in sent[1:])
+    assert "Ada" in greeting
+    assert entry.answer.split("\n")[0][:20] in answer
+
+
+async def test_request_for_a_person_and_redelivery(running_bot: FakeTelegramServer) -> None:
+    chat = 7100
+    user = {"id": chat, "is_bot": False, "first_name": "林", "language_code": "zh"}
+    running_bot.push_message(chat, "转人工", user=user)
+    sent = await running_bot.wait_for_messages(chat, count=2, timeout=20)
+    assert len(sent) == 2
+    running_bot.push_message(chat, None, user=user, extra={
+        "sticker": {"file_id": "s", "file_unique_id": "su", "type": "regular", "width": 1,
+                    "height": 1, "is_animated": False, "is_video": False},
+    })
+    await running_bot.wait_for_messages(chat, count=3, timeout=20)
