@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 from bot.app import build_app, build_dispatcher, resume_unhandled
 from bot.settings import Settings
@@ -26,7 +27,9 @@ async def run(settings: Settings) -> None:
                 "Chat as a shopper in 中文 or English; /help for help, /quit to leave.",
                 file=sys.stderr,
             )
-            await run_console(dp, app.bot, ConsoleShopper())
+            await run_console(dp, app.bot, ConsoleShopper(
+                session=app.bot.session, first_update_id=time.time_ns() // 1000
+            ))
         else:
             await app.bot.delete_webhook(drop_pending_updates=False)
             await dp.start_polling(

@@ -32,6 +32,10 @@ MEDIA_TAGS = {"sticker": "sticker", "photo": "photo", "voice": "voice", "audio":
               "video_note": "voice", "document": "file", "video": "photo", "animation": "sticker"}
 
 
+def _has_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
 class ConversationService:
     """Receives every shopper message; long-lived, gets a fresh ``Repo`` per update."""
 
@@ -151,8 +155,8 @@ class ConversationService:
         inbound: Inbound, is_new: bool,
     ) -> None:
         now = self.clock.now()
-        if inbound.kind == "text" and len(inbound.text) >= 4:
-            # Switch language only on a message long enough to tell (a lone "ok" says nothing).
+        if inbound.kind == "text" and (len(inbound.text) >= 4 or _has_cjk(inbound.text)):
+            # Switch only on a message that tells: "转人工" does, a lone "ok" does not.
             conversation.language = self._language(inbound.text, conversation.language)
         replies: list[Reply] = []
         meaning: dict[str, Any] = {"kind": inbound.kind}
