@@ -96,17 +96,23 @@ class Analyzer:
         text = self._slang_re.sub(lambda m: f" {slang[m.group(0)]} ", text.lower().strip())
         return normalize(text)
 
-    def surface(self, folded: str) -> str:
-        """The text as fuzzy string matching should see it: synonyms folded, filler gone."""
-        text = self._zh_stop_re.sub("", self._rewrite(folded))
-        words = [w for w in text.split() if w not in self.en_stopwords]
-        return " ".join(words)
+    def rewrite(self, folded: str, correct: Callable[[str], str] | None = None) -> str:
+        """Typo repair of Latin words (if `correct` is given), then synonyms -> canonical."""
+        if correct is not None:
+            folded = _LATIN_WORD_RE.sub(lambda m: correct(m.group(0)), folded)
+        return self._rewrite(folded)
+
+    def surface(self, rewritten: str) -> str:
+        """The text as fuzzy string matching should see it: filler words gone."""
+        text = self._zh_stop_re.sub("", rewritten)
+        return " ".join(w for w in text.split() if w not in self.en_stopwords)
 
     def features(self, folded: str, correct: Callable[[str], str] | None = None) -> Features:
         """Features of an already normalised text; `correct` may fix misspelt Latin words."""
-        if correct is not None:
-            folded = _LATIN_WORD_RE.sub(lambda m: correct(m.group(0)), folded)
-        text = self._rewrite(folded)
+        return self.features_of(self.rewrite(folded, correct))
+
+    def features_of(self, text: str) -> Features:
+        """Features of a normalised text that already went through `rewrite`."""
         feats: Features = {}
 
         def add(key: str, weight: float) -> None:

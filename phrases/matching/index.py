@@ -23,6 +23,13 @@ from phrases.matching.features import Analyzer, Features
 UNKNOWN_IDF_FACTOR = 1.5
 
 
+# Posting lists longer than this whose feature is this common (IDF below PRUNE_IDF, i.e. in
+# more than ~20 % of the entries) are skipped at query time: they add little to any score and
+# cost the most time. Small FAQs never reach the length, so their scores are exact.
+PRUNE_POSTINGS = 1500
+PRUNE_IDF = 1.6
+
+
 @dataclass(frozen=True)
 class Doc:
     """One indexed text: whose it is, how much its score counts, whether fuzzy re-scoring
@@ -72,8 +79,9 @@ class FeatureIndex:
             for word in folded.split():
                 if word.isalpha():
                     word_counts[word] = word_counts.get(word, 0) + 1
-            doc_feats.append(analyzer.features(folded))
-            self.doc_surfaces.append(analyzer.surface(folded))
+            rewritten = analyzer.rewrite(folded)
+            doc_feats.append(analyzer.features_of(rewritten))
+            self.doc_surfaces.append(analyzer.surface(rewritten) if docs[i].fuzzy else "")
         self._init_vocab(word_counts)
         df: dict[str, set[int]] = {}
         for i, feats in enumerate(doc_feats):
@@ -87,15 +95,15 @@ class FeatureIndex:
         for i, feats in enumerate(doc_feats):
             vec = {f: w * self.idf[f] for f, w in feats.items()}
             norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+            scale = docs[i].boost / norm
             for f, v in vec.items():
                 ids, ws = postings.setdefault(f, ([], []))
                 ids.append(i)
-                ws.append(v / norm)
+                ws.append(v * scale)
         self.postings = {
             f: (np.asarray(ids, dtype=np.int32), np.asarray(ws, dtype=np.float64))
             for f, (ids, ws) in postings.items()
         }
-        self.boost = np.asarray([d.boost for d in docs], dtype=np.float64)
         self.doc_fuzzy = [d.fuzzy for d in docs]
         self.n_docs = len(docs)
         self.label_docs: list[list[int]] = [[] for _ in self.labels]
@@ -124,9 +132,9 @@ class FeatureIndex:
         found = process.extractOne(word, choices, scorer=OSA.distance, score_cutoff=max_dist)
         return found[0] if found else word
 
-    def query_vector(self, folded: str) -> tuple[dict[str, float], float]:
+    def query_vector(self, rewritten: str) -> tuple[dict[str, float], float]:
         """Query features weighted by IDF, and the query norm (unknown features included)."""
-        feats = self.analyzer.features(folded, self.correct)
+        feats = self.analyzer.features_of(rewritten)
         vec = {f: w * self.idf.get(f, self.idf_unknown) for f, w in feats.items()}
         norm = math.sqrt(sum(v * v for v in vec.values()))
         return vec, norm
@@ -137,19 +145,20 @@ class FeatureIndex:
         With `fuzz_weight` > 0 the score is (cosine + w * rapidfuzz ratio) / (1 + w), the
         ratio taken between the query and the label's best-matching phrasing.
         """
-        vec, norm = self.query_vector(folded)
+        rewritten = self.analyzer.rewrite(folded, self.correct)
+        vec, norm = self.query_vector(rewritten)
         if norm == 0.0 or self.n_docs == 0:
             return []
         ids_parts, w_parts = [], []
         for f, qv in vec.items():
             post = self.postings.get(f)
-            if post is not None:
+            if post is not None and (len(post[0]) < PRUNE_POSTINGS or self.idf[f] > PRUNE_IDF):
                 ids_parts.append(post[0])
                 w_parts.append(post[1] * (qv / norm))
         if not ids_parts:
             return []
         scores = np.bincount(np.concatenate(ids_parts), weights=np.concatenate(w_parts),
-                             minlength=self.n_docs) * self.boost
+                             minlength=self.n_docs)
         top = min(self.n_docs, 4 * k)
         if top < self.n_docs:
             best_docs = np.argpartition(-scores, top - 1)[:top]
@@ -170,7 +179,7 @@ class FeatureIndex:
             if len(hits) >= k:
                 break
         if fuzz_weight > 0.0 and hits:
-            hits = self._rerank(self.analyzer.surface(folded), hits, fuzz_weight)
+            hits = self._rerank(self.analyzer.surface(rewritten), hits, fuzz_weight)
         return hits
 
     def _rerank(self, query: str, hits: list[Hit], weight: float) -> list[Hit]:
