@@ -3,4 +3,7 @@
 A feature that adds a module under ``storage/models/`` lists it here.
 """
 
-from storage.models import core  # noqa: F401
+from storage.models import (
+    core,  # noqa: F401
+    shifts,  # noqa: F401
+)

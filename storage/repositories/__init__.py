@@ -8,6 +8,7 @@ from storage.repositories.conversations import ConversationRepo
 from storage.repositories.customers import CustomerRepo
 from storage.repositories.events import EventRepo
 from storage.repositories.faq import FaqRepo, TemplateRepo
+from storage.repositories.shifts import ShiftRepo
 
 
 class Repo:
@@ -20,6 +21,7 @@ class Repo:
         self.faq = FaqRepo(session)
         self.templates = TemplateRepo(session)
         self.events = EventRepo(session)
+        self.shifts = ShiftRepo(session)
 
     async def commit(self) -> None:
         await self.session.commit()

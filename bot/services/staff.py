@@ -1,0 +1,94 @@
+"""Who the agents are and the owner's tunable numbers, kept in the database (P10).
+
+Until the agents' own table exists, the roster is a JSON list in ``ShopSetting['agents']``,
+seeded once from ``AGENT_IDS``; the owner adds and removes agents in Telegram. Owner settings
+(swap limit, complaint steps, caps…) live under ``ShopSetting['owner:<name>']`` with defaults
+here, so every reader gets the same value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from bot.settings import Settings
+from storage.repositories import Repo
+
+AGENTS_KEY = "agents"
+
+# Owner-tunable settings with their defaults (text, as stored).
+OWNER_DEFAULTS: dict[str, str] = {
+    "swap_limit": "2",  # P12: swaps per agent per calendar month
+    "complaint_steps": "50,100,dismiss",  # P14: 1st penalty, 2nd doubled, 3rd dismissal
+    "complaint_period": "month",  # P14: counts restart each month (or "quarter", "year")
+    "agent_cap": "",  # empty: the shop file's agent_cap
+    "sla_greeting_seconds": "",
+    "sla_reply_seconds": "",
+    "shop_name": "",
+    "languages": "",
+}
+
+
+async def owner_setting(repo: Repo, name: str) -> str:
+    """The owner's value, else the default."""
+    value = await repo.faq.setting(f"owner:{name}")
+    return OWNER_DEFAULTS.get(name, "") if value is None else value
+
+
+async def set_owner_setting(repo: Repo, name: str, value: str) -> None:
+    await repo.faq.set_setting(f"owner:{name}", value)
+
+
+async def agent_ids(repo: Repo) -> list[int]:
+    """The roster in rotation order."""
+    raw = await repo.faq.setting(AGENTS_KEY)
+    if not raw:
+        return []
+    try:
+        return [int(x) for x in json.loads(raw)]
+    except (ValueError, TypeError):
+        return []
+
+
+async def set_agents(repo: Repo, ids: Iterable[int]) -> None:
+    await repo.faq.set_setting(AGENTS_KEY, json.dumps(list(dict.fromkeys(ids))))
+
+
+async def add_agent(repo: Repo, user_id: int) -> bool:
+    """Returns False when already an agent."""
+    ids = await agent_ids(repo)
+    if user_id in ids:
+        return False
+    await set_agents(repo, [*ids, user_id])
+    return True
+
+
+async def remove_agent(repo: Repo, user_id: int) -> bool:
+    ids = await agent_ids(repo)
+    if user_id not in ids:
+        return False
+    await set_agents(repo, [i for i in ids if i != user_id])
+    return True
+
+
+async def seed_staff(repo: Repo, settings: Settings) -> None:
+    """First start: the roster from AGENT_IDS and the shop's time zone for the calendar."""
+    if await repo.faq.setting(AGENTS_KEY) is None:
+        await set_agents(repo, settings.agent_ids)
+    await repo.faq.set_setting("timezone", settings.timezone)
+    await repo.commit()
+
+
+async def duty_switch(repo: Repo, agent_id: int) -> str:
+    """'on', 'off' or 'auto' (the calendar decides)."""
+    return await repo.faq.setting(f"duty:{agent_id}") or "auto"
+
+
+async def set_duty_switch(repo: Repo, agent_id: int, value: str) -> None:
+    if value not in ("on", "off", "auto"):
+        raise ValueError("duty switch is on, off or auto")
+    await repo.faq.set_setting(f"duty:{agent_id}", value)
+
+
+async def duty_switches(repo: Repo, ids: Iterable[int]) -> dict[int, str]:
+    return {i: await duty_switch(repo, i) for i in ids}
