@@ -69,6 +69,11 @@ class Settings(BaseModel):
     agent_chat_id: int | None = None
     sla_greeting_seconds: int = Field(default=15, ge=1, le=3600)
     sla_reply_seconds: int = Field(default=20, ge=1, le=3600)
+    # SLA clock: holding replies in a row before an assigned chat goes to another agent.
+    sla_reassign_after_misses: int = Field(default=3, ge=1, le=100)
+    # P24: when people come on duty each day, while no agent is configured (a shift calendar
+    # replaces this through bot.services.duty.DutyRoster).
+    shift_start: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
     @field_validator("owner_ids", "agent_ids", mode="before")
     @classmethod

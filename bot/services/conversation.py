@@ -15,6 +15,7 @@ from bot.services.escalation import EscalationService
 from bot.services.inbound import Choice, Inbound, Shopper
 from bot.services.knowledge import KnowledgeBase
 from bot.services.replies import Button, Replier, Reply
+from bot.services.sla_rules import WaitRules
 from bot.settings import Settings
 from phrases.catalogue import say
 from phrases.greeting import compose_greeting
@@ -46,12 +47,14 @@ class ConversationService:
         replier: Replier,
         clock: Clock,
         escalation: EscalationService,
+        sla: WaitRules | None = None,
     ) -> None:
         self.settings = settings
         self.knowledge = knowledge
         self.replier = replier
         self.clock = clock
         self.escalation = escalation
+        self.sla = sla or WaitRules(settings)  # P1/P2/P24 wait bookkeeping (SLA clock)
 
     # ----------------------------------------------------------------- entry points
     async def receive(self, repo: Repo, inbound: Inbound) -> bool:
@@ -168,6 +171,8 @@ class ConversationService:
             )
         if greet and not inbound.edited:
             replies.append(self._greeting(customer, conversation, now))
+            if conversation.greeted_at is None:
+                await self.sla.greeted(repo, conversation, now)  # P1: late greeting = breach
             conversation.greeted_at = now
             meaning["greeted"] = True
         body, body_meaning = await self._respond(
@@ -266,6 +271,9 @@ class ConversationService:
         now: datetime,
     ) -> list[Reply]:
         await self.escalation.escalate(repo, conversation, reason, now)
+        next_open = await self.sla.off_hours(repo, conversation, now)  # P24: nobody on duty
+        if next_open is not None:
+            return [self._phrase(customer, conversation, "off_hours", next_open=next_open)]
         return [self._phrase(customer, conversation, "queued")]
 
     # ----------------------------------------------------------------- wording
@@ -329,7 +337,7 @@ class ConversationService:
         self, repo: Repo, customer: Customer, conversation: Conversation, replies: list[Reply],
         now: datetime,
     ) -> None:
-        """Send in order and record each message; any reply stops the shopper's wait clock."""
+        """Send in order and record each message; a reply resets the wait clock (sla_rules)."""
         if customer.blocked_at is not None and not replies:
             return
         for reply in replies:
@@ -341,5 +349,4 @@ class ConversationService:
             )
             if reply.phrase_key:
                 conversation.last_phrase_key = reply.phrase_key
-        if replies:
-            conversation.reply_due_at = None
+        self.sla.after_delivery(conversation, bool(replies), now)  # P2: when next due

@@ -28,7 +28,7 @@ W_CONCEPT = 0.7  # a word class (快递公司, 地区, 颜色...) present in the
 _HAN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _TOKEN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|⟨\w+⟩|[a-z0-9']+")
 _LATIN_WORD_RE = re.compile(r"[a-z][a-z']*")
-_DOUBLE_END_RE = re.compile(r"([bdfgkmnprtz])\1$")
+_DOUBLE_END_RE = re.compile(r"([bdfgklmnprtz])\1$")
 
 Features = dict[str, float]
 

@@ -75,6 +75,14 @@ class Conversation(Base):
     reply_due_at: Mapped[datetime | None]
     misunderstood_in_row: Mapped[int] = mapped_column(default=0)
     last_phrase_key: Mapped[str | None] = mapped_column(String(80))
+    # SLA clock (P1/P2/P24, bot/services/sla.py): holding replies sent since the last human reply,
+    # when the shopper began waiting for a person (NULL once one answered), the shift start an
+    # off-hours request waits for, the longest wait so far and the first human reply.
+    sla_misses: Mapped[int] = mapped_column(default=0, server_default="0")
+    waiting_since: Mapped[datetime | None]
+    off_hours_until: Mapped[datetime | None]
+    longest_wait_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
+    first_human_reply_at: Mapped[datetime | None]
 
 
 class Message(Base):

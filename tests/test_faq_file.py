@@ -1,0 +1,79 @@
+"""The FAQ file format (shared/eval/README.md): loading, round trip and clear errors."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from phrases.faq_file import FaqEntry, FaqFile, dump_faq_file, load_faq_file, parse_faq
+
+EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
+
+
+def _entry(**over: object) -> dict[str, object]:
+    raw: dict[str, object] = {"id": "ship_time", "question": "多久发货？", "answer": "48小时内"}
+    raw.update(over)
+    return raw
+
+
+def test_parse_minimal_entry() -> None:
+    faq = parse_faq({"faq": [_entry()]})
+    assert faq.entries == [FaqEntry("ship_time", "多久发货？", "48小时内")]
+    assert faq.smalltalk == {}
+
+
+def test_alt_threshold_and_smalltalk() -> None:
+    faq = parse_faq({"faq": [_entry(alt=["几天发出？"], threshold=0.7)],
+                     "smalltalk": {"greeting": ["你好"], "thanks": "谢谢"}})
+    entry = faq.entries[0]
+    assert entry.alt == ("几天发出？",)
+    assert entry.threshold == 0.7
+    assert entry.phrasings == ("多久发货？", "几天发出？")
+    assert faq.smalltalk == {"greeting": ["你好"], "thanks": ["谢谢"]}
+
+
+def test_round_trip_through_yaml() -> None:
+    faq = FaqFile(
+        entries=[FaqEntry("a", "问题：冒号", "答复\n第二行", alt=("别的问法",), threshold=0.4),
+                 FaqEntry("b", "question b", "answer b")],
+        smalltalk={"farewell": ["再见"]},
+    )
+    assert parse_faq(yaml.safe_load(dump_faq_file(faq))) == faq
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"faq": [_entry(answer="")]}, "entry #0 (id 'ship_time'): 'answer' is empty"),
+        ({"faq": [_entry(), _entry()]}, "entry #1 (id 'ship_time'): duplicate id"),
+        ({"faq": [_entry(threshold=1.5)]}, "outside 0..1"),
+        ({"faq": [_entry(threshold="high")]}, "'threshold' must be a number"),
+        ({"faq": [_entry(colour="red")]}, "unknown keys ['colour']"),
+        ({"faq": [_entry(alt={"x": 1})]}, "'alt' must be a list"),
+        ({"faq": ["just text"]}, "faq entry #0: expected a mapping"),
+        ({"faq": [_entry(), {"question": "q", "answer": "a"}]}, "faq entry #1: 'id'"),
+        ({"faq": "nope"}, "'faq' must be a list"),
+        ([], "expected a mapping"),
+        ({"faq": [], "smalltalk": {"weather": ["晴"]}}, "unknown intent 'weather'"),
+    ],
+)
+def test_bad_data_names_the_entry(data: object, message: str) -> None:
+    with pytest.raises(ValueError) as err:
+        parse_faq(data)
+    assert message in str(err.value)
+
+
+def test_invalid_yaml_is_a_value_error(tmp_path: Path) -> None:
+    path = tmp_path / "faq.yaml"
+    path.write_text("faq: [\n  - id: x\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="not valid YAML"):
+        load_faq_file(path)
+
+
+@pytest.mark.skipif(not EVAL_DIR.exists(), reason="shared eval suites not present")
+@pytest.mark.parametrize(("suite", "count"), [("zh-shop", 40), ("en-retail", 25)])
+def test_loads_the_eval_suites(suite: str, count: int) -> None:
+    faq = load_faq_file(EVAL_DIR / suite / "faq.yaml")
+    assert len(faq.entries) == count
+    assert all(e.answer and e.alt for e in faq.entries)
+    assert parse_faq(yaml.safe_load(dump_faq_file(faq))) == faq

@@ -1,0 +1,197 @@
+"""Understanding shopper messages: intents first, threshold + margin, entities (P4, P7, P20)."""
+
+import pytest
+
+from phrases.faq_file import FaqEntry
+from phrases.lang import detect_language
+from phrases.understand import Candidate, Intent, Understander
+
+ZH_FAQ = [
+    FaqEntry("ship_time", "下单后多久发货？", "48小时内发货", alt=("付款以后几天能发出来？",)),
+    FaqEntry("courier", "你们默认发什么快递？", "默认中通或圆通", alt=("一般用哪家快递？",)),
+    FaqEntry("refund_time", "退款多久能到账？", "1-3天到账", alt=("钱什么时候退给我？",)),
+    FaqEntry("cs_hours", "客服什么时间在线？", "9点到24点", alt=("人工客服几点上班？",)),
+    FaqEntry("invoice", "可以开发票吗？", "可以开电子发票", alt=("公司报销要发票，可以开吗？",)),
+    FaqEntry("size_guide", "尺码怎么选？", "看尺码表", alt=("衣服偏大还是偏小？",)),
+]
+EN_FAQ = [
+    FaqEntry("cancel_order", "how do I cancel my order?", "Go to Orders > Cancel.",
+             alt=("I want to cancel a purchase",)),
+    FaqEntry("track_order", "where is my order?", "Use the tracking link.",
+             alt=("track the status of my order",)),
+    FaqEntry("get_invoice", "how can I get an invoice?", "Download it from your account.",
+             alt=("I need a bill for my purchase",)),
+]
+
+
+@pytest.fixture(scope="module")
+def zh() -> Understander:
+    return Understander(ZH_FAQ)
+
+
+@pytest.fixture(scope="module")
+def en() -> Understander:
+    return Understander(EN_FAQ)
+
+
+def test_exact_question_is_answered(zh: Understander) -> None:
+    u = zh.understand("下单后多久发货？")
+    assert (u.decision, u.intent, u.language) == ("answer", None, "zh")
+    assert u.best == Candidate("ship_time", u.best.score if u.best else 0.0)
+    assert u.best is not None and 0.0 < u.best.score <= 1.0
+
+
+def test_colloquial_paraphrase_with_synonym(zh: Understander) -> None:
+    # 寄出 is rewritten to 发货 by the synonym lexicon; 亲/呀 are filler words.
+    u = zh.understand("亲 付款后几天能寄出呀")
+    assert u.decision == "answer" and u.best is not None and u.best.entry_id == "ship_time"
+
+
+def test_homophone_typo_survives_through_pinyin(zh: Understander) -> None:
+    u = zh.understand("下单后多久发或")
+    assert u.best is not None and u.best.entry_id == "ship_time"
+
+
+def test_latin_shop_slang_kd_means_courier(zh: Understander) -> None:
+    u = zh.understand("默认发什么kd")
+    assert u.best is not None and u.best.entry_id == "courier"
+
+
+def test_traditional_chinese_matches_simplified_faq(zh: Understander) -> None:
+    u = zh.understand("退款多久能到賬？")
+    assert u.decision == "answer" and u.best is not None and u.best.entry_id == "refund_time"
+
+
+def test_order_number_is_an_entity_not_text(zh: Understander) -> None:
+    u = zh.understand("订单1945623307812 退款多久能到账")
+    assert u.order_ids == ("1945623307812",)
+    assert u.best is not None and u.best.entry_id == "refund_time"
+
+
+def test_out_of_scope_is_not_answered(zh: Understander, en: Understander) -> None:
+    for text in ("明天杭州下雨吗", "红烧肉怎么做好吃", "推荐个好看的电视剧"):
+        assert zh.understand(text).decision == "none", text
+    for text in ("what is the capital of peru", "set an alarm for 7 am"):
+        assert en.understand(text).decision == "none", text
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("你好", Intent.GREETING),
+        ("在吗在吗", Intent.GREETING),
+        ("谢谢亲", Intent.THANKS),
+        ("3q", Intent.THANKS),
+        ("好的 拜拜", Intent.FAREWELL),
+        ("88", Intent.FAREWELL),
+        ("转人工", Intent.HUMAN),
+        ("我要投诉你们", Intent.COMPLAINT),
+        ("hello there", Intent.GREETING),
+        ("thanks a lot!", Intent.THANKS),
+        ("ok bye", Intent.FAREWELL),
+        ("let me talk to a real person", Intent.HUMAN),
+        ("I want to file a complaint", Intent.COMPLAINT),
+    ],
+)
+def test_small_talk_intents(zh: Understander, text: str, intent: Intent) -> None:
+    u = zh.understand(text)
+    assert (u.intent, u.decision) == (intent, "intent")
+
+
+def test_complaint_is_never_answered_from_faq_p20(zh: Understander) -> None:
+    # Shares every word with an FAQ entry, yet a complaint goes to a person (P7, P20).
+    u = zh.understand("退款多久能到账？我要投诉")
+    assert u.intent is Intent.COMPLAINT and u.decision == "intent"
+
+
+def test_request_for_human_is_never_answered_from_faq(zh: Understander) -> None:
+    u = zh.understand("人工客服 转人工")
+    assert u.intent is Intent.HUMAN
+
+
+def test_asking_when_agents_work_is_an_faq_question(zh: Understander) -> None:
+    u = zh.understand("人工客服几点上班？")
+    assert u.intent is None and u.best is not None and u.best.entry_id == "cs_hours"
+
+
+def test_greeting_in_front_of_a_question_still_answers(zh: Understander, en: Understander) -> None:
+    u = zh.understand("你好，请问下单后多久发货")
+    assert u.decision == "answer" and u.best is not None and u.best.entry_id == "ship_time"
+    u = en.understand("hi, how do I cancel my order?")
+    assert u.decision == "answer" and u.best is not None and u.best.entry_id == "cancel_order"
+
+
+def test_english_typos_are_repaired(en: Understander) -> None:
+    u = en.understand("how do i cancle my ordr")
+    assert u.best is not None and u.best.entry_id == "cancel_order"
+
+
+def test_english_synonyms(en: Understander) -> None:
+    u = en.understand("I need a receipt for my order")
+    assert u.best is not None and u.best.entry_id == "get_invoice"
+    assert u.language == "en"
+
+
+def test_two_close_entries_ask_which_one_p4() -> None:
+    twins = [FaqEntry("a", "退货运费谁出", "买家出"), FaqEntry("b", "退货运费谁出呢", "卖家出")]
+    u = Understander(twins).understand("退货运费谁出")
+    assert u.decision == "clarify"
+    assert {c.entry_id for c in u.candidates[:2]} == {"a", "b"}
+
+
+def test_per_entry_threshold_override() -> None:
+    strict = [FaqEntry("ship_time", "下单后多久发货？", "48小时内", threshold=1.0),
+              FaqEntry("other", "可以开发票吗？", "可以")]
+    assert Understander(strict).understand("付款后要多久才发货呀").decision == "none"
+    lenient = [FaqEntry("ship_time", "下单后多久发货？", "48小时内", threshold=0.01),
+               FaqEntry("other", "可以开发票吗？", "可以")]
+    assert Understander(lenient).understand("发货").decision == "answer"
+
+
+def test_shop_synonyms_extend_the_lexicon() -> None:
+    faq = [FaqEntry("member", "会员积分有什么用？", "抵现"), FaqEntry("x", "可以开发票吗", "可以")]
+    plain = Understander(faq).understand("金币有什么用")
+    tuned = Understander(faq, synonyms={"积分": ["金币"]}).understand("金币有什么用")
+    assert tuned.best is not None and tuned.best.entry_id == "member"
+    assert plain.best is None or tuned.best.score > plain.best.score
+
+
+def test_shop_smalltalk_examples_are_used() -> None:
+    u = Understander(ZH_FAQ, smalltalk={"farewell": ["撤了撤了"]}).understand("撤了撤了")
+    assert u.intent is Intent.FAREWELL
+
+
+def test_unknown_smalltalk_intent_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        Understander(ZH_FAQ, smalltalk={"weather": ["晴天"]})
+
+
+def test_candidates_sorted_and_at_most_three(zh: Understander) -> None:
+    u = zh.understand("发货 快递 退款 发票 尺码 客服")
+    assert len(u.candidates) <= 3
+    scores = [c.score for c in u.candidates]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_empty_faq_and_empty_text() -> None:
+    empty = Understander([])
+    u = empty.understand("下单后多久发货")
+    assert (u.decision, u.candidates, u.best) == ("none", (), None)
+    assert Understander(ZH_FAQ).understand("").decision == "none"
+    assert Understander(ZH_FAQ).understand("😀😀").decision == "none"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [("下单后多久发货", "zh"), ("能发sf吗", "zh"), ("where is my order", "en"),
+     ("hello world", "en"), ("", "zh"), ("12345", "zh"), ("kd", "zh"),
+     ("my order 订单 is late and I want a refund", "en")],
+)
+def test_detect_language(text: str, lang: str) -> None:
+    assert detect_language(text) == lang
+
+
+def test_detect_language_default_for_shared_slang() -> None:
+    assert detect_language("🙂", default="en") == "en"
+    assert detect_language("hello", default="en") == "en"
+    assert detect_language("hello", default="zh") == "zh"
