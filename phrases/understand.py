@@ -155,7 +155,6 @@ class Understander:
                 docs.append(Doc(e.id, " ".join(e.phrasings), UNION_DOC_BOOST, fuzzy=False))
             # The answer names what the question may not (couriers, apps, cities): a weaker doc.
             docs.append(Doc(e.id, e.answer, ANSWER_DOC_BOOST, fuzzy=False))
-        self.index = FeatureIndex(docs, self.analyzer)
         # Small talk is made of the very filler words the FAQ index ignores ("how are you",
         # "在吗"), so it gets its own index whose analyzer keeps them as full words.
         examples = {k: list(v) for k, v in builtin_smalltalk().items()}
@@ -165,6 +164,8 @@ class Understander:
         for intent, texts in examples.items():
             Intent(intent)  # unknown intent names fail loudly here
             talk_docs.extend(Doc(SMALLTALK_PREFIX + intent, t) for t in texts)
+        # Small-talk words join the typo-repair vocabulary, so "tosomebody" splits right.
+        self.index = FeatureIndex(docs, self.analyzer, extra_words=[d.text for d in talk_docs])
         self.talk_index = FeatureIndex(
             talk_docs, Analyzer(lexicon, stop_weight=TALK_STOP_WEIGHT), TALK_UNKNOWN_FACTOR
         )
@@ -173,8 +174,11 @@ class Understander:
         """Classify one message (pure CPU, no I/O)."""
         language = detect_language(text)
         norm = self.analyzer.normalize(text)
-        rule = self.rules.find(norm.text)
-        faq = self._search(norm.text, language)
+        fixed = self.index.correct_text(norm.text)
+        # Rules see the text as typed and with typos repaired (repair against a small FAQ
+        # vocabulary can also bend a correct word, so it only ever adds matches).
+        rule = self.rules.find(norm.text) or self.rules.find(fixed)
+        faq = self._search(fixed, language)
         talk = self.talk_index.search(norm.text, k=1)
         candidates = tuple(Candidate(h.label, round(h.score, 4)) for h in faq[:3])
 
@@ -188,7 +192,9 @@ class Understander:
         # phrase ("hi, where is my parcel" is a question with a greeting in front).
         bar = max(SMALLTALK_THRESHOLD, SMALLTALK_OVER_ANSWER if decision == "answer" else 0.0)
         cue, residual = self.rules.cue(norm.text)
-        if cue is not None and _is_short(norm.text):
+        if cue is None:
+            cue, residual = self.rules.cue(fixed)
+        if cue is not None and _is_short(fixed):
             # "hi, where is my parcel" is a question: keep the FAQ answer when what is left
             # after the small-talk cue is still answerable on its own.
             if decision != "answer" or self._decide(self._search(residual, language),

@@ -73,3 +73,15 @@ def test_unknown_words_pull_the_score_down() -> None:
     known = index.search("cancel my order", k=1)[0].score
     diluted = index.search("cancel my order of quantum telescopes", k=1)[0].score
     assert diluted < known
+
+
+def test_glued_words_are_split() -> None:
+    index = _index()
+    assert index.correct("cancelmy") == "cancel my"
+
+
+def test_short_words_are_not_bent_into_other_words() -> None:
+    docs = [Doc("thanks", "thank you")]
+    index = FeatureIndex(docs, Analyzer(default_lexicon()))
+    assert index.correct("think") == "think"
+    assert index.correct("tahnk") == "thank"

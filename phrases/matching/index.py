@@ -9,14 +9,14 @@ rapidfuzz against their phrasings (cheap on a handful of strings, costly on all 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from phrases.matching.features import Analyzer, Features
+from phrases.matching.features import _LATIN_WORD_RE, Analyzer, Features
 
 # A query feature the index has never seen counts this many times the rarest known feature:
 # unknown content ("高铁票", "luggage") is what tells an out-of-scope question apart.
@@ -60,7 +60,11 @@ class FeatureIndex:
     """
 
     def __init__(
-        self, docs: Sequence[Doc], analyzer: Analyzer, unknown_factor: float = UNKNOWN_IDF_FACTOR
+        self,
+        docs: Sequence[Doc],
+        analyzer: Analyzer,
+        unknown_factor: float = UNKNOWN_IDF_FACTOR,
+        extra_words: Iterable[str] = (),
     ) -> None:
         self.analyzer = analyzer
         self.labels: list[str] = []
@@ -82,6 +86,10 @@ class FeatureIndex:
             rewritten = analyzer.rewrite(folded)
             doc_feats.append(analyzer.features_of(rewritten))
             self.doc_surfaces.append(analyzer.surface(rewritten) if docs[i].fuzzy else "")
+        for text in extra_words:
+            for word in analyzer.normalize(text).text.split():
+                if word.isalpha():
+                    word_counts.setdefault(word, 0)
         self._init_vocab(word_counts)
         df: dict[str, set[int]] = {}
         for i, feats in enumerate(doc_feats):
@@ -130,7 +138,28 @@ class FeatureIndex:
         # Typos rarely hit the first letter; swapped first letters are the exception.
         choices = self._by_initial.get(word[0], []) + self._by_swapped.get(word[:2], [])
         found = process.extractOne(word, choices, scorer=OSA.distance, score_cutoff=max_dist)
-        return found[0] if found else word
+        if found:
+            cand = str(found[0])
+            # In short words a swapped letter is a real other word ("think" vs "thank"):
+            # accept only dropped, added or transposed letters there.
+            if len(word) > 5 or len(cand) != len(word) or sorted(cand) == sorted(word):
+                return cand
+        return self._split(word) or word
+
+    def _split(self, word: str) -> str | None:
+        """Two known words typed without a space ("tosomebody" -> "to somebody")."""
+        best: tuple[int, str] | None = None
+        for i in range(2, len(word) - 1):
+            left, right = word[:i], word[i:]
+            if left in self.vocab and right in self.vocab:
+                shorter = min(len(left), len(right))
+                if best is None or shorter > best[0]:
+                    best = (shorter, f"{left} {right}")
+        return best[1] if best else None
+
+    def correct_text(self, folded: str) -> str:
+        """`folded` with misspelt or glued Latin words repaired."""
+        return _LATIN_WORD_RE.sub(lambda m: self.correct(m.group(0)), folded)
 
     def query_vector(self, rewritten: str) -> tuple[dict[str, float], float]:
         """Query features weighted by IDF, and the query norm (unknown features included)."""
