@@ -134,6 +134,9 @@ class FeatureIndex:
         """Nearest known word for an unknown Latin word of 4+ letters (typo repair)."""
         if len(word) < 4 or word in self.vocab:
             return word
+        split = self._split(word) if len(word) >= 6 else None
+        if split:  # two known words explain it exactly: better than any edit
+            return split
         max_dist = 1 if len(word) <= 5 else 2
         # Typos rarely hit the first letter; swapped first letters are the exception.
         choices = self._by_initial.get(word[0], []) + self._by_swapped.get(word[:2], [])
@@ -144,7 +147,7 @@ class FeatureIndex:
             # accept only dropped, added or transposed letters there.
             if len(word) > 5 or len(cand) != len(word) or sorted(cand) == sorted(word):
                 return cand
-        return self._split(word) or word
+        return word
 
     def _split(self, word: str) -> str | None:
         """Two known words typed without a space ("tosomebody" -> "to somebody")."""
