@@ -25,7 +25,7 @@ from phrases.matching.lexicon import LEXICON_DIR, default_lexicon
 SMALLTALK_PREFIX = "smalltalk:"
 
 # Decision constants. Scores are TF-IDF cosines in 0..1 (see matching/index.py).
-ANSWER_THRESHOLD = {"zh": 0.2, "en": 0.35}
+ANSWER_THRESHOLD = {"zh": 0.15, "en": 0.35}
 # The runner-up within this share of the best score is "too close to call": ask which (P4).
 CLOSE_RATIO = 0.95
 CLARIFY_FLOOR = 0.8  # a clarify also needs the runner-up to be nearly as good as the threshold
