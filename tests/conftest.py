@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,11 +12,20 @@ from bot.settings import Settings, load_settings
 from storage.engine import create_engine, create_session_factory
 from storage.migrate import migrate
 from storage.repositories import Repo
+from tests.backends import (  # noqa: F401  (hooks: --backend, per-back-end db_url)
+    postgres_db_url,
+    pytest_addoption,
+    pytest_generate_tests,
+)
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}"
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """SQLite file by default; parametrized per back end by tests/backends.py (issue 8)."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        yield from postgres_db_url()
+    else:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}"
 
 
 @pytest.fixture
