@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from phrases.matching.lexicon import Lexicon, Rewriter, _alternation
+from phrases.matching.lexicon import Lexicon, PhraseMatcher, Rewriter, _alternation
 from phrases.normalize import NUMBER_TOKEN, ORDER_TOKEN, Normalized, normalize
 
 W_UNI = 0.25  # Chinese single character
@@ -83,7 +83,7 @@ class Analyzer:
         for concept, members in lexicon.concepts.items():
             for member in members:
                 self._concept_of.setdefault(member, []).append(concept)
-        self._concept_re = re.compile(_alternation(self._concept_of))
+        self._concepts = PhraseMatcher(self._concept_of)
         self.known_words = {
             w
             for phrase in [*lexicon.synonyms, *(v for vs in lexicon.synonyms.values() for v in vs)]
@@ -118,12 +118,13 @@ class Analyzer:
         def add(key: str, weight: float) -> None:
             feats[key] = feats.get(key, 0.0) + weight
 
-        for concepts in {m: self._concept_of[m] for m in self._concept_re.findall(text)}.values():
+        for concepts in {m: self._concept_of[m] for m in self._concepts.findall(text)}.values():
             for concept in concepts:
                 feats["k" + concept] = W_CONCEPT
-        for stop in self._zh_stop_re.findall(text):
-            add("s" + stop, self.stop_weight)
-        text = self._zh_stop_re.sub(" ", text)
+        if _HAN_RE.search(text):
+            for stop in self._zh_stop_re.findall(text):
+                add("s" + stop, self.stop_weight)
+            text = self._zh_stop_re.sub(" ", text)
         prev_content: str | None = None
         for token in _TOKEN_RE.findall(text):
             if token == ORDER_TOKEN:

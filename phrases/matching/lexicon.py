@@ -7,10 +7,12 @@ should learn it from a line of text, not from a code change.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from phrases.normalize import fold
 
 LEXICON_DIR = Path(__file__).resolve().parent.parent / "data" / "lexicon"
 _LATIN_RE = re.compile(r"^[a-z0-9' -]+$")
@@ -47,11 +49,63 @@ def _alternation(words: Iterable[str]) -> str:
     return "|".join(parts) if parts else r"(?!x)x"
 
 
+_HAN_RE = re.compile(r"[\u3400-\u9fff]")
+_LATIN_TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9']*")
+
+
+class PhraseMatcher:
+    """Finds known phrases in normalised text, fast.
+
+    One big regex alternation with word-boundary checks is slow on long texts (it dominated
+    index build time), so phrases are split three ways: Chinese phrases (one alternation, run
+    only on text with Chinese), single Latin words (a dict lookup per token) and multi-word
+    Latin phrases (a small alternation, run first).
+    """
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        han, words, multi = [], set(), []
+        for phrase in phrases:
+            if not phrase:
+                continue
+            if not _LATIN_RE.match(phrase):
+                han.append(phrase)
+            elif " " in phrase.strip():
+                multi.append(phrase)
+            else:
+                words.add(phrase)
+        self.words = frozenset(words)
+        self._han = re.compile(_alternation(han)) if han else None
+        self._multi = re.compile(_alternation(multi)) if multi else None
+
+    def sub(self, text: str, repl: Callable[[str], str]) -> str:
+        """Replace every phrase by repl(phrase)."""
+        if self._multi is not None:
+            text = self._multi.sub(lambda m: repl(m.group(0)), text)
+        if self.words:
+            text = _LATIN_TOKEN_RE.sub(
+                lambda m: repl(m.group(0)) if m.group(0) in self.words else m.group(0), text
+            )
+        if self._han is not None and _HAN_RE.search(text):
+            text = self._han.sub(lambda m: repl(m.group(0)), text)
+        return text
+
+    def findall(self, text: str) -> list[str]:
+        """Every phrase found (multi-word Latin, then single words, then Chinese)."""
+        found: list[str] = []
+        if self._multi is not None:
+            found += self._multi.findall(text)
+        if self.words:
+            found += [t for t in _LATIN_TOKEN_RE.findall(text) if t in self.words]
+        if self._han is not None and _HAN_RE.search(text):
+            found += self._han.findall(text)
+        return found
+
+
 @dataclass(frozen=True)
 class Rewriter:
-    """Rewrites synonym variants to their canonical word in one regex pass."""
+    """Rewrites synonym variants to their canonical word."""
 
-    pattern: re.Pattern[str]
+    matcher: PhraseMatcher
     canonical: Mapping[str, str]
 
     @classmethod
@@ -59,17 +113,17 @@ class Rewriter:
         canonical: dict[str, str] = {}
         for head, variants in synonyms.items():
             for variant in variants:
-                variant = variant.strip().lower()
+                variant = fold(variant)
                 if variant and variant != head:
-                    canonical[variant] = head.strip().lower()
-        return cls(re.compile(_alternation(canonical)), canonical)
+                    canonical[variant] = fold(head)
+        return cls(PhraseMatcher(canonical), canonical)
 
     def __call__(self, text: str) -> str:
-        def repl(m: re.Match[str]) -> str:
-            word = self.canonical[m.group(0)]
+        def repl(variant: str) -> str:
+            word = self.canonical[variant]
             return f" {word} " if _LATIN_RE.match(word) else word
 
-        return self.pattern.sub(repl, text)
+        return self.matcher.sub(text, repl)
 
 
 @dataclass(frozen=True)
