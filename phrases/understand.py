@@ -20,7 +20,7 @@ from phrases.faq_file import FaqEntry
 from phrases.lang import detect_language
 from phrases.matching.features import Analyzer
 from phrases.matching.index import Doc, FeatureIndex, Hit
-from phrases.matching.lexicon import LEXICON_DIR, default_lexicon
+from phrases.matching.lexicon import LEXICON_DIR, Lexicon, default_lexicon
 
 SMALLTALK_PREFIX = "smalltalk:"
 
@@ -128,6 +128,19 @@ def builtin_smalltalk() -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
+def _talk_index(lexicon: Lexicon, docs: tuple[Doc, ...]) -> FeatureIndex:
+    """The small-talk example index (filler words count here: they ARE small talk)."""
+    return FeatureIndex(docs, Analyzer(lexicon, stop_weight=TALK_STOP_WEIGHT),
+                        TALK_UNKNOWN_FACTOR)
+
+
+@lru_cache(maxsize=1)
+def _builtin_talk_index() -> FeatureIndex:
+    docs = tuple(Doc(SMALLTALK_PREFIX + intent, text)
+                 for intent, texts in builtin_smalltalk().items() for text in texts)
+    return _talk_index(default_lexicon(), docs)
+
+
 def _is_short(text: str) -> bool:
     """Small talk is short: at most 10 words, or 14 Chinese characters."""
     han = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
@@ -166,9 +179,10 @@ class Understander:
             talk_docs.extend(Doc(SMALLTALK_PREFIX + intent, t) for t in texts)
         # Small-talk words join the typo-repair vocabulary, so "tosomebody" splits right.
         self.index = FeatureIndex(docs, self.analyzer, extra_words=[d.text for d in talk_docs])
-        self.talk_index = FeatureIndex(
-            talk_docs, Analyzer(lexicon, stop_weight=TALK_STOP_WEIGHT), TALK_UNKNOWN_FACTOR
-        )
+        if smalltalk or synonyms:
+            self.talk_index = _talk_index(lexicon, tuple(talk_docs))
+        else:  # the common case: built-in examples only, built once per process
+            self.talk_index = _builtin_talk_index()
 
     def understand(self, text: str) -> Understanding:
         """Classify one message (pure CPU, no I/O)."""

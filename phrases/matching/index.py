@@ -9,6 +9,7 @@ rapidfuzz against their phrasings (cheap on a handful of strings, costly on all 
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -99,17 +100,21 @@ class FeatureIndex:
         n = len(self.labels)
         self.idf = {f: math.log(1.0 + (n - len(s) + 0.5) / (len(s) + 0.5)) for f, s in df.items()}
         self.idf_unknown = unknown_factor * math.log(1.0 + (n + 0.5) / 0.5)
-        postings: dict[str, tuple[list[int], list[float]]] = {}
+        # array.array keeps the build's peak memory low (no Python int/float per posting).
+        postings: dict[str, tuple[array, array]] = {}
         for i, feats in enumerate(doc_feats):
             vec = {f: w * self.idf[f] for f, w in feats.items()}
             norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
             scale = docs[i].boost / norm
             for f, v in vec.items():
-                ids, ws = postings.setdefault(f, ([], []))
-                ids.append(i)
-                ws.append(v * scale)
+                post = postings.get(f)
+                if post is None:
+                    post = postings[f] = (array("i"), array("d"))
+                post[0].append(i)
+                post[1].append(v * scale)
+        del doc_feats
         self.postings = {
-            f: (np.asarray(ids, dtype=np.int32), np.asarray(ws, dtype=np.float64))
+            f: (np.frombuffer(ids, dtype=np.int32), np.frombuffer(ws, dtype=np.float64))
             for f, (ids, ws) in postings.items()
         }
         self.doc_fuzzy = [d.fuzzy for d in docs]
