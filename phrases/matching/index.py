@@ -137,7 +137,14 @@ class FeatureIndex:
 
     def correct(self, word: str) -> str:
         """Nearest known word for an unknown Latin word of 4+ letters (typo repair)."""
-        if len(word) < 4 or word in self.vocab:
+        if word in self.vocab:
+            return word
+        if len(word) == 3:  # only a swapped pair: "egt" -> "get"
+            for cand in (word[1] + word[0] + word[2], word[0] + word[2] + word[1]):
+                if cand in self.vocab:
+                    return cand
+            return word
+        if len(word) < 3:
             return word
         split = self._split(word) if len(word) >= 6 else None
         if split:  # two known words explain it exactly: better than any edit
