@@ -16,6 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
+    if argv[:1] == ["orders"]:  # python -m bot orders import FILE (issue 6)
+        from bot.orders_cli import main as orders_main
+
+        return orders_main(settings, argv[1:])
     logging.basicConfig(
         level=logging.WARNING if settings.offline else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.middlewares import RepoMiddleware
+from bot.services.aftersales import AfterSales, build_aftersales
 from bot.services.conversation import ConversationService
 from bot.services.escalation import EscalationService
 from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
@@ -21,6 +22,7 @@ from bot.settings import Settings
 from bot.transport.console import ConsoleSession
 from bot.transport.outgoing import OutgoingGuard, install_outgoing_guard
 from bot.transport.replier import BotReplier
+from handlers.aftersales import build_aftersales_router
 from handlers.errors import build_error_router
 from handlers.groups import build_group_router
 from handlers.shopper import build_shopper_router
@@ -42,6 +44,7 @@ class App:
     knowledge: KnowledgeBase
     conversations: ConversationService
     clock: Clock
+    aftersales: AfterSales | None = None  # orders, tickets, surveys, notices (issue 6)
 
     async def close(self) -> None:
         await self.bot.session.close()
@@ -83,19 +86,24 @@ async def build_app(
 
     install_outgoing_guard(bot, OutgoingGuard(on_blocked=on_blocked))
     clock = clock or SystemClock()
+    escalation = EscalationService()
+    aftersales = build_aftersales(settings, BotReplier(bot), clock, escalation, sessions)
     conversations = ConversationService(
-        settings, knowledge, BotReplier(bot), clock, EscalationService()
+        settings, knowledge, BotReplier(bot), clock, escalation, orders=aftersales.desk,
     )
-    return App(settings, bot, engine, sessions, knowledge, conversations, clock)
+    return App(settings, bot, engine, sessions, knowledge, conversations, clock,
+               aftersales=aftersales)
 
 
 def build_dispatcher(app: App) -> Dispatcher:
     """Routers in order: shoppers, other groups, then errors; one Repo per update."""
     dp = Dispatcher(
         settings=app.settings, knowledge=app.knowledge, conversations=app.conversations,
+        aftersales=app.aftersales,
     )
     dp.update.outer_middleware(RepoMiddleware(app.sessions))
     dp.include_routers(
+        build_aftersales_router(app.settings, app.clock),  # its commands and states go first
         build_shopper_router(),
         build_group_router(app.settings.agent_chat_id),
         build_error_router(),

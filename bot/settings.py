@@ -75,6 +75,15 @@ class Settings(BaseModel):
     # replaces this through bot.services.duty.DutyRoster).
     shift_start: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
+    # Orders and after-sales (P17–P22)
+    orders_api_token: SecretStr | None = None  # the order endpoint starts only when set
+    orders_api_port: int = Field(default=8081, ge=1, le=65535)
+    shipment_stale_days: int = Field(default=3, ge=1, le=60)  # P19: no tracking event → flag
+    follow_up_days_after_delivery: int = Field(default=3, ge=0, le=90)  # P17 回访
+    follow_up_days_after_ticket: int = Field(default=2, ge=0, le=90)
+    ticket_due_hours: int = Field(default=48, ge=1, le=720)  # P18 handling-rate deadline
+    notice_rate_per_second: float = Field(default=25.0, gt=0, le=30)  # P22, Telegram ≤ ~30/s
+
     @field_validator("owner_ids", "agent_ids", mode="before")
     @classmethod
     def _ids(cls, value: Any) -> Any:
@@ -139,6 +148,8 @@ ENVIRONMENT = {
     "AGENT_CHAT_ID": "agent_chat_id",
     "SLA_GREETING_SECONDS": "sla_greeting_seconds",
     "SLA_REPLY_SECONDS": "sla_reply_seconds",
+    "ORDERS_API_TOKEN": "orders_api_token",
+    "ORDERS_API_PORT": "orders_api_port",
 }
 
 # Shop-file key → Settings field, where they differ.

@@ -5,5 +5,6 @@ A feature that adds a module under ``storage/models/`` lists it here.
 
 from storage.models import (
     core,  # noqa: F401
+    orders,  # noqa: F401
     shifts,  # noqa: F401
 )

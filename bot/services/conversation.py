@@ -14,6 +14,7 @@ from bot.clock import Clock
 from bot.services.escalation import EscalationService
 from bot.services.inbound import Choice, Inbound, Shopper
 from bot.services.knowledge import KnowledgeBase
+from bot.services.orders import OrderDesk
 from bot.services.replies import Button, Replier, Reply
 from bot.services.sla_rules import WaitRules
 from bot.settings import Settings
@@ -48,12 +49,14 @@ class ConversationService:
         clock: Clock,
         escalation: EscalationService,
         sla: WaitRules | None = None,
+        orders: OrderDesk | None = None,
     ) -> None:
         self.settings = settings
         self.knowledge = knowledge
         self.replier = replier
         self.clock = clock
         self.escalation = escalation
+        self.orders = orders  # P19 order questions, before the FAQ
         self.sla = sla or WaitRules(settings)  # P1/P2/P24 wait bookkeeping (SLA clock)
 
     # ----------------------------------------------------------------- entry points
@@ -208,6 +211,15 @@ class ConversationService:
         }
         state = conversation.state
         intent = understanding.intent
+        if (self.orders is not None and state != ConversationState.ASSIGNED
+                and intent not in (Intent.HUMAN, Intent.COMPLAINT)):
+            # P19: an order number (or the 4-digit check) goes to the order desk before the
+            # FAQ; complaints and requests for a person are never answered automatically.
+            desk = await self.orders.answer(repo, customer, conversation.language,
+                                            inbound.text, understanding.order_ids, now)
+            if desk is not None:
+                conversation.misunderstood_in_row = 0
+                return desk, {**meaning, "decision": "order"}
         if intent is not None:
             conversation.misunderstood_in_row = 0
             return await self._intent(repo, customer, conversation, intent, greeted, now), meaning

@@ -32,6 +32,18 @@ _DOUBLE_END_RE = re.compile(r"([bdfgklmnprtz])\1$")
 
 Features = dict[str, float]
 
+# Unit after a number -> the concept it signals (concept names as in concepts.zh/en.txt).
+NUMBER_UNITS = {
+    "块": "钱", "元": "钱", "毛": "钱", "dollars": "money", "dollar": "money", "euros": "money",
+    "天": "时间", "日": "时间", "号": "时间", "点": "时间", "小时": "时间", "days": "time",
+    "hours": "time", "斤": "尺码", "公斤": "尺码", "码": "尺码", "cm": "尺码",
+    "kg": "尺码",
+}
+_NUM_UNIT_RE = re.compile(
+    rf"{re.escape(NUMBER_TOKEN)}\s*(" + "|".join(sorted(NUMBER_UNITS, key=len, reverse=True))
+    + r")(?![a-z])"
+)
+
 
 @lru_cache(maxsize=8192)
 def pinyin_of(ch: str) -> str:
@@ -121,6 +133,9 @@ class Analyzer:
         for concepts in {m: self._concept_of[m] for m in self._concepts.findall(text)}.values():
             for concept in concepts:
                 feats["k" + concept] = W_CONCEPT
+        # A number's unit says what it is about: 20块 money, 3天 time, 6期 instalments.
+        for unit in _NUM_UNIT_RE.findall(text):
+            feats["k" + NUMBER_UNITS[unit]] = W_CONCEPT
         if _HAN_RE.search(text):
             for stop in self._zh_stop_re.findall(text):
                 add("s" + stop, self.stop_weight)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.repositories.aftercare import AftercareRepo
 from storage.repositories.conversations import ConversationRepo
 from storage.repositories.customers import CustomerRepo
 from storage.repositories.events import EventRepo
 from storage.repositories.faq import FaqRepo, TemplateRepo
+from storage.repositories.orders import OrderRepo
 from storage.repositories.shifts import ShiftRepo
+from storage.repositories.tickets import TicketRepo
 
 
 class Repo:
@@ -22,6 +25,9 @@ class Repo:
         self.templates = TemplateRepo(session)
         self.events = EventRepo(session)
         self.shifts = ShiftRepo(session)
+        self.orders = OrderRepo(session)
+        self.tickets = TicketRepo(session)
+        self.aftercare = AftercareRepo(session)
 
     async def commit(self) -> None:
         await self.session.commit()

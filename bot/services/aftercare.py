@@ -1,0 +1,244 @@
+"""Satisfaction surveys (P21) and follow-ups 回访 (P17), scheduled from the database.
+
+``tick()`` runs every few seconds (APScheduler interval job, or a plain loop): it writes the rows
+that became due (a survey for each agent-handled conversation that closed, a 回访 for each
+delivered order), then sends due rows after claiming each one with compare-and-set and committing
+the claim — so a restart loses nothing and two workers never send the same row.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.services.orders import OrderDesk
+from bot.services.replies import Button, Replier, Reply
+from bot.services.tickets import TicketService
+from bot.settings import Settings
+from storage.models import Customer
+from storage.models.orders import FollowUp, JobStatus, Survey, TicketKind, TicketStatus
+from storage.repositories import Repo
+
+log = logging.getLogger(__name__)
+SURVEY_LOOKBACK = timedelta(days=7)  # closed conversations older than this get no survey
+LOW_SCORE = 2
+
+TEXTS = {
+    "zh": {
+        "survey": "本次服务已结束，感谢您的耐心！请为我们的服务打个分吧"
+                  "（1 = 很不满意，5 = 非常满意）：",
+        "survey_thanks": "谢谢您的评价！如果愿意，可以直接回复一句意见或建议（可选）。",
+        "survey_done": "您已经评价过了，谢谢！",
+        "comment_thanks": "收到您的意见，谢谢！我们会认真改进。",
+        "skip": "不用了",
+        "fu_delivery": "您好！您的订单 {ref} 已签收几天了，商品用着还满意吗？",
+        "fu_ticket": "您好！您的售后单 #{ticket} 已处理完毕，问题解决了吗？",
+        "fu_ok": "👍 一切都好", "fu_problem": "⚠️ 还有问题",
+        "fu_thanks": "太好了，感谢您的反馈！",
+        "fu_problem_ack": "抱歉给您添麻烦了！已为您登记售后单 #{ticket}，同事会尽快联系您。",
+        "low_alert": "⚠️ 低分评价：顾客 {name}（{user}）给了 {score} 分，对话 #{conv}。"
+                     "已创建回访任务 #{task}。",
+    },
+    "en": {
+        "survey": "Thank you for your patience! How satisfied are you with our service "
+                  "(1 = very unhappy, 5 = very happy)?",
+        "survey_thanks": "Thank you for rating us! If you like, reply with a comment "
+                         "(optional).",
+        "survey_done": "You have rated this already — thank you!",
+        "comment_thanks": "Thank you for your comment; we will learn from it.",
+        "skip": "No thanks",
+        "fu_delivery": "Hello! Your order {ref} arrived a few days ago — are you happy with it?",
+        "fu_ticket": "Hello! Your after-sales case #{ticket} was resolved — is everything "
+                     "fine now?",
+        "fu_ok": "👍 All good", "fu_problem": "⚠️ Still a problem",
+        "fu_thanks": "Great, thank you for letting us know!",
+        "fu_problem_ack": "Sorry about that! We opened case #{ticket}; a colleague will "
+                          "contact you soon.",
+        "low_alert": "⚠️ Low score: customer {name} ({user}) gave {score}, conversation "
+                     "#{conv}. Follow-up task #{task} opened.",
+    },
+}
+
+
+def _t(lang: str) -> dict[str, str]:
+    return TEXTS[lang if lang in TEXTS else "zh"]
+
+
+@dataclass
+class TickReport:
+    surveys_scheduled: int = 0
+    surveys_sent: int = 0
+    follow_ups_scheduled: int = 0
+    follow_ups_sent: int = 0
+    orders_notified: int = 0
+    shipments_flagged: int = 0
+
+
+class Aftercare:
+    """Surveys and follow-ups: scheduling, sending (once) and the shopper's answers."""
+
+    def __init__(
+        self, settings: Settings, replier: Replier, clock: Clock, desk: OrderDesk,
+        tickets: TicketService, sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.replier = replier
+        self.clock = clock
+        self.desk = desk
+        self.tickets = tickets
+
+    # ------------------------------------------------------------ the periodic job
+    async def tick(self) -> TickReport:
+        now = self.clock.now()
+        report = TickReport()
+        async with self.sessions() as db:
+            repo = Repo(db)
+            report.surveys_scheduled = await self.schedule_surveys(repo, now)
+            report.follow_ups_scheduled = await self.schedule_delivery_follow_ups(repo, now)
+            await repo.commit()
+            report.orders_notified = await self.desk.notify_due(repo, now)
+            report.shipments_flagged = await self.desk.flag_stale(repo, now)
+            report.surveys_sent = await self.send_due_surveys(repo, now)
+            report.follow_ups_sent = await self.send_due_follow_ups(repo, now)
+        return report
+
+    # ------------------------------------------------------------ surveys (P21)
+    async def schedule_surveys(self, repo: Repo, now: datetime) -> int:
+        count = 0
+        for conversation in await repo.aftercare.closed_without_survey(now - SURVEY_LOOKBACK):
+            added = await repo.aftercare.add_survey(
+                conversation_id=conversation.id, customer_id=conversation.customer_id,
+                agent_id=conversation.agent_id, language=conversation.language, due_at=now,
+            )
+            count += added is not None
+        return count
+
+    async def send_due_surveys(self, repo: Repo, now: datetime) -> int:
+        sent = 0
+        for survey in await repo.aftercare.due(Survey, now):
+            if not await repo.aftercare.claim(Survey, survey.id, now):
+                continue  # another worker has it
+            await repo.commit()
+            customer = await repo.customers.get(survey.customer_id)
+            if customer is None or customer.blocked_at is not None:
+                await repo.aftercare.mark(survey, JobStatus.FAILED, now)
+                await repo.commit()
+                continue
+            text = _t(survey.language)["survey"]
+            row = tuple(Button(str(score), f"sv:{survey.id}:{score}") for score in range(1, 6))
+            delivered = await self.replier.send(customer.chat_id, Reply(text, (row,)))
+            status = JobStatus.SENT if delivered is not None else JobStatus.FAILED
+            await repo.aftercare.mark(survey, status, now)
+            await repo.commit()
+            sent += delivered is not None
+        return sent
+
+    async def rate(
+        self, repo: Repo, customer: Customer, survey_id: int, score: int, now: datetime,
+    ) -> tuple[str, bool]:
+        """A score button: recorded once; returns (notice, whether a comment may follow)."""
+        survey = await repo.aftercare.survey(survey_id)
+        lang = survey.language if survey else "zh"
+        if survey is None or survey.customer_id != customer.id or not 1 <= score <= 5:
+            return _t(lang)["survey_done"], False
+        if not await repo.aftercare.answer_survey(survey_id, score, now):
+            return _t(lang)["survey_done"], False
+        await repo.events.add("survey_answered", conversation_id=survey.conversation_id,
+                              agent_id=survey.agent_id, score=score)
+        task = None
+        if score <= LOW_SCORE:
+            task = await repo.aftercare.add_follow_up(
+                source=f"survey:{survey.id}", kind="low_score", customer_id=customer.id,
+                status=JobStatus.TASK, due_at=now, note=f"score {score}",
+            )
+        await repo.commit()
+        if task is not None:
+            alert = _t(self.settings.default_language)["low_alert"].format(
+                name=customer.name, user=customer.telegram_user_id, score=score,
+                conv=survey.conversation_id, task=task.id)
+            for owner in self.settings.owner_ids:  # P21: a low score alerts the owner
+                await self.replier.send(owner, Reply(alert))
+        return _t(lang)["survey_thanks"], True
+
+    async def comment(self, repo: Repo, customer: Customer, survey_id: int, text: str) -> str:
+        survey = await repo.aftercare.survey(survey_id)
+        if survey is None or survey.customer_id != customer.id or survey.comment:
+            return ""
+        survey.comment = text[:2000]
+        await repo.commit()
+        return _t(survey.language)["comment_thanks"]
+
+    def skip_button(self, survey_lang: str, survey_id: int) -> Button:
+        return Button(_t(survey_lang)["skip"], f"svskip:{survey_id}")
+
+    # ------------------------------------------------------------ follow-ups (P17)
+    async def schedule_delivery_follow_ups(self, repo: Repo, now: datetime) -> int:
+        count = 0
+        days = timedelta(days=self.settings.follow_up_days_after_delivery)
+        for order in await repo.aftercare.delivered_without_follow_up():
+            customer = await repo.customers.by_telegram_id(order.telegram_user_id or 0)
+            if customer is None:
+                continue
+            added = await repo.aftercare.add_follow_up(
+                source=f"delivery:{order.id}", kind="delivery", customer_id=customer.id,
+                order_id=order.id, due_at=(order.delivered_at or now) + days,
+            )
+            count += added is not None
+        return count
+
+    async def send_due_follow_ups(self, repo: Repo, now: datetime) -> int:
+        sent = 0
+        for row in await repo.aftercare.due(FollowUp, now):
+            if not await repo.aftercare.claim(FollowUp, row.id, now):
+                continue
+            await repo.commit()
+            customer = await repo.customers.get(row.customer_id)
+            if customer is None or customer.blocked_at is not None:
+                await repo.aftercare.mark(row, JobStatus.FAILED, now)
+                await repo.commit()
+                continue
+            texts = _t(await self.desk.language_of(repo, customer))
+            if row.kind == "ticket":
+                text = texts["fu_ticket"].format(ticket=row.ticket_id)
+            else:
+                order = await repo.orders.get(row.order_id) if row.order_id else None
+                text = texts["fu_delivery"].format(ref=order.order_ref if order else "")
+            buttons = ((Button(texts["fu_ok"], f"fu:{row.id}:ok"),
+                        Button(texts["fu_problem"], f"fu:{row.id}:problem")),)
+            delivered = await self.replier.send(customer.chat_id, Reply(text, buttons))
+            await repo.aftercare.mark(row, JobStatus.SENT if delivered else JobStatus.FAILED, now)
+            await repo.commit()
+            sent += delivered is not None
+        return sent
+
+    async def follow_up_answer(
+        self, repo: Repo, customer: Customer, row_id: int, outcome: str, now: datetime,
+    ) -> str:
+        """A 回访 button: outcome recorded once; "problem" re-opens the ticket or opens one."""
+        texts = _t(await self.desk.language_of(repo, customer))
+        row = await repo.aftercare.follow_up(row_id)
+        if row is None or row.customer_id != customer.id or outcome not in ("ok", "problem"):
+            return ""
+        if not await repo.aftercare.answer_follow_up(row_id, outcome, now):
+            return texts["fu_thanks"] if outcome == "ok" else ""
+        await repo.events.add("follow_up_answered", kind=row.kind, outcome=outcome)
+        if outcome == "ok":
+            await repo.commit()
+            return texts["fu_thanks"]
+        ticket = await repo.tickets.get(row.ticket_id) if row.ticket_id else None
+        if ticket is not None and ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+            await self.tickets.move(repo, ticket, TicketStatus.REOPENED, "shopper", now,
+                                    "回访: problem not solved")
+        else:
+            order = await repo.orders.get(row.order_id) if row.order_id else None
+            ticket = await self.tickets.open(
+                repo, customer, TicketKind.REPAIR, "回访: problem reported", now,
+                order_ref=order.order_ref if order else None)
+        row.note = f"ticket #{ticket.id}"
+        await repo.commit()
+        return texts["fu_problem_ack"].format(ticket=ticket.id)

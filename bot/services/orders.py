@@ -1,0 +1,188 @@
+"""The order desk (P19): "where is my order …", shown only to the shopper it belongs to.
+
+Privacy rule: an order is shown to the Telegram account it is linked to, or after the shopper
+gives the last 4 digits of the order's phone number. Anyone else — and anyone asking about an
+order that does not exist — gets exactly the same words: the same request for the 4 digits,
+then the same "no matching order". Failed checks are capped per day, so guessing is no use.
+Proactive notices (shipped / delayed / delivered) and stale-shipment flags are also sent here.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from bot.services.replies import Replier, Reply
+from bot.settings import Settings
+from storage.models import Customer
+from storage.models.orders import Order, OrderStatus, ShipmentEvent
+from storage.repositories import Repo
+
+LOOKUP_MINUTES = 15  # how long the "4 digits" question stays open
+MAX_FAILED_PER_DAY = 3
+FOUR_DIGITS = re.compile(r"^\s*(\d{4})\s*$")
+
+STATUS_NAMES = {
+    "zh": {"pending": "待付款", "paid": "已付款，待发货", "shipped": "已发货，运输中",
+           "delayed": "运输延误", "delivered": "已签收", "cancelled": "已取消",
+           "returned": "已退货"},
+    "en": {"pending": "awaiting payment", "paid": "paid, waiting to ship",
+           "shipped": "shipped, on its way", "delayed": "delayed in transit",
+           "delivered": "delivered", "cancelled": "cancelled", "returned": "returned"},
+}
+TEXTS = {
+    "zh": {
+        "ask_digits": "为了保护您的隐私，请回复订单 {ref} 下单手机号的后4位数字，我来帮您核对。",
+        "neutral": "抱歉，没有找到与这些信息相符的订单。请核对订单号和手机号；"
+                   "需要帮助可以回复“人工”。",
+        "status": "订单 {ref}：{status}",
+        "tracking": "\n物流：{carrier} {number}",
+        "event": "\n最新进展（{at}）：{location}{text}",
+        "no_event": "\n暂时还没有物流更新。",
+        "push_shipped": "您好！您的订单 {ref} 已发货啦",
+        "push_delayed": "抱歉，您的订单 {ref} 在运输中有些延误，我们正在跟进，请您放心。",
+        "push_delivered": "您的订单 {ref} 已签收，感谢您的支持！如有任何问题随时告诉我们。",
+        "stale": "⚠️ 物流停滞：订单 {ref}（{carrier} {number}）已 {days} 天没有物流更新。",
+    },
+    "en": {
+        "ask_digits": "To protect your privacy, please reply with the last 4 digits of the "
+                      "phone number used for order {ref}, and I will check it.",
+        "neutral": "Sorry, I could not find an order matching those details. Please check the "
+                   "order number and phone number, or type “human” for help.",
+        "status": "Order {ref}: {status}",
+        "tracking": "\nShipment: {carrier} {number}",
+        "event": "\nLatest update ({at}): {location}{text}",
+        "no_event": "\nNo tracking update yet.",
+        "push_shipped": "Good news: your order {ref} has shipped",
+        "push_delayed": "Sorry, your order {ref} is delayed in transit; we are following it up.",
+        "push_delivered": "Your order {ref} has been delivered. Thank you! If anything is "
+                          "wrong, just tell us.",
+        "stale": "⚠️ Stalled shipment: order {ref} ({carrier} {number}) has had no tracking "
+                 "update for {days} days.",
+    },
+}
+
+
+def _lang(lang: str) -> str:
+    return lang if lang in TEXTS else "zh"
+
+
+def last_digits(phone: str | None, n: int = 4) -> str | None:
+    digits = re.sub(r"\D", "", phone or "")
+    return digits[-n:] if len(digits) >= n else None
+
+
+class OrderDesk:
+    """Answers order questions in a conversation and tells shoppers about their orders."""
+
+    def __init__(self, settings: Settings, replier: Replier) -> None:
+        self.settings = settings
+        self.replier = replier
+
+    # ------------------------------------------------------------ in a conversation
+    async def answer(
+        self, repo: Repo, customer: Customer, lang: str, text: str, order_ids: tuple[str, ...],
+        now: datetime,
+    ) -> list[Reply] | None:
+        """Replies for a message about an order, or None when the message is not one."""
+        lang = _lang(lang)
+        if order_ids:
+            ref = order_ids[0]
+            order = await repo.orders.by_ref(ref)
+            if order is not None and order.telegram_user_id == customer.telegram_user_id:
+                return [await self.status_reply(repo, order, lang)]
+            # Unknown, someone else's, or not yet linked: the same question in every case.
+            await repo.orders.start_lookup(customer.id, ref, now)
+            return [Reply(TEXTS[lang]["ask_digits"].format(ref=ref))]
+        match = FOUR_DIGITS.match(text)
+        if match is None:
+            return None
+        since = now - timedelta(minutes=LOOKUP_MINUTES)
+        lookup = await repo.orders.pending_lookup(customer.id, since)
+        if lookup is None:
+            return None
+        order = await repo.orders.by_ref(lookup.order_ref)
+        failed = await repo.orders.failed_lookups(customer.id, now - timedelta(days=1))
+        if (order is not None and failed < MAX_FAILED_PER_DAY
+                and order.telegram_user_id in (None, customer.telegram_user_id)
+                and last_digits(order.phone) == match.group(1)):
+            lookup.outcome = "verified"
+            order.telegram_user_id = customer.telegram_user_id  # linked from now on
+            order.notified_status = order.status  # they see it now: no separate push
+            await repo.events.add("order_verified", order=order.order_ref)
+            return [await self.status_reply(repo, order, lang)]
+        lookup.outcome = "failed"
+        return [Reply(TEXTS[lang]["neutral"])]
+
+    async def status_reply(self, repo: Repo, order: Order, lang: str) -> Reply:
+        lang = _lang(lang)
+        texts = TEXTS[lang]
+        status = STATUS_NAMES[lang].get(order.status, order.status)
+        text = texts["status"].format(ref=order.order_ref, status=status)
+        if order.tracking_number:
+            text += texts["tracking"].format(carrier=order.carrier or "",
+                                             number=order.tracking_number)
+        event = await repo.orders.last_event(order.id)
+        if event is not None:
+            text += self._event_text(event, lang)
+        elif order.status in (OrderStatus.SHIPPED, OrderStatus.DELAYED):
+            text += texts["no_event"]
+        return Reply(text)
+
+    def _event_text(self, event: ShipmentEvent, lang: str) -> str:
+        local = event.at.astimezone(self.settings.tz).strftime("%Y-%m-%d %H:%M")
+        location = f"{event.location} " if event.location else ""
+        return TEXTS[lang]["event"].format(at=local, location=location, text=event.description)
+
+    # ------------------------------------------------------------ proactive (P19)
+    async def notify_due(self, repo: Repo, now: datetime) -> int:
+        """Tell shoppers about shipped / delayed / delivered orders before they ask."""
+        sent = 0
+        for order in await repo.orders.to_notify():
+            status = order.status
+            if not await repo.orders.claim_notification(order, status):
+                continue
+            await repo.events.add("order_notified", order=order.order_ref, status=status)
+            await repo.commit()  # claimed before sending: a shopper is never told twice
+            customer = await repo.customers.by_telegram_id(order.telegram_user_id or 0)
+            if customer is not None and customer.blocked_at is None:
+                lang = await self.language_of(repo, customer)
+                reply = await self.push_reply(repo, order, status, lang)
+                await self.replier.send(customer.chat_id, reply)
+                sent += 1
+        return sent
+
+    async def push_reply(self, repo: Repo, order: Order, status: str, lang: str) -> Reply:
+        lang = _lang(lang)
+        text = TEXTS[lang][f"push_{status}"].format(ref=order.order_ref)
+        if status == OrderStatus.SHIPPED:
+            if order.tracking_number:
+                text += TEXTS[lang]["tracking"].format(carrier=order.carrier or "",
+                                                       number=order.tracking_number)
+            event = await repo.orders.last_event(order.id)
+            if event is not None:
+                text += self._event_text(event, lang)
+        return Reply(text)
+
+    async def language_of(self, repo: Repo, customer: Customer) -> str:
+        conversation = await repo.conversations.open_for_customer(customer.id)
+        if conversation is not None:
+            return conversation.language
+        code = (customer.language_code or "").split("-")[0].lower()
+        return code if code in self.settings.languages else self.settings.default_language
+
+    async def flag_stale(self, repo: Repo, now: datetime) -> int:
+        """P19: shipments with no tracking event for N days are flagged to the agents."""
+        days = self.settings.shipment_stale_days
+        flagged = 0
+        for order in await repo.orders.stale_shipments(now - timedelta(days=days)):
+            order.stale_flagged_at = now
+            await repo.events.add("shipment_stale", order=order.order_ref)
+            await repo.commit()
+            if self.settings.agent_chat_id is not None:
+                text = TEXTS[self.settings.default_language]["stale"].format(
+                    ref=order.order_ref, carrier=order.carrier or "",
+                    number=order.tracking_number or "-", days=days)
+                await self.replier.send(self.settings.agent_chat_id, Reply(text))
+            flagged += 1
+        return flagged

@@ -1,0 +1,113 @@
+"""The customer record 客户档案 (P16): one card per customer, and /forget.
+
+The card gathers contacts, language, orders, tickets, conversations, survey scores and the
+agents' notes. /forget removes personal data (names, phone numbers, message texts, notes,
+ticket reasons and photos) but keeps the rows, so counts and rates stay right (P23).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+
+from storage.models import Conversation, Customer, Message
+from storage.models.orders import Order, Survey, Ticket, TicketHistory
+from storage.repositories import Repo
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    customer: Customer
+    orders: list[Order]
+    tickets: list[Ticket]
+    conversations: int
+    scores: list[int]
+    opted_out: bool
+
+    def render(self) -> str:
+        c = self.customer
+        lines = [
+            f"👤 {c.name or '—'}  (@{c.username or '—'}, id {c.telegram_user_id})",
+            f"phone: {c.phone or '—'}   language: {c.language_code or '—'}",
+            f"first seen {c.first_seen_at:%Y-%m-%d}, last seen {c.last_seen_at:%Y-%m-%d}, "
+            f"conversations: {self.conversations}",
+        ]
+        if c.blocked_at:
+            lines.append("⛔ has blocked the bot")
+        if self.opted_out:
+            lines.append("🔕 no notices")
+        lines.append(f"orders ({len(self.orders)}):")
+        lines += [f"  {o.order_ref}: {o.status}, {o.amount_cents / 100:.2f} {o.currency}"
+                  for o in self.orders[:10]]
+        lines.append(f"tickets ({len(self.tickets)}):")
+        lines += [f"  #{t.id} {t.kind}: {t.status} (due {t.due_at:%m-%d %H:%M})"
+                  for t in self.tickets[:10]]
+        if self.scores:
+            average = sum(self.scores) / len(self.scores)
+            lines.append(f"survey scores: {', '.join(map(str, self.scores))} (avg {average:.1f})")
+        if c.notes:
+            lines.append(f"notes: {c.notes}")
+        return "\n".join(lines)
+
+
+async def customer_record(repo: Repo, customer: Customer) -> CustomerRecord:
+    conversations = await repo.session.scalar(
+        select(func.count()).select_from(Conversation)
+        .where(Conversation.customer_id == customer.id)
+    )
+    surveys = await repo.aftercare.surveys_for_customer(customer.id)
+    return CustomerRecord(
+        customer=customer,
+        orders=await repo.orders.for_user(customer.telegram_user_id),
+        tickets=await repo.tickets.for_customer(customer.id),
+        conversations=int(conversations or 0),
+        scores=[s.score for s in surveys if s.score is not None],
+        opted_out=await repo.aftercare.opted_out(customer.id),
+    )
+
+
+async def find_customer(repo: Repo, key: str) -> Customer | None:
+    """By Telegram user id, @username or one of their order numbers."""
+    key = key.strip()
+    if key.startswith("@"):
+        return await repo.session.scalar(
+            select(Customer).where(Customer.username == key[1:]).limit(1))
+    order = await repo.orders.by_ref(key)
+    if order is not None and order.telegram_user_id:
+        return await repo.customers.by_telegram_id(order.telegram_user_id)
+    if key.isdigit():
+        return await repo.customers.by_telegram_id(int(key))
+    return None
+
+
+async def forget(repo: Repo, customer: Customer, now: datetime) -> None:
+    """P16 /forget: personal data removed, statistics kept; the caller commits."""
+    customer.name = ""
+    customer.username = None
+    customer.phone = None
+    customer.notes = ""
+    conversation_ids = select(Conversation.id).where(Conversation.customer_id == customer.id)
+    await repo.session.execute(
+        update(Message).where(Message.conversation_id.in_(conversation_ids))
+        .values(text="", meaning=None).execution_options(synchronize_session=False)
+    )
+    await repo.session.execute(
+        update(Order).where(Order.telegram_user_id == customer.telegram_user_id)
+        .values(customer_name="", phone=None).execution_options(synchronize_session=False)
+    )
+    await repo.session.execute(
+        update(Ticket).where(Ticket.customer_id == customer.id)
+        .values(reason="", photos=[]).execution_options(synchronize_session=False)
+    )
+    ticket_ids = select(Ticket.id).where(Ticket.customer_id == customer.id)
+    await repo.session.execute(
+        update(TicketHistory).where(TicketHistory.ticket_id.in_(ticket_ids))
+        .values(note="").execution_options(synchronize_session=False)
+    )
+    await repo.session.execute(
+        update(Survey).where(Survey.customer_id == customer.id)
+        .values(comment=None).execution_options(synchronize_session=False)
+    )
+    await repo.events.add("customer_forgotten", customer=customer.id, at=now.isoformat())

@@ -1,0 +1,138 @@
+"""After-sales tickets (P18) and complaints (P20): opened, moved through their life, measured.
+
+Statuses: open → in_progress → resolved → closed; a resolved or closed ticket can be re-opened
+(→ reopened → in_progress → resolved …). Every change is written to the ticket's history.
+A complaint is always handed to a person: its conversation is queued via the escalation service.
+Handling rate = tickets first resolved by their due time / all tickets (target ≥ 98 %);
+re-open rate = re-opened tickets / resolved tickets (target ≤ 5 %).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.services.escalation import EscalationService
+from bot.settings import Settings
+from storage.models import Customer
+from storage.models.orders import Ticket, TicketKind, TicketStatus
+from storage.repositories import Repo
+
+S = TicketStatus
+ALLOWED: dict[str, tuple[str, ...]] = {
+    S.OPEN: (S.IN_PROGRESS, S.RESOLVED, S.CLOSED),
+    S.IN_PROGRESS: (S.RESOLVED, S.CLOSED),
+    S.RESOLVED: (S.CLOSED, S.REOPENED),
+    S.CLOSED: (S.REOPENED,),
+    S.REOPENED: (S.IN_PROGRESS, S.RESOLVED, S.CLOSED),
+}
+KIND_NAMES = {
+    "zh": {"return": "退货", "exchange": "换货", "repair": "维修/质量问题", "complaint": "投诉"},
+    "en": {"return": "return", "exchange": "exchange", "repair": "repair / quality problem",
+           "complaint": "complaint"},
+}
+STATUS_NAMES = {
+    "zh": {"open": "已受理", "in_progress": "处理中", "resolved": "已解决", "closed": "已关闭",
+           "reopened": "重新处理中"},
+    "en": {"open": "received", "in_progress": "in progress", "resolved": "resolved",
+           "closed": "closed", "reopened": "re-opened"},
+}
+
+
+class TicketError(Exception):
+    """A change the ticket's life does not allow (e.g. closed → in progress)."""
+
+
+@dataclass(frozen=True)
+class TicketRates:
+    total: int
+    on_time: int
+    resolved: int
+    reopened: int
+
+    @property
+    def handling_rate(self) -> float:
+        """Resolved on time / all (P18 target ≥ 98 %); 1.0 when there were none."""
+        return self.on_time / self.total if self.total else 1.0
+
+    @property
+    def reopen_rate(self) -> float:
+        """Re-opened / resolved (P18 target ≤ 5 %); 0.0 when none were resolved."""
+        return self.reopened / self.resolved if self.resolved else 0.0
+
+
+class TicketService:
+    def __init__(self, settings: Settings, escalation: EscalationService) -> None:
+        self.settings = settings
+        self.escalation = escalation
+
+    async def open(
+        self, repo: Repo, customer: Customer, kind: str, reason: str, now: datetime, *,
+        order_ref: str | None = None, photos: list[str] | None = None, actor: str = "shopper",
+        owner_id: int | None = None,
+    ) -> Ticket:
+        """Opens a ticket; a complaint also queues the shopper's conversation for a person."""
+        TicketKind(kind)  # unknown kinds fail loudly
+        order = await repo.orders.by_ref(order_ref) if order_ref else None
+        if order is not None and order.telegram_user_id not in (None, customer.telegram_user_id):
+            order = None  # someone else's order is never attached (P19 privacy)
+        conversation = await repo.conversations.open_for_customer(customer.id)
+        ticket = Ticket(
+            customer_id=customer.id, order_id=order.id if order else None, kind=kind,
+            status=TicketStatus.OPEN, reason=reason, photos=list(photos or []),
+            opened_by="agent" if actor.startswith("agent") else "shopper", owner_id=owner_id,
+            created_at=now, due_at=now + timedelta(hours=self.settings.ticket_due_hours),
+            conversation_id=conversation.id if conversation else None,
+        )
+        await repo.tickets.add(ticket, actor, reason)
+        await repo.events.add("ticket_opened", ticket=ticket.id, kind=kind)
+        if kind == TicketKind.COMPLAINT:
+            # P20: every complaint reaches a person, whatever else happens.
+            if conversation is None:
+                conversation = await repo.conversations.start(customer.id, "zh", now)
+                ticket.conversation_id = conversation.id
+            await self.escalation.escalate(repo, conversation, "complaint", now)
+        return ticket
+
+    async def move(
+        self, repo: Repo, ticket: Ticket, to: str, actor: str, now: datetime, note: str = "",
+    ) -> Ticket:
+        """One step in the ticket's life, checked against ALLOWED and logged."""
+        to = TicketStatus(to)
+        if to not in ALLOWED[ticket.status]:
+            raise TicketError(f"ticket {ticket.id}: {ticket.status} → {to} is not allowed")
+        before = ticket.status
+        ticket.status = to
+        if to == S.RESOLVED:
+            ticket.resolved_at = now
+            if ticket.first_resolved_at is None:
+                ticket.first_resolved_at = now
+            # P17: one 回访 per resolution, N days later.
+            await repo.aftercare.add_follow_up(
+                source=f"ticket:{ticket.id}:{ticket.reopen_count}", kind="ticket",
+                customer_id=ticket.customer_id, ticket_id=ticket.id, order_id=ticket.order_id,
+                due_at=now + timedelta(days=self.settings.follow_up_days_after_ticket),
+            )
+        elif to == S.CLOSED:
+            ticket.closed_at = now
+        elif to == S.REOPENED:
+            ticket.reopen_count += 1
+            ticket.resolved_at = ticket.closed_at = None
+        await repo.tickets.log(ticket, actor, before, to, note, now)
+        await repo.events.add(f"ticket_{to}", ticket=ticket.id)
+        return ticket
+
+    async def assign(self, repo: Repo, ticket: Ticket, owner_id: int, actor: str,
+                     now: datetime) -> None:
+        ticket.owner_id = owner_id
+        await repo.tickets.log(ticket, actor, None, None, f"owner → {owner_id}", now)
+
+    async def rates(self, repo: Repo, start: datetime, end: datetime) -> TicketRates:
+        return TicketRates(*await repo.tickets.rates(start, end))
+
+    @staticmethod
+    def describe(ticket: Ticket, lang: str) -> str:
+        lang = lang if lang in KIND_NAMES else "zh"
+        kind = KIND_NAMES[lang].get(ticket.kind, ticket.kind)
+        status = STATUS_NAMES[lang].get(ticket.status, ticket.status)
+        return f"#{ticket.id} {kind}: {status}"

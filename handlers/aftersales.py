@@ -1,0 +1,411 @@
+"""After-sales in Telegram: the guided ticket dialogue, survey and 回访 buttons, notices, cards.
+
+Shoppers (private chat): /aftersales (or /return) opens a ticket in a short dialogue — kind,
+order, reason, photos (P18/P20); /tickets shows their tickets; /stop_notices opts out of notices
+(P22); /forget removes their personal data (P16). Survey (``sv:``) and 回访 (``fu:``) buttons.
+Owners and agents: /card, /ticket, /ticket_open, /rates, and owners /notice.
+This router is included before the shopper router, so its commands and states come first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from datetime import timedelta
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, User
+
+from bot.clock import Clock
+from bot.services.aftersales import AfterSales
+from bot.services.notices import NoticeReport
+from bot.services.records import customer_record, find_customer, forget
+from bot.services.tickets import TicketError, TicketService
+from bot.settings import Settings
+from phrases.normalize import extract_order_ids
+from storage.models import Customer
+from storage.models.orders import TicketKind
+from storage.repositories import Repo
+
+log = logging.getLogger(__name__)
+
+TEXTS = {
+    "zh": {
+        "kind": "请选择售后类型：",
+        "order": "是哪一个订单？可以点选下面的订单，或直接发订单号：",
+        "no_order": "没有订单号",
+        "reason": "请简单描述一下问题：",
+        "photos": "如有照片请发送（可多张），发完点“完成”：",
+        "done": "完成",
+        "photo_ok": "已收到第 {n} 张照片。",
+        "created": "已为您登记售后单 #{id}（{kind}），我们会在 {due} 前处理，"
+                   "进度可用 /tickets 查看。",
+        "complaint": "您的投诉已登记为 #{id}，已转给人工客服优先处理，请稍候。",
+        "cancelled": "已取消。",
+        "none": "您目前没有售后单。",
+        "opted_out": "好的，以后不再给您发送通知。",
+        "forget_ask": "确认删除您的个人资料吗？（统计数据会匿名保留）",
+        "forget_yes": "确认删除",
+        "forgotten": "您的个人资料已删除。",
+        "bad_order": "没看懂订单号，请再发一次，或点“没有订单号”。",
+    },
+    "en": {
+        "kind": "What do you need help with?",
+        "order": "Which order? Pick one below or send the order number:",
+        "no_order": "No order number",
+        "reason": "Please describe the problem briefly:",
+        "photos": "Send photos if you have any (several are fine), then press Done:",
+        "done": "Done",
+        "photo_ok": "Got photo {n}.",
+        "created": "Case #{id} ({kind}) is open; we will handle it by {due}. See /tickets "
+                   "for its status.",
+        "complaint": "Your complaint is registered as #{id} and passed to a colleague first "
+                     "thing; please hold on.",
+        "cancelled": "Cancelled.",
+        "none": "You have no after-sales cases.",
+        "opted_out": "Done — you will get no more notices.",
+        "forget_ask": "Delete your personal data? (Anonymous statistics are kept.)",
+        "forget_yes": "Yes, delete",
+        "forgotten": "Your personal data has been deleted.",
+        "bad_order": "I could not read an order number; please send it again or press "
+                     "“No order number”.",
+    },
+}
+KIND_LABELS = {
+    "zh": {"return": "退货", "exchange": "换货", "repair": "维修 / 质量问题", "complaint": "投诉"},
+    "en": {"return": "Return", "exchange": "Exchange", "repair": "Repair / quality",
+           "complaint": "Complaint"},
+}
+ORDER_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
+
+
+class TicketForm(StatesGroup):
+    order = State()
+    reason = State()
+    photos = State()
+
+
+class SurveyComment(StatesGroup):
+    waiting = State()
+
+
+def lang_of(user: User | None) -> str:
+    return "en" if user and (user.language_code or "").startswith("en") else "zh"
+
+
+def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=text, callback_data=data) for text, data in row]
+        for row in rows
+    ])
+
+
+async def _customer(repo: Repo, user: User, chat_id: int, clock: Clock) -> Customer:
+    customer, _ = await repo.customers.upsert_seen(
+        telegram_user_id=user.id, chat_id=chat_id, name=user.full_name,
+        username=user.username, language_code=user.language_code, now=clock.now(),
+    )
+    return customer
+
+
+def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
+    router = Router(name="aftersales")
+    private = F.chat.type == "private"
+    staff = set(settings.owner_ids) | set(settings.agent_ids)
+    running: set[asyncio.Task[NoticeReport]] = set()
+
+    # ------------------------------------------------------------ the ticket dialogue
+    @router.message(private, Command("aftersales", "return"))
+    async def start_ticket(message: Message, state: FSMContext) -> None:
+        lang = lang_of(message.from_user)
+        await state.clear()
+        labels = KIND_LABELS[lang]
+        await message.answer(TEXTS[lang]["kind"], reply_markup=keyboard(
+            [[(labels[k], f"as:kind:{k}")] for k in TicketKind]))
+
+    @router.callback_query(F.data.startswith("as:kind:"))
+    async def pick_kind(query: CallbackQuery, state: FSMContext, repo: Repo) -> None:
+        lang = lang_of(query.from_user)
+        kind = (query.data or "").removeprefix("as:kind:")
+        if kind not in set(TicketKind):
+            await query.answer()
+            return
+        await state.set_state(TicketForm.order)
+        await state.update_data(kind=kind, photos=[])
+        orders = await repo.orders.for_user(query.from_user.id, limit=5)
+        rows = [[(f"{o.order_ref} · {o.status}", f"as:order:{o.order_ref}")] for o in orders]
+        rows.append([(TEXTS[lang]["no_order"], "as:order:-")])
+        await query.answer()
+        if query.message is not None:
+            await query.message.answer(TEXTS[lang]["order"], reply_markup=keyboard(rows))
+
+    async def _ask_reason(message: Message, state: FSMContext, ref: str | None,
+                          lang: str) -> None:
+        await state.update_data(order_ref=ref)
+        await state.set_state(TicketForm.reason)
+        await message.answer(TEXTS[lang]["reason"])
+
+    @router.callback_query(TicketForm.order, F.data.startswith("as:order:"))
+    async def pick_order(query: CallbackQuery, state: FSMContext) -> None:
+        ref = (query.data or "").removeprefix("as:order:")
+        await query.answer()
+        if query.message is not None:
+            await _ask_reason(query.message, state, None if ref == "-" else ref,  # type: ignore[arg-type]
+                              lang_of(query.from_user))
+
+    @router.message(private, TicketForm.order, F.text)
+    async def type_order(message: Message, state: FSMContext) -> None:
+        lang = lang_of(message.from_user)
+        text = (message.text or "").strip()
+        found = extract_order_ids(text)
+        ref = found[0] if found else (text if ORDER_REF.match(text) else None)
+        if ref is None:
+            await message.answer(TEXTS[lang]["bad_order"])
+            return
+        await _ask_reason(message, state, ref, lang)
+
+    @router.message(private, TicketForm.reason, F.text)
+    async def give_reason(message: Message, state: FSMContext) -> None:
+        lang = lang_of(message.from_user)
+        await state.update_data(reason=(message.text or "")[:2000])
+        await state.set_state(TicketForm.photos)
+        await message.answer(TEXTS[lang]["photos"], reply_markup=keyboard(
+            [[(TEXTS[lang]["done"], "as:done")]]))
+
+    @router.message(private, TicketForm.photos, F.photo)
+    async def add_photo(message: Message, state: FSMContext) -> None:
+        lang = lang_of(message.from_user)
+        photos = list((await state.get_data()).get("photos", []))
+        photos.append(message.photo[-1].file_id)  # type: ignore[index]
+        await state.update_data(photos=photos[:10])
+        await message.answer(TEXTS[lang]["photo_ok"].format(n=len(photos)))
+
+    async def _create(user: User, chat_id: int, answer: Message, state: FSMContext, repo: Repo,
+                      aftersales: AfterSales) -> None:
+        lang = lang_of(user)
+        data = await state.get_data()
+        await state.clear()
+        customer = await _customer(repo, user, chat_id, clock)
+        ticket = await aftersales.tickets.open(
+            repo, customer, data["kind"], data.get("reason", ""), clock.now(),
+            order_ref=data.get("order_ref"), photos=data.get("photos", []),
+        )
+        await repo.commit()
+        if ticket.kind == TicketKind.COMPLAINT:
+            text = TEXTS[lang]["complaint"].format(id=ticket.id)
+        else:
+            due = ticket.due_at.astimezone(settings.tz).strftime("%m-%d %H:%M")
+            text = TEXTS[lang]["created"].format(
+                id=ticket.id, kind=KIND_LABELS[lang][ticket.kind], due=due)
+        await answer.answer(text)
+
+    @router.callback_query(TicketForm.photos, F.data == "as:done")
+    async def done_button(query: CallbackQuery, state: FSMContext, repo: Repo,
+                          aftersales: AfterSales) -> None:
+        await query.answer()
+        if query.message is not None:
+            await _create(query.from_user, query.message.chat.id, query.message,  # type: ignore[arg-type]
+                          state, repo, aftersales)
+
+    @router.message(private, TicketForm.photos, Command("done"))
+    async def done_command(message: Message, state: FSMContext, repo: Repo,
+                           aftersales: AfterSales) -> None:
+        await _create(message.from_user, message.chat.id, message, state, repo,  # type: ignore[arg-type]
+                      aftersales)
+
+    @router.message(private, StateFilter(TicketForm), Command("cancel"))
+    async def cancel(message: Message, state: FSMContext) -> None:
+        await state.clear()
+        await message.answer(TEXTS[lang_of(message.from_user)]["cancelled"])
+
+    @router.message(private, Command("tickets"))
+    async def my_tickets(message: Message, repo: Repo) -> None:
+        lang = lang_of(message.from_user)
+        customer = await _customer(repo, message.from_user, message.chat.id, clock)  # type: ignore[arg-type]
+        await repo.commit()
+        tickets = await repo.tickets.for_customer(customer.id)
+        lines = [TicketService.describe(t, lang) for t in tickets] or [TEXTS[lang]["none"]]
+        await message.answer("\n".join(lines))
+
+    # ------------------------------------------------------------ surveys and 回访
+    @router.callback_query(F.data.startswith("sv:"))
+    async def rate(query: CallbackQuery, state: FSMContext, repo: Repo,
+                   aftersales: AfterSales) -> None:
+        _, survey_id, score = (query.data or "").split(":", 2)
+        chat_id = query.message.chat.id if query.message else query.from_user.id
+        customer = await _customer(repo, query.from_user, chat_id, clock)
+        notice, comment = await aftersales.aftercare.rate(
+            repo, customer, int(survey_id), int(score), clock.now())
+        await query.answer(notice[:190])
+        if comment and query.message is not None:
+            await state.set_state(SurveyComment.waiting)
+            await state.update_data(survey_id=int(survey_id))
+            skip = aftersales.aftercare.skip_button(lang_of(query.from_user), int(survey_id))
+            await query.message.answer(notice, reply_markup=keyboard([[(skip.text, skip.data)]]))
+
+    @router.callback_query(F.data.startswith("svskip:"))
+    async def skip_comment(query: CallbackQuery, state: FSMContext) -> None:
+        await state.clear()
+        await query.answer()
+
+    @router.message(private, SurveyComment.waiting, F.text, ~F.text.startswith("/"))
+    async def survey_comment(message: Message, state: FSMContext, repo: Repo,
+                             aftersales: AfterSales) -> None:
+        survey_id = int((await state.get_data()).get("survey_id", 0))
+        await state.clear()
+        customer = await _customer(repo, message.from_user, message.chat.id, clock)  # type: ignore[arg-type]
+        thanks = await aftersales.aftercare.comment(repo, customer, survey_id, message.text or "")
+        if thanks:
+            await message.answer(thanks)
+
+    @router.callback_query(F.data.startswith("fu:"))
+    async def follow_up(query: CallbackQuery, repo: Repo, aftersales: AfterSales) -> None:
+        _, row_id, outcome = (query.data or "").split(":", 2)
+        chat_id = query.message.chat.id if query.message else query.from_user.id
+        customer = await _customer(repo, query.from_user, chat_id, clock)
+        text = await aftersales.aftercare.follow_up_answer(
+            repo, customer, int(row_id), outcome, clock.now())
+        await query.answer()
+        if text and query.message is not None:
+            await query.message.answer(text)
+
+    # ------------------------------------------------------------ notices and /forget
+    @router.message(private, Command("stop_notices", "unsubscribe"))
+    async def stop_notices(message: Message, repo: Repo, aftersales: AfterSales) -> None:
+        customer = await _customer(repo, message.from_user, message.chat.id, clock)  # type: ignore[arg-type]
+        await aftersales.notices.opt_out(repo, customer.id)
+        await message.answer(TEXTS[lang_of(message.from_user)]["opted_out"])
+
+    @router.message(private, Command("forget"))
+    async def ask_forget(message: Message) -> None:
+        lang = lang_of(message.from_user)
+        await message.answer(TEXTS[lang]["forget_ask"], reply_markup=keyboard(
+            [[(TEXTS[lang]["forget_yes"], "forget:yes")]]))
+
+    @router.callback_query(F.data == "forget:yes")
+    async def do_forget(query: CallbackQuery, repo: Repo) -> None:
+        customer = await repo.customers.by_telegram_id(query.from_user.id)
+        if customer is not None:
+            await forget(repo, customer, clock.now())
+            await repo.commit()
+        await query.answer()
+        if query.message is not None:
+            await query.message.answer(TEXTS[lang_of(query.from_user)]["forgotten"])
+
+    # ------------------------------------------------------------ staff commands
+    is_staff = F.from_user.id.in_(staff)
+    is_owner = F.from_user.id.in_(set(settings.owner_ids))
+
+    @router.message(is_owner, private, Command("notice"))
+    async def notice(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                     aftersales: AfterSales) -> None:
+        """/notice <segment> then the text, or lines "zh: …" / "en: …" (P22)."""
+        segment, _, body = (command.args or "").partition("\n")
+        segment, _, rest = segment.strip().partition(" ")
+        body = f"{rest}\n{body}".strip()
+        texts: dict[str, str] = {}
+        for line in body.splitlines():
+            lang, sep, text = line.partition(":")
+            if sep and lang.strip() in settings.languages:
+                texts[lang.strip()] = text.strip()
+        if not texts:
+            texts = {lang: body for lang in settings.languages}
+        try:
+            created, count = await aftersales.notices.create(
+                repo, segment or "all", texts, message.from_user.id)  # type: ignore[union-attr]
+        except ValueError as error:
+            await message.answer(f"❌ {error}")
+            return
+        await message.answer(f"📣 notice #{created.id}: {count} recipients, sending…")
+        chat_id = message.chat.id
+
+        async def progress(done: int, total: int) -> None:
+            await bot.send_message(chat_id, f"📣 #{created.id}: {done}/{total}")
+
+        task = asyncio.create_task(
+            aftersales.notices.send(created.id, progress)
+        )
+        running.add(task)
+
+        def finished(done: asyncio.Task[NoticeReport]) -> None:
+            running.discard(done)
+            if done.exception() is not None:
+                log.error("notice %s failed", created.id, exc_info=done.exception())
+
+        task.add_done_callback(finished)
+
+    @router.message(is_staff, Command("card"))
+    async def card(message: Message, command: CommandObject, repo: Repo) -> None:
+        customer = await find_customer(repo, command.args or "")
+        if customer is None:
+            await message.answer("no such customer (telegram id, @username or order number)")
+            return
+        await message.answer((await customer_record(repo, customer)).render())
+
+    @router.message(is_staff, Command("ticket"))
+    async def ticket(message: Message, command: CommandObject, repo: Repo,
+                     aftersales: AfterSales) -> None:
+        """/ticket <id> → details; /ticket <id> <status> [note] → move it."""
+        parts = (command.args or "").split(maxsplit=2)
+        if not parts or not parts[0].lstrip("#").isdigit():
+            await message.answer("/ticket <id> [in_progress|resolved|closed|reopened] [note]")
+            return
+        found = await repo.tickets.get(int(parts[0].lstrip("#")))
+        if found is None:
+            await message.answer("no such ticket")
+            return
+        actor = f"agent:{message.from_user.id}"  # type: ignore[union-attr]
+        if len(parts) > 1:
+            try:
+                await aftersales.tickets.move(repo, found, parts[1], actor, clock.now(),
+                                              parts[2] if len(parts) > 2 else "")
+            except (TicketError, ValueError) as error:
+                await message.answer(f"❌ {error}")
+                return
+            if found.owner_id is None:
+                await aftersales.tickets.assign(repo, found, message.from_user.id,  # type: ignore[union-attr]
+                                                actor, clock.now())
+            await repo.commit()
+        history = await repo.tickets.history(found.id)
+        lines = [TicketService.describe(found, "en"), f"reason: {found.reason or '—'}",
+                 f"owner: {found.owner_id or '—'}, due {found.due_at:%Y-%m-%d %H:%M} UTC"]
+        lines += [f"  {h.at:%m-%d %H:%M} {h.actor}: {h.from_status or ''}→{h.to_status or ''} "
+                  f"{h.note}" for h in history[-8:]]
+        await message.answer("\n".join(lines))
+
+    @router.message(is_staff, Command("ticket_open"))
+    async def ticket_open(message: Message, command: CommandObject, repo: Repo,
+                          aftersales: AfterSales) -> None:
+        """/ticket_open <telegram id|@user|order> <kind> <reason> — by an agent (P18)."""
+        parts = (command.args or "").split(maxsplit=2)
+        customer = await find_customer(repo, parts[0]) if parts else None
+        if customer is None or len(parts) < 2 or parts[1] not in set(TicketKind):
+            await message.answer("/ticket_open <telegram id|@user|order> "
+                                 "<return|exchange|repair|complaint> <reason>")
+            return
+        order = await repo.orders.by_ref(parts[0])
+        actor = f"agent:{message.from_user.id}"  # type: ignore[union-attr]
+        created = await aftersales.tickets.open(
+            repo, customer, parts[1], parts[2] if len(parts) > 2 else "", clock.now(),
+            order_ref=order.order_ref if order else None, actor=actor,
+            owner_id=message.from_user.id)  # type: ignore[union-attr]
+        await repo.commit()
+        await message.answer(f"✅ {TicketService.describe(created, 'en')}")
+
+    @router.message(is_owner, Command("rates"))
+    async def rates(message: Message, command: CommandObject, repo: Repo,
+                    aftersales: AfterSales) -> None:
+        """/rates [days]: P18 handling rate (≥ 98 %) and re-open rate (≤ 5 %)."""
+        days = int(command.args) if (command.args or "").strip().isdigit() else 30
+        end = clock.now()
+        found = await aftersales.tickets.rates(repo, end - timedelta(days=days), end)
+        await message.answer(
+            f"tickets in {days} days: {found.total}\n"
+            f"handling rate: {found.handling_rate:.1%} (target ≥ 98%)\n"
+            f"re-open rate: {found.reopen_rate:.1%} (target ≤ 5%)")
+
+    return router

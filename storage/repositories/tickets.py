@@ -1,0 +1,62 @@
+"""After-sales tickets and their history (P18, P20), and the per-period rates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models.orders import Ticket, TicketHistory, TicketStatus
+
+ACTIVE = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.REOPENED)
+
+
+class TicketRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, ticket_id: int) -> Ticket | None:
+        return await self.session.get(Ticket, ticket_id)
+
+    async def add(self, ticket: Ticket, actor: str, note: str = "") -> Ticket:
+        self.session.add(ticket)
+        await self.session.flush()
+        await self.log(ticket, actor, None, ticket.status, note, ticket.created_at)
+        return ticket
+
+    async def log(
+        self, ticket: Ticket, actor: str, from_status: str | None, to_status: str | None,
+        note: str, at: datetime,
+    ) -> None:
+        self.session.add(TicketHistory(ticket_id=ticket.id, at=at, actor=actor,
+                                       from_status=from_status, to_status=to_status, note=note))
+        await self.session.flush()
+
+    async def history(self, ticket_id: int) -> list[TicketHistory]:
+        rows = await self.session.scalars(
+            select(TicketHistory).where(TicketHistory.ticket_id == ticket_id)
+            .order_by(TicketHistory.id)
+        )
+        return list(rows)
+
+    async def for_customer(self, customer_id: int, limit: int = 20) -> list[Ticket]:
+        rows = await self.session.scalars(
+            select(Ticket).where(Ticket.customer_id == customer_id)
+            .order_by(Ticket.id.desc()).limit(limit)
+        )
+        return list(rows)
+
+    async def rates(self, start: datetime, end: datetime) -> tuple[int, int, int, int]:
+        """For tickets opened in [start, end): (all, resolved on time, resolved, re-opened)."""
+        in_period = and_(Ticket.created_at >= start, Ticket.created_at < end)
+        on_time = and_(Ticket.first_resolved_at.is_not(None),
+                       Ticket.first_resolved_at <= Ticket.due_at)
+        query = select(
+            func.count(),
+            func.count().filter(on_time),
+            func.count().filter(Ticket.first_resolved_at.is_not(None)),
+            func.count().filter(Ticket.reopen_count > 0),
+        ).select_from(Ticket).where(in_period)
+        row = (await self.session.execute(query)).one()
+        return int(row[0]), int(row[1]), int(row[2]), int(row[3])
