@@ -30,6 +30,7 @@ ANSWER_THRESHOLD = {"zh": 0.15, "en": 0.35}
 CLOSE_RATIO = 0.95
 CLARIFY_FLOOR = 0.8  # a clarify also needs the runner-up to be nearly as good as the threshold
 SMALLTALK_THRESHOLD = 0.5
+MAX_CHARS = 500  # longer messages are matched on their first 500 characters
 SMALLTALK_OVER_ANSWER = 0.9
 TALK_STOP_WEIGHT = 0.08
 TALK_UNKNOWN_FACTOR = 1.0
@@ -186,6 +187,8 @@ class Understander:
 
     def understand(self, text: str) -> Understanding:
         """Classify one message (pure CPU, no I/O)."""
+        order_ids = self.analyzer.normalize(text).order_ids if len(text) > MAX_CHARS else None
+        text = text[:MAX_CHARS]  # a wall of text is matched on its start; stays fast
         language = detect_language(text)
         norm = self.analyzer.normalize(text)
         fixed = self.index.correct_text(norm.text)
@@ -197,7 +200,8 @@ class Understander:
         candidates = tuple(Candidate(h.label, round(h.score, 4)) for h in faq[:3])
 
         def result(intent: Intent | None, decision: str) -> Understanding:
-            return Understanding(intent, decision, candidates, norm.order_ids, language)
+            ids = norm.order_ids if order_ids is None else order_ids
+            return Understanding(intent, decision, candidates, ids, language)
 
         if rule is not None:
             return result(rule, "intent")

@@ -195,3 +195,10 @@ def test_detect_language_default_for_shared_slang() -> None:
     assert detect_language("🙂", default="en") == "en"
     assert detect_language("hello", default="en") == "en"
     assert detect_language("hello", default="zh") == "zh"
+
+
+def test_very_long_message_is_cut_but_keeps_all_order_ids(zh: Understander) -> None:
+    text = "退款多久能到账 " + "啊" * 2000 + " 订单1945623307812"
+    u = zh.understand(text)
+    assert u.order_ids == ("1945623307812",)
+    assert u.best is not None and u.best.entry_id == "refund_time"
