@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from phrases.matching.lexicon import Lexicon, PhraseMatcher, Rewriter, _alternation
+from phrases.matching.lexicon import Lexicon, PhraseMatcher, Rewriter, alternation
 from phrases.normalize import NUMBER_TOKEN, ORDER_TOKEN, Normalized, normalize
 
 W_UNI = 0.25  # Chinese single character
@@ -27,7 +27,7 @@ W_CONCEPT = 0.7  # a word class (快递公司, 地区, 颜色...) present in the
 
 _HAN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _TOKEN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|⟨\w+⟩|[a-z0-9']+")
-_LATIN_WORD_RE = re.compile(r"[a-z][a-z']*")
+LATIN_WORD_RE = re.compile(r"[a-z][a-z']*")
 _DOUBLE_END_RE = re.compile(r"([bdfgklmnprtz])\1$")
 
 Features = dict[str, float]
@@ -88,7 +88,7 @@ class Analyzer:
             or r"(?!x)x"
         )
         self._rewrite = Rewriter.build(lexicon.synonyms)
-        self._zh_stop_re = re.compile(_alternation(w for w in lexicon.zh_stopwords
+        self._zh_stop_re = re.compile(alternation(w for w in lexicon.zh_stopwords
                                                    if _HAN_RE.fullmatch(w)))
         self.en_stopwords = lexicon.en_stopwords
         self._concept_of: dict[str, list[str]] = {}
@@ -99,7 +99,7 @@ class Analyzer:
         self.known_words = {
             w
             for phrase in [*lexicon.synonyms, *(v for vs in lexicon.synonyms.values() for v in vs)]
-            for w in _LATIN_WORD_RE.findall(phrase)
+            for w in LATIN_WORD_RE.findall(phrase)
         } | set(lexicon.en_stopwords)
 
     def normalize(self, text: str) -> Normalized:
@@ -111,7 +111,7 @@ class Analyzer:
     def rewrite(self, folded: str, correct: Callable[[str], str] | None = None) -> str:
         """Typo repair of Latin words (if `correct` is given), then synonyms -> canonical."""
         if correct is not None:
-            folded = _LATIN_WORD_RE.sub(lambda m: correct(m.group(0)), folded)
+            folded = LATIN_WORD_RE.sub(lambda m: correct(m.group(0)), folded)
         return self._rewrite(folded)
 
     def surface(self, rewritten: str) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from phrases.matching.features import _LATIN_WORD_RE, Analyzer, Features
+from phrases.matching.features import LATIN_WORD_RE, Analyzer, Features
 
 # A query feature the index has never seen counts this many times the rarest known feature:
 # unknown content ("高铁票", "luggage") is what tells an out-of-scope question apart.
@@ -174,7 +174,7 @@ class FeatureIndex:
 
     def correct_text(self, folded: str) -> str:
         """`folded` with misspelt or glued Latin words repaired."""
-        return _LATIN_WORD_RE.sub(lambda m: self.correct(m.group(0)), folded)
+        return LATIN_WORD_RE.sub(lambda m: self.correct(m.group(0)), folded)
 
     def query_vector(self, rewritten: str) -> tuple[dict[str, float], float]:
         """Query features weighted by IDF, and the query norm (unknown features included)."""

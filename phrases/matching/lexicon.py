@@ -40,7 +40,7 @@ def parse_synonym_lines(lines: Iterable[str]) -> dict[str, list[str]]:
     return out
 
 
-def _alternation(words: Iterable[str]) -> str:
+def alternation(words: Iterable[str]) -> str:
     """A regex alternation, longest first; Latin words match whole words only."""
     parts = []
     for word in sorted(set(words), key=len, reverse=True):
@@ -74,8 +74,8 @@ class PhraseMatcher:
             else:
                 words.add(phrase)
         self.words = frozenset(words)
-        self._han = re.compile(_alternation(han)) if han else None
-        self._multi = re.compile(_alternation(multi)) if multi else None
+        self._han = re.compile(alternation(han)) if han else None
+        self._multi = re.compile(alternation(multi)) if multi else None
 
     def sub(self, text: str, repl: Callable[[str], str]) -> str:
         """Replace every phrase by repl(phrase)."""
@@ -135,10 +135,6 @@ class Lexicon:
     en_stopwords: frozenset[str]
     slang: dict[str, str]
     concepts: dict[str, list[str]]  # concept -> member words (members keep their own text)
-
-    def without_stopwords(self) -> Lexicon:
-        """A copy where filler words are ordinary words (for small talk)."""
-        return Lexicon(self.synonyms, (), frozenset(), self.slang, self.concepts)
 
     def with_synonyms(self, extra: Mapping[str, Sequence[str]] | None) -> Lexicon:
         """A copy with the shop's own synonym lines added."""
