@@ -114,7 +114,7 @@ class FeatureIndex:
                 post[1].append(v * scale)
         del doc_feats
         self.postings = {
-            f: (np.frombuffer(ids, dtype=np.int32), np.frombuffer(ws, dtype=np.float64))
+            f: (np.array(ids, dtype=np.int32), np.array(ws, dtype=np.float64))
             for f, (ids, ws) in postings.items()
         }
         self.doc_fuzzy = [d.fuzzy for d in docs]
