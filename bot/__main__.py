@@ -1,4 +1,7 @@
-"""``python -m bot``: run the bot (console offline without BOT_TOKEN, Telegram with it)."""
+"""``python -m bot``: run the bot (console offline without BOT_TOKEN, Telegram with it).
+
+``python -m bot report --from … --to …`` prints a report instead (bot/report_cli.py).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,10 @@ from bot.settings import ConfigError, load_settings
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["report"]:
+        from bot.report_cli import main as report_main  # P23: no bot, no polling
+
+        return report_main(argv[1:])
     try:
         settings = load_settings()
     except ConfigError as error:

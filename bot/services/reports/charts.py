@@ -1,0 +1,121 @@
+"""Charts as PNG bytes (matplotlib, Agg, no pyplot state): one figure per question of P23.
+
+Every chart has the same pixel size (CHART_SIZE) so Telegram shows them as one album. Chinese
+labels need a CJK font; without one the charts fall back to English labels.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+
+from matplotlib import font_manager, rc_context
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg: no display, no pyplot
+from matplotlib.figure import Figure
+
+from bot.services.reports.labels import label
+from bot.services.reports.model import Report
+
+CHART_SIZE = (800, 450)  # pixels
+DPI = 100
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Zen Hei", "SimHei",
+             "Microsoft YaHei", "PingFang SC", "Source Han Sans SC")
+CHARTS = ("wait", "hour", "satisfaction", "agents")
+
+
+@cache
+def _cjk_font() -> str | None:
+    names = {font.name for font in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in names), None)
+
+
+def chart_language(lang: str) -> str:
+    return "en" if lang == "zh" and _cjk_font() is None else lang
+
+
+def render_charts(report: Report, lang: str = "zh") -> dict[str, bytes]:
+    """All four charts: name → PNG bytes."""
+    return {name: render_chart(report, name, lang) for name in CHARTS}
+
+
+def render_chart(report: Report, name: str, lang: str = "zh") -> bytes:
+    lang = chart_language(lang)
+    font = _cjk_font() if lang == "zh" else None
+    with rc_context({"font.sans-serif": [font, "DejaVu Sans"]} if font else {}):
+        figure = Figure(figsize=(CHART_SIZE[0] / DPI, CHART_SIZE[1] / DPI), dpi=DPI)
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        draw = {"wait": _wait, "hour": _hour, "satisfaction": _satisfaction,
+                "agents": _agents}[name]
+        draw(report, axes, lang)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def _empty(axes: Axes, text: str) -> None:
+    axes.text(0.5, 0.5, text, ha="center", va="center", transform=axes.transAxes,
+              fontsize=14, color="grey")
+
+
+def _wait(report: Report, axes: Axes, lang: str) -> None:
+    names = [name for name, _ in report.waiting.wait_buckets]
+    counts = [n for _, n in report.waiting.wait_buckets]
+    axes.set_title(label("chart_wait", lang))
+    colours = ["#4caf50", "#8bc34a", "#cddc39", "#ff9800", "#f44336", "#b71c1c"]
+    axes.bar(names, counts, color=colours[: len(names)])
+    axes.set_ylabel(label("count", lang))
+    if not any(counts):
+        _empty(axes, label("no_data", lang))
+
+
+def _hour(report: Report, axes: Axes, lang: str) -> None:
+    axes.set_title(label("chart_hour", lang))
+    axes.bar(range(24), report.by_hour, color="#2196f3")
+    axes.set_xticks(range(0, 24, 2))
+    axes.set_xlabel(label("hour", lang))
+    axes.set_ylabel(label("count", lang))
+    if not any(report.by_hour):
+        _empty(axes, label("no_data", lang))
+
+
+def _satisfaction(report: Report, axes: Axes, lang: str) -> None:
+    axes.set_title(label("chart_satisfaction", lang))
+    points = report.satisfaction_by_day
+    if report.quality.survey_answers is None:
+        _empty(axes, label("not_recorded", lang))
+        return
+    if not points:
+        _empty(axes, label("no_data", lang))
+        return
+    days = [day.strftime("%m-%d") for day, _ in points]
+    axes.plot(days, [score for _, score in points], marker="o", color="#9c27b0")
+    axes.set_ylim(1, 5)
+    axes.set_ylabel(label("satisfaction", lang))
+
+
+def _agents(report: Report, axes: Axes, lang: str) -> None:
+    axes.set_title(label("chart_agents", lang))
+    agents = report.agents
+    if not agents:
+        _empty(axes, label("no_data", lang))
+        return
+    names = [agent.label for agent in agents]
+    positions = range(len(agents))
+    width = 0.4
+    conversations = [agent.conversations for agent in agents]
+    first = [agent.first_reply.p50 or 0 for agent in agents]
+    axes.bar([p - width / 2 for p in positions], conversations, width,
+             label=label("conversations", lang), color="#3f51b5")
+    axes.set_ylabel(label("conversations", lang))
+    axes.set_xticks(list(positions), names)
+    twin = axes.twinx()
+    twin.bar([p + width / 2 for p in positions], first, width,
+             label=f"{label('first_reply', lang)} p50 ({label('seconds', lang)})",
+             color="#ff9800")
+    twin.set_ylabel(f"{label('first_reply', lang)} p50 ({label('seconds', lang)})")
+    handles = axes.get_legend_handles_labels()
+    twin_handles = twin.get_legend_handles_labels()
+    twin.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], loc="upper right")
