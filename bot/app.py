@@ -18,6 +18,7 @@ from bot.services.aftersales import AfterSales, build_aftersales
 from bot.services.conversation import ConversationService
 from bot.services.escalation import EscalationService
 from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
+from bot.services.sla import SlaClock
 from bot.settings import Settings
 from bot.transport.console import ConsoleSession
 from bot.transport.outgoing import OutgoingGuard, install_outgoing_guard
@@ -45,6 +46,7 @@ class App:
     conversations: ConversationService
     clock: Clock
     aftersales: AfterSales | None = None  # orders, tickets, surveys, notices (issue 6)
+    sla: SlaClock | None = None  # the SLA clock (issue 4); the runner starts and stops it
 
     async def close(self) -> None:
         await self.bot.session.close()
@@ -91,8 +93,10 @@ async def build_app(
     conversations = ConversationService(
         settings, knowledge, BotReplier(bot), clock, escalation, orders=aftersales.desk,
     )
+    # P1/P2/P24: holding replies, nudges and reassignment when people are slow (issue 4).
+    sla = SlaClock(settings, sessions, knowledge, BotReplier(bot), clock)
     return App(settings, bot, engine, sessions, knowledge, conversations, clock,
-               aftersales=aftersales)
+               aftersales=aftersales, sla=sla)
 
 
 def build_dispatcher(app: App) -> Dispatcher:

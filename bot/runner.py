@@ -7,6 +7,7 @@ import sys
 import time
 
 from bot.app import build_app, build_dispatcher, resume_unhandled
+from bot.scheduler import add_housekeeping, build_scheduler
 from bot.settings import Settings
 from bot.transport.console import ConsoleShopper, run_console
 
@@ -16,7 +17,12 @@ log = logging.getLogger(__name__)
 async def run(settings: Settings) -> None:
     app = await build_app(settings)
     dp = build_dispatcher(app)
+    scheduler = build_scheduler(settings)  # calendar jobs only; features add theirs here
+    add_housekeeping(scheduler, app.sessions, app.clock)
     try:
+        scheduler.start()
+        if app.sla is not None:
+            app.sla.start()  # deadlines live in the DB: what fell due while down goes out now
         resumed = await resume_unhandled(app)
         if resumed:
             log.warning("answered %d messages left unanswered by a previous run", resumed)
@@ -36,4 +42,7 @@ async def run(settings: Settings) -> None:
                 app.bot, allowed_updates=dp.resolve_used_update_types(), handle_signals=True
             )
     finally:
+        if app.sla is not None:
+            await app.sla.stop()
+        scheduler.shutdown(wait=False)
         await app.close()

@@ -1,0 +1,361 @@
+"""The SLA clock (design.md "The SLA clock", P1/P2/P24): one loop per process, deadlines in the DB.
+
+Every tick selects the conversations whose ``reply_due_at`` has passed (an indexed range scan,
+so 100,000 open chats cost nothing when none is due) and claims each with a compare-and-set
+UPDATE on the deadline it saw: of several processes sharing the database exactly one wins, so a
+holding reply is never sent twice. The winner then, per conversation waiting for a person:
+
+- nobody on duty (P24): tells the shopper once when a person is back and moves the deadline to
+  that shift start, so no holding replies go out all night;
+- otherwise: a holding reply (apology + inquiry, never the same twice in a row), the next one
+  due a full reply period later; a nudge to the agent with the time waited; events
+  ``sla_breach`` and ``holding_reply``; after ``sla_reassign_after_misses`` misses in a row,
+  ``reassign`` to another agent on duty and an event ``reassigned``.
+
+A conversation the bot itself owns is never due unless its answer was delayed (a crash, a
+stall): that is recorded as a breach, and ``resume_unhandled`` answers it.
+
+Deadlines live only in the database: after a restart, even ``kill -9``, the first tick finds
+whatever fell due meanwhile. No APScheduler job per message (pitfalls.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.services.duty import ConfiguredRoster, DutyRoster, format_next_open
+from bot.services.replies import Replier, Reply
+from bot.services.sla_rules import WAITING_STATES
+from bot.settings import Settings
+from phrases.catalogue import PhraseCatalogue, holding_reply, say
+from storage.models import Conversation, ConversationState, Customer, Event, Message, Sender
+from storage.repositories import Repo
+
+log = logging.getLogger(__name__)
+
+
+class AgentDesk(Protocol):
+    """The agents' side (issue 3): a nudge in the topic, and handing a chat to someone else."""
+
+    async def nudge(self, conversation_id: int, waited_seconds: int) -> None: ...
+
+    async def reassign(self, repo: Repo, conversation_id: int, now: datetime) -> int | None:
+        """Give the chat to another agent on duty (telling both); the new agent id or None."""
+        ...
+
+
+class NoDesk:
+    """No agent console wired: nobody to nudge, nobody to reassign to."""
+
+    async def nudge(self, conversation_id: int, waited_seconds: int) -> None:
+        return None
+
+    async def reassign(self, repo: Repo, conversation_id: int, now: datetime) -> int | None:
+        return None
+
+
+class Catalogue(Protocol):
+    catalogue: PhraseCatalogue
+
+
+@dataclass
+class TickReport:
+    """What one tick did (for logs, tests and the benchmark)."""
+
+    due: int = 0
+    claimed: int = 0
+    holding: int = 0
+    off_hours: int = 0
+    breaches: int = 0
+    reassigned: int = 0
+    sent_at: list[float] = field(default_factory=list)  # loop time of each hand-over
+
+
+@dataclass
+class _Plan:
+    conversation: Conversation
+    customer: Customer
+    reply: Reply | None = None
+    kind: str = "holding"
+    waited: int = 0
+    nudge: bool = False
+    message_id: int | None = None
+
+
+class SlaClock:
+    """Ticks about once a second in its own task; ``tick()`` is callable directly in tests."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        knowledge: Catalogue,
+        replier: Replier,
+        clock: Clock,
+        *,
+        desk: AgentDesk | None = None,
+        roster: DutyRoster | None = None,
+        interval: float = 1.0,
+        batch: int = 2000,
+        concurrency: int = 16,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.knowledge = knowledge
+        self.replier = replier
+        self.clock = clock
+        self.desk: AgentDesk = desk or NoDesk()
+        self.roster: DutyRoster = roster or ConfiguredRoster(settings)
+        self.interval = interval
+        self.batch = batch
+        self._sending = asyncio.Semaphore(concurrency)
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def period(self) -> timedelta:
+        return timedelta(seconds=self.settings.sla_reply_seconds)
+
+    # ----------------------------------------------------------------- the loop
+    def start(self) -> None:
+        """Start ticking in the background (the runner calls this once)."""
+        if self._task is None:
+            self._stopping.clear()
+            self._task = asyncio.create_task(self._run(), name="sla-clock")
+
+    async def stop(self) -> None:
+        """Finish the tick in progress, then end; a stuck tick is cancelled after 5 s."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(self._task, 5)
+        except TimeoutError:
+            log.warning("SLA clock did not stop in time; cancelled")
+        finally:
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            delay = self.interval
+            try:
+                report = await self.tick()
+                if report.due >= self.batch:
+                    delay = 0  # more are due than one batch holds
+                else:
+                    delay = await self._until_next_due(delay)
+            except Exception:  # the clock must survive a bad row or a lost connection
+                log.exception("SLA clock tick failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+
+    async def _until_next_due(self, at_most: float) -> float:
+        """Sleep until the earliest deadline (indexed MIN), at most ``at_most`` seconds."""
+        async with self.sessions() as db:
+            earliest = await db.scalar(select(func.min(Conversation.reply_due_at)))
+        if earliest is None:
+            return at_most
+        return min(at_most, max(0.01, (earliest - self.clock.now()).total_seconds()))
+
+    # ----------------------------------------------------------------- one tick
+    async def tick(self) -> TickReport:
+        """Claim what is due, then act on what this process won."""
+        now = self.clock.now()
+        report = TickReport()
+        claimed = await self._claim(now, report)
+        if not claimed:
+            return report
+        async with self.sessions() as db:
+            repo = Repo(db)
+            rows = await db.execute(
+                select(Conversation, Customer)
+                .join(Customer, Customer.id == Conversation.customer_id)
+                .where(Conversation.id.in_(claimed))
+            )
+            next_open = await self.roster.next_human_at(repo, now)
+            events: list[dict[str, Any]] = []
+            plans = [
+                plan for conversation, customer in rows
+                if (plan := self._plan(conversation, customer, now, next_open, events, report))
+            ]
+            await asyncio.gather(*(self._send(plan, report) for plan in plans if plan.reply))
+            await self._record(repo, plans, events, now)
+            await db.commit()
+            for plan in plans:
+                if plan.nudge:
+                    await self._nudge(plan)
+            await self._reassign(repo, plans, now, report)
+        return report
+
+    async def _claim(self, now: datetime, report: TickReport) -> list[int]:
+        """Compare-and-set on the deadline seen: only one process wins each due conversation."""
+        async with self.sessions() as db:
+            due = (await db.execute(
+                select(Conversation.id, Conversation.reply_due_at)
+                .where(Conversation.reply_due_at <= now)
+                .order_by(Conversation.reply_due_at)
+                .limit(self.batch)
+            )).all()
+            report.due = len(due)
+            if not due:
+                return []
+            claimed: list[int] = []
+            next_due = now + self.period
+            for conversation_id, seen in due:
+                result = await db.execute(
+                    update(Conversation)
+                    .where(Conversation.id == conversation_id, Conversation.reply_due_at == seen)
+                    .values(reply_due_at=next_due)
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    claimed.append(conversation_id)
+            await db.commit()
+        report.claimed = len(claimed)
+        return claimed
+
+    def _plan(
+        self, conversation: Conversation, customer: Customer, now: datetime,
+        next_open: datetime | None, events: list[dict[str, Any]], report: TickReport,
+    ) -> _Plan | None:
+        """Decide what this due conversation gets; changes go into the caller's session."""
+        state = conversation.state
+        event = {"conversation_id": conversation.id, "agent_id": conversation.agent_id}
+        if state == ConversationState.CLOSED:
+            conversation.reply_due_at = None
+            return None
+        if state not in WAITING_STATES:
+            # The bot owns the chat yet its answer is late (a crash or a stall): P2 breach,
+            # unless it is the first greeting, which the P1 check records when it goes out.
+            if conversation.greeted_at is not None:
+                report.breaches += 1
+                events.append({**event, "kind": "sla_breach", "data": {
+                    "promise": "P2", "stage": "bot"}})
+            return None
+        if customer.blocked_at is not None:
+            conversation.reply_due_at = None  # the shopper blocked the bot: nothing can reach them
+            return None
+        if next_open is not None:
+            return self._off_hours(conversation, customer, now, next_open, events, report)
+        since = conversation.waiting_since or now - self.period
+        waited = int((now - since).total_seconds())
+        conversation.waiting_since = since
+        conversation.sla_misses = (conversation.sla_misses or 0) + 1
+        conversation.longest_wait_seconds = max(conversation.longest_wait_seconds or 0, waited)
+        text, key = holding_reply(
+            self.knowledge.catalogue, conversation.language, avoid=conversation.last_phrase_key,
+            values={"customer_name": customer.name, "shop_name": self.settings.shop_name},
+        )
+        conversation.last_phrase_key = key
+        report.breaches += 1
+        events.append({**event, "kind": "sla_breach", "data": {
+            "promise": "P2", "stage": state, "waited_seconds": waited,
+            "misses": conversation.sla_misses}})
+        events.append({**event, "kind": "holding_reply", "data": {
+            "phrase": key, "waited_seconds": waited}})
+        report.holding += 1
+        return _Plan(conversation, customer, Reply(text, phrase_key=key), "holding", waited, True)
+
+    def _off_hours(
+        self, conversation: Conversation, customer: Customer, now: datetime, next_open: datetime,
+        events: list[dict[str, Any]], report: TickReport,
+    ) -> _Plan | None:
+        """P24: say once when a person is back; the clock then counts from that shift start."""
+        conversation.reply_due_at = next_open + self.period
+        if conversation.waiting_since is None or conversation.waiting_since < next_open:
+            conversation.waiting_since = next_open
+        if conversation.off_hours_until == next_open:
+            return None  # already told; the bot keeps answering what it can meanwhile
+        conversation.off_hours_until = next_open
+        text, key = say(
+            self.knowledge.catalogue, "off_hours", conversation.language,
+            values={"next_open": format_next_open(next_open, now, conversation.language,
+                                                  self.settings),
+                    "customer_name": customer.name, "shop_name": self.settings.shop_name},
+            avoid=conversation.last_phrase_key,
+        )
+        conversation.last_phrase_key = key
+        events.append({"conversation_id": conversation.id, "agent_id": conversation.agent_id,
+                       "kind": "off_hours", "data": {"next_open": next_open.isoformat()}})
+        report.off_hours += 1
+        return _Plan(conversation, customer, Reply(text, phrase_key=key), "off_hours")
+
+    async def _send(self, plan: _Plan, report: TickReport) -> None:
+        assert plan.reply is not None
+        async with self._sending:
+            try:
+                plan.message_id = await self.replier.send(plan.customer.chat_id, plan.reply)
+            except Exception:
+                log.exception("holding reply to chat %s failed", plan.customer.chat_id)
+            report.sent_at.append(asyncio.get_running_loop().time())
+
+    async def _record(
+        self, repo: Repo, plans: list[_Plan], events: list[dict[str, Any]], now: datetime
+    ) -> None:
+        """Outgoing messages and events in one transaction (Core inserts: one round trip each)."""
+        messages = [
+            {"conversation_id": p.conversation.id, "sender": Sender.BOT, "kind": p.kind,
+             "text": p.reply.text, "telegram_message_id": p.message_id, "created_at": now,
+             "handled_at": now, "meaning": {"phrase": p.reply.phrase_key}}
+            for p in plans if p.reply is not None
+        ]
+        if messages:
+            await repo.session.execute(Message.__table__.insert(), messages)
+        if events:
+            rows = [{**e, "at": now} for e in events]
+            await repo.session.execute(Event.__table__.insert(), rows)
+
+    async def _nudge(self, plan: _Plan) -> None:
+        try:
+            await self.desk.nudge(plan.conversation.id, plan.waited)
+        except Exception:
+            log.exception("nudge for conversation %s failed", plan.conversation.id)
+
+    async def _reassign(
+        self, repo: Repo, plans: list[_Plan], now: datetime, report: TickReport
+    ) -> None:
+        """After repeated misses an assigned chat goes to another agent on duty."""
+        limit = self.settings.sla_reassign_after_misses
+        for plan in plans:
+            conversation = plan.conversation
+            if conversation.state != ConversationState.ASSIGNED or conversation.sla_misses < limit:
+                continue
+            previous = conversation.agent_id
+            try:
+                new_agent = await self.desk.reassign(repo, conversation.id, now)
+            except Exception:
+                log.exception("reassigning conversation %s failed", conversation.id)
+                await repo.session.rollback()
+                continue
+            if new_agent is None:
+                continue
+            misses, conversation.sla_misses = conversation.sla_misses, 0
+            await repo.events.add(
+                "reassigned", conversation_id=conversation.id, agent_id=new_agent,
+                previous_agent_id=previous, misses=misses,
+            )
+            await repo.commit()
+            report.reassigned += 1
+
+
+class ConsoleDesk:
+    """Adapts the agents' console (``nudge_agent`` / ``reassign``) to :class:`AgentDesk`."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+
+    async def nudge(self, conversation_id: int, waited_seconds: int) -> None:
+        await self.console.nudge_agent(conversation_id, waited_seconds)
+
+    async def reassign(self, repo: Repo, conversation_id: int, now: datetime) -> int | None:
+        result: int | None = await self.console.reassign(repo, conversation_id, now)
+        return result
