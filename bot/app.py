@@ -19,6 +19,7 @@ from bot.services.conversation import ConversationService
 from bot.services.escalation import EscalationService
 from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
 from bot.services.sla import SlaClock
+from bot.services.staff import seed_staff
 from bot.settings import Settings
 from bot.transport.console import ConsoleSession
 from bot.transport.outgoing import OutgoingGuard, install_outgoing_guard
@@ -26,7 +27,9 @@ from bot.transport.replier import BotReplier
 from handlers.aftersales import build_aftersales_router
 from handlers.errors import build_error_router
 from handlers.groups import build_group_router
+from handlers.owner import build_owner_router
 from handlers.shopper import build_shopper_router
+from handlers.staff import build_staff_router
 from storage.engine import create_engine, create_session_factory
 from storage.migrate import migrate
 from storage.repositories import Repo
@@ -77,6 +80,7 @@ async def build_app(
     async with sessions() as db:
         repo = Repo(db)
         await sync_faq_from_files(repo, settings)
+        await seed_staff(repo, settings)  # issue 5: roster and time zone for shifts
         await knowledge.reload(repo)
 
     bot = build_bot(settings, session)
@@ -108,6 +112,8 @@ def build_dispatcher(app: App) -> Dispatcher:
     dp.update.outer_middleware(RepoMiddleware(app.sessions))
     dp.include_routers(
         build_aftersales_router(app.settings, app.clock),  # its commands and states go first
+        build_owner_router(app.settings.owner_ids),  # before shoppers: owner commands
+        build_staff_router(app.settings.owner_ids),  # schedule, swaps, handover
         build_shopper_router(),
         build_group_router(app.settings.agent_chat_id),
         build_error_router(),

@@ -1,0 +1,56 @@
+"""The minute job of the people side: handover at shift ends and starts (P13), new
+complaints told to the owner (P14).
+
+It runs on an APScheduler ``AsyncIOScheduler`` (in memory: jobs hold the live App, which
+cannot be pickled — pitfalls.md). Everything it does is idempotent and recorded in the
+database, so a late or repeated run posts nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.services import complaints as cp
+from bot.services import handover as ho
+from handlers.replying import keyboard, tell
+from storage.repositories import Repo
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger(__name__)
+JOB_ID = "people_tick"
+
+
+async def people_tick(app: App) -> None:
+    """Write/post handover records, show them to the next shift, tell owners of complaints."""
+    async with app.sessions() as db:
+        repo = Repo(db)
+        now = app.clock.now()
+        result = await ho.shift_tick(repo, now)
+        complaints = await cp.collect_complaints(repo, now)
+        notices = [(c.id, await cp.notice_text(repo, c)) for c in complaints]
+        await repo.commit()
+    sends = []
+    if app.settings.agent_chat_id is not None:
+        sends += [(app.settings.agent_chat_id, r.text, None) for r in result.written]
+    sends += [(agent, f"Before your shift — the last handover:\n{r.text}", None)
+              for agent, r in result.to_show]
+    for complaint_id, text in notices:
+        markup = keyboard([("Mark unfounded", f"own:cpl:{complaint_id}")])
+        sends += [(owner, text, markup) for owner in app.settings.owner_ids]
+    for chat_id, text, markup in sends:
+        try:
+            await tell(app.bot, chat_id, text, markup)
+        except Exception:  # one unreachable chat must not stop the others
+            log.warning("could not send to %s", chat_id, exc_info=True)
+
+
+def install_people_jobs(scheduler: AsyncIOScheduler, app: App) -> None:
+    """Every minute (cron), one at a time; a run missed by up to 50 s still happens."""
+    scheduler.add_job(people_tick, "cron", second=0, args=[app], id=JOB_ID,
+                      replace_existing=True, coalesce=True, max_instances=1,
+                      misfire_grace_time=50)

@@ -1,0 +1,138 @@
+"""Handover between shifts (P13): written when a shift ends, shown when the next one starts.
+
+The record holds what shoppers asked during the shift grouped by FAQ entry or topic, every
+conversation still open (queued or with an agent), and the notes agents left with /handover.
+``shift_tick`` is idempotent: the database says which records exist and who saw them, so a
+job that runs every minute (or runs late after a restart) never posts twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.services import shifts as sh
+from storage.models import Conversation, ConversationState, Customer, Message, Sender
+from storage.models.shifts import HandoverRecord
+from storage.repositories import Repo
+
+CATCH_UP = timedelta(hours=12)  # a shift that ended longer ago than this is not written late
+SAMPLES = 3
+
+
+def topic_of(meaning: dict[str, Any] | None) -> str:
+    """FAQ entry, intent, or what kind of thing the bot could not answer."""
+    meaning = meaning or {}
+    if meaning.get("intent"):
+        return f"intent:{meaning['intent']}"
+    if meaning.get("decision") == "answer" and meaning.get("entry"):
+        return f"faq:{meaning['entry']}"
+    if meaning.get("decision") in ("none", "clarify"):
+        return "unanswered"
+    return str(meaning.get("decision") or meaning.get("kind") or "other")
+
+
+async def collect(repo: Repo, shift: sh.Shift, now: datetime) -> dict[str, Any]:
+    """The record's content for ``shift`` (plain JSON data)."""
+    rows = await repo.session.scalars(
+        select(Message).where(Message.sender == Sender.SHOPPER,
+                              Message.created_at >= shift.start, Message.created_at < shift.end)
+        .order_by(Message.id)
+    )
+    topics: dict[str, list[str]] = {}
+    for message in rows:
+        if message.kind in ("text", "command") and message.text:
+            topics.setdefault(topic_of(message.meaning), []).append(message.text)
+    questions = [
+        {"topic": topic, "count": len(texts), "samples": list(dict.fromkeys(texts))[:SAMPLES]}
+        for topic, texts in sorted(topics.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    ]
+    open_rows = await repo.session.execute(
+        select(Conversation, Customer.name)
+        .join(Customer, Customer.id == Conversation.customer_id)
+        .where(Conversation.state.in_([ConversationState.QUEUED, ConversationState.ASSIGNED]))
+        .order_by(Conversation.id)
+    )
+    open_items = [
+        {"conversation": c.id, "customer": name, "state": str(c.state), "agent": c.agent_id,
+         "reason": c.escalation_reason}
+        for c, name in open_rows
+    ]
+    notes = [{"agent": n.agent_id, "text": n.text, "id": n.id}
+             for n in await repo.shifts.open_notes(until=now)]
+    return {"questions": questions, "open": open_items, "notes": notes,
+            "asked": sum(q["count"] for q in questions)}
+
+
+def render(shift: sh.Shift, data: dict[str, Any], tz: ZoneInfo) -> str:
+    start, end = shift.start.astimezone(tz), shift.end.astimezone(tz)
+    end_text = "24:00" if end.hour == end.minute == 0 else f"{end:%H:%M}"
+    lines = [f"Handover — shift {shift.day} {start:%H:%M}–{end_text} "
+             f"({', '.join(map(str, shift.agents)) or 'nobody'})",
+             f"Shoppers asked {data['asked']} things:"]
+    for q in data["questions"]:
+        samples = " / ".join(q["samples"])
+        lines.append(f"  {q['topic']} ×{q['count']}: {samples}")
+    lines.append(f"Still open ({len(data['open'])}):")
+    for o in data["open"]:
+        who = f", agent {o['agent']}" if o["agent"] else ""
+        why = f" ({o['reason']})" if o["reason"] else ""
+        lines.append(f"  #{o['conversation']} {o['customer']} — {o['state']}{who}{why}")
+    lines.append(f"Notes ({len(data['notes'])}):")
+    lines += [f"  {n['agent']}: {n['text']}" for n in data["notes"]]
+    return "\n".join(lines)
+
+
+async def write_record(repo: Repo, shift: sh.Shift, now: datetime) -> HandoverRecord:
+    """Write (once) the handover record of ``shift``; its open notes are attached to it."""
+    existing = await repo.shifts.record_for(shift.start)
+    if existing is not None:
+        return existing
+    data = await collect(repo, shift, now)
+    record = await repo.shifts.add_record(HandoverRecord(
+        shift_day=shift.day, shift_start=shift.start, shift_end=shift.end,
+        agents=list(shift.agents), text=render(shift, data, await sh.shop_tz(repo)), data=data,
+        created_at=now,
+    ))
+    for note in await repo.shifts.open_notes(until=now):
+        note.record_id = record.id
+    return record
+
+
+async def add_note(repo: Repo, agent_id: int, text: str, now: datetime) -> None:
+    await repo.shifts.add_note(agent_id, text.strip(), now)
+    await repo.commit()
+
+
+@dataclass
+class TickResult:
+    """What to send: records to post to the agents' group, and (agent, record) to show."""
+
+    written: list[HandoverRecord] = field(default_factory=list)
+    to_show: list[tuple[int, HandoverRecord]] = field(default_factory=list)
+
+
+async def shift_tick(repo: Repo, now: datetime) -> TickResult:
+    """Write the records of shifts that just ended; show the last one to the agents of the
+    shift that is running (each agent once)."""
+    result = TickResult()
+    for shift in await sh.shifts_around(repo, now, before=2, after=0):
+        if shift.closed is not None:
+            continue
+        if shift.end <= now and now - shift.end <= CATCH_UP:
+            if await repo.shifts.record_for(shift.start) is None:
+                result.written.append(await write_record(repo, shift, now))
+        elif shift.contains(now):
+            record = await repo.shifts.latest_record(before=shift.start)
+            if record is None:
+                continue
+            for agent in shift.agents:
+                if agent not in (record.shown_to or []):
+                    result.to_show.append((agent, record))
+                    record.shown_to = [*(record.shown_to or []), agent]
+    await repo.commit()
+    return result

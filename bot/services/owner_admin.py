@@ -1,0 +1,523 @@
+"""The owner's controls (P10), without aiogram: templates, FAQ, unanswered inbox, agents, settings.
+
+Every change is checked before it is saved (placeholders, P9 tone), recorded as an
+``owner_change`` event with who and when, and made live at once with ``knowledge.reload`` (no
+restart). The handlers in ``handlers/owner.py`` only parse commands and show these results.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from rapidfuzz import fuzz, process, utils
+from sqlalchemy import select
+
+from bot.services import staff
+from bot.services.knowledge import KnowledgeBase
+from bot.settings import SUPPORTED_LANGUAGES
+from phrases.catalogue import CATEGORIES, Phrase
+from phrases.faq_file import FaqEntry, FaqFile, dump_faq_file, parse_faq
+from phrases.templates import render, validate_template
+from phrases.tone import ToneReport, check_tone
+from storage.models import Conversation, FaqEntryRow, Message, Sender
+from storage.repositories import Repo
+
+SAMPLE_VALUES: dict[str, dict[str, object]] = {
+    "zh": {"customer_name": "小林", "agent_name": "阿青", "order_id": "SO20260504001",
+           "tracking_number": "SF1234567890", "courier": "顺丰速运", "next_open": "今天 18:30",
+           "opening_hours": "周一至周六 18:30-24:00，周日 9:30-24:00", "queue_position": 2,
+           "wait_minutes": 5, "max_length": 2000, "command": "/foo"},
+    "en": {"customer_name": "Sam", "agent_name": "Ava", "order_id": "SO20260504001",
+           "tracking_number": "SF1234567890", "courier": "SF Express", "next_open": "18:30 today",
+           "opening_hours": "Mon-Sat 18:30-24:00, Sun 9:30-24:00", "queue_position": 2,
+           "wait_minutes": 5, "max_length": 2000, "command": "/foo"},
+}
+INBOX_SIMILARITY = 70  # token-sort ratio (0..100) at which two questions count as one
+UNANSWERED_REASONS = ("not_understood", "rejected_answer")
+
+
+async def record_change(repo: Repo, owner: int, action: str, **data: Any) -> None:
+    """Every owner change: who, what, and (the event's time) when."""
+    await repo.events.add("owner_change", agent_id=owner, action=action, **data)
+
+
+# ============================================================================ templates
+def template_list(knowledge: KnowledgeBase, lang: str, category: str | None = None) -> str:
+    """Categories with counts, or the phrases of one category (key and start of text)."""
+    groups = knowledge.catalogue.categories(lang)
+    if category is None:
+        return "\n".join(f"{c}: {len(groups.get(c, []))}" for c in CATEGORIES)
+    if category not in groups:
+        return f"unknown category {category!r}; one of: {', '.join(CATEGORIES)}"
+    lines = [f"{p.key}  {p.text[:50]}" for p in groups[category]]
+    return "\n".join(lines) or "(none)"
+
+
+def template_show(knowledge: KnowledgeBase, key: str, lang: str) -> Phrase | None:
+    return knowledge.catalogue.get(key, lang)
+
+
+@dataclass(frozen=True)
+class TemplateCheck:
+    """The outcome of checking an edit: errors block saving, tone problems only warn."""
+
+    key: str
+    lang: str
+    text: str
+    errors: tuple[str, ...]
+    tone: ToneReport
+    preview: str
+    category: str = ""
+    tags: tuple[str, ...] = ()
+
+    @property
+    def savable(self) -> bool:
+        return not self.errors
+
+
+def check_template(
+    knowledge: KnowledgeBase, key: str, lang: str, text: str, shop_name: str = ""
+) -> TemplateCheck:
+    """Placeholders (validate_template), P9 tone and a preview for a sample customer."""
+    text = text.strip()
+    current = knowledge.catalogue.get(key, lang)
+    errors: list[str] = []
+    if current is None:
+        errors.append(f"no template {key!r}; see /templates")
+    if lang not in SUPPORTED_LANGUAGES:
+        errors.append(f"language must be one of {SUPPORTED_LANGUAGES}")
+    if current is not None and current.category == "negative":
+        errors.append("the negative-language list is not a template")
+    if not text:
+        errors.append("the text is empty")
+    errors += validate_template(text)
+    values = {**SAMPLE_VALUES.get(lang, SAMPLE_VALUES["en"]), "shop_name": shop_name}
+    preview = render(text, values) if not errors else ""
+    return TemplateCheck(
+        key, lang, text, tuple(errors), check_tone(text), preview,
+        current.category if current else "", current.tags if current else (),
+    )
+
+
+async def save_template(
+    repo: Repo, knowledge: KnowledgeBase, owner: int, check: TemplateCheck
+) -> list[str]:
+    """Save a checked edit (checked again: the text may come back from a pending state)."""
+    again = check_template(knowledge, check.key, check.lang, check.text)
+    if again.errors:
+        return list(again.errors)
+    await repo.templates.upsert(key=check.key, lang=check.lang, category=again.category,
+                                text=again.text, tags=list(again.tags))
+    await record_change(repo, owner, "template", key=check.key, lang=check.lang,
+                        tone_warnings=len(again.tone.problems))
+    await repo.commit()
+    await knowledge.reload(repo)
+    return []
+
+
+# ============================================================================ FAQ
+def _row_entry(row: FaqEntryRow) -> FaqEntry:
+    return FaqEntry(row.key, row.question, row.answer, tuple(row.alt or ()), row.threshold)
+
+
+async def faq_list(repo: Repo, lang: str) -> str:
+    rows = await repo.faq.all(lang)
+    return "\n".join(f"{r.key}: {r.question[:60]}" for r in rows) or f"no FAQ entries in {lang}"
+
+
+@dataclass(frozen=True)
+class FaqEdit:
+    key: str
+    lang: str
+    question: str
+    answer: str
+    alt: tuple[str, ...] = ()
+
+
+def parse_faq_edit(text: str) -> FaqEdit:
+    """'<key> <lang>\\nQ: question\\nA: answer (may span lines)\\nALT: one | two' → FaqEdit."""
+    head, _, body = text.strip().partition("\n")
+    parts = head.split()
+    if len(parts) != 2 or parts[1] not in SUPPORTED_LANGUAGES:
+        raise ValueError("first line: <key> <lang>, e.g. 'ship_time zh'")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,80}", parts[0]):
+        raise ValueError("key: letters, digits, _ . - only")
+    fields: dict[str, list[str]] = {"q": [], "a": [], "alt": []}
+    current: str | None = None
+    for line in body.splitlines():
+        match = re.match(r"\s*(Q|A|ALT)\s*[:：]\s*(.*)", line, re.IGNORECASE)
+        if match:
+            current = match.group(1).lower()
+            fields[current].append(match.group(2))
+        elif current is not None:
+            fields[current].append(line)
+    question = "\n".join(fields["q"]).strip()
+    answer = "\n".join(fields["a"]).strip()
+    if not question or not answer:
+        raise ValueError("write the question after 'Q:' and the answer after 'A:'")
+    alt = tuple(a.strip() for a in " | ".join(fields["alt"]).split("|") if a.strip())
+    return FaqEdit(parts[0], parts[1], question, answer, alt)
+
+
+def _tone_warning(text: str) -> str:
+    report = check_tone(text)
+    if report.ok:
+        return ""
+    terms = ", ".join(sorted({p.term for p in report.problems}))
+    return f"tone (P9): avoid {terms}; suggested: {report.rewrite}"
+
+
+async def upsert_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, edit: FaqEdit) -> str:
+    """Add or replace an entry; returns a tone warning about the answer, or ''."""
+    row = await repo.faq.get(edit.key, edit.lang)
+    if row is None:
+        repo.session.add(FaqEntryRow(key=edit.key, lang=edit.lang, question=edit.question,
+                                     answer=edit.answer, alt=list(edit.alt)))
+    else:
+        row.question, row.answer, row.alt = edit.question, edit.answer, list(edit.alt)
+    await record_change(repo, owner, "faq_set", key=edit.key, lang=edit.lang,
+                        new=row is None)
+    await repo.commit()
+    await knowledge.reload(repo)
+    return _tone_warning(edit.answer)
+
+
+async def delete_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, key: str,
+                     lang: str) -> bool:
+    row = await repo.faq.get(key, lang)
+    if row is None:
+        return False
+    await repo.session.delete(row)
+    await record_change(repo, owner, "faq_delete", key=key, lang=lang)
+    await repo.commit()
+    await knowledge.reload(repo)
+    return True
+
+
+async def add_phrasing(repo: Repo, knowledge: KnowledgeBase, owner: int, key: str, lang: str,
+                       phrasing: str) -> bool:
+    """An extra way to ask an existing entry (alt)."""
+    row = await repo.faq.get(key, lang)
+    if row is None:
+        return False
+    if phrasing not in (row.alt or []) and phrasing != row.question:
+        row.alt = [*(row.alt or []), phrasing]
+    await record_change(repo, owner, "faq_alt", key=key, lang=lang)
+    await repo.commit()
+    await knowledge.reload(repo)
+    return True
+
+
+CSV_COLUMNS = ("id", "question", "answer", "alt", "threshold")
+
+
+async def export_faq(repo: Repo, lang: str, fmt: str) -> bytes:
+    """The language's FAQ as the YAML FAQ file or CSV (alt phrasings joined by ' | ')."""
+    entries = [_row_entry(r) for r in await repo.faq.all(lang)]
+    if fmt == "yaml":
+        return dump_faq_file(FaqFile(entries)).encode("utf-8")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for e in entries:
+        writer.writerow([e.id, e.question, e.answer, " | ".join(e.alt),
+                         "" if e.threshold is None else e.threshold])
+    return out.getvalue().encode("utf-8-sig")  # the BOM lets spreadsheet apps read Chinese
+
+
+def parse_faq_upload(filename: str, data: bytes) -> FaqFile:
+    """A YAML FAQ file or a CSV with the export's columns; ValueError says what is wrong."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError("the file is not UTF-8 text") from error
+    if filename.lower().endswith(".csv"):
+        reader = csv.DictReader(io.StringIO(text))
+        missing = {"id", "question", "answer"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"CSV needs the columns {sorted(missing)}")
+        raw: list[dict[str, Any]] = []
+        for row in reader:
+            entry: dict[str, Any] = {k: row.get(k) for k in ("id", "question", "answer")}
+            alts = [a.strip() for a in (row.get("alt") or "").split("|") if a.strip()]
+            if alts:
+                entry["alt"] = alts
+            if (row.get("threshold") or "").strip():
+                try:
+                    entry["threshold"] = float(row["threshold"])
+                except ValueError as error:
+                    raise ValueError(f"row {row.get('id')!r}: threshold is not a number") from error
+            raw.append(entry)
+        return parse_faq({"faq": raw})
+    try:
+        return parse_faq(yaml.safe_load(text))
+    except yaml.YAMLError as error:
+        raise ValueError(f"not valid YAML: {error}") from error
+
+
+async def import_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, lang: str,
+                     filename: str, data: bytes) -> int:
+    """Replace the language's FAQ with the uploaded file; returns the number of entries."""
+    if lang not in SUPPORTED_LANGUAGES:
+        raise ValueError(f"language must be one of {SUPPORTED_LANGUAGES}")
+    faq = parse_faq_upload(filename, data)
+    if not faq.entries:
+        raise ValueError("the file has no entries")
+    await repo.faq.replace_language(lang, (
+        FaqEntryRow(key=e.id, lang=lang, question=e.question, answer=e.answer, alt=list(e.alt),
+                    threshold=e.threshold) for e in faq.entries))
+    await record_change(repo, owner, "faq_import", lang=lang, entries=len(faq.entries),
+                        file=filename)
+    await repo.commit()
+    await knowledge.reload(repo)
+    return len(faq.entries)
+
+
+# ============================================================================ inbox
+@dataclass(frozen=True)
+class Question:
+    message_id: int
+    text: str
+    lang: str
+
+
+@dataclass(frozen=True)
+class QuestionGroup:
+    """Similar unanswered questions; ``suggestion`` is the nearest FAQ entry, if any."""
+
+    questions: tuple[Question, ...]
+    suggestion: str | None
+
+    @property
+    def first(self) -> Question:
+        return self.questions[0]
+
+
+def _unanswered(message: Message, reason: str | None) -> bool:
+    meaning = message.meaning or {}
+    if meaning.get("inbox") or meaning.get("intent"):
+        return False
+    decision = meaning.get("decision")
+    return decision in ("none", "clarify") or (
+        decision == "answer" and reason == "rejected_answer")
+
+
+async def unanswered_questions(repo: Repo, since: datetime, limit: int = 300) -> list[Question]:
+    """Shopper texts the bot could not match, or whose answer led to an escalation."""
+    rows = await repo.session.execute(
+        select(Message, Conversation.escalation_reason, Conversation.language)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.sender == Sender.SHOPPER, Message.kind == "text",
+               Message.created_at >= since, Message.meaning.is_not(None))
+        .order_by(Message.id.desc())
+        .limit(limit * 3)
+    )
+    out = []
+    for message, reason, language in rows:
+        if _unanswered(message, reason):
+            lang = (message.meaning or {}).get("language") or language
+            out.append(Question(message.id, message.text, lang))
+    return out[:limit]
+
+
+def group_questions(questions: list[Question], knowledge: KnowledgeBase | None = None,
+                    threshold: int = INBOX_SIMILARITY) -> list[QuestionGroup]:
+    """Greedy grouping by rapidfuzz similarity, biggest groups first."""
+    if not questions:
+        return []
+    texts = [q.text for q in questions]
+    scores = process.cdist(texts, texts, scorer=fuzz.token_sort_ratio,
+                           processor=utils.default_process)
+    taken: set[int] = set()
+    groups: list[QuestionGroup] = []
+    for i in range(len(questions)):
+        if i in taken:
+            continue
+        members = [j for j in range(len(questions)) if j not in taken and scores[i][j] >= threshold]
+        taken.update(members)
+        first = questions[i]
+        suggestion = None
+        if knowledge is not None:
+            best = knowledge.understand(first.text, first.lang).best
+            suggestion = best.entry_id if best else None
+        groups.append(QuestionGroup(tuple(questions[j] for j in members), suggestion))
+    groups.sort(key=lambda g: -len(g.questions))
+    return groups
+
+
+async def _close_group(repo: Repo, message_id: int, action: str, since: datetime) -> Message:
+    """Mark the question and the ones similar to it as dealt with."""
+    target = await repo.session.get(Message, message_id)
+    if target is None:
+        raise ValueError("that question is gone")
+    pending = await unanswered_questions(repo, since)
+    similar = [q.message_id for q in pending
+               if fuzz.token_sort_ratio(q.text, target.text, processor=utils.default_process)
+               >= INBOX_SIMILARITY]
+    for other_id in {message_id, *similar}:
+        message = await repo.session.get(Message, other_id)
+        if message is not None:
+            message.meaning = {**(message.meaning or {}), "inbox": action}
+    return target
+
+
+async def inbox_to_phrasing(repo: Repo, knowledge: KnowledgeBase, owner: int, message_id: int,
+                            key: str, since: datetime) -> str:
+    """One tap: the question becomes another phrasing of entry ``key``; returns its text."""
+    message = await repo.session.get(Message, message_id)
+    if message is None:
+        raise ValueError("that question is gone")
+    lang = (message.meaning or {}).get("language") or "zh"
+    row = await repo.faq.get(key, lang) or next(
+        (r for r in await repo.faq.all() if r.key == key), None)
+    if row is None:
+        raise ValueError(f"no FAQ entry {key!r}")
+    await _close_group(repo, message_id, f"alt:{key}", since)
+    return message.text if await add_phrasing(
+        repo, knowledge, owner, row.key, row.lang, message.text) else ""
+
+
+async def inbox_to_entry(repo: Repo, knowledge: KnowledgeBase, owner: int, message_id: int,
+                         answer: str, since: datetime) -> str:
+    """The question becomes a new entry with the owner's answer; returns the new key."""
+    message = await repo.session.get(Message, message_id)
+    if message is None:
+        raise ValueError("that question is gone")
+    lang = (message.meaning or {}).get("language") or "zh"
+    key = f"inbox_{message_id}"
+    await _close_group(repo, message_id, f"new:{key}", since)
+    await upsert_faq(repo, knowledge, owner, FaqEdit(key, lang, message.text, answer.strip()))
+    return key
+
+
+async def inbox_dismiss(repo: Repo, owner: int, message_id: int, since: datetime) -> None:
+    await _close_group(repo, message_id, "dismissed", since)
+    await record_change(repo, owner, "inbox_dismiss", message=message_id)
+    await repo.commit()
+
+
+# ============================================================================ agents, settings
+async def add_agent(repo: Repo, owner: int, user_id: int) -> bool:
+    added = await staff.add_agent(repo, user_id)
+    await record_change(repo, owner, "agent_add", user=user_id)
+    await repo.commit()
+    return added
+
+
+async def remove_agent(repo: Repo, owner: int, user_id: int) -> bool:
+    removed = await staff.remove_agent(repo, user_id)
+    await record_change(repo, owner, "agent_remove", user=user_id)
+    await repo.commit()
+    return removed
+
+
+def _int_in(low: int, high: int) -> Any:
+    def check(value: str) -> str:
+        number = int(value)
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return str(number)
+    return check
+
+
+def _steps(value: str) -> str:
+    parse_steps(value)
+    return value.replace(" ", "")
+
+
+def _period(value: str) -> str:
+    if value not in ("month", "quarter", "year"):
+        raise ValueError("month, quarter or year")
+    return value
+
+
+def _languages(value: str) -> str:
+    langs = [x.strip() for x in value.split(",") if x.strip()]
+    if not langs or any(x not in SUPPORTED_LANGUAGES for x in langs):
+        raise ValueError(f"a list of {SUPPORTED_LANGUAGES}")
+    return ",".join(langs)
+
+
+def _text(value: str) -> str:
+    if not 1 <= len(value) <= 100:
+        raise ValueError("1 to 100 characters")
+    return value
+
+
+SETTING_RULES = {
+    "swap_limit": _int_in(0, 31),
+    "complaint_steps": _steps,
+    "complaint_period": _period,
+    "agent_cap": _int_in(1, 100),
+    "sla_greeting_seconds": _int_in(1, 3600),
+    "sla_reply_seconds": _int_in(1, 3600),
+    "shop_name": _text,
+    "languages": _languages,
+}
+
+
+def parse_steps(value: str) -> list[float | None]:
+    """'50,100,dismiss' → [50.0, 100.0, None]: amount per step, None for dismissal (P14)."""
+    steps: list[float | None] = []
+    for part in value.split(","):
+        part = part.strip().lower()
+        if part in ("dismiss", "dismissal"):
+            steps.append(None)
+        else:
+            amount = float(part)
+            if amount < 0:
+                raise ValueError("penalty amounts are not negative")
+            steps.append(amount)
+    if not steps:
+        raise ValueError("at least one step")
+    return steps
+
+
+async def change_setting(repo: Repo, owner: int, name: str, value: str) -> str:
+    """Validate and store one owner setting; returns the stored value (ValueError if bad)."""
+    value = value.strip()
+    if name == "timezone":
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        await repo.faq.set_setting("timezone", value)
+    else:
+        rule = SETTING_RULES.get(name)
+        if rule is None:
+            raise ValueError(f"unknown setting; one of: timezone, {', '.join(SETTING_RULES)}")
+        value = rule(value)
+        await staff.set_owner_setting(repo, name, value)
+    await record_change(repo, owner, "setting", name=name, value=value)
+    await repo.commit()
+    return value
+
+
+async def settings_text(repo: Repo) -> str:
+    lines = [f"timezone: {await repo.faq.setting('timezone') or 'Asia/Shanghai'}"]
+    for name in SETTING_RULES:
+        lines.append(f"{name}: {await staff.owner_setting(repo, name) or '(shop file)'}")
+    return "\n".join(lines)
+
+
+def pending_key(owner: int) -> str:
+    return f"pending:{owner}"
+
+
+async def set_pending(repo: Repo, owner: int, state: dict[str, Any] | None) -> None:
+    """What the owner's next plain message answers (kept in the database across restarts)."""
+    await repo.faq.set_setting(pending_key(owner), json.dumps(state or {}, ensure_ascii=False))
+    await repo.commit()
+
+
+async def pending(repo: Repo, owner: int) -> dict[str, Any]:
+    raw = await repo.faq.setting(pending_key(owner))
+    return json.loads(raw) if raw else {}

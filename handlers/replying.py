@@ -1,0 +1,44 @@
+"""Small helpers for the staff and owner routers: escaped, chunked plain-text replies."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import Bot
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+LIMIT = 3800  # below Telegram's 4096 after HTML escaping grows the text a little
+
+
+def chunks(text: str, limit: int = LIMIT) -> list[str]:
+    """Split on line breaks into pieces Telegram accepts."""
+    out: list[str] = []
+    current = ""
+    for line in text.splitlines() or [""]:
+        while len(line) > limit:
+            out.append(line[:limit])
+            line = line[limit:]
+        if current and len(current) + len(line) + 1 > limit:
+            out.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    out.append(current)
+    return [c for c in out if c.strip()] or ["—"]
+
+
+def keyboard(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=label, callback_data=data) for label, data in row
+         if len(data.encode()) <= 64]
+        for row in rows
+    ])
+
+
+async def tell(bot: Bot, chat_id: int, text: str,
+               markup: InlineKeyboardMarkup | None = None) -> None:
+    """Send plain text (escaped for the HTML default), in parts; buttons under the last."""
+    parts = chunks(text)
+    for i, part in enumerate(parts):
+        await bot.send_message(chat_id, escape(part),
+                               reply_markup=markup if i == len(parts) - 1 else None)

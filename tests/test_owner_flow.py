@@ -1,0 +1,273 @@
+"""Dispatcher tests of the owner's controls and the staff commands (P9–P14).
+
+Real aiogram routing with the FIFO recording session; the owner is 900, the agent 901
+(tests/conftest.py), another agent 902 is added by the owner.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiogram import Dispatcher
+from aiogram.types import Update
+from sqlalchemy import select
+
+from bot.app import App, build_app, build_dispatcher
+from bot.clock import FixedClock
+from bot.people_jobs import people_tick
+from bot.services import shifts as sh
+from bot.settings import Settings
+from storage.models import Conversation, Event, PhraseTemplate
+from storage.models.shifts import Complaint, HandoverRecord, ShiftSwap, SwapState
+from storage.repositories import Repo
+from tests.fakes.recording_session import RecordingSession
+from tests.fakes.updates import callback_update, message_update
+
+OWNER, AGENT, AGENT2, SHOPPER, STRANGER = 900, 901, 902, 5001, 7777
+GROUP = -100500
+SH = ZoneInfo("Asia/Shanghai")
+MONDAY = date(2026, 5, 4)
+NOON = datetime(2026, 5, 4, 12, tzinfo=SH).astimezone(UTC)
+
+
+class FileSession(RecordingSession):
+    """Also serves file downloads: ``files`` maps a file path to its bytes."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.files: dict[str, bytes] = {}
+
+    async def stream_content(  # type: ignore[override]
+        self, url: str, headers: dict[str, Any] | None = None, timeout: int = 30,
+        chunk_size: int = 65536, raise_for_status: bool = True,
+    ) -> AsyncGenerator[bytes, None]:
+        yield self.files[url.rsplit("/", 1)[-1]]
+
+
+@dataclass
+class Harness:
+    app: App
+    dp: Dispatcher
+    session: FileSession
+    clock: FixedClock
+    ids: itertools.count[int]
+
+    async def feed(self, update: Update) -> None:
+        await self.dp.feed_update(self.app.bot, update)
+
+    async def say(self, user: int, text: str, **kw: Any) -> list[str]:
+        self.session.requests.clear()
+        await self.feed(message_update(next(self.ids), user, text, **kw))
+        return self.sent()
+
+    async def tap(self, user: int, data: str) -> list[str]:
+        self.session.requests.clear()
+        await self.feed(callback_update(next(self.ids), user, data))
+        return self.sent()
+
+    def sent(self, to: int | None = None) -> list[str]:
+        return [r.text for r in self.session.requests_of("sendMessage")
+                if to is None or r.chat_id == to]
+
+    def buttons(self) -> list[str]:
+        last = self.session.requests_of("sendMessage")[-1]
+        markup = last.reply_markup
+        return [b.callback_data for row in markup.inline_keyboard for b in row] if markup else []
+
+    async def rows(self, model: type) -> list:
+        async with self.app.sessions() as db:
+            return list(await db.scalars(select(model)))
+
+
+@pytest.fixture
+async def h(settings: Settings) -> AsyncIterator[Harness]:
+    settings = settings.model_copy(update={"agent_chat_id": GROUP})
+    session = FileSession()
+    clock = FixedClock(NOON)
+    app = await build_app(settings, session=session, clock=clock)
+    yield Harness(app, build_dispatcher(app), session, clock, itertools.count(1000))
+    await app.close()
+
+
+async def test_non_owner_cannot_change_templates_P10(h: Harness) -> None:
+    key = h.app.knowledge.catalogue.categories("zh")["farewell"][0].key
+    await h.say(STRANGER, f"/settemplate {key} zh\n再见啦")
+    await h.say(AGENT, f"/settemplate {key} zh\n再见啦")
+    assert await h.rows(PhraseTemplate) == []
+    assert h.app.knowledge.catalogue.get(key, "zh").text != "再见啦"
+
+
+async def test_template_edit_previews_then_saves_and_refuses_bad_placeholders_P3_P9(
+    h: Harness,
+) -> None:
+    key = h.app.knowledge.catalogue.categories("zh")["farewell"][0].key
+    refused = await h.say(OWNER, f"/settemplate {key} zh\n再见 {{x.__class__}}")
+    assert "Refused" in refused[0] and "attribute" in refused[0]
+    preview = await h.say(OWNER, f"/settemplate {key} zh\n{{customer_name}}，可是下次再见")
+    assert "小林" in preview[0] and "可是" in preview[0]  # sample customer, tone warning
+    assert h.buttons() == ["own:tpl:save", "own:tpl:rewrite", "own:tpl:cancel"]
+    assert await h.rows(PhraseTemplate) == []  # nothing saved before the owner confirms
+    await h.tap(OWNER, "own:tpl:save")
+    [row] = await h.rows(PhraseTemplate)
+    assert row.text == "{customer_name}，可是下次再见"
+    assert h.app.knowledge.catalogue.get(key, "zh").text == row.text
+    audit = [e for e in await h.rows(Event) if e.kind == "owner_change"]
+    assert audit and audit[-1].agent_id == OWNER
+
+
+async def test_faq_set_is_answered_at_once_without_restart_P4(h: Harness) -> None:
+    reply = await h.say(OWNER, "/faqset moon_socks en\nQ: Do you sell socks for astronauts?\n"
+                               "A: Yes — our moon socks, in three sizes.")
+    assert "Saved" in reply[0]
+    answer = await h.say(SHOPPER, "do you sell socks for astronauts", language_code="en")
+    assert any("moon socks" in text for text in answer)
+
+
+async def test_faq_import_by_document_then_export_P4(h: Harness) -> None:
+    csv_text = ("id,question,answer,alt\nteapot,Is the teapot dishwasher safe?,"
+                "Yes - top rack only.,can the teapot go in the dishwasher\n")
+    h.session.files["faq.csv"] = csv_text.encode()
+    h.session.add_result("getFile", {"file_id": "d9", "file_unique_id": "d9u",
+                                     "file_path": "faq.csv"})
+    doc = {"document": {"file_id": "d9", "file_unique_id": "d9u", "file_name": "faq.csv"},
+           "caption": "/faqimport en"}
+    h.session.requests.clear()
+    await h.feed(message_update(next(h.ids), OWNER, None, **doc))
+    assert "Imported 1 entries" in h.sent()[-1]
+    answer = await h.say(SHOPPER, "can the teapot go in the dishwasher", language_code="en")
+    assert any("top rack" in text for text in answer)
+    await h.say(OWNER, "/faqexport en csv")
+    [sent] = h.session.requests_of("sendDocument")
+    assert b"teapot" in sent.document.data
+
+
+async def test_inbox_turns_a_question_into_a_phrasing_the_bot_then_answers_P4(
+    h: Harness,
+) -> None:
+    question = "is there a chance my parcel floats away in rain"
+    await h.say(SHOPPER, question, language_code="en")
+    await h.say(OWNER, "/inbox")
+    assert any(question in text for text in h.sent())
+    key = next(iter(h.app.knowledge._entries["en"]))
+    [convert] = [t for t in h.sent() if question in t]
+    async with h.app.sessions() as db:
+        from storage.models import Message
+        [message] = [m for m in await db.scalars(select(Message)) if m.text == question]
+    await h.tap(OWNER, f"own:inb:alt:{message.id}:{key}")
+    assert "now answers as" in h.sent()[-1]
+    entry = h.app.knowledge.entry(key, "en")
+    answer = await h.say(SHOPPER + 1, question, language_code="en")
+    assert any(entry.answer[:20] in text for text in answer)
+    assert convert
+
+
+async def test_inbox_new_entry_takes_the_owners_next_message_as_answer(h: Harness) -> None:
+    await h.say(SHOPPER, "do you knit scarves for giraffes", language_code="en")
+    async with h.app.sessions() as db:
+        from storage.models import Message
+        [message] = [m for m in await db.scalars(select(Message))
+                     if m.text == "do you knit scarves for giraffes"]
+    await h.tap(OWNER, f"own:inb:new:{message.id}")
+    reply = await h.say(OWNER, "Yes, extra long ones, made to order.")
+    assert "New FAQ entry" in reply[0]
+    answer = await h.say(SHOPPER + 2, "do you knit scarves for giraffes", language_code="en")
+    assert any("extra long" in text for text in answer)
+
+
+async def test_owner_adds_agent_by_forward_and_sees_schedule_P10_P11(h: Harness) -> None:
+    forward = {"forward_origin": {"type": "user", "date": 1_780_000_000,
+                                  "sender_user": {"id": AGENT2, "is_bot": False,
+                                                  "first_name": "Ava"}}}
+    await h.say(OWNER, "hello from Ava", **forward)
+    assert h.buttons() == [f"own:agt:add:{AGENT2}", f"own:agt:del:{AGENT2}"]
+    await h.tap(OWNER, f"own:agt:add:{AGENT2}")
+    agents = await h.say(OWNER, "/agents")
+    assert str(AGENT2) in agents[0]
+    schedule = await h.say(AGENT2, "/schedule")
+    assert len(schedule[0].splitlines()) == 1 + sh.SCHEDULE_DAYS
+    assert await h.say(STRANGER, "/schedule") != schedule  # strangers are shoppers
+
+
+async def test_swap_asked_accepted_approved_in_telegram_P12(h: Harness) -> None:
+    await h.say(OWNER, f"/addagent {AGENT2}")
+    async with h.app.sessions() as db:
+        shifts = await sh.shifts_between(Repo(db), MONDAY, MONDAY + timedelta(days=1))
+    mine, theirs = shifts[0], shifts[1]
+    asker, colleague = mine.agents[0], theirs.agents[0]
+    await h.say(asker, f"/swap {mine.day} {colleague} {theirs.day}")
+    assert h.sent(to=colleague) and h.buttons()[0].startswith("sw:acc:")
+    swap_id = h.buttons()[0].rsplit(":", 1)[-1]
+    await h.tap(colleague, f"sw:acc:{swap_id}")
+    assert f"own:swp:ok:{swap_id}" in h.buttons()
+    await h.tap(OWNER, f"own:swp:ok:{swap_id}")
+    [swap] = await h.rows(ShiftSwap)
+    assert swap.state == SwapState.APPROVED
+    async with h.app.sessions() as db:
+        after = await sh.shifts_between(Repo(db), MONDAY, MONDAY + timedelta(days=1))
+    assert after[0].agents == (colleague,) and after[1].agents == (asker,)
+
+
+async def test_handover_record_at_shift_end_has_real_content_P13(h: Harness) -> None:
+    entry = next(iter(h.app.knowledge._entries["zh"].values()))
+    h.clock.at = datetime(2026, 5, 4, 19, tzinfo=SH).astimezone(UTC)  # during Monday's shift
+    await h.say(SHOPPER, entry.question)
+    await h.say(SHOPPER + 5, "转人工")
+    schedule = await h.say(AGENT, "/schedule")
+    assert schedule and schedule[0].startswith("On duty now:")
+    await h.say(AGENT, "/handover 顾客5001的退款明天要跟进")
+    h.clock.at = datetime(2026, 5, 5, 0, 1, tzinfo=SH).astimezone(UTC)  # just after 24:00
+    h.session.requests.clear()
+    await people_tick(h.app)
+    [record] = await h.rows(HandoverRecord)
+    assert f"faq:{entry.id}" in record.text and "退款明天要跟进" in record.text
+    assert "Still open (1)" in record.text and "(asked)" in record.text
+    assert any("Handover" in r.text for r in h.session.requests_of("sendMessage")
+               if r.chat_id == GROUP)
+    await people_tick(h.app)  # idempotent
+    assert len(await h.rows(HandoverRecord)) == 1
+    h.clock.at = datetime(2026, 5, 5, 18, 31, tzinfo=SH).astimezone(UTC)  # next shift starts
+    h.session.requests.clear()
+    await people_tick(h.app)
+    shown = h.session.requests_of("sendMessage")
+    assert shown and "Before your shift" in shown[0].text
+    listing = await h.say(OWNER, "/handovers")
+    assert f"#{record.id}" in listing[0]
+
+
+async def test_complaint_steps_and_unfounded_P14(h: Harness) -> None:
+    for n in range(3):
+        shopper = SHOPPER + 10 + n
+        await h.say(shopper, "你好")
+        async with h.app.sessions() as db:
+            [conversation] = [c for c in await db.scalars(select(Conversation))
+                              if c.state != "closed" and c.agent_id is None
+                              and c.escalation_reason is None]
+            conversation.agent_id = AGENT
+            conversation.state = "assigned"
+            await db.commit()
+        await h.say(shopper, "我要投诉你们，客服态度太差了")
+    h.session.requests.clear()
+    await people_tick(h.app)
+    complaints = await h.rows(Complaint)
+    assert [(c.agent_id, c.step) for c in complaints] == [(AGENT, 1), (AGENT, 2), (AGENT, 3)]
+    to_owner = h.sent(to=OWNER)
+    assert len(to_owner) == 3 and "penalty 50" in to_owner[0]
+    assert "penalty 100" in to_owner[1] and "dismissal" in to_owner[2]
+    summary = await h.say(OWNER, "/complaints")
+    assert "3 — 3rd complaint: dismissal" in summary[0]
+    await h.tap(OWNER, f"own:cpl:{complaints[0].id}")
+    summary = await h.say(OWNER, "/complaints")
+    assert "2 — 2nd complaint: penalty 100" in summary[0]
+    await people_tick(h.app)
+    assert len(await h.rows(Complaint)) == 3  # recorded once
+
+
+async def test_strangers_messages_reach_the_shopper_flow_not_owner_handlers(h: Harness) -> None:
+    sent = await h.say(STRANGER, "/inbox")
+    assert all("unanswered" not in text for text in sent)
