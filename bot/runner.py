@@ -6,6 +6,7 @@ import logging
 import sys
 import time
 
+from bot.aftersales_jobs import start_aftersales
 from bot.app import build_app, build_dispatcher, resume_unhandled
 from bot.scheduler import add_housekeeping, build_scheduler
 from bot.settings import Settings
@@ -19,8 +20,10 @@ async def run(settings: Settings) -> None:
     dp = build_dispatcher(app)
     scheduler = build_scheduler(settings)  # calendar jobs only; features add theirs here
     add_housekeeping(scheduler, app.sessions, app.clock)
+    stop_aftersales = None
     try:
         scheduler.start()
+        stop_aftersales = await start_aftersales(app, scheduler)  # surveys, 回访, notices, API
         if app.sla is not None:
             app.sla.start()  # deadlines live in the DB: what fell due while down goes out now
         resumed = await resume_unhandled(app)
@@ -42,6 +45,8 @@ async def run(settings: Settings) -> None:
                 app.bot, allowed_updates=dp.resolve_used_update_types(), handle_signals=True
             )
     finally:
+        if stop_aftersales is not None:
+            await stop_aftersales()
         if app.sla is not None:
             await app.sla.stop()
         scheduler.shutdown(wait=False)

@@ -226,7 +226,7 @@ class Aftercare:
             return ""
         if not await repo.aftercare.answer_follow_up(row_id, outcome, now):
             return texts["fu_thanks"] if outcome == "ok" else ""
-        await repo.events.add("follow_up_answered", kind=row.kind, outcome=outcome)
+        await repo.events.add("follow_up_answered", follow_up=row.kind, outcome=outcome)
         if outcome == "ok":
             await repo.commit()
             return texts["fu_thanks"]

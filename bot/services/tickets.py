@@ -85,7 +85,7 @@ class TicketService:
             conversation_id=conversation.id if conversation else None,
         )
         await repo.tickets.add(ticket, actor, reason)
-        await repo.events.add("ticket_opened", ticket=ticket.id, kind=kind)
+        await repo.events.add("ticket_opened", ticket=ticket.id, ticket_kind=kind)
         if kind == TicketKind.COMPLAINT:
             # P20: every complaint reaches a person, whatever else happens.
             if conversation is None:
