@@ -31,6 +31,8 @@ LATIN_WORD_RE = re.compile(r"[a-z][a-z']*")
 _DOUBLE_END_RE = re.compile(r"([bdfgklmnprtz])\1$")
 
 Features = dict[str, float]
+_WORD_TOKEN_RE = re.compile(r"(?<!\w)[a-z0-9]+(?!\w)")
+_TAIL_TOKEN_RE = re.compile(r"(?<![a-z0-9])([a-z0-9]+)\W*$")
 
 # Unit after a number -> the concept it signals (concept names as in concepts.zh/en.txt).
 NUMBER_UNITS = {
@@ -79,14 +81,6 @@ class Analyzer:
     def __init__(self, lexicon: Lexicon, stop_weight: float = W_STOP) -> None:
         self.lexicon = lexicon
         self.stop_weight = stop_weight
-        self._slang_re = re.compile(
-            "|".join(
-                # a whole token, or glued to Chinese at the very end ("好的88")
-                rf"(?<!\w){re.escape(k)}(?!\w)|(?<![a-z0-9]){re.escape(k)}(?=\W*$)"
-                for k in sorted(lexicon.slang, key=len, reverse=True)
-            )
-            or r"(?!x)x"
-        )
         self._rewrite = Rewriter.build(lexicon.synonyms)
         self._zh_stop_re = re.compile(alternation(w for w in lexicon.zh_stopwords
                                                    if _HAN_RE.fullmatch(w)))
@@ -105,7 +99,14 @@ class Analyzer:
     def normalize(self, text: str) -> Normalized:
         """Slang first (so "88" is not masked as a number), then normal folding."""
         slang = self.lexicon.slang
-        text = self._slang_re.sub(lambda m: f" {slang[m.group(0)]} ", text.lower().strip())
+        text = text.lower().strip()
+        # Whole tokens ("3q", "thx"), or glued to Chinese at the very end ("好的88").
+        if not slang.keys().isdisjoint(_WORD_TOKEN_RE.findall(text)):
+            text = _WORD_TOKEN_RE.sub(lambda m: f" {slang[m.group(0)]} " if m.group(0) in slang
+                                      else m.group(0), text)
+        tail = _TAIL_TOKEN_RE.search(text)
+        if tail and tail.group(1) in slang:
+            text = f"{text[: tail.start(1)]} {slang[tail.group(1)]} {text[tail.end(1):]}"
         return normalize(text)
 
     def rewrite(self, folded: str, correct: Callable[[str], str] | None = None) -> str:

@@ -81,7 +81,7 @@ class PhraseMatcher:
         """Replace every phrase by repl(phrase)."""
         if self._multi is not None:
             text = self._multi.sub(lambda m: repl(m.group(0)), text)
-        if self.words:
+        if self.words and not self.words.isdisjoint(_LATIN_TOKEN_RE.findall(text)):
             text = _LATIN_TOKEN_RE.sub(
                 lambda m: repl(m.group(0)) if m.group(0) in self.words else m.group(0), text
             )
