@@ -92,30 +92,40 @@ class FeatureIndex:
                 if word.isalpha():
                     word_counts.setdefault(word, 0)
         self._init_vocab(word_counts)
-        df: dict[str, set[int]] = {}
+        # Vectorised build: one (doc, feature, weight) triplet per posting, then numpy.
+        feat_ids: dict[str, int] = {}
+        t_doc, t_feat, t_w = array("i"), array("i"), array("d")
         for i, feats in enumerate(doc_feats):
-            lab = int(self.doc_label[i])
-            for f in feats:
-                df.setdefault(f, set()).add(lab)
-        n = len(self.labels)
-        self.idf = {f: math.log(1.0 + (n - len(s) + 0.5) / (len(s) + 0.5)) for f, s in df.items()}
-        self.idf_unknown = unknown_factor * math.log(1.0 + (n + 0.5) / 0.5)
-        # array.array keeps the build's peak memory low (no Python int/float per posting).
-        postings: dict[str, tuple[array, array]] = {}
-        for i, feats in enumerate(doc_feats):
-            vec = {f: w * self.idf[f] for f, w in feats.items()}
-            norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-            scale = docs[i].boost / norm
-            for f, v in vec.items():
-                post = postings.get(f)
-                if post is None:
-                    post = postings[f] = (array("i"), array("d"))
-                post[0].append(i)
-                post[1].append(v * scale)
+            for f, w in feats.items():
+                fid = feat_ids.get(f)
+                if fid is None:
+                    fid = feat_ids[f] = len(feat_ids)
+                t_doc.append(i)
+                t_feat.append(fid)
+                t_w.append(w)
         del doc_feats
+        n, n_feats = len(self.labels), len(feat_ids)
+        doc = np.array(t_doc, dtype=np.int64)
+        feat = np.array(t_feat, dtype=np.int64)
+        # Document frequency per label: distinct (feature, label) pairs.
+        pairs = np.unique(feat * max(n, 1) + self.doc_label[doc])
+        df = np.bincount(pairs // max(n, 1), minlength=n_feats)
+        idf = np.log1p((n - df + 0.5) / (df + 0.5))
+        self.idf = dict(zip(feat_ids, idf.tolist(), strict=True))
+        self.idf_unknown = unknown_factor * math.log(1.0 + (n + 0.5) / 0.5)
+        weights = np.array(t_w, dtype=np.float64) * idf[feat]
+        norms = np.sqrt(np.bincount(doc, weights=weights * weights, minlength=len(docs)))
+        norms[norms == 0.0] = 1.0
+        boost = np.array([d.boost for d in docs], dtype=np.float64)
+        weights *= (boost / norms)[doc]
+        order = np.argsort(feat, kind="stable")
+        post_docs = doc[order].astype(np.int32)
+        post_w = weights[order]
+        ptr = np.concatenate(([0], np.cumsum(np.bincount(feat, minlength=n_feats))))
+        bounds = ptr.tolist()
         self.postings = {
-            f: (np.array(ids, dtype=np.int32), np.array(ws, dtype=np.float64))
-            for f, (ids, ws) in postings.items()
+            f: (post_docs[bounds[fid] : bounds[fid + 1]], post_w[bounds[fid] : bounds[fid + 1]])
+            for f, fid in feat_ids.items()
         }
         self.doc_fuzzy = [d.fuzzy for d in docs]
         self.n_docs = len(docs)
