@@ -18,6 +18,7 @@ from bot.services.aftersales import AfterSales, build_aftersales
 from bot.services.conversation import ConversationService
 from bot.services.escalation import EscalationService
 from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
+from bot.services.shifts import CalendarRoster
 from bot.services.sla import SlaClock
 from bot.services.staff import seed_staff
 from bot.settings import Settings
@@ -98,7 +99,8 @@ async def build_app(
         settings, knowledge, BotReplier(bot), clock, escalation, orders=aftersales.desk,
     )
     # P1/P2/P24: holding replies, nudges and reassignment when people are slow (issue 4).
-    sla = SlaClock(settings, sessions, knowledge, BotReplier(bot), clock)
+    sla = SlaClock(settings, sessions, knowledge, BotReplier(bot), clock,
+                   roster=CalendarRoster(settings))  # issue 5: shift calendar (P11, P24)
     return App(settings, bot, engine, sessions, knowledge, conversations, clock,
                aftersales=aftersales, sla=sla)
 

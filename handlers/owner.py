@@ -20,6 +20,7 @@ from bot.services import owner_admin as oa
 from bot.services import shifts as sh
 from bot.services.conversation import ConversationService
 from bot.services.knowledge import KnowledgeBase
+from bot.services.staff import calendar_enabled, set_calendar_enabled
 from bot.settings import Settings
 from handlers.replying import keyboard, tell
 from storage.repositories import Repo
@@ -35,7 +36,7 @@ FAQ: /faq [lang] · /faqshow <key> [lang] · /faqdel <key> <lang>
   /faqexport <lang> [yaml|csv] · send a .yaml/.csv file captioned /faqimport <lang>
 Inbox of unanswered questions: /inbox · /alt <question id> <entry key>
 Agents: /agents · /addagent <id> · /removeagent <id> · forward a message of theirs · /cap <n>
-Shifts: /schedule · /setshift mon-sat 18:30-24:00 · /closed <YYYY-MM-DD> [reason]
+Shifts: /shifts on|off · /schedule · /setshift mon-sat 18:30-24:00 · /closed <YYYY-MM-DD> [reason]
   /open <YYYY-MM-DD> · /assign <YYYY-MM-DD> <id,id> · /swaps
 Handover: /handovers · /handovershow <id>
 Complaints: /complaints · /unfounded <id>
@@ -336,6 +337,19 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
         await query.answer("Done." if changed else "No change.")
 
     # ------------------------------------------------------------------ shifts
+    @router.message(Command("shifts"))
+    async def on_shifts(message: Message, command: CommandObject, bot: Bot, repo: Repo) -> None:
+        value = (command.args or "").strip().lower()
+        if value not in ("on", "off"):
+            state = "on" if await calendar_enabled(repo) else "off"
+            await tell(bot, message.chat.id, f"Shift calendar is {state}. /shifts on|off — on: "
+                       "only agents of the running shift are on duty (P11).")
+            return
+        await set_calendar_enabled(repo, value == "on")
+        await oa.record_change(repo, message.from_user.id, "shift_calendar", value=value)
+        await repo.commit()
+        await tell(bot, message.chat.id, f"Shift calendar {value}.")
+
     @router.message(Command("setshift"))
     async def on_setshift(message: Message, command: CommandObject, bot: Bot,
                           repo: Repo) -> None:

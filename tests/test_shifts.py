@@ -8,7 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.services import shifts as sh
-from bot.services.staff import set_agents, set_duty_switch, set_owner_setting
+from bot.services.staff import (
+    set_agents,
+    set_calendar_enabled,
+    set_duty_switch,
+    set_owner_setting,
+)
+from bot.settings import Settings
 from storage.models.shifts import SwapState
 from storage.repositories import Repo
 
@@ -25,6 +31,7 @@ def at(day: date, hh: int, mm: int = 0) -> datetime:
 async def staffed(repo: Repo) -> Repo:
     await set_agents(repo, [A, B])
     await repo.faq.set_setting("timezone", "Asia/Shanghai")
+    await set_calendar_enabled(repo, True)
     await repo.commit()
     return repo
 
@@ -141,3 +148,26 @@ async def test_swap_leaving_a_shift_uncovered_is_refused_with_reason_P12(staffed
     assert await staffed.events.count("swap_refused") == 1
     assert not (await sh.request_swap(staffed, first, MONDAY - timedelta(days=1), C, None,
                                       now)).ok  # past shift
+
+
+async def test_with_the_calendar_off_every_agent_is_on_duty_and_sla_falls_back(
+    staffed: Repo, settings: Settings
+) -> None:
+    await set_calendar_enabled(staffed, False)
+    morning = at(MONDAY, 10)
+    assert await sh.on_duty(staffed, morning) == [A, B]
+    assert await sh.next_shift_start(staffed, morning) is None
+    assert await sh.CalendarRoster(settings).next_human_at(staffed, morning) is None
+    await set_duty_switch(staffed, A, "off")
+    assert await sh.on_duty(staffed, morning) == [B]
+
+
+async def test_calendar_roster_tells_the_sla_clock_when_people_are_back_P24(
+    staffed: Repo, settings: Settings
+) -> None:
+    roster = sh.CalendarRoster(settings)
+    assert await roster.next_human_at(staffed, at(MONDAY, 10)) == at(MONDAY, 18, 30)
+    assert await roster.next_human_at(staffed, at(MONDAY, 20)) is None
+    await set_duty_switch(staffed, 900, "on")  # an owner steps in
+    assert await roster.next_human_at(staffed, at(MONDAY, 10)) is None
+    assert 900 in await sh.on_duty(staffed, at(MONDAY, 10))

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.services import shifts as sh
+from bot.services.staff import calendar_enabled
 from storage.models import Conversation, ConversationState, Customer, Message, Sender
 from storage.models.shifts import HandoverRecord
 from storage.repositories import Repo
@@ -120,6 +121,8 @@ async def shift_tick(repo: Repo, now: datetime) -> TickResult:
     """Write the records of shifts that just ended; show the last one to the agents of the
     shift that is running (each agent once)."""
     result = TickResult()
+    if not await calendar_enabled(repo):
+        return result  # no calendar, no shifts to hand over
     for shift in await sh.shifts_around(repo, now, before=2, after=0):
         if shift.closed is not None:
             continue

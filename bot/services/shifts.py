@@ -18,7 +18,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.services.staff import agent_ids, duty_switches, owner_setting
+from bot.services.duty import ConfiguredRoster
+from bot.services.staff import (
+    agent_ids,
+    calendar_enabled,
+    console_switched_off,
+    duty_switches,
+    forced_on,
+    owner_setting,
+)
+from bot.settings import Settings
 from storage.models.shifts import ShiftSwap, SwapState
 from storage.repositories import Repo
 
@@ -194,22 +203,50 @@ async def current_shifts(repo: Repo, now: datetime) -> list[Shift]:
 
 
 async def on_duty(repo: Repo, now: datetime) -> list[int]:
-    """Agent ids on duty at ``now``: the calendar, corrected by each agent's on/off switch."""
+    """Agent ids on duty at ``now``: the calendar, corrected by each agent's on/off switch.
+
+    /duty on puts anyone on duty; /duty off (or the console's switch) takes them off. With the
+    calendar off (the owner has not turned it on) every agent on the roster counts.
+    """
     roster = await agent_ids(repo)
+    forced = await forced_on(repo)
     switches = await duty_switches(repo, roster)
-    scheduled = {a for s in await current_shifts(repo, now) for a in s.agents}
-    return [
-        agent for agent in roster
-        if switches[agent] == "on" or (switches[agent] == "auto" and agent in scheduled)
-    ]
+    off = await console_switched_off(repo)
+    if await calendar_enabled(repo):
+        scheduled = {a for s in await current_shifts(repo, now) for a in s.agents}
+    else:
+        scheduled = set(roster)
+    by_calendar = [a for a in roster
+                   if switches[a] == "auto" and a in scheduled and a not in off]
+    return list(dict.fromkeys([*by_calendar, *forced]))
 
 
 async def next_shift_start(repo: Repo, now: datetime) -> datetime | None:
-    """When the next staffed shift starts after ``now`` (P24: "a person is back at …")."""
+    """When the next staffed shift starts after ``now`` (P24: "a person is back at …");
+    None when the calendar is off or has no staffed shift in the coming two weeks."""
+    if not await calendar_enabled(repo):
+        return None
     for shift in await shifts_around(repo, now, 0, SCHEDULE_DAYS):
         if shift.start > now and shift.agents and shift.closed is None:
             return shift.start
     return None
+
+
+class CalendarRoster:
+    """The SLA clock's ``DutyRoster`` (issue 4) answered by the shift calendar (P11, P24).
+
+    While the owner has not turned the calendar on, the shop's previous rule answers.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.fallback = ConfiguredRoster(settings)
+
+    async def next_human_at(self, repo: Repo, now: datetime) -> datetime | None:
+        if not await calendar_enabled(repo):
+            return await self.fallback.next_human_at(repo, now)
+        if await on_duty(repo, now):
+            return None
+        return await next_shift_start(repo, now)
 
 
 async def coming_schedule(repo: Repo, now: datetime, days: int = SCHEDULE_DAYS) -> list[Shift]:

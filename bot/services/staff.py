@@ -11,10 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from sqlalchemy import select
+
 from bot.settings import Settings
+from storage.models import ShopSetting
 from storage.repositories import Repo
 
 AGENTS_KEY = "agents"
+CALENDAR_KEY = "shift_calendar"
 
 # Owner-tunable settings with their defaults (text, as stored).
 OWNER_DEFAULTS: dict[str, str] = {
@@ -55,7 +59,10 @@ async def set_agents(repo: Repo, ids: Iterable[int]) -> None:
 
 
 async def add_agent(repo: Repo, user_id: int) -> bool:
-    """Returns False when already an agent."""
+    """Returns False when already an agent; the agents' console table (issue 3) follows."""
+    console = getattr(repo, "agents", None)
+    if console is not None:
+        await console.ensure([user_id])
     ids = await agent_ids(repo)
     if user_id in ids:
         return False
@@ -64,11 +71,41 @@ async def add_agent(repo: Repo, user_id: int) -> bool:
 
 
 async def remove_agent(repo: Repo, user_id: int) -> bool:
+    console = getattr(repo, "agents", None)
+    row = await console.by_telegram_id(user_id) if console is not None else None
+    if row is not None:
+        row.on_duty = False  # kept for history (their chats name them); never assigned again
     ids = await agent_ids(repo)
     if user_id not in ids:
         return False
     await set_agents(repo, [i for i in ids if i != user_id])
     return True
+
+
+async def console_switched_off(repo: Repo) -> set[int]:
+    """Agents whose own switch in the agents' console (issue 3) is off."""
+    console = getattr(repo, "agents", None)
+    if console is None:
+        return set()
+    return {a.telegram_user_id for a in await console.all() if not a.on_duty}
+
+
+async def forced_on(repo: Repo) -> list[int]:
+    """Anyone (an owner too) who switched themselves on with /duty on."""
+    rows = await repo.session.scalars(
+        select(ShopSetting).where(ShopSetting.key.like("duty:%"), ShopSetting.value == "on")
+    )
+    return [int(row.key.split(":", 1)[1]) for row in rows]
+
+
+async def calendar_enabled(repo: Repo) -> bool:
+    """P11: the owner turns the shift calendar on (/shifts on). Off (a fresh shop), every
+    agent counts as on duty, as before the calendar existed."""
+    return await repo.faq.setting(CALENDAR_KEY) == "on"
+
+
+async def set_calendar_enabled(repo: Repo, enabled: bool) -> None:
+    await repo.faq.set_setting(CALENDAR_KEY, "on" if enabled else "off")
 
 
 async def seed_staff(repo: Repo, settings: Settings) -> None:
@@ -85,9 +122,14 @@ async def duty_switch(repo: Repo, agent_id: int) -> str:
 
 
 async def set_duty_switch(repo: Repo, agent_id: int, value: str) -> None:
+    """The agent's own switch; the agents' console (issue 3) keeps the same on/off."""
     if value not in ("on", "off", "auto"):
         raise ValueError("duty switch is on, off or auto")
     await repo.faq.set_setting(f"duty:{agent_id}", value)
+    console = getattr(repo, "agents", None)
+    row = await console.by_telegram_id(agent_id) if console is not None else None
+    if row is not None:
+        row.on_duty = value != "off"
 
 
 async def duty_switches(repo: Repo, ids: Iterable[int]) -> dict[int, str]:
