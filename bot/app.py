@@ -13,6 +13,7 @@ from aiogram.enums import ParseMode
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
+from bot.fsm import build_fsm
 from bot.middlewares import RepoMiddleware
 from bot.services.aftersales import AfterSales, build_aftersales
 from bot.services.conversation import ConversationService
@@ -107,7 +108,9 @@ async def build_app(
 
 def build_dispatcher(app: App) -> Dispatcher:
     """Routers in order: shoppers, other groups, then errors; one Repo per update."""
+    storage, isolation = build_fsm(app.settings.redis_url)  # per-user order across processes
     dp = Dispatcher(
+        storage=storage, events_isolation=isolation,
         settings=app.settings, knowledge=app.knowledge, conversations=app.conversations,
         aftersales=app.aftersales,
     )

@@ -12,12 +12,14 @@ from bot.people_jobs import install_people_jobs
 from bot.scheduler import add_housekeeping, build_scheduler
 from bot.settings import Settings
 from bot.transport.console import ConsoleShopper, run_console
+from storage.locks import startup_lock
 
 log = logging.getLogger(__name__)
 
 
 async def run(settings: Settings) -> None:
-    app = await build_app(settings)
+    async with startup_lock(settings.database_url):  # several processes start at once
+        app = await build_app(settings)
     dp = build_dispatcher(app)
     scheduler = build_scheduler(settings)  # calendar jobs only; features add theirs here
     add_housekeeping(scheduler, app.sessions, app.clock)
@@ -28,6 +30,11 @@ async def run(settings: Settings) -> None:
         stop_aftersales = await start_aftersales(app, scheduler)  # surveys, 回访, notices, API
         if app.sla is not None:
             app.sla.start()  # deadlines live in the DB: what fell due while down goes out now
+        if settings.webhook_url and not settings.offline:
+            from bot.webhook import run_webhook  # several processes behind one URL (issue 8)
+
+            await run_webhook(app, dp)
+            return
         resumed = await resume_unhandled(app)
         if resumed:
             log.warning("answered %d messages left unanswered by a previous run", resumed)

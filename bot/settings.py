@@ -83,6 +83,12 @@ class Settings(BaseModel):
     follow_up_days_after_ticket: int = Field(default=2, ge=0, le=90)
     ticket_due_hours: int = Field(default=48, ge=1, le=720)  # P18 handling-rate deadline
     notice_rate_per_second: float = Field(default=25.0, gt=0, le=30)  # P22, Telegram ≤ ~30/s
+    # Scale (issue 8): Redis for FSM storage and per-user event isolation; webhook mode when
+    # WEBHOOK_URL is set (several processes behind one public URL), else long polling.
+    redis_url: str | None = None
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://")
+    webhook_secret: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,256}$")
+    webhook_listen: str = Field(default="127.0.0.1:8080", pattern=r"^[^:\s]*:\d{1,5}$")
 
     @field_validator("owner_ids", "agent_ids", mode="before")
     @classmethod
@@ -148,6 +154,10 @@ ENVIRONMENT = {
     "AGENT_CHAT_ID": "agent_chat_id",
     "SLA_GREETING_SECONDS": "sla_greeting_seconds",
     "SLA_REPLY_SECONDS": "sla_reply_seconds",
+    "REDIS_URL": "redis_url",
+    "WEBHOOK_URL": "webhook_url",
+    "WEBHOOK_SECRET": "webhook_secret",
+    "WEBHOOK_LISTEN": "webhook_listen",
     "ORDERS_API_TOKEN": "orders_api_token",
     "ORDERS_API_PORT": "orders_api_port",
 }

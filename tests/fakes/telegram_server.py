@@ -312,9 +312,10 @@ class FakeTelegramServer:
     async def _deliver(self, update: dict[str, Any]) -> None:
         assert self._client is not None, "start() the server first"
         headers = {"X-Telegram-Bot-Api-Secret-Token": self._secret} if self._secret else {}
-        for _ in range(len(self._webhooks)):
-            url = self._webhooks[self._round_robin % len(self._webhooks)]
-            self._round_robin += 1
+        start = self._round_robin  # each URL once, from this delivery's turn on (concurrent
+        self._round_robin += 1     # deliveries must not make one retry the same dead URL)
+        for attempt in range(len(self._webhooks)):
+            url = self._webhooks[(start + attempt) % len(self._webhooks)]
             try:
                 async with self._client.post(url, json=update, headers=headers) as resp:
                     status = resp.status

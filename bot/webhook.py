@@ -1,0 +1,240 @@
+"""Webhook mode: several identical processes behind one public URL (design.md, "Scale").
+
+Why ``handle_in_background=False``. With aiogram's default (True) the request handler answers
+Telegram 200 *before* the update is handled; a crash right after that loses the update, since
+Telegram never sends it again and nothing stored it. Here the answer waits until the handler
+has run: the shopper's message is committed before anything is sent (ConversationService
+stores first), and Telegram gets 200 only afterwards. A crash or a stop at any point before
+that makes Telegram (or the fake server's load balancer) deliver the update again, to this or
+another process; ``store_inbound`` is idempotent per ``update_id``, so it is stored once.
+The cost is one open request per update in flight, which Telegram allows (``max_connections``).
+
+What answers a message that was stored but never answered (a process killed between storing
+and answering, or a redelivery that found it stored already)? The ``Resumer``: at start and
+then every few seconds it looks for such messages and answers each **under the shopper's
+event-isolation lock** (Redis with several processes, ``bot.fsm``), the same lock the
+dispatcher holds around a whole update. So a message still being handled elsewhere is waited
+for and then found handled: answered once. What stays possible is the unavoidable window of
+any non-idempotent API: a process killed after Telegram accepted a reply but before it
+committed "handled" — that reply goes out again on resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram.types import TelegramObject, Update
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+from sqlalchemy import select
+
+from bot.app import App
+from bot.fsm import user_lock
+from storage.models import Conversation, Customer, Message, Sender
+from storage.repositories import Repo
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PATH = "/webhook"
+
+
+def webhook_path(url: str | None) -> str:
+    """The path Telegram posts to: the path of WEBHOOK_URL (a proxy forwards it unchanged)."""
+    path = urlsplit(url or "").path
+    return path if path not in ("", "/") else DEFAULT_PATH
+
+
+def listen_address(listen: str) -> tuple[str, int]:
+    """'host:port' → (host, port); an empty host means every interface."""
+    host, _, port = listen.rpartition(":")
+    return host or "0.0.0.0", int(port)
+
+
+class FailureMarker(BaseMiddleware):
+    """Innermost outer middleware: remembers updates whose handling raised.
+
+    The error router answers the shopper and swallows the error, so aiogram would answer the
+    webhook 200. If the shopper's message was not stored by then, 200 would lose it.
+    """
+
+    def __init__(self) -> None:
+        self.failed: set[int] = set()
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        try:
+            return await handler(event, data)
+        except Exception:
+            if isinstance(event, Update):
+                self.failed.add(event.update_id)
+            raise
+
+
+class StoreFirstRequestHandler(SimpleRequestHandler):
+    """Answers 200 only once the update is handled, or at least its message stored.
+
+    A shopper's message whose handling failed before it was stored gets 500: Telegram (or the
+    load balancer) delivers it again, to this or another process.
+    """
+
+    def __init__(self, app: App, dp: Dispatcher, marker: FailureMarker) -> None:
+        super().__init__(dispatcher=dp, bot=app.bot, handle_in_background=False,
+                         secret_token=app.settings.webhook_secret)
+        self.app, self.marker = app, marker
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        raw = await request.json(loads=bot.session.json_loads)
+        result = await self.dispatcher.feed_webhook_update(bot, raw, **self.data)
+        update_id = raw.get("update_id") if isinstance(raw, dict) else None
+        if update_id in self.marker.failed:
+            self.marker.failed.discard(update_id)
+            if _is_shopper_message(raw) and not await self._stored(update_id):
+                log.warning("update %s failed before it was stored: asking for it again",
+                            update_id)
+                return web.Response(status=500, text="not stored")
+        return web.Response(body=self._build_response_writer(bot=bot, result=result))
+
+    async def _stored(self, update_id: int) -> bool:
+        try:
+            async with self.app.sessions() as db:
+                return await Repo(db).conversations.by_update_id(update_id) is not None
+        except Exception:  # the database is away: certainly not stored by us
+            return False
+
+
+def _is_shopper_message(raw: dict[str, Any]) -> bool:
+    """A private-chat message or edit from a person: the updates that are stored."""
+    message = raw.get("message") or raw.get("edited_message")
+    return (isinstance(message, dict) and isinstance(message.get("chat"), dict)
+            and message["chat"].get("type") == "private" and "from" in message)
+
+
+def build_webhook_app(app: App, dp: Dispatcher) -> web.Application:
+    """The aiohttp application: POST {path} → dispatcher (secret checked), GET /healthz.
+
+    Not aiogram's ``setup_application``: its shutdown hook closes the bot session and the FSM
+    storage *before* aiohttp waits for requests in flight, which cuts those off. ``run_webhook``
+    emits the dispatcher's start-up and shut-down itself, in the right order.
+    """
+    aio = web.Application()
+    marker = FailureMarker()
+    dp.update.outer_middleware(marker)
+    handler = StoreFirstRequestHandler(app, dp, marker)
+    aio.router.add_post(webhook_path(app.settings.webhook_url), handler.handle)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    aio.router.add_get("/healthz", healthz)
+    return aio
+
+
+@dataclass
+class Resumer:
+    """Answers stored-but-unanswered shopper messages, each under the shopper's lock."""
+
+    app: App
+    dp: Dispatcher
+    grace: float = 2.0  # only messages older than this: newer ones are being handled
+    max_attempts: int = 3  # per message and process; then it is left for the SLA clock/people
+    _attempts: dict[int, int] = field(default_factory=dict)
+
+    async def pending(
+        self, older_than_seconds: float, limit: int = 200
+    ) -> list[tuple[int, int, int]]:
+        """(message id, chat id, user id) of unanswered shopper messages of unblocked customers."""
+        older_than = self.app.clock.now() - timedelta(seconds=older_than_seconds)
+        query = (
+            select(Message.id, Customer.chat_id, Customer.telegram_user_id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .join(Customer, Customer.id == Conversation.customer_id)
+            .where(
+                Message.sender == Sender.SHOPPER,
+                Message.handled_at.is_(None),
+                Message.created_at < older_than,
+                Customer.blocked_at.is_(None),
+            )
+            .order_by(Message.id)
+            .limit(limit)
+        )
+        async with self.app.sessions() as db:
+            rows = (await db.execute(query)).all()
+        return [(m, c, u) for m, c, u in rows if self._attempts.get(m, 0) < self.max_attempts]
+
+    async def resume_one(self, message_id: int, chat_id: int, user_id: int) -> bool:
+        """Answer one message unless someone did meanwhile; True when this call answered it."""
+        self._attempts[message_id] = self._attempts.get(message_id, 0) + 1
+        async with user_lock(self.dp.fsm.events_isolation, self.app.bot.id, chat_id, user_id):
+            async with self.app.sessions() as db:
+                message = await db.get(Message, message_id)
+                if message is None or message.handled_at is not None:
+                    return False
+                await self.app.conversations.resume(Repo(db), message)
+                return True
+
+    async def run_once(self, older_than_seconds: float | None = None) -> int:
+        """One pass; returns how many messages this process answered."""
+        grace = self.grace if older_than_seconds is None else older_than_seconds
+        answered = 0
+        for message_id, chat_id, user_id in await self.pending(grace):
+            try:
+                answered += await self.resume_one(message_id, chat_id, user_id)
+            except Exception:
+                log.exception("resuming message %s failed", message_id)
+        return answered
+
+    async def run_forever(self, interval: float = 2.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.run_once()
+            except Exception:  # the database may be away for a moment; try again later
+                log.exception("resume pass failed")
+
+
+async def run_webhook(app: App, dp: Dispatcher) -> None:
+    """Serve the webhook until SIGINT/SIGTERM; in-flight updates get time to finish."""
+    settings = app.settings
+    resumer = Resumer(app, dp)
+    resumed = await resumer.run_once(older_than_seconds=0.0)
+    if resumed:
+        log.warning("answered %d messages left unanswered by a previous run", resumed)
+    runner = web.AppRunner(build_webhook_app(app, dp), access_log=None, shutdown_timeout=10.0)
+    await runner.setup()
+    workflow = {**dp.workflow_data, "bot": app.bot, "dispatcher": dp}
+    await dp.emit_startup(**workflow)
+    host, port = listen_address(settings.webhook_listen)
+    await web.TCPSite(runner, host, port).start()
+    log.info("webhook listening on %s:%s%s", host, port, webhook_path(settings.webhook_url))
+    if settings.webhook_url:
+        await app.bot.set_webhook(
+            settings.webhook_url, secret_token=settings.webhook_secret,
+            allowed_updates=dp.resolve_used_update_types(), drop_pending_updates=False,
+        )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    background = asyncio.create_task(resumer.run_forever())
+    try:
+        await stop.wait()
+    finally:
+        background.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await background
+        await runner.cleanup()  # stops listening, waits for in-flight updates
+        await dp.emit_shutdown(**workflow)  # then closes FSM storage (Redis)

@@ -1,0 +1,112 @@
+"""Bot processes started as README starts them (``python -m bot``), in webhook mode.
+
+Used by the multi-process and crash tests and by bench/bench_load.py. Each process listens on
+its own port; the fake Bot API server plays the load balancer (``deliver_webhooks``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+WEBHOOK_SECRET = "test-secret_8"
+PUBLIC_URL = "https://shop.test/tg/webhook"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class BotProcess:
+    """One ``python -m bot`` with its own port and log file."""
+
+    env: dict[str, str]
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/tg/webhook"
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def start(self) -> None:
+        env = {**self.env, "WEBHOOK_LISTEN": f"127.0.0.1:{self.port}"}
+        log = open(self.log_path, "ab")  # noqa: ASYNC230  (handed to the child)
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=log,
+        )
+        log.close()
+
+    async def wait_ready(self, timeout: float = 60) -> None:
+        """Until /healthz answers (migrated, FAQ loaded, listening)."""
+        import aiohttp
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with aiohttp.ClientSession() as client:
+            while True:
+                if not self.alive:
+                    raise RuntimeError(f"bot exited early:\n{self.log_tail()}")
+                try:
+                    async with client.get(f"http://127.0.0.1:{self.port}/healthz") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError(f"bot not ready:\n{self.log_tail()}")
+                await asyncio.sleep(0.1)
+
+    async def stop(self, timeout: float = 15) -> None:
+        """Graceful: SIGTERM, in-flight updates finish."""
+        if self.alive:
+            assert self.process is not None
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+    async def kill(self) -> None:
+        """kill -9: no clean-up at all."""
+        if self.alive:
+            assert self.process is not None
+            os.kill(self.process.pid, signal.SIGKILL)
+            await self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def bot_env(api_url: str, database_url: str, redis_url: str | None, token: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "BOT_TOKEN": token,
+        "TELEGRAM_API_URL": api_url,
+        "DATABASE_URL": database_url,
+        "WEBHOOK_URL": PUBLIC_URL,
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    else:
+        env.pop("REDIS_URL", None)
+    env.pop("SHOP_CONFIG", None)
+    return env
