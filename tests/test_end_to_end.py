@@ -21,6 +21,7 @@ from tests.fakes.telegram_server import FakeTelegramServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_FAQ = ROOT / "bot" / "demo"
+SLA_REPLY_SECONDS = 2
 
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -38,6 +39,8 @@ async def running_bot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
         "BOT_TOKEN": "123456:E2E-TEST",
         "TELEGRAM_API_URL": server.base_url,
         "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'shop.sqlite3'}",
+        "AGENT_IDS": "901",  # someone is on duty: the SLA clock sends holding replies (P2)
+        "SLA_REPLY_SECONDS": str(SLA_REPLY_SECONDS),  # short deadlines, real clock
     }
     env.pop("SHOP_CONFIG", None)
     process = await asyncio.create_subprocess_exec(
@@ -84,3 +87,21 @@ async def test_request_for_a_person_and_redelivery(running_bot: FakeTelegramServ
                     "height": 1, "is_animated": False, "is_video": False},
     })
     await running_bot.wait_for_messages(chat, count=3, timeout=20)
+
+
+async def test_holding_reply_within_a_second_of_its_deadline_P2(
+    running_bot: FakeTelegramServer,
+) -> None:
+    """A queued shopper hears from the SLA clock when no person answered in time."""
+    chat = 7200
+    user = {"id": chat, "is_bot": False, "first_name": "周", "language_code": "zh"}
+    running_bot.push_message(chat, "转人工", user=user)
+    queued = (await running_bot.wait_for_messages(chat, count=2, timeout=20))[1]
+    sent = await running_bot.wait_for_messages(chat, count=4, timeout=3 * SLA_REPLY_SECONDS + 5)
+    first, second = sent[2], sent[3]
+    assert first.text.startswith(("抱歉", "不好意思", "非常抱歉"))  # apology + inquiry
+    late = first.at - queued.at - SLA_REPLY_SECONDS
+    print(f"holding reply {late:+.3f} s from its deadline")  # shown with -s
+    assert -0.5 < late <= 1.0, f"holding reply {late:+.2f} s from its deadline"
+    assert second.at - first.at >= SLA_REPLY_SECONDS - 0.5  # never more often than promised
+    assert second.text != first.text

@@ -341,3 +341,19 @@ async def test_scheduler_keeps_calendar_jobs_with_a_grace_time(h: Harness) -> No
         await db.execute(update(Conversation).values(state=ConversationState.CLOSED))
         await db.commit()
     assert await clear_stale_deadlines(h.app.sessions, MORNING) == 1
+
+
+async def test_after_an_agent_reply_the_next_wait_counts_from_the_new_message(
+    h: Harness,
+) -> None:
+    await queued(h)
+    async with h.app.sessions() as db:  # the agents' console clears the deadline on a reply
+        await db.execute(update(Conversation).values(
+            state=ConversationState.ASSIGNED, agent_id=901, reply_due_at=None))
+        await db.commit()
+    h.clock.at = MORNING + timedelta(seconds=300)
+    await h.feed(3, "好的，还有一个问题想问")
+    h.take_sent()
+    assert len(await h.at(320)) == 1
+    [holding] = await h.events("holding_reply")
+    assert holding.data["waited_seconds"] == 20

@@ -73,6 +73,7 @@ class ConversationService:
             await repo.commit()
             return False
         conversation.last_activity_at = now
+        self.sla.on_shopper_message(conversation, now)  # a new wait for a person starts?
         if conversation.reply_due_at is None:
             wait = (self.settings.sla_greeting_seconds if is_new
                     else self.settings.sla_reply_seconds)

@@ -197,28 +197,29 @@ class SlaClock:
         return report
 
     async def _claim(self, now: datetime, report: TickReport) -> list[int]:
-        """Compare-and-set on the deadline seen: only one process wins each due conversation."""
+        """Compare-and-set: only one process wins each due conversation.
+
+        One UPDATE … RETURNING moves the deadline of the conversations seen due, on condition
+        that they are still due: a second process running the same statement after the first
+        committed finds them a full period ahead and claims nothing (SQLite ≥ 3.35, PostgreSQL).
+        """
         async with self.sessions() as db:
-            due = (await db.execute(
-                select(Conversation.id, Conversation.reply_due_at)
+            due = list(await db.scalars(
+                select(Conversation.id)
                 .where(Conversation.reply_due_at <= now)
                 .order_by(Conversation.reply_due_at)
                 .limit(self.batch)
-            )).all()
+            ))
             report.due = len(due)
             if not due:
                 return []
-            claimed: list[int] = []
-            next_due = now + self.period
-            for conversation_id, seen in due:
-                result = await db.execute(
-                    update(Conversation)
-                    .where(Conversation.id == conversation_id, Conversation.reply_due_at == seen)
-                    .values(reply_due_at=next_due)
-                    .execution_options(synchronize_session=False)
-                )
-                if result.rowcount == 1:  # type: ignore[attr-defined]
-                    claimed.append(conversation_id)
+            claimed = list(await db.scalars(
+                update(Conversation)
+                .where(Conversation.id.in_(due), Conversation.reply_due_at <= now)
+                .values(reply_due_at=now + self.period)
+                .returning(Conversation.id)
+                .execution_options(synchronize_session=False)
+            ))
             await db.commit()
         report.claimed = len(claimed)
         return claimed

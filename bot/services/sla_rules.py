@@ -39,6 +39,12 @@ class WaitRules:
         until = conversation.off_hours_until
         return until if until is not None and until > now else now
 
+    def on_shopper_message(self, conversation: Conversation, now: datetime) -> None:
+        """No deadline while waiting for a person means one answered (their reply cleared it):
+        this message starts a new wait, so the next-reply time counts from here."""
+        if conversation.state in WAITING_STATES and conversation.reply_due_at is None:
+            conversation.waiting_since = self.wait_start(conversation, now)
+
     def after_delivery(self, conversation: Conversation, sent: bool, now: datetime) -> None:
         """After the bot answered (or chose not to): when must the shopper next hear from us?"""
         if conversation.state in WAITING_STATES:
