@@ -30,6 +30,7 @@ from handlers.aftersales import build_aftersales_router
 from handlers.errors import build_error_router
 from handlers.groups import build_group_router
 from handlers.owner import build_owner_router
+from handlers.reports import build_reports_router
 from handlers.shopper import build_shopper_router
 from handlers.staff import build_staff_router
 from storage.engine import create_engine, create_session_factory
@@ -118,6 +119,7 @@ def build_dispatcher(app: App) -> Dispatcher:
     dp.include_routers(
         build_aftersales_router(app.settings, app.clock),  # its commands and states go first
         build_owner_router(app.settings.owner_ids),  # before shoppers: owner commands
+        build_reports_router(app.settings.owner_ids),  # /report (P23), owners only
         build_staff_router(app.settings.owner_ids),  # schedule, swaps, handover
         build_shopper_router(),
         build_group_router(app.settings.agent_chat_id),

@@ -9,6 +9,7 @@ import time
 from bot.aftersales_jobs import start_aftersales
 from bot.app import build_app, build_dispatcher, resume_unhandled
 from bot.people_jobs import install_people_jobs
+from bot.report_jobs import start_reports
 from bot.scheduler import add_housekeeping, build_scheduler
 from bot.settings import Settings
 from bot.transport.console import ConsoleShopper, run_console
@@ -23,6 +24,7 @@ async def run(settings: Settings) -> None:
     dp = build_dispatcher(app)
     scheduler = build_scheduler(settings)  # calendar jobs only; features add theirs here
     add_housekeeping(scheduler, app.sessions, app.clock)
+    start_reports(app, scheduler)  # weekly report (P15) and the daily summary
     install_people_jobs(scheduler, app)  # handover at shift end/start, complaints
     stop_aftersales = None
     try:

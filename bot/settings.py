@@ -83,6 +83,12 @@ class Settings(BaseModel):
     follow_up_days_after_ticket: int = Field(default=2, ge=0, le=90)
     ticket_due_hours: int = Field(default=48, ge=1, le=720)  # P18 handling-rate deadline
     notice_rate_per_second: float = Field(default=25.0, gt=0, le=30)  # P22, Telegram ≤ ~30/s
+    # Reports (P15, P23): weekly report for the Monday meeting; daily summary at "HH:MM",
+    # or, when unset, at the end of the day's last shift.
+    report_weekly: str = Field(
+        default="mon 14:30", pattern=r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$"
+    )
+    report_daily_at: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     # Scale (issue 8): Redis for FSM storage and per-user event isolation; webhook mode when
     # WEBHOOK_URL is set (several processes behind one public URL), else long polling.
     redis_url: str | None = None

@@ -34,7 +34,7 @@ async def collect(scope: Scope, report: Report, agents: dict[int, AgentSection])
         .where(asked, decision.in_(QUESTION_DECISIONS))
     )).one()
     text = func.lower(func.trim(Message.text)).label("q")
-    unanswered = (await session.execute(
+    unanswered = [] if scope.headline_only else (await session.execute(
         select(text, func.count().label("n"))
         .where(asked, decision == "none")
         .group_by(text)

@@ -61,7 +61,7 @@ async def build_report(
     report = await _build(scope, agent_names or {})
     if compare:
         before = Scope(session, start - (end - start), start, zone, ids, greeting_seconds,
-                       tables, kinds)
+                       tables, kinds, headline_only=True)
         previous = await _build(before, agent_names or {})
         report.changes = [Change(key, read(report), read(previous))
                           for key, read in HEADLINES.items()]

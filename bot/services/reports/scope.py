@@ -28,6 +28,8 @@ class Scope:
     tables: frozenset[str] = frozenset()
     event_kinds: frozenset[str] = frozenset()
     not_recorded: list[str] = field(default_factory=list)
+    # The previous period only feeds the headline changes: skip what they do not read.
+    headline_only: bool = False
 
     def has_table(self, name: str) -> bool:
         return name in self.tables

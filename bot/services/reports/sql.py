@@ -6,9 +6,10 @@ numbers are computed in the database and only one row per group comes back.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Float, Integer, String, case, func, literal, select
+from sqlalchemy import Float, String, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, Select
@@ -64,51 +65,74 @@ def nearest_rank(n: ColumnElement[Any], percent: int) -> ColumnElement[int]:
     return (n * percent + 99) // 100
 
 
-async def stats_by(
-    session: AsyncSession, values: Select[Any], *, grouped: bool = False
-) -> dict[Any, Stats]:
-    """Count/avg/p50/p95/max of ``values`` (columns ``grp``, ``v``; NULL v is skipped).
+@dataclass
+class Distribution:
+    """Overall and per-group statistics of one set of durations, with wait buckets."""
 
-    Without ``grouped`` every row counts toward one group, returned under the key ``None``.
+    overall: Stats = field(default_factory=Stats)
+    groups: dict[Any, Stats] = field(default_factory=dict)
+    buckets: list[tuple[str, int]] = field(default_factory=list)
+
+
+async def distribution(
+    session: AsyncSession, values: Select[Any], *, grouped: bool = True
+) -> Distribution:
+    """Count/avg/p50/p95/max of ``values`` (columns ``grp``, ``v``; NULL v is skipped),
+    overall and per ``grp``, and the WAIT_BUCKETS counts — in one query.
+
+    Rows are ranked twice (over all rows and within the group); each group returns the
+    overall percentile only if that row falls in it, so one GROUP BY gives both. Without
+    ``grouped`` the per-group ranking (a second sort) is skipped.
     """
     sub = values.subquery()
-    grp = sub.c.grp if grouped else literal(0, Integer)
     ranked = (
         select(
-            grp.label("grp"),
-            sub.c.v.label("v"),
-            func.row_number().over(partition_by=grp, order_by=sub.c.v).label("rn"),
-            func.count().over(partition_by=grp).label("n"),
+            sub.c.grp, sub.c.v,
+            func.row_number().over(order_by=sub.c.v).label("rn_all"),
+            func.count().over().label("n_all"),
+            (func.row_number().over(partition_by=sub.c.grp, order_by=sub.c.v) if grouped
+             else literal(0)).label("rn"),
+            (func.count().over(partition_by=sub.c.grp) if grouped else literal(0)).label("n"),
         )
         .where(sub.c.v.is_not(None))
         .subquery()
     )
+    r = ranked.c
+    bucket_columns = [
+        func.count(case((r.v < bound, 1))) if bound else func.count()
+        for _, bound in WAIT_BUCKETS
+    ]
     query = select(
-        ranked.c.grp,
-        func.max(ranked.c.n),
-        func.avg(ranked.c.v),
-        func.max(case((ranked.c.rn == nearest_rank(ranked.c.n, 50), ranked.c.v))),
-        func.max(case((ranked.c.rn == nearest_rank(ranked.c.n, 95), ranked.c.v))),
-        func.max(ranked.c.v),
-    ).group_by(ranked.c.grp)
-    result: dict[Any, Stats] = {}
-    for key, n, avg, p50, p95, top in (await session.execute(query)).all():
-        result[key if grouped else None] = Stats(
-            count=int(n), avg=_round(avg), p50=_round(p50), p95=_round(p95), max=_round(top)
-        )
+        r.grp, func.count(), func.sum(r.v), func.max(r.v),
+        func.max(case((r.rn == nearest_rank(r.n, 50), r.v))),
+        func.max(case((r.rn == nearest_rank(r.n, 95), r.v))),
+        func.max(case((r.rn_all == nearest_rank(r.n_all, 50), r.v))),
+        func.max(case((r.rn_all == nearest_rank(r.n_all, 95), r.v))),
+        *bucket_columns,
+    ).group_by(r.grp)
+    result = Distribution()
+    total, total_sum, top = 0, 0.0, None
+    p50 = p95 = None
+    below = [0] * len(WAIT_BUCKETS)  # cumulative: v < bound (the last one: all)
+    for key, n, v_sum, v_max, g50, g95, a50, a95, *counts in (
+        await session.execute(query)
+    ).all():
+        if grouped:
+            result.groups[key] = Stats(int(n), _round(float(v_sum) / n), _round(g50), _round(g95),
+                                       _round(v_max))
+        total, total_sum = total + int(n), total_sum + float(v_sum)
+        top = v_max if top is None else max(top, v_max)
+        p50 = a50 if a50 is not None else p50
+        p95 = a95 if a95 is not None else p95
+        below = [b + int(c) for b, c in zip(below, counts, strict=True)]
+    if total:
+        result.overall = Stats(total, _round(total_sum / total), _round(p50), _round(p95),
+                               _round(top))
+    previous = 0
+    for (name, _), cumulative in zip(WAIT_BUCKETS, below, strict=True):
+        result.buckets.append((name, cumulative - previous))
+        previous = cumulative
     return result
-
-
-async def buckets(session: AsyncSession, values: Select[Any]) -> list[tuple[str, int]]:
-    """How many ``v`` fall in each of WAIT_BUCKETS (one GROUP BY over a CASE)."""
-    sub = values.subquery()
-    whens = [(sub.c.v < bound, index) for index, (_, bound) in enumerate(WAIT_BUCKETS) if bound]
-    bucket = case(*whens, else_=len(WAIT_BUCKETS) - 1).label("b")
-    query = (
-        select(bucket, func.count()).where(sub.c.v.is_not(None)).group_by(bucket)
-    )
-    counts = dict((await session.execute(query)).all())
-    return [(label, int(counts.get(index, 0))) for index, (label, _) in enumerate(WAIT_BUCKETS)]
 
 
 def _round(value: Any) -> float | None:

@@ -57,7 +57,8 @@ async def collect(scope: Scope, report: Report, agents: dict[int, AgentSection])
         .group_by(Message.agent_id)
     )).all():
         agent_section(agents, agent_id).messages = int(count)
-    await _by_time(scope, report)
+    if not scope.headline_only:
+        await _by_time(scope, report)
 
 
 async def _by_time(scope: Scope, report: Report) -> None:

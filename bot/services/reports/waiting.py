@@ -6,14 +6,15 @@ agent); messages with no later reply are counted as unanswered, not as a wait.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, func, literal, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import aliased
 
-from bot.services.reports.model import AgentSection, Report, Stats, Waiting
+from bot.services.reports.model import AgentSection, Report, Waiting
 from bot.services.reports.scope import Scope
-from bot.services.reports.sql import buckets, seconds_between, stats_by
+from bot.services.reports.sql import distribution, seconds_between
 from bot.services.reports.volumes import agent_section, in_period
 from storage.models import Conversation, Event, Message, Sender
 
@@ -25,14 +26,18 @@ SLA_EVENTS = {
 }
 
 
+# Replies are looked for up to a day after the period (and agent turns a day before it).
+SLACK = timedelta(days=1)
+
+
 async def collect(scope: Scope, report: Report, agents: dict[int, AgentSection]) -> None:
     session = scope.session
     waiting = Waiting(greeting_seconds=scope.greeting_seconds)
-    shopper = aliased(Message, name="m")
-    waits = _shopper_waits(scope, shopper)
-    waiting.shopper_wait = (await stats_by(session, waits)).get(None, Stats())
+    timeline = _timeline(scope)
+    shopper_waits = await distribution(session, _shopper_waits(scope, timeline), grouped=False)
+    waiting.shopper_wait = shopper_waits.overall
+    waiting.wait_buckets = shopper_waits.buckets  # one query gives stats and buckets
     waiting.unanswered_messages = report.volumes.shopper_messages - waiting.shopper_wait.count
-    waiting.wait_buckets = await buckets(session, waits)
 
     waiting.conversations, waiting.greeted_on_time = (await session.execute(
         select(func.count(), func.count(case((
@@ -57,31 +62,47 @@ async def collect(scope: Scope, report: Report, agents: dict[int, AgentSection])
             if agent_id is not None:
                 setattr(agent_section(agents, agent_id), attribute, int(count))
 
-    first = _human_first_replies(scope)
-    waiting.human_first_reply = (await stats_by(session, first)).get(None, Stats())
-    for agent_id, stats in (await stats_by(session, first, grouped=True)).items():
+    first = await distribution(session, _human_first_replies(scope))
+    waiting.human_first_reply = first.overall
+    for agent_id, stats in first.groups.items():
         if agent_id is not None:
             agent_section(agents, agent_id).first_reply = stats
-    following = _human_next_replies(scope)
-    waiting.human_next_reply = (await stats_by(session, following)).get(None, Stats())
-    for agent_id, stats in (await stats_by(session, following, grouped=True)).items():
+    if scope.headline_only:
+        report.waiting = waiting
+        return
+    following = await distribution(session, _human_next_replies(scope, timeline))
+    waiting.human_next_reply = following.overall
+    for agent_id, stats in following.groups.items():
         if agent_id is not None:
             agent_section(agents, agent_id).next_reply = stats
     report.waiting = waiting
 
 
-def _shopper_waits(scope: Scope, shopper: Any) -> Any:
-    reply = aliased(Message, name="o")
-    next_reply = (
-        select(func.min(reply.created_at))
-        .where(reply.conversation_id == shopper.conversation_id,
-               reply.created_at >= shopper.created_at, reply.id > shopper.id,
-               reply.sender != Sender.SHOPPER)
-        .scalar_subquery()
+def _timeline(scope: Scope) -> Any:
+    """Every message near the period with, from window functions over its conversation:
+    when the shop next wrote, when an agent next wrote, and whether an agent wrote before."""
+    order = (Message.created_at, Message.id)
+    after = {"partition_by": Message.conversation_id, "order_by": order, "rows": (1, None)}
+    before = {"partition_by": Message.conversation_id, "order_by": order, "rows": (None, -1)}
+    return (
+        select(
+            Message.id, Message.conversation_id, Message.sender, Message.created_at,
+            func.min(case((Message.sender != Sender.SHOPPER, Message.created_at)))
+            .over(**after).label("next_out_at"),
+            func.min(case((Message.sender == Sender.AGENT, Message.created_at)))
+            .over(**after).label("next_agent_at"),
+            func.max(case((Message.sender == Sender.AGENT, 1), else_=0))
+            .over(**before).label("agent_before"),
+        )
+        .where(Message.created_at >= scope.start - SLACK, Message.created_at < scope.end + SLACK)
+        .subquery("t")
     )
+
+
+def _shopper_waits(scope: Scope, t: Any) -> Any:
     return select(
-        literal(0).label("grp"), seconds_between(next_reply, shopper.created_at).label("v")
-    ).where(shopper.sender == Sender.SHOPPER, in_period(shopper.created_at, scope))
+        literal(0).label("grp"), seconds_between(t.c.next_out_at, t.c.created_at).label("v")
+    ).where(t.c.sender == Sender.SHOPPER, in_period(t.c.created_at, scope))
 
 
 def _human_first_replies(scope: Scope) -> Any:
@@ -101,24 +122,17 @@ def _human_first_replies(scope: Scope) -> Any:
     ).where(in_period(Conversation.queued_at, scope))
 
 
-def _human_next_replies(scope: Scope) -> Any:
-    """A shopper message after an agent has spoken in the chat, to the next agent message."""
-    shopper = aliased(Message, name="m")
+def _human_next_replies(scope: Scope, t: Any) -> Any:
+    """A shopper message after an agent has spoken in the chat, to the next agent message
+    (attributed to the agent who wrote it: one index lookup per such message)."""
     reply = aliased(Message, name="a")
-    later = (
-        (reply.conversation_id == shopper.conversation_id) & (reply.sender == Sender.AGENT)
-        & (reply.created_at >= shopper.created_at) & (reply.id > shopper.id)
-    )
-    earlier = aliased(Message, name="e")
-    agent_spoke = exists().where(
-        earlier.conversation_id == shopper.conversation_id, earlier.sender == Sender.AGENT,
-        earlier.id < shopper.id,
-    )
-    next_at = select(func.min(reply.created_at)).where(later).scalar_subquery()
     next_by = (
-        select(reply.agent_id).where(later)
-        .order_by(reply.created_at, reply.id).limit(1).scalar_subquery()
+        select(reply.agent_id)
+        .where(reply.conversation_id == t.c.conversation_id, reply.sender == Sender.AGENT,
+               reply.created_at == t.c.next_agent_at)
+        .order_by(reply.id).limit(1).scalar_subquery()
     )
     return select(
-        next_by.label("grp"), seconds_between(next_at, shopper.created_at).label("v")
-    ).where(shopper.sender == Sender.SHOPPER, in_period(shopper.created_at, scope), agent_spoke)
+        next_by.label("grp"), seconds_between(t.c.next_agent_at, t.c.created_at).label("v")
+    ).where(t.c.sender == Sender.SHOPPER, in_period(t.c.created_at, scope),
+            t.c.agent_before == 1)
