@@ -212,3 +212,28 @@ async def test_scores_outside_one_to_five_are_refused_P21(
     async with sessions() as db:
         _, accepted = await s.aftercare.rate(Repo(db), customer, survey_id, score, clock.now())
     assert not accepted
+
+
+async def test_survey_buttons_and_comment_in_telegram_P21(settings: Settings) -> None:
+    from bot.app import build_app, build_dispatcher
+    from storage.models.orders import Survey
+    from tests.aftersales_support import Harness
+    from tests.fakes.recording_session import RecordingSession
+    from tests.fakes.updates import callback_update, message_update
+
+    session = RecordingSession()
+    app = await build_app(settings, session=session, clock=FixedClock(MORNING))
+    h = Harness(app, build_dispatcher(app), session, FixedClock(MORNING))
+    try:
+        await closed_agent_chat(app.sessions)
+        await app.aftersales.aftercare.tick()
+        assert h.buttons() == [f"sv:1:{score}" for score in range(1, 6)]
+        await h.feed(callback_update(1, SHOPPER, "sv:1:4"))
+        assert h.buttons() == ["svskip:1"]  # an optional comment may follow
+        await h.feed(message_update(2, SHOPPER, "回复很快，谢谢"))
+        await h.feed(callback_update(3, SHOPPER, "sv:1:1"))  # a second rating is ignored
+        [survey] = await h.rows(Survey)
+        assert (survey.score, survey.comment) == (4, "回复很快，谢谢")
+        assert h.sent(OWNER) == []
+    finally:
+        await app.close()

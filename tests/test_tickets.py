@@ -155,3 +155,13 @@ async def test_agent_moves_a_ticket_and_the_shopper_sees_the_new_status_P18(
     await h.feed(message_update(9, STRANGER, "/ticket 1 resolved"))  # not staff
     [ticket] = await h.rows(Ticket)
     assert ticket.status == S.IN_PROGRESS
+
+
+async def test_complaint_in_chat_becomes_a_ticket_once_P20(h: Harness) -> None:
+    await h.feed(message_update(1, SHOPPER, "我要投诉你们，衣服质量太差了"))
+    report = await h.app.aftersales.aftercare.tick()
+    assert report.complaints_tracked == 1
+    assert (await h.app.aftersales.aftercare.tick()).complaints_tracked == 0
+    [ticket] = await h.rows(Ticket)
+    assert ticket.kind == "complaint" and "质量太差" in ticket.reason
+    assert ticket.opened_by == "system"

@@ -76,6 +76,7 @@ class TickReport:
     follow_ups_sent: int = 0
     orders_notified: int = 0
     shipments_flagged: int = 0
+    complaints_tracked: int = 0
 
 
 class Aftercare:
@@ -100,6 +101,7 @@ class Aftercare:
             repo = Repo(db)
             report.surveys_scheduled = await self.schedule_surveys(repo, now)
             report.follow_ups_scheduled = await self.schedule_delivery_follow_ups(repo, now)
+            report.complaints_tracked = await self.tickets.track_complaints(repo, now)
             await repo.commit()
             report.orders_notified = await self.desk.notify_due(repo, now)
             report.shipments_flagged = await self.desk.flag_stale(repo, now)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from bot.services.escalation import EscalationService
 from bot.settings import Settings
-from storage.models import Customer
+from storage.models import Customer, Sender
 from storage.models.orders import Ticket, TicketKind, TicketStatus
 from storage.repositories import Repo
 
@@ -93,6 +93,26 @@ class TicketService:
                 ticket.conversation_id = conversation.id
             await self.escalation.escalate(repo, conversation, "complaint", now)
         return ticket
+
+    async def track_complaints(self, repo: Repo, now: datetime) -> int:
+        """P20: a complaint made in chat (already with a person) also becomes a ticket, so
+        every complaint is counted and followed to the end."""
+        count = 0
+        for conversation in await repo.tickets.untracked_complaints(now - timedelta(days=7)):
+            messages = await repo.conversations.messages(conversation.id, limit=20)
+            said = [m.text for m in messages if m.sender == Sender.SHOPPER and m.text]
+            opened = conversation.queued_at or now
+            ticket = Ticket(
+                customer_id=conversation.customer_id, conversation_id=conversation.id,
+                kind=TicketKind.COMPLAINT, status=TicketStatus.OPEN,
+                reason=(said[-1] if said else "")[:2000], opened_by="system",
+                owner_id=conversation.agent_id, created_at=opened,
+                due_at=opened + timedelta(hours=self.settings.ticket_due_hours),
+            )
+            await repo.tickets.add(ticket, "system", "complaint in chat")
+            await repo.events.add("ticket_opened", ticket=ticket.id, ticket_kind="complaint")
+            count += 1
+        return count
 
     async def move(
         self, repo: Repo, ticket: Ticket, to: str, actor: str, now: datetime, note: str = "",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models.orders import Ticket, TicketHistory, TicketStatus
+from storage.models import Conversation
+from storage.models.orders import Ticket, TicketHistory, TicketKind, TicketStatus
 
 ACTIVE = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.REOPENED)
 
@@ -60,3 +61,15 @@ class TicketRepo:
         ).select_from(Ticket).where(in_period)
         row = (await self.session.execute(query)).one()
         return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+    async def untracked_complaints(self, since: datetime, limit: int = 100) -> list[Conversation]:
+        """Conversations escalated as a complaint that have no complaint ticket yet (P20)."""
+        rows = await self.session.scalars(
+            select(Conversation).where(
+                Conversation.escalation_reason == "complaint",
+                Conversation.queued_at >= since,
+                ~exists().where(Ticket.conversation_id == Conversation.id,
+                                Ticket.kind == TicketKind.COMPLAINT),
+            ).order_by(Conversation.id).limit(limit)
+        )
+        return list(rows)
