@@ -202,3 +202,28 @@ def test_very_long_message_is_cut_but_keeps_all_order_ids(zh: Understander) -> N
     u = zh.understand(text)
     assert u.order_ids == ("1945623307812",)
     assert u.best is not None and u.best.entry_id == "refund_time"
+
+
+def test_low_score_with_a_clear_lead_is_answered_p4() -> None:
+    # Just under the threshold, an entry far ahead of the runner-up is answered; far under
+    # the threshold it is not (LOW_FACTOR of the threshold is the floor).
+    base = Understander(ZH_FAQ).understand("退款多久能到账呢")
+    assert base.best is not None and base.best.entry_id == "refund_time"
+    score = base.best.score
+    assert len(base.candidates) < 2 or base.candidates[1].score <= 0.6 * score
+
+    def with_threshold(t: float) -> Understander:
+        return Understander([FaqEntry(e.id, e.question, e.answer, e.alt,
+                                      t if e.id == "refund_time" else None) for e in ZH_FAQ])
+
+    assert with_threshold(score / 0.9).understand("退款多久能到账呢").decision == "answer"
+    assert with_threshold(score / 0.7).understand("退款多久能到账呢").decision == "none"
+
+
+def test_off_topic_questions_are_not_answered_even_when_words_overlap() -> None:
+    faq = [FaqEntry("colors", "有哪些颜色？", "黑白灰三色", alt=("还有别的颜色吗",)),
+           FaqEntry("price", "多少钱？", "以页面为准")]
+    u = Understander(faq)
+    assert u.understand("有什么颜色").decision == "answer"
+    for text in ("你最喜欢什么颜色", "去三亚的机票多少钱", "12乘以8是多少钱"):
+        assert u.understand(text).decision == "none", text

@@ -85,3 +85,14 @@ def test_short_words_are_not_bent_into_other_words() -> None:
     index = FeatureIndex(docs, Analyzer(default_lexicon()))
     assert index.correct("think") == "think"
     assert index.correct("tahnk") == "thank"
+
+
+def test_second_text_of_a_label_counts_when_asked() -> None:
+    docs = [Doc("a", "退款多久到账"), Doc("a", "退款几天能到账"), Doc("b", "到账通知")]
+    index = FeatureIndex(docs, Analyzer(default_lexicon()))
+    plain = {h.label: h.score for h in index.search("退款多久到账", k=5)}
+    mixed = {h.label: h.score for h in index.search("退款多久到账", k=5, second_weight=0.7)}
+    # One text only: its score is shrunk by the full weight; two agreeing texts keep more.
+    assert abs(mixed["b"] - plain["b"] / 1.7) < 1e-9
+    assert mixed["a"] / plain["a"] > mixed["b"] / plain["b"]
+    assert max(mixed, key=mixed.__getitem__) == "a"

@@ -193,8 +193,13 @@ class FeatureIndex:
         norm = math.sqrt(sum(v * v for v in vec.values()))
         return vec, norm
 
-    def search(self, folded: str, k: int = 10, fuzz_weight: float = 0.0) -> list[Hit]:
+    def search(self, folded: str, k: int = 10, fuzz_weight: float = 0.0,
+               second_weight: float = 0.0) -> list[Hit]:
         """Best phrasing per label, up to `k` labels, best first.
+
+        With `second_weight` > 0 a label's score is (best + w * second best) / (1 + w) over
+        its own texts: a question two phrasings of one entry agree on is more likely that
+        entry's than one that a single phrasing happens to share a rare word with.
 
         With `fuzz_weight` > 0 the score is (cosine + w * rapidfuzz ratio) / (1 + w), the
         ratio taken between the query and the label's best-matching phrasing.
@@ -220,18 +225,28 @@ class FeatureIndex:
             best_docs = np.arange(self.n_docs)
         best_docs = best_docs[np.argsort(-scores[best_docs], kind="stable")]
         hits: list[Hit] = []
-        seen: set[int] = set()
+        seen: dict[int, int] = {}  # label -> its place in hits; -1 once its second is seen
+        seconds: dict[int, float] = {}
         for d in best_docs:
             s = float(scores[d])
             if s <= 0.0:
                 break
             lab = int(self.doc_label[d])
             if lab in seen:
+                if seen[lab] >= 0:  # this label's second best text
+                    seconds[seen[lab]] = s
+                    seen[lab] = -1
                 continue
-            seen.add(lab)
-            hits.append(Hit(self.labels[lab], min(1.0, s), int(d)))
             if len(hits) >= k:
-                break
+                if second_weight <= 0.0:
+                    break
+                continue  # still looking for the second texts of the labels we have
+            seen[lab] = len(hits)
+            hits.append(Hit(self.labels[lab], min(1.0, s), int(d)))
+        if second_weight > 0.0 and hits:
+            hits = [Hit(h.label, (h.score + second_weight * min(1.0, seconds.get(i, 0.0)))
+                        / (1.0 + second_weight), h.doc) for i, h in enumerate(hits)]
+            hits.sort(key=lambda h: -h.score)
         if fuzz_weight > 0.0 and hits:
             hits = self._rerank(self.analyzer.surface(rewritten), hits, fuzz_weight)
         return hits
