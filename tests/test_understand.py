@@ -91,6 +91,13 @@ def test_out_of_scope_is_not_answered(zh: Understander, en: Understander) -> Non
         ("ok bye", Intent.FAREWELL),
         ("let me talk to a real person", Intent.HUMAN),
         ("I want to file a complaint", Intent.COMPLAINT),
+        ("are you doing ok today", Intent.GREETING),
+        ("you've been a great help", Intent.THANKS),
+        ("glad you could sort it out", Intent.THANKS),
+        ("catch you later", Intent.FAREWELL),
+        ("signing off now", Intent.FAREWELL),
+        ("i need help from a real person", Intent.HUMAN),
+        ("can i get support from a human agent", Intent.HUMAN),
     ],
 )
 def test_small_talk_intents(zh: Understander, text: str, intent: Intent) -> None:
