@@ -357,3 +357,19 @@ async def test_after_an_agent_reply_the_next_wait_counts_from_the_new_message(
     assert len(await h.at(320)) == 1
     [holding] = await h.events("holding_reply")
     assert holding.data["waited_seconds"] == 20
+
+
+async def test_after_a_restart_the_first_tick_serves_what_fell_due_meanwhile(
+    h: Harness, settings: Settings
+) -> None:
+    await queued(h)
+    await h.app.close()  # the process dies; the deadline stays in the database
+    again = await make_harness(settings)
+    try:
+        again.clock.at = MORNING + timedelta(minutes=5)  # back five minutes later
+        await again.sla.tick()
+        assert len(again.take_sent()) == 1
+        [holding] = await again.events("holding_reply")
+        assert holding.data["waited_seconds"] == 300
+    finally:
+        await again.app.close()
