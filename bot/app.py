@@ -16,9 +16,11 @@ from bot.clock import Clock, SystemClock
 from bot.fsm import build_fsm
 from bot.middlewares import RepoMiddleware
 from bot.services.aftersales import AfterSales, build_aftersales
+from bot.services.agent_console import AgentConsole
 from bot.services.conversation import ConversationService
 from bot.services.escalation import EscalationService
 from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
+from bot.services.queue import QueueService
 from bot.services.shifts import CalendarRoster
 from bot.services.sla import SlaClock
 from bot.services.staff import seed_staff
@@ -26,7 +28,9 @@ from bot.settings import Settings
 from bot.transport.console import ConsoleSession
 from bot.transport.outgoing import OutgoingGuard, install_outgoing_guard
 from bot.transport.replier import BotReplier
+from bot.transport.topics import TelegramTopics
 from handlers.aftersales import build_aftersales_router
+from handlers.agent import build_agent_router
 from handlers.errors import build_error_router
 from handlers.groups import build_group_router
 from handlers.owner import build_owner_router
@@ -51,6 +55,7 @@ class App:
     knowledge: KnowledgeBase
     conversations: ConversationService
     clock: Clock
+    console: AgentConsole | None = None  # the agents' forum console (issue 3)
     aftersales: AfterSales | None = None  # orders, tickets, surveys, notices (issue 6)
     sla: SlaClock | None = None  # the SLA clock (issue 4); the runner starts and stops it
 
@@ -95,15 +100,23 @@ async def build_app(
 
     install_outgoing_guard(bot, OutgoingGuard(on_blocked=on_blocked))
     clock = clock or SystemClock()
-    escalation = EscalationService()
+    # Agents' console: chats are assigned only when there is a group to answer them in.
+    queue = QueueService(settings.agent_cap, auto_assign=settings.agent_chat_id is not None)
+    console = AgentConsole(settings, knowledge, queue, TelegramTopics(bot), BotReplier(bot),
+                           clock, sessions)
+    async with sessions() as db:
+        await Repo(db).agents.ensure((*settings.agent_ids, *settings.owner_ids))
+        await db.commit()
+    escalation = EscalationService(queue)
     aftersales = build_aftersales(settings, BotReplier(bot), clock, escalation, sessions)
     conversations = ConversationService(
         settings, knowledge, BotReplier(bot), clock, escalation, orders=aftersales.desk,
+        relay=console if settings.agent_chat_id is not None else None,
     )
     # P1/P2/P24: holding replies, nudges and reassignment when people are slow (issue 4).
     sla = SlaClock(settings, sessions, knowledge, BotReplier(bot), clock,
                    roster=CalendarRoster(settings))  # issue 5: shift calendar (P11, P24)
-    return App(settings, bot, engine, sessions, knowledge, conversations, clock,
+    return App(settings, bot, engine, sessions, knowledge, conversations, clock, console,
                aftersales=aftersales, sla=sla)
 
 
@@ -113,7 +126,7 @@ def build_dispatcher(app: App) -> Dispatcher:
     dp = Dispatcher(
         storage=storage, events_isolation=isolation,
         settings=app.settings, knowledge=app.knowledge, conversations=app.conversations,
-        aftersales=app.aftersales,
+        console=app.console, aftersales=app.aftersales,
     )
     dp.update.outer_middleware(RepoMiddleware(app.sessions))
     dp.include_routers(
@@ -122,6 +135,8 @@ def build_dispatcher(app: App) -> Dispatcher:
         build_reports_router(app.settings.owner_ids),  # /report (P23), owners only
         build_staff_router(app.settings.owner_ids),  # schedule, swaps, handover
         build_shopper_router(),
+        build_agent_router(app.settings.agent_chat_id,
+                           (*app.settings.agent_ids, *app.settings.owner_ids)),
         build_group_router(app.settings.agent_chat_id),
         build_error_router(),
     )

@@ -44,6 +44,8 @@ def inbound_of(message: Message, update_id: int | None, *, edited: bool = False)
         message_id=message.message_id,
         command=command_of(text) if kind == "command" else None,
         edited=edited,
+        reply_to_message_id=(message.reply_to_message.message_id
+                             if message.reply_to_message else None),
     )
 
 

@@ -4,6 +4,8 @@ Order matters (P4, P7, P20): a complaint or a request for a person is detected f
 never answered from the FAQ; then small talk; then the FAQ entry, answered only when it beats
 the threshold AND the runner-up by a margin. Two entries too close to call -> "clarify" (ask
 which one was meant, P4); nothing good enough -> "none" (guiding question or hand-over).
+Just under the threshold (down to LOW_FACTOR of it, per entry too) an entry far ahead of the
+runner-up is still answered; a general-assistant question (weather, sums, tickets) is never.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from bot.services.escalation import EscalationService
 from bot.services.inbound import Choice, Inbound, Shopper
 from bot.services.knowledge import KnowledgeBase
 from bot.services.orders import OrderDesk
+from bot.services.relay import NoRelay, Relay
 from bot.services.replies import Button, Replier, Reply
 from bot.services.sla_rules import WaitRules
 from bot.settings import Settings
@@ -49,6 +50,7 @@ class ConversationService:
         clock: Clock,
         escalation: EscalationService,
         sla: WaitRules | None = None,
+        relay: Relay | None = None,
         orders: OrderDesk | None = None,
     ) -> None:
         self.settings = settings
@@ -57,6 +59,7 @@ class ConversationService:
         self.clock = clock
         self.escalation = escalation
         self.orders = orders  # P19 order questions, before the FAQ
+        self.relay = relay or NoRelay()  # the agents see what a waiting shopper sends
         self.sla = sla or WaitRules(settings)  # P1/P2/P24 wait bookkeeping (SLA clock)
 
     # ----------------------------------------------------------------- entry points
@@ -123,6 +126,8 @@ class ConversationService:
             replies = await self._escalate(repo, conversation, customer, "asked", now)
         await self._deliver(repo, customer, conversation, replies, now)
         await repo.commit()
+        if conversation.state in (ConversationState.QUEUED, ConversationState.ASSIGNED):
+            await self.relay.shopper_message(repo, customer, conversation, None)
         return notice
 
     # ----------------------------------------------------------------- the rules
@@ -187,6 +192,9 @@ class ConversationService:
         await self._deliver(repo, customer, conversation, replies, now)
         await repo.conversations.mark_handled(stored, now, meaning)
         await repo.commit()
+        if conversation.state in (ConversationState.QUEUED, ConversationState.ASSIGNED):
+            await self.relay.shopper_message(repo, customer, conversation, stored,
+                                             inbound.reply_to_message_id)
 
     async def _respond(
         self, repo: Repo, customer: Customer, conversation: Conversation, inbound: Inbound,
@@ -287,7 +295,8 @@ class ConversationService:
         next_open = await self.sla.off_hours(repo, conversation, now)  # P24: nobody on duty
         if next_open is not None:
             return [self._phrase(customer, conversation, "off_hours", next_open=next_open)]
-        return [self._phrase(customer, conversation, "queued")]
+        situation, values = await self.escalation.status(repo, conversation, now)  # place, wait
+        return [self._phrase(customer, conversation, situation, **values)]
 
     # ----------------------------------------------------------------- wording
     def _greeting(self, customer: Customer, conversation: Conversation, now: datetime) -> Reply:

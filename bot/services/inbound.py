@@ -27,6 +27,7 @@ class Inbound:
     message_id: int | None = None
     command: str | None = None  # without the slash, lower case
     edited: bool = False
+    reply_to_message_id: int | None = None  # the shopper answered this message of their chat
 
 
 @dataclass(frozen=True)

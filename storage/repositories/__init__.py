@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.repositories.aftercare import AftercareRepo
+from storage.repositories.agents import AgentRepo
 from storage.repositories.conversations import ConversationRepo
 from storage.repositories.customers import CustomerRepo
 from storage.repositories.events import EventRepo
@@ -24,6 +25,7 @@ class Repo:
         self.faq = FaqRepo(session)
         self.templates = TemplateRepo(session)
         self.events = EventRepo(session)
+        self.agents = AgentRepo(session)
         self.shifts = ShiftRepo(session)
         self.orders = OrderRepo(session)
         self.tickets = TicketRepo(session)

@@ -27,6 +27,16 @@ class EventRepo:
         await self.session.flush()
         return event
 
+    async def get(self, event_id: int) -> Event | None:
+        return await self.session.get(Event, event_id)
+
+    async def latest(self, kind: str, conversation_id: int) -> Event | None:
+        """The newest event of ``kind`` for a conversation (e.g. what the shopper was told)."""
+        return await self.session.scalar(
+            select(Event).where(Event.kind == kind, Event.conversation_id == conversation_id)
+            .order_by(Event.id.desc()).limit(1)
+        )
+
     async def count(self, kind: str, conversation_id: int | None = None) -> int:
         query = select(func.count()).select_from(Event).where(Event.kind == kind)
         if conversation_id is not None:

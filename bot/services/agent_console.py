@@ -1,0 +1,629 @@
+"""The agents' console in a forum supergroup: one topic per customer (issue 3, P9).
+
+Aiogram-free: Telegram is reached through a ``TopicPort`` (``bot.transport.topics``) and the
+shopper through a ``Replier``. The console relays a waiting shopper's messages into their topic
+(``Relay``), copies agents' topic messages to the shopper after the tone guard (P9), and runs
+the topic commands. Bot messages in the topic start with a robot mark so nobody mistakes them
+for a shopper's or a colleague's words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.services.canned import Canned, search
+from bot.services.knowledge import KnowledgeBase
+from bot.services.queue import QueueService, QueueSpot, on_duty_agents
+from bot.services.replies import Button, Replier, Reply
+from bot.settings import Settings
+from phrases.catalogue import say
+from phrases.tone import check_tone
+from storage.models import Conversation, ConversationState, Customer, Message, Sender
+from storage.models.agents import Agent, CustomerTopic
+from storage.repositories import Repo
+
+BOT_MARK = "🤖 "
+COMMANDS_HELP = ("/take · /release · /transfer <agent> · /close · /note <text> · /card · "
+                 "/queue · /on · /off")
+NOT_IN_TOPIC = "Use this command inside a customer's topic."
+TONE_REWRITE, TONE_ORIGINAL = "rw", "og"
+
+
+class TopicPort(Protocol):
+    """What the console needs from Telegram (see ``bot.transport.topics.TelegramTopics``)."""
+
+    async def create_topic(self, chat_id: int, name: str) -> int: ...
+
+    async def rename_topic(self, chat_id: int, thread_id: int, name: str) -> None: ...
+
+    async def send_text(
+        self, chat_id: int, text: str, *, thread_id: int | None = None,
+        reply_to: int | None = None, buttons: tuple[tuple[Button, ...], ...] = (),
+    ) -> int | None: ...
+
+    async def copy(
+        self, from_chat_id: int, message_id: int, to_chat_id: int, *,
+        thread_id: int | None = None, reply_to: int | None = None,
+    ) -> int | None: ...
+
+    async def close_buttons(self, chat_id: int, message_id: int, text: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class AgentPost:
+    """A message an agent wrote in the agents' group, parsed once by the handler."""
+
+    agent_id: int
+    agent_name: str
+    username: str | None
+    chat_id: int
+    thread_id: int | None
+    message_id: int
+    kind: str = "text"
+    text: str = ""
+    reply_to_message_id: int | None = None
+
+
+@dataclass
+class _Chat:
+    """A topic with its customer and the conversation it is about."""
+
+    topic: CustomerTopic
+    customer: Customer
+    conversation: Conversation | None
+
+
+def status_label(conversation: Conversation | None, agent: Agent | None) -> str:
+    if conversation is None or conversation.state == ConversationState.CLOSED:
+        return "✅ closed"
+    if conversation.state == ConversationState.ASSIGNED:
+        return f"👤 {agent_label(agent) if agent else conversation.agent_id}"
+    if conversation.state == ConversationState.QUEUED:
+        return "⏳ waiting"
+    return "🤖 bot"
+
+
+def agent_label(agent: Agent) -> str:
+    return agent.name or (f"@{agent.username}" if agent.username else str(agent.telegram_user_id))
+
+
+class AgentConsole:
+    """Long-lived; every method gets the update's ``Repo`` except the SLA entry points."""
+
+    def __init__(
+        self, settings: Settings, knowledge: KnowledgeBase, queue: QueueService,
+        port: TopicPort, replier: Replier, clock: Clock,
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        self.settings = settings
+        self.knowledge = knowledge
+        self.queue = queue
+        self.port = port
+        self.replier = replier
+        self.clock = clock
+        self.sessions = sessions
+        self._topic_locks: dict[int, asyncio.Lock] = {}
+
+    @property
+    def chat_id(self) -> int:
+        assert self.settings.agent_chat_id is not None, "the agent console needs AGENT_CHAT_ID"
+        return self.settings.agent_chat_id
+
+    # ================================================================= shopper → topic (Relay)
+    async def shopper_message(
+        self, repo: Repo, customer: Customer, conversation: Conversation,
+        message: Message | None, reply_to_message_id: int | None = None,
+    ) -> None:
+        """Relay: make sure the topic exists (card first), then copy the message into it."""
+        topic = await self.ensure_topic(repo, customer, conversation)
+        if message is not None and message.telegram_message_id is not None:
+            reply_to = None
+            if reply_to_message_id is not None:
+                reply_to = await repo.agents.topic_twin(customer.chat_id, reply_to_message_id)
+            copied = await self.port.copy(customer.chat_id, message.telegram_message_id,
+                                          topic.chat_id, thread_id=topic.thread_id,
+                                          reply_to=reply_to)
+            if copied is not None:
+                await repo.agents.link(conversation.id, customer.chat_id,
+                                       message.telegram_message_id, topic.chat_id, copied)
+        await repo.commit()
+
+    async def ensure_topic(
+        self, repo: Repo, customer: Customer, conversation: Conversation
+    ) -> CustomerTopic:
+        """The customer's topic, created once (a lock here, a unique row in the database);
+        a conversation new to the topic gets a fresh customer card and status in the name."""
+        lock = self._topic_locks.setdefault(customer.id, asyncio.Lock())
+        async with lock:
+            topic = await repo.agents.topic_of(customer.id)
+            if topic is None:
+                name = await self._topic_name(repo, customer, conversation)
+                thread_id = await self.port.create_topic(self.chat_id, name)
+                topic = await repo.agents.add_topic(CustomerTopic(
+                    customer_id=customer.id, chat_id=self.chat_id, thread_id=thread_id,
+                    name=name,
+                ))
+                await repo.commit()
+            if topic.conversation_id != conversation.id:
+                topic.conversation_id = conversation.id
+                await self._post_card(repo, topic, customer, conversation)
+                await self._rename(repo, topic, customer, conversation)
+                await repo.commit()
+        return topic
+
+    # ================================================================= agent → shopper
+    async def agent_message(self, repo: Repo, post: AgentPost) -> None:
+        """An agent wrote in a topic: tone guard (P9), then copy to the shopper and store."""
+        chat = await self._chat_of(repo, post)
+        if chat is None:
+            return
+        conversation = await self._owned(repo, chat, post)
+        if conversation is None:
+            return
+        report = check_tone(post.text) if post.text else None
+        if report is not None and not report.ok:
+            terms = sorted({p.term for p in report.problems})
+            hit = await repo.events.add(
+                "tone_guard", conversation_id=conversation.id, agent_id=post.agent_id,
+                action="blocked", terms=terms, original=post.text, rewrite=report.rewrite,
+                topic_message_id=post.message_id, reply_to=post.reply_to_message_id,
+                message_kind=post.kind, decided=None,
+            )
+            buttons = ((Button("✅ send rewrite", f"tg:{TONE_REWRITE}:{hit.id}"),
+                        Button("send original anyway", f"tg:{TONE_ORIGINAL}:{hit.id}")),)
+            warning = (f"⚠️ Not sent (P9, negative language): {', '.join(terms)}\n"
+                       f"Suggested rewrite:\n{report.rewrite}")
+            await self._post(chat.topic, warning, reply_to=post.message_id, buttons=buttons)
+            await repo.commit()
+            return
+        await self._deliver(repo, chat, conversation, post.agent_id, post.message_id,
+                            post.reply_to_message_id, kind=post.kind, text=post.text)
+
+    async def tone_decision(
+        self, repo: Repo, agent_id: int, data: str, message_id: int
+    ) -> str:
+        """A button under a tone-guard warning: send the rewrite or the original, once."""
+        _, choice, raw_id = [*data.split(":"), "", ""][:3]
+        hit = await repo.events.get(int(raw_id)) if raw_id.isdigit() else None
+        if hit is None or hit.kind != "tone_guard" or hit.data.get("action") != "blocked":
+            return "This warning is no longer known."
+        if hit.data.get("decided"):
+            return "Already decided."
+        if hit.agent_id != agent_id:
+            return "Only the agent who wrote it can decide."
+        conversation = await repo.conversations.get(hit.conversation_id or 0)
+        customer = await repo.customers.get(conversation.customer_id) if conversation else None
+        topic = await repo.agents.topic_of(customer.id) if customer else None
+        if conversation is None or customer is None or topic is None:
+            return "The conversation is gone."
+        if conversation.state != ConversationState.ASSIGNED or conversation.agent_id != agent_id:
+            return "This chat is not yours any more."
+        chat = _Chat(topic, customer, conversation)
+        rewrite = choice == TONE_REWRITE
+        await self._deliver(
+            repo, chat, conversation, agent_id, int(hit.data["topic_message_id"]),
+            hit.data.get("reply_to"), kind=str(hit.data.get("message_kind") or "text"),
+            text=str(hit.data["rewrite"] if rewrite else hit.data["original"]),
+            as_text=rewrite,
+        )
+        hit.data = {**hit.data, "decided": "rewrite" if rewrite else "original"}
+        await repo.events.add("tone_guard", conversation_id=conversation.id, agent_id=agent_id,
+                              action="sent_rewrite" if rewrite else "sent_original", hit=hit.id)
+        await repo.commit()
+        sent = "the rewrite" if rewrite else "the original"
+        await self.port.close_buttons(topic.chat_id, message_id,
+                                      f"{BOT_MARK}Tone guard (P9): {sent} was sent.")
+        return "Sent."
+
+    async def _deliver(
+        self, repo: Repo, chat: _Chat, conversation: Conversation, agent_id: int,
+        topic_message_id: int, reply_to: int | None, *, kind: str, text: str,
+        as_text: bool = False,
+    ) -> None:
+        """Copy (or, for a rewrite, send) to the shopper; store it as the agent's; link both."""
+        shopper_reply = None
+        if reply_to is not None:
+            shopper_reply = await repo.agents.shopper_twin(chat.topic.chat_id, reply_to)
+        customer = chat.customer
+        if as_text:
+            sent = await self.port.send_text(customer.chat_id, text, reply_to=shopper_reply)
+        else:
+            sent = await self.port.copy(chat.topic.chat_id, topic_message_id, customer.chat_id,
+                                        reply_to=shopper_reply)
+        now = self.clock.now()
+        await repo.conversations.store_outbound(
+            conversation_id=conversation.id, sender=Sender.AGENT, text=text,
+            telegram_message_id=sent, now=now, kind=kind, agent_id=agent_id,
+        )
+        if sent is None:
+            await self._post(chat.topic, "Not delivered: the shopper's chat refused it "
+                                         "(blocked the bot?).", reply_to=topic_message_id)
+        else:
+            await repo.agents.link(conversation.id, customer.chat_id, sent, chat.topic.chat_id,
+                                   topic_message_id)
+            conversation.reply_due_at = None  # a person answered: the shopper's wait ends
+        conversation.last_activity_at = now
+        await repo.commit()
+
+    # ================================================================= commands
+    async def command(self, repo: Repo, post: AgentPost, command: str, args: str) -> None:
+        """Topic and group commands; every wrong use gets a clear answer in place."""
+        await self._remember_agent(repo, post)
+        handlers = {
+            "take": self._take, "release": self._release, "transfer": self._transfer,
+            "close": self._close, "note": self._note, "card": self._card,
+            "customer": self._card,
+        }
+        if command == "queue":
+            await self._say_in(post, await self.queue_text(repo))
+        elif command in ("on", "off"):
+            await self._duty(repo, post, command == "on")
+        elif command in handlers:
+            chat = await self._chat_of(repo, post, quiet=command == "take")
+            if chat is None and command == "take":
+                await self._take_oldest(repo, post)
+            elif chat is not None:
+                await handlers[command](repo, post, chat, args.strip())
+        else:
+            await self._say_in(post, f"Unknown command /{command}. Commands: {COMMANDS_HELP}")
+        await repo.commit()
+
+    async def _take(self, repo: Repo, post: AgentPost, chat: _Chat, args: str) -> None:
+        conversation = chat.conversation
+        if conversation is None:
+            await self._post(chat.topic, "Nothing to take: this customer has no open chat.")
+        elif conversation.state == ConversationState.ASSIGNED:
+            owner = "you" if conversation.agent_id == post.agent_id else await self._name(
+                repo, conversation.agent_id)
+            await self._post(chat.topic, f"Already taken by {owner}.")
+        elif conversation.state != ConversationState.QUEUED:
+            await self._post(chat.topic, "The bot is handling this chat; nothing waits.")
+        elif await self.queue.claim(repo, conversation, post.agent_id):
+            await self._announce_owner(repo, chat, conversation)
+        else:
+            await repo.session.refresh(conversation)
+            owner = await self._name(repo, conversation.agent_id)
+            await self._post(chat.topic, f"{owner} took this chat first.")
+
+    async def _take_oldest(self, repo: Repo, post: AgentPost) -> None:
+        for conversation in await repo.agents.queued():
+            if await self.queue.claim(repo, conversation, post.agent_id):
+                customer = await repo.customers.get(conversation.customer_id)
+                assert customer is not None
+                topic = await self.ensure_topic(repo, customer, conversation)
+                await self._announce_owner(repo, _Chat(topic, customer, conversation),
+                                           conversation)
+                await self._say_in(post, f"You took {customer.name or customer.id}'s chat.")
+                return
+        await self._say_in(post, "Nobody is waiting.")
+
+    async def _release(self, repo: Repo, post: AgentPost, chat: _Chat, args: str) -> None:
+        conversation = await self._mine(repo, post, chat)
+        if conversation is None:
+            return
+        now = self.clock.now()
+        await repo.agents.unassign(conversation.id, post.agent_id, now)
+        conversation.state, conversation.agent_id = ConversationState.QUEUED, None
+        conversation.queued_at = now
+        await repo.events.add("released", conversation_id=conversation.id,
+                              agent_id=post.agent_id)
+        await self._post(chat.topic, "Back in the queue. Any agent can /take it.")
+        target = await self.queue.choose_agent(repo, conversation, now, exclude=post.agent_id)
+        if target is not None and await self.queue.claim(repo, conversation, target):
+            await self._announce_owner(repo, chat, conversation)
+        else:
+            await self._rename(repo, chat.topic, chat.customer, conversation)
+        await self._retell(repo, now)
+
+    async def _transfer(self, repo: Repo, post: AgentPost, chat: _Chat, args: str) -> None:
+        if not args:
+            await self._post(chat.topic, "Usage: /transfer <agent name, @username or id>")
+            return
+        conversation = await self._mine(repo, post, chat)
+        if conversation is None:
+            return
+        target = self._find_agent(await repo.agents.all(), args)
+        if target is None:
+            await self._post(chat.topic, f"No agent called {args!r}. "
+                                         "Agents: " + await self._agent_list(repo))
+            return
+        if target.telegram_user_id == post.agent_id:
+            await self._post(chat.topic, "This chat is already yours.")
+            return
+        if not any(a.id == target.id for a in await on_duty_agents(repo, self.clock.now())):
+            await self._post(chat.topic, f"{agent_label(target)} is off duty; choose another.")
+            return
+        if not await repo.agents.move(conversation.id, post.agent_id, target.telegram_user_id):
+            await self._post(chat.topic, "The chat changed hands meanwhile; nothing done.")
+            return
+        conversation.agent_id = target.telegram_user_id
+        await repo.events.add("transferred", conversation_id=conversation.id,
+                              agent_id=target.telegram_user_id, previous=post.agent_id)
+        await self._announce_owner(repo, chat, conversation)
+
+    async def _close(self, repo: Repo, post: AgentPost, chat: _Chat, args: str) -> None:
+        """P8: a farewell phrase to the shopper, then the conversation is closed."""
+        conversation = chat.conversation
+        if conversation is None:
+            await self._post(chat.topic, "Nothing to close: no open chat.")
+            return
+        if conversation.state == ConversationState.ASSIGNED and (
+                conversation.agent_id != post.agent_id):
+            owner = await self._name(repo, conversation.agent_id)
+            await self._post(chat.topic, f"This chat belongs to {owner}; only they can close it.")
+            return
+        now = self.clock.now()
+        await self._tell_shopper(repo, chat.customer, conversation, "farewell", now)
+        await repo.conversations.close(conversation, now)
+        await repo.events.add("closed_by_agent", conversation_id=conversation.id,
+                              agent_id=post.agent_id)
+        await self._rename(repo, chat.topic, chat.customer, conversation)
+        await self._post(chat.topic, "Closed; the shopper got a farewell.")
+        for other, _agent in await self.queue.fill(repo, now):
+            await self._announce_assignment(repo, other)
+        await self._retell(repo, now)
+
+    async def _note(self, repo: Repo, post: AgentPost, chat: _Chat, args: str) -> None:
+        """Internal: kept on the customer's record, never sent to the shopper."""
+        if not args:
+            await self._post(chat.topic, "Usage: /note <text> (internal, never sent)")
+            return
+        stamp = self.clock.now().astimezone(self.settings.tz).strftime("%Y-%m-%d %H:%M")
+        line = f"[{stamp} {post.agent_name}] {args}"
+        chat.customer.notes = f"{chat.customer.notes}\n{line}".strip()
+        await repo.events.add("agent_note", conversation_id=chat.conversation.id
+                              if chat.conversation else None, agent_id=post.agent_id, text=args)
+        await self._post(chat.topic, "📝 Note saved (internal, not sent to the shopper).")
+
+    async def _card(self, repo: Repo, post: AgentPost, chat: _Chat, args: str) -> None:
+        await self._post_card(repo, chat.topic, chat.customer, chat.conversation)
+
+    async def _duty(self, repo: Repo, post: AgentPost, on: bool) -> None:
+        agent = await repo.agents.by_telegram_id(post.agent_id)
+        if agent is None:
+            await self._say_in(post, "You are not in the agents list.")
+            return
+        agent.on_duty = on
+        await self._say_in(post, "You are on duty." if on else "You are off duty.")
+        if on:
+            for conversation, _agent in await self.queue.fill(repo, self.clock.now()):
+                await self._announce_assignment(repo, conversation)
+
+    async def queue_text(self, repo: Repo) -> str:
+        """Waiting chats, longest first, with how long each has waited."""
+        now = self.clock.now()
+        lines = []
+        for conversation in await repo.agents.queued():
+            customer = await repo.customers.get(conversation.customer_id)
+            waited = int((now - (conversation.queued_at or now)).total_seconds() // 60)
+            name = customer.name if customer else "?"
+            lines.append(f"#{conversation.id} {name} — waiting {waited} min "
+                         f"({conversation.escalation_reason or '?'})")
+        return "Queue:\n" + "\n".join(lines) if lines else "Queue: nobody is waiting."
+
+    # ================================================================= for the SLA clock
+    async def nudge_agent(self, conversation_id: int, waited_seconds: int) -> None:
+        """Post a reminder into the conversation's topic, naming the agent who owns it.
+
+        Called by the SLA clock (issue 4) when a shopper has waited too long; opens its own
+        database session. Does nothing when the conversation has no topic.
+        """
+        async with self.sessions() as db:
+            repo = Repo(db)
+            conversation = await repo.conversations.get(conversation_id)
+            topic = (await repo.agents.topic_of(conversation.customer_id)
+                     if conversation else None)
+            if conversation is None or topic is None:
+                return
+            who = (await self._name(repo, conversation.agent_id) if conversation.agent_id
+                   else "everyone")
+            await self._post(topic, f"⏰ {who}: the shopper has waited {waited_seconds} s "
+                                    "for an answer.")
+
+    async def reassign(self, repo: Repo, conversation_id: int, now: datetime) -> int | None:
+        """Reassign to the next on-duty agent (see ``QueueService.reassign``) and say so in the
+        topic; returns the new agent's Telegram id or None. The caller commits."""
+        target = await self.queue.reassign(repo, conversation_id, now)
+        if target is not None:
+            conversation = await repo.conversations.get(conversation_id)
+            if conversation is not None:
+                await self._announce_assignment(repo, conversation)
+        return target
+
+    # ================================================================= canned phrases
+    async def canned(self, repo: Repo, agent_id: int, query: str) -> list[Canned]:
+        """Inline query: phrases and FAQ answers, filled for the agent's current customer."""
+        agent = await repo.agents.by_telegram_id(agent_id)
+        values: dict[str, object] = {"shop_name": self.settings.shop_name,
+                                     "agent_name": agent.name if agent else ""}
+        lang = self.settings.default_language
+        if agent is not None and agent.current_conversation_id is not None:
+            conversation = await repo.conversations.get(agent.current_conversation_id)
+            customer = await repo.customers.get(conversation.customer_id) if conversation else None
+            if conversation is not None and customer is not None:
+                lang = conversation.language
+                values["customer_name"] = customer.name
+        faq = [(row.key, row.question, row.answer) for row in await repo.faq.all(lang)]
+        return search(self.knowledge.catalogue, faq, query, lang, values)
+
+    # ================================================================= helpers
+    async def _chat_of(self, repo: Repo, post: AgentPost, *, quiet: bool = False) -> _Chat | None:
+        """The customer topic the post is in, with the customer's latest conversation."""
+        topic = (await repo.agents.topic_by_thread(post.chat_id, post.thread_id)
+                 if post.thread_id is not None else None)
+        if topic is None:
+            if not quiet:
+                await self._say_in(post, NOT_IN_TOPIC)
+            return None
+        customer = await repo.customers.get(topic.customer_id)
+        if customer is None:
+            return None
+        conversation = await repo.conversations.open_for_customer(customer.id)
+        await self._remember_agent(repo, post, conversation)
+        return _Chat(topic, customer, conversation)
+
+    async def _owned(self, repo: Repo, chat: _Chat, post: AgentPost) -> Conversation | None:
+        """The conversation if this agent may write in it; writing in a waiting chat takes it."""
+        conversation = chat.conversation
+        if conversation is None or conversation.state == ConversationState.BOT:
+            await self._post(chat.topic, "Not sent: this customer has no chat waiting for a "
+                                         "person (closed or with the bot).",
+                             reply_to=post.message_id)
+            return None
+        if conversation.state == ConversationState.QUEUED:
+            if not await self.queue.claim(repo, conversation, post.agent_id):
+                await repo.session.refresh(conversation)
+            else:
+                await self._announce_owner(repo, chat, conversation)
+        if conversation.agent_id != post.agent_id:
+            owner = await self._name(repo, conversation.agent_id)
+            await self._post(chat.topic, f"Not sent: this chat belongs to {owner}. Ask them to "
+                                         "/transfer it to you.", reply_to=post.message_id)
+            return None
+        return conversation
+
+    async def _mine(self, repo: Repo, post: AgentPost, chat: _Chat) -> Conversation | None:
+        conversation = chat.conversation
+        if (conversation is None or conversation.state != ConversationState.ASSIGNED
+                or conversation.agent_id != post.agent_id):
+            await self._post(chat.topic, "Only the agent who has this chat can do that "
+                                         "(/take it first).")
+            return None
+        return conversation
+
+    async def _announce_owner(self, repo: Repo, chat: _Chat, conversation: Conversation) -> None:
+        """After a claim/transfer: topic name, a line in the topic, a word to the shopper."""
+        name = await self._name(repo, conversation.agent_id)
+        await self._rename(repo, chat.topic, chat.customer, conversation)
+        await self._post(chat.topic, f"📌 {name} has this chat now.")
+        agent = await repo.agents.by_telegram_id(conversation.agent_id or 0)
+        await self._tell_shopper(repo, chat.customer, conversation, "agent_joined",
+                                 self.clock.now(), agent_name=agent.name if agent else "")
+        await self._retell(repo, self.clock.now())
+
+    async def _announce_assignment(self, repo: Repo, conversation: Conversation) -> None:
+        customer = await repo.customers.get(conversation.customer_id)
+        if customer is None:
+            return
+        topic = await self.ensure_topic(repo, customer, conversation)
+        await self._announce_owner(repo, _Chat(topic, customer, conversation), conversation)
+
+    async def _retell(self, repo: Repo, now: datetime) -> None:
+        """Tell waiting shoppers their new place, only when it changed meaningfully."""
+        for conversation in await repo.agents.queued():
+            spot = await self.queue.spot(repo, conversation, now)
+            told = await repo.events.latest("queue_told", conversation.id)
+            before = (QueueSpot(int(told.data["position"]), int(told.data["wait_minutes"]))
+                      if told is not None else None)
+            if before is None or not self.queue.worth_retelling(before, spot):
+                continue
+            customer = await repo.customers.get(conversation.customer_id)
+            if customer is None:
+                continue
+            await repo.events.add("queue_told", conversation_id=conversation.id,
+                                  position=spot.position, wait_minutes=spot.wait_minutes)
+            await self._tell_shopper(repo, customer, conversation, "queued", now, **spot.values())
+
+    async def _tell_shopper(
+        self, repo: Repo, customer: Customer, conversation: Conversation, situation: str,
+        now: datetime, **values: object,
+    ) -> None:
+        text, key = say(
+            self.knowledge.catalogue, situation, conversation.language,
+            values={"customer_name": customer.name, "shop_name": self.settings.shop_name,
+                    **values},
+            avoid=conversation.last_phrase_key,
+        )
+        message_id = await self.replier.send(customer.chat_id, Reply(text, phrase_key=key))
+        await repo.conversations.store_outbound(
+            conversation_id=conversation.id, sender=Sender.BOT, text=text,
+            telegram_message_id=message_id, now=now, meaning={"phrase": key},
+        )
+        conversation.last_phrase_key = key
+        topic = await repo.agents.topic_of(customer.id)
+        if topic is not None:
+            await self._post(topic, f"→ shopper: {text}")
+
+    async def _post_card(
+        self, repo: Repo, topic: CustomerTopic, customer: Customer,
+        conversation: Conversation | None,
+    ) -> None:
+        recent = await repo.agents.recent_conversations(customer.id, limit=5)
+        history = "; ".join(
+            f"#{c.id} {c.opened_at.astimezone(self.settings.tz):%m-%d} {c.state}" for c in recent
+        ) or "none"
+        owner = (await self._name(repo, conversation.agent_id)
+                 if conversation and conversation.agent_id else "nobody yet")
+        lines = [
+            f"Customer card · {customer.name or '?'}"
+            + (f" (@{customer.username})" if customer.username else ""),
+            f"Telegram id: {customer.telegram_user_id}",
+            f"Language: {conversation.language if conversation else '?'}"
+            f" (Telegram: {customer.language_code or '?'})",
+        ]
+        if conversation is not None:
+            lines.append(f"Conversation #{conversation.id}: {conversation.state}, "
+                         f"reason: {conversation.escalation_reason or '—'}, agent: {owner}")
+        lines += [f"Recent conversations: {history}", "Orders: none on record",
+                  f"Notes: {customer.notes or '—'}", f"Commands: {COMMANDS_HELP}"]
+        await self._post(topic, "\n".join(lines))
+
+    async def _rename(self, repo: Repo, topic: CustomerTopic, customer: Customer,
+                      conversation: Conversation | None) -> None:
+        name = await self._topic_name(repo, customer, conversation)
+        if name != topic.name:
+            topic.name = name
+            await self.port.rename_topic(topic.chat_id, topic.thread_id, name)
+
+    async def _topic_name(self, repo: Repo, customer: Customer,
+                          conversation: Conversation | None) -> str:
+        agent = None
+        if conversation is not None and conversation.agent_id is not None:
+            agent = await repo.agents.by_telegram_id(conversation.agent_id)
+        return f"{customer.name or 'Shopper'} #{customer.id} · {status_label(conversation, agent)}"
+
+    async def _remember_agent(self, repo: Repo, post: AgentPost,
+                              conversation: Conversation | None = None) -> None:
+        """Keep the agent's name fresh, and which chat they are in (for inline phrases)."""
+        agent = await repo.agents.by_telegram_id(post.agent_id)
+        if agent is None:
+            await repo.agents.ensure([post.agent_id])
+            agent = await repo.agents.by_telegram_id(post.agent_id)
+        assert agent is not None
+        agent.name, agent.username = post.agent_name or agent.name, post.username
+        if conversation is not None:
+            agent.current_conversation_id = conversation.id
+
+    async def _name(self, repo: Repo, agent_id: int | None) -> str:
+        agent = await repo.agents.by_telegram_id(agent_id) if agent_id else None
+        return agent_label(agent) if agent else str(agent_id or "nobody")
+
+    @staticmethod
+    def _find_agent(agents: Sequence[Agent], wanted: str) -> Agent | None:
+        key = wanted.strip().lstrip("@").casefold()
+        for agent in agents:
+            if key in (str(agent.telegram_user_id), (agent.username or "").casefold(),
+                       agent.name.casefold()):
+                return agent
+        matches = [a for a in agents if a.name and a.name.casefold().startswith(key)]
+        return matches[0] if len(matches) == 1 else None
+
+    async def _agent_list(self, repo: Repo) -> str:
+        return ", ".join(agent_label(a) for a in await repo.agents.all()) or "none"
+
+    async def _post(self, topic: CustomerTopic, text: str, *, reply_to: int | None = None,
+                    buttons: tuple[tuple[Button, ...], ...] = ()) -> int | None:
+        return await self.port.send_text(topic.chat_id, BOT_MARK + text,
+                                         thread_id=topic.thread_id, reply_to=reply_to,
+                                         buttons=buttons)
+
+    async def _say_in(self, post: AgentPost, text: str) -> None:
+        await self.port.send_text(post.chat_id, BOT_MARK + text, thread_id=post.thread_id,
+                                  reply_to=post.message_id)

@@ -1,0 +1,31 @@
+"""The seam between the shopper's conversation and the agents' console.
+
+``ConversationService`` calls a ``Relay`` for every shopper message of a queued or assigned
+conversation (after storing and answering it); the agent console implements it in ``bot/``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from storage.models import Conversation, Customer, Message
+from storage.repositories import Repo
+
+
+class Relay(Protocol):
+    async def shopper_message(
+        self, repo: Repo, customer: Customer, conversation: Conversation,
+        message: Message | None, reply_to_message_id: int | None = None,
+    ) -> None:
+        """Show ``message`` (None: only the escalation itself) to the agents."""
+        ...
+
+
+class NoRelay:
+    """No agents' console configured: nothing is relayed."""
+
+    async def shopper_message(
+        self, repo: Repo, customer: Customer, conversation: Conversation,
+        message: Message | None, reply_to_message_id: int | None = None,
+    ) -> None:
+        return None

@@ -1,0 +1,81 @@
+"""Forum topics in the agents' supergroup: create/rename, post, copy between chats.
+
+Every call says ``chat_id`` and ``message_thread_id`` explicitly (``message.answer`` cannot
+post into another thread; pitfalls.md). Text is HTML-escaped here; failures a person cannot
+fix (blocked, message gone) come back as None instead of raising.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.types import ReplyParameters
+
+from bot.services.replies import Button, Reply
+from bot.transport.replier import keyboard
+
+log = logging.getLogger(__name__)
+
+
+def _reply_to(message_id: int | None) -> ReplyParameters | None:
+    if message_id is None:
+        return None
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
+
+
+class TelegramTopics:
+    """The ``TopicPort`` of the agent console on Telegram."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def create_topic(self, chat_id: int, name: str) -> int:
+        topic = await self.bot.create_forum_topic(chat_id, name[:128])
+        return topic.message_thread_id
+
+    async def rename_topic(self, chat_id: int, thread_id: int, name: str) -> None:
+        try:
+            await self.bot.edit_forum_topic(chat_id, thread_id, name=name[:128])
+        except TelegramBadRequest as error:  # e.g. "TOPIC_NOT_MODIFIED"
+            log.info("topic %s not renamed: %s", thread_id, error.message)
+
+    async def send_text(
+        self, chat_id: int, text: str, *, thread_id: int | None = None,
+        reply_to: int | None = None, buttons: tuple[tuple[Button, ...], ...] = (),
+    ) -> int | None:
+        try:
+            message = await self.bot.send_message(
+                chat_id, html.escape(text, quote=False), message_thread_id=thread_id,
+                reply_parameters=_reply_to(reply_to), reply_markup=keyboard(Reply(text, buttons)),
+            )
+        except (TelegramForbiddenError, TelegramBadRequest) as error:
+            log.warning("message to chat %s not delivered: %s", chat_id, error.message)
+            return None
+        return message.message_id
+
+    async def copy(
+        self, from_chat_id: int, message_id: int, to_chat_id: int, *,
+        thread_id: int | None = None, reply_to: int | None = None,
+    ) -> int | None:
+        try:
+            copied = await self.bot.copy_message(
+                to_chat_id, from_chat_id, message_id, message_thread_id=thread_id,
+                reply_parameters=_reply_to(reply_to),
+            )
+        except (TelegramForbiddenError, TelegramBadRequest) as error:
+            log.warning("copy %s/%s → %s failed: %s", from_chat_id, message_id, to_chat_id,
+                        error.message)
+            return None
+        return copied.message_id
+
+    async def close_buttons(self, chat_id: int, message_id: int, text: str) -> None:
+        """Replace a message's text and drop its buttons (a decision was taken)."""
+        try:
+            await self.bot.edit_message_text(
+                text=html.escape(text, quote=False), chat_id=chat_id, message_id=message_id
+            )
+        except TelegramBadRequest as error:
+            log.info("message %s not edited: %s", message_id, error.message)

@@ -1,0 +1,105 @@
+"""The agents' supergroup: topic messages, commands, tone-guard buttons, canned phrases.
+
+Filtered once at the router level to the agents' chat; only configured agents (AGENT_IDS and
+OWNER_IDS) act, anyone else's command is refused politely and their chatter ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiogram import F, Router
+from aiogram.types import (
+    CallbackQuery,
+    InlineQuery,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    Message,
+)
+
+from bot.services.agent_console import AgentConsole, AgentPost
+from handlers.parsing import command_of, message_kind
+from storage.repositories import Repo
+
+NOT_AN_AGENT = "Sorry, only the shop's agents can use these commands. 抱歉，仅客服可用。"
+
+
+def post_of(message: Message) -> AgentPost:
+    user = message.from_user
+    assert user is not None
+    return AgentPost(
+        agent_id=user.id, agent_name=user.full_name, username=user.username,
+        chat_id=message.chat.id,
+        thread_id=message.message_thread_id if message.is_topic_message else None,
+        message_id=message.message_id, kind=message_kind(message),
+        text=message.text or message.caption or "",
+        reply_to_message_id=_reply_to(message),
+    )
+
+
+def _reply_to(message: Message) -> int | None:
+    """A reply inside a topic; Telegram marks every topic message as a reply to the topic's
+    first service message, which is not a real reply."""
+    reply = message.reply_to_message
+    if reply is None or reply.forum_topic_created is not None:
+        return None
+    return reply.message_id
+
+
+def build_agent_router(agent_chat_id: int | None, agent_ids: Iterable[int]) -> Router:
+    router = Router(name="agent")
+    ids = frozenset(agent_ids)
+    is_agent = F.from_user.id.in_(ids)
+    router.inline_query.filter(is_agent)
+    if agent_chat_id is None:
+        router.message.filter(F.chat.id.is_(None))  # no console: no group messages here
+        router.callback_query.filter(F.data.is_(None))
+    else:
+        router.message.filter(F.chat.id == agent_chat_id, F.from_user)
+        router.callback_query.filter(F.message.chat.id == agent_chat_id)
+
+    @router.message(~is_agent, F.text.startswith("/"))
+    async def refuse(message: Message) -> None:
+        await message.reply(NOT_AN_AGENT)
+
+    @router.message(~is_agent)
+    async def ignore(message: Message) -> None:
+        """Someone else in the agents' group: never relayed, never answered."""
+
+    @router.message(F.text.startswith("/"))
+    async def on_command(message: Message, repo: Repo, console: AgentConsole) -> None:
+        text = message.text or ""
+        args = text.split(maxsplit=1)[1] if " " in text.strip() else ""
+        await console.command(repo, post_of(message), command_of(text), args)
+
+    @router.message(F.is_topic_message)
+    async def on_topic_message(message: Message, repo: Repo, console: AgentConsole) -> None:
+        if message_kind(message) == "other" or message.from_user is None:
+            return  # service messages (topic created/edited) are not for the shopper
+        await console.agent_message(repo, post_of(message))
+
+    @router.callback_query(~is_agent)
+    async def refuse_button(query: CallbackQuery) -> None:
+        await query.answer(NOT_AN_AGENT, show_alert=True)
+
+    @router.callback_query(F.data.startswith("tg:"))
+    async def on_tone_button(query: CallbackQuery, repo: Repo, console: AgentConsole) -> None:
+        message_id = query.message.message_id if query.message else 0
+        notice = await console.tone_decision(repo, query.from_user.id, query.data or "",
+                                             message_id)
+        await query.answer(notice)
+
+    @router.inline_query()
+    async def on_inline(query: InlineQuery, repo: Repo, console: AgentConsole) -> None:
+        found = await console.canned(repo, query.from_user.id, query.query)
+        results = [
+            InlineQueryResultArticle(
+                id=item.id, title=item.title, description=item.text[:100],
+                input_message_content=InputTextMessageContent(message_text=item.text,
+                                                              parse_mode=None),
+            )
+            for item in found
+        ]
+        await query.answer(results, cache_time=0, is_personal=True)
+
+    return router
