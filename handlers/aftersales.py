@@ -3,7 +3,7 @@
 Shoppers (private chat): /aftersales (or /return) opens a ticket in a short dialogue — kind,
 order, reason, photos (P18/P20); /tickets shows their tickets; /stop_notices opts out of notices
 (P22); /forget removes their personal data (P16). Survey (``sv:``) and 回访 (``fu:``) buttons.
-Owners and agents: /card, /ticket, /ticket_open, /rates, and owners /notice.
+Owners and agents: /card, /note, /ticket, /ticket_open; owners also /rates and /notice.
 This router is included before the shopper router, so its commands and states come first.
 """
 
@@ -345,6 +345,20 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
             await message.answer("no such customer (telegram id, @username or order number)")
             return
         await message.answer((await customer_record(repo, customer)).render())
+
+    @router.message(is_staff, Command("note"))
+    async def note(message: Message, command: CommandObject, repo: Repo) -> None:
+        """/note <telegram id|@user|order> <text>: an agent's note on the customer card (P16)."""
+        key, _, text = (command.args or "").strip().partition(" ")
+        customer = await find_customer(repo, key) if key else None
+        if customer is None or not text.strip():
+            await message.answer("/note <telegram id|@user|order number> <text>")
+            return
+        author = message.from_user.full_name if message.from_user else "?"
+        line = f"{clock.now().astimezone(settings.tz):%Y-%m-%d} {author}: {text.strip()}"
+        customer.notes = f"{customer.notes}\n{line}".strip()[-4000:]
+        await repo.commit()
+        await message.answer("📝 noted")
 
     @router.message(is_staff, Command("ticket"))
     async def ticket(message: Message, command: CommandObject, repo: Repo,

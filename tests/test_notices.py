@@ -23,7 +23,7 @@ from bot.settings import Settings
 from storage.models import Customer, Message
 from storage.models.orders import JobStatus, NoticeDelivery, Order
 from storage.repositories import Repo
-from tests.aftersales_support import MORNING, OWNER, SHOPPER, Harness
+from tests.aftersales_support import AGENT, MORNING, OWNER, SHOPPER, Harness
 from tests.fakes.recording_session import RecordingSession
 from tests.fakes.updates import callback_update, message_update
 
@@ -223,3 +223,14 @@ async def test_orders_endpoint_needs_the_token_and_tells_the_shopper_P19(
         assert good.status == 200 and (await good.json())["notified"] == 1
     [(chat, reply)] = replier.sent
     assert chat == SHOPPER and "SF1234567890" in reply.text
+
+
+async def test_agent_notes_show_on_the_customer_card_P16(h: Harness) -> None:
+    await h.load([{"order_id": "20260501001", "status": "paid", "telegram_user_id": SHOPPER}])
+    await h.feed(message_update(1, SHOPPER, "你好", first_name="林小姐"))
+    await h.feed(message_update(2, AGENT, f"/note {SHOPPER} 喜欢棉麻，M码"))
+    await h.feed(message_update(3, AGENT, "/card 20260501001"))
+    card = h.sent(AGENT)[-1]
+    assert "林小姐" in card and "喜欢棉麻，M码" in card and "20260501001" in card
+    await h.feed(message_update(4, SHOPPER, "/card 20260501001"))  # shoppers see no cards
+    assert "喜欢棉麻" not in h.sent(SHOPPER)[-1]
