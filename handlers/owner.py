@@ -20,7 +20,7 @@ from bot.services import owner_admin as oa
 from bot.services import shifts as sh
 from bot.services.conversation import ConversationService
 from bot.services.knowledge import KnowledgeBase
-from bot.services.staff import calendar_enabled, set_calendar_enabled
+from bot.services.staff import calendar_enabled, set_agent_cap, set_calendar_enabled
 from bot.settings import Settings
 from handlers.replying import keyboard, tell
 from storage.repositories import Repo
@@ -35,7 +35,8 @@ FAQ: /faq [lang] · /faqshow <key> [lang] · /faqdel <key> <lang>
   /faqset <key> <lang> + lines 'Q: …', 'A: …', 'ALT: a | b' (adds or replaces)
   /faqexport <lang> [yaml|csv] · send a .yaml/.csv file captioned /faqimport <lang>
 Inbox of unanswered questions: /inbox · /alt <question id> <entry key>
-Agents: /agents · /addagent <id> · /removeagent <id> · forward a message of theirs · /cap <n>
+Agents: /agents · /addagent <id> · /removeagent <id> · forward a message of theirs
+  /cap <n> (shop default) · /cap <agent id> <n>
 Shifts: /shifts on|off · /schedule · /setshift mon-sat 18:30-24:00 · /closed <YYYY-MM-DD> [reason]
   /open <YYYY-MM-DD> · /assign <YYYY-MM-DD> <id,id> · /swaps
 Handover: /handovers · /handovershow <id>
@@ -92,7 +93,17 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
 
     @router.message(Command("cap"))
     async def on_cap(message: Message, command: CommandObject, bot: Bot, repo: Repo) -> None:
-        await _set(message, bot, repo, "agent_cap", command.args or "")
+        parts = (command.args or "").split()
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            await _set(message, bot, repo, "agent_cap", command.args or "")
+            return
+        agent, cap = int(parts[0]), int(parts[1])
+        if not 1 <= cap <= 100 or not await set_agent_cap(repo, agent, cap):
+            await tell(bot, message.chat.id, "Not changed: cap 1..100 for a known agent.")
+            return
+        await oa.record_change(repo, message.from_user.id, "agent_cap", agent=agent, cap=cap)
+        await repo.commit()
+        await tell(bot, message.chat.id, f"Agent {agent}: at most {cap} open chats.")
 
     # ------------------------------------------------------------------ templates
     @router.message(Command("templates"))

@@ -23,7 +23,8 @@ from bot.clock import FixedClock
 from bot.people_jobs import people_tick
 from bot.services import shifts as sh
 from bot.settings import Settings
-from storage.models import Conversation, Event, PhraseTemplate
+from storage.models import Conversation, Customer, Event, PhraseTemplate
+from storage.models.orders import FollowUp, Ticket
 from storage.models.shifts import Complaint, HandoverRecord, ShiftSwap, SwapState
 from storage.repositories import Repo
 from tests.fakes.recording_session import RecordingSession
@@ -222,12 +223,19 @@ async def test_handover_record_at_shift_end_has_real_content_P13(h: Harness) -> 
     schedule = await h.say(AGENT, "/schedule")
     assert schedule and schedule[0].startswith("On duty now:")
     await h.say(AGENT, "/handover 顾客5001的退款明天要跟进")
+    async with h.app.sessions() as db:
+        customer = (await db.scalars(select(Customer))).first()
+        db.add(Ticket(customer_id=customer.id, kind="return", due_at=h.clock.at))
+        db.add(FollowUp(source="delivery:1", kind="delivery", customer_id=customer.id,
+                        due_at=h.clock.at + timedelta(hours=3)))
+        await db.commit()
     h.clock.at = datetime(2026, 5, 5, 0, 1, tzinfo=SH).astimezone(UTC)  # just after 24:00
     h.session.requests.clear()
     await people_tick(h.app)
     [record] = await h.rows(HandoverRecord)
     assert f"faq:{entry.id}" in record.text and "退款明天要跟进" in record.text
     assert "Still open (1)" in record.text and "(asked)" in record.text
+    assert "ticket #1 return — open" in record.text and "Call-backs due (1)" in record.text
     assert any("Handover" in r.text for r in h.session.requests_of("sendMessage")
                if r.chat_id == GROUP)
     await people_tick(h.app)  # idempotent
@@ -272,3 +280,34 @@ async def test_complaint_steps_and_unfounded_P14(h: Harness) -> None:
 async def test_strangers_messages_reach_the_shopper_flow_not_owner_handlers(h: Harness) -> None:
     sent = await h.say(STRANGER, "/inbox")
     assert all("unanswered" not in text for text in sent)
+
+
+async def test_owner_settings_shift_pattern_closed_days_and_caps_are_recorded_P10_P11(
+    h: Harness,
+) -> None:
+    assert "swap_limit = 1" in (await h.say(OWNER, "/set swap_limit 1"))[0]
+    assert "Not changed" in (await h.say(OWNER, "/set swap_limit lots"))[0]
+    assert "fri 20:00-02:00" in (await h.say(OWNER, "/setshift fri 20:00-02:00"))[0]
+    assert "closed" in (await h.say(OWNER, f"/closed {MONDAY} 劳动节"))[0]
+    schedule = await h.say(OWNER, "/schedule")
+    assert "closed (劳动节)" in schedule[0] and "20:00-02:00" in schedule[0]
+    if hasattr(Repo(None), "agents"):  # type: ignore[arg-type]  # the agents' console table
+        assert "at most 2" in (await h.say(OWNER, f"/cap {AGENT} 2"))[0]
+    actions = [e.data["action"] for e in await h.rows(Event) if e.kind == "owner_change"]
+    assert {"setting", "shift_pattern", "closed_day"} <= set(actions)
+    assert await h.say(AGENT, "/set swap_limit 9") and all(
+        "swap_limit = 9" not in t for t in h.sent())  # agents are not owners
+
+
+async def test_swap_over_the_monthly_limit_is_refused_in_telegram_P12(h: Harness) -> None:
+    await h.say(OWNER, f"/addagent {AGENT2}")
+    await h.say(OWNER, "/set swap_limit 1")
+    async with h.app.sessions() as db:
+        shifts = await sh.shifts_between(Repo(db), MONDAY, MONDAY + timedelta(days=5))
+    first = shifts[0].agents[0]
+    other = AGENT2 if first == AGENT else AGENT
+    mine = [s.day for s in shifts if s.agents == (first,)]
+    assert "Asked" in (await h.say(first, f"/swap {mine[0]} {other}"))[0]
+    refused = await h.say(first, f"/swap {mine[1]} {other}")
+    assert "Swap refused" in refused[0] and "limit 1" in refused[0]
+    assert "Your duty switch: off" in (await h.say(first, "/duty off"))[0]

@@ -18,9 +18,14 @@ from sqlalchemy import select
 from bot.services import shifts as sh
 from bot.services.staff import calendar_enabled
 from storage.models import Conversation, ConversationState, Customer, Message, Sender
+from storage.models.orders import FollowUp, JobStatus, Ticket, TicketStatus
 from storage.models.shifts import HandoverRecord
 from storage.repositories import Repo
 
+AGENT = "agent"
+OPEN_TICKETS = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.REOPENED)
+PENDING_CALLBACKS = (JobStatus.DUE, JobStatus.TASK)  # P17 回访 not yet made
+CALLBACK_HORIZON = timedelta(hours=24)  # call-backs falling due by this time tomorrow
 CATCH_UP = timedelta(hours=12)  # a shift that ended longer ago than this is not written late
 SAMPLES = 3
 
@@ -65,8 +70,22 @@ async def collect(repo: Repo, shift: sh.Shift, now: datetime) -> dict[str, Any]:
     ]
     notes = [{"agent": n.agent_id, "text": n.text, "id": n.id}
              for n in await repo.shifts.open_notes(until=now)]
-    return {"questions": questions, "open": open_items, "notes": notes,
-            "asked": sum(q["count"] for q in questions)}
+    tickets = [
+        {"ticket": t.id, "kind": t.kind, "status": t.status, "agent": t.owner_id,
+         "due": t.due_at.isoformat()}
+        for t in await repo.session.scalars(
+            select(Ticket).where(Ticket.status.in_(OPEN_TICKETS)).order_by(Ticket.due_at))
+    ]
+    callbacks = [
+        {"follow_up": f.id, "kind": f.kind, "customer": f.customer_id,
+         "due": f.due_at.isoformat(), "status": f.status}
+        for f in await repo.session.scalars(
+            select(FollowUp).where(FollowUp.status.in_(PENDING_CALLBACKS),
+                                   FollowUp.due_at <= now + CALLBACK_HORIZON)
+            .order_by(FollowUp.due_at))
+    ]
+    return {"questions": questions, "open": open_items, "notes": notes, "tickets": tickets,
+            "callbacks": callbacks, "asked": sum(q["count"] for q in questions)}
 
 
 def render(shift: sh.Shift, data: dict[str, Any], tz: ZoneInfo) -> str:
@@ -83,6 +102,14 @@ def render(shift: sh.Shift, data: dict[str, Any], tz: ZoneInfo) -> str:
         who = f", agent {o['agent']}" if o["agent"] else ""
         why = f" ({o['reason']})" if o["reason"] else ""
         lines.append(f"  #{o['conversation']} {o['customer']} — {o['state']}{who}{why}")
+    lines.append(f"Open tickets ({len(data.get('tickets', []))}):")
+    lines += [f"  ticket #{t['ticket']} {t['kind']} — {t['status']}, due "
+              f"{datetime.fromisoformat(t['due']).astimezone(tz):%m-%d %H:%M}"
+              f"{f', agent {t[AGENT]}' if t[AGENT] else ''}" for t in data.get("tickets", [])]
+    lines.append(f"Call-backs due ({len(data.get('callbacks', []))}):")
+    lines += [f"  #{c['follow_up']} {c['kind']} customer {c['customer']} at "
+              f"{datetime.fromisoformat(c['due']).astimezone(tz):%m-%d %H:%M}"
+              for c in data.get("callbacks", [])]
     lines.append(f"Notes ({len(data['notes'])}):")
     lines += [f"  {n['agent']}: {n['text']}" for n in data["notes"]]
     return "\n".join(lines)

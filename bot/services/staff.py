@@ -134,3 +134,13 @@ async def set_duty_switch(repo: Repo, agent_id: int, value: str) -> None:
 
 async def duty_switches(repo: Repo, ids: Iterable[int]) -> dict[int, str]:
     return {i: await duty_switch(repo, i) for i in ids}
+
+
+async def set_agent_cap(repo: Repo, agent_id: int, cap: int) -> bool:
+    """One agent's cap on open chats, in the agents' console table (issue 3) when present."""
+    console = getattr(repo, "agents", None)
+    row = await console.by_telegram_id(agent_id) if console is not None else None
+    if row is None:
+        return False
+    row.cap = cap
+    return True
