@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from storage.models import Conversation, Customer, Event, Message
+from storage.models.orders import FollowUp, Order, Survey, Ticket
+from storage.models.shifts import Complaint
 from storage.repositories import Repo
 
 T = datetime(2026, 3, 3, 2, 0, tzinfo=UTC)  # Tue 10:00 in Shanghai
@@ -72,6 +74,8 @@ async def build_history(repo: Repo) -> None:
     await message(b, "shopper", b0 + 200 * S, "ok", _meaning("intent", intent="thanks"))
     await message(b, "agent", b0 + 230 * S, "Found it", agent_id=901)
     event("tone_guard", b0 + 229 * S, b, agent_id=901, rule="blame")
+    event("holding_reply", b0 + 55 * S, b, agent_id=901)
+    event("reassigned", b0 + 90 * S, b, agent_id=901, previous_agent_id=903, misses=3)
 
     # C: a complaint → agent 902; the shopper's last question is never answered.
     c0 = T + timedelta(days=2)
@@ -89,4 +93,45 @@ async def build_history(repo: Repo) -> None:
     d = await conversation(c1, d0, 4, state="closed")
     await message(d, "shopper", d0, "Do you ship abroad", _meaning("answer", entry="abroad"))
     await message(d, "bot", d0 + 4 * S, "Yes")
+
+    # Complaints (P14): one founded against 902 (step 1), one against 901 taken back.
+    session.add_all([
+        Complaint(conversation_id=c.id, agent_id=902, created_at=c0 + 2 * S, period="2026-03",
+                  step=1),
+        Complaint(conversation_id=b.id, agent_id=901, created_at=b0 + 300 * S,
+                  period="2026-03", step=0, unfounded_at=b0 + 400 * S),
+    ])
+    # Surveys (P21): 5 for 901 (Tue), 2 for 902 (Thu), one unanswered; 4 the week before.
+    session.add_all([
+        Survey(conversation_id=b.id, customer_id=c2.id, agent_id=901, due_at=b0,
+               score=5, answered_at=b0 + 1000 * S, status="answered"),
+        Survey(conversation_id=c.id, customer_id=c3.id, agent_id=902, due_at=c0,
+               score=2, answered_at=c0 + 1000 * S, status="answered"),
+        Survey(conversation_id=a.id, customer_id=c1.id, agent_id=None, due_at=T, status="sent"),
+        Survey(conversation_id=d.id, customer_id=c1.id, agent_id=None, due_at=d0,
+               score=4, answered_at=d0 + 100 * S, status="answered"),
+    ])
+    # Tickets (P18): three opened this week, two resolved, one of them re-opened.
+    due = timedelta(hours=48)
+    session.add_all([
+        Ticket(customer_id=c2.id, kind="return", created_at=b0, due_at=b0 + due,
+               first_resolved_at=b0 + timedelta(hours=3), status="closed"),
+        Ticket(customer_id=c3.id, kind="repair", created_at=c0, due_at=c0 + due,
+               first_resolved_at=c0 + timedelta(hours=5), reopen_count=1, status="reopened"),
+        Ticket(customer_id=c3.id, kind="exchange", created_at=c0 + 60 * S, due_at=c0 + due),
+    ])
+    # Follow-ups (P17): two sent this week (one answered "ok"), one the week before.
+    session.add_all([
+        FollowUp(source="delivery:1", kind="delivery", customer_id=c1.id, due_at=T,
+                 sent_at=T + 5 * S, outcome="ok", status="answered"),
+        FollowUp(source="ticket:1:1", kind="ticket", customer_id=c2.id, due_at=b0,
+                 sent_at=b0 + 7 * S, status="sent"),
+        FollowUp(source="delivery:2", kind="delivery", customer_id=c1.id, due_at=d0,
+                 sent_at=d0, outcome="problem", status="answered"),
+    ])
+    # Shipments (P19): one order flagged stale this week, one on time.
+    session.add_all([
+        Order(order_ref="PT-1001", status="shipped", stale_flagged_at=c0),
+        Order(order_ref="PT-1002", status="delivered"),
+    ])
     await repo.commit()

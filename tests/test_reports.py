@@ -50,18 +50,27 @@ async def test_p1_p2_waiting(repo: Repo) -> None:
     assert (w.conversations, w.greeted_on_time, w.greeting_seconds) == (3, 2, 15)
     assert w.greeted_share == 2 / 3
     assert w.sla_breaches == 1
-    assert w.holding_replies is None and w.reassignments is None  # not recorded yet
+    assert (w.holding_replies, w.reassignments) == (1, 1)
     assert w.human_first_reply == Stats(count=2, avg=90.0, p50=60.0, p95=120.0, max=120.0)
     assert w.human_next_reply == Stats(count=1, avg=30.0, p50=30.0, p95=30.0, max=30.0)
 
 
-async def test_quality(repo: Repo) -> None:
+async def test_quality_p14_p20_p21(repo: Repo) -> None:
     report = await week(repo)
     q = report.quality
-    assert (q.complaints, q.tone_guard) == (1, 1)
-    for source in ("holding_reply", "reassigned"):
-        assert source in report.not_recorded
-    assert "sla_breach" not in report.not_recorded
+    assert (q.complaints, q.complaint_steps, q.tone_guard) == (1, 1, 1)  # unfounded one left out
+    assert (q.survey_answers, q.satisfied, q.satisfaction_avg) == (2, 1, 3.5)
+    assert q.satisfied_share == 0.5
+    assert report.satisfaction_by_day == [(date(2026, 3, 3), 5.0), (date(2026, 3, 5), 2.0)]
+    assert report.not_recorded == []  # every source of this report has landed
+
+
+async def test_aftersales_p17_p18_p19(repo: Repo) -> None:
+    a = (await week(repo)).aftersales
+    assert (a.tickets_opened, a.tickets_resolved, a.tickets_reopened) == (3, 2, 1)
+    assert a.handling_rate == 2 / 3 and a.reopen_rate == 0.5
+    assert a.follow_ups_done == 2 and a.follow_up_outcomes == {"no_answer": 1, "ok": 1}
+    assert a.late_shipments == 1
 
 
 async def test_sources_without_tables_are_not_recorded_yet(repo: Repo) -> None:
@@ -77,7 +86,9 @@ async def test_sources_without_tables_are_not_recorded_yet(repo: Repo) -> None:
     assert a.tickets_opened is None and a.handling_rate is None and a.reopen_rate is None
     assert a.late_shipments is None and a.follow_ups_done is None
     assert q.satisfaction_avg is None and q.satisfied_share is None and q.tone_guard is None
-    for source in ("tickets", "follow_ups", "shipments", "satisfaction", "tone_guard"):
+    assert q.complaints == 1 and q.complaint_steps is None  # from the complaint escalation
+    for source in ("tickets", "follow_ups", "shipments", "satisfaction", "tone_guard",
+                   "complaint_steps"):
         assert source in scope.not_recorded
 
 
@@ -86,15 +97,18 @@ async def test_p15_agent_sections_including_one_without_conversations(repo: Repo
     assert [a.agent_id for a in report.agents] == [901, 902, 903]
     mei, ken, idle = report.agents
     assert (mei.conversations, mei.messages, mei.complaints, mei.tone_guard) == (1, 2, 0, 1)
+    assert (mei.survey_answers, mei.satisfaction_avg, mei.complaint_steps) == (1, 5.0, 0)
     assert mei.first_reply == Stats(1, 60.0, 60.0, 60.0, 60.0)
     assert mei.next_reply == Stats(1, 30.0, 30.0, 30.0, 30.0)
-    assert mei.sla_breaches == 0
+    assert (mei.sla_breaches, mei.holding_replies, mei.reassignments) == (0, 1, 0)
     assert (ken.conversations, ken.messages, ken.complaints, ken.tone_guard) == (1, 1, 1, 0)
+    assert (ken.survey_answers, ken.satisfaction_avg, ken.complaint_steps) == (1, 2.0, 1)
     assert ken.first_reply == Stats(1, 120.0, 120.0, 120.0, 120.0)
     assert ken.next_reply == Stats() and ken.sla_breaches == 1
     assert (idle.conversations, idle.messages, idle.complaints) == (0, 0, 0)
     assert idle.first_reply == Stats() and idle.sla_breaches == 0 and idle.tone_guard == 0
-    assert idle.holding_replies is None
+    assert (idle.holding_replies, idle.reassignments) == (0, 1)  # the chat was taken from 903
+    assert (idle.survey_answers, idle.satisfaction_avg, idle.complaint_steps) == (0, None, 0)
 
 
 async def test_changes_against_previous_week(repo: Repo) -> None:
@@ -105,6 +119,8 @@ async def test_changes_against_previous_week(repo: Repo) -> None:
     assert changes["resolved_share"].before == 1.0
     assert changes["first_reply_p50"].before is None and changes["first_reply_p50"].delta is None
     assert changes["sla_breaches"].before == 0
+    assert (changes["satisfaction_avg"].now, changes["satisfaction_avg"].before) == (3.5, 4.0)
+    assert changes["handling_rate"].before is None  # no ticket the week before
 
 
 async def test_empty_period(repo: Repo) -> None:
@@ -119,3 +135,6 @@ async def test_empty_period(repo: Repo) -> None:
     assert report.by_hour == [0] * 24 and report.by_day == []
     assert [a.conversations for a in report.agents] == [0, 0, 0]
     assert all(c.now in (0, None) for c in report.changes)
+    assert report.quality.survey_answers == 0 and report.quality.satisfaction_avg is None
+    assert report.aftersales.tickets_opened == 0 and report.aftersales.handling_rate is None
+    assert report.satisfaction_by_day == []

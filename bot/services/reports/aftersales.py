@@ -1,14 +1,53 @@
-"""After-sales (P17–P19): tickets, handling ≥ 98 %, re-open ≤ 5 %, follow-ups, late shipments."""
+"""After-sales (P17–P19): tickets, handling ≥ 98 %, re-open ≤ 5 %, follow-ups, late shipments.
+
+Tickets opened in the period are followed to their end: handled = resolved at least once,
+re-opened = opened again after a resolution. Follow-ups count when sent in the period (their
+answers give the outcomes); a late shipment is an order flagged stale in the period (P19).
+"""
 
 from __future__ import annotations
 
+from sqlalchemy import case, func, select
+
 from bot.services.reports.model import AfterSales, AgentSection, Report
 from bot.services.reports.scope import Scope
+from bot.services.reports.volumes import in_period
+from storage.models.orders import FollowUp, Order, Ticket
 
 
 async def collect(scope: Scope, report: Report, agents: dict[int, AgentSection]) -> None:
+    session = scope.session
     aftersales = AfterSales()
-    for source in ("tickets", "follow_ups", "shipments"):
-        if not scope.has_table(source):
-            scope.not_recorded.append(source)
+    if scope.has_table(Ticket.__tablename__):
+        opened, resolved, reopened = (await session.execute(
+            select(func.count(),
+                   func.count(Ticket.first_resolved_at),
+                   func.count(case((Ticket.reopen_count > 0, 1))))
+            .where(in_period(Ticket.created_at, scope))
+        )).one()
+        aftersales.tickets_opened = int(opened)
+        aftersales.tickets_resolved = int(resolved)
+        aftersales.tickets_reopened = int(reopened)
+    else:
+        scope.not_recorded.append("tickets")
+    if scope.has_table(FollowUp.__tablename__):
+        outcomes = (await session.execute(
+            select(FollowUp.outcome, func.count())
+            .where(in_period(FollowUp.sent_at, scope))
+            .group_by(FollowUp.outcome)
+        )).all()
+        aftersales.follow_ups_done = sum(int(n) for _, n in outcomes)
+        aftersales.follow_up_outcomes = {
+            str(outcome or "no_answer"): int(n) for outcome, n in sorted(
+                outcomes, key=lambda row: (-row[1], str(row[0] or "")))
+        }
+    else:
+        scope.not_recorded.append("follow_ups")
+    if scope.has_table(Order.__tablename__):
+        aftersales.late_shipments = int(await session.scalar(
+            select(func.count()).select_from(Order)
+            .where(in_period(Order.stale_flagged_at, scope))
+        ) or 0)
+    else:
+        scope.not_recorded.append("shipments")
     report.aftersales = aftersales

@@ -41,10 +41,11 @@ async def collect(scope: Scope, report: Report, agents: dict[int, AgentSection])
         .order_by(func.count().desc(), text)
         .limit(TOP_UNANSWERED)
     )).all()
-    reason = Event.data["reason"].as_string().label("reason")
+    # From the conversation (queued_at is set with the bot's clock, like every other time).
+    reason = Conversation.escalation_reason
     escalations = (await session.execute(
         select(reason, func.count())
-        .where(Event.kind == "escalated", in_period(Event.at, scope))
+        .where(in_period(Conversation.queued_at, scope))
         .group_by(reason)
         .order_by(func.count().desc(), reason)
     )).all()

@@ -14,7 +14,10 @@ from storage.models import Event
 # Event kinds the bot is known to record (so zero means zero, not "not recorded yet").
 # A kind also counts as recorded once any event of it exists in the database, so figures
 # appear by themselves as the SLA clock, agents and shifts features land.
-KNOWN_EVENT_KINDS: frozenset[str] = frozenset({"escalated", "faq_feedback"})
+KNOWN_EVENT_KINDS: frozenset[str] = frozenset({
+    "escalated", "faq_feedback",  # conversation and escalation services
+    "sla_breach", "holding_reply", "reassigned",  # the SLA clock (issue 4)
+})
 
 
 @dataclass

@@ -53,10 +53,14 @@ async def collect(scope: Scope, report: Report, agents: dict[int, AgentSection])
         setattr(waiting, attribute, 0)
         for agent in agents.values():
             setattr(agent, attribute, 0)
+        who = Event.agent_id
+        if kind == "reassigned":  # counted against the agent the chat was taken from
+            who = func.coalesce(Event.data["previous_agent_id"].as_integer(),
+                                Event.data["previous"].as_integer(), Event.agent_id)
         for agent_id, count in (await session.execute(
-            select(Event.agent_id, func.count())
+            select(who.label("who"), func.count())
             .where(Event.kind == kind, in_period(Event.at, scope))
-            .group_by(Event.agent_id)
+            .group_by(who)
         )).all():
             setattr(waiting, attribute, getattr(waiting, attribute) + int(count))
             if agent_id is not None:
