@@ -171,3 +171,16 @@ async def test_calendar_roster_tells_the_sla_clock_when_people_are_back_P24(
     await set_duty_switch(staffed, 900, "on")  # an owner steps in
     assert await roster.next_human_at(staffed, at(MONDAY, 10)) is None
     assert 900 in await sh.on_duty(staffed, at(MONDAY, 10))
+
+
+async def test_chat_assignment_follows_the_calendar_once_it_is_on_P11(staffed: Repo) -> None:
+    from bot.services.queue import on_duty_agents
+
+    await staffed.agents.ensure([A, B, 900])
+    [monday] = await sh.shifts_between(staffed, MONDAY, MONDAY)
+    evening = await on_duty_agents(staffed, at(MONDAY, 20))
+    assert [a.telegram_user_id for a in evening] == list(monday.agents)
+    assert await on_duty_agents(staffed, at(MONDAY, 10)) == []
+    await set_calendar_enabled(staffed, False)
+    anytime = await on_duty_agents(staffed, at(MONDAY, 10))
+    assert {a.telegram_user_id for a in anytime} == {A, B, 900}

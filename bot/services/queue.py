@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.services.shifts import on_duty as calendar_on_duty
+from bot.services.staff import calendar_enabled
 from storage.models import Conversation, ConversationState
 from storage.models.agents import Agent
 from storage.repositories import Repo
@@ -26,9 +28,14 @@ RETELL_WAIT_STEP_MINUTES = 5
 async def on_duty_agents(repo: Repo, now: datetime) -> list[Agent]:
     """Who can take chats now: agents whose own switch is on.
 
-    The one place that answers "who is on duty"; a shift calendar replaces it later.
+    The one place that answers "who is on duty". Issue 5: once the owner turns the shift
+    calendar on (/shifts on), only the agents of the running shift (P11) and those who
+    switched themselves on (/duty on) count.
     """
-    return await repo.agents.on_duty()
+    if not await calendar_enabled(repo):
+        return await repo.agents.on_duty()
+    ids = set(await calendar_on_duty(repo, now))
+    return [agent for agent in await repo.agents.all() if agent.telegram_user_id in ids]
 
 
 def cap_of(agent: Agent, default_cap: int) -> int:
