@@ -130,13 +130,14 @@ def build_dispatcher(app: App) -> Dispatcher:
     )
     dp.update.outer_middleware(RepoMiddleware(app.sessions))
     dp.include_routers(
+        # The agents' group first: topic commands (/note, /card) are the console's there.
+        build_agent_router(app.settings.agent_chat_id,
+                           (*app.settings.agent_ids, *app.settings.owner_ids)),
         build_aftersales_router(app.settings, app.clock),  # its commands and states go first
         build_owner_router(app.settings.owner_ids),  # before shoppers: owner commands
         build_reports_router(app.settings.owner_ids),  # /report (P23), owners only
         build_staff_router(app.settings.owner_ids),  # schedule, swaps, handover
         build_shopper_router(),
-        build_agent_router(app.settings.agent_chat_id,
-                           (*app.settings.agent_ids, *app.settings.owner_ids)),
         build_group_router(app.settings.agent_chat_id),
         build_error_router(),
     )

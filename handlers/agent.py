@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aiogram import F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.filters import Command
 from aiogram.types import (
     CallbackQuery,
     InlineQuery,
@@ -21,6 +23,10 @@ from bot.services.agent_console import AgentConsole, AgentPost
 from handlers.parsing import command_of, message_kind
 from storage.repositories import Repo
 
+# The console's commands; any other command in the group is left to later routers.
+AGENT_COMMANDS = ("take", "release", "transfer", "close", "note", "card", "customer", "queue",
+                  "on", "off")
+TOPIC_ONLY = ("note", "card")  # outside a topic these belong to other features (aftersales)
 NOT_AN_AGENT = "Sorry, only the shop's agents can use these commands. 抱歉，仅客服可用。"
 
 
@@ -58,21 +64,23 @@ def build_agent_router(agent_chat_id: int | None, agent_ids: Iterable[int]) -> R
         router.message.filter(F.chat.id == agent_chat_id, F.from_user)
         router.callback_query.filter(F.message.chat.id == agent_chat_id)
 
-    @router.message(~is_agent, F.text.startswith("/"))
+    @router.message(~is_agent, Command(*AGENT_COMMANDS))
     async def refuse(message: Message) -> None:
         await message.reply(NOT_AN_AGENT)
 
-    @router.message(~is_agent)
+    @router.message(~is_agent, ~F.text.startswith("/"))
     async def ignore(message: Message) -> None:
         """Someone else in the agents' group: never relayed, never answered."""
 
-    @router.message(F.text.startswith("/"))
+    @router.message(Command(*AGENT_COMMANDS))
     async def on_command(message: Message, repo: Repo, console: AgentConsole) -> None:
         text = message.text or ""
+        if command_of(text) in TOPIC_ONLY and not message.is_topic_message:
+            raise SkipHandler
         args = text.split(maxsplit=1)[1] if " " in text.strip() else ""
         await console.command(repo, post_of(message), command_of(text), args)
 
-    @router.message(F.is_topic_message)
+    @router.message(F.is_topic_message, ~F.text.startswith("/"))
     async def on_topic_message(message: Message, repo: Repo, console: AgentConsole) -> None:
         if message_kind(message) == "other" or message.from_user is None:
             return  # service messages (topic created/edited) are not for the shopper

@@ -240,7 +240,7 @@ async def test_note_is_kept_internal_and_never_sent(h: H) -> None:
     assert all(getattr(r, "chat_id", GROUP) == GROUP for r in after)
     [customer] = await h.rows(Customer)
     assert "喜欢蓝色" in customer.notes
-    await h.agent(ALICE, "/customer", thread)  # = /card (aftersales' /card answers first)
+    await h.agent(ALICE, "/card", thread)
     assert "喜欢蓝色" in h.texts_to(GROUP)[-1]
 
 
@@ -254,8 +254,9 @@ async def test_queue_lists_waiting_chats_with_their_wait(h: H) -> None:
 async def test_commands_outside_a_topic_and_unknown_ones_get_clear_errors(h: H) -> None:
     await h.agent(ALICE, "/close")
     assert "inside a customer's topic" in h.texts_to(GROUP)[-1]
-    await h.agent(ALICE, "/frobnicate")
-    assert "Unknown command /frobnicate" in h.texts_to(GROUP)[-1]
+    before = len(h.texts_to(GROUP))
+    await h.agent(ALICE, "/frobnicate")  # not the console's: left to other features
+    assert len(h.texts_to(GROUP)) == before
 
 
 async def test_a_non_agent_in_the_group_cannot_act(h: H) -> None:

@@ -21,6 +21,7 @@ from tests.fakes.telegram_server import FakeTelegramServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_FAQ = ROOT / "bot" / "demo"
+AGENT_CHAT, AGENT = -1009990001, 901  # the agents' forum supergroup, its agent
 SLA_REPLY_SECONDS = 2
 
 
@@ -40,6 +41,7 @@ async def running_bot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
         "TELEGRAM_API_URL": server.base_url,
         "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'shop.sqlite3'}",
         "AGENT_IDS": "901",  # someone is on duty: the SLA clock sends holding replies (P2)
+        "AGENT_CHAT_ID": str(AGENT_CHAT),  # the agents' forum group (issue 3)
         "SLA_REPLY_SECONDS": str(SLA_REPLY_SECONDS),  # short deadlines, real clock
     }
     env.pop("SHOP_CONFIG", None)
@@ -105,3 +107,28 @@ async def test_holding_reply_within_a_second_of_its_deadline_P2(
     assert -0.5 < late <= 1.0, f"holding reply {late:+.2f} s from its deadline"
     assert second.at - first.at >= SLA_REPLY_SECONDS - 0.5  # never more often than promised
     assert second.text != first.text
+
+
+async def test_shopper_agent_shopper_round_trip_through_a_forum_topic(
+    running_bot: FakeTelegramServer,
+) -> None:
+    chat = 7300
+    user = {"id": chat, "is_bot": False, "first_name": "Mei", "language_code": "zh"}
+    running_bot.push_message(chat, "我要人工客服", user=user)
+    copied = await running_bot.wait_for(
+        lambda c: c.method == "copyMessage" and c.params.get("chat_id") == AGENT_CHAT
+        and c.text == "我要人工客服", timeout=20)
+    thread = copied.params["message_thread_id"]
+    card = next(c for c in running_bot.sent_to(AGENT_CHAT)
+                if "Customer card · Mei" in (c.text or ""))
+    assert card.params["message_thread_id"] == thread
+    agent = {"id": AGENT, "is_bot": False, "first_name": "Ann", "language_code": "zh"}
+    running_bot.push_message(AGENT_CHAT, "您好，我是Ann，马上帮您看", user=agent,
+                             chat_type="supergroup", message_thread_id=thread)
+    await running_bot.wait_for(
+        lambda c: c.method == "copyMessage" and c.params.get("chat_id") == chat
+        and c.text == "您好，我是Ann，马上帮您看", timeout=20)
+    running_bot.push_message(chat, "好的，谢谢", user=user)
+    await running_bot.wait_for(
+        lambda c: c.method == "copyMessage" and c.params.get("chat_id") == AGENT_CHAT
+        and c.text == "好的，谢谢", timeout=20)
