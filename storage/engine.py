@@ -34,7 +34,32 @@ def create_engine(url: str = DEFAULT_DATABASE_URL, **kwargs: Any) -> AsyncEngine
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    # A session lives for a whole update, Telegram calls included: 5 + 10 connections
+    # (SQLAlchemy's default) queue updates under load; PostgreSQL allows 100 by default.
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 20)
+    engine = create_async_engine(url, **kwargs)
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "asyncpg":
+        event.listen(engine.sync_engine, "connect", _postgres_text_without_nul)
+    return engine
+
+
+def _scrub_nul(value: str) -> str:
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+def _postgres_text_without_nul(dbapi_connection: Any, _record: Any) -> None:
+    """PostgreSQL text cannot hold U+0000 (SQLite can): a shopper's message containing it
+    would fail to store and be lost. Store U+FFFD in its place, as a text codec on the
+    connection, so every text and varchar value is covered."""
+
+    async def install(connection: Any) -> None:
+        for name in ("text", "varchar"):
+            await connection.set_type_codec(
+                name, schema="pg_catalog", encoder=_scrub_nul, decoder=str, format="text"
+            )
+
+    dbapi_connection.run_async(install)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

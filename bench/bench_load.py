@@ -1,0 +1,204 @@
+"""Load benchmark over HTTP (issue 8): shoppers → fake Bot API server → bot process(es).
+
+Each shopper writes one message, waits until it is handled, then writes the next (closed
+loop, ``--shoppers`` at a time). Updates go to the bot processes' webhooks round robin, as a
+load balancer would; the clock runs from the POST to the first reply Telegram would show
+(reply latency) and to the webhook's 200 (handled). Configurations:
+
+* ``echo``      a bare aiogram echo bot (one process): the ceiling of aiogram + HTTP here;
+* ``sqlite-1``  our bot, SQLite, one process;
+* ``pg-1``      our bot, PostgreSQL + Redis, one process;
+* ``pg-2``      our bot, PostgreSQL + Redis, two processes.
+
+    .venv/bin/python bench/bench_load.py --shoppers 2000 --messages 10 [--only pg-1,pg-2]
+
+Prints one table row per configuration: messages, seconds, messages/s, reply p50/p99 (ms),
+errors, lost (messages without a reply or not stored), peak RSS of the bot processes (MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from storage.engine import create_engine, create_session_factory  # noqa: E402
+from storage.models import Message, Sender  # noqa: E402
+from tests.backends import REDIS_URL, create_database, drop_database  # noqa: E402
+from tests.fakes.bot_processes import WEBHOOK_SECRET, BotProcess, bot_env, free_port  # noqa: E402
+from tests.fakes.telegram_server import FakeTelegramServer  # noqa: E402
+
+QUESTIONS = ["How long does delivery take?", "Do you ship abroad?", "What payment methods?",
+             "运费多少？", "可以退货吗？", "hello", "thanks", "Is the linen shirt in stock?"]
+
+
+class BenchServer(FakeTelegramServer):
+    """The fake server, plus a future per chat resolved by the bot's next sendMessage."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.waiting: dict[int, asyncio.Future[float]] = {}
+
+    async def _call(self, method: str, params: dict[str, Any],
+                    token: str) -> tuple[int, dict[str, Any] | str]:
+        status, body = await super()._call(method, params, token)
+        if method.lower() == "sendmessage" and status == 200:
+            future = self.waiting.pop(int(params["chat_id"]), None)
+            if future is not None and not future.done():
+                future.set_result(time.monotonic())
+        return status, body
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+async def drive(server: BenchServer, urls: list[str], shoppers: int, messages: int,
+                secret: str | None) -> dict[str, Any]:
+    turn = itertools.count()
+    reply_ms: list[float] = []
+    errors = 0
+    no_reply = 0
+    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=120)) as client:
+
+        async def shopper(chat: int) -> None:
+            nonlocal errors, no_reply
+            user = {"id": chat, "is_bot": False, "first_name": f"S{chat}", "language_code": "en"}
+            for _ in range(messages):
+                msg = server._incoming(chat, user, "private", None)
+                msg["text"] = random.choice(QUESTIONS)
+                server._messages[(chat, msg["message_id"])] = msg
+                update = {"update_id": next(server._ids["update"]), "message": msg}
+                replied: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+                server.waiting[chat] = replied
+                url = urls[next(turn) % len(urls)]
+                start = time.monotonic()
+                try:
+                    async with client.post(url, json=update, headers=headers) as resp:
+                        await resp.read()
+                        if resp.status != 200:
+                            errors += 1
+                except (aiohttp.ClientError, TimeoutError):
+                    errors += 1
+                try:
+                    at = await asyncio.wait_for(asyncio.shield(replied), 10)
+                    reply_ms.append((at - start) * 1000)
+                except TimeoutError:
+                    no_reply += 1
+                server.waiting.pop(chat, None)
+
+        begin = time.monotonic()
+        await asyncio.gather(*(shopper(100_000 + i) for i in range(shoppers)))
+        elapsed = time.monotonic() - begin
+    reply_ms.sort()
+    total = shoppers * messages
+    return {
+        "messages": total, "seconds": elapsed, "rate": total / elapsed,
+        "p50": statistics.median(reply_ms) if reply_ms else float("nan"),
+        "p99": reply_ms[int(len(reply_ms) * 0.99) - 1] if reply_ms else float("nan"),
+        "errors": errors, "no_reply": no_reply,
+    }
+
+
+async def stored_unhandled(database_url: str, expected: int) -> int:
+    """Messages lost: expected shopper messages minus those stored and handled."""
+    engine = create_engine(database_url)
+    try:
+        async with create_session_factory(engine)() as db:
+            handled = await db.scalar(select(func.count()).select_from(Message).where(
+                Message.sender == Sender.SHOPPER, Message.handled_at.is_not(None)))
+        return expected - int(handled or 0)
+    finally:
+        await engine.dispose()
+
+
+async def run_config(name: str, shoppers: int, messages: int, work: Path) -> dict[str, Any]:
+    server = BenchServer()
+    await server.start()
+    database_url = ""
+    procs: list[BotProcess] = []
+    echo: asyncio.subprocess.Process | None = None
+    try:
+        if name == "echo":
+            port = free_port()
+            echo = await asyncio.create_subprocess_exec(
+                sys.executable, str(ROOT / "bench" / "echo_bot.py"), server.base_url, str(port),
+                stderr=asyncio.subprocess.DEVNULL)
+            probe = BotProcess({}, work / "echo.log", port=port)
+            probe.process = echo
+            await probe.wait_ready()
+            urls, secret, pids = [probe.url], None, [echo.pid]
+        else:
+            count = 2 if name.endswith("-2") else 1
+            if name.startswith("pg"):
+                database_url, redis = create_database(), REDIS_URL
+            else:
+                database_url, redis = f"sqlite+aiosqlite:///{work / (name + '.sqlite3')}", None
+            token = f"{random.randint(10**8, 10**9)}:BENCH"
+            env = bot_env(server.base_url, database_url, redis, token)
+            env["SLA_GREETING_SECONDS"] = env["SLA_REPLY_SECONDS"] = "3600"
+            procs = [BotProcess(env, work / f"{name}-{i}.log") for i in range(count)]
+            for proc in procs:
+                await proc.start()
+            await asyncio.gather(*(p.wait_ready() for p in procs))
+            urls, secret = [p.url for p in procs], WEBHOOK_SECRET
+            pids = [p.process.pid for p in procs if p.process]
+        result = await drive(server, urls, shoppers, messages, secret)
+        result["rss"] = max(peak_rss_mb(pid) for pid in pids)
+        result["lost"] = (await stored_unhandled(database_url, result["messages"])
+                          if database_url else result["no_reply"])
+        return result
+    finally:
+        for proc in procs:
+            await proc.stop()
+        if echo is not None:
+            echo.kill()
+            await echo.wait()
+        await server.stop()
+        if database_url.startswith("postgresql"):
+            drop_database(database_url)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shoppers", type=int, default=2000)
+    parser.add_argument("--messages", type=int, default=10)
+    parser.add_argument("--only", default="echo,sqlite-1,pg-1,pg-2")
+    args = parser.parse_args()
+    print(f"{args.shoppers} shoppers × {args.messages} messages, closed loop\n")
+    print("| config | messages | s | msg/s | reply p50 ms | reply p99 ms | errors | lost "
+          "| peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.only.split(","):
+            r = await run_config(name, args.shoppers, args.messages, Path(tmp))
+            print(f"| {name} | {r['messages']} | {r['seconds']:.1f} | {r['rate']:.0f} | "
+                  f"{r['p50']:.0f} | {r['p99']:.0f} | {r['errors']} | {r['lost']} | "
+                  f"{r['rss']:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
