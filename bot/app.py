@@ -22,7 +22,7 @@ from bot.services.escalation import EscalationService
 from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
 from bot.services.queue import QueueService
 from bot.services.shifts import CalendarRoster
-from bot.services.sla import SlaClock
+from bot.services.sla import ConsoleDesk, SlaClock
 from bot.services.staff import seed_staff
 from bot.settings import Settings
 from bot.transport.console import ConsoleSession
@@ -115,6 +115,7 @@ async def build_app(
     )
     # P1/P2/P24: holding replies, nudges and reassignment when people are slow (issue 4).
     sla = SlaClock(settings, sessions, knowledge, BotReplier(bot), clock,
+                   desk=ConsoleDesk(console),
                    roster=CalendarRoster(settings))  # issue 5: shift calendar (P11, P24)
     return App(settings, bot, engine, sessions, knowledge, conversations, clock, console,
                aftersales=aftersales, sla=sla)

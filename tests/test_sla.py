@@ -312,8 +312,8 @@ async def test_two_clocks_on_one_database_claim_each_due_chat_once(
     for _ in range(8):  # small batches so the two really interleave
         await asyncio.gather(*(clock.tick() for clock in clocks))
     all_sent = repliers[0].sent + repliers[1].sent
+    # Each due chat exactly once across both processes (which one wins a claim is timing).
     assert sorted(all_sent) == list(range(8000, 8040))
-    assert repliers[0].sent and repliers[1].sent
     assert len(await h.events("holding_reply")) == 40
     for engine in engines:
         await engine.dispose()
