@@ -117,7 +117,7 @@ class ConversationService:
         elif kind == "fb":
             verdict, _, key = arg.partition(":")
             await repo.events.add("faq_feedback", conversation_id=conversation.id,
-                                  entry=key, helpful=verdict == "up")
+                                  entry=key, helpful=verdict == "up", at=now)
             if verdict == "down":
                 replies = await self._escalate(repo, conversation, customer, "rejected_answer", now)
             else:

@@ -28,7 +28,8 @@ class EscalationService:
         conversation.state = ConversationState.QUEUED
         conversation.queued_at = now
         conversation.escalation_reason = reason
-        await repo.events.add("escalated", conversation_id=conversation.id, reason=reason)
+        await repo.events.add("escalated", conversation_id=conversation.id, reason=reason,
+                              at=now)
         if self.queue is not None:
             await self.queue.assign(repo, conversation, now)
         return True

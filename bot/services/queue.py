@@ -132,7 +132,7 @@ class QueueService:
             return None
         conversation.agent_id = target
         await repo.events.add("reassigned", conversation_id=conversation_id, agent_id=target,
-                              previous=current)
+                              previous=current, at=now)
         return target
 
     async def spot(self, repo: Repo, conversation: Conversation, now: datetime) -> QueueSpot:

@@ -110,4 +110,4 @@ async def forget(repo: Repo, customer: Customer, now: datetime) -> None:
         update(Survey).where(Survey.customer_id == customer.id)
         .values(comment=None).execution_options(synchronize_session=False)
     )
-    await repo.events.add("customer_forgotten", customer=customer.id, at=now.isoformat())
+    await repo.events.add("customer_forgotten", customer=customer.id, at=now)

@@ -342,7 +342,7 @@ class SlaClock:
             misses, conversation.sla_misses = conversation.sla_misses, 0
             await repo.events.add(
                 "reassigned", conversation_id=conversation.id, agent_id=new_agent,
-                previous_agent_id=previous, misses=misses,
+                previous_agent_id=previous, misses=misses, at=now,
             )
             await repo.commit()
             report.reassigned += 1

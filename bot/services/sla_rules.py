@@ -64,7 +64,7 @@ class WaitRules:
         if delay > self.settings.sla_greeting_seconds:
             await repo.events.add(
                 "sla_breach", conversation_id=conversation.id, promise="P1", stage="greeting",
-                seconds=round(delay, 1),
+                seconds=round(delay, 1), at=now,
             )
 
     async def off_hours(self, repo: Repo, conversation: Conversation, now: datetime) -> str | None:
@@ -78,7 +78,8 @@ class WaitRules:
         if conversation.off_hours_until != when:
             conversation.off_hours_until = when
             await repo.events.add(
-                "off_hours", conversation_id=conversation.id, next_open=when.isoformat()
+                "off_hours", conversation_id=conversation.id, next_open=when.isoformat(),
+                at=now,
             )
         return format_next_open(when, now, conversation.language, self.settings)
 
@@ -103,7 +104,7 @@ async def record_human_reply(
         conversation.first_human_reply_at = now
     await repo.events.add(
         "human_reply", conversation_id=conversation.id, agent_id=agent_id, first=first,
-        seconds=None if waited is None else round(waited, 1),
+        seconds=None if waited is None else round(waited, 1), at=now,
     )
     conversation.waiting_since = None
     conversation.reply_due_at = None

@@ -58,6 +58,7 @@ class Conversation(Base):
     __table_args__ = (
         Index("ix_conversations_customer_state", "customer_id", "state"),
         Index("ix_conversations_reply_due_at", "reply_due_at"),
+        Index("ix_conversations_opened_at", "opened_at"),  # reports select by period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -92,6 +93,7 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
         Index("ix_messages_unhandled", "handled_at", "sender"),
+        Index("ix_messages_created_at", "created_at"),  # reports select by period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.base import utcnow
 from storage.models import Event
 
 
@@ -20,9 +22,12 @@ class EventRepo:
         *,
         conversation_id: int | None = None,
         agent_id: int | None = None,
+        at: datetime | None = None,
         **data: Any,
     ) -> Event:
-        event = Event(kind=kind, conversation_id=conversation_id, agent_id=agent_id, data=data)
+        """Record an event; pass ``at`` from the bot's clock so reports and tests agree on time."""
+        event = Event(kind=kind, conversation_id=conversation_id, agent_id=agent_id, data=data,
+                      at=at or utcnow())
         self.session.add(event)
         await self.session.flush()
         return event
