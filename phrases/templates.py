@@ -23,7 +23,7 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
         "courier": "the courier company's name",
         "next_open": "when a person is next on duty, already formatted (P24), e.g. '18:30'",
         "opening_hours": "the shop's service hours as text, e.g. 'Mon-Sat 18:30-24:00'",
-        "queue_position": "how many shoppers wait before this one (1 = next)",
+        "queue_position": "this shopper's place in the queue (1 = next)",
         "wait_minutes": "estimated minutes until a person answers",
         "max_length": "longest message the bot accepts, in characters",
         "command": "the command the shopper sent, e.g. '/foo'",

@@ -376,7 +376,7 @@ async def test_reassign_moves_to_another_agent_on_duty(repo: Repo) -> None:
 async def test_queue_position_is_told_and_retold_only_on_a_real_move(h: H) -> None:
     await h.duty(alice=False)
     await h.shopper("转人工")
-    assert "前面" in h.texts_to(SHOPPER)[-1] or "分钟" in h.texts_to(SHOPPER)[-1]
+    assert "第1位" in h.texts_to(SHOPPER)[-1] or "分钟" in h.texts_to(SHOPPER)[-1]
     assert QueueService.worth_retelling(None, _spot(3, 12))
     assert not QueueService.worth_retelling(_spot(3, 12), _spot(2, 8))
     assert QueueService.worth_retelling(_spot(2, 8), _spot(1, 4))

@@ -204,6 +204,12 @@ class ConversationService:
         if inbound.kind == "command":
             return await self._command(repo, customer, conversation, inbound, greeted, now)
         if inbound.kind != "text":
+            # Waiting for or talking to a person, the media goes to them (relay): the bot's
+            # "I read only text, ask for a person" would be a seam (issue 3).
+            if conversation.state == ConversationState.ASSIGNED:
+                return [], {"decision": "media_relayed"}
+            if conversation.state == ConversationState.QUEUED:
+                return [phrase("already_queued")], {"decision": "media_relayed"}
             media = phrase("media", MEDIA_TAGS.get(inbound.kind, inbound.kind))
             return [media], {"decision": "media"}
         if len(inbound.text) > self.settings.long_text_limit:
