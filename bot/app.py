@@ -12,6 +12,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.aiogram_tuning import inline_sync_filters, pin_response_types
 from bot.clock import Clock, SystemClock
 from bot.fsm import build_fsm
 from bot.middlewares import RepoMiddleware
@@ -142,6 +143,8 @@ def build_dispatcher(app: App) -> Dispatcher:
         build_group_router(app.settings.agent_chat_id),
         build_error_router(),
     )
+    inline_sync_filters(dp)  # F-filters in the event loop, not a thread each (issue 8, load)
+    pin_response_types()
     return dp
 
 

@@ -365,15 +365,22 @@ class ConversationService:
         self, repo: Repo, customer: Customer, conversation: Conversation, replies: list[Reply],
         now: datetime,
     ) -> None:
-        """Send in order and record each message; a reply resets the wait clock (sla_rules)."""
+        """Send in order, then record each message; a reply resets the wait clock (sla_rules).
+
+        All parts go out before the first row is written: SQLite takes its one write lock at
+        the first INSERT and keeps it to the commit, so a row flushed between two sends would
+        hold every other shopper's writes behind a Telegram round trip (or a flood wait).
+        Nothing is committed before the end either way, so what is stored does not change.
+        """
         if customer.blocked_at is not None and not replies:
             return
-        for reply in replies:
-            message_id = await self.replier.send(customer.chat_id, reply)
+        sent = [(reply, await self.replier.send(customer.chat_id, reply)) for reply in replies]
+        for reply, message_id in sent:
             await repo.conversations.store_outbound(
                 conversation_id=conversation.id, sender=Sender.BOT, text=reply.text,
                 telegram_message_id=message_id, now=now,
                 meaning={"phrase": reply.phrase_key} if reply.phrase_key else None,
+                flush=False,  # written with "handled" at the commit that follows
             )
             if reply.phrase_key:
                 conversation.last_phrase_key = reply.phrase_key

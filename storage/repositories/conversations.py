@@ -59,11 +59,11 @@ class ConversationRepo:
         telegram_message_id: int | None,
         now: datetime,
     ) -> tuple[Message, bool]:
-        """Store a shopper's message; returns (message, is_new). A redelivered update is not new."""
-        if update_id is not None:
-            existing = await self.by_update_id(update_id)
-            if existing is not None:
-                return existing, False
+        """Store a shopper's message; returns (message, is_new). A redelivered update is not new.
+
+        No look-up first: the unique ``update_id`` decides (a redelivery is rare, a look-up per
+        message is not — issue 8, load), and the savepoint keeps the session usable after it.
+        """
         message = Message(
             conversation_id=conversation_id, sender=Sender.SHOPPER, kind=kind, text=text,
             update_id=update_id, telegram_message_id=telegram_message_id, created_at=now,
@@ -72,7 +72,7 @@ class ConversationRepo:
             async with self.session.begin_nested():
                 self.session.add(message)
         except IntegrityError:
-            # Another process stored the same update between our check and our insert.
+            # Stored before: redelivered, or another process stored it a moment ago.
             existing = await self.by_update_id(update_id) if update_id is not None else None
             if existing is None:
                 raise
@@ -93,14 +93,18 @@ class ConversationRepo:
         kind: str = "text",
         agent_id: int | None = None,
         meaning: dict[str, Any] | None = None,
+        flush: bool = True,
     ) -> Message:
+        """A message the shop sent; ``flush=False`` leaves the INSERT to the next flush/commit
+        (one unit of work per update instead of one per reply part; the id comes then)."""
         message = Message(
             conversation_id=conversation_id, sender=sender, kind=kind, text=text,
             telegram_message_id=telegram_message_id, agent_id=agent_id, created_at=now,
             handled_at=now, meaning=meaning,
         )
         self.session.add(message)
-        await self.session.flush()
+        if flush:
+            await self.session.flush()
         return message
 
     async def mark_handled(
