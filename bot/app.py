@@ -24,6 +24,7 @@ from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
 from bot.services.queue import QueueService
 from bot.services.shifts import CalendarRoster
 from bot.services.sla import ConsoleDesk, SlaClock
+from bot.services.sla_rules import WaitRules
 from bot.services.staff import seed_staff
 from bot.settings import Settings
 from bot.transport.console import ConsoleSession
@@ -110,14 +111,17 @@ async def build_app(
         await db.commit()
     escalation = EscalationService(queue)
     aftersales = build_aftersales(settings, BotReplier(bot), clock, escalation, sessions)
+    # Issue 5: who is on duty follows the shift calendar (P11, P24), the same answer for the
+    # shopper's reply at escalation and for the SLA clock.
+    roster = CalendarRoster(settings)
     conversations = ConversationService(
         settings, knowledge, BotReplier(bot), clock, escalation, orders=aftersales.desk,
         relay=console if settings.agent_chat_id is not None else None,
+        sla=WaitRules(settings, roster),
     )
     # P1/P2/P24: holding replies, nudges and reassignment when people are slow (issue 4).
     sla = SlaClock(settings, sessions, knowledge, BotReplier(bot), clock,
-                   desk=ConsoleDesk(console),
-                   roster=CalendarRoster(settings))  # issue 5: shift calendar (P11, P24)
+                   desk=ConsoleDesk(console), roster=roster)
     return App(settings, bot, engine, sessions, knowledge, conversations, clock, console,
                aftersales=aftersales, sla=sla)
 

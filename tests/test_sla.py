@@ -17,8 +17,9 @@ from bot.clock import FixedClock
 from bot.scheduler import JOB_DEFAULTS, build_scheduler, clear_stale_deadlines
 from bot.services.duty import format_next_open, next_daily
 from bot.services.replies import Reply
-from bot.services.sla import SlaClock
+from bot.services.sla import ConsoleDesk, SlaClock
 from bot.services.sla_rules import record_human_reply
+from bot.services.staff import set_calendar_enabled
 from bot.settings import Settings, load_settings
 from storage.engine import create_engine, create_session_factory
 from storage.models import Conversation, ConversationState, Customer, Event, Message, Sender
@@ -373,3 +374,55 @@ async def test_after_a_restart_the_first_tick_serves_what_fell_due_meanwhile(
         assert holding.data["waited_seconds"] == 300
     finally:
         await again.app.close()
+
+
+def to_shopper(h: Harness) -> list:
+    sent = [r for r in h.session.requests_of("sendMessage") if r.chat_id == SHOPPER]
+    h.session.requests.clear()
+    return sent
+
+
+def two_agents_and_a_group(db_url: str) -> Settings:
+    return load_settings({"DATABASE_URL": db_url, "AGENT_IDS": "901,902",
+                          "AGENT_CHAT_ID": "-1001234"})
+
+
+async def test_a_reassignment_by_the_clock_is_one_event_through_the_real_console_P2(
+    db_url: str,
+) -> None:
+    """The console's reassign used to add its own ``reassigned`` event: reports counted two."""
+    h = await make_harness(two_agents_and_a_group(db_url))
+    try:
+        h.sla.desk = ConsoleDesk(h.app.console)
+        await h.feed(1, "你好")
+        await h.feed(2, "转人工")
+        assert (await h.conversation()).agent_id == 901
+        for n in (1, 2, 3):
+            await h.at(20 * n)
+        [event] = await h.events("reassigned")
+        assert (event.agent_id, event.data["previous_agent_id"], event.data["misses"]) == (
+            902, 901, 3)
+        assert (await h.conversation()).agent_id == 902
+    finally:
+        await h.app.close()
+
+
+async def test_calendar_on_and_no_shift_now_the_escalation_says_when_people_are_back_P24(
+    db_url: str,
+) -> None:
+    """The shopper's answer at escalation asks the same roster as the clock (was: "you are
+    number 1 in the queue" at night, the opening time only from the clock a period later)."""
+    h = await make_harness(two_agents_and_a_group(db_url))
+    try:
+        async with h.app.sessions() as db:
+            await set_calendar_enabled(Repo(db), True)  # Monday's shift: 18:30-24:00
+            await db.commit()
+        await h.feed(1, "你好")
+        h.take_sent()
+        await h.feed(2, "转人工")
+        [notice] = to_shopper(h)
+        assert "今天 18:30" in notice.text
+        await h.at(20)
+        assert to_shopper(h) == []  # already told; no holding replies before the shift
+    finally:
+        await h.app.close()

@@ -119,7 +119,8 @@ class QueueService:
 
         For the SLA clock after repeated misses. Returns the new agent's Telegram id, or None
         when nobody else is free (the chat stays where it is). Compare-and-set, so a take or
-        transfer at the same moment is never overwritten. The caller commits.
+        transfer at the same moment is never overwritten. The caller commits and records the
+        ``reassigned`` event (the SLA clock, with the misses): one event per reassignment.
         """
         conversation = await repo.conversations.get(conversation_id)
         if conversation is None or conversation.state != ConversationState.ASSIGNED:
@@ -131,8 +132,6 @@ class QueueService:
         if target is None or not await repo.agents.move(conversation_id, current, target):
             return None
         conversation.agent_id = target
-        await repo.events.add("reassigned", conversation_id=conversation_id, agent_id=target,
-                              previous=current, at=now)
         return target
 
     async def spot(self, repo: Repo, conversation: Conversation, now: datetime) -> QueueSpot:
