@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import utcnow
 from storage.models import Customer
+
+#: last_seen_at is read by the day (records, 30-day follow-ups); writing it on every message
+#: cost an UPDATE per message (issue 8, load), so it moves only when a minute old.
+SEEN_PRECISION = timedelta(minutes=1)
 
 
 class CustomerRepo:
@@ -51,7 +55,8 @@ class CustomerRepo:
         customer.name = name or customer.name
         customer.username = username
         customer.language_code = language_code or customer.language_code
-        customer.last_seen_at = now
+        if now - customer.last_seen_at >= SEEN_PRECISION:
+            customer.last_seen_at = now
         customer.blocked_at = None
         return customer, False
 
