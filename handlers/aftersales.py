@@ -3,7 +3,7 @@
 Shoppers (private chat): /aftersales (or /return) opens a ticket in a short dialogue — kind,
 order, reason, photos (P18/P20); /tickets shows their tickets; /stop_notices opts out of notices
 (P22); /forget removes their personal data (P16). Survey (``sv:``) and 回访 (``fu:``) buttons.
-Owners and agents: /card, /note, /ticket, /ticket_open; owners also /rates and /notice.
+Owners and agents: /card, /note, /tag, /ticket, /ticket_open; owners also /rates and /notice.
 This router is included before the shopper router, so its commands and states come first.
 """
 
@@ -23,7 +23,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from bot.clock import Clock
 from bot.services.aftersales import AfterSales
 from bot.services.notices import NoticeReport
-from bot.services.records import customer_record, find_customer, forget
+from bot.services.records import customer_record, find_customer, forget, retag
 from bot.services.tickets import TicketError, TicketService
 from bot.settings import Settings
 from phrases.normalize import extract_order_ids
@@ -345,6 +345,18 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
             await message.answer("no such customer (telegram id, @username or order number)")
             return
         await message.answer((await customer_record(repo, customer)).render())
+
+    @router.message(is_staff, Command("tag"))
+    async def tag(message: Message, command: CommandObject, repo: Repo) -> None:
+        """/tag <telegram id|@user|order> +vip -wholesale: labels on the customer card (P16)."""
+        key, *changes = (command.args or "").split()
+        customer = await find_customer(repo, key) if key else None
+        if customer is None or not changes:
+            await message.answer("/tag <telegram id|@user|order number> +tag -tag")
+            return
+        tags = retag(customer, changes)
+        await repo.commit()
+        await message.answer("🏷 " + (" ".join(f"#{t}" for t in tags) or "no tags"))
 
     @router.message(is_staff, Command("note"))
     async def note(message: Message, command: CommandObject, repo: Repo) -> None:

@@ -234,3 +234,15 @@ async def test_agent_notes_show_on_the_customer_card_P16(h: Harness) -> None:
     assert "林小姐" in card and "喜欢棉麻，M码" in card and "20260501001" in card
     await h.feed(message_update(4, SHOPPER, "/card 20260501001"))  # shoppers see no cards
     assert "喜欢棉麻" not in h.sent(SHOPPER)[-1]
+
+
+async def test_agents_tag_customers_and_the_card_shows_the_tags_P16(h: Harness) -> None:
+    await h.feed(message_update(1, SHOPPER, "你好", first_name="林小姐"))
+    await h.feed(message_update(2, AGENT, f"/tag {SHOPPER} +VIP wholesale"))
+    await h.feed(message_update(3, AGENT, f"/tag {SHOPPER} -wholesale"))
+    assert h.sent(AGENT)[-1] == "🏷 #vip"
+    await h.feed(message_update(4, AGENT, f"/card {SHOPPER}"))
+    assert "tags: #vip" in h.sent(AGENT)[-1]
+    await h.feed(message_update(5, SHOPPER, f"/tag {SHOPPER} +spam"))  # shoppers cannot tag
+    await h.feed(message_update(6, AGENT, f"/card {SHOPPER}"))
+    assert "#spam" not in h.sent(AGENT)[-1]

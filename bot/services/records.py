@@ -47,6 +47,8 @@ class CustomerRecord:
         if self.scores:
             average = sum(self.scores) / len(self.scores)
             lines.append(f"survey scores: {', '.join(map(str, self.scores))} (avg {average:.1f})")
+        if c.tags:
+            lines.append("tags: " + " ".join(f"#{tag}" for tag in c.tags))
         if c.notes:
             lines.append(f"notes: {c.notes}")
         return "\n".join(lines)
@@ -80,6 +82,24 @@ async def find_customer(repo: Repo, key: str) -> Customer | None:
     if key.isdigit():
         return await repo.customers.by_telegram_id(int(key))
     return None
+
+
+def retag(customer: Customer, changes: list[str]) -> list[str]:
+    """Apply "+vip -wholesale" style changes (a bare word adds); returns the new tag list.
+
+    Tags are short labels agents use to group customers (P16 customer record).
+    """
+    tags = list(customer.tags or [])
+    for change in changes:
+        word = change.lstrip("+-#").strip().lower()[:32]
+        if not word:
+            continue
+        if change.startswith("-"):
+            tags = [tag for tag in tags if tag != word]
+        elif word not in tags:
+            tags.append(word)
+    customer.tags = tags[:20]
+    return customer.tags
 
 
 async def forget(repo: Repo, customer: Customer, now: datetime) -> None:
