@@ -74,9 +74,10 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
         await tell(bot, message.chat.id, HELP)
 
     @router.message(Command("settings"))
-    async def on_settings(message: Message, bot: Bot, repo: Repo) -> None:
+    async def on_settings(message: Message, bot: Bot, repo: Repo, settings: Settings) -> None:
         pattern = sh.pattern_text(await sh.load_pattern(repo))
-        await tell(bot, message.chat.id, f"{await oa.settings_text(repo)}\nshifts: {pattern}")
+        await tell(bot, message.chat.id,
+                   f"{await oa.settings_text(repo, settings)}\nshifts: {pattern}")
 
     async def _set(message: Message, bot: Bot, repo: Repo, name: str, value: str) -> None:
         try:

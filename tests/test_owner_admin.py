@@ -131,11 +131,13 @@ async def test_inbox_question_becomes_a_new_entry(repo: Repo, kb: KnowledgeBase)
     assert await oa.unanswered_questions(repo, SINCE) == []
 
 
-async def test_settings_are_validated_and_recorded(repo: Repo) -> None:
+async def test_settings_are_validated_and_recorded(repo: Repo, settings: Settings) -> None:
     assert await oa.change_setting(repo, OWNER, "swap_limit", "3") == "3"
     assert await oa.change_setting(repo, OWNER, "complaint_steps", "30, 60, dismiss")
-    for name, value in [("swap_limit", "-1"), ("complaint_steps", "x"), ("timezone", "Mars/X"),
-                        ("nonsense", "1")]:
+    # SLA seconds live in the shop file: an owner /set that changed nothing would mislead.
+    for name, value in [("swap_limit", "-1"), ("complaint_steps", "x"),
+                        ("sla_reply_seconds", "5"), ("nonsense", "1")]:
         with pytest.raises(ValueError):
             await oa.change_setting(repo, OWNER, name, value)
-    assert "swap_limit: 3" in await oa.settings_text(repo)
+    text = await oa.settings_text(repo, settings)
+    assert "swap_limit: 3" in text and "sla_reply_seconds: 20 (shop file)" in text

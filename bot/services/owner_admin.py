@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from rapidfuzz import fuzz, process, utils
@@ -22,7 +21,7 @@ from sqlalchemy import select
 
 from bot.services import staff
 from bot.services.knowledge import KnowledgeBase
-from bot.settings import SUPPORTED_LANGUAGES
+from bot.settings import SUPPORTED_LANGUAGES, Settings
 from phrases.catalogue import CATEGORIES, Phrase
 from phrases.faq_file import FaqEntry, FaqFile, dump_faq_file, parse_faq
 from phrases.templates import render, validate_template
@@ -439,29 +438,16 @@ def _period(value: str) -> str:
     return value
 
 
-def _languages(value: str) -> str:
-    langs = [x.strip() for x in value.split(",") if x.strip()]
-    if not langs or any(x not in SUPPORTED_LANGUAGES for x in langs):
-        raise ValueError(f"a list of {SUPPORTED_LANGUAGES}")
-    return ",".join(langs)
-
-
-def _text(value: str) -> str:
-    if not 1 <= len(value) <= 100:
-        raise ValueError("1 to 100 characters")
-    return value
-
-
+# Only settings the services read from the database at run time: shop name, languages, time
+# zone, caps and SLA seconds come from the shop file / environment and are shown read-only
+# (an owner setting that changes nothing would mislead). Per-agent caps: /cap.
 SETTING_RULES = {
     "swap_limit": _int_in(0, 31),
     "complaint_steps": _steps,
     "complaint_period": _period,
-    "agent_cap": _int_in(1, 100),
-    "sla_greeting_seconds": _int_in(1, 3600),
-    "sla_reply_seconds": _int_in(1, 3600),
-    "shop_name": _text,
-    "languages": _languages,
 }
+SHOP_FILE_SETTINGS = ("shop_name", "languages", "timezone", "agent_cap",
+                      "sla_greeting_seconds", "sla_reply_seconds")
 
 
 def parse_steps(value: str) -> list[float | None]:
@@ -484,27 +470,21 @@ def parse_steps(value: str) -> list[float | None]:
 async def change_setting(repo: Repo, owner: int, name: str, value: str) -> str:
     """Validate and store one owner setting; returns the stored value (ValueError if bad)."""
     value = value.strip()
-    if name == "timezone":
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(f"unknown time zone {value!r}") from error
-        await repo.faq.set_setting("timezone", value)
-    else:
-        rule = SETTING_RULES.get(name)
-        if rule is None:
-            raise ValueError(f"unknown setting; one of: timezone, {', '.join(SETTING_RULES)}")
-        value = rule(value)
-        await staff.set_owner_setting(repo, name, value)
+    if name in SHOP_FILE_SETTINGS:
+        raise ValueError(f"{name} is set in the shop file (SHOP_CONFIG) or the environment")
+    rule = SETTING_RULES.get(name)
+    if rule is None:
+        raise ValueError(f"unknown setting; one of: {', '.join(SETTING_RULES)}")
+    value = rule(value)
+    await staff.set_owner_setting(repo, name, value)
     await record_change(repo, owner, "setting", name=name, value=value)
     await repo.commit()
     return value
 
 
-async def settings_text(repo: Repo) -> str:
-    lines = [f"timezone: {await repo.faq.setting('timezone') or 'Asia/Shanghai'}"]
-    for name in SETTING_RULES:
-        lines.append(f"{name}: {await staff.owner_setting(repo, name) or '(shop file)'}")
+async def settings_text(repo: Repo, settings: Settings) -> str:
+    lines = [f"{name}: {await staff.owner_setting(repo, name)}" for name in SETTING_RULES]
+    lines += [f"{name}: {getattr(settings, name)} (shop file)" for name in SHOP_FILE_SETTINGS]
     return "\n".join(lines)
 
 
