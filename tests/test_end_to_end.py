@@ -6,10 +6,6 @@ their chat ids.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,6 +13,7 @@ import pytest
 import pytest_asyncio
 
 from phrases.faq_file import load_faq_file
+from tests.fakes.bot_processes import polling_bot
 from tests.fakes.telegram_server import FakeTelegramServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,33 +32,16 @@ async def running_bot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
     server = FakeTelegramServer()
     await server.start()
     data = tmp_path_factory.mktemp("e2e")
-    env = {
-        **os.environ,
-        "BOT_TOKEN": "123456:E2E-TEST",
-        "TELEGRAM_API_URL": server.base_url,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'shop.sqlite3'}",
-        "AGENT_IDS": "901",  # someone is on duty: the SLA clock sends holding replies (P2)
-        "AGENT_CHAT_ID": str(AGENT_CHAT),  # the agents' forum group (issue 3)
-        "SLA_REPLY_SECONDS": str(SLA_REPLY_SECONDS),  # short deadlines, real clock
-    }
-    env.pop("SHOP_CONFIG", None)
-    process = await asyncio.create_subprocess_exec(
-        str(ROOT / "run.sh"), "bot", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=open(data / "bot.log", "wb"),  # noqa: ASYNC230
-    )
     try:
-        await server.wait_for(lambda call: call.method == "getUpdates", timeout=60)
-        yield server
+        async with polling_bot(
+            server, data,
+            AGENT_IDS="901",  # someone is on duty: the SLA clock sends holding replies (P2)
+            AGENT_CHAT_ID=str(AGENT_CHAT),  # the agents' forum group (issue 3)
+            SLA_REPLY_SECONDS=str(SLA_REPLY_SECONDS),  # short deadlines, real clock
+        ):
+            yield server
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
         await server.stop()
-        if sys.exc_info()[0] is not None:
-            print((data / "bot.log").read_text())
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -16,9 +16,7 @@ import asyncio
 import copy
 import html
 import os
-import signal
 import sqlite3
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from tests.fakes.bot_processes import polling_bot
 from tests.fakes.telegram_server import FakeTelegramServer, RecordedCall
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,34 +161,15 @@ async def handoff(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Han
     await server.start()
     data = tmp_path_factory.mktemp("e2e_handoff")
     db_path = data / "shop.sqlite3"
-    env = {
-        **os.environ,
-        "BOT_TOKEN": "123456:E2E-HANDOFF",
-        "TELEGRAM_API_URL": server.base_url,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
-        "AGENT_IDS": f"{ANN},{BO}",
-        "AGENT_CHAT_ID": str(GROUP),
-        "SLA_REPLY_SECONDS": "60",  # no holding replies during the run
-    }
-    for name in ("SHOP_CONFIG", "OWNER_IDS", "REDIS_URL", "WEBHOOK_URL"):
-        env.pop(name, None)
-    process = await asyncio.create_subprocess_exec(
-        str(ROOT / "run.sh"), "bot", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=open(data / "bot.log", "wb"),  # noqa: ASYNC230
-    )
     try:
-        await server.wait_for(lambda call: call.method == "getUpdates", timeout=60)
-        yield Handoff(server, db_path)
+        async with polling_bot(
+            server, data,
+            AGENT_IDS=f"{ANN},{BO}", AGENT_CHAT_ID=str(GROUP),
+            SLA_REPLY_SECONDS="60",  # no holding replies during the run
+        ):
+            yield Handoff(server, db_path)
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
         await server.stop()
-        if sys.exc_info()[0] is not None:
-            print((data / "bot.log").read_text())
 
 
 async def test_one_shopper_two_agents_escalate_claim_relay_tone_transfer_close_P8_P9(

@@ -11,12 +11,19 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.fakes.telegram_server import FakeTelegramServer
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_SECRET = "test-secret_8"
 PUBLIC_URL = "https://shop.test/tg/webhook"
+# Settings a developer may have exported; a test bot starts from the demo shop without them.
+SHOP_VARIABLES = frozenset({"SHOP_CONFIG", "FAQ_FILE", "OWNER_IDS", "AGENT_IDS", "AGENT_CHAT_ID",
+                            "REDIS_URL", "WEBHOOK_URL", "WEBHOOK_SECRET"})
 
 
 def free_port() -> int:
@@ -110,3 +117,40 @@ def bot_env(api_url: str, database_url: str, redis_url: str | None, token: str) 
         env.pop("REDIS_URL", None)
     env.pop("SHOP_CONFIG", None)
     return env
+
+
+@asynccontextmanager
+async def polling_bot(
+    server: FakeTelegramServer, data: Path, **settings: str
+) -> AsyncIterator[None]:
+    """One bot started exactly as README says (``./run.sh bot``), long-polling ``server``.
+
+    ``settings`` are environment variables on top of a token, the server's URL and a SQLite
+    file in ``data``; the shop file is the demo shop. The bot's log is printed on failure.
+    """
+    inherited = {k: v for k, v in os.environ.items() if k not in SHOP_VARIABLES}
+    env = {
+        **inherited,
+        "BOT_TOKEN": "123456:E2E-TEST",
+        "TELEGRAM_API_URL": server.base_url,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'shop.sqlite3'}",
+        **settings,
+    }
+    log = data / "bot.log"
+    with log.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            str(ROOT / "run.sh"), "bot", cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
+        )
+    try:
+        await server.wait_for(lambda call: call.method == "getUpdates", timeout=60)
+        yield
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+        if sys.exc_info()[0] is not None:
+            print(log.read_text(errors="replace"))
