@@ -6,10 +6,8 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
-PRIVATE_ONLY = {
-    "zh": "您好，为了保护您的隐私，请私聊我咨询哦~",
-    "en": "Hello! To keep your details private, please message me directly.",
-}
+from bot.services.knowledge import KnowledgeBase
+from phrases.catalogue import say
 
 
 def build_group_router(agent_chat_id: int | None) -> Router:
@@ -21,9 +19,10 @@ def build_group_router(agent_chat_id: int | None) -> Router:
 
     @router.message(Command("start", "help", "human"))
     @router.message(F.entities[:].type == "mention")
-    async def point_to_private(message: Message) -> None:
-        lang = "en" if (message.from_user and (message.from_user.language_code or "")
-                        .startswith("en")) else "zh"
-        await message.reply(PRIVATE_ONLY[lang])
+    async def point_to_private(message: Message, knowledge: KnowledgeBase) -> None:
+        code = (message.from_user.language_code or "") if message.from_user else ""
+        text, _ = say(knowledge.catalogue, "group_only_private", "en" if code.startswith("en")
+                      else "zh")
+        await message.reply(text)
 
     return router
