@@ -6,11 +6,14 @@ migrations written once run on both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -20,6 +23,14 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def upsert_for(session: AsyncSession) -> Callable[..., Any]:
+    """The ``insert`` of the session's dialect, the one with ``on_conflict_do_*`` (SQLite and
+    PostgreSQL spell ``INSERT … ON CONFLICT`` the same way)."""
+    bind = session.bind
+    name = bind.dialect.name if bind is not None else "sqlite"
+    return postgresql.insert if name == "postgresql" else sqlite.insert
 
 
 def utcnow() -> datetime:

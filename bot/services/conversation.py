@@ -66,8 +66,7 @@ class ConversationService:
     async def receive(self, repo: Repo, inbound: Inbound) -> bool:
         """Store, then answer. Returns False for a redelivered update (answered once only)."""
         now = self.clock.now()
-        customer = await self._customer(repo, inbound.shopper, now)
-        conversation, is_new = await self._conversation(repo, customer, inbound.text, now)
+        customer, conversation, is_new = await self._open(repo, inbound.shopper, inbound.text, now)
         stored, fresh = await repo.conversations.store_inbound(
             conversation_id=conversation.id, update_id=inbound.update_id, kind=inbound.kind,
             text=inbound.text, telegram_message_id=inbound.message_id, now=now,
@@ -104,8 +103,7 @@ class ConversationService:
     async def choose(self, repo: Repo, choice: Choice) -> str:
         """A button under a bot message; returns a short notice for the button press."""
         now = self.clock.now()
-        customer = await self._customer(repo, choice.shopper, now)
-        conversation, _ = await self._conversation(repo, customer, "", now)
+        customer, conversation, _ = await self._open(repo, choice.shopper, "", now)
         lang = conversation.language
         kind, _, arg = choice.data.partition(":")
         replies: list[Reply] = []
@@ -131,27 +129,27 @@ class ConversationService:
         return notice
 
     # ----------------------------------------------------------------- the rules
-    async def _customer(self, repo: Repo, shopper: Shopper, now: datetime) -> Customer:
-        customer, _ = await repo.customers.upsert_seen(
-            telegram_user_id=shopper.user_id, chat_id=shopper.chat_id, name=shopper.name,
-            username=shopper.username, language_code=shopper.language_code, now=now,
-        )
-        return customer
-
-    async def _conversation(
-        self, repo: Repo, customer: Customer, text: str, now: datetime
-    ) -> tuple[Conversation, bool]:
-        """The open conversation, or a new one (a bot-only chat idle too long is closed)."""
-        conversation = await repo.conversations.open_for_customer(customer.id)
+    async def _open(
+        self, repo: Repo, shopper: Shopper, text: str, now: datetime
+    ) -> tuple[Customer, Conversation, bool]:
+        """The customer (created on first contact) and their open conversation, or a new one
+        (a bot-only chat idle too long is closed first); True when the conversation is new."""
+        customer, conversation = await repo.conversations.of_user(shopper.user_id)
+        seen = dict(chat_id=shopper.chat_id, name=shopper.name, username=shopper.username,
+                    language_code=shopper.language_code, now=now)
+        if customer is None:
+            customer = await repo.customers.create(telegram_user_id=shopper.user_id, **seen)
+        else:
+            repo.customers.record_seen(customer, **seen)
         idle = timedelta(minutes=self.settings.conversation_idle_minutes)
         if (conversation is not None and conversation.state == ConversationState.BOT
                 and now - conversation.last_activity_at > idle):
             await repo.conversations.close(conversation, now)
             conversation = None
         if conversation is not None:
-            return conversation, False
+            return customer, conversation, False
         lang = self._language(text, customer.language_code)
-        return await repo.conversations.start(customer.id, lang, now), True
+        return customer, await repo.conversations.start(customer.id, lang, now), True
 
     def _language(self, text: str, language_code: str | None) -> str:
         """Per conversation: the text decides; else Telegram's language; else the shop's first."""

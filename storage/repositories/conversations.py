@@ -5,12 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.base import utcnow
-from storage.models import OPEN_STATES, Conversation, ConversationState, Message, Sender
+from storage.base import upsert_for, utcnow
+from storage.models import (
+    OPEN_STATES,
+    Conversation,
+    ConversationState,
+    Customer,
+    Message,
+    Sender,
+)
 
 
 class ConversationRepo:
@@ -27,6 +33,19 @@ class ConversationRepo:
             .order_by(Conversation.id.desc())
             .limit(1)
         )
+
+    async def of_user(self, telegram_user_id: int) -> tuple[Customer | None, Conversation | None]:
+        """The customer behind a Telegram user and their open conversation, in one query (the
+        first thing every shopper message needs; issue 8, load)."""
+        row = (await self.session.execute(
+            select(Customer, Conversation)
+            .outerjoin(Conversation, and_(Conversation.customer_id == Customer.id,
+                                          Conversation.state.in_(OPEN_STATES)))
+            .where(Customer.telegram_user_id == telegram_user_id)
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )).first()
+        return (row[0], row[1]) if row is not None else (None, None)
 
     async def has_earlier(self, customer_id: int, before_id: int) -> bool:
         """Did this customer talk to the shop before this conversation (P3 "welcome back")?"""
@@ -61,23 +80,25 @@ class ConversationRepo:
     ) -> tuple[Message, bool]:
         """Store a shopper's message; returns (message, is_new). A redelivered update is not new.
 
-        No look-up first: the unique ``update_id`` decides (a redelivery is rare, a look-up per
-        message is not — issue 8, load), and the savepoint keeps the session usable after it.
+        One statement, ``INSERT … ON CONFLICT (update_id) DO NOTHING RETURNING``: the unique
+        ``update_id`` decides, with no look-up first and no savepoint (issue 8, load: a
+        redelivery is rare, three round trips per message are not).
         """
-        message = Message(
+        values = dict(
             conversation_id=conversation_id, sender=Sender.SHOPPER, kind=kind, text=text,
             update_id=update_id, telegram_message_id=telegram_message_id, created_at=now,
         )
-        try:
-            async with self.session.begin_nested():
-                self.session.add(message)
-        except IntegrityError:
-            # Stored before: redelivered, or another process stored it a moment ago.
-            existing = await self.by_update_id(update_id) if update_id is not None else None
-            if existing is None:
-                raise
-            return existing, False
-        return message, True
+        insert = upsert_for(self.session)(Message).values(**values)
+        message = await self.session.scalar(
+            insert.on_conflict_do_nothing(index_elements=[Message.update_id]).returning(Message)
+        )
+        if message is not None:
+            return message, True
+        # Stored before: redelivered, or another process stored it a moment ago.
+        existing = await self.by_update_id(update_id) if update_id is not None else None
+        if existing is None:
+            raise RuntimeError(f"update {update_id} neither stored nor found")
+        return existing, False
 
     async def by_update_id(self, update_id: int) -> Message | None:
         return await self.session.scalar(select(Message).where(Message.update_id == update_id))

@@ -44,13 +44,32 @@ class CustomerRepo:
         now = now or utcnow()
         customer = await self.by_telegram_id(telegram_user_id)
         if customer is None:
-            customer = Customer(
-                telegram_user_id=telegram_user_id, chat_id=chat_id, name=name, username=username,
-                language_code=language_code, first_seen_at=now, last_seen_at=now,
-            )
-            self.session.add(customer)
-            await self.session.flush()
-            return customer, True
+            return await self.create(
+                telegram_user_id=telegram_user_id, chat_id=chat_id, name=name,
+                username=username, language_code=language_code, now=now,
+            ), True
+        self.record_seen(customer, chat_id=chat_id, name=name, username=username,
+                         language_code=language_code, now=now)
+        return customer, False
+
+    async def create(
+        self, *, telegram_user_id: int, chat_id: int, name: str, username: str | None,
+        language_code: str | None, now: datetime,
+    ) -> Customer:
+        customer = Customer(
+            telegram_user_id=telegram_user_id, chat_id=chat_id, name=name, username=username,
+            language_code=language_code, first_seen_at=now, last_seen_at=now,
+        )
+        self.session.add(customer)
+        await self.session.flush()
+        return customer
+
+    @staticmethod
+    def record_seen(
+        customer: Customer, *, chat_id: int, name: str, username: str | None,
+        language_code: str | None, now: datetime,
+    ) -> None:
+        """What Telegram tells of a known customer now; a shopper who writes has unblocked us."""
         customer.chat_id = chat_id
         customer.name = name or customer.name
         customer.username = username
@@ -58,7 +77,6 @@ class CustomerRepo:
         if now - customer.last_seen_at >= SEEN_PRECISION:
             customer.last_seen_at = now
         customer.blocked_at = None
-        return customer, False
 
     async def mark_blocked_by_chat(self, chat_id: int, now: datetime | None = None) -> None:
         """The shopper blocked the bot: remember it so nothing more is sent in vain."""

@@ -1,0 +1,85 @@
+"""In-process pipeline benchmark: where the bot's CPU per message goes, without HTTP.
+
+Feeds updates straight into the dispatcher (a recording Bot session answers every call at
+once), ``--shoppers`` closed-loop shoppers writing ``--messages`` each, and reports messages/s
+and CPU milliseconds per message, for our bot and for a bare echo dispatcher on the same
+session. Used to find and check hot-path work before the HTTP benchmark (bench_load.py).
+
+    .venv/bin/python bench/bench_pipeline.py --shoppers 200 --messages 10 [--database URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aiogram import Dispatcher  # noqa: E402
+from aiogram.types import Message  # noqa: E402
+
+from bench.bench_load import QUESTIONS  # noqa: E402
+from bot.app import build_app, build_dispatcher  # noqa: E402
+from bot.settings import load_settings  # noqa: E402
+from tests.fakes.recording_session import RecordingSession  # noqa: E402
+from tests.fakes.updates import message_update  # noqa: E402
+
+
+async def drive(dp: Dispatcher, bot: object, shoppers: int, messages: int) -> tuple[float, float]:
+    ids = iter(range(1, 10**9))
+
+    async def shopper(user: int) -> None:
+        for _ in range(messages):
+            update = message_update(next(ids), user, random.choice(QUESTIONS), language_code="en")
+            await dp.feed_update(bot, update)
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(shopper(100_000 + i) for i in range(shoppers)))
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shoppers", type=int, default=200)
+    parser.add_argument("--messages", type=int, default=10)
+    parser.add_argument("--database", default="")
+    parser.add_argument("--profile", default="", help="write a cProfile file of our run here")
+    args = parser.parse_args()
+    total = args.shoppers * args.messages
+    session = RecordingSession()
+    echo = Dispatcher()
+
+    @echo.message()
+    async def on_message(message: Message) -> None:
+        await message.answer(message.text or "…")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database or f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
+        app = await build_app(load_settings({"DATABASE_URL": url}), session=session)
+        dp = build_dispatcher(app)
+        rows = [("echo", *await drive(echo, app.bot, args.shoppers, args.messages))]
+        session.requests.clear()
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        rows.append(("ours", *await drive(dp, app.bot, args.shoppers, args.messages)))
+        if args.profile:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+        await app.close()
+    print(f"{args.shoppers} shoppers × {args.messages} messages, {url.split(':')[0]}")
+    for name, wall, cpu in rows:
+        print(f"{name:5} {total / wall:8.0f} msg/s  {cpu / total * 1000:6.2f} ms CPU/msg")
+    print(f"ours / echo = {rows[0][1] / rows[1][1]:.0%} (wall)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,71 @@
+"""storage.sqlite_driver: SQLAlchemy over aiosqlite at one worker-thread hop per statement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiosqlite
+import pytest
+from sqlalchemy import text
+
+from storage.engine import create_engine
+from storage.sqlite_driver import OneHopConnection
+
+
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every call queued to an aiosqlite worker thread, by name."""
+    seen: list[str] = []
+    queue_call = aiosqlite.Connection._execute
+
+    async def counted(
+        self: aiosqlite.Connection, fn: object, *args: object, **kwargs: object
+    ) -> object:
+        seen.append(getattr(fn, "__name__", repr(fn)))
+        return await queue_call(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return seen
+
+
+async def test_rows_counters_and_one_hop_per_statement(tmp_path: Path, hops: list[str]) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'd.sqlite3'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)"))
+            hops.clear()
+            inserted = await conn.execute(text("INSERT INTO t (name) VALUES ('a'), ('b'), ('c')"))
+            assert inserted.rowcount == 3
+            assert len(hops) == 1
+            hops.clear()
+            rows = (await conn.execute(text("SELECT id, name FROM t ORDER BY id"))).all()
+            assert [tuple(r) for r in rows] == [(1, "a"), (2, "b"), (3, "c")]
+            assert len(hops) == 1
+            updated = await conn.execute(text("UPDATE t SET name = 'z' WHERE id > 1"))
+            assert updated.rowcount == 2
+            returned = await conn.execute(text("INSERT INTO t (name) VALUES ('d') RETURNING id"))
+            assert returned.scalar_one() == 4
+    finally:
+        await engine.dispose()
+
+
+async def test_commit_and_rollback_skip_the_hop_when_nothing_is_open(
+    tmp_path: Path, hops: list[str]
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'd.sqlite3'}")
+    try:
+        async with engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert isinstance(raw, OneHopConnection)
+            hops.clear()
+            await raw.rollback()
+            await raw.commit()
+            assert hops == []
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+            await conn.execute(text("INSERT INTO t DEFAULT VALUES"))
+            hops.clear()
+            await conn.rollback()  # a real transaction: rolled back on the worker
+            assert len(hops) == 1
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+    finally:
+        await engine.dispose()
