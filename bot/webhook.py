@@ -59,15 +59,19 @@ def listen_address(listen: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port)
 
 
-class FailureMarker(BaseMiddleware):
-    """Innermost outer middleware: remembers updates whose handling raised.
+class UpdateTracker(BaseMiddleware):
+    """Innermost outer middleware: which updates are being handled here, and which failed.
 
-    The error router answers the shopper and swallows the error, so aiogram would answer the
-    webhook 200. If the shopper's message was not stored by then, 200 would lose it.
+    Failed: the error router answers the shopper and swallows the error, so aiogram would
+    answer the webhook 200; if the shopper's message was not stored by then, 200 would lose it.
+    In flight: the resumer leaves those alone. Under load a message can wait longer than the
+    resumer's grace for its turn; resuming it then cost a lock wait and a query per message
+    while the process was already the bottleneck (issue 8, load).
     """
 
     def __init__(self) -> None:
         self.failed: set[int] = set()
+        self.in_flight: set[int] = set()
 
     async def __call__(
         self,
@@ -75,12 +79,17 @@ class FailureMarker(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
+        update_id = event.update_id if isinstance(event, Update) else None
+        if update_id is not None:
+            self.in_flight.add(update_id)
         try:
             return await handler(event, data)
         except Exception:
-            if isinstance(event, Update):
-                self.failed.add(event.update_id)
+            if update_id is not None:
+                self.failed.add(update_id)
             raise
+        finally:
+            self.in_flight.discard(update_id)
 
 
 class StoreFirstRequestHandler(SimpleRequestHandler):
@@ -90,17 +99,17 @@ class StoreFirstRequestHandler(SimpleRequestHandler):
     load balancer) delivers it again, to this or another process.
     """
 
-    def __init__(self, app: App, dp: Dispatcher, marker: FailureMarker) -> None:
+    def __init__(self, app: App, dp: Dispatcher, tracker: UpdateTracker) -> None:
         super().__init__(dispatcher=dp, bot=app.bot, handle_in_background=False,
                          secret_token=app.settings.webhook_secret)
-        self.app, self.marker = app, marker
+        self.app, self.tracker = app, tracker
 
     async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
         raw = await request.json(loads=bot.session.json_loads)
         result = await self.dispatcher.feed_webhook_update(bot, raw, **self.data)
         update_id = raw.get("update_id") if isinstance(raw, dict) else None
-        if update_id in self.marker.failed:
-            self.marker.failed.discard(update_id)
+        if update_id in self.tracker.failed:
+            self.tracker.failed.discard(update_id)
             if _is_shopper_message(raw) and not await self._stored(update_id):
                 log.warning("update %s failed before it was stored: asking for it again",
                             update_id)
@@ -122,7 +131,7 @@ def _is_shopper_message(raw: dict[str, Any]) -> bool:
             and message["chat"].get("type") == "private" and "from" in message)
 
 
-def build_webhook_app(app: App, dp: Dispatcher) -> web.Application:
+def build_webhook_app(app: App, dp: Dispatcher, tracker: UpdateTracker) -> web.Application:
     """The aiohttp application: POST {path} → dispatcher (secret checked), GET /healthz.
 
     Not aiogram's ``setup_application``: its shutdown hook closes the bot session and the FSM
@@ -130,9 +139,8 @@ def build_webhook_app(app: App, dp: Dispatcher) -> web.Application:
     emits the dispatcher's start-up and shut-down itself, in the right order.
     """
     aio = web.Application()
-    marker = FailureMarker()
-    dp.update.outer_middleware(marker)
-    handler = StoreFirstRequestHandler(app, dp, marker)
+    dp.update.outer_middleware(tracker)
+    handler = StoreFirstRequestHandler(app, dp, tracker)
     aio.router.add_post(webhook_path(app.settings.webhook_url), handler.handle)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -150,6 +158,7 @@ class Resumer:
     dp: Dispatcher
     grace: float = 2.0  # only messages older than this: newer ones are being handled
     max_attempts: int = 3  # per message and process; then it is left for the SLA clock/people
+    tracker: UpdateTracker | None = None  # updates this process is handling: not resumed
     _attempts: dict[int, int] = field(default_factory=dict)
 
     async def pending(
@@ -158,7 +167,7 @@ class Resumer:
         """(message id, chat id, user id) of unanswered shopper messages of unblocked customers."""
         older_than = self.app.clock.now() - timedelta(seconds=older_than_seconds)
         query = (
-            select(Message.id, Customer.chat_id, Customer.telegram_user_id)
+            select(Message.id, Message.update_id, Customer.chat_id, Customer.telegram_user_id)
             .join(Conversation, Conversation.id == Message.conversation_id)
             .join(Customer, Customer.id == Conversation.customer_id)
             .where(
@@ -172,7 +181,9 @@ class Resumer:
         )
         async with self.app.sessions() as db:
             rows = (await db.execute(query)).all()
-        return [(m, c, u) for m, c, u in rows if self._attempts.get(m, 0) < self.max_attempts]
+        busy = self.tracker.in_flight if self.tracker is not None else set()
+        return [(m, c, u) for m, update, c, u in rows
+                if update not in busy and self._attempts.get(m, 0) < self.max_attempts]
 
     async def resume_one(self, message_id: int, chat_id: int, user_id: int) -> bool:
         """Answer one message unless someone did meanwhile; True when this call answered it."""
@@ -208,11 +219,13 @@ class Resumer:
 async def run_webhook(app: App, dp: Dispatcher) -> None:
     """Serve the webhook until SIGINT/SIGTERM; in-flight updates get time to finish."""
     settings = app.settings
-    resumer = Resumer(app, dp)
+    tracker = UpdateTracker()
+    resumer = Resumer(app, dp, tracker=tracker)
     resumed = await resumer.run_once(older_than_seconds=0.0)
     if resumed:
         log.warning("answered %d messages left unanswered by a previous run", resumed)
-    runner = web.AppRunner(build_webhook_app(app, dp), access_log=None, shutdown_timeout=10.0)
+    runner = web.AppRunner(build_webhook_app(app, dp, tracker), access_log=None,
+                           shutdown_timeout=10.0)
     await runner.setup()
     workflow = {**dp.workflow_data, "bot": app.bot, "dispatcher": dp}
     await dp.emit_startup(**workflow)

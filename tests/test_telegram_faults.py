@@ -23,7 +23,7 @@ from sqlalchemy import select
 from bot.app import App, build_app, build_dispatcher
 from bot.settings import load_settings
 from bot.transport.outgoing import OutgoingGuard
-from bot.webhook import Resumer
+from bot.webhook import Resumer, UpdateTracker
 from storage.models import Customer, Message, Sender
 from tests.fakes.telegram_server import FakeTelegramServer, RecordedCall
 from tests.fakes.updates import message_json
@@ -117,6 +117,20 @@ async def test_server_errors_are_retried_a_bounded_number_of_times(rig: Rig) -> 
     assert await Resumer(rig.app, rig.dp).run_once(0.0) == 1
     assert (await rig.stored(second)).handled_at is not None  # type: ignore[union-attr]
     assert await Resumer(rig.app, rig.dp).run_once(0.0) == 0
+
+
+async def test_the_resumer_leaves_updates_still_being_handled_here_alone(rig: Rig) -> None:
+    """Under load a message waits its turn longer than the resumer's grace (issue 8)."""
+    rig.server.fail_next("sendMessage", status=500, times=50, description="Internal")
+    update_id = await rig.say(5107, FAQ_EN)
+    rig.server._faults.clear()
+    tracker = UpdateTracker()
+    tracker.in_flight.add(update_id)  # as if this process were still handling it
+    resumer = Resumer(rig.app, rig.dp, tracker=tracker)
+    assert await resumer.run_once(0.0) == 0
+    assert (await rig.stored(update_id)).handled_at is None  # type: ignore[union-attr]
+    tracker.in_flight.discard(update_id)  # done here without answering: now it is resumed
+    assert await resumer.run_once(0.0) == 1
 
 
 async def test_timeouts_are_retried_for_safe_calls_and_bounded(rig: Rig) -> None:
