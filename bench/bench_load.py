@@ -13,7 +13,8 @@ load balancer would; the clock runs from the POST to the first reply Telegram wo
     .venv/bin/python bench/bench_load.py --shoppers 2000 --messages 10 [--only pg-1,pg-2]
 
 Prints one table row per configuration: messages, seconds, messages/s, reply p50/p99 (ms),
-errors, lost (messages without a reply or not stored), peak RSS of the bot processes (MB);
+errors, lost (messages without a reply or not stored), peak RSS of the bot processes (MB),
+CPU of the bot processes per message (ms, all their threads);
 then each configuration's throughput as a share of the echo bot's and pg-2 over pg-1. Other
 work on the machine moves all figures: compare ratios within one run, not across runs.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import random
 import statistics
 import sys
@@ -65,6 +67,15 @@ class BenchServer(FakeTelegramServer):
         return status, body
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (all its threads)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def peak_rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -84,7 +95,7 @@ async def drive(server: BenchServer, urls: list[str], shoppers: int, messages: i
     headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=120)) as client:
+                                     timeout=aiohttp.ClientTimeout(total=900)) as client:
 
         async def shopper(chat: int) -> None:
             nonlocal errors, no_reply
@@ -106,7 +117,7 @@ async def drive(server: BenchServer, urls: list[str], shoppers: int, messages: i
                 except (aiohttp.ClientError, TimeoutError):
                     errors += 1
                 try:
-                    at = await asyncio.wait_for(asyncio.shield(replied), 10)
+                    at = await asyncio.wait_for(asyncio.shield(replied), 600)
                     reply_ms.append((at - start) * 1000)
                 except TimeoutError:
                     no_reply += 1
@@ -168,7 +179,10 @@ async def run_config(name: str, shoppers: int, messages: int, work: Path) -> dic
             await asyncio.gather(*(p.wait_ready() for p in procs))
             urls, secret = [p.url for p in procs], WEBHOOK_SECRET
             pids = [p.process.pid for p in procs if p.process]
+        cpu_before = sum(cpu_seconds(pid) for pid in pids)
         result = await drive(server, urls, shoppers, messages, secret)
+        result["cpu_ms"] = (sum(cpu_seconds(pid) for pid in pids) - cpu_before) * 1000 / (
+            result["messages"])
         result["rss"] = max(peak_rss_mb(pid) for pid in pids)
         result["lost"] = (await stored_unhandled(database_url, result["messages"])
                           if database_url else result["no_reply"])
@@ -192,8 +206,8 @@ async def main() -> None:
     args = parser.parse_args()
     print(f"{args.shoppers} shoppers × {args.messages} messages, closed loop\n")
     print("| config | messages | s | msg/s | reply p50 ms | reply p99 ms | errors | lost "
-          "| peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| peak RSS MB | bot CPU ms/msg |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     rates: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.only.split(","):
@@ -201,7 +215,7 @@ async def main() -> None:
             rates[name] = r["rate"]
             print(f"| {name} | {r['messages']} | {r['seconds']:.1f} | {r['rate']:.0f} | "
                   f"{r['p50']:.0f} | {r['p99']:.0f} | {r['errors']} | {r['lost']} | "
-                  f"{r['rss']:.0f} |", flush=True)
+                  f"{r['rss']:.0f} | {r['cpu_ms']:.1f} |", flush=True)
     print()
     for line in summary(rates):
         print(line)
