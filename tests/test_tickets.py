@@ -165,3 +165,26 @@ async def test_complaint_in_chat_becomes_a_ticket_once_P20(h: Harness) -> None:
     [ticket] = await h.rows(Ticket)
     assert ticket.kind == "complaint" and "质量太差" in ticket.reason
     assert ticket.opened_by == "system"
+
+
+async def test_two_processes_tracking_one_chat_complaint_open_one_ticket_P20(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every process runs the tracker: both may see the complaint untracked at once."""
+    await h.feed(message_update(1, SHOPPER, "我要投诉你们，衣服质量太差了"))
+    tickets = h.app.aftersales.aftercare.tickets
+    now = h.clock.now()
+    async with h.app.sessions() as first_db, h.app.sessions() as second_db:
+        first, second = Repo(first_db), Repo(second_db)
+        seen_by_second = await second.tickets.untracked_complaints(now - timedelta(days=7))
+        assert len(seen_by_second) == 1
+        assert await tickets.track_complaints(first, now) == 1
+        await first.commit()
+
+        async def as_seen_before(since: object, limit: int = 100) -> list[Conversation]:
+            return seen_by_second
+
+        monkeypatch.setattr(second.tickets, "untracked_complaints", as_seen_before)
+        assert await tickets.track_complaints(second, now) == 0  # the unique index says no
+        await second.commit()
+    assert [t.opened_by for t in await h.rows(Ticket)] == ["system"]

@@ -109,7 +109,8 @@ class TicketService:
                 owner_id=conversation.agent_id, created_at=opened,
                 due_at=opened + timedelta(hours=self.settings.ticket_due_hours),
             )
-            await repo.tickets.add(ticket, "system", "complaint in chat")
+            if not await repo.tickets.add_once(ticket, "system", "complaint in chat"):
+                continue  # another process tracked this complaint a moment ago (issue 8)
             await repo.events.add("ticket_opened", ticket=ticket.id, ticket_kind="complaint")
             count += 1
         return count

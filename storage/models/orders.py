@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -108,11 +109,21 @@ class TicketStatus(StrEnum):
     REOPENED = "reopened"
 
 
+#: The tickets the complaint tracker opens for complaints made in chat.
+CHAT_COMPLAINT = "kind = 'complaint' AND opened_by = 'system'"
+
+
 class Ticket(Base):
     """An after-sales case tracked to the end (P18, P20)."""
 
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_customer_status", "customer_id", "status"),)
+    __table_args__ = (
+        Index("ix_tickets_customer_status", "customer_id", "status"),
+        # P20: a complaint made in chat becomes one ticket, whichever process tracks it first
+        # (issue 8: every process runs the tracking job).
+        Index("uq_tickets_chat_complaint", "conversation_id", unique=True,
+              sqlite_where=text(CHAT_COMPLAINT), postgresql_where=text(CHAT_COMPLAINT)),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import and_, exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Conversation
@@ -25,6 +26,16 @@ class TicketRepo:
         await self.session.flush()
         await self.log(ticket, actor, None, ticket.status, note, ticket.created_at)
         return ticket
+
+    async def add_once(self, ticket: Ticket, actor: str, note: str = "") -> bool:
+        """Add unless a unique index says it exists already (the chat complaint's ticket,
+        tracked by another process a moment ago); the savepoint keeps the session usable."""
+        try:
+            async with self.session.begin_nested():
+                await self.add(ticket, actor, note)
+        except IntegrityError:
+            return False
+        return True
 
     async def log(
         self, ticket: Ticket, actor: str, from_status: str | None, to_status: str | None,
