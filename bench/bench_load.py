@@ -1,9 +1,12 @@
 """Load benchmark over HTTP (issue 8): shoppers → fake Bot API server → bot process(es).
 
 Each shopper writes one message, waits until it is handled, then writes the next (closed
-loop, ``--shoppers`` at a time). Updates go to the bot processes' webhooks round robin, as a
-load balancer would; the clock runs from the POST to the first reply Telegram would show
-(reply latency) and to the webhook's 200 (handled). Configurations:
+loop, ``--shoppers`` at a time). As Telegram does, at most ``--connections`` updates are in
+flight at once (its webhook ``max_connections``, at most 100) and a delivery answered with an
+error is made again a little later (counted under "errors"). Updates go to the bot processes'
+webhooks round robin, as a load balancer would; the clock runs from the shopper's message to
+the first reply Telegram would show (reply latency), waiting for a connection included.
+Configurations:
 
 * ``echo``      a bare aiogram echo bot (one process): the ceiling of aiogram + HTTP here;
 * ``sqlite-1``  our bot, SQLite, one process;
@@ -87,8 +90,9 @@ def peak_rss_mb(pid: int) -> float:
 
 
 async def drive(server: BenchServer, urls: list[str], shoppers: int, messages: int,
-                secret: str | None) -> dict[str, Any]:
+                secret: str | None, max_connections: int) -> dict[str, Any]:
     turn = itertools.count()
+    connections = asyncio.Semaphore(max_connections)
     reply_ms: list[float] = []
     errors = 0
     no_reply = 0
@@ -107,15 +111,23 @@ async def drive(server: BenchServer, urls: list[str], shoppers: int, messages: i
                 update = {"update_id": next(server._ids["update"]), "message": msg}
                 replied: asyncio.Future[float] = asyncio.get_running_loop().create_future()
                 server.waiting[chat] = replied
-                url = urls[next(turn) % len(urls)]
                 start = time.monotonic()
-                try:
-                    async with client.post(url, json=update, headers=headers) as resp:
-                        await resp.read()
-                        if resp.status != 200:
-                            errors += 1
-                except (aiohttp.ClientError, TimeoutError):
-                    errors += 1
+                for attempt in range(20):
+                    url = urls[next(turn) % len(urls)]
+                    async with connections:  # Telegram: max_connections deliveries at once
+                        try:
+                            async with client.post(url, json=update, headers=headers) as resp:
+                                await resp.read()
+                                status = resp.status
+                        except (aiohttp.ClientError, TimeoutError):
+                            status = 0
+                    if status == 200:
+                        break
+                    errors += 1  # Telegram delivers a refused update again, a little later
+                    await asyncio.sleep(min(0.5 * 2**attempt, 8.0))
+                else:  # never accepted: counted as lost below
+                    server.waiting.pop(chat, None)
+                    continue
                 try:
                     at = await asyncio.wait_for(asyncio.shield(replied), 600)
                     reply_ms.append((at - start) * 1000)
@@ -148,7 +160,9 @@ async def stored_unhandled(database_url: str, expected: int) -> int:
         await engine.dispose()
 
 
-async def run_config(name: str, shoppers: int, messages: int, work: Path) -> dict[str, Any]:
+async def run_config(
+    name: str, shoppers: int, messages: int, max_connections: int, work: Path
+) -> dict[str, Any]:
     server = BenchServer()
     await server.start()
     database_url = ""
@@ -180,7 +194,7 @@ async def run_config(name: str, shoppers: int, messages: int, work: Path) -> dic
             urls, secret = [p.url for p in procs], WEBHOOK_SECRET
             pids = [p.process.pid for p in procs if p.process]
         cpu_before = sum(cpu_seconds(pid) for pid in pids)
-        result = await drive(server, urls, shoppers, messages, secret)
+        result = await drive(server, urls, shoppers, messages, secret, max_connections)
         result["cpu_ms"] = (sum(cpu_seconds(pid) for pid in pids) - cpu_before) * 1000 / (
             result["messages"])
         result["rss"] = max(peak_rss_mb(pid) for pid in pids)
@@ -203,15 +217,19 @@ async def main() -> None:
     parser.add_argument("--shoppers", type=int, default=2000)
     parser.add_argument("--messages", type=int, default=10)
     parser.add_argument("--only", default="echo,sqlite-1,pg-1,pg-2")
+    parser.add_argument("--connections", type=int, default=100,
+                        help="webhook deliveries in flight at once (Telegram's max_connections)")
     args = parser.parse_args()
-    print(f"{args.shoppers} shoppers × {args.messages} messages, closed loop\n")
+    print(f"{args.shoppers} shoppers × {args.messages} messages, closed loop, "
+          f"{args.connections} webhook connections\n")
     print("| config | messages | s | msg/s | reply p50 ms | reply p99 ms | errors | lost "
           "| peak RSS MB | bot CPU ms/msg |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     rates: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.only.split(","):
-            r = await run_config(name, args.shoppers, args.messages, Path(tmp))
+            r = await run_config(name, args.shoppers, args.messages, args.connections,
+                                 Path(tmp))
             rates[name] = r["rate"]
             print(f"| {name} | {r['messages']} | {r['seconds']:.1f} | {r['rate']:.0f} | "
                   f"{r['p50']:.0f} | {r['p99']:.0f} | {r['errors']} | {r['lost']} | "

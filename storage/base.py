@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -29,8 +29,11 @@ def upsert_for(session: AsyncSession) -> Callable[..., Any]:
     """The ``insert`` of the session's dialect, the one with ``on_conflict_do_*`` (SQLite and
     PostgreSQL spell ``INSERT … ON CONFLICT`` the same way)."""
     bind = session.bind
-    name = bind.dialect.name if bind is not None else "sqlite"
-    return postgresql.insert if name == "postgresql" else sqlite.insert
+    if bind is not None and bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql  # not imported by SQLite-only processes
+
+        return postgresql.insert
+    return sqlite.insert
 
 
 def utcnow() -> datetime:

@@ -215,15 +215,12 @@ async def test_scores_outside_one_to_five_are_refused_P21(
 
 
 async def test_survey_buttons_and_comment_in_telegram_P21(settings: Settings) -> None:
-    from bot.app import build_app, build_dispatcher
     from storage.models.orders import Survey
     from tests.aftersales_support import Harness
-    from tests.fakes.recording_session import RecordingSession
     from tests.fakes.updates import callback_update, message_update
 
-    session = RecordingSession()
-    app = await build_app(settings, session=session, clock=FixedClock(MORNING))
-    h = Harness(app, build_dispatcher(app), session, FixedClock(MORNING))
+    h = await Harness.start(settings, MORNING)
+    app = h.app
     try:
         await closed_agent_chat(app.sessions)
         await app.aftersales.aftercare.tick()

@@ -10,7 +10,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import build_app, build_dispatcher
 from bot.clock import FixedClock
 from bot.orders_api import build_orders_api
 from bot.services.aftersales import build_aftersales
@@ -24,7 +23,6 @@ from storage.models import Customer, Message
 from storage.models.orders import JobStatus, NoticeDelivery, Order
 from storage.repositories import Repo
 from tests.aftersales_support import AGENT, MORNING, OWNER, SHOPPER, Harness
-from tests.fakes.recording_session import RecordingSession
 from tests.fakes.updates import callback_update, message_update
 
 
@@ -161,11 +159,9 @@ async def test_customer_record_and_forget_P16(
 
 @pytest.fixture
 async def h(settings: Settings) -> AsyncIterator[Harness]:
-    session = RecordingSession()
-    clock = FixedClock(MORNING)
-    app = await build_app(settings, session=session, clock=clock)
-    yield Harness(app, build_dispatcher(app), session, clock)
-    await app.close()
+    h = await Harness.start(settings, MORNING)
+    yield h
+    await h.app.close()
 
 
 async def test_shopper_opts_out_and_forgets_with_commands_P16_P22(h: Harness) -> None:

@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.app import build_app, build_dispatcher
-from bot.clock import FixedClock
 from bot.services import order_import
 from bot.services.orders import OrderDesk
 from bot.services.replies import Reply
@@ -18,7 +16,6 @@ from bot.settings import Settings
 from storage.models.orders import Order, ShipmentEvent
 from storage.repositories import Repo
 from tests.aftersales_support import MORNING, SHANGHAI, SHOPPER, STRANGER, Harness
-from tests.fakes.recording_session import RecordingSession
 from tests.fakes.updates import message_update
 
 GOOD_CSV = "\n".join([
@@ -49,11 +46,9 @@ class FakeReplier:
 
 @pytest.fixture
 async def h(settings: Settings) -> AsyncIterator[Harness]:
-    session = RecordingSession()
-    clock = FixedClock(MORNING)
-    app = await build_app(settings, session=session, clock=clock)
-    yield Harness(app, build_dispatcher(app), session, clock)
-    await app.close()
+    h = await Harness.start(settings, MORNING)
+    yield h
+    await h.app.close()
 
 
 ORDER = {"order_id": "20260501001", "customer_name": "林小姐", "phone": "13800138000",

@@ -14,12 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiogram import Dispatcher
-from aiogram.types import Update
 from sqlalchemy import select
 
-from bot.app import App, build_app, build_dispatcher
-from bot.clock import FixedClock
 from bot.people_jobs import people_tick
 from bot.services import shifts as sh
 from bot.settings import Settings
@@ -29,6 +25,7 @@ from storage.models.shifts import Complaint, HandoverRecord, ShiftSwap, SwapStat
 from storage.repositories import Repo
 from tests.fakes.recording_session import RecordingSession
 from tests.fakes.updates import callback_update, message_update
+from tests.harness import BotHarness
 
 OWNER, AGENT, AGENT2, SHOPPER, STRANGER = 900, 901, 902, 5001, 7777
 GROUP = -100500
@@ -52,15 +49,11 @@ class FileSession(RecordingSession):
 
 
 @dataclass
-class Harness:
-    app: App
-    dp: Dispatcher
-    session: FileSession
-    clock: FixedClock
-    ids: itertools.count[int]
+class Harness(BotHarness):
+    """The shared harness with numbered updates: ``say`` and ``tap`` return what was sent."""
 
-    async def feed(self, update: Update) -> None:
-        await self.dp.feed_update(self.app.bot, update)
+    session: FileSession
+    ids: itertools.count[int]
 
     async def say(self, user: int, text: str, **kw: Any) -> list[str]:
         self.session.requests.clear()
@@ -72,28 +65,13 @@ class Harness:
         await self.feed(callback_update(next(self.ids), user, data))
         return self.sent()
 
-    def sent(self, to: int | None = None) -> list[str]:
-        return [r.text for r in self.session.requests_of("sendMessage")
-                if to is None or r.chat_id == to]
-
-    def buttons(self) -> list[str]:
-        last = self.session.requests_of("sendMessage")[-1]
-        markup = last.reply_markup
-        return [b.callback_data for row in markup.inline_keyboard for b in row] if markup else []
-
-    async def rows(self, model: type) -> list:
-        async with self.app.sessions() as db:
-            return list(await db.scalars(select(model)))
-
 
 @pytest.fixture
 async def h(settings: Settings) -> AsyncIterator[Harness]:
     settings = settings.model_copy(update={"agent_chat_id": GROUP})
-    session = FileSession()
-    clock = FixedClock(NOON)
-    app = await build_app(settings, session=session, clock=clock)
-    yield Harness(app, build_dispatcher(app), session, clock, itertools.count(1000))
-    await app.close()
+    h = await Harness.start(settings, NOON, FileSession(), ids=itertools.count(1000))
+    yield h
+    await h.app.close()
 
 
 async def test_non_owner_cannot_change_templates_P10(h: Harness) -> None:

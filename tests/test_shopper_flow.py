@@ -6,19 +6,14 @@ Each test builds its own app and dispatcher (routers come from factories).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiogram import Dispatcher
-from aiogram.types import Update
 from sqlalchemy import select
 
-from bot.app import App, build_app, build_dispatcher, resume_unhandled
-from bot.clock import FixedClock
+from bot.app import resume_unhandled
 from bot.settings import Settings
 from storage.models import Conversation, ConversationState, Customer, Event, Message, Sender
-from tests.fakes.recording_session import RecordingSession
 from tests.fakes.updates import (
     DOCUMENT,
     PHOTO,
@@ -28,42 +23,18 @@ from tests.fakes.updates import (
     edited_update,
     message_update,
 )
+from tests.harness import BotHarness as Harness
 
 # 09:30 in Shanghai: the greeting says good morning (P1/P3).
 MORNING = datetime(2026, 5, 4, 1, 30, tzinfo=UTC)
 SHOPPER = 5001
 
 
-@dataclass
-class Harness:
-    app: App
-    dp: Dispatcher
-    session: RecordingSession
-    clock: FixedClock
-
-    async def feed(self, update: Update) -> None:
-        await self.dp.feed_update(self.app.bot, update)
-
-    def sent(self) -> list[str]:
-        return [r.text for r in self.session.requests_of("sendMessage")]
-
-    def take_sent(self) -> list[str]:
-        texts = self.sent()
-        self.session.requests.clear()
-        return texts
-
-    async def rows(self, model: type) -> list:
-        async with self.app.sessions() as db:
-            return list(await db.scalars(select(model)))
-
-
 @pytest.fixture
 async def h(settings: Settings) -> AsyncIterator[Harness]:
-    session = RecordingSession()
-    clock = FixedClock(MORNING)
-    app = await build_app(settings, session=session, clock=clock)
-    yield Harness(app, build_dispatcher(app), session, clock)
-    await app.close()
+    h = await Harness.start(settings, MORNING)
+    yield h
+    await h.app.close()
 
 
 def faq(h: Harness, lang: str) -> list:

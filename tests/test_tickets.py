@@ -8,8 +8,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import build_app, build_dispatcher
-from bot.clock import FixedClock
 from bot.services.escalation import EscalationService
 from bot.services.tickets import TicketError, TicketService
 from bot.settings import Settings
@@ -17,7 +15,6 @@ from storage.models import Conversation, ConversationState, Customer
 from storage.models.orders import Ticket, TicketStatus
 from storage.repositories import Repo
 from tests.aftersales_support import AGENT, MORNING, SHOPPER, STRANGER, Harness
-from tests.fakes.recording_session import RecordingSession
 from tests.fakes.updates import PHOTO, callback_update, message_update
 
 S = TicketStatus
@@ -91,11 +88,9 @@ async def test_someone_elses_order_is_never_attached_to_a_ticket_P19(
 # ---------------------------------------------------------------- in Telegram
 @pytest.fixture
 async def h(settings: Settings) -> AsyncIterator[Harness]:
-    session = RecordingSession()
-    clock = FixedClock(MORNING)
-    app = await build_app(settings, session=session, clock=clock)
-    yield Harness(app, build_dispatcher(app), session, clock)
-    await app.close()
+    h = await Harness.start(settings, MORNING)
+    yield h
+    await h.app.close()
 
 
 async def test_shopper_opens_a_return_through_the_guided_dialogue_P18(h: Harness) -> None:

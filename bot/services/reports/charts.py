@@ -1,21 +1,21 @@
 """Charts as PNG bytes (matplotlib, Agg, no pyplot state): one figure per question of P23.
 
 Every chart has the same pixel size (CHART_SIZE) so Telegram shows them as one album. Chinese
-labels need a CJK font; without one the charts fall back to English labels.
+labels need a CJK font; without one the charts fall back to English labels. matplotlib is
+imported on the first chart, not with the bot: it cost every process start about a second.
 """
 
 from __future__ import annotations
 
 import io
 from functools import cache
-
-from matplotlib import font_manager, rc_context
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg: no display, no pyplot
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from bot.services.reports.labels import label
 from bot.services.reports.model import Report
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 CHART_SIZE = (800, 450)  # pixels
 DPI = 100
@@ -26,6 +26,8 @@ CHARTS = ("wait", "hour", "satisfaction", "agents")
 
 @cache
 def _cjk_font() -> str | None:
+    from matplotlib import font_manager
+
     names = {font.name for font in font_manager.fontManager.ttflist}
     return next((name for name in CJK_FONTS if name in names), None)
 
@@ -40,6 +42,10 @@ def render_charts(report: Report, lang: str = "zh") -> dict[str, bytes]:
 
 
 def render_chart(report: Report, name: str, lang: str = "zh") -> bytes:
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg: no display, no pyplot
+    from matplotlib.figure import Figure
+
     lang = chart_language(lang)
     font = _cjk_font() if lang == "zh" else None
     with rc_context({"font.sans-serif": [font, "DejaVu Sans"]} if font else {}):
