@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # re-exported f
 from storage import sqlite_driver
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/shop.sqlite3"
+MIN_SQLITE = (3, 35)  # INSERT … ON CONFLICT … RETURNING stores a message in one statement
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -31,6 +33,9 @@ def create_engine(url: str = DEFAULT_DATABASE_URL, **kwargs: Any) -> AsyncEngine
     """Build the async engine; for a SQLite file, make its folder first."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise RuntimeError(f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is "
+                               "needed (INSERT … RETURNING); or use PostgreSQL")
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
