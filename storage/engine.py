@@ -16,16 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # re-exported f
 from storage import sqlite_driver
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/shop.sqlite3"
+BUSY_TIMEOUT_SECONDS = 10  # a writer waits this long for another, then "database is locked"
 MIN_SQLITE = (3, 35)  # INSERT … ON CONFLICT … RETURNING stores a message in one statement
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets readers run beside the one writer; busy_timeout waits instead of failing."""
+    """WAL lets readers run beside the one writer; busy_timeout waits instead of failing (for
+    other processes: this engine's own writers queue in `sqlite_driver.WriteGate`)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
     cursor.close()
 
 
@@ -58,7 +60,8 @@ def _one_hop_creator(url: str) -> Callable[[], Awaitable[Any]]:
     through `storage.sqlite_driver` (one thread hop per statement instead of four)."""
     probe = create_async_engine(url)
     args, kwargs = probe.dialect.create_connect_args(probe.sync_engine.url)
-    return partial(sqlite_driver.connect, *args, **kwargs)
+    gate = sqlite_driver.WriteGate(timeout=BUSY_TIMEOUT_SECONDS)  # this engine's writers queue
+    return partial(sqlite_driver.connect, *args, gate=gate, **kwargs)
 
 
 def _scrub_nul(value: str) -> str:

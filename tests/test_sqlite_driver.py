@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import time
 from pathlib import Path
 
 import aiosqlite
@@ -9,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from storage.engine import create_engine
-from storage.sqlite_driver import OneHopConnection
+from storage.sqlite_driver import OneHopConnection, WriteGate, connect
 
 
 @pytest.fixture
@@ -69,3 +72,52 @@ async def test_commit_and_rollback_skip_the_hop_when_nothing_is_open(
             assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
     finally:
         await engine.dispose()
+
+
+async def test_writers_of_one_engine_take_turns_in_the_event_loop(tmp_path: Path) -> None:
+    """The second writer waits for the first's commit, then goes on at once (no busy sleep)."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'd.sqlite3'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, who TEXT)"))
+        async with engine.connect() as first, engine.connect() as second, \
+                engine.connect() as reader:
+            await first.execute(text("INSERT INTO t (who) VALUES ('first')"))
+            waiting = asyncio.create_task(second.execute(text("INSERT INTO t (who) VALUES ('2')")))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()  # queued behind the open write transaction
+            assert (await reader.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+            committed = time.monotonic()
+            await first.commit()
+            await waiting
+            assert time.monotonic() - committed < 0.5
+            await second.commit()
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 2
+    finally:
+        await engine.dispose()
+
+
+async def test_a_writer_waiting_too_long_fails_as_sqlite_would(tmp_path: Path) -> None:
+    path = tmp_path / "d.sqlite3"
+    first = await connect(str(path), gate=(gate := WriteGate(timeout=0.2)))
+    second = await connect(str(path), gate=gate)
+    try:
+        await (await first.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")).close()
+        await first.commit()
+        await first.cursor().execute("INSERT INTO t DEFAULT VALUES")
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            await second.cursor().execute("INSERT INTO t DEFAULT VALUES")
+        await first.rollback()  # its turn ends: the next writer goes on
+        await second.cursor().execute("INSERT INTO t DEFAULT VALUES")
+        await second.commit()
+        gone = await connect(str(path), gate=gate)  # takes its turn, then is closed mid-write
+        await gone.cursor().execute("INSERT INTO t DEFAULT VALUES")
+        await aiosqlite.Connection.close(gone)  # behind the gate's back (a leaked connection)
+        assert gate.holds(gone)
+        await second.cursor().execute("INSERT INTO t DEFAULT VALUES")  # takes over after 0.2 s
+        assert gate.holds(second)
+        await second.commit()
+    finally:
+        await first.close()
+        await second.close()
