@@ -21,13 +21,13 @@ MIN_SQLITE = (3, 35)  # INSERT … ON CONFLICT … RETURNING stores a message in
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets readers run beside the one writer; busy_timeout waits instead of failing (for
-    other processes: this engine's own writers queue in `sqlite_driver.WriteGate`)."""
+    """WAL lets readers run beside the one writer. Waiting for another writer is the driver's
+    business: this engine's writers queue in `sqlite_driver.WriteGate`, another process's lock
+    is waited for on the worker thread (`sqlite_driver.InlineConnection`)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
     cursor.close()
 
 
@@ -57,10 +57,11 @@ def create_engine(url: str = DEFAULT_DATABASE_URL, **kwargs: Any) -> AsyncEngine
 
 def _one_hop_creator(url: str) -> Callable[[], Awaitable[Any]]:
     """Connects with the arguments SQLAlchemy's aiosqlite dialect derives from the URL, but
-    through `storage.sqlite_driver` (one thread hop per statement instead of four)."""
+    through `storage.sqlite_driver` (statements in the event loop unless they must wait)."""
     probe = create_async_engine(url)
     args, kwargs = probe.dialect.create_connect_args(probe.sync_engine.url)
     gate = sqlite_driver.WriteGate(timeout=BUSY_TIMEOUT_SECONDS)  # this engine's writers queue
+    kwargs.setdefault("timeout", BUSY_TIMEOUT_SECONDS)  # another process's write lock
     return partial(sqlite_driver.connect, *args, gate=gate, **kwargs)
 
 

@@ -1,18 +1,21 @@
-"""aiosqlite with one thread hop per statement (issue 8, load).
+"""aiosqlite, with each statement run where it costs least (issue 8, load).
 
-aiosqlite runs each sqlite3 call on the connection's worker thread and wakes the event loop
-for its result: about 80 µs of CPU per hop on these machines, where the SQLite call itself
-takes 2 µs. SQLAlchemy's adapter makes four hops per statement (open cursor, execute, fetch
-rows, close cursor): a large share of the CPU a shopper's message costs.
-Here a cursor does all four in one hop: ``execute`` opens a sqlite3 cursor on the worker
-thread, runs the statement, reads every row and closes it; ``fetch*``, ``description``,
-``rowcount`` and ``lastrowid`` then answer from what that hop brought back. The connection is
-still aiosqlite's (same thread, queue, commit and close), so SQLAlchemy sees the driver it
-expects. Commit and rollback skip the hop when no transaction is open. Server-side cursors
-are not used with SQLite here; rows are read whole, as SQLAlchemy's own adapter already does
-for client-side cursors.
+aiosqlite runs every sqlite3 call on the connection's worker thread and wakes the event loop
+for its result: about 140 µs of CPU per hop on these machines, more under load (the two
+threads pass the GIL back and forth), where a short SQLite statement takes 2–50 µs. So:
 
-Writers wait their turn in the event loop (`WriteGate`), not in SQLite's busy handler.
+* **In the event loop.** A statement, commit or rollback runs in place, with SQLite's busy
+  timeout at zero: in WAL mode readers never wait and this engine's writers take turns in
+  the loop (`WriteGate`), so a call in place cannot sleep.
+* **On the worker thread** when it would have to wait: another *process* holds the write
+  lock (SQLITE_BUSY) → the same call again there, with the busy timeout (nothing was done
+  by the failed try); and work that reads a lot, inside `on_worker()` (reports), so that it
+  does not stop the loop. Connecting and the thread's life stay aiosqlite's.
+
+A cursor's ``execute`` runs the statement, reads every row and closes the sqlite3 cursor in
+one call; ``fetch*``, ``description``, ``rowcount`` and ``lastrowid`` answer from what that call
+brought back (SQLAlchemy's adapter would otherwise make four). Server-side cursors are not
+used with SQLite here; rows are read whole, as SQLAlchemy's own adapter already does.
 """
 
 from __future__ import annotations
@@ -20,13 +23,43 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 Row = tuple[Any, ...]
+T = TypeVar("T")
+
+#: Set by `on_worker()`: this task's statements go to the worker thread.
+_OFF_LOOP: ContextVar[bool] = ContextVar("sqlite_off_loop", default=False)
+
+
+@contextmanager
+def on_worker() -> Iterator[None]:
+    """Statements of this block run on the connection's thread, not in the event loop: for
+    queries that read much of the database (reports), so shoppers are answered meanwhile."""
+    token = _OFF_LOOP.set(True)
+    try:
+        yield
+    finally:
+        _OFF_LOOP.reset(token)
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+
+
+def _patiently(connection: sqlite3.Connection, timeout: float, call: Callable[[], T]) -> T:
+    """On the worker thread: ``call`` with SQLite's busy handler waiting up to ``timeout``."""
+    connection.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    try:
+        return call()
+    finally:
+        connection.execute("PRAGMA busy_timeout = 0")
 
 #: Statements that take SQLite's write lock (WITH … INSERT is left to the busy handler).
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
@@ -46,12 +79,12 @@ class WriteGate:
     def __init__(self, timeout: float = 10.0) -> None:
         self.timeout = timeout
         self._lock = asyncio.Lock()
-        self._holder: weakref.ref[OneHopConnection] | None = None
+        self._holder: weakref.ref[InlineConnection] | None = None
 
-    def holds(self, connection: OneHopConnection) -> bool:
+    def holds(self, connection: InlineConnection) -> bool:
         return self._holder is not None and self._holder() is connection
 
-    async def enter(self, connection: OneHopConnection) -> None:
+    async def enter(self, connection: InlineConnection) -> None:
         if self.holds(connection):
             return
         while True:
@@ -65,7 +98,7 @@ class WriteGate:
                 self._release()  # the holder is gone or idle: its turn is over
         self._holder = weakref.ref(connection)
 
-    def leave(self, connection: OneHopConnection) -> None:
+    def leave(self, connection: InlineConnection) -> None:
         if self.holds(connection):
             self._release()
 
@@ -75,38 +108,38 @@ class WriteGate:
             self._lock.release()
 
 
-class OneHopCursor:
-    """The aiosqlite cursor interface SQLAlchemy uses, at one worker-thread hop per call."""
+class InlineCursor:
+    """The aiosqlite cursor interface SQLAlchemy uses: one call per statement (`_statement`)."""
 
     arraysize = 1
 
-    def __init__(self, connection: OneHopConnection) -> None:
+    def __init__(self, connection: InlineConnection) -> None:
         self._connection = connection
         self._rows: list[Row] = []
         self.description: Sequence[Any] | None = None
         self.rowcount = -1
         self.lastrowid: int | None = None
 
-    async def __aenter__(self) -> OneHopCursor:
+    async def __aenter__(self) -> InlineCursor:
         return self
 
     async def __aexit__(self, *_: object) -> None:
         return None
 
-    async def execute(self, sql: str, parameters: Any = ()) -> OneHopCursor:
+    async def execute(self, sql: str, parameters: Any = ()) -> InlineCursor:
         return await self._run(sql, lambda cursor: cursor.execute(sql, parameters))
 
-    async def executemany(self, sql: str, seq_of_parameters: Any) -> OneHopCursor:
+    async def executemany(self, sql: str, seq_of_parameters: Any) -> InlineCursor:
         return await self._run(sql, lambda cursor: cursor.executemany(sql, seq_of_parameters))
 
-    async def _run(self, sql: str, call: Callable[[sqlite3.Cursor], object]) -> OneHopCursor:
+    async def _run(self, sql: str, call: Callable[[sqlite3.Cursor], object]) -> InlineCursor:
         connection = self._connection
         gate = connection.gate
         if gate is not None and sql.lstrip()[:7].upper().startswith(WRITES):
             await gate.enter(connection)
         try:
             (self.description, self.rowcount, self.lastrowid,
-             self._rows) = await connection._execute(_on_worker, connection, call)
+             self._rows) = await connection._execute(_statement, connection, call)
         finally:
             if gate is not None and not connection.writing:
                 gate.leave(connection)  # autocommit, or the statement failed outside a txn
@@ -128,10 +161,10 @@ class OneHopCursor:
         self._rows = []
 
 
-def _on_worker(
+def _statement(
     connection: aiosqlite.Connection, call: Callable[[sqlite3.Cursor], object]
 ) -> tuple[Sequence[Any] | None, int, int | None, list[Row]]:
-    """Runs on the connection's thread: the statement, its rows and its counters at once."""
+    """The statement, its rows and its counters at once."""
     cursor = connection._conn.cursor()
     try:
         call(cursor)
@@ -141,13 +174,24 @@ def _on_worker(
         cursor.close()
 
 
-class OneHopConnection(aiosqlite.Connection):
-    """aiosqlite's connection whose cursors make one hop per statement."""
+class InlineConnection(aiosqlite.Connection):
+    """aiosqlite's connection, running its calls in the event loop unless they must wait."""
 
     gate: WriteGate | None = None
+    busy_timeout = 10.0  # seconds a call waits for another process's write lock
 
-    def cursor(self) -> OneHopCursor:  # type: ignore[override]
-        return OneHopCursor(self)
+    async def _execute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        call = partial(fn, *args, **kwargs)
+        if self._connection is not None and not _OFF_LOOP.get():
+            try:
+                return call()
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error):
+                    raise
+        return await super()._execute(_patiently, self._connection, self.busy_timeout, call)
+
+    def cursor(self) -> InlineCursor:  # type: ignore[override]
+        return InlineCursor(self)
 
     @property
     def writing(self) -> bool:
@@ -156,12 +200,12 @@ class OneHopConnection(aiosqlite.Connection):
         return self._connection is not None and self._connection.in_transaction
 
     async def commit(self) -> None:
-        """No hop when nothing is open: SQLAlchemy commits read-only sessions too."""
+        """Nothing to do when nothing is open: SQLAlchemy commits read-only sessions too."""
         await self._end(super().commit)
 
     async def rollback(self) -> None:
-        """No hop when nothing is open: every connection returned to the pool is rolled back
-        ("reset on return"), nearly always after a commit."""
+        """Nothing to do when nothing is open: every connection returned to the pool is rolled
+        back ("reset on return"), nearly always after a commit."""
         await self._end(super().rollback)
 
     async def _end(self, finish: Callable[[], Awaitable[None]]) -> None:
@@ -182,10 +226,16 @@ class OneHopConnection(aiosqlite.Connection):
             self.gate.leave(self)
 
 
-async def connect(*args: Any, gate: WriteGate | None = None, **kwargs: Any) -> OneHopConnection:
+async def connect(*args: Any, gate: WriteGate | None = None, **kwargs: Any) -> InlineConnection:
     """``sqlite3.connect(*args, **kwargs)`` on a new worker thread (SQLAlchemy's async_creator);
-    connections sharing a ``gate`` write one at a time."""
-    connection = OneHopConnection(partial(sqlite3.connect, *args, **kwargs), iter_chunk_size=64)
+    connections sharing a ``gate`` write one at a time. ``timeout`` (default 10 s) is how long
+    a call waits for another process's write lock, on the worker thread."""
+    busy_timeout = float(kwargs.pop("timeout", InlineConnection.busy_timeout))
+    # Busy timeout 0: a call in the event loop never sleeps (see `InlineConnection._execute`).
+    connector = partial(sqlite3.connect, *args, **{**kwargs, "timeout": 0,
+                                                     "check_same_thread": False})
+    connection = InlineConnection(connector, iter_chunk_size=64)
     connection.gate = gate
+    connection.busy_timeout = busy_timeout
     connection._thread.daemon = True  # as SQLAlchemy does: never keeps the process alive
     return await connection

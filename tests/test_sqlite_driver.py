@@ -1,4 +1,5 @@
-"""storage.sqlite_driver: SQLAlchemy over aiosqlite at one worker-thread hop per statement."""
+"""storage.sqlite_driver: SQLAlchemy over aiosqlite, statements in the event loop unless they must
+wait (another process's write lock, or a report inside ``on_worker()``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from storage.engine import create_engine
-from storage.sqlite_driver import OneHopConnection, WriteGate, connect
+from storage.sqlite_driver import InlineConnection, WriteGate, connect, on_worker
 
 
 @pytest.fixture
@@ -31,7 +32,9 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-async def test_rows_counters_and_one_hop_per_statement(tmp_path: Path, hops: list[str]) -> None:
+async def test_statements_run_in_the_event_loop_with_rows_and_counters(
+    tmp_path: Path, hops: list[str]
+) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'd.sqlite3'}")
     try:
         async with engine.begin() as conn:
@@ -39,38 +42,80 @@ async def test_rows_counters_and_one_hop_per_statement(tmp_path: Path, hops: lis
             hops.clear()
             inserted = await conn.execute(text("INSERT INTO t (name) VALUES ('a'), ('b'), ('c')"))
             assert inserted.rowcount == 3
-            assert len(hops) == 1
-            hops.clear()
             rows = (await conn.execute(text("SELECT id, name FROM t ORDER BY id"))).all()
             assert [tuple(r) for r in rows] == [(1, "a"), (2, "b"), (3, "c")]
-            assert len(hops) == 1
             updated = await conn.execute(text("UPDATE t SET name = 'z' WHERE id > 1"))
             assert updated.rowcount == 2
             returned = await conn.execute(text("INSERT INTO t (name) VALUES ('d') RETURNING id"))
             assert returned.scalar_one() == 4
+            assert hops == []  # no worker-thread hop
+            with on_worker():  # a report: one hop per statement, the loop stays free
+                count = (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one()
+                assert count == 4
+                assert len(hops) == 1
     finally:
         await engine.dispose()
 
 
-async def test_commit_and_rollback_skip_the_hop_when_nothing_is_open(
-    tmp_path: Path, hops: list[str]
-) -> None:
+async def test_commit_and_rollback_do_nothing_when_nothing_is_open(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'd.sqlite3'}")
     try:
         async with engine.connect() as conn:
             raw = (await conn.get_raw_connection()).driver_connection
-            assert isinstance(raw, OneHopConnection)
-            hops.clear()
+            assert isinstance(raw, InlineConnection)
+            calls: list[object] = []
+            run_call = raw._execute
+
+            async def counted(fn: object, *args: object) -> object:
+                calls.append(fn)
+                return await run_call(fn, *args)
+
+            raw._execute = counted  # type: ignore[method-assign]
             await raw.rollback()
             await raw.commit()
-            assert hops == []
+            assert calls == []
             await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
             await conn.execute(text("INSERT INTO t DEFAULT VALUES"))
-            hops.clear()
-            await conn.rollback()  # a real transaction: rolled back on the worker
-            assert len(hops) == 1
+            calls.clear()
+            await conn.rollback()  # a real transaction: rolled back
+            assert len(calls) == 1
             assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
     finally:
+        await engine.dispose()
+
+
+async def test_another_processs_write_lock_is_waited_for_off_the_event_loop(
+    tmp_path: Path, hops: list[str]
+) -> None:
+    """SQLITE_BUSY in the loop → the same call again on the worker thread, which waits for the
+    lock while the loop goes on answering others; nothing is written twice."""
+    path = tmp_path / "d.sqlite3"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None)  # another process's connection
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock
+        asyncio.get_running_loop().call_later(0.3, other.execute, "COMMIT")
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticking = asyncio.create_task(ticker())
+        hops.clear()
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t DEFAULT VALUES"))
+        ticking.cancel()
+        assert hops == ["_patiently"]
+        assert ticks >= 10  # the loop ran while the insert waited ~0.3 s
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 1
+    finally:
+        other.close()
         await engine.dispose()
 
 
