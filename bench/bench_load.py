@@ -17,7 +17,9 @@ Configurations:
 
 Prints one table row per configuration: messages, seconds, messages/s, reply p50/p99 (ms),
 errors, lost (messages without a reply or not stored), peak RSS of the bot processes (MB),
-CPU of the bot processes per message (ms, all their threads);
+CPU of the bot processes per message (ms, all their threads), and how many of the machine's
+cores were busy, split into the bot processes, this process (fake server and shoppers) and
+the rest (PostgreSQL, Redis);
 then each configuration's throughput as a share of the echo bot's and pg-2 over pg-1. Other
 work on the machine moves all figures: compare ratios within one run, not across runs.
 """
@@ -77,6 +79,15 @@ def cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (/proc/stat: all but idle and iowait)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -194,9 +205,16 @@ async def run_config(
             urls, secret = [p.url for p in procs], WEBHOOK_SECRET
             pids = [p.process.pid for p in procs if p.process]
         cpu_before = sum(cpu_seconds(pid) for pid in pids)
+        bench_before, busy_before = time.process_time(), machine_busy_seconds()
         result = await drive(server, urls, shoppers, messages, secret, max_connections)
-        result["cpu_ms"] = (sum(cpu_seconds(pid) for pid in pids) - cpu_before) * 1000 / (
-            result["messages"])
+        bot_cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+        result["cpu_ms"] = bot_cpu * 1000 / result["messages"]
+        # Where the machine's cores went: the bot, this process (fake server and shoppers),
+        # everything else (PostgreSQL, Redis, other work).
+        busy = machine_busy_seconds() - busy_before
+        bench_cpu = time.process_time() - bench_before
+        result["cores"] = tuple(x / result["seconds"] for x in
+                                (busy, bot_cpu, bench_cpu, max(busy - bot_cpu - bench_cpu, 0)))
         result["rss"] = max(peak_rss_mb(pid) for pid in pids)
         result["lost"] = (await stored_unhandled(database_url, result["messages"])
                           if database_url else result["no_reply"])
@@ -223,8 +241,8 @@ async def main() -> None:
     print(f"{args.shoppers} shoppers × {args.messages} messages, closed loop, "
           f"{args.connections} webhook connections\n")
     print("| config | messages | s | msg/s | reply p50 ms | reply p99 ms | errors | lost "
-          "| peak RSS MB | bot CPU ms/msg |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| peak RSS MB | bot CPU ms/msg | cores busy: all (bot/bench/other) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     rates: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.only.split(","):
@@ -233,7 +251,8 @@ async def main() -> None:
             rates[name] = r["rate"]
             print(f"| {name} | {r['messages']} | {r['seconds']:.1f} | {r['rate']:.0f} | "
                   f"{r['p50']:.0f} | {r['p99']:.0f} | {r['errors']} | {r['lost']} | "
-                  f"{r['rss']:.0f} | {r['cpu_ms']:.1f} |", flush=True)
+                  f"{r['rss']:.0f} | {r['cpu_ms']:.1f} | "
+                  "{:.2f} ({:.2f}/{:.2f}/{:.2f}) |".format(*r["cores"]), flush=True)
     print()
     for line in summary(rates):
         print(line)

@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+import aiosqlite
+import pytest
+
 from bot.services.reports import AgentSection, Report, Stats, aftersales, build_report, quality
 from bot.services.reports.scope import Scope
+from storage.models import ConversationState
 from storage.repositories import Repo
 from tests.report_history import WEEK_END, WEEK_START, build_history
 
@@ -138,3 +142,27 @@ async def test_empty_period(repo: Repo) -> None:
     assert report.quality.survey_answers == 0 and report.quality.satisfaction_avg is None
     assert report.aftersales.tickets_opened == 0 and report.aftersales.handling_rate is None
     assert report.satisfaction_by_day == []
+
+
+async def test_report_reads_run_off_the_event_loop_on_sqlite(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reports scan whole periods: on SQLite their statements go to the worker thread, so
+    shoppers are answered while the owner's report is built (storage.sqlite_driver)."""
+    if repo.session.bind.dialect.name != "sqlite":
+        pytest.skip("the worker thread is the SQLite driver's")
+    await build_history(repo)
+    await repo.commit()
+    hops: list[object] = []
+    queue_call = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: object, *args: object) -> object:
+        hops.append(fn)
+        return await queue_call(self, fn, *args)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    await build_report(repo, WEEK_START, WEEK_END, TZ, agent_ids=AGENTS)
+    assert len(hops) >= 10  # every section's queries, each on the thread
+    hops.clear()
+    await repo.conversations.count_in_state(ConversationState.BOT)
+    assert hops == []  # a shopper's statement outside a report: in the loop

@@ -12,6 +12,7 @@ from bot.services.reports import aftersales, botside, quality, volumes, waiting
 from bot.services.reports.model import AgentSection, Change, Report
 from bot.services.reports.scope import Scope, discover
 from storage.repositories import Repo
+from storage.sqlite_driver import on_worker
 
 Section = Callable[[Scope, Report, dict[int, AgentSection]], Awaitable[None]]
 # Order matters only in that waiting reads volumes' shopper message count.
@@ -55,17 +56,18 @@ async def build_report(
         raise ValueError("the period ends before it starts")
     session = repo_or_session.session if isinstance(repo_or_session, Repo) else repo_or_session
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    tables, kinds = await discover(session)
-    ids = tuple(dict.fromkeys(int(a) for a in agent_ids))
-    scope = Scope(session, start, end, zone, ids, greeting_seconds, tables, kinds)
-    report = await _build(scope, agent_names or {})
-    if compare:
-        before = Scope(session, start - (end - start), start, zone, ids, greeting_seconds,
-                       tables, kinds, headline_only=True)
-        previous = await _build(before, agent_names or {})
-        report.changes = [Change(key, read(report), read(previous))
-                          for key, read in HEADLINES.items()]
-    return report
+    with on_worker():  # SQLite: these reads scan the period; shoppers are answered meanwhile
+        tables, kinds = await discover(session)
+        ids = tuple(dict.fromkeys(int(a) for a in agent_ids))
+        scope = Scope(session, start, end, zone, ids, greeting_seconds, tables, kinds)
+        report = await _build(scope, agent_names or {})
+        if compare:
+            before = Scope(session, start - (end - start), start, zone, ids, greeting_seconds,
+                           tables, kinds, headline_only=True)
+            previous = await _build(before, agent_names or {})
+            report.changes = [Change(key, read(report), read(previous))
+                              for key, read in HEADLINES.items()]
+        return report
 
 
 async def _build(scope: Scope, names: Mapping[int, str]) -> Report:
