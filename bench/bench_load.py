@@ -9,11 +9,13 @@ the first reply Telegram would show (reply latency), waiting for a connection in
 Configurations:
 
 * ``echo``      a bare aiogram echo bot (one process): the ceiling of aiogram + HTTP here;
+* ``match``     the echo bot answering with our FAQ matcher, nothing stored: the floor of
+  "understand and reply" without a database (a reference, not a configuration to run);
 * ``sqlite-1``  our bot, SQLite, one process;
 * ``pg-1``      our bot, PostgreSQL + Redis, one process;
 * ``pg-2``      our bot, PostgreSQL + Redis, two processes.
 
-    .venv/bin/python bench/bench_load.py --shoppers 2000 --messages 10 [--only pg-1,pg-2]
+    .venv/bin/python bench/bench_load.py --shoppers 2000 --messages 10 [--only echo,pg-1,pg-2]
 
 Prints one table row per configuration: messages, seconds, messages/s, reply p50/p99 (ms),
 errors, lost (messages without a reply or not stored), peak RSS of the bot processes (MB),
@@ -180,11 +182,11 @@ async def run_config(
     procs: list[BotProcess] = []
     echo: asyncio.subprocess.Process | None = None
     try:
-        if name == "echo":
+        if name in ("echo", "match"):
             port = free_port()
             echo = await asyncio.create_subprocess_exec(
                 sys.executable, str(ROOT / "bench" / "echo_bot.py"), server.base_url, str(port),
-                stderr=asyncio.subprocess.DEVNULL)
+                *(["--match"] if name == "match" else []), stderr=asyncio.subprocess.DEVNULL)
             probe = BotProcess({}, work / "echo.log", port=port)
             probe.process = echo
             await probe.wait_ready()
@@ -234,7 +236,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shoppers", type=int, default=2000)
     parser.add_argument("--messages", type=int, default=10)
-    parser.add_argument("--only", default="echo,sqlite-1,pg-1,pg-2")
+    parser.add_argument("--only", default="echo,match,sqlite-1,pg-1,pg-2")
     parser.add_argument("--connections", type=int, default=100,
                         help="webhook deliveries in flight at once (Telegram's max_connections)")
     args = parser.parse_args()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import Insert, and_, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from storage.base import upsert_for, utcnow
 from storage.models import (
@@ -17,6 +19,30 @@ from storage.models import (
     Message,
     Sender,
 )
+
+# The two statements of every shopper message are built once: each message then skips
+# building them and their cache keys, and the inbound INSERT skips the ORM's bulk path
+# (issue 8, load: about 1 ms of CPU per message).
+_OF_USER = (
+    select(Customer, Conversation)
+    .outerjoin(Conversation, and_(Conversation.customer_id == Customer.id,
+                                  Conversation.state.in_(OPEN_STATES)))
+    .where(Customer.telegram_user_id == bindparam("user_id"))
+    .order_by(Conversation.id.desc())
+    .limit(1)
+)
+_INBOUND_FIELDS = ("conversation_id", "sender", "kind", "text", "update_id",
+                   "telegram_message_id", "created_at")
+
+
+@cache
+def _inbound_insert(upsert: Any) -> Insert:
+    """``INSERT … ON CONFLICT (update_id) DO NOTHING RETURNING id`` in the dialect of ``upsert``."""
+    table = Message.__table__
+    values = {name: bindparam(name, type_=table.c[name].type) for name in _INBOUND_FIELDS}
+    return (upsert(table).values(values)
+            .on_conflict_do_nothing(index_elements=[table.c.update_id])
+            .returning(table.c.id))
 
 
 class ConversationRepo:
@@ -37,14 +63,7 @@ class ConversationRepo:
     async def of_user(self, telegram_user_id: int) -> tuple[Customer | None, Conversation | None]:
         """The customer behind a Telegram user and their open conversation, in one query (the
         first thing every shopper message needs; issue 8, load)."""
-        row = (await self.session.execute(
-            select(Customer, Conversation)
-            .outerjoin(Conversation, and_(Conversation.customer_id == Customer.id,
-                                          Conversation.state.in_(OPEN_STATES)))
-            .where(Customer.telegram_user_id == telegram_user_id)
-            .order_by(Conversation.id.desc())
-            .limit(1)
-        )).first()
+        row = (await self.session.execute(_OF_USER, {"user_id": telegram_user_id})).first()
         return (row[0], row[1]) if row is not None else (None, None)
 
     async def has_earlier(self, customer_id: int, before_id: int) -> bool:
@@ -88,11 +107,16 @@ class ConversationRepo:
             conversation_id=conversation_id, sender=Sender.SHOPPER, kind=kind, text=text,
             update_id=update_id, telegram_message_id=telegram_message_id, created_at=now,
         )
-        insert = upsert_for(self.session)(Message).values(**values)
-        message = await self.session.scalar(
-            insert.on_conflict_do_nothing(index_elements=[Message.update_id]).returning(Message)
-        )
-        if message is not None:
+        connection = await self.session.connection()
+        inserted = (await connection.execute(_inbound_insert(upsert_for(self.session)),
+                                             values)).scalar()
+        if inserted is not None:
+            # The row as stored, made persistent in this session without a query: every
+            # column set, so nothing is loaded lazily later.
+            message = Message(id=inserted, agent_id=None, handled_at=None, meaning=None,
+                              **values)
+            make_transient_to_detached(message)
+            self.session.add(message)
             return message, True
         # Stored before: redelivered, or another process stored it a moment ago.
         existing = await self.by_update_id(update_id) if update_id is not None else None
