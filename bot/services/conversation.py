@@ -24,8 +24,9 @@ from phrases.greeting import compose_greeting
 from phrases.lang import detect_language
 from phrases.splitting import split_message
 from phrases.understand import Intent, Understanding
-from storage.models import Conversation, ConversationState, Customer, Message, Sender
+from storage.models import Conversation, ConversationState, Customer, Message
 from storage.repositories import Repo
+from storage.repositories.conversations import BotReply
 
 ANSWER_PART_LIMIT = 350
 MISSES_BEFORE_HUMAN = 2  # the bot fails to understand twice in a row → a person takes over
@@ -372,14 +373,11 @@ class ConversationService:
         """
         if customer.blocked_at is not None and not replies:
             return
-        sent = [(reply, await self.replier.send(customer.chat_id, reply)) for reply in replies]
-        for reply, message_id in sent:
-            await repo.conversations.store_outbound(
-                conversation_id=conversation.id, sender=Sender.BOT, text=reply.text,
-                telegram_message_id=message_id, now=now,
-                meaning={"phrase": reply.phrase_key} if reply.phrase_key else None,
-                flush=False,  # written with "handled" at the commit that follows
-            )
+        sent = [BotReply(reply.text, await self.replier.send(customer.chat_id, reply),
+                         {"phrase": reply.phrase_key} if reply.phrase_key else None)
+                for reply in replies]
+        await repo.conversations.store_bot_replies(conversation.id, sent, now)
+        for reply in replies:
             if reply.phrase_key:
                 conversation.last_phrase_key = reply.phrase_key
         self.sla.after_delivery(conversation, bool(replies), now)  # P2: when next due

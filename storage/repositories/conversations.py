@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Insert, and_, bindparam, exists, func, select, update
+from sqlalchemy import Insert, and_, bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.base import upsert_for, utcnow
 from storage.models import (
@@ -31,6 +33,12 @@ _OF_USER = (
     .order_by(Conversation.id.desc())
     .limit(1)
 )
+_BOT_REPLY_INSERT = insert(Message.__table__).values(
+    conversation_id=bindparam("conversation"), sender=Sender.BOT, kind="text",
+    text=bindparam("said"), telegram_message_id=bindparam("telegram_id"),
+    meaning=bindparam("what", type_=Message.__table__.c.meaning.type),
+    created_at=bindparam("at", type_=Message.__table__.c.created_at.type),
+    handled_at=bindparam("at", type_=Message.__table__.c.handled_at.type))
 _INBOUND_FIELDS = ("conversation_id", "sender", "kind", "text", "update_id",
                    "telegram_message_id", "created_at")
 
@@ -43,6 +51,14 @@ def _inbound_insert(upsert: Any) -> Insert:
     return (upsert(table).values(values)
             .on_conflict_do_nothing(index_elements=[table.c.update_id])
             .returning(table.c.id))
+
+
+class BotReply(NamedTuple):
+    """One part of the bot's answer as sent: its text, Telegram id and what it was."""
+
+    text: str
+    telegram_message_id: int | None
+    meaning: dict[str, Any] | None
 
 
 class ConversationRepo:
@@ -138,26 +154,41 @@ class ConversationRepo:
         kind: str = "text",
         agent_id: int | None = None,
         meaning: dict[str, Any] | None = None,
-        flush: bool = True,
     ) -> Message:
-        """A message the shop sent; ``flush=False`` leaves the INSERT to the next flush/commit
-        (one unit of work per update instead of one per reply part; the id comes then)."""
+        """A message the shop sent (an agent's, or one bot phrase), flushed at once."""
         message = Message(
             conversation_id=conversation_id, sender=sender, kind=kind, text=text,
             telegram_message_id=telegram_message_id, agent_id=agent_id, created_at=now,
             handled_at=now, meaning=meaning,
         )
         self.session.add(message)
-        if flush:
-            await self.session.flush()
+        await self.session.flush()
         return message
+
+    async def store_bot_replies(
+        self, conversation_id: int, replies: Sequence[BotReply], now: datetime
+    ) -> None:
+        """The bot's answer to one message, every part in one INSERT (Core: nothing reads these
+        rows back in this session; issue 8, load)."""
+        if replies:
+            rows = [{"conversation": conversation_id, "said": reply.text, "at": now,
+                     "telegram_id": reply.telegram_message_id, "what": reply.meaning}
+                    for reply in replies]
+            connection = await self.session.connection()
+            await connection.execute(_BOT_REPLY_INSERT, rows)
 
     async def mark_handled(
         self, message: Message, now: datetime | None = None, meaning: dict[str, Any] | None = None
     ) -> None:
-        message.handled_at = now or utcnow()
+        """One UPDATE now, the loaded message kept in step without a second one at the flush."""
+        values: dict[str, Any] = {"handled_at": now or utcnow()}
         if meaning is not None:
-            message.meaning = meaning
+            values["meaning"] = meaning
+        connection = await self.session.connection()
+        await connection.execute(update(Message.__table__)
+                                 .where(Message.__table__.c.id == message.id).values(values))
+        for name, value in values.items():
+            set_committed_value(message, name, value)
 
     async def messages(self, conversation_id: int, limit: int = 50) -> list[Message]:
         rows = await self.session.scalars(
