@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from storage.engine import create_engine, create_session_factory
 from storage.models import Conversation, Customer, Event, Message, Sender
-from tests.fakes.bot_processes import WEBHOOK_SECRET, BotProcess, bot_env
+from tests.fakes.bot_processes import WEBHOOK_SECRET, BotProcess, bot_env, stop_all
 from tests.fakes.telegram_server import FakeTelegramServer, RecordedCall
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -132,11 +132,7 @@ async def shop(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Shop]:
         s.route()
         yield s
     finally:
-        await asyncio.gather(*(b.stop() for b in bots))
-        await server.stop()
-        if sys.exc_info()[0] is not None:
-            for b in bots:
-                print(b.log_tail())
+        await stop_all(bots, server, failed=sys.exc_info()[0] is not None)
 
 
 async def test_the_agent_is_nudged_then_the_chat_goes_to_the_other_agent_P2(shop: Shop) -> None:

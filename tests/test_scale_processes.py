@@ -28,7 +28,7 @@ from tests.backends import (
     require_postgres,
     require_redis,
 )
-from tests.fakes.bot_processes import WEBHOOK_SECRET, BotProcess, bot_env
+from tests.fakes.bot_processes import WEBHOOK_SECRET, BotProcess, bot_env, stop_all
 from tests.fakes.telegram_server import FakeTelegramServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -86,11 +86,7 @@ async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Clu
         c.route()
         yield c
     finally:
-        await asyncio.gather(*(b.stop() for b in bots))
-        await server.stop()
-        if sys.exc_info()[0] is not None:
-            for b in bots:
-                print(b.log_tail())
+        await stop_all(bots, server, failed=sys.exc_info()[0] is not None)
         drop_database(database_url)
 
 

@@ -102,6 +102,15 @@ class BotProcess:
             return ""
 
 
+async def stop_all(bots: list[BotProcess], server: FakeTelegramServer, *, failed: bool) -> None:
+    """Stop the bots, then the server; the bots' logs are printed when the test failed."""
+    await asyncio.gather(*(b.stop() for b in bots))
+    await server.stop()
+    if failed:
+        for bot in bots:
+            print(bot.log_tail())
+
+
 def bot_env(api_url: str, database_url: str, redis_url: str | None, token: str) -> dict[str, str]:
     env = {
         **os.environ,
