@@ -10,7 +10,7 @@ Configurations:
 
 * ``echo``      a bare aiogram echo bot (one process): the ceiling of aiogram + HTTP here;
 * ``match``     the echo bot answering with our FAQ matcher, nothing stored: the floor of
-  "understand and reply" without a database (a reference, not a configuration to run);
+  "understand and reply" without a database (a reference, not a way to run a shop);
 * ``sqlite-1``  our bot, SQLite, one process;
 * ``pg-1``      our bot, PostgreSQL + Redis, one process;
 * ``pg-2``      our bot, PostgreSQL + Redis, two processes.

@@ -41,7 +41,7 @@ def create_engine(url: str = DEFAULT_DATABASE_URL, **kwargs: Any) -> AsyncEngine
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, async_creator=_one_hop_creator(url), **kwargs)
+        engine = create_async_engine(url, async_creator=_inline_creator(url), **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -55,7 +55,7 @@ def create_engine(url: str = DEFAULT_DATABASE_URL, **kwargs: Any) -> AsyncEngine
     return engine
 
 
-def _one_hop_creator(url: str) -> Callable[[], Awaitable[Any]]:
+def _inline_creator(url: str) -> Callable[[], Awaitable[Any]]:
     """Connects with the arguments SQLAlchemy's aiosqlite dialect derives from the URL, but
     through `storage.sqlite_driver` (statements in the event loop unless they must wait)."""
     probe = create_async_engine(url)
