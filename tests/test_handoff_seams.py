@@ -1,7 +1,9 @@
-"""Dispatcher tests for two seams the handoff end-to-end test found (issue 3).
+"""Dispatcher tests for seams the handoff end-to-end test found (issue 3).
 
 - A photo sent while an agent has the chat got the bot's "I read only text, reply 人工 for a
   colleague" — the colleague was already there; now it only goes to the agent's topic.
+- What the bot answered a waiting shopper (a FAQ answer, the queue place) was not shown in the
+  agents' topic: the agent taking over did not know what the shopper had been told.
 - The zh queue phrase said "您前面还有1位顾客" to the only waiting shopper: ``queue_position``
   is the shopper's own place (1 = next), not the number of people ahead.
 """
@@ -56,3 +58,18 @@ async def test_the_only_waiting_shopper_is_not_told_someone_is_ahead(h: H, lang:
     assert key == "explanation.queued_position" and "1" in text
     assert "前面还有1" not in text and "1 ahead" not in text
     assert {"zh": "第1位", "en": "number 1"}[lang] in text
+
+
+async def test_what_the_bot_tells_a_waiting_shopper_is_shown_to_the_agents(h: H) -> None:
+    """Issue 3 seam: the bot still answers a FAQ question while the shopper waits for (or talks
+    to) a person; the agent taking over must see that answer, not only the shopper's message."""
+    await h.duty(alice=False)
+    await h.shopper("转人工")
+    queued_line = h.texts_to(SHOPPER)[-1]
+    assert any(queued_line in text for text in h.texts_to(GROUP))  # the queue place, too
+    await h.shopper("How long does delivery take?")
+    answer = h.texts_to(SHOPPER)[-1]
+    topic_posts = h.to(GROUP)
+    assert topic_posts[-1].text == f"🤖 → shopper: {answer}"  # both HTML-escaped once
+    assert topic_posts[-1].message_thread_id == await h.thread()
+    assert h.to(GROUP, "copyMessage")[-1].from_chat_id == SHOPPER  # the question before it

@@ -120,8 +120,10 @@ class AgentConsole:
     async def shopper_message(
         self, repo: Repo, customer: Customer, conversation: Conversation,
         message: Message | None, reply_to_message_id: int | None = None,
+        bot_replies: Sequence[str] = (),
     ) -> None:
-        """Relay: make sure the topic exists (card first), then copy the message into it."""
+        """Relay: make sure the topic exists (card first), copy the message into it, then post
+        what the bot answered (a FAQ answer, the queue place) as the console's own lines."""
         topic = await self.ensure_topic(repo, customer, conversation)
         if message is not None and message.telegram_message_id is not None:
             reply_to = None
@@ -133,6 +135,8 @@ class AgentConsole:
             if copied is not None:
                 await repo.agents.link(conversation.id, customer.chat_id,
                                        message.telegram_message_id, topic.chat_id, copied)
+        for text in bot_replies:
+            await self._post(topic, f"→ shopper: {text}")
         await repo.commit()
 
     async def ensure_topic(

@@ -126,7 +126,8 @@ class ConversationService:
         await self._deliver(repo, customer, conversation, replies, now)
         await repo.commit()
         if conversation.state in (ConversationState.QUEUED, ConversationState.ASSIGNED):
-            await self.relay.shopper_message(repo, customer, conversation, None)
+            await self.relay.shopper_message(repo, customer, conversation, None,
+                                             bot_replies=[reply.text for reply in replies])
         return notice
 
     # ----------------------------------------------------------------- the rules
@@ -193,7 +194,8 @@ class ConversationService:
         await repo.commit()
         if conversation.state in (ConversationState.QUEUED, ConversationState.ASSIGNED):
             await self.relay.shopper_message(repo, customer, conversation, stored,
-                                             inbound.reply_to_message_id)
+                                             inbound.reply_to_message_id,
+                                             bot_replies=[reply.text for reply in replies])
 
     async def _respond(
         self, repo: Repo, customer: Customer, conversation: Conversation, inbound: Inbound,

@@ -6,6 +6,7 @@ conversation (after storing and answering it); the agent console implements it i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from storage.models import Conversation, Customer, Message
@@ -16,8 +17,10 @@ class Relay(Protocol):
     async def shopper_message(
         self, repo: Repo, customer: Customer, conversation: Conversation,
         message: Message | None, reply_to_message_id: int | None = None,
+        bot_replies: Sequence[str] = (),
     ) -> None:
-        """Show ``message`` (None: only the escalation itself) to the agents."""
+        """Show ``message`` (None: only the escalation itself) to the agents, then what the bot
+        answered it, so an agent taking over knows what the shopper was already told."""
         ...
 
 
@@ -27,5 +30,6 @@ class NoRelay:
     async def shopper_message(
         self, repo: Repo, customer: Customer, conversation: Conversation,
         message: Message | None, reply_to_message_id: int | None = None,
+        bot_replies: Sequence[str] = (),
     ) -> None:
         return None
