@@ -23,6 +23,9 @@ async def run(settings: Settings) -> None:
     async with startup_lock(settings.database_url):  # several processes start at once
         app = await build_app(settings)
     dp = build_dispatcher(app)
+    if settings.agent_chat_id is None and not settings.offline:
+        log.warning("AGENT_CHAT_ID is not set: shoppers who ask for a person are queued, but no "
+                    "agent is shown their chat; set it to the agents' forum supergroup")
     # ~500k objects (matcher index, routers, models) live as long as the process: the cyclic
     # collector leaves them alone from here (issue 8, load: its full passes walked them all).
     gc.collect()

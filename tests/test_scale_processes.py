@@ -161,6 +161,13 @@ async def test_a_wrong_secret_is_refused(cluster: Cluster) -> None:
                 assert resp.status == 401
 
 
+def test_a_shop_without_an_agents_group_is_warned_at_start(cluster: Cluster) -> None:
+    """These bots run without AGENT_CHAT_ID: escalated chats would wait unseen, so the log
+    says so at start (the owner reads it when setting the shop up)."""
+    for bot in cluster.bots:
+        assert "AGENT_CHAT_ID is not set" in bot.log_path.read_text(errors="replace")
+
+
 async def shoppers_write(
     c: Cluster, chats: list[int], rounds: int, gap: float, during: asyncio.Event | None = None
 ) -> set[int]:
