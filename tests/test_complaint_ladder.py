@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from bot.people_jobs import people_tick
+from bot.jobs.people import people_tick
 from bot.services.reports import build_report
 from bot.services.reports.text import render_text
 from bot.settings import Settings, load_settings
