@@ -27,8 +27,9 @@ CALENDAR_KEY = "shift_calendar"
 # Owner-tunable settings with their defaults (text, as stored).
 OWNER_DEFAULTS: dict[str, str] = {
     "swap_limit": "2",  # P12: swaps per agent per calendar month
-    "complaint_steps": "50,100,dismiss",  # P14: 1st penalty, 2nd doubled, 3rd dismissal
-    "complaint_period": "month",  # P14: counts restart each month (or "quarter", "year")
+    # P14 "一次罚款30元，第二次翻倍，第三次将予以开除": 30 元, doubled, dismissal.
+    "complaint_steps": "30,60,dismiss",
+    "complaint_period": "all",  # P14: cumulative per agent (or "month", "quarter", "year")
     "agent_cap": "",  # empty: the shop file's agent_cap
     "sla_greeting_seconds": "",
     "sla_reply_seconds": "",

@@ -31,6 +31,8 @@ LABELS: dict[str, dict[str, str]] = {
     "satisfied_share": {"zh": "4–5 分", "en": "scores 4–5"},
     "complaints": {"zh": "投诉", "en": "complaints"},
     "complaint_steps": {"zh": "投诉处理步骤", "en": "complaint steps"},
+    "complaint_step": {"zh": "处罚步骤", "en": "step"},
+    "complaints_by_cause": {"zh": "投诉原因", "en": "complaints by cause"},
     "tone_guard": {"zh": "语气提醒", "en": "tone-guard alerts"},
     "aftersales": {"zh": "售后", "en": "After-sales"},
     "tickets_opened": {"zh": "新工单", "en": "tickets opened"},

@@ -82,6 +82,7 @@ class Quality:
     satisfaction_avg: float | None = None
     satisfied: int | None = None  # scores 4–5
     complaints: int = 0
+    complaints_by_cause: dict[str, int] = field(default_factory=dict)  # P14 causes
     complaints_handled: int | None = None
     complaint_steps: int | None = None
     tone_guard: int | None = None
@@ -133,8 +134,8 @@ class AgentSection:
     sla_breaches: int | None = None
     holding_replies: int | None = None
     reassignments: int | None = None
-    complaints: int = 0
-    complaint_steps: int | None = None
+    complaints: int = 0  # P14: complaints the owner charged to this agent
+    complaint_steps: int | None = None  # the highest step of the ladder reached
     tone_guard: int | None = None
     survey_answers: int | None = None
     satisfaction_avg: float | None = None
