@@ -25,6 +25,7 @@ from bot.services.aftersales import AfterSales
 from bot.services.notices import NoticeReport
 from bot.services.rates import rates_text
 from bot.services.records import customer_record, find_customer, forget, retag
+from bot.services.staff import is_agent
 from bot.services.tickets import TicketError, TicketService
 from bot.settings import Settings
 from phrases.normalize import extract_order_ids
@@ -116,7 +117,12 @@ async def _customer(repo: Repo, user: User, chat_id: int, clock: Clock) -> Custo
 def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
     router = Router(name="aftersales")
     private = F.chat.type == "private"
-    staff = set(settings.owner_ids) | set(settings.agent_ids)
+    owners = frozenset(settings.owner_ids)
+
+    async def is_staff(message: Message, repo: Repo) -> bool:
+        """An owner, or an agent on the roster now (the agents table, never AGENT_IDS)."""
+        user = message.from_user
+        return user is not None and (user.id in owners or await is_agent(repo, user.id))
     running: set[asyncio.Task[NoticeReport]] = set()
 
     # ------------------------------------------------------------ the ticket dialogue
@@ -298,7 +304,6 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
             await query.message.answer(TEXTS[lang_of(query.from_user)]["forgotten"])
 
     # ------------------------------------------------------------ staff commands
-    is_staff = F.from_user.id.in_(staff)
     is_owner = F.from_user.id.in_(set(settings.owner_ids))
 
     @router.message(is_owner, private, Command("notice"))
