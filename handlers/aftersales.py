@@ -23,6 +23,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from bot.clock import Clock
 from bot.services.aftersales import AfterSales
 from bot.services.notices import NoticeReport
+from bot.services.rates import rates_text
 from bot.services.records import customer_record, find_customer, forget, retag
 from bot.services.staff import is_agent
 from bot.services.tickets import TicketError, TicketService
@@ -433,13 +434,13 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
     @router.message(is_owner, Command("rates"))
     async def rates(message: Message, command: CommandObject, repo: Repo,
                     aftersales: AfterSales) -> None:
-        """/rates [days]: P18 handling rate (≥ 98 %) and re-open rate (≤ 5 %)."""
+        """/rates [days]: P18 处理率, 及时率 and 返修率, defined as in the weekly report."""
         days = int(command.args) if (command.args or "").strip().isdigit() else 30
         end = clock.now()
         found = await aftersales.tickets.rates(repo, end - timedelta(days=days), end)
-        await answer_plain(
-            message, f"tickets in {days} days: {found.total}\n"
-            f"handling rate: {found.handling_rate:.1%} (target ≥ 98%)\n"
-            f"re-open rate: {found.reopen_rate:.1%} (target ≤ 5%)")
+        lines = [f"tickets opened in {days} days: {found.opened}"]
+        for lang in ("zh", "en"):
+            lines += rates_text(found, lang)
+        await answer_plain(message, "\n".join(lines))
 
     return router

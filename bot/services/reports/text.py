@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from bot.services.rates import rates_text
 from bot.services.reports.labels import label
 from bot.services.reports.model import AgentSection, Report, Stats
 from phrases.complaint_cause import cause_label
 
-RATE_KEYS = {"resolved_share", "faq_hit_rate", "greeted_share", "handling_rate"}
+RATE_KEYS = {"resolved_share", "faq_hit_rate", "greeted_share", "handling_rate",
+             "on_time_rate", "reopen_rate"}
 SECONDS_KEYS = {"wait_p95", "first_reply_p50"}
 
 
@@ -100,9 +102,8 @@ def render_text(report: Report, lang: str = "zh", *, with_agents: bool = True) -
     else:
         lines.append(
             f"{L('aftersales')}: {L('tickets_opened')} {a.tickets_opened} · "
-            f"{L('tickets_resolved')} {count(a.tickets_resolved, lang)} · {L('handling_rate')} "
-            f"{pct(a.handling_rate)} ({L('target')} ≥ 98%) · {L('reopen_rate')} "
-            f"{pct(a.reopen_rate)} ({L('target')} ≤ 5%)"
+            f"{L('tickets_resolved')} {count(a.tickets_resolved, lang)} · "
+            + " · ".join(rates_text(a.rates, lang) if a.rates else [])
         )
         outcomes = ", ".join(f"{k} {n}" for k, n in a.follow_up_outcomes.items())
         lines.append(
