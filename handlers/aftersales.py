@@ -13,7 +13,6 @@ import asyncio
 import logging
 import re
 from datetime import timedelta
-from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
@@ -31,6 +30,7 @@ from bot.services.records import customer_record, find_customer, forget, retag
 from bot.services.staff import is_agent
 from bot.services.tickets import TicketError, TicketService
 from bot.settings import Settings
+from handlers.replying import answer_plain
 from phrases.normalize import extract_order_ids
 from storage.models import Customer
 from storage.models.orders import TicketKind
@@ -245,7 +245,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         await repo.commit()
         tickets = await repo.tickets.for_customer(customer.id)
         lines = [TicketService.describe(t, lang) for t in tickets] or [TEXTS[lang]["none"]]
-        await message.answer("\n".join(lines))
+        await answer_plain(message, "\n".join(lines))
 
     # ------------------------------------------------------------ surveys and 回访
     @router.callback_query(F.data.startswith("sv:"))
@@ -351,7 +351,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         else:
             rows = [[("Send", NoticeAction(action="send").pack()),
                      ("Cancel", NoticeAction(action="cancel").pack())]]
-        await message.answer(escape("\n".join(lines)[:3500]), reply_markup=keyboard(rows))
+        await answer_plain(message, "\n".join(lines), keyboard(rows))
 
     @router.callback_query(NoticeAction.filter(), F.from_user.id.in_(owners))
     async def notice_button(query: CallbackQuery, callback_data: NoticeAction, bot: Bot,
@@ -403,21 +403,22 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
     async def card(message: Message, command: CommandObject, repo: Repo) -> None:
         customer = await find_customer(repo, command.args or "")
         if customer is None:
-            await message.answer("no such customer (telegram id, @username or order number)")
+            await answer_plain(message,
+                               "no such customer (telegram id, @username or order number)")
             return
-        await message.answer((await customer_record(repo, customer)).render())
+        await answer_plain(message, (await customer_record(repo, customer)).render())
 
     @router.message(is_staff, Command("tag"))
     async def tag(message: Message, command: CommandObject, repo: Repo) -> None:
         """/tag <telegram id|@user|order> +vip -wholesale: labels on the customer card (P16)."""
-        key, *changes = (command.args or "").split()
+        key, *changes = (command.args or "").split() or [""]
         customer = await find_customer(repo, key) if key else None
         if customer is None or not changes:
-            await message.answer("/tag <telegram id|@user|order number> +tag -tag")
+            await answer_plain(message, "/tag <telegram id|@user|order number> +tag -tag")
             return
         tags = retag(customer, changes)
         await repo.commit()
-        await message.answer("🏷 " + (" ".join(f"#{t}" for t in tags) or "no tags"))
+        await answer_plain(message, "🏷 " + (" ".join(f"#{t}" for t in tags) or "no tags"))
 
     @router.message(is_staff, Command("note"))
     async def note(message: Message, command: CommandObject, repo: Repo) -> None:
@@ -425,13 +426,13 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         key, _, text = (command.args or "").strip().partition(" ")
         customer = await find_customer(repo, key) if key else None
         if customer is None or not text.strip():
-            await message.answer("/note <telegram id|@user|order number> <text>")
+            await answer_plain(message, "/note <telegram id|@user|order number> <text>")
             return
         author = message.from_user.full_name if message.from_user else "?"
         line = f"{clock.now().astimezone(settings.tz):%Y-%m-%d} {author}: {text.strip()}"
         customer.notes = f"{customer.notes}\n{line}".strip()[-4000:]
         await repo.commit()
-        await message.answer("📝 noted")
+        await answer_plain(message, "📝 noted")
 
     @router.message(is_staff, Command("ticket"))
     async def ticket(message: Message, command: CommandObject, repo: Repo,
@@ -439,11 +440,12 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         """/ticket <id> → details; /ticket <id> <status> [note] → move it."""
         parts = (command.args or "").split(maxsplit=2)
         if not parts or not parts[0].lstrip("#").isdigit():
-            await message.answer("/ticket <id> [in_progress|resolved|closed|reopened] [note]")
+            await answer_plain(message,
+                               "/ticket <id> [in_progress|resolved|closed|reopened] [note]")
             return
         found = await repo.tickets.get(int(parts[0].lstrip("#")))
         if found is None:
-            await message.answer("no such ticket")
+            await answer_plain(message, "no such ticket")
             return
         actor = f"agent:{message.from_user.id}"  # type: ignore[union-attr]
         if len(parts) > 1:
@@ -451,7 +453,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
                 await aftersales.tickets.move(repo, found, parts[1], actor, clock.now(),
                                               parts[2] if len(parts) > 2 else "")
             except (TicketError, ValueError) as error:
-                await message.answer(f"❌ {error}")
+                await answer_plain(message, f"❌ {error}")
                 return
             if found.owner_id is None:
                 await aftersales.tickets.assign(repo, found, message.from_user.id,  # type: ignore[union-attr]
@@ -462,7 +464,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
                  f"owner: {found.owner_id or '—'}, due {found.due_at:%Y-%m-%d %H:%M} UTC"]
         lines += [f"  {h.at:%m-%d %H:%M} {h.actor}: {h.from_status or ''}→{h.to_status or ''} "
                   f"{h.note}" for h in history[-8:]]
-        await message.answer("\n".join(lines))
+        await answer_plain(message, "\n".join(lines))
 
     @router.message(is_staff, Command("ticket_open"))
     async def ticket_open(message: Message, command: CommandObject, repo: Repo,
@@ -471,7 +473,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         parts = (command.args or "").split(maxsplit=2)
         customer = await find_customer(repo, parts[0]) if parts else None
         if customer is None or len(parts) < 2 or parts[1] not in set(TicketKind):
-            await message.answer("/ticket_open <telegram id|@user|order> "
+            await answer_plain(message, "/ticket_open <telegram id|@user|order> "
                                  "<return|exchange|repair|complaint> <reason>")
             return
         order = await repo.orders.by_ref(parts[0])
@@ -481,7 +483,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
             order_ref=order.order_ref if order else None, actor=actor,
             owner_id=message.from_user.id)  # type: ignore[union-attr]
         await repo.commit()
-        await message.answer(f"✅ {TicketService.describe(created, 'en')}")
+        await answer_plain(message, f"✅ {TicketService.describe(created, 'en')}")
 
     @router.message(is_owner, Command("rates"))
     async def rates(message: Message, command: CommandObject, repo: Repo,
@@ -493,6 +495,6 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         lines = [f"tickets opened in {days} days: {found.opened}"]
         for lang in ("zh", "en"):
             lines += rates_text(found, lang)
-        await message.answer("\n".join(lines))
+        await answer_plain(message, "\n".join(lines))
 
     return router
