@@ -24,8 +24,10 @@ from bot.clock import Clock
 from bot.services.aftersales import AfterSales
 from bot.services.conversation import ConversationService, Intake
 from bot.services.notices import NoticeReport
+from bot.services.rates import rates_text
 from bot.services.records import customer_record, find_customer, forget, retag
 from bot.services.replies import Button, Reply
+from bot.services.staff import is_agent
 from bot.services.tickets import TicketError, TicketService
 from bot.settings import Settings
 from handlers.intake import attach_intake
@@ -116,7 +118,12 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
     desk = Router(name="aftersales_staff")
     router.include_routers(shop, desk)
     private = F.chat.type == "private"
-    staff = set(settings.owner_ids) | set(settings.agent_ids)
+    owners = frozenset(settings.owner_ids)
+
+    async def is_staff(message: Message, repo: Repo) -> bool:
+        """An owner, or an agent on the roster now (the agents table, never AGENT_IDS)."""
+        user = message.from_user
+        return user is not None and (user.id in owners or await is_agent(repo, user.id))
     running: set[asyncio.Task[NoticeReport]] = set()
 
     def step(name: str) -> dict[str, str]:
@@ -308,7 +315,6 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
             TEXTS[lang_of(query.from_user)]["forgotten"]), {"decision": "forgotten"})
 
     # ------------------------------------------------------------ staff commands
-    is_staff = F.from_user.id.in_(staff)
     is_owner = F.from_user.id.in_(set(settings.owner_ids))
 
     @desk.message(is_owner, private, Command("notice"))
@@ -436,13 +442,13 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
     @desk.message(is_owner, Command("rates"))
     async def rates(message: Message, command: CommandObject, repo: Repo,
                     aftersales: AfterSales) -> None:
-        """/rates [days]: P18 handling rate (≥ 98 %) and re-open rate (≤ 5 %)."""
+        """/rates [days]: P18 处理率, 及时率 and 返修率, defined as in the weekly report."""
         days = int(command.args) if (command.args or "").strip().isdigit() else 30
         end = clock.now()
         found = await aftersales.tickets.rates(repo, end - timedelta(days=days), end)
-        await message.answer(
-            f"tickets in {days} days: {found.total}\n"
-            f"handling rate: {found.handling_rate:.1%} (target ≥ 98%)\n"
-            f"re-open rate: {found.reopen_rate:.1%} (target ≤ 5%)")
+        lines = [f"tickets opened in {days} days: {found.opened}"]
+        for lang in ("zh", "en"):
+            lines += rates_text(found, lang)
+        await message.answer("\n".join(lines))
 
     return router
