@@ -31,6 +31,7 @@ from bot.services.staff import is_agent
 from bot.services.tickets import TicketError, TicketService
 from bot.settings import Settings
 from handlers.intake import attach_intake
+from handlers.replying import answer_plain
 from phrases.normalize import extract_order_ids
 from storage.models.orders import TicketKind
 from storage.repositories import Repo
@@ -245,6 +246,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         lang = lang_of(message.from_user)
         tickets = await repo.tickets.for_customer(intake.customer.id)
         lines = [TicketService.describe(t, lang) for t in tickets] or [TEXTS[lang]["none"]]
+        # The replier escapes the text; at most 20 tickets keep it far below 4,096 characters.
         await conversations.reply(repo, intake, said("\n".join(lines)), step("tickets"))
 
     # ------------------------------------------------------------ surveys and 回访
@@ -335,9 +337,9 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
             created, count = await aftersales.notices.create(
                 repo, segment or "all", texts, message.from_user.id)  # type: ignore[union-attr]
         except ValueError as error:
-            await message.answer(f"❌ {error}")
+            await answer_plain(message, f"❌ {error}")
             return
-        await message.answer(f"📣 notice #{created.id}: {count} recipients, sending…")
+        await answer_plain(message, f"📣 notice #{created.id}: {count} recipients, sending…")
         chat_id = message.chat.id
 
         async def progress(done: int, total: int) -> None:
@@ -359,21 +361,22 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
     async def card(message: Message, command: CommandObject, repo: Repo) -> None:
         customer = await find_customer(repo, command.args or "")
         if customer is None:
-            await message.answer("no such customer (telegram id, @username or order number)")
+            await answer_plain(message,
+                               "no such customer (telegram id, @username or order number)")
             return
-        await message.answer((await customer_record(repo, customer)).render())
+        await answer_plain(message, (await customer_record(repo, customer)).render())
 
     @desk.message(is_staff, Command("tag"))
     async def tag(message: Message, command: CommandObject, repo: Repo) -> None:
         """/tag <telegram id|@user|order> +vip -wholesale: labels on the customer card (P16)."""
-        key, *changes = (command.args or "").split()
+        key, *changes = (command.args or "").split() or [""]
         customer = await find_customer(repo, key) if key else None
         if customer is None or not changes:
-            await message.answer("/tag <telegram id|@user|order number> +tag -tag")
+            await answer_plain(message, "/tag <telegram id|@user|order number> +tag -tag")
             return
         tags = retag(customer, changes)
         await repo.commit()
-        await message.answer("🏷 " + (" ".join(f"#{t}" for t in tags) or "no tags"))
+        await answer_plain(message, "🏷 " + (" ".join(f"#{t}" for t in tags) or "no tags"))
 
     @desk.message(is_staff, Command("note"))
     async def note(message: Message, command: CommandObject, repo: Repo) -> None:
@@ -381,13 +384,13 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         key, _, text = (command.args or "").strip().partition(" ")
         customer = await find_customer(repo, key) if key else None
         if customer is None or not text.strip():
-            await message.answer("/note <telegram id|@user|order number> <text>")
+            await answer_plain(message, "/note <telegram id|@user|order number> <text>")
             return
         author = message.from_user.full_name if message.from_user else "?"
         line = f"{clock.now().astimezone(settings.tz):%Y-%m-%d} {author}: {text.strip()}"
         customer.notes = f"{customer.notes}\n{line}".strip()[-4000:]
         await repo.commit()
-        await message.answer("📝 noted")
+        await answer_plain(message, "📝 noted")
 
     @desk.message(is_staff, Command("ticket"))
     async def ticket(message: Message, command: CommandObject, repo: Repo,
@@ -395,11 +398,12 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         """/ticket <id> → details; /ticket <id> <status> [note] → move it."""
         parts = (command.args or "").split(maxsplit=2)
         if not parts or not parts[0].lstrip("#").isdigit():
-            await message.answer("/ticket <id> [in_progress|resolved|closed|reopened] [note]")
+            await answer_plain(message,
+                               "/ticket <id> [in_progress|resolved|closed|reopened] [note]")
             return
         found = await repo.tickets.get(int(parts[0].lstrip("#")))
         if found is None:
-            await message.answer("no such ticket")
+            await answer_plain(message, "no such ticket")
             return
         actor = f"agent:{message.from_user.id}"  # type: ignore[union-attr]
         if len(parts) > 1:
@@ -407,7 +411,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
                 await aftersales.tickets.move(repo, found, parts[1], actor, clock.now(),
                                               parts[2] if len(parts) > 2 else "")
             except (TicketError, ValueError) as error:
-                await message.answer(f"❌ {error}")
+                await answer_plain(message, f"❌ {error}")
                 return
             if found.owner_id is None:
                 await aftersales.tickets.assign(repo, found, message.from_user.id,  # type: ignore[union-attr]
@@ -418,7 +422,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
                  f"owner: {found.owner_id or '—'}, due {found.due_at:%Y-%m-%d %H:%M} UTC"]
         lines += [f"  {h.at:%m-%d %H:%M} {h.actor}: {h.from_status or ''}→{h.to_status or ''} "
                   f"{h.note}" for h in history[-8:]]
-        await message.answer("\n".join(lines))
+        await answer_plain(message, "\n".join(lines))
 
     @desk.message(is_staff, Command("ticket_open"))
     async def ticket_open(message: Message, command: CommandObject, repo: Repo,
@@ -427,7 +431,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         parts = (command.args or "").split(maxsplit=2)
         customer = await find_customer(repo, parts[0]) if parts else None
         if customer is None or len(parts) < 2 or parts[1] not in set(TicketKind):
-            await message.answer("/ticket_open <telegram id|@user|order> "
+            await answer_plain(message, "/ticket_open <telegram id|@user|order> "
                                  "<return|exchange|repair|complaint> <reason>")
             return
         order = await repo.orders.by_ref(parts[0])
@@ -437,7 +441,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
             order_ref=order.order_ref if order else None, actor=actor,
             owner_id=message.from_user.id)  # type: ignore[union-attr]
         await repo.commit()
-        await message.answer(f"✅ {TicketService.describe(created, 'en')}")
+        await answer_plain(message, f"✅ {TicketService.describe(created, 'en')}")
 
     @desk.message(is_owner, Command("rates"))
     async def rates(message: Message, command: CommandObject, repo: Repo,
@@ -449,6 +453,6 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         lines = [f"tickets opened in {days} days: {found.opened}"]
         for lang in ("zh", "en"):
             lines += rates_text(found, lang)
-        await message.answer("\n".join(lines))
+        await answer_plain(message, "\n".join(lines))
 
     return router
