@@ -25,10 +25,9 @@ from sqlalchemy import select
 
 from bot.services.owner_admin import parse_steps
 from bot.services.shifts import shop_tz
-from bot.services.staff import owner_setting
+from bot.services.staff import agent_names, owner_setting
 from phrases.complaint_cause import SERVICE, cause_label, cause_names, classify_cause
 from storage.models import Message, Sender
-from storage.models.agents import Agent
 from storage.models.shifts import Complaint, ComplaintStatus
 from storage.repositories import Repo
 
@@ -63,13 +62,6 @@ def step_text(step: int, steps: list[float | None]) -> str:
 async def ladder(repo: Repo) -> list[float | None]:
     """The owner's steps (P14), e.g. [30.0, 60.0, None] for "30,60,dismiss"."""
     return parse_steps(await owner_setting(repo, "complaint_steps"))
-
-
-async def agent_names(repo: Repo) -> dict[int, str]:
-    """Agents by Telegram id → the name they go by (P14: the owner sees people, not ids)."""
-    rows = await repo.session.scalars(select(Agent))
-    return {a.telegram_user_id: a.name or (f"@{a.username}" if a.username else
-                                           str(a.telegram_user_id)) for a in rows}
 
 
 def _who(agent_id: int | None, names: dict[int, str]) -> str:

@@ -164,3 +164,12 @@ async def set_agent_cap(repo: Repo, agent_id: int, cap: int) -> bool:
         return False
     row.cap = cap
     return True
+
+
+async def agent_names(repo: Repo) -> dict[int, str]:
+    """Agents by Telegram id → the name they go by (the owner sees people, not ids)."""
+    from storage.models.agents import Agent
+
+    rows = await repo.session.scalars(select(Agent))
+    return {a.telegram_user_id: a.name or (f"@{a.username}" if a.username else
+                                           str(a.telegram_user_id)) for a in rows}
