@@ -108,7 +108,7 @@ async def record_complaint(repo: Repo, message: Message, now: datetime) -> Compl
                           last_message_id=message.id)
     await repo.shifts.add_complaint(complaint)
     await repo.events.add("complaint", conversation_id=message.conversation_id, agent_id=agent,
-                          complaint=complaint.id, cause=cause, status=complaint.status)
+                          at=now, complaint=complaint.id, cause=cause, status=complaint.status)
     return complaint
 
 
@@ -182,7 +182,7 @@ async def charge(repo: Repo, complaint_id: int, owner: int, now: datetime) -> De
     complaint.step = await repo.shifts.charged_count(complaint.agent_id, complaint.period) + 1
     complaint.status, complaint.cause = ComplaintStatus.CHARGED, SERVICE
     complaint.charged_at, complaint.charged_by = now, owner
-    await repo.events.add("owner_change", agent_id=owner, action="complaint_charged",
+    await repo.events.add("owner_change", agent_id=owner, at=now, action="complaint_charged",
                           complaint=complaint_id, agent=complaint.agent_id, step=complaint.step)
     await repo.commit()
     return Decision(complaint, complaint.step)
@@ -218,7 +218,7 @@ async def mark_unfounded(repo: Repo, complaint_id: int, owner: int, now: datetim
     complaint.status, complaint.step = ComplaintStatus.DISMISSED, 0
     if was_charged and complaint.agent_id is not None:
         await _renumber(repo, complaint.agent_id, complaint.period)
-    await repo.events.add("owner_change", agent_id=owner, action="complaint_unfounded",
+    await repo.events.add("owner_change", agent_id=owner, at=now, action="complaint_unfounded",
                           complaint=complaint_id)
     await repo.commit()
     return True
