@@ -29,9 +29,9 @@ from bot.services.sla import ConsoleDesk, SlaClock
 from bot.services.sla_rules import WaitRules
 from bot.services.staff import seed_staff
 from bot.settings import Settings
-from bot.transport.console import ConsoleSession
 from bot.transport.outgoing import OutgoingGuard, install_outgoing_guard
 from bot.transport.replier import BotReplier
+from bot.transport.terminal import TerminalSession
 from bot.transport.topics import TelegramTopics
 from handlers.aftersales import build_aftersales_router
 from handlers.agent import build_agent_router
@@ -70,10 +70,10 @@ class App:
 
 
 def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
-    """Telegram (or a self-hosted / fake Bot API server), or without a token the console."""
+    """Telegram (or a self-hosted / fake Bot API server), or without a token the terminal."""
     if session is None:
         if settings.offline:
-            session = ConsoleSession()
+            session = TerminalSession()
         elif settings.telegram_api_url:
             session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
         else:
@@ -110,9 +110,6 @@ async def build_app(
     queue = QueueService(settings.agent_cap, auto_assign=settings.agent_chat_id is not None)
     console = AgentConsole(settings, knowledge, queue, TelegramTopics(bot), BotReplier(bot),
                            clock, sessions)
-    async with sessions() as db:
-        await Repo(db).agents.ensure((*settings.agent_ids, *settings.owner_ids))
-        await db.commit()
     escalation = EscalationService(queue)
     aftersales = build_aftersales(settings, BotReplier(bot), clock, escalation, sessions)
     # Issue 5: who is on duty follows the shift calendar (P11, P24), the same answer for the
@@ -145,8 +142,7 @@ def build_dispatcher(app: App) -> Dispatcher:
     dp.update.outer_middleware(RepoMiddleware(app.sessions))
     dp.include_routers(
         # The agents' group first: topic commands (/note, /card) are the console's there.
-        build_agent_router(app.settings.agent_chat_id,
-                           (*app.settings.agent_ids, *app.settings.owner_ids)),
+        build_agent_router(app.settings.agent_chat_id),  # the roster: the agents table
         build_aftersales_router(app.settings, app.clock),  # its commands and states go first
         build_catalogue_router(app.settings.owner_ids),  # owner's file import, product buttons
         build_owner_router(app.settings.owner_ids),  # before shoppers: owner commands
