@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return orders_main(settings, argv[1:])
     if argv[:1] == ["catalogue"]:  # python -m bot catalogue import FILE (P5)
-        from bot.catalogue_cli import main as catalogue_main
+        from bot.cli.catalogue import main as catalogue_main
 
         return catalogue_main(settings, argv[1:])
     logging.basicConfig(

@@ -123,7 +123,7 @@ async def test_csv_import_creates_products_with_variants_and_updates_on_reimport
 async def test_bad_rows_are_listed_by_line_and_nothing_is_imported_P5(
     tmp_path: Path, settings: Settings, sessions,
 ) -> None:
-    from bot.catalogue_cli import run_import
+    from bot.cli.catalogue import run_import
 
     path = tmp_path / "catalogue.csv"
     path.write_text(BAD_CSV, encoding="utf-8")
@@ -143,7 +143,7 @@ async def test_bad_rows_are_listed_by_line_and_nothing_is_imported_P5(
 async def test_json_import_by_command_line_and_a_new_sku_needs_a_price_P5(
     tmp_path: Path, settings: Settings, sessions,
 ) -> None:
-    from bot.catalogue_cli import run_import
+    from bot.cli.catalogue import run_import
 
     item = {"code": "H1", "title": {"zh": "草帽", "en": "Straw hat"},
             "variants": [{"sku": "H1-1", "size": "均码", "price": "59", "stock": 3},
