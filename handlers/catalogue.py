@@ -12,13 +12,13 @@ from aiogram import Bot, F, Router
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 
-from bot.services.conversation import ConversationService
-from bot.services.inbound import Choice
+from bot.services.conversation import ConversationService, Intake
 from bot.services.knowledge import KnowledgeBase
 from bot.services.products import importer
 from bot.services.products.wording import product_say
 from bot.settings import Settings
-from handlers.parsing import shopper_of
+from handlers.intake import attach_intake
+from handlers.parsing import choice_of
 from handlers.replying import tell
 from storage.repositories import Repo
 
@@ -39,11 +39,15 @@ def owner_language(message: Message, settings: Settings) -> str:
 
 
 def build_catalogue_router(owner_ids: Iterable[int]) -> Router:
+    """The owner's import (not a shopper message) and the shoppers' product buttons (stored
+    first by the intake, like every shopper input)."""
     owners = set(owner_ids)
     router = Router(name="catalogue")
+    owner = Router(name="catalogue_owner")
+    buttons = attach_intake(Router(name="product_buttons"))
 
-    @router.message(F.chat.type == "private", F.from_user.id.in_(owners), F.document,
-                    F.caption.regexp(rf"^{IMPORT_COMMAND}(@\w+)?(\s|$)"))
+    @owner.message(F.chat.type == "private", F.from_user.id.in_(owners), F.document,
+                   F.caption.regexp(rf"^{IMPORT_COMMAND}(@\w+)?(\s|$)"))
     async def on_catalogue_file(message: Message, bot: Bot, repo: Repo, settings: Settings,
                                 knowledge: KnowledgeBase,
                                 conversations: ConversationService) -> None:
@@ -68,12 +72,12 @@ def build_catalogue_router(owner_ids: Iterable[int]) -> Router:
                                   values={"errors": errors})
         await tell(bot, message.chat.id, text)
 
-    @router.callback_query(F.message.chat.type == "private", ProductAction.filter())
-    async def on_product_button(query: CallbackQuery, callback_data: ProductAction, repo: Repo,
+    @buttons.callback_query(F.message.chat.type == "private", ProductAction.filter())
+    async def on_product_button(query: CallbackQuery, repo: Repo, intake: Intake,
                                 conversations: ConversationService) -> None:
-        chat_id = query.message.chat.id if query.message else query.from_user.id
-        choice = Choice(shopper=shopper_of(query.from_user, chat_id), data=callback_data.pack())
-        notice = await conversations.choose(repo, choice)
+        """Only well-formed product buttons get here; the desk answers through ``choose``."""
+        notice = await conversations.choose(repo, intake, choice_of(query))
         await query.answer(notice or None)
 
+    router.include_routers(owner, buttons)
     return router
