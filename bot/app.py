@@ -27,9 +27,9 @@ from bot.services.shifts import CalendarRoster
 from bot.services.sla import ConsoleDesk, SlaClock
 from bot.services.staff import seed_staff
 from bot.settings import Settings
-from bot.transport.console import ConsoleSession
 from bot.transport.outgoing import OutgoingGuard, install_outgoing_guard
 from bot.transport.replier import BotReplier
+from bot.transport.terminal import TerminalSession
 from bot.transport.topics import TelegramTopics
 from handlers.aftersales import build_aftersales_router
 from handlers.agent import build_agent_router
@@ -67,10 +67,10 @@ class App:
 
 
 def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
-    """Telegram (or a self-hosted / fake Bot API server), or without a token the console."""
+    """Telegram (or a self-hosted / fake Bot API server), or without a token the terminal."""
     if session is None:
         if settings.offline:
-            session = ConsoleSession()
+            session = TerminalSession()
         elif settings.telegram_api_url:
             session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
         else:
@@ -108,9 +108,6 @@ async def build_app(
                          lifecycle=lifecycle)
     console = AgentConsole(settings, knowledge, queue, TelegramTopics(bot), BotReplier(bot),
                            clock, sessions)
-    async with sessions() as db:
-        await Repo(db).agents.ensure((*settings.agent_ids, *settings.owner_ids))
-        await db.commit()
     # Who is on duty follows the shift calendar (P11, P24), the same answer for the
     # shopper's reply at escalation and for the SLA clock.
     roster = CalendarRoster(settings)
@@ -138,8 +135,7 @@ def build_dispatcher(app: App) -> Dispatcher:
     dp.update.outer_middleware(RepoMiddleware(app.sessions))
     dp.include_routers(
         # The agents' group first: topic commands (/note, /card) are the console's there.
-        build_agent_router(app.settings.agent_chat_id,
-                           (*app.settings.agent_ids, *app.settings.owner_ids)),
+        build_agent_router(app.settings.agent_chat_id),  # the roster: the agents table
         build_aftersales_router(app.settings, app.clock),  # its commands and states go first
         build_owner_router(app.settings.owner_ids),  # before shoppers: owner commands
         build_reports_router(app.settings.owner_ids),  # /report (P23), owners only
