@@ -22,6 +22,8 @@ from bot.services.conversation import ConversationService
 from bot.services.escalation import EscalationService
 from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
 from bot.services.lifecycle import Lifecycle
+from bot.services.products.desk import CatalogueDesk
+from bot.services.products.sync import sync_catalogue_from_file
 from bot.services.queue import QueueService
 from bot.services.shifts import CalendarRoster
 from bot.services.sla import ConsoleDesk, SlaClock
@@ -33,6 +35,7 @@ from bot.transport.terminal import TerminalSession
 from bot.transport.topics import TelegramTopics
 from handlers.aftersales import build_aftersales_router
 from handlers.agent import build_agent_router
+from handlers.catalogue import build_catalogue_router
 from handlers.errors import build_error_router
 from handlers.groups import build_group_router
 from handlers.owner import build_owner_router
@@ -91,6 +94,7 @@ async def build_app(
         repo = Repo(db)
         await sync_faq_from_files(repo, settings)
         await seed_staff(repo, settings)  # issue 5: roster and time zone for shifts
+        await sync_catalogue_from_file(repo, settings)  # the shop file's catalogue (P5)
         await knowledge.reload(repo)
 
     bot = build_bot(settings, session)
@@ -113,8 +117,12 @@ async def build_app(
     roster = CalendarRoster(settings)
     escalation = EscalationService(queue, roster=roster, settings=settings)
     aftersales = build_aftersales(settings, BotReplier(bot), clock, escalation, sessions)
+    catalogue = CatalogueDesk(knowledge, clock)  # P5/P6: products before the FAQ
+    async with sessions() as db:
+        await catalogue.reload(Repo(db))
     conversations = ConversationService(
         settings, knowledge, BotReplier(bot), clock, escalation, orders=aftersales.desk,
+        catalogue=catalogue,
         relay=console if settings.agent_chat_id is not None else None,
     )
     # P1/P2/P24: holding replies, nudges and reassignment when people are slow (issue 4).
@@ -137,6 +145,7 @@ def build_dispatcher(app: App) -> Dispatcher:
         # The agents' group first: topic commands (/note, /card) are the console's there.
         build_agent_router(app.settings.agent_chat_id),  # the roster: the agents table
         build_aftersales_router(app.settings, app.clock),  # its commands and states go first
+        build_catalogue_router(app.settings.owner_ids),  # owner's file import, product buttons
         build_owner_router(app.settings.owner_ids),  # before shoppers: owner commands
         build_reports_router(app.settings.owner_ids),  # /report (P23), owners only
         build_staff_router(app.settings.owner_ids),  # schedule, swaps, handover
@@ -147,14 +156,3 @@ def build_dispatcher(app: App) -> Dispatcher:
     inline_sync_filters(dp)  # F-filters in the event loop, not a thread each (issue 8, load)
     pin_response_types()
     return dp
-
-
-async def resume_unhandled(app: App) -> int:
-    """After a crash: answer shopper messages that were stored but never answered."""
-    resumed = 0
-    async with app.sessions() as db:
-        repo = Repo(db)
-        for message in await repo.conversations.unhandled_inbound(app.clock.now()):
-            await app.conversations.resume(repo, message)
-            resumed += 1
-    return resumed

@@ -17,7 +17,7 @@ Every field change is a transition of ``bot/services/lifecycle.py`` (the clock d
 sends; the lifecycle sets the deadline, the counters and the events).
 
 A conversation the bot itself owns is never due unless its answer was delayed (a crash, a
-stall): that is recorded as a breach, and ``resume_unhandled`` answers it.
+stall): that is recorded as a breach, and the resumer (``bot.resume``) answers it.
 
 Deadlines live only in the database: after a restart, even ``kill -9``, the first tick finds
 whatever fell due meanwhile. No APScheduler job per message (pitfalls.md).
