@@ -310,7 +310,7 @@ class ConversationService:
                 repo, customer, conversation, inbound.text, now,
                 faq_sure=understanding.decision == "answer")
             if products is not None:
-                conversation.misunderstood_in_row = 0
+                self.life.understood(conversation)
                 return products, {**meaning, "decision": "catalogue"}
         if intent is not None:
             self.life.understood(conversation)
