@@ -27,9 +27,9 @@ from bot.services.sla import ConsoleDesk, SlaClock
 from bot.services.sla_rules import WaitRules
 from bot.services.staff import seed_staff
 from bot.settings import Settings
-from bot.transport.console import ConsoleSession
 from bot.transport.outgoing import OutgoingGuard, install_outgoing_guard
 from bot.transport.replier import BotReplier
+from bot.transport.terminal import TerminalSession
 from bot.transport.topics import TelegramTopics
 from handlers.aftersales import build_aftersales_router
 from handlers.agent import build_agent_router
@@ -67,10 +67,10 @@ class App:
 
 
 def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
-    """Telegram (or a self-hosted / fake Bot API server), or without a token the console."""
+    """Telegram (or a self-hosted / fake Bot API server), or without a token the terminal."""
     if session is None:
         if settings.offline:
-            session = ConsoleSession()
+            session = TerminalSession()
         elif settings.telegram_api_url:
             session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
         else:

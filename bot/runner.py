@@ -1,4 +1,4 @@
-"""Runs the bot: polling on Telegram with a token, the offline console without one."""
+"""Runs the bot: polling on Telegram with a token, the offline terminal chat without one."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import logging
 import sys
 import time
 
-from bot.aftersales_jobs import start_aftersales
 from bot.app import build_app, build_dispatcher, resume_unhandled
-from bot.people_jobs import install_people_jobs
-from bot.report_jobs import start_reports
-from bot.scheduler import add_housekeeping, build_scheduler
+from bot.jobs.aftersales import start_aftersales
+from bot.jobs.people import install_people_jobs
+from bot.jobs.reports import start_reports
+from bot.jobs.scheduler import add_housekeeping, build_scheduler
 from bot.settings import Settings
-from bot.transport.console import ConsoleShopper, run_console
+from bot.transport.terminal import TerminalShopper, run_terminal
 from storage.locks import startup_lock
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ async def run(settings: Settings) -> None:
                 "Chat as a shopper in 中文 or English; /help for help, /quit to leave.",
                 file=sys.stderr,
             )
-            await run_console(dp, app.bot, ConsoleShopper(
+            await run_terminal(dp, app.bot, TerminalShopper(
                 session=app.bot.session, first_update_id=time.time_ns() // 1000
             ))
         else:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.people_jobs import people_tick
+from bot.jobs.people import people_tick
 from bot.services import shifts as sh
 from bot.settings import Settings
 from storage.models import Conversation, Customer, Event, PhraseTemplate

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from bot.app import App, build_app, build_dispatcher, resume_unhandled
 from bot.clock import FixedClock
-from bot.scheduler import JOB_DEFAULTS, build_scheduler, clear_stale_deadlines
+from bot.jobs.scheduler import JOB_DEFAULTS, build_scheduler, clear_stale_deadlines
 from bot.services.duty import format_next_open, next_daily
 from bot.services.replies import Reply
 from bot.services.sla import ConsoleDesk, SlaClock

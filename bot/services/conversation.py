@@ -21,7 +21,7 @@ from bot.services.sla_rules import WaitRules
 from bot.settings import Settings
 from phrases.catalogue import say
 from phrases.greeting import compose_greeting
-from phrases.lang import detect_language
+from phrases.lang import detect_language, has_chinese
 from phrases.splitting import split_message
 from phrases.understand import Intent, Understanding
 from storage.models import Conversation, ConversationState, Customer, Message
@@ -34,10 +34,6 @@ MISSES_BEFORE_HUMAN = 2  # the bot fails to understand twice in a row → a pers
 # Message kinds → the extra tag that picks a fitting "media" phrase.
 MEDIA_TAGS = {"sticker": "sticker", "photo": "photo", "voice": "voice", "audio": "voice",
               "video_note": "voice", "document": "file", "video": "photo", "animation": "sticker"}
-
-
-def _has_cjk(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 class ConversationService:
@@ -167,7 +163,7 @@ class ConversationService:
         inbound: Inbound, is_new: bool,
     ) -> None:
         now = self.clock.now()
-        if inbound.kind == "text" and (len(inbound.text) >= 4 or _has_cjk(inbound.text)):
+        if inbound.kind == "text" and (len(inbound.text) >= 4 or has_chinese(inbound.text)):
             # Switch only on a message that tells: "转人工" does, a lone "ok" does not.
             conversation.language = self._language(inbound.text, conversation.language)
         replies: list[Reply] = []

@@ -1,9 +1,9 @@
-"""Offline console transport: the default when no BOT_TOKEN is configured (design.md, "Transports").
+"""Offline terminal transport: the default without BOT_TOKEN (design.md, "Transports").
 
-`ConsoleSession` is an aiogram session that never touches the network: it prints what the bot
+`TerminalSession` is an aiogram session that never touches the network: it prints what the bot
 sends and answers with valid Bot API objects built by `FakeResults` (also used by the tests'
-recording session). `ConsoleShopper` turns typed lines into `Update`s for one shopper, and
-`run_console` feeds them to a Dispatcher until EOF or ``/quit``.
+recording session). `TerminalShopper` turns typed lines into `Update`s for one shopper, and
+`run_terminal` feeds them to a Dispatcher until EOF or ``/quit``.
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ class ShownKeyboard:
     message: dict[str, Any] | None = None
 
 
-class ConsoleSession(BaseSession):
+class TerminalSession(BaseSession):
     """A session that prints outgoing messages to ``output`` and never opens a socket."""
 
     def __init__(self, output: TextIO | None = None, **kwargs: Any) -> None:
@@ -262,12 +262,12 @@ def _language_from_env() -> str | None:
     return None if lang in ("", "c", "posix") else lang
 
 
-class ConsoleShopper:
+class TerminalShopper:
     """One offline shopper in a private chat: typed lines become aiogram Updates."""
 
     def __init__(
         self,
-        session: ConsoleSession | None = None,
+        session: TerminalSession | None = None,
         *,
         chat_id: int = 1,
         first_name: str | None = None,
@@ -355,10 +355,10 @@ async def stdin_lines() -> AsyncIterator[str]:
         yield line
 
 
-async def run_console(
+async def run_terminal(
     dp: Dispatcher,
     bot: Bot,
-    shopper: ConsoleShopper,
+    shopper: TerminalShopper,
     lines: AsyncIterator[str] | None = None,
     *,
     lifecycle: bool = True,
