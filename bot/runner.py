@@ -59,10 +59,10 @@ async def run(settings: Settings) -> None:
                 session=app.bot.session, first_update_id=time.time_ns() // 1000
             ))
         else:
+            from bot.polling import run_polling  # a batch is confirmed once stored (issue 14)
+
             await app.bot.delete_webhook(drop_pending_updates=False)
-            await dp.start_polling(
-                app.bot, allowed_updates=dp.resolve_used_update_types(), handle_signals=True
-            )
+            await run_polling(app, dp)
     finally:
         if stop_aftersales is not None:
             await stop_aftersales()
