@@ -106,9 +106,6 @@ async def build_app(
     queue = QueueService(settings.agent_cap, auto_assign=settings.agent_chat_id is not None)
     console = AgentConsole(settings, knowledge, queue, TelegramTopics(bot), BotReplier(bot),
                            clock, sessions)
-    async with sessions() as db:
-        await Repo(db).agents.ensure((*settings.agent_ids, *settings.owner_ids))
-        await db.commit()
     escalation = EscalationService(queue)
     aftersales = build_aftersales(settings, BotReplier(bot), clock, escalation, sessions)
     # Issue 5: who is on duty follows the shift calendar (P11, P24), the same answer for the
@@ -137,8 +134,7 @@ def build_dispatcher(app: App) -> Dispatcher:
     dp.update.outer_middleware(RepoMiddleware(app.sessions))
     dp.include_routers(
         # The agents' group first: topic commands (/note, /card) are the console's there.
-        build_agent_router(app.settings.agent_chat_id,
-                           (*app.settings.agent_ids, *app.settings.owner_ids)),
+        build_agent_router(app.settings.agent_chat_id),  # the roster: the agents table
         build_aftersales_router(app.settings, app.clock),  # its commands and states go first
         build_owner_router(app.settings.owner_ids),  # before shoppers: owner commands
         build_reports_router(app.settings.owner_ids),  # /report (P23), owners only

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
+import secrets
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -99,10 +101,19 @@ class StoreFirstRequestHandler(SimpleRequestHandler):
     load balancer) delivers it again, to this or another process.
     """
 
-    def __init__(self, app: App, dp: Dispatcher, tracker: UpdateTracker) -> None:
+    def __init__(self, app: App, dp: Dispatcher, tracker: UpdateTracker, secret: str) -> None:
+        if not secret:
+            raise ValueError("webhook mode needs a secret (see shared_secret)")
         super().__init__(dispatcher=dp, bot=app.bot, handle_in_background=False,
-                         secret_token=app.settings.webhook_secret)
+                         secret_token=secret)
         self.app, self.tracker = app, tracker
+        self._secret = secret.encode()
+
+    def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
+        """Always required (aiogram's check passes everything when no secret is set); compared
+        as bytes in constant time, so a non-ASCII header is a 401, not a 500."""
+        given = telegram_secret_token.encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(given, self._secret)
 
     async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
         raw = await request.json(loads=bot.session.json_loads)
@@ -131,7 +142,35 @@ def _is_shopper_message(raw: dict[str, Any]) -> bool:
             and message["chat"].get("type") == "private" and "from" in message)
 
 
-def build_webhook_app(app: App, dp: Dispatcher, tracker: UpdateTracker) -> web.Application:
+SECRET_KEY = "webhook_secret"  # ShopSetting row: the generated secret every process shares
+
+
+async def shared_secret(app: App) -> str:
+    """The webhook secret: WEBHOOK_SECRET when configured, else one generated once and kept in
+    the database, so every process behind the URL checks the same one as setWebhook got.
+
+    Without it anyone who reaches the port could post updates "from" the owner.
+    """
+    if app.settings.webhook_secret:
+        return app.settings.webhook_secret
+    async with app.sessions() as db:
+        # 43 characters of [A-Za-z0-9_-], which Telegram accepts (1–256 of those).
+        secret = await Repo(db).faq.setting_once(SECRET_KEY, secrets.token_urlsafe(32))
+        await db.commit()
+    return secret
+
+
+async def register_webhook(app: App, dp: Dispatcher, secret: str) -> None:
+    """setWebhook with the secret: Telegram then sends it in every request's header."""
+    await app.bot.set_webhook(
+        app.settings.webhook_url or "", secret_token=secret,
+        allowed_updates=dp.resolve_used_update_types(), drop_pending_updates=False,
+    )
+
+
+def build_webhook_app(
+    app: App, dp: Dispatcher, tracker: UpdateTracker, secret: str
+) -> web.Application:
     """The aiohttp application: POST {path} → dispatcher (secret checked), GET /healthz.
 
     Not aiogram's ``setup_application``: its shutdown hook closes the bot session and the FSM
@@ -140,7 +179,7 @@ def build_webhook_app(app: App, dp: Dispatcher, tracker: UpdateTracker) -> web.A
     """
     aio = web.Application()
     dp.update.outer_middleware(tracker)
-    handler = StoreFirstRequestHandler(app, dp, tracker)
+    handler = StoreFirstRequestHandler(app, dp, tracker, secret)
     aio.router.add_post(webhook_path(app.settings.webhook_url), handler.handle)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -224,7 +263,8 @@ async def run_webhook(app: App, dp: Dispatcher) -> None:
     resumed = await resumer.run_once(older_than_seconds=0.0)
     if resumed:
         log.warning("answered %d messages left unanswered by a previous run", resumed)
-    runner = web.AppRunner(build_webhook_app(app, dp, tracker), access_log=None,
+    secret = await shared_secret(app)
+    runner = web.AppRunner(build_webhook_app(app, dp, tracker, secret), access_log=None,
                            shutdown_timeout=10.0)
     await runner.setup()
     workflow = {**dp.workflow_data, "bot": app.bot, "dispatcher": dp}
@@ -233,10 +273,7 @@ async def run_webhook(app: App, dp: Dispatcher) -> None:
     await web.TCPSite(runner, host, port).start()
     log.info("webhook listening on %s:%s%s", host, port, webhook_path(settings.webhook_url))
     if settings.webhook_url:
-        await app.bot.set_webhook(
-            settings.webhook_url, secret_token=settings.webhook_secret,
-            allowed_updates=dp.resolve_used_update_types(), drop_pending_updates=False,
-        )
+        await register_webhook(app, dp, secret)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

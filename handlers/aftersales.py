@@ -23,9 +23,12 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from bot.clock import Clock
 from bot.services.aftersales import AfterSales
 from bot.services.notices import NoticeReport
+from bot.services.rates import rates_text
 from bot.services.records import customer_record, find_customer, forget, retag
+from bot.services.staff import is_agent
 from bot.services.tickets import TicketError, TicketService
 from bot.settings import Settings
+from handlers.replying import answer_plain
 from phrases.normalize import extract_order_ids
 from storage.models import Customer
 from storage.models.orders import TicketKind
@@ -115,7 +118,12 @@ async def _customer(repo: Repo, user: User, chat_id: int, clock: Clock) -> Custo
 def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
     router = Router(name="aftersales")
     private = F.chat.type == "private"
-    staff = set(settings.owner_ids) | set(settings.agent_ids)
+    owners = frozenset(settings.owner_ids)
+
+    async def is_staff(message: Message, repo: Repo) -> bool:
+        """An owner, or an agent on the roster now (the agents table, never AGENT_IDS)."""
+        user = message.from_user
+        return user is not None and (user.id in owners or await is_agent(repo, user.id))
     running: set[asyncio.Task[NoticeReport]] = set()
 
     # ------------------------------------------------------------ the ticket dialogue
@@ -229,7 +237,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         await repo.commit()
         tickets = await repo.tickets.for_customer(customer.id)
         lines = [TicketService.describe(t, lang) for t in tickets] or [TEXTS[lang]["none"]]
-        await message.answer("\n".join(lines))
+        await answer_plain(message, "\n".join(lines))
 
     # ------------------------------------------------------------ surveys and 回访
     @router.callback_query(F.data.startswith("sv:"))
@@ -297,7 +305,6 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
             await query.message.answer(TEXTS[lang_of(query.from_user)]["forgotten"])
 
     # ------------------------------------------------------------ staff commands
-    is_staff = F.from_user.id.in_(staff)
     is_owner = F.from_user.id.in_(set(settings.owner_ids))
 
     @router.message(is_owner, private, Command("notice"))
@@ -318,9 +325,9 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
             created, count = await aftersales.notices.create(
                 repo, segment or "all", texts, message.from_user.id)  # type: ignore[union-attr]
         except ValueError as error:
-            await message.answer(f"❌ {error}")
+            await answer_plain(message, f"❌ {error}")
             return
-        await message.answer(f"📣 notice #{created.id}: {count} recipients, sending…")
+        await answer_plain(message, f"📣 notice #{created.id}: {count} recipients, sending…")
         chat_id = message.chat.id
 
         async def progress(done: int, total: int) -> None:
@@ -342,21 +349,22 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
     async def card(message: Message, command: CommandObject, repo: Repo) -> None:
         customer = await find_customer(repo, command.args or "")
         if customer is None:
-            await message.answer("no such customer (telegram id, @username or order number)")
+            await answer_plain(message,
+                               "no such customer (telegram id, @username or order number)")
             return
-        await message.answer((await customer_record(repo, customer)).render())
+        await answer_plain(message, (await customer_record(repo, customer)).render())
 
     @router.message(is_staff, Command("tag"))
     async def tag(message: Message, command: CommandObject, repo: Repo) -> None:
         """/tag <telegram id|@user|order> +vip -wholesale: labels on the customer card (P16)."""
-        key, *changes = (command.args or "").split()
+        key, *changes = (command.args or "").split() or [""]
         customer = await find_customer(repo, key) if key else None
         if customer is None or not changes:
-            await message.answer("/tag <telegram id|@user|order number> +tag -tag")
+            await answer_plain(message, "/tag <telegram id|@user|order number> +tag -tag")
             return
         tags = retag(customer, changes)
         await repo.commit()
-        await message.answer("🏷 " + (" ".join(f"#{t}" for t in tags) or "no tags"))
+        await answer_plain(message, "🏷 " + (" ".join(f"#{t}" for t in tags) or "no tags"))
 
     @router.message(is_staff, Command("note"))
     async def note(message: Message, command: CommandObject, repo: Repo) -> None:
@@ -364,13 +372,13 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         key, _, text = (command.args or "").strip().partition(" ")
         customer = await find_customer(repo, key) if key else None
         if customer is None or not text.strip():
-            await message.answer("/note <telegram id|@user|order number> <text>")
+            await answer_plain(message, "/note <telegram id|@user|order number> <text>")
             return
         author = message.from_user.full_name if message.from_user else "?"
         line = f"{clock.now().astimezone(settings.tz):%Y-%m-%d} {author}: {text.strip()}"
         customer.notes = f"{customer.notes}\n{line}".strip()[-4000:]
         await repo.commit()
-        await message.answer("📝 noted")
+        await answer_plain(message, "📝 noted")
 
     @router.message(is_staff, Command("ticket"))
     async def ticket(message: Message, command: CommandObject, repo: Repo,
@@ -378,11 +386,12 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         """/ticket <id> → details; /ticket <id> <status> [note] → move it."""
         parts = (command.args or "").split(maxsplit=2)
         if not parts or not parts[0].lstrip("#").isdigit():
-            await message.answer("/ticket <id> [in_progress|resolved|closed|reopened] [note]")
+            await answer_plain(message,
+                               "/ticket <id> [in_progress|resolved|closed|reopened] [note]")
             return
         found = await repo.tickets.get(int(parts[0].lstrip("#")))
         if found is None:
-            await message.answer("no such ticket")
+            await answer_plain(message, "no such ticket")
             return
         actor = f"agent:{message.from_user.id}"  # type: ignore[union-attr]
         if len(parts) > 1:
@@ -390,7 +399,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
                 await aftersales.tickets.move(repo, found, parts[1], actor, clock.now(),
                                               parts[2] if len(parts) > 2 else "")
             except (TicketError, ValueError) as error:
-                await message.answer(f"❌ {error}")
+                await answer_plain(message, f"❌ {error}")
                 return
             if found.owner_id is None:
                 await aftersales.tickets.assign(repo, found, message.from_user.id,  # type: ignore[union-attr]
@@ -401,7 +410,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
                  f"owner: {found.owner_id or '—'}, due {found.due_at:%Y-%m-%d %H:%M} UTC"]
         lines += [f"  {h.at:%m-%d %H:%M} {h.actor}: {h.from_status or ''}→{h.to_status or ''} "
                   f"{h.note}" for h in history[-8:]]
-        await message.answer("\n".join(lines))
+        await answer_plain(message, "\n".join(lines))
 
     @router.message(is_staff, Command("ticket_open"))
     async def ticket_open(message: Message, command: CommandObject, repo: Repo,
@@ -410,7 +419,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         parts = (command.args or "").split(maxsplit=2)
         customer = await find_customer(repo, parts[0]) if parts else None
         if customer is None or len(parts) < 2 or parts[1] not in set(TicketKind):
-            await message.answer("/ticket_open <telegram id|@user|order> "
+            await answer_plain(message, "/ticket_open <telegram id|@user|order> "
                                  "<return|exchange|repair|complaint> <reason>")
             return
         order = await repo.orders.by_ref(parts[0])
@@ -420,18 +429,18 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
             order_ref=order.order_ref if order else None, actor=actor,
             owner_id=message.from_user.id)  # type: ignore[union-attr]
         await repo.commit()
-        await message.answer(f"✅ {TicketService.describe(created, 'en')}")
+        await answer_plain(message, f"✅ {TicketService.describe(created, 'en')}")
 
     @router.message(is_owner, Command("rates"))
     async def rates(message: Message, command: CommandObject, repo: Repo,
                     aftersales: AfterSales) -> None:
-        """/rates [days]: P18 handling rate (≥ 98 %) and re-open rate (≤ 5 %)."""
+        """/rates [days]: P18 处理率, 及时率 and 返修率, defined as in the weekly report."""
         days = int(command.args) if (command.args or "").strip().isdigit() else 30
         end = clock.now()
         found = await aftersales.tickets.rates(repo, end - timedelta(days=days), end)
-        await message.answer(
-            f"tickets in {days} days: {found.total}\n"
-            f"handling rate: {found.handling_rate:.1%} (target ≥ 98%)\n"
-            f"re-open rate: {found.reopen_rate:.1%} (target ≤ 5%)")
+        lines = [f"tickets opened in {days} days: {found.opened}"]
+        for lang in ("zh", "en"):
+            lines += rates_text(found, lang)
+        await answer_plain(message, "\n".join(lines))
 
     return router

@@ -595,12 +595,12 @@ class AgentConsole:
 
     async def _remember_agent(self, repo: Repo, post: AgentPost,
                               conversation: Conversation | None = None) -> None:
-        """Keep the agent's name fresh, and which chat they are in (for inline phrases)."""
+        """Keep the agent's name fresh, and which chat they are in (for inline phrases).
+
+        Never adds anyone: only the owner puts people on the roster."""
         agent = await repo.agents.by_telegram_id(post.agent_id)
         if agent is None:
-            await repo.agents.ensure([post.agent_id])
-            agent = await repo.agents.by_telegram_id(post.agent_id)
-        assert agent is not None
+            return
         agent.name, agent.username = post.agent_name or agent.name, post.username
         if conversation is not None:
             agent.current_conversation_id = conversation.id

@@ -433,8 +433,8 @@ def _steps(value: str) -> str:
 
 
 def _period(value: str) -> str:
-    if value not in ("month", "quarter", "year"):
-        raise ValueError("month, quarter or year")
+    if value not in ("all", "month", "quarter", "year"):
+        raise ValueError("all (cumulative), month, quarter or year")
     return value
 
 
@@ -451,7 +451,7 @@ SHOP_FILE_SETTINGS = ("shop_name", "languages", "timezone", "agent_cap",
 
 
 def parse_steps(value: str) -> list[float | None]:
-    """'50,100,dismiss' → [50.0, 100.0, None]: amount per step, None for dismissal (P14)."""
+    """'30,60,dismiss' → [30.0, 60.0, None]: amount per step, None for dismissal (P14)."""
     steps: list[float | None] = []
     for part in value.split(","):
         part = part.strip().lower()
