@@ -138,7 +138,7 @@ async def test_a_restart_handles_what_the_inbox_kept_once(rig: Rig) -> None:
     before = len(rig.sent(601))
 
     await rig.run(lambda: len(rig.sent(602)) >= 2 and rig.sent(603, "answerCallbackQuery"))
-    assert sorted(await rig.shopper_updates()) == [answered, fresh]
+    assert sorted(await rig.shopper_updates()) == [answered, fresh, press]  # a press is input
     assert len(rig.sent(601)) == before, "a stored message is not answered again"
     assert len(rig.sent(602)) == 2
     assert len(rig.sent(603, "answerCallbackQuery")) == 1
@@ -152,16 +152,16 @@ async def test_a_message_that_failed_before_it_was_stored_is_tried_again(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(bot.polling, "RETRY_DELAYS", (0.2, 0.2))
-    receive = rig.app.conversations.receive
+    intake = rig.app.conversations.intake
     failures = []
 
-    async def flaky(repo: Any, inbound: Any) -> bool:
+    async def flaky(repo: Any, inbound: Any) -> Any:
         if not failures:
             failures.append(inbound.update_id)
             raise ConnectionError("database away")
-        return await receive(repo, inbound)
+        return await intake(repo, inbound)
 
-    monkeypatch.setattr(rig.app.conversations, "receive", flaky)
+    monkeypatch.setattr(rig.app.conversations, "intake", flaky)
     update_id = rig.server.push_message(701, FAQ_EN, user=user(701))
     await rig.run(lambda: len(rig.sent(701)) >= 3)  # the apology, then greeting + answer
     assert failures == [update_id]
