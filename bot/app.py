@@ -21,6 +21,8 @@ from bot.services.agent_console import AgentConsole
 from bot.services.conversation import ConversationService
 from bot.services.escalation import EscalationService
 from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
+from bot.services.products.desk import CatalogueDesk
+from bot.services.products.sync import sync_catalogue_from_file
 from bot.services.queue import QueueService
 from bot.services.shifts import CalendarRoster
 from bot.services.sla import ConsoleDesk, SlaClock
@@ -33,6 +35,7 @@ from bot.transport.terminal import TerminalSession
 from bot.transport.topics import TelegramTopics
 from handlers.aftersales import build_aftersales_router
 from handlers.agent import build_agent_router
+from handlers.catalogue import build_catalogue_router
 from handlers.errors import build_error_router
 from handlers.groups import build_group_router
 from handlers.owner import build_owner_router
@@ -91,6 +94,7 @@ async def build_app(
         repo = Repo(db)
         await sync_faq_from_files(repo, settings)
         await seed_staff(repo, settings)  # issue 5: roster and time zone for shifts
+        await sync_catalogue_from_file(repo, settings)  # the shop file's catalogue (P5)
         await knowledge.reload(repo)
 
     bot = build_bot(settings, session)
@@ -111,8 +115,12 @@ async def build_app(
     # Issue 5: who is on duty follows the shift calendar (P11, P24), the same answer for the
     # shopper's reply at escalation and for the SLA clock.
     roster = CalendarRoster(settings)
+    catalogue = CatalogueDesk(knowledge, clock)  # P5/P6: products before the FAQ
+    async with sessions() as db:
+        await catalogue.reload(Repo(db))
     conversations = ConversationService(
         settings, knowledge, BotReplier(bot), clock, escalation, orders=aftersales.desk,
+        catalogue=catalogue,
         relay=console if settings.agent_chat_id is not None else None,
         sla=WaitRules(settings, roster),
     )
@@ -136,6 +144,7 @@ def build_dispatcher(app: App) -> Dispatcher:
         # The agents' group first: topic commands (/note, /card) are the console's there.
         build_agent_router(app.settings.agent_chat_id),  # the roster: the agents table
         build_aftersales_router(app.settings, app.clock),  # its commands and states go first
+        build_catalogue_router(app.settings.owner_ids),  # owner's file import, product buttons
         build_owner_router(app.settings.owner_ids),  # before shoppers: owner commands
         build_reports_router(app.settings.owner_ids),  # /report (P23), owners only
         build_staff_router(app.settings.owner_ids),  # schedule, swaps, handover

@@ -16,14 +16,17 @@ from datetime import timedelta
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, User
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.services.aftersales import AfterSales
 from bot.services.conversation import ConversationService, Intake
-from bot.services.notices import NoticeReport
+from bot.services.knowledge import KnowledgeBase
+from bot.services.notices import SEGMENTS, NoticeReport
 from bot.services.rates import rates_text
 from bot.services.records import customer_record, find_customer, forget, retag
 from bot.services.replies import Button, Reply
@@ -86,6 +89,12 @@ KIND_LABELS = {
            "complaint": "Complaint"},
 }
 ORDER_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
+
+
+class NoticeAction(CallbackData, prefix="ntc"):
+    """The owner's answer to a notice preview (P22, P9): send, send suggested, confirm, cancel."""
+
+    action: str
 
 
 class TicketForm(StatesGroup):
@@ -320,9 +329,10 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
     is_owner = F.from_user.id.in_(set(settings.owner_ids))
 
     @desk.message(is_owner, private, Command("notice"))
-    async def notice(message: Message, command: CommandObject, bot: Bot, repo: Repo,
-                     aftersales: AfterSales) -> None:
-        """/notice <segment> then the text, or lines "zh: …" / "en: …" (P22)."""
+    async def notice(message: Message, command: CommandObject, repo: Repo,
+                     knowledge: KnowledgeBase, state: FSMContext) -> None:
+        """/notice <segment> then the text, or lines "zh: …" / "en: …" (P22): checked for
+        negative language (P9) and previewed with its number of recipients before sending."""
         segment, _, body = (command.args or "").partition("\n")
         segment, _, rest = segment.strip().partition(" ")
         body = f"{rest}\n{body}".strip()
@@ -333,14 +343,60 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
                 texts[lang.strip()] = text.strip()
         if not texts:
             texts = {lang: body for lang in settings.languages}
+        segment = segment or "all"
+        if segment not in SEGMENTS or not any(t.strip() for t in texts.values()):
+            await message.answer(f"❌ Write: /notice <{'|'.join(SEGMENTS)}> then the text "
+                                 "(or lines 'zh: …' / 'en: …').")
+            return
+        recipients = await repo.aftercare.segment(segment, clock.now())
+        await state.update_data(notice_draft={"segment": segment, "texts": texts})
+        lines = [f"📣 Preview — {len(recipients)} recipients ({segment}):"]
+        lines += [f"[{lang}] {text}" for lang, text in texts.items()]
+        reports = {lang: knowledge.check_tone(text) for lang, text in texts.items()}
+        bad = sorted({p.term for r in reports.values() for p in r.problems})
+        choices = [("Send", "send"), ("Cancel", "cancel")]
+        if bad:
+            lines.append(f"⚠ Negative language (P9): {', '.join(bad)}")
+            lines += [f"Suggested [{lang}]: {r.rewrite}" for lang, r in reports.items()
+                      if not r.ok]
+            choices = [("Send suggested", "rewrite"), ("Send as written (I confirm)", "confirm"),
+                       ("Cancel", "cancel")]
+        builder = InlineKeyboardBuilder()
+        for text, action in choices:
+            builder.button(text=text, callback_data=NoticeAction(action=action))
+        builder.adjust(2 if not bad else 1)
+        await answer_plain(message, "\n".join(lines), builder.as_markup())
+
+    @desk.callback_query(NoticeAction.filter(), F.from_user.id.in_(owners))
+    async def notice_button(query: CallbackQuery, callback_data: NoticeAction, bot: Bot,
+                            repo: Repo, aftersales: AfterSales, knowledge: KnowledgeBase,
+                            state: FSMContext) -> None:
+        draft = (await state.get_data()).get("notice_draft")
+        if not draft or callback_data.action == "cancel":
+            await state.update_data(notice_draft=None)
+            await query.answer("Nothing sent.")
+            return
+        texts: dict[str, str] = dict(draft["texts"])
+        reports = {lang: knowledge.check_tone(text) for lang, text in texts.items()}
+        bad = sorted({p.term for r in reports.values() for p in r.problems})
+        if bad and callback_data.action == "send":
+            await query.answer("Negative language: send the suggested text or confirm.")
+            return
+        if callback_data.action == "rewrite":
+            texts = {lang: reports[lang].rewrite for lang in texts}
+        elif bad:  # "confirm": the owner's explicit choice, recorded
+            await repo.events.add("owner_change", agent_id=query.from_user.id,
+                                  action="notice_tone_confirmed", terms=bad)
+        await state.update_data(notice_draft=None)
         try:
             created, count = await aftersales.notices.create(
-                repo, segment or "all", texts, message.from_user.id)  # type: ignore[union-attr]
+                repo, draft["segment"], texts, query.from_user.id)
         except ValueError as error:
-            await answer_plain(message, f"❌ {error}")
+            await query.answer(str(error)[:190])
             return
-        await answer_plain(message, f"📣 notice #{created.id}: {count} recipients, sending…")
-        chat_id = message.chat.id
+        await query.answer("Sending.")
+        chat_id = query.from_user.id
+        await bot.send_message(chat_id, f"📣 notice #{created.id}: {count} recipients, sending…")
 
         async def progress(done: int, total: int) -> None:
             await bot.send_message(chat_id, f"📣 #{created.id}: {done}/{total}")

@@ -34,6 +34,7 @@ INBOX_GROUPS_SHOWN = 8
 HELP = """Owner commands
 Templates: /templates [category] [lang] · /template <key> [lang]
   /settemplate <key> <lang> then the text on the next lines (preview, then Save)
+Negative language (P9): /tone · /toneadd <term> = <instead> · /tonedel <term>
 FAQ: /faq [lang] · /faqshow <key> [lang] · /faqdel <key> <lang>
   /faqset <key> <lang> + lines 'Q: …', 'A: …', 'ALT: a | b' (adds or replaces)
   /faqexport <lang> [yaml|csv] · send a .yaml/.csv file captioned /faqimport <lang>
@@ -166,14 +167,17 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
             await tell(bot, message.chat.id, "Refused:\n" + "\n".join(check.errors))
             return
         lines = [f"Preview for a sample customer:\n{check.preview}"]
-        if not check.tone.ok:
-            terms = ", ".join(sorted({p.term for p in check.tone.problems}))
-            lines.append(f"\n⚠ Negative language (P9): {terms}\nSuggested: {check.tone.rewrite}")
         await oa.set_pending(repo, message.from_user.id, {
             "kind": "template", "key": check.key, "lang": check.lang, "text": check.text})
         buttons = [("Save", "own:tpl:save"), ("Cancel", "own:tpl:cancel")]
         if not check.tone.ok:
-            buttons.insert(1, ("Save suggested", "own:tpl:rewrite"))
+            # P9: not saved as written unless the owner confirms it explicitly (recorded).
+            terms = ", ".join(sorted({p.term for p in check.tone.problems}))
+            lines.append(f"\n⚠ Negative language (P9): {terms}\nSuggested: {check.tone.rewrite}"
+                         "\nAs written it is saved only if you confirm it.")
+            buttons = [("Save suggested", "own:tpl:rewrite"),
+                       ("Keep my wording (I confirm)", "own:tpl:confirm"),
+                       ("Cancel", "own:tpl:cancel")]
         await tell(bot, message.chat.id, "\n".join(lines), keyboard(buttons))
 
     @router.callback_query(F.data.startswith("own:tpl:"))
@@ -182,18 +186,47 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
         owner = query.from_user.id
         state = await oa.pending(repo, owner)
         action = (query.data or "").rsplit(":", 1)[-1]
-        await oa.set_pending(repo, owner, None)
         if state.get("kind") != "template" or action == "cancel":
+            await oa.set_pending(repo, owner, None)
             await query.answer("Nothing saved.")
             return
         text = state["text"]
         if action == "rewrite":
             text = oa.check_template(knowledge, state["key"], state["lang"], text).tone.rewrite
         check = oa.check_template(knowledge, state["key"], state["lang"], text)
-        errors = await oa.save_template(repo, knowledge, owner, check)
+        errors = await oa.save_template(repo, knowledge, owner, check,
+                                        confirm_negative=action == "confirm")
+        if not errors:
+            await oa.set_pending(repo, owner, None)  # a refused save can still be confirmed
         await query.answer("Saved." if not errors else "Refused.")
         await tell(bot, owner, "Saved; the bot uses it now." if not errors
                    else "Refused:\n" + "\n".join(errors))
+
+    # ------------------------------------------------------------------ P9 terms
+    @router.message(Command("tone"))
+    async def on_tone(message: Message, bot: Bot, knowledge: KnowledgeBase) -> None:
+        await tell(bot, message.chat.id, oa.tone_terms_text(knowledge))
+
+    @router.message(Command("toneadd"))
+    async def on_toneadd(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                         knowledge: KnowledgeBase) -> None:
+        term, _, rewrite = (command.args or "").partition("=")
+        try:
+            await oa.add_tone_term(repo, knowledge, message.from_user.id, term, rewrite)
+        except ValueError as error:
+            await tell(bot, message.chat.id, f"Not added: {error}")
+            return
+        await tell(bot, message.chat.id, f"“{term.strip()}” is caught from now on; suggested "
+                                         f"instead: {rewrite.strip()}")
+
+    @router.message(Command("tonedel"))
+    async def on_tonedel(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                         knowledge: KnowledgeBase) -> None:
+        term = (command.args or "").strip()
+        done = bool(term) and await oa.remove_tone_term(repo, knowledge, message.from_user.id,
+                                                        term)
+        await tell(bot, message.chat.id, f"“{term}” is no longer checked." if done
+                   else "Write /tonedel <term> (one listed by /tone).")
 
     # ------------------------------------------------------------------ FAQ
     @router.message(Command("faq"))

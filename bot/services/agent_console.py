@@ -24,7 +24,6 @@ from bot.services.queue import QueueService, QueueSpot, on_duty_agents
 from bot.services.replies import Button, Replier, Reply
 from bot.settings import Settings
 from phrases.catalogue import say
-from phrases.tone import check_tone
 from storage.models import Conversation, ConversationState, Customer, Message, Sender
 from storage.models.agents import Agent, CustomerTopic
 from storage.repositories import Repo
@@ -171,7 +170,7 @@ class AgentConsole:
         conversation = await self._owned(repo, chat, post)
         if conversation is None:
             return
-        report = check_tone(post.text) if post.text else None
+        report = self.knowledge.check_tone(post.text) if post.text else None
         if report is not None and not report.ok:
             terms = sorted({p.term for p in report.problems})
             hit = await repo.events.add(

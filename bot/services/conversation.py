@@ -16,6 +16,7 @@ from bot.services.escalation import EscalationService
 from bot.services.inbound import BUTTON, Choice, Inbound, Shopper, command_of
 from bot.services.knowledge import KnowledgeBase
 from bot.services.orders import OrderDesk
+from bot.services.products.desk import CatalogueDesk
 from bot.services.relay import NoRelay, Relay
 from bot.services.replies import Button, Replier, Reply
 from bot.services.sla_rules import WaitRules
@@ -65,6 +66,7 @@ class ConversationService:
         sla: WaitRules | None = None,
         relay: Relay | None = None,
         orders: OrderDesk | None = None,
+        catalogue: CatalogueDesk | None = None,
     ) -> None:
         self.settings = settings
         self.knowledge = knowledge
@@ -72,6 +74,7 @@ class ConversationService:
         self.clock = clock
         self.escalation = escalation
         self.orders = orders  # P19 order questions, before the FAQ
+        self.catalogue = catalogue  # P5/P6 product questions and recommendations, before the FAQ
         self.relay = relay or NoRelay()  # the agents see what a waiting shopper sends
         self.sla = sla or WaitRules(settings)  # P1/P2/P24 wait bookkeeping (SLA clock)
 
@@ -194,6 +197,8 @@ class ConversationService:
                 notice = self._phrase(customer, conversation, "feedback_thanks").text
         elif kind == "human":
             replies = await self._escalate(repo, conversation, customer, "asked", now)
+        elif kind == "prod" and self.catalogue is not None:  # product buttons (P5, P6)
+            replies = await self.catalogue.choose(repo, customer, conversation, arg, now)
         await self.reply(repo, intake, replies, {"decision": "button", "button": choice.data})
         return notice
 
@@ -303,6 +308,16 @@ class ConversationService:
             if desk is not None:
                 conversation.misunderstood_in_row = 0
                 return desk, {**meaning, "decision": "order"}
+        if (self.catalogue is not None and state != ConversationState.ASSIGNED
+                and intent not in (Intent.HUMAN, Intent.COMPLAINT, Intent.THANKS,
+                                   Intent.FAREWELL)):
+            # P5/P6: a product named (or in context) is answered from the catalogue.
+            products = await self.catalogue.answer(
+                repo, customer, conversation, inbound.text, now,
+                faq_sure=understanding.decision == "answer")
+            if products is not None:
+                conversation.misunderstood_in_row = 0
+                return products, {**meaning, "decision": "catalogue"}
         if intent is not None:
             conversation.misunderstood_in_row = 0
             return await self._intent(repo, customer, conversation, intent, greeted, now), meaning
