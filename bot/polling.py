@@ -52,7 +52,8 @@ from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from bot.app import App
-from bot.webhook import UpdateTracker, _is_shopper_message
+from bot.resume import UpdateTracker
+from bot.webhook import _is_shopper_message
 from storage.repositories.inbox import InboxRepo
 
 log = logging.getLogger(__name__)
@@ -66,13 +67,16 @@ BACKOFF = BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.3, jitter=0.1)
 class DurablePolling:
     """The poll loop, the handling tasks and the inbox clean-up of one bot process."""
 
-    def __init__(self, app: App, dp: Dispatcher, *, polling_timeout: int = POLLING_TIMEOUT,
+    def __init__(self, app: App, dp: Dispatcher, tracker: UpdateTracker | None = None, *,
+                 polling_timeout: int = POLLING_TIMEOUT,
                  allowed_updates: list[str] | None = None) -> None:
         self.app, self.dp, self.bot = app, dp, app.bot
         self.polling_timeout = polling_timeout
         self.allowed_updates = allowed_updates
-        self.tracker = UpdateTracker()
-        dp.update.outer_middleware(self.tracker)  # innermost: sees a failure the errors hide
+        if tracker is None:  # the resumer's (bot.resume.install_resumer), or one of our own
+            tracker = UpdateTracker()
+            dp.update.outer_middleware(tracker)  # innermost: sees a failure errors hide
+        self.tracker = tracker
         self.tasks: set[asyncio.Task[None]] = set()
         self._handled: list[int] = []  # update ids whose inbox rows are to be deleted
         self._wake_forgetter = asyncio.Event()
@@ -222,9 +226,11 @@ class DurablePolling:
             log.warning("handled updates not forgotten: they are handled again at next start")
 
 
-async def run_polling(app: App, dp: Dispatcher) -> None:
-    """Poll until SIGINT/SIGTERM; what a crash left in the inbox is handled first."""
-    polling = DurablePolling(app, dp, allowed_updates=dp.resolve_used_update_types())
+async def run_polling(app: App, dp: Dispatcher, tracker: UpdateTracker | None = None) -> None:
+    """Poll until SIGINT/SIGTERM; what a crash left in the inbox is handled first.
+
+    ``tracker``: the resumer's (``bot.resume``), which the dispatcher runs already."""
+    polling = DurablePolling(app, dp, tracker, allowed_updates=dp.resolve_used_update_types())
     workflow = {**dp.workflow_data, "bot": app.bot, "dispatcher": dp}
     await dp.emit_startup(**workflow)
     stop = asyncio.Event()
