@@ -155,14 +155,3 @@ def build_dispatcher(app: App) -> Dispatcher:
     inline_sync_filters(dp)  # F-filters in the event loop, not a thread each (issue 8, load)
     pin_response_types()
     return dp
-
-
-async def resume_unhandled(app: App) -> int:
-    """After a crash: answer shopper messages that were stored but never answered."""
-    resumed = 0
-    async with app.sessions() as db:
-        repo = Repo(db)
-        for message in await repo.conversations.unhandled_inbound(app.clock.now()):
-            await app.conversations.resume(repo, message)
-            resumed += 1
-    return resumed
