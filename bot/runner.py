@@ -50,7 +50,7 @@ async def run(settings: Settings) -> None:
             return
         # The one resumer (bot.resume), as in webhook mode: a pass now, then every few
         # seconds, each message under the shopper's lock.
-        async with install_resumer(app, dp).running():
+        async with install_resumer(app, dp).running() as resumer:
             if settings.offline:
                 faq = ", ".join(f"{k}: {v} FAQ" for k, v in app.knowledge.entry_count().items())
                 print(
@@ -62,11 +62,10 @@ async def run(settings: Settings) -> None:
                     session=app.bot.session, first_update_id=time.time_ns() // 1000
                 ))
             else:
+                from bot.polling import run_polling  # a batch is confirmed once stored
+
                 await app.bot.delete_webhook(drop_pending_updates=False)
-                await dp.start_polling(
-                    app.bot, allowed_updates=dp.resolve_used_update_types(),
-                    handle_signals=True,
-                )
+                await run_polling(app, dp, resumer.tracker)
     finally:
         if stop_aftersales is not None:
             await stop_aftersales()
