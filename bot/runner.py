@@ -9,6 +9,7 @@ import time
 
 from bot.app import build_app, build_dispatcher
 from bot.jobs.aftersales import start_aftersales
+from bot.jobs.catalogue import install_catalogue_jobs
 from bot.jobs.people import install_people_jobs
 from bot.jobs.reports import start_reports
 from bot.jobs.scheduler import add_housekeeping, build_scheduler
@@ -35,6 +36,7 @@ async def run(settings: Settings) -> None:
     add_housekeeping(scheduler, app.sessions, app.clock)
     start_reports(app, scheduler)  # weekly report (P15) and the daily summary
     install_people_jobs(scheduler, app)  # handover at shift end/start, complaints
+    install_catalogue_jobs(scheduler, app)  # 催付 reminders, catalogue changes elsewhere
     stop_aftersales = None
     try:
         scheduler.start()
