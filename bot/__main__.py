@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.cli.orders import main as orders_main
 
         return orders_main(settings, argv[1:])
+    if argv[:1] == ["catalogue"]:  # python -m bot catalogue import FILE (P5)
+        from bot.cli.catalogue import main as catalogue_main
+
+        return catalogue_main(settings, argv[1:])
     logging.basicConfig(
         level=logging.WARNING if settings.offline else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -10,13 +10,9 @@ another process; ``store_inbound`` is idempotent per ``update_id``, so it is sto
 The cost is one open request per update in flight, which Telegram allows (``max_connections``).
 
 What answers a message that was stored but never answered (a process killed between storing
-and answering, or a redelivery that found it stored already)? The ``Resumer``: at start and
-then every few seconds it looks for such messages and answers each **under the shopper's
-event-isolation lock** (Redis with several processes, ``bot.fsm``), the same lock the
-dispatcher holds around a whole update. So a message still being handled elsewhere is waited
-for and then found handled: answered once. What stays possible is the unavoidable window of
-any non-idempotent API: a process killed after Telegram accepted a reply but before it
-committed "handled" — that reply goes out again on resume.
+and answering)? A redelivery of its update answers it (the intake finds it stored but
+unanswered), and the ``Resumer`` (``bot.resume``, the same one long polling runs) looks for
+such messages at start and every few seconds, each under the shopper's event-isolation lock.
 """
 
 from __future__ import annotations
@@ -27,21 +23,15 @@ import hmac
 import logging
 import secrets
 import signal
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiogram import BaseMiddleware, Bot, Dispatcher
-from aiogram.types import TelegramObject, Update
+from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
-from sqlalchemy import select
 
 from bot.app import App
-from bot.fsm import user_lock
-from storage.models import Conversation, Customer, Message, Sender
+from bot.resume import Resumer, UpdateTracker
 from storage.repositories import Repo
 
 log = logging.getLogger(__name__)
@@ -59,39 +49,6 @@ def listen_address(listen: str) -> tuple[str, int]:
     """'host:port' → (host, port); an empty host means every interface."""
     host, _, port = listen.rpartition(":")
     return host or "0.0.0.0", int(port)
-
-
-class UpdateTracker(BaseMiddleware):
-    """Innermost outer middleware: which updates are being handled here, and which failed.
-
-    Failed: the error router answers the shopper and swallows the error, so aiogram would
-    answer the webhook 200; if the shopper's message was not stored by then, 200 would lose it.
-    In flight: the resumer leaves those alone. Under load a message can wait longer than the
-    resumer's grace for its turn; resuming it then cost a lock wait and a query per message
-    while the process was already the bottleneck (issue 8, load).
-    """
-
-    def __init__(self) -> None:
-        self.failed: set[int] = set()
-        self.in_flight: set[int] = set()
-
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        update_id = event.update_id if isinstance(event, Update) else None
-        if update_id is not None:
-            self.in_flight.add(update_id)
-        try:
-            return await handler(event, data)
-        except Exception:
-            if update_id is not None:
-                self.failed.add(update_id)
-            raise
-        finally:
-            self.in_flight.discard(update_id)
 
 
 class StoreFirstRequestHandler(SimpleRequestHandler):
@@ -189,80 +146,11 @@ def build_webhook_app(
     return aio
 
 
-@dataclass
-class Resumer:
-    """Answers stored-but-unanswered shopper messages, each under the shopper's lock."""
-
-    app: App
-    dp: Dispatcher
-    grace: float = 2.0  # only messages older than this: newer ones are being handled
-    max_attempts: int = 3  # per message and process; then it is left for the SLA clock/people
-    tracker: UpdateTracker | None = None  # updates this process is handling: not resumed
-    _attempts: dict[int, int] = field(default_factory=dict)
-
-    async def pending(
-        self, older_than_seconds: float, limit: int = 200
-    ) -> list[tuple[int, int, int]]:
-        """(message id, chat id, user id) of unanswered shopper messages of unblocked customers."""
-        older_than = self.app.clock.now() - timedelta(seconds=older_than_seconds)
-        query = (
-            select(Message.id, Message.update_id, Customer.chat_id, Customer.telegram_user_id)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .join(Customer, Customer.id == Conversation.customer_id)
-            .where(
-                Message.sender == Sender.SHOPPER,
-                Message.handled_at.is_(None),
-                Message.created_at < older_than,
-                Customer.blocked_at.is_(None),
-            )
-            .order_by(Message.id)
-            .limit(limit)
-        )
-        async with self.app.sessions() as db:
-            rows = (await db.execute(query)).all()
-        busy = self.tracker.in_flight if self.tracker is not None else set()
-        return [(m, c, u) for m, update, c, u in rows
-                if update not in busy and self._attempts.get(m, 0) < self.max_attempts]
-
-    async def resume_one(self, message_id: int, chat_id: int, user_id: int) -> bool:
-        """Answer one message unless someone did meanwhile; True when this call answered it."""
-        self._attempts[message_id] = self._attempts.get(message_id, 0) + 1
-        async with user_lock(self.dp.fsm.events_isolation, self.app.bot.id, chat_id, user_id):
-            async with self.app.sessions() as db:
-                message = await db.get(Message, message_id)
-                if message is None or message.handled_at is not None:
-                    return False
-                await self.app.conversations.resume(Repo(db), message)
-                return True
-
-    async def run_once(self, older_than_seconds: float | None = None) -> int:
-        """One pass; returns how many messages this process answered."""
-        grace = self.grace if older_than_seconds is None else older_than_seconds
-        answered = 0
-        for message_id, chat_id, user_id in await self.pending(grace):
-            try:
-                answered += await self.resume_one(message_id, chat_id, user_id)
-            except Exception:
-                log.exception("resuming message %s failed", message_id)
-        return answered
-
-    async def run_forever(self, interval: float = 2.0) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.run_once()
-            except Exception:  # the database may be away for a moment; try again later
-                log.exception("resume pass failed")
-
-
 async def run_webhook(app: App, dp: Dispatcher) -> None:
     """Serve the webhook until SIGINT/SIGTERM; in-flight updates get time to finish."""
     settings = app.settings
     tracker = UpdateTracker()
-    resumer = Resumer(app, dp, tracker=tracker)
-    resumed = await resumer.run_once(older_than_seconds=0.0)
-    if resumed:
-        log.warning("answered %d messages left unanswered by a previous run", resumed)
+    resumer = Resumer(app, dp, tracker=tracker)  # installed with the app: build_webhook_app
     secret = await shared_secret(app)
     runner = web.AppRunner(build_webhook_app(app, dp, tracker, secret), access_log=None,
                            shutdown_timeout=10.0)
@@ -279,12 +167,9 @@ async def run_webhook(app: App, dp: Dispatcher) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    background = asyncio.create_task(resumer.run_forever())
     try:
-        await stop.wait()
+        async with resumer.running():  # what a previous run left, then every few seconds
+            await stop.wait()
     finally:
-        background.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await background
         await runner.cleanup()  # stops listening, waits for in-flight updates
         await dp.emit_shutdown(**workflow)  # then closes FSM storage (Redis)

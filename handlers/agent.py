@@ -87,7 +87,7 @@ def build_agent_router(agent_chat_id: int | None) -> Router:
         if command_of(text) in TOPIC_ONLY and not message.is_topic_message:
             raise SkipHandler
         args = text.split(maxsplit=1)[1] if " " in text.strip() else ""
-        await console.command(repo, post_of(message), command_of(text), args)
+        await console.command(repo, post_of(message), command_of(text) or "", args)
 
     @router.message(F.is_topic_message, ~F.text.startswith("/"))
     async def on_topic_message(message: Message, repo: Repo, console: AgentConsole) -> None:

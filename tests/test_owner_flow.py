@@ -90,9 +90,9 @@ async def test_template_edit_previews_then_saves_and_refuses_bad_placeholders_P3
     assert "Refused" in refused[0] and "attribute" in refused[0]
     preview = await h.say(OWNER, f"/settemplate {key} zh\n{{customer_name}}，可是下次再见")
     assert "小林" in preview[0] and "可是" in preview[0]  # sample customer, tone warning
-    assert h.buttons() == ["own:tpl:save", "own:tpl:rewrite", "own:tpl:cancel"]
+    assert h.buttons() == ["own:tpl:rewrite", "own:tpl:confirm", "own:tpl:cancel"]
     assert await h.rows(PhraseTemplate) == []  # nothing saved before the owner confirms
-    await h.tap(OWNER, "own:tpl:save")
+    await h.tap(OWNER, "own:tpl:confirm")
     [row] = await h.rows(PhraseTemplate)
     assert row.text == "{customer_name}，可是下次再见"
     assert h.app.knowledge.catalogue.get(key, "zh").text == row.text

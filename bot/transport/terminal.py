@@ -138,6 +138,13 @@ class FakeResults:
             return self.bot_user(bot)
         if name == "copymessage":
             return {"message_id": next(self.message_ids)}
+        if name == "sendmediagroup":  # an album: one photo message per picture
+            album = f"album-{next(self.file_ids)}"
+            return [{**self.message(bot, method, next(self.message_ids)),
+                     "photo": media_json("photo", f"file-{next(self.file_ids)}"),
+                     "media_group_id": album,
+                     **({"caption": plain_text(item.caption, "HTML")} if item.caption else {})}
+                    for item in method.media]
         if name.startswith(("send", "forward")) and name != "sendchataction":
             return self.message(bot, method, next(self.message_ids))
         if name.startswith("editmessage"):
@@ -210,6 +217,12 @@ class TerminalSession(BaseSession):
         if name == "answercallbackquery":
             if text := getattr(method, "text", None):
                 self._print(f"bot (notice) › {text}")
+            return
+        if isinstance(result, list):  # an album: each picture with its caption
+            for item in result:
+                if isinstance(item, dict):
+                    caption = str(item.get("caption", "")).replace("\n", "\n" + " " * 14)
+                    self._print(f"bot › [photo] {caption}".rstrip())
             return
         if not isinstance(result, dict) or "message_id" not in result:
             return
