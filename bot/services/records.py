@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 
 from storage.models import Conversation, Customer, Message
 from storage.models.orders import Order, Survey, Ticket, TicketHistory
+from storage.models.shifts import Complaint
 from storage.repositories import Repo
 
 NOTES_LIMIT = 4000  # characters kept on the record, the newest notes
@@ -157,5 +158,11 @@ async def forget(repo: Repo, customer: Customer, now: datetime) -> None:
     await repo.session.execute(
         update(Survey).where(Survey.customer_id == customer.id)
         .values(comment=None).execution_options(synchronize_session=False)
+    )
+    # P14 complaints keep their cause, agent and step (the ladder and the report's counts);
+    # the shopper's words go.
+    await repo.session.execute(
+        update(Complaint).where(Complaint.conversation_id.in_(conversation_ids))
+        .values(text="").execution_options(synchronize_session=False)
     )
     await repo.events.add("customer_forgotten", customer=customer.id, at=now)
