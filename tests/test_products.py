@@ -474,3 +474,21 @@ async def test_owner_edits_the_reminder_wording_through_the_tone_guard_P9(
     await oh.remind()
     oh.clock.at = MORNING + timedelta(minutes=31)
     assert await oh.remind() == ["亲，订单20261203001的宝贝给您留着呢，记得付款哦～"]
+
+
+# ---------------------------------------------------------------------- agents
+async def test_agents_inline_query_finds_products_and_their_cards_P5(h: Harness) -> None:
+    from aiogram.types import Update
+
+    from tests.fakes.updates import user_json
+
+    await h.feed(Update.model_validate({"update_id": next(h.ids), "inline_query": {
+        "id": "iq-p", "from": user_json(901), "query": "亚麻衬衫", "offset": ""}}))
+    [answer] = h.session.requests_of("answerInlineQuery")
+    first = answer.results[0]
+    assert first.title == "🛍 亚麻衬衫" and first.id.startswith("product:")
+    card = first.input_message_content.message_text
+    assert "¥159" in card and "100%亚麻" in card and "燕麦色" in card
+    await h.feed(Update.model_validate({"update_id": next(h.ids), "inline_query": {
+        "id": "iq-s", "from": user_json(SHOPPER), "query": "亚麻衬衫", "offset": ""}}))
+    assert len(h.session.requests_of("answerInlineQuery")) == 1  # shoppers get nothing
