@@ -17,7 +17,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.services import handover as ho
 from bot.services import shifts as sh
 from bot.services.conversation import ConversationService
-from bot.services.staff import agent_ids, set_duty_switch
+from bot.services.staff import is_agent, set_duty_switch
 from handlers.replying import keyboard, tell
 from storage.repositories import Repo
 
@@ -31,7 +31,7 @@ def build_staff_router(owner_ids: Iterable[int]) -> Router:
 
     async def is_staff(event: Message | CallbackQuery, repo: Repo) -> bool:
         user = event.from_user
-        return user is not None and (user.id in owners or user.id in await agent_ids(repo))
+        return user is not None and (user.id in owners or await is_agent(repo, user.id))
 
     router.message.filter(F.chat.type == "private", F.text.startswith("/"), is_staff)
     router.callback_query.filter(F.data.startswith("sw:"), is_staff)

@@ -9,6 +9,7 @@ import pytest
 
 from bot.services import shifts as sh
 from bot.services.staff import (
+    add_agent,
     set_agents,
     set_calendar_enabled,
     set_duty_switch,
@@ -168,7 +169,10 @@ async def test_calendar_roster_tells_the_sla_clock_when_people_are_back_P24(
     roster = sh.CalendarRoster(settings)
     assert await roster.next_human_at(staffed, at(MONDAY, 10)) == at(MONDAY, 18, 30)
     assert await roster.next_human_at(staffed, at(MONDAY, 20)) is None
-    await set_duty_switch(staffed, 900, "on")  # an owner steps in
+    await set_duty_switch(staffed, 900, "on")  # an owner who is not an agent: no effect (P10)
+    assert await roster.next_human_at(staffed, at(MONDAY, 10)) == at(MONDAY, 18, 30)
+    assert 900 not in await sh.on_duty(staffed, at(MONDAY, 10))
+    await add_agent(staffed, 900)  # added to the roster, the owner steps in
     assert await roster.next_human_at(staffed, at(MONDAY, 10)) is None
     assert 900 in await sh.on_duty(staffed, at(MONDAY, 10))
 
