@@ -309,8 +309,7 @@ class ConversationService:
                 conversation.misunderstood_in_row = 0
                 return desk, {**meaning, "decision": "order"}
         if (self.catalogue is not None and state != ConversationState.ASSIGNED
-                and intent not in (Intent.HUMAN, Intent.COMPLAINT, Intent.THANKS,
-                                   Intent.FAREWELL)):
+                and intent in (None, Intent.GREETING)):
             # P5/P6: a product named (or in context) is answered from the catalogue.
             products = await self.catalogue.answer(
                 repo, customer, conversation, inbound.text, now,
