@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from datetime import date, timedelta
+from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
@@ -19,10 +20,16 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.services import complaints as cp
 from bot.services import owner_admin as oa
+from bot.services import rota
 from bot.services import shifts as sh
 from bot.services.conversation import ConversationService
 from bot.services.knowledge import KnowledgeBase
-from bot.services.staff import calendar_enabled, set_agent_cap, set_calendar_enabled
+from bot.services.staff import (
+    agent_names,
+    calendar_enabled,
+    set_agent_cap,
+    set_calendar_enabled,
+)
 from bot.settings import Settings
 from handlers.replying import keyboard, tell
 from storage.models.shifts import Complaint, ComplaintStatus
@@ -42,7 +49,8 @@ Inbox of unanswered questions: /inbox · /alt <question id> <entry key>
 Agents: /agents · /addagent <id> · /removeagent <id> · forward a message of theirs
   /cap <n> (shop default) · /cap <agent id> <n>
 Shifts: /shifts on|off · /schedule · /setshift mon-sat 18:30-24:00 · /closed <YYYY-MM-DD> [reason]
-  /open <YYYY-MM-DD> · /assign <YYYY-MM-DD> <id,id> · /swaps
+  /open <YYYY-MM-DD> · /assign <YYYY-MM-DD> <id,id> · /swaps · /rota [YYYY-MM]
+  /swapfine <swap id> (unclear swap, P12) · /set late_grace_minutes 5 · /set swap_fine 20
 Handover: /handovers · /handovershow <id>
 Complaints: /complaints · /unfounded <id> · /set complaint_steps 30,60,dismiss
 Settings: /settings · /set <name> <value>"""
@@ -464,6 +472,32 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
         await oa.record_change(repo, message.from_user.id, "assign", day=str(day), agents=ids)
         await repo.commit()
         await tell(bot, message.chat.id, f"{day}: {', '.join(map(str, ids)) or 'rota'}")
+
+    @router.message(Command("rota"))
+    async def on_rota(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                      conversations: ConversationService) -> None:
+        """P11: the month's rota as a table (/rota 2026-05; this month by default)."""
+        arg = (command.args or "").strip()
+        now = conversations.clock.now().astimezone(await sh.shop_tz(repo))
+        try:
+            year, month = (int(x) for x in arg.split("-")) if arg else (now.year, now.month)
+            date(year, month, 1)
+        except ValueError:
+            await tell(bot, message.chat.id, "Write: /rota 2026-05")
+            return
+        table = await rota.month_table(repo, year, month, await agent_names(repo))
+        await bot.send_message(message.chat.id, f"<pre>{escape(table)}</pre>")
+
+    @router.message(Command("swapfine"))
+    async def on_swapfine(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                          conversations: ConversationService) -> None:
+        """P12 "若交待不清造成误班、空班的扣罚20元": both sides of the swap are fined."""
+        arg = (command.args or "").lstrip("#").strip()
+        fined = arg.isdigit() and await rota.record_swap_fine(
+            repo, message.from_user.id, int(arg), conversations.clock.now())
+        await repo.commit()
+        await tell(bot, message.chat.id, f"Fine recorded for {', '.join(map(str, fined))}."
+                   if fined else "Write /swapfine <approved swap id> (see the weekly report).")
 
     @router.message(Command("swaps"))
     async def on_swaps(message: Message, bot: Bot, repo: Repo) -> None:

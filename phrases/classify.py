@@ -1,4 +1,4 @@
-"""Label queries with the bot's own matcher (the eval command of shared/eval/README.md).
+"""Label queries with the bot's own matcher (the evaluation command; docs/faq-format.md).
 
     python -m phrases.classify --faq FAQ.yaml < QUERIES.jsonl > PREDICTIONS.jsonl
 
@@ -40,7 +40,7 @@ def classify_lines(understander: Understander, lines: Iterable[str]) -> Iterator
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--faq", required=True, help="FAQ YAML file (shared/eval format)")
+    parser.add_argument("--faq", required=True, help="FAQ YAML file (docs/faq-format.md)")
     args = parser.parse_args(argv)
     faq = load_faq_file(args.faq)
     understander = Understander(faq.entries, smalltalk=faq.smalltalk)

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from bot.app import App, build_app, build_dispatcher
 from bot.clock import FixedClock
+from bot.services.lifecycle import Lifecycle
 from bot.services.queue import QueueService
 from bot.settings import Settings, load_settings
 from storage.models import Conversation, ConversationState, Customer, Event, Message, Sender
@@ -288,6 +289,8 @@ async def test_tone_guard_blocks_negative_language_and_offers_a_rewrite_P9(h: H)
     assert [e.data["action"] for e in events] == ["blocked", "sent_rewrite"]
     stored = [m for m in await h.rows(Message) if m.sender == Sender.AGENT]
     assert stored[-1].text == sent.text.replace("&lt;", "<")
+    # The rewrite that reached the shopper is the agent's reply (lifecycle agent_replied).
+    assert [e.agent_id for e in await h.rows(Event) if e.kind == "human_reply"] == [ALICE]
 
 
 async def test_tone_guard_original_anyway_sends_the_agents_message_P9(h: H) -> None:
@@ -302,6 +305,7 @@ async def test_tone_guard_original_anyway_sends_the_agents_message_P9(h: H) -> N
                         "chat": {"id": GROUP, "type": "supergroup", "title": "agents"}}}}))
     [copy] = h.to(SHOPPER, "copyMessage")
     assert copy.message_id == original
+    assert [e.agent_id for e in await h.rows(Event) if e.kind == "human_reply"] == [ALICE]
 
 
 # ------------------------------------------------------------------ canned phrases
@@ -352,11 +356,11 @@ async def test_a_returning_shopper_goes_back_to_their_agent_within_three_days(
     queue = QueueService(default_cap=5)
     first = await _customer_chat(repo, 7100, MORNING)
     await queue.claim(repo, first, BOB)
-    await repo.conversations.close(first, MORNING)
+    await Lifecycle().close(repo.events, first, MORNING)
     later = MORNING + timedelta(days=2)
     again = await _customer_chat(repo, 7100, later)
     assert await queue.assign(repo, again, later) == BOB  # sticky, though Alice is idle
-    await repo.conversations.close(again, later)
+    await Lifecycle().close(repo.events, again, later)
     much_later = MORNING + timedelta(days=6)
     third = await _customer_chat(repo, 7100, much_later)
     assert await queue.assign(repo, third, much_later) == ALICE

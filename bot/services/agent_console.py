@@ -108,6 +108,7 @@ class AgentConsole:
         self.replier = replier
         self.clock = clock
         self.sessions = sessions
+        self.lifecycle = queue.lifecycle  # every state change is a lifecycle transition
         self._topic_locks: dict[int, asyncio.Lock] = {}
 
     @property
@@ -230,7 +231,10 @@ class AgentConsole:
         topic_message_id: int, reply_to: int | None, *, kind: str, text: str,
         as_text: bool = False,
     ) -> None:
-        """Copy (or, for a rewrite, send) to the shopper; store it as the agent's; link both."""
+        """Copy (or, for a rewrite, send) to the shopper; store it as the agent's; link both.
+
+        A message that reached the shopper is a human reply (lifecycle ``agent_replied``):
+        the wait ends, the misses reset, ``human_reply`` is recorded (P2, reports)."""
         shopper_reply = None
         if reply_to is not None:
             shopper_reply = await repo.agents.shopper_twin(chat.topic.chat_id, reply_to)
@@ -251,7 +255,7 @@ class AgentConsole:
         else:
             await repo.agents.link(conversation.id, customer.chat_id, sent, chat.topic.chat_id,
                                    topic_message_id)
-            conversation.reply_due_at = None  # a person answered: the shopper's wait ends
+            await self.lifecycle.agent_replied(repo.events, conversation, agent_id, now)
         conversation.last_activity_at = now
         await repo.commit()
 
@@ -288,7 +292,7 @@ class AgentConsole:
             await self._post(chat.topic, f"Already taken by {owner}.")
         elif conversation.state != ConversationState.QUEUED:
             await self._post(chat.topic, "The bot is handling this chat; nothing waits.")
-        elif await self.queue.claim(repo, conversation, post.agent_id):
+        elif await self.queue.claim(repo, conversation, post.agent_id, self.clock.now()):
             await self._announce_owner(repo, chat, conversation)
         else:
             await repo.session.refresh(conversation)
@@ -297,7 +301,7 @@ class AgentConsole:
 
     async def _take_oldest(self, repo: Repo, post: AgentPost) -> None:
         for conversation in await repo.agents.queued():
-            if await self.queue.claim(repo, conversation, post.agent_id):
+            if await self.queue.claim(repo, conversation, post.agent_id, self.clock.now()):
                 customer = await repo.customers.get(conversation.customer_id)
                 assert customer is not None
                 topic = await self.ensure_topic(repo, customer, conversation)
@@ -312,14 +316,12 @@ class AgentConsole:
         if conversation is None:
             return
         now = self.clock.now()
-        await repo.agents.unassign(conversation.id, post.agent_id, now)
-        conversation.state, conversation.agent_id = ConversationState.QUEUED, None
-        conversation.queued_at = now
-        await repo.events.add("released", conversation_id=conversation.id,
-                              agent_id=post.agent_id)
+        if not await self.lifecycle.release(repo, conversation, post.agent_id, now):
+            await self._post(chat.topic, "The chat changed hands meanwhile; nothing done.")
+            return
         await self._post(chat.topic, "Back in the queue. Any agent can /take it.")
         target = await self.queue.choose_agent(repo, conversation, now, exclude=post.agent_id)
-        if target is not None and await self.queue.claim(repo, conversation, target):
+        if target is not None and await self.queue.claim(repo, conversation, target, now):
             await self._announce_owner(repo, chat, conversation)
         else:
             await self._rename(repo, chat.topic, chat.customer, conversation)
@@ -343,12 +345,10 @@ class AgentConsole:
         if not any(a.id == target.id for a in await on_duty_agents(repo, self.clock.now())):
             await self._post(chat.topic, f"{agent_label(target)} is off duty; choose another.")
             return
-        if not await repo.agents.move(conversation.id, post.agent_id, target.telegram_user_id):
+        if not await self.lifecycle.transfer(repo, conversation, post.agent_id,
+                                             target.telegram_user_id, self.clock.now()):
             await self._post(chat.topic, "The chat changed hands meanwhile; nothing done.")
             return
-        conversation.agent_id = target.telegram_user_id
-        await repo.events.add("transferred", conversation_id=conversation.id,
-                              agent_id=target.telegram_user_id, previous=post.agent_id)
         await self._announce_owner(repo, chat, conversation)
 
     async def _close(self, repo: Repo, post: AgentPost, chat: _Chat, args: str) -> None:
@@ -364,9 +364,7 @@ class AgentConsole:
             return
         now = self.clock.now()
         await self._tell_shopper(repo, chat.customer, conversation, "farewell", now)
-        await repo.conversations.close(conversation, now)
-        await repo.events.add("closed_by_agent", conversation_id=conversation.id,
-                              agent_id=post.agent_id)
+        await self.lifecycle.close(repo.events, conversation, now, agent_id=post.agent_id)
         await self._rename(repo, chat.topic, chat.customer, conversation)
         await self._post(chat.topic, "Closed; the shopper got a farewell.")
         for other, _agent in await self.queue.fill(repo, now):
@@ -481,7 +479,7 @@ class AgentConsole:
                              reply_to=post.message_id)
             return None
         if conversation.state == ConversationState.QUEUED:
-            if not await self.queue.claim(repo, conversation, post.agent_id):
+            if not await self.queue.claim(repo, conversation, post.agent_id, self.clock.now()):
                 await repo.session.refresh(conversation)
             else:
                 await self._announce_owner(repo, chat, conversation)

@@ -25,10 +25,9 @@ from sqlalchemy import select
 
 from bot.services.owner_admin import parse_steps
 from bot.services.shifts import shop_tz
-from bot.services.staff import owner_setting
+from bot.services.staff import agent_names, owner_setting
 from phrases.complaint_cause import SERVICE, cause_label, cause_names, classify_cause
 from storage.models import Message, Sender
-from storage.models.agents import Agent
 from storage.models.shifts import Complaint, ComplaintStatus
 from storage.repositories import Repo
 
@@ -63,13 +62,6 @@ def step_text(step: int, steps: list[float | None]) -> str:
 async def ladder(repo: Repo) -> list[float | None]:
     """The owner's steps (P14), e.g. [30.0, 60.0, None] for "30,60,dismiss"."""
     return parse_steps(await owner_setting(repo, "complaint_steps"))
-
-
-async def agent_names(repo: Repo) -> dict[int, str]:
-    """Agents by Telegram id → the name they go by (P14: the owner sees people, not ids)."""
-    rows = await repo.session.scalars(select(Agent))
-    return {a.telegram_user_id: a.name or (f"@{a.username}" if a.username else
-                                           str(a.telegram_user_id)) for a in rows}
 
 
 def _who(agent_id: int | None, names: dict[int, str]) -> str:
@@ -116,7 +108,7 @@ async def record_complaint(repo: Repo, message: Message, now: datetime) -> Compl
                           last_message_id=message.id)
     await repo.shifts.add_complaint(complaint)
     await repo.events.add("complaint", conversation_id=message.conversation_id, agent_id=agent,
-                          complaint=complaint.id, cause=cause, status=complaint.status)
+                          at=now, complaint=complaint.id, cause=cause, status=complaint.status)
     return complaint
 
 
@@ -190,7 +182,7 @@ async def charge(repo: Repo, complaint_id: int, owner: int, now: datetime) -> De
     complaint.step = await repo.shifts.charged_count(complaint.agent_id, complaint.period) + 1
     complaint.status, complaint.cause = ComplaintStatus.CHARGED, SERVICE
     complaint.charged_at, complaint.charged_by = now, owner
-    await repo.events.add("owner_change", agent_id=owner, action="complaint_charged",
+    await repo.events.add("owner_change", agent_id=owner, at=now, action="complaint_charged",
                           complaint=complaint_id, agent=complaint.agent_id, step=complaint.step)
     await repo.commit()
     return Decision(complaint, complaint.step)
@@ -226,7 +218,7 @@ async def mark_unfounded(repo: Repo, complaint_id: int, owner: int, now: datetim
     complaint.status, complaint.step = ComplaintStatus.DISMISSED, 0
     if was_charged and complaint.agent_id is not None:
         await _renumber(repo, complaint.agent_id, complaint.period)
-    await repo.events.add("owner_change", agent_id=owner, action="complaint_unfounded",
+    await repo.events.add("owner_change", agent_id=owner, at=now, action="complaint_unfounded",
                           complaint=complaint_id)
     await repo.commit()
     return True

@@ -15,11 +15,11 @@ from bot.clock import Clock
 from bot.services.escalation import EscalationService
 from bot.services.inbound import BUTTON, Choice, Inbound, Shopper, command_of
 from bot.services.knowledge import KnowledgeBase
+from bot.services.lifecycle import Lifecycle
 from bot.services.orders import OrderDesk
 from bot.services.products.desk import CatalogueDesk
 from bot.services.relay import NoRelay, Relay
 from bot.services.replies import Button, Replier, Reply
-from bot.services.sla_rules import WaitRules
 from bot.settings import Settings
 from phrases.catalogue import say
 from phrases.greeting import compose_greeting
@@ -63,7 +63,7 @@ class ConversationService:
         replier: Replier,
         clock: Clock,
         escalation: EscalationService,
-        sla: WaitRules | None = None,
+        lifecycle: Lifecycle | None = None,
         relay: Relay | None = None,
         orders: OrderDesk | None = None,
         catalogue: CatalogueDesk | None = None,
@@ -76,7 +76,8 @@ class ConversationService:
         self.orders = orders  # P19 order questions, before the FAQ
         self.catalogue = catalogue  # P5/P6 product questions and recommendations, before the FAQ
         self.relay = relay or NoRelay()  # the agents see what a waiting shopper sends
-        self.sla = sla or WaitRules(settings)  # P1/P2/P24 wait bookkeeping (SLA clock)
+        # Every change of state, deadline or counter is one of its transitions (P1/P2/P24).
+        self.life = lifecycle or escalation.lifecycle
 
     # ----------------------------------------------------------------- entry points
     async def receive(self, repo: Repo, inbound: Inbound) -> bool:
@@ -113,12 +114,7 @@ class ConversationService:
             return Intake(customer, conversation, stored, inbound,
                           is_new=conversation.greeted_at is None)
         if not button:  # a button answers the bot: no new wait for anyone starts
-            conversation.last_activity_at = now
-            self.sla.on_shopper_message(conversation, now)  # a new wait for a person starts?
-            if conversation.reply_due_at is None:
-                wait = (self.settings.sla_greeting_seconds if is_new
-                        else self.settings.sla_reply_seconds)
-                conversation.reply_due_at = now + timedelta(seconds=wait)
+            self.life.shopper_wrote(conversation, now, new=is_new)  # the next promise (P1/P2)
         await repo.commit()  # stored before answered: a crash from here on loses nothing
         return Intake(customer, conversation, stored, inbound, is_new)
 
@@ -218,7 +214,7 @@ class ConversationService:
         idle = timedelta(minutes=self.settings.conversation_idle_minutes)
         if (conversation is not None and conversation.state == ConversationState.BOT
                 and now - conversation.last_activity_at > idle):
-            await repo.conversations.close(conversation, now)
+            await self.life.close(repo.events, conversation, now)
             conversation = None
         if conversation is not None:
             return customer, conversation, False
@@ -252,9 +248,7 @@ class ConversationService:
             )
         if greet and not inbound.edited:
             replies.append(self._greeting(customer, conversation, now))
-            if conversation.greeted_at is None:
-                await self.sla.greeted(repo, conversation, now)  # P1: late greeting = breach
-            conversation.greeted_at = now
+            await self.life.greeted(repo.events, conversation, now)  # P1: late = a breach
             meaning["greeted"] = True
         body, body_meaning = await self._respond(
             repo, customer, conversation, inbound, understanding, greeted=greet, now=now
@@ -306,7 +300,7 @@ class ConversationService:
             desk = await self.orders.answer(repo, customer, conversation.language,
                                             inbound.text, understanding.order_ids, now)
             if desk is not None:
-                conversation.misunderstood_in_row = 0
+                self.life.understood(conversation)
                 return desk, {**meaning, "decision": "order"}
         if (self.catalogue is not None and state != ConversationState.ASSIGNED
                 and intent in (None, Intent.GREETING)):
@@ -315,14 +309,14 @@ class ConversationService:
                 repo, customer, conversation, inbound.text, now,
                 faq_sure=understanding.decision == "answer")
             if products is not None:
-                conversation.misunderstood_in_row = 0
+                self.life.understood(conversation)
                 return products, {**meaning, "decision": "catalogue"}
         if intent is not None:
-            conversation.misunderstood_in_row = 0
+            self.life.understood(conversation)
             return await self._intent(repo, customer, conversation, intent, greeted, now,
                                       understanding), meaning
         if understanding.decision == "answer" and understanding.best is not None:
-            conversation.misunderstood_in_row = 0
+            self.life.understood(conversation)
             entry = self.knowledge.entry(understanding.best.entry_id, conversation.language)
             if entry is not None:
                 return self._faq_answer(entry.id, entry.answer), meaning
@@ -332,8 +326,7 @@ class ConversationService:
             return [phrase("already_queued")], meaning
         if understanding.decision == "clarify" and len(understanding.candidates) >= 2:
             return self._which_one(customer, conversation, understanding), meaning
-        conversation.misunderstood_in_row += 1
-        if conversation.misunderstood_in_row >= MISSES_BEFORE_HUMAN:
+        if self.life.not_understood(conversation) >= MISSES_BEFORE_HUMAN:
             replies = await self._escalate(repo, conversation, customer, "not_understood", now)
             return replies, meaning
         return self._with_human_button([phrase("clarify")]), meaning
@@ -367,7 +360,7 @@ class ConversationService:
             return said("thanks_reply")
         if intent == Intent.FAREWELL:
             if conversation.state == ConversationState.BOT:
-                await repo.conversations.close(conversation, now)  # P8: a proper farewell ends it
+                await self.life.close(repo.events, conversation, now)  # P8: a farewell ends it
             return said("farewell")
         return []
 
@@ -392,10 +385,8 @@ class ConversationService:
         now: datetime,
     ) -> list[Reply]:
         await self.escalation.escalate(repo, conversation, reason, now)
-        next_open = await self.sla.off_hours(repo, conversation, now)  # P24: nobody on duty
-        if next_open is not None:
-            return [self._phrase(customer, conversation, "off_hours", next_open=next_open)]
-        situation, values = await self.escalation.status(repo, conversation, now)  # place, wait
+        # P24 when nobody can answer soon; else who joined, or the place and wait.
+        situation, values = await self.escalation.status(repo, conversation, now)
         return [self._phrase(customer, conversation, situation, **values)]
 
     # ----------------------------------------------------------------- wording
@@ -471,7 +462,8 @@ class ConversationService:
         self, repo: Repo, customer: Customer, conversation: Conversation, replies: list[Reply],
         now: datetime,
     ) -> None:
-        """Send in order, then record each message; a reply resets the wait clock (sla_rules).
+        """Send in order, then record each message; the lifecycle sets when the shopper must next
+        hear from us (``bot_replied``).
 
         All parts go out before the first row is written: SQLite takes its one write lock at
         the first INSERT and keeps it to the commit, so a row flushed between two sends would
@@ -487,4 +479,4 @@ class ConversationService:
         for reply in replies:
             if reply.phrase_key:
                 conversation.last_phrase_key = reply.phrase_key
-        self.sla.after_delivery(conversation, bool(replies), now)  # P2: when next due
+        self.life.bot_replied(conversation, now, sent=bool(replies))  # P2: when next due

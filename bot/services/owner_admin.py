@@ -454,6 +454,8 @@ SETTING_RULES = {
     "swap_limit": _int_in(0, 31),
     "complaint_steps": _steps,
     "complaint_period": _period,
+    "late_grace_minutes": _int_in(0, 120),
+    "swap_fine": _int_in(0, 10000),
 }
 SHOP_FILE_SETTINGS = ("shop_name", "languages", "timezone", "agent_cap",
                       "sla_greeting_seconds", "sla_reply_seconds")

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from bot.services.lifecycle import Lifecycle
 from bot.settings import Settings
 from storage.base import utcnow
 from storage.models import ShopSetting
@@ -30,6 +31,8 @@ OWNER_DEFAULTS: dict[str, str] = {
     # P14 "一次罚款30元，第二次翻倍，第三次将予以开除": 30 元, doubled, dismissal.
     "complaint_steps": "30,60,dismiss",
     "complaint_period": "all",  # P14: cumulative per agent (or "month", "quarter", "year")
+    "late_grace_minutes": "5",  # P11 "上班不得迟到": first activity later than this is late
+    "swap_fine": "20",  # P12 "若交待不清造成误班、空班的扣罚20元"
     "agent_cap": "",  # empty: the shop file's agent_cap
     "sla_greeting_seconds": "",
     "sla_reply_seconds": "",
@@ -83,9 +86,8 @@ async def remove_agent(repo: Repo, user_id: int, now: datetime | None = None) ->
     if not await repo.agents.is_agent(user_id):
         return False
     for conversation in await repo.agents.assigned_to(user_id):
-        if await repo.agents.unassign(conversation.id, user_id, now or utcnow()):
-            await repo.events.add("released", conversation_id=conversation.id,
-                                  agent_id=user_id, reason="agent_removed")
+        await Lifecycle().release(repo, conversation, user_id, now or utcnow(),
+                                  reason="agent_removed")
     await repo.agents.remove([user_id])
     await repo.faq.set_setting(f"duty:{user_id}", "auto")  # a later /addagent starts clean
     return True
@@ -164,3 +166,12 @@ async def set_agent_cap(repo: Repo, agent_id: int, cap: int) -> bool:
         return False
     row.cap = cap
     return True
+
+
+async def agent_names(repo: Repo) -> dict[int, str]:
+    """Agents by Telegram id → the name they go by (the owner sees people, not ids)."""
+    from storage.models.agents import Agent
+
+    rows = await repo.session.scalars(select(Agent))
+    return {a.telegram_user_id: a.name or (f"@{a.username}" if a.username else
+                                           str(a.telegram_user_id)) for a in rows}

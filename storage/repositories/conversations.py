@@ -109,11 +109,6 @@ class ConversationRepo:
         await self.session.flush()
         return conversation
 
-    async def close(self, conversation: Conversation, now: datetime) -> None:
-        conversation.state = ConversationState.CLOSED
-        conversation.closed_at = now
-        conversation.reply_due_at = None
-
     async def store_inbound(
         self,
         *,
@@ -226,8 +221,3 @@ class ConversationRepo:
     async def count_in_state(self, state: ConversationState) -> int:
         query = select(func.count()).select_from(Conversation).where(Conversation.state == state)
         return int(await self.session.scalar(query) or 0)
-
-    async def set_state(self, conversation_id: int, state: ConversationState) -> None:
-        await self.session.execute(
-            update(Conversation).where(Conversation.id == conversation_id).values(state=state)
-        )

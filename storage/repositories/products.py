@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models.orders import Order, OrderStatus
@@ -61,6 +62,19 @@ class ProductRepo:
             select(func.count(Product.id), func.max(Product.updated_at)))).one()
         return int(row[0]), row[1]
 
+    async def insert_products(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """New products in bulk (an import of thousands); returns code → id."""
+        ids: dict[str, int] = {}
+        for start in range(0, len(rows), 1000):
+            result = await self.session.execute(
+                insert(Product).returning(Product.id, Product.code), rows[start:start + 1000])
+            ids.update({code: product_id for product_id, code in result})
+        return ids
+
+    async def insert_variants(self, rows: list[dict[str, Any]]) -> None:
+        for start in range(0, len(rows), 1000):
+            await self.session.execute(insert(ProductVariant), rows[start:start + 1000])
+
     def add(self, product: Product) -> None:
         self.session.add(product)
 
@@ -106,7 +120,7 @@ class ProductRepo:
             select(PaymentReminder, Order).join(Order, Order.id == PaymentReminder.order_id)
             .where(PaymentReminder.status == ReminderStatus.SENT,
                    PaymentReminder.sent_at >= start, PaymentReminder.sent_at < end))
-        return [(reminder, order) for reminder, order in rows.tuples()]
+        return [(reminder, order) for reminder, order in rows]
 
     async def unpaid_orders_without_reminder(self, limit: int = 500) -> list[Order]:
         """Pending orders not yet given a reminder row (imported or posted since last look)."""

@@ -80,6 +80,17 @@ class ShiftRepo:
         )
         return list(rows)
 
+    async def approved_swaps(self, first: date, last: date) -> list[ShiftSwap]:
+        """Approved swaps touching a day in [first, last] (P12: who took which shift)."""
+        rows = await self.session.scalars(
+            select(ShiftSwap).where(
+                ShiftSwap.state == SwapState.APPROVED,
+                ((ShiftSwap.requester_day >= first) & (ShiftSwap.requester_day <= last))
+                | ((ShiftSwap.colleague_day >= first) & (ShiftSwap.colleague_day <= last)),
+            ).order_by(ShiftSwap.id)
+        )
+        return list(rows)
+
     async def pending_swaps(self) -> list[ShiftSwap]:
         rows = await self.session.scalars(
             select(ShiftSwap)

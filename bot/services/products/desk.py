@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.clock import Clock
 from bot.services.knowledge import KnowledgeBase
@@ -40,7 +40,6 @@ from storage.models import Conversation, Customer, Event
 from storage.models.products import Product, ProductVariant
 from storage.repositories import Repo
 
-RELOAD_EVERY = timedelta(seconds=60)  # another process's import shows up within a minute
 TIE = 1.0  # two products whose scores differ less than this are "two candidates"
 RECOMMEND_COUNT = 3
 ASPECT_CUES = {"price", "stock", "material", "care", "fit", "size"}
@@ -85,13 +84,15 @@ class CatalogueDesk:
         self.loaded_at = self.clock.now()
         self.stamp = await repo.products.stamp()
 
-    async def _fresh(self, repo: Repo, now: datetime) -> None:
-        if self.loaded_at is not None and now - self.loaded_at < RELOAD_EVERY:
-            return
-        stamp = await repo.products.stamp()
-        if stamp != self.stamp or self.loaded_at is None:
+    async def refresh(self, repo: Repo) -> None:
+        """Rebuild only when the catalogue changed (the periodic job; another process's import)."""
+        if await repo.products.stamp() != self.stamp:
             await self.reload(repo)
-        self.loaded_at = now
+        self.loaded_at = self.clock.now()
+
+    async def _fresh(self, repo: Repo, now: datetime) -> None:
+        if self.loaded_at is None:
+            await self.reload(repo)
 
     # ------------------------------------------------------------------ a message
     async def answer(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from bot.services.rates import HANDLED_TARGET, REWORK_LIMIT, TicketRates
 
@@ -190,6 +191,7 @@ class Report:
     satisfaction_by_day: list[tuple[date, float]] = field(default_factory=list)
     not_recorded: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
+    duty: Any = None  # bot.services.rota.DutySummary (P11, P12), None in headline-only builds
 
     def agent(self, agent_id: int) -> AgentSection | None:
         return next((a for a in self.agents if a.agent_id == agent_id), None)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from bot.services.rates import rates_text
 from bot.services.reports.labels import label
 from bot.services.reports.model import AgentSection, Report, Stats
+from bot.services.rota import duty_text
 from phrases.complaint_cause import cause_label
 
 RATE_KEYS = {"resolved_share", "faq_hit_rate", "greeted_share", "handling_rate",
@@ -111,6 +112,9 @@ def render_text(report: Report, lang: str = "zh", *, with_agents: bool = True) -
             + (f" ({outcomes})" if outcomes else "")
             + f" · {L('late_shipments')} {count(a.late_shipments, lang)}"
         )
+    if report.duty is not None and (report.duty.checked or report.duty.leaves
+                                    or report.duty.fines):
+        lines += duty_text(report.duty, {a.agent_id: a.label for a in report.agents}, lang)
     if with_agents and report.agents:
         lines += ["", f"{L('agents')}:"]
         lines += [render_agent(agent, lang) for agent in report.agents]
