@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from bot.services.replies import Replier, Reply
 from bot.settings import Settings
-from storage.models import Customer
+from storage.models import Customer, Event
 from storage.models.orders import Order, OrderStatus, ShipmentEvent
 from storage.repositories import Repo
 
@@ -43,6 +45,8 @@ TEXTS = {
         "push_delayed": "抱歉，您的订单 {ref} 在运输中有些延误，我们正在跟进，请您放心。",
         "push_delivered": "您的订单 {ref} 已签收，感谢您的支持！如有任何问题随时告诉我们。",
         "stale": "⚠️ 物流停滞：订单 {ref}（{carrier} {number}）已 {days} 天没有物流更新。",
+        "stale_shopper": "您好！您的订单 {ref} 的物流信息已有 {days} 天没有更新，我们已在联系"
+                         "快递公司核查，有进展会第一时间告诉您，也可以随时回复我们询问。",
     },
     "en": {
         "ask_digits": "To protect your privacy, please reply with the last 4 digits of the "
@@ -59,6 +63,9 @@ TEXTS = {
                           "wrong, just tell us.",
         "stale": "⚠️ Stalled shipment: order {ref} ({carrier} {number}) has had no tracking "
                  "update for {days} days.",
+        "stale_shopper": "Hello! The tracking of your order {ref} has not moved for {days} "
+                         "days. We are checking with the courier and will tell you as soon as "
+                         "we know more; you can ask us here any time.",
     },
 }
 
@@ -184,5 +191,25 @@ class OrderDesk:
                     ref=order.order_ref, carrier=order.carrier or "",
                     number=order.tracking_number or "-", days=days)
                 await self.replier.send(self.settings.agent_chat_id, Reply(text))
+            await self._tell_shopper_stale(repo, order, days, now)
             flagged += 1
         return flagged
+
+    async def _tell_shopper_stale(self, repo: Repo, order: Order, days: int,
+                                  now: datetime) -> None:
+        """P19 "及时与用户沟通，避免用户不满意": the shopper hears of a stalled parcel, once per
+        order, with what the shop is doing about it (recorded before sending: never twice)."""
+        if order.telegram_user_id is None:
+            return
+        told = await repo.session.scalars(
+            select(Event.data).where(Event.kind == "shipment_stale_told"))
+        if any(data.get("order") == order.order_ref for data in told):
+            return
+        customer = await repo.customers.by_telegram_id(order.telegram_user_id)
+        if customer is None or customer.blocked_at is not None:
+            return
+        await repo.events.add("shipment_stale_told", order=order.order_ref, at=now)
+        await repo.commit()
+        lang = _lang(await self.language_of(repo, customer))
+        await self.replier.send(customer.chat_id, Reply(
+            TEXTS[lang]["stale_shopper"].format(ref=order.order_ref, days=days)))
