@@ -28,7 +28,7 @@ from bot.services.conversation import ConversationService, Intake
 from bot.services.knowledge import KnowledgeBase
 from bot.services.notices import SEGMENTS, NoticeReport
 from bot.services.rates import rates_text
-from bot.services.records import customer_record, find_customer, forget, retag
+from bot.services.records import add_note, customer_record, find_customer, forget, retag
 from bot.services.replies import Button, Reply
 from bot.services.staff import is_agent
 from bot.services.tickets import TicketError, TicketService
@@ -438,7 +438,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
             await answer_plain(message,
                                "no such customer (telegram id, @username or order number)")
             return
-        await answer_plain(message, (await customer_record(repo, customer)).render())
+        await answer_plain(message, (await customer_record(repo, customer)).render(settings.tz))
 
     @desk.message(is_staff, Command("tag"))
     async def tag(message: Message, command: CommandObject, repo: Repo) -> None:
@@ -460,9 +460,9 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         if customer is None or not text.strip():
             await answer_plain(message, "/note <telegram id|@user|order number> <text>")
             return
-        author = message.from_user.full_name if message.from_user else "?"
-        line = f"{clock.now().astimezone(settings.tz):%Y-%m-%d} {author}: {text.strip()}"
-        customer.notes = f"{customer.notes}\n{line}".strip()[-4000:]
+        user = message.from_user
+        await add_note(repo, customer, user.full_name if user else "?", text, clock.now(),
+                       settings.tz, agent_id=user.id if user else None)
         await repo.commit()
         await answer_plain(message, "📝 noted")
 

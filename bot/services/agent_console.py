@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.services.canned import Canned, search
 from bot.services.knowledge import KnowledgeBase
 from bot.services.queue import QueueService, QueueSpot, on_duty_agents
+from bot.services.records import add_note, customer_record
 from bot.services.replies import Button, Replier, Reply
 from bot.settings import Settings
 from phrases.catalogue import say
@@ -376,11 +377,9 @@ class AgentConsole:
         if not args:
             await self._post(chat.topic, "Usage: /note <text> (internal, never sent)")
             return
-        stamp = self.clock.now().astimezone(self.settings.tz).strftime("%Y-%m-%d %H:%M")
-        line = f"[{stamp} {post.agent_name}] {args}"
-        chat.customer.notes = f"{chat.customer.notes}\n{line}".strip()
-        await repo.events.add("agent_note", conversation_id=chat.conversation.id
-                              if chat.conversation else None, agent_id=post.agent_id, text=args)
+        await add_note(repo, chat.customer, post.agent_name, args, self.clock.now(),
+                       self.settings.tz, agent_id=post.agent_id,
+                       conversation_id=chat.conversation.id if chat.conversation else None)
         await self._post(chat.topic, "📝 Note saved (internal, not sent to the shopper).")
 
     async def _card(self, repo: Repo, post: AgentPost, chat: _Chat, args: str) -> None:
@@ -556,24 +555,16 @@ class AgentConsole:
         self, repo: Repo, topic: CustomerTopic, customer: Customer,
         conversation: Conversation | None,
     ) -> None:
-        recent = await repo.agents.recent_conversations(customer.id, limit=5)
-        history = "; ".join(
-            f"#{c.id} {c.opened_at.astimezone(self.settings.tz):%m-%d} {c.state}" for c in recent
-        ) or "none"
-        owner = (await self._name(repo, conversation.agent_id)
-                 if conversation and conversation.agent_id else "nobody yet")
-        lines = [
-            f"Customer card · {customer.name or '?'}"
-            + (f" (@{customer.username})" if customer.username else ""),
-            f"Telegram id: {customer.telegram_user_id}",
-            f"Language: {conversation.language if conversation else '?'}"
-            f" (Telegram: {customer.language_code or '?'})",
-        ]
+        """The customer record (bot.services.records, the same card as the private /card),
+        with this conversation's state and the console's commands."""
+        lines = ["Customer card", (await customer_record(repo, customer)).render(self.settings.tz)]
         if conversation is not None:
+            owner = (await self._name(repo, conversation.agent_id)
+                     if conversation.agent_id else "nobody yet")
             lines.append(f"Conversation #{conversation.id}: {conversation.state}, "
+                         f"language: {conversation.language}, "
                          f"reason: {conversation.escalation_reason or '—'}, agent: {owner}")
-        lines += [f"Recent conversations: {history}", "Orders: none on record",
-                  f"Notes: {customer.notes or '—'}", f"Commands: {COMMANDS_HELP}"]
+        lines.append(f"Commands: {COMMANDS_HELP}")
         await self._post(topic, "\n".join(lines))
 
     async def _rename(self, repo: Repo, topic: CustomerTopic, customer: Customer,
