@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.clock import Clock
+from bot.services.canned import Canned
 from bot.services.knowledge import KnowledgeBase
 from bot.services.products.importer import price_now, promo_active
 from bot.services.products.index import (
@@ -34,6 +35,7 @@ from bot.services.products.index import (
 )
 from bot.services.products.wording import FIT_NAMES, money, product_say
 from bot.services.replies import Button, Photo, Reply
+from phrases.lang import has_chinese
 from phrases.sizing import Body, parse_body, pick_size
 from phrases.splitting import split_message
 from storage.models import Conversation, Customer, Event
@@ -258,6 +260,20 @@ class CatalogueDesk:
                               customer=customer.id, products=[p.id for p in picks])
         text, key = self._phrase("recommend_intro", lang)
         return [Reply(text, rows, key, photos=photos)]
+
+    # ------------------------------------------------------------------ agents
+    async def inline(self, repo: Repo, query: str, limit: int = 5) -> list[Canned]:
+        """Agents' inline query (P5): product cards for the names in ``query``, in the
+        query's language, ready to send into the shopper's topic."""
+        if not query.strip() or not len(self.index):
+            return []
+        lang = "zh" if has_chinese(query) else "en"
+        now = self.clock.now()
+        with repo.session.no_autoflush:
+            products = await repo.products.many(
+                [hit.product_id for hit in self.index.find(query)[:limit]])
+        return [Canned(f"product:{p.id}", f"🛍 {self._title(p, lang)}",
+                       self.card(p, lang, now).text) for p in products if p.active]
 
     # ------------------------------------------------------------------ pieces
     async def _which(

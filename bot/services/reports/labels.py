@@ -70,6 +70,13 @@ LABELS: dict[str, dict[str, str]] = {
     "count": {"zh": "数量", "en": "count"},
     "seconds": {"zh": "秒", "en": "seconds"},
     "no_data": {"zh": "本期无数据", "en": "no data in this period"},
+    # selling (P5, P6, 催缴): bot/services/products/figures.py
+    "sales": {"zh": "销售", "en": "Selling"},
+    "conversion_rate": {"zh": "询单转化率", "en": "inquiry conversion (48 h)"},
+    "payment_reminders": {"zh": "催付", "en": "payment reminders"},
+    "paid_after": {"zh": "之后付款", "en": "paid after"},
+    "recommendations": {"zh": "推荐展示", "en": "recommendations shown"},
+    "clicked": {"zh": "点击", "en": "tapped"},
 }
 
 

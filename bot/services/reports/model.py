@@ -195,6 +195,7 @@ class Report:
     not_recorded: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     duty: Any = None  # bot.services.rota.DutySummary (P11, P12), None in headline-only builds
+    sales: Any = None  # bot.services.products.figures.SalesFigures (P5, P6, 催缴)
 
     def agent(self, agent_id: int) -> AgentSection | None:
         return next((a for a in self.agents if a.agent_id == agent_id), None)
