@@ -241,6 +241,7 @@ SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "policy": ("explanation", ("policy",)),
     "media": ("explanation", ("media",)),  # extra tag: sticker / photo / voice / file
     "too_long": ("explanation", ("too_long",)),  # values: max_length
+    "flood": ("explanation", ("flood",)),  # a burst of messages is answered once
     "unknown_command": ("explanation", ("unknown_command",)),  # values: command
     "group_only_private": ("explanation", ("group_only_private",)),
     "already_queued": ("explanation", ("queued",)),  # the shopper writes again while waiting

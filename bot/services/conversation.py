@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.services.escalation import EscalationService
+from bot.services.flood import Burst, burst_of
 from bot.services.inbound import BUTTON, Choice, Inbound, Shopper, command_of
 from bot.services.knowledge import KnowledgeBase
 from bot.services.lifecycle import Lifecycle
@@ -235,6 +236,10 @@ class ConversationService:
         inbound: Inbound, is_new: bool,
     ) -> None:
         now = self.clock.now()
+        burst = await burst_of(repo, stored)
+        if burst.quiet:
+            await self._flooded(repo, customer, conversation, stored, inbound, burst, now)
+            return
         if inbound.kind == "text" and (len(inbound.text) >= 4 or has_chinese(inbound.text)):
             # Switch only on a message that tells: "转人工" does, a lone "ok" does not.
             conversation.language = self._language(inbound.text, conversation.language)
@@ -262,6 +267,24 @@ class ConversationService:
             await self.relay.shopper_message(repo, customer, conversation, stored,
                                              inbound.reply_to_message_id,
                                              bot_replies=[reply.text for reply in replies])
+
+    async def _flooded(
+        self, repo: Repo, customer: Customer, conversation: Conversation, stored: Message,
+        inbound: Inbound, burst: Burst, now: datetime,
+    ) -> None:
+        """Part of a flood (bot/services/flood.py): stored already; one reply for the whole
+        burst and a ``flood`` event for the owner; the agents get one collapsed post."""
+        replies: list[Reply] = []
+        if burst.first:
+            replies = [self._phrase(customer, conversation, "flood")]
+            await repo.events.add("flood", conversation_id=conversation.id,
+                                  customer_id=customer.id, at=now)
+        await self._deliver(repo, customer, conversation, replies, now)
+        await repo.conversations.mark_handled(stored, now, {"kind": inbound.kind,
+                                                            "decision": "flood"})
+        await repo.commit()
+        if conversation.state in (ConversationState.QUEUED, ConversationState.ASSIGNED):
+            await self.relay.shopper_burst(repo, customer, conversation)
 
     async def _respond(
         self, repo: Repo, customer: Customer, conversation: Conversation, inbound: Inbound,
