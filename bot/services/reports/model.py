@@ -157,6 +157,7 @@ class AgentSection:
     tone_guard: int | None = None
     survey_answers: int | None = None
     satisfaction_avg: float | None = None
+    self_report: str = ""  # P15: the agent's own words for the Monday meeting
 
     @property
     def label(self) -> str:

@@ -147,6 +147,7 @@ def render_agent(agent: AgentSection, lang: str = "zh") -> str:
         f"{L('tone_guard')} {count(agent.tone_guard, lang)}"
         + ("" if agent.satisfaction_avg is None
            else f" · {L('satisfaction')} {agent.satisfaction_avg:.2f}")
+        + (f"\n  {L('self_report')}: {agent.self_report}" if agent.self_report else "")
     )
 
 
