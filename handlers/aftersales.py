@@ -296,8 +296,26 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         text = await aftersales.aftercare.follow_up_answer(
             repo, intake.customer, int(row_id), outcome, clock.now())
         await query.answer()
-        await conversations.reply(repo, intake, said(text) if text else [],
+        replies = said(text) if text else []
+        row = await repo.aftercare.follow_up(int(row_id)) if text else None
+        if row is not None and row.customer_id == intake.customer.id:  # P17: then the scores
+            lang = await aftersales.aftercare.desk.language_of(repo, intake.customer)
+            question = aftersales.aftercare.score_question(row, lang)
+            replies += [question] if question else []
+        await conversations.reply(repo, intake, replies,
                                   {"decision": "follow_up", "outcome": outcome})
+
+    @shop.callback_query(F.data.regexp(r"^fq:\d+:[a-z]+:[1-5]$"))
+    async def follow_up_score(query: CallbackQuery, repo: Repo, intake: Intake,
+                              aftersales: AfterSales,
+                              conversations: ConversationService) -> None:
+        """P17: one of the three 回访 scores (attitude, time, handling)."""
+        _, row_id, aspect, score = (query.data or "").split(":")
+        replies = await aftersales.aftercare.score_follow_up(
+            repo, intake.customer, int(row_id), aspect, int(score))
+        await query.answer()
+        await conversations.reply(repo, intake, replies,
+                                  {"decision": "follow_up_score", "aspect": aspect})
 
     # ------------------------------------------------------------ notices and /forget
     @shop.message(private, Command("stop_notices", "unsubscribe"))

@@ -107,6 +107,9 @@ class AfterSales:
     tickets_reopened: int | None = None
     follow_ups_done: int | None = None
     follow_up_outcomes: dict[str, int] = field(default_factory=dict)
+    # P17 回访 scores: aspect (attitude / time / handling) → average 1–5, and how many scored
+    follow_up_scores: dict[str, float] = field(default_factory=dict)
+    follow_ups_scored: int = 0
     late_shipments: int | None = None
 
     HANDLING_TARGET = HANDLED_TARGET

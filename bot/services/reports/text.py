@@ -113,6 +113,9 @@ def render_text(report: Report, lang: str = "zh", *, with_agents: bool = True) -
             + (f" ({outcomes})" if outcomes else "")
             + f" · {L('late_shipments')} {count(a.late_shipments, lang)}"
         )
+        if a.follow_up_scores:
+            lines.append(f"  {L('follow_up_scores')} (n={a.follow_ups_scored}): " + " · ".join(
+                f"{L('fq_' + aspect)} {avg:.1f}/5" for aspect, avg in a.follow_up_scores.items()))
     if report.sales is not None:  # 询单转化率, 催付, recommendations (P5, P6)
         lines += sales_text(report.sales, lang)
     if report.duty is not None and (report.duty.checked or report.duty.leaves
