@@ -215,6 +215,17 @@ class AgentConsole:
 
         self._digest_timers[conversation_id] = asyncio.create_task(run())
 
+    async def customer_forgotten(self, repo: Repo, customer: Customer) -> None:
+        """P16 /forget: the topic's name no longer names the customer, and the agents are told
+        why the history is blank. The caller commits."""
+        topic = await repo.agents.topic_of(customer.id)
+        if topic is None:
+            return
+        conversation = await repo.conversations.open_for_customer(customer.id)
+        await self._rename(repo, topic, customer, conversation)
+        await self._post(topic, "🗑 The customer deleted their personal data (/forget): "
+                                "name, notes, tags and messages are gone from the records.")
+
     async def ensure_topic(
         self, repo: Repo, customer: Customer, conversation: Conversation
     ) -> CustomerTopic:
