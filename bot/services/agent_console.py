@@ -643,13 +643,14 @@ class AgentConsole:
     ) -> None:
         """The customer record (bot.services.records, the same card as the private /card),
         with this conversation's state and the console's commands."""
-        lines = ["Customer card", (await customer_record(repo, customer)).render(self.settings.tz)]
+        lines = [f"Customer card · {customer.name or '?'}",
+                 (await customer_record(repo, customer)).render(self.settings.tz)]
         if conversation is not None:
             owner = (await self._name(repo, conversation.agent_id)
                      if conversation.agent_id else "nobody yet")
-            lines.append(f"Conversation #{conversation.id}: {conversation.state}, "
-                         f"language: {conversation.language}, "
-                         f"reason: {conversation.escalation_reason or '—'}, agent: {owner}")
+            lines += [f"Language: {conversation.language} (this conversation)",
+                      f"Conversation #{conversation.id}: {conversation.state}, "
+                      f"reason: {conversation.escalation_reason or '—'}, agent: {owner}"]
         lines.append(f"Commands: {COMMANDS_HELP}")
         await self._post(topic, "\n".join(lines))
 
