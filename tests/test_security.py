@@ -8,6 +8,7 @@ database when none is configured).
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -331,3 +332,30 @@ async def test_orders_endpoint_refuses_deep_json_and_huge_amounts(
         huge = await client.post("/orders", json=[{"order_id": "20260501001",
                                                    "amount": "1e999999"}], headers=auth)
         assert huge.status == 422 and "amount" in (await huge.json())["errors"][0]
+
+
+# ------------------------------------------------------------------ Low: texts people read
+async def test_long_staff_messages_are_split_never_refused(h: H) -> None:
+    thread = await queued(h)
+    await h.agent(ALICE, "/take", thread)
+    await h.agent(ALICE, "我不能" + "很长的话。" * 900 + "结尾", thread)  # the tone guard quotes it
+    await h.agent(ALICE, "/note " + "备注" * 2100, thread)
+    await h.agent(ALICE, "/card", thread)
+    texts = [r.text for r in h.session.requests_of("sendMessage")]
+    assert texts and max(len(t) for t in texts) <= 4096
+    assert any("结尾" in t for t in h.texts_to(GROUP))  # the end of the rewrite is shown
+
+
+async def test_an_agent_without_a_name_is_never_an_empty_name_to_the_shopper_P3(h: H) -> None:
+    await h.feed(message_update(h.uid(), SHOPPER, "I want to talk to a human",
+                                first_name="Ann", language_code="en"))
+    joined = [t for t in h.texts_to(SHOPPER) if "this is" in t]
+    assert joined and not any(re.search(r"this is\s*\.", t) for t in joined)
+
+
+async def test_control_characters_never_reach_topic_titles_or_cards(h: H) -> None:
+    await h.feed(message_update(h.uid(), SHOPPER, "转人工", first_name="\u202eexe.gpj\u200b Li"))
+    [created] = h.session.requests_of("createForumTopic")
+    assert "\u202e" not in created.name and "\u200b" not in created.name
+    assert "exe.gpj Li" in created.name
+    assert not any("\u202e" in t for t in h.texts_to(GROUP))

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.services.canned import Canned, search
+from bot.services.escalation import agent_display_name
 from bot.services.flood import FLOOD_WINDOW, digest_text
 from bot.services.knowledge import KnowledgeBase
 from bot.services.queue import QueueService, QueueSpot, on_duty_agents
@@ -591,7 +592,8 @@ class AgentConsole:
         await self._post(chat.topic, f"📌 {name} has this chat now.")
         agent = await repo.agents.by_telegram_id(conversation.agent_id or 0)
         await self._tell_shopper(repo, chat.customer, conversation, "agent_joined",
-                                 self.clock.now(), agent_name=agent.name if agent else "")
+                                 self.clock.now(),
+                                 agent_name=agent_display_name(agent, conversation.language))
         await self._retell(repo, self.clock.now())
 
     async def _announce_assignment(self, repo: Repo, conversation: Conversation) -> None:

@@ -10,12 +10,21 @@ from bot.services.lifecycle import Lifecycle
 from bot.services.queue import QueueService
 from bot.settings import Settings
 from storage.models import Conversation, ConversationState
+from storage.models.agents import Agent
 from storage.repositories import Repo
 
 ESCALATION_REASONS = (
     "asked", "complaint", "rejected_answer", "not_understood", "too_long", "media",
 )
 
+
+
+def agent_display_name(agent: Agent | None, lang: str) -> str:
+    """The agent's name for the shopper; without one, never "Hello, this is ." (P3): the
+    Chinese phrase already says 客服, the English one gets "a colleague from our team"."""
+    if agent is not None and agent.name.strip():
+        return agent.name
+    return "" if lang.startswith("zh") else "a colleague from our team"
 
 class NextHuman(Protocol):
     async def next_human_at(self, repo: Repo, now: datetime) -> datetime | None:
@@ -61,7 +70,7 @@ class EscalationService:
                 until, now, conversation.language, self.settings)}
         if conversation.state == ConversationState.ASSIGNED and conversation.agent_id:
             agent = await repo.agents.by_telegram_id(conversation.agent_id)
-            return "agent_joined", {"agent_name": agent.name if agent else ""}
+            return "agent_joined", {"agent_name": agent_display_name(agent, conversation.language)}
         if self.queue is None:
             return "queued", {}
         spot = await self.queue.spot(repo, conversation, now)

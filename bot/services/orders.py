@@ -129,7 +129,10 @@ class OrderDesk:
             await repo.orders.start_lookup(customer.id, ref, now)
             return [Reply(TEXTS[lang]["ask_digits"].format(ref=ref))]
         since = now - timedelta(minutes=LOOKUP_MINUTES)
-        lookup = await repo.orders.pending_lookup(customer.id, since)
+        # Asked of every message: no autoflush, so no write lock is taken here before the
+        # replies are sent (SQLite keeps it to the commit; see ConversationService._deliver).
+        with repo.session.no_autoflush:
+            lookup = await repo.orders.pending_lookup(customer.id, since)
         if lookup is None:
             return None
         if lookup.outcome is None:  # step one: the 4 digits

@@ -16,6 +16,7 @@ from aiogram.types import ReplyParameters
 
 from bot.services.replies import Button, Reply
 from bot.transport.replier import keyboard
+from handlers.replying import chunks
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +47,21 @@ class TelegramTopics:
         self, chat_id: int, text: str, *, thread_id: int | None = None,
         reply_to: int | None = None, buttons: tuple[tuple[Button, ...], ...] = (),
     ) -> int | None:
-        try:
-            message = await self.bot.send_message(
-                chat_id, html.escape(text, quote=False), message_thread_id=thread_id,
-                reply_parameters=_reply_to(reply_to), reply_markup=keyboard(Reply(text, buttons)),
-            )
-        except (TelegramForbiddenError, TelegramBadRequest) as error:
-            log.warning("message to chat %s not delivered: %s", chat_id, error.message)
-            return None
-        return message.message_id
+        parts = chunks(text)  # a long card or tone-guard warning is split, never refused
+        message_id = None
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            try:
+                message = await self.bot.send_message(
+                    chat_id, html.escape(part, quote=False), message_thread_id=thread_id,
+                    reply_parameters=_reply_to(reply_to) if i == 0 else None,
+                    reply_markup=keyboard(Reply(text, buttons)) if last else None,
+                )
+            except (TelegramForbiddenError, TelegramBadRequest) as error:
+                log.warning("message to chat %s not delivered: %s", chat_id, error.message)
+                return None
+            message_id = message.message_id
+        return message_id
 
     async def copy(
         self, from_chat_id: int, message_id: int, to_chat_id: int, *,

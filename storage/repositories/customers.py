@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -13,6 +14,15 @@ from storage.models import Customer
 #: last_seen_at is read by the day (records, 30-day follow-ups); writing it on every message
 #: cost an UPDATE per message (issue 8, load), so it moves only when a minute old.
 SEEN_PRECISION = timedelta(minutes=1)
+
+
+def clean_name(name: str) -> str:
+    """A name as shown in topic titles and cards: control and format characters out (a
+    right-to-left override would turn "…gpj.exe" round; zero-width ones hide text), spaces
+    collapsed, at most 200 characters (the column)."""
+    kept = "".join(ch for ch in name or ""
+                   if unicodedata.category(ch) not in ("Cc", "Cf", "Co", "Cs"))
+    return " ".join(kept.split())[:200]
 
 
 class CustomerRepo:
@@ -57,8 +67,8 @@ class CustomerRepo:
         language_code: str | None, now: datetime,
     ) -> Customer:
         customer = Customer(
-            telegram_user_id=telegram_user_id, chat_id=chat_id, name=name, username=username,
-            language_code=language_code, first_seen_at=now, last_seen_at=now,
+            telegram_user_id=telegram_user_id, chat_id=chat_id, name=clean_name(name),
+            username=username, language_code=language_code, first_seen_at=now, last_seen_at=now,
         )
         self.session.add(customer)
         await self.session.flush()
@@ -71,7 +81,7 @@ class CustomerRepo:
     ) -> None:
         """What Telegram tells of a known customer now; a shopper who writes has unblocked us."""
         customer.chat_id = chat_id
-        customer.name = name or customer.name
+        customer.name = clean_name(name) or customer.name
         customer.username = username
         customer.language_code = language_code or customer.language_code
         if now - customer.last_seen_at >= SEEN_PRECISION:
