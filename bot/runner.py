@@ -9,13 +9,16 @@ import time
 
 from bot.app import build_app, build_dispatcher
 from bot.jobs.aftersales import start_aftersales
+from bot.jobs.catalogue import install_catalogue_jobs
 from bot.jobs.people import install_people_jobs
 from bot.jobs.reports import start_reports
 from bot.jobs.scheduler import add_housekeeping, build_scheduler
 from bot.resume import install_resumer
+from bot.services.shifts import on_duty
 from bot.settings import Settings
-from bot.transport.terminal import TerminalShopper, run_terminal
+from bot.transport.terminal import TerminalShopper, demo_banner, run_terminal
 from storage.locks import startup_lock
+from storage.repositories import Repo
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,7 @@ async def run(settings: Settings) -> None:
     add_housekeeping(scheduler, app.sessions, app.clock)
     start_reports(app, scheduler)  # weekly report (P15) and the daily summary
     install_people_jobs(scheduler, app)  # handover at shift end/start, complaints
+    install_catalogue_jobs(scheduler, app)  # 催付 reminders, catalogue changes elsewhere
     stop_aftersales = None
     try:
         scheduler.start()
@@ -50,15 +54,13 @@ async def run(settings: Settings) -> None:
         # seconds, each message under the shopper's lock.
         async with install_resumer(app, dp).running() as resumer:
             if settings.offline:
-                faq = ", ".join(f"{k}: {v} FAQ" for k, v in app.knowledge.entry_count().items())
-                print(
-                    f"{settings.shop_name} — offline demo ({faq}).\n"
-                    "Chat as a shopper in 中文 or English; /help for help, /quit to leave.",
-                    file=sys.stderr,
-                )
+                async with app.sessions() as db:
+                    present = await on_duty(Repo(db), app.clock.now())
+                print(demo_banner(settings.shop_name, app.knowledge.entry_count(),
+                                  settings.database_url, present), file=sys.stderr)
                 await run_terminal(dp, app.bot, TerminalShopper(
                     session=app.bot.session, first_update_id=time.time_ns() // 1000
-                ))
+                ), prompt=sys.stderr if sys.stdin.isatty() else None)
             else:
                 from bot.polling import run_polling  # a batch is confirmed once stored
 

@@ -456,6 +456,7 @@ SETTING_RULES = {
     "complaint_period": _period,
     "late_grace_minutes": _int_in(0, 120),
     "swap_fine": _int_in(0, 10000),
+    "bot_survey_share": _int_in(0, 100),
 }
 SHOP_FILE_SETTINGS = ("shop_name", "languages", "timezone", "agent_cap",
                       "sla_greeting_seconds", "sla_reply_seconds")
@@ -497,21 +498,6 @@ async def settings_text(repo: Repo, settings: Settings) -> str:
     lines = [f"{name}: {await staff.owner_setting(repo, name)}" for name in SETTING_RULES]
     lines += [f"{name}: {getattr(settings, name)} (shop file)" for name in SHOP_FILE_SETTINGS]
     return "\n".join(lines)
-
-
-def pending_key(owner: int) -> str:
-    return f"pending:{owner}"
-
-
-async def set_pending(repo: Repo, owner: int, state: dict[str, Any] | None) -> None:
-    """What the owner's next plain message answers (kept in the database across restarts)."""
-    await repo.faq.set_setting(pending_key(owner), json.dumps(state or {}, ensure_ascii=False))
-    await repo.commit()
-
-
-async def pending(repo: Repo, owner: int) -> dict[str, Any]:
-    raw = await repo.faq.setting(pending_key(owner))
-    return json.loads(raw) if raw else {}
 
 
 # ============================================================================ P9 terms

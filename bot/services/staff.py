@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from bot.services.lifecycle import Lifecycle
 from bot.settings import Settings
 from storage.base import utcnow
 from storage.models import ShopSetting
@@ -32,6 +33,7 @@ OWNER_DEFAULTS: dict[str, str] = {
     "complaint_period": "all",  # P14: cumulative per agent (or "month", "quarter", "year")
     "late_grace_minutes": "5",  # P11 "上班不得迟到": first activity later than this is late
     "swap_fine": "20",  # P12 "若交待不清造成误班、空班的扣罚20元"
+    "bot_survey_share": "20",  # P21: percent of bot-only conversations asked for a score
     "agent_cap": "",  # empty: the shop file's agent_cap
     "sla_greeting_seconds": "",
     "sla_reply_seconds": "",
@@ -85,9 +87,8 @@ async def remove_agent(repo: Repo, user_id: int, now: datetime | None = None) ->
     if not await repo.agents.is_agent(user_id):
         return False
     for conversation in await repo.agents.assigned_to(user_id):
-        if await repo.agents.unassign(conversation.id, user_id, now or utcnow()):
-            await repo.events.add("released", conversation_id=conversation.id,
-                                  agent_id=user_id, reason="agent_removed")
+        await Lifecycle().release(repo, conversation, user_id, now or utcnow(),
+                                  reason="agent_removed")
     await repo.agents.remove([user_id])
     await repo.faq.set_setting(f"duty:{user_id}", "auto")  # a later /addagent starts clean
     return True

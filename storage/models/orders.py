@@ -169,6 +169,7 @@ class JobStatus(StrEnum):
     FAILED = "failed"
     BLOCKED = "blocked"  # a notice copy for a shopper who blocked the bot: skipped, counted
     TASK = "task"  # for agents only: nothing is sent to the shopper
+    SKIPPED = "skipped"  # P21 a bot-only conversation not drawn in the sample: nothing sent
 
 
 class Survey(Base):
@@ -213,6 +214,8 @@ class FollowUp(Base):
     outcome: Mapped[str | None] = mapped_column(String(16))  # ok / problem
     answered_at: Mapped[datetime | None]
     note: Mapped[str] = mapped_column(Text, default="")
+    # P17 the year-end report's 回访 questions, 1–5 each: attitude / time / handling.
+    scores: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
 
 
 class Notice(Base):
