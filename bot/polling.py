@@ -35,9 +35,10 @@ How each kind of update is made durable before it is confirmed, and answered onc
   recorded (bot/webhook.py).
 
 A failed update is treated as in webhook mode (``UpdateTracker``): the error router has
-answered, the row is deleted — except a shopper message whose handling failed before it was
-stored (the database away a moment): its row stays and it is tried again a little later, as
-Telegram would redeliver an unanswered webhook; after a few tries it waits for the next start.
+answered, the row is deleted — except a shopper input (message, edit, button press) whose
+handling failed before it was stored (the database away a moment): its row stays and it is
+tried again a little later, as Telegram would redeliver a webhook answered 500; after a few
+tries it waits for the next start.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ from storage.repositories.inbox import InboxRepo
 log = logging.getLogger(__name__)
 
 POLLING_TIMEOUT = 10  # seconds a getUpdates waits for updates (aiogram's default)
-RETRY_DELAYS = (2.0, 10.0, 60.0)  # a shopper message that failed before it was stored
+RETRY_DELAYS = (2.0, 10.0, 60.0)  # a shopper input that failed before it was stored
 REPLAY_CHUNK = 500  # update ids per IN (...) at start (SQLite allows ~32k parameters)
 STOP_GRACE = 10.0  # seconds in-flight updates get to finish on SIGTERM/SIGINT
 BACKOFF = BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.3, jitter=0.1)
@@ -166,7 +167,7 @@ class DurablePolling:
         self._wake_forgetter.set()
 
     async def _must_retry(self, update_id: int, payload: str) -> bool:
-        """A shopper message that failed before it was stored is tried again, row kept."""
+        """A shopper input that failed before it was stored is tried again, row kept."""
         if not _is_shopper_message(json.loads(payload)):
             return False
         try:
