@@ -5,11 +5,12 @@
 Plain: `python -m phrases.classify` on each file, scored by the suite's score.py.
 
 Cross-validated (--cv K): a suite's dev.jsonl and talk-dev.jsonl together are split into K
-folds (stratified by label, fixed seed). For each fold the decision constants (answer
-threshold and low-zone factor of the suite's language) are chosen on the other K-1 folds
-only — the best faq_top1 with oos_false_accept ≤ 0.05 there — and the held-out fold is
-labelled with them; the pooled held-out labels are scored per file. What CV cannot refit is
-stated in the note: the lexicon and rules are hand-written and the same in every fold.
+folds (stratified by label, fixed seed). For each fold the constants (answer threshold and
+low-zone factor of the suite's language, the weight of lexicon concepts) are chosen on the
+other K-1 folds only — the best faq_top1 with oos_false_accept ≤ 0.05 there — and the
+held-out fold is labelled with them; the pooled held-out labels are scored per file.
+What CV cannot refit: the lexicon lines and intent rules are hand-written and the same in
+every fold.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from phrases.classify import label_of  # noqa: E402
-from phrases.faq_file import load_faq_file  # noqa: E402
+from phrases.faq_file import FaqFile, load_faq_file  # noqa: E402
+from phrases.matching.features import W_CONCEPT  # noqa: E402
 from phrases.understand import ANSWER_THRESHOLD, LOW_FACTOR, Understander  # noqa: E402
 
 SUITES = {"zh-shop": "zh", "en-retail": "en"}
@@ -39,8 +41,9 @@ FILES = ("dev", "talk-dev")
 MAX_FALSE_ACCEPT = 0.05
 SEED = 15
 # The grid CV chooses from: thresholds around each language's default, low-zone factors.
-GRID_STEPS = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5)
+GRID_STEPS = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5, 1.75, 2.0)
 LOW_FACTORS = (0.6, 0.7, 0.8, 0.9, 1.0)
+CONCEPT_WEIGHTS = (0.7, 1.0, 1.4, 2.0)  # weight of a word class (lexicon concept) feature
 
 
 def load_jsonl(path: Path) -> list[dict[str, str]]:
@@ -79,20 +82,27 @@ def run_plain(eval_dir: Path, suite: str, split: str, show_errors: bool) -> str:
 
 @dataclass(frozen=True)
 class Setting:
+    concept_weight: float
     threshold: float
     low_factor: float
 
 
 def grid(lang: str) -> list[Setting]:
     base = ANSWER_THRESHOLD[lang]
-    return [Setting(round(base * s, 4), f) for s in GRID_STEPS for f in LOW_FACTORS]
+    return [Setting(w, round(base * s, 4), f)
+            for w in CONCEPT_WEIGHTS for s in GRID_STEPS for f in LOW_FACTORS]
 
 
-def label_table(understander: Understander, lang: str, texts: Sequence[str],
+def label_table(faq: FaqFile, lang: str, texts: Sequence[str],
                 settings: Sequence[Setting]) -> dict[Setting, list[str]]:
-    """Every query's label under every setting (the matcher itself does not change)."""
+    """Every query's label under every setting (one matcher per concept weight)."""
     table: dict[Setting, list[str]] = {}
+    understanders: dict[float, Understander] = {}
     for setting in settings:
+        understander = understanders.get(setting.concept_weight)
+        if understander is None:
+            understander = understanders[setting.concept_weight] = Understander(
+                faq.entries, smalltalk=faq.smalltalk, concept_weight=setting.concept_weight)
         understander.thresholds[lang] = setting.threshold
         understander.low_factors[lang] = setting.low_factor
         table[setting] = [label_of(understander.understand(t)) for t in texts]
@@ -125,8 +135,9 @@ def choose(score: Callable[..., dict[str, Any]], gold: list[dict[str, str]],
         s = score([gold[i] for i in rows], preds)
         fa = s["oos_false_accept"] or 0.0
         ok = fa <= MAX_FALSE_ACCEPT
-        near = -abs(setting.threshold - default.threshold) - abs(setting.low_factor
-                                                                  - default.low_factor)
+        near = -(abs(setting.threshold - default.threshold) / default.threshold
+                 + abs(setting.low_factor - default.low_factor)
+                 + abs(setting.concept_weight - default.concept_weight))
         return (ok, (s["faq_top1"] or 0.0) if ok else -fa, s["overall_acc"] or 0.0, near)
 
     return max(table, key=key)
@@ -136,15 +147,14 @@ def cross_validate(eval_dir: Path, suite: str, k: int) -> tuple[dict[str, dict],
     lang = SUITES[suite]
     score = scorer(eval_dir).score
     faq = load_faq_file(eval_dir / suite / "faq.yaml")
-    understander = Understander(faq.entries, smalltalk=faq.smalltalk)
     gold: list[dict[str, str]] = []
     origin: list[str] = []
     for name in FILES:
         rows = load_jsonl(eval_dir / suite / f"{name}.jsonl")
         gold += rows
         origin += [name] * len(rows)
-    default = Setting(ANSWER_THRESHOLD[lang], LOW_FACTOR[lang])
-    table = label_table(understander, lang, [g["text"] for g in gold], grid(lang))
+    default = Setting(W_CONCEPT, ANSWER_THRESHOLD[lang], LOW_FACTOR[lang])
+    table = label_table(faq, lang, [g["text"] for g in gold], grid(lang))
     fold = folds_of([g["label"] for g in gold], k)
     held_out = [""] * len(gold)
     chosen = []
@@ -196,8 +206,8 @@ def main() -> int:
             results, chosen = cross_validate(eval_dir, suite, args.cv)
             for name, s in results.items():
                 print(f"{suite:>10} {name:>8} {args.cv}-fold CV: {fmt(s)}")
-            picks = ", ".join(f"{c.threshold}/{c.low_factor}" for c in chosen)
-            print(f"{suite:>10} thresholds/low factors chosen per fold: {picks}")
+            picks = ", ".join(f"{c.concept_weight}/{c.threshold}/{c.low_factor}" for c in chosen)
+            print(f"{suite:>10} concept weight/threshold/low factor chosen per fold: {picks}")
     return 0
 
 

@@ -20,7 +20,7 @@ import yaml
 
 from phrases.faq_file import FaqEntry
 from phrases.lang import detect_language
-from phrases.matching.features import Analyzer
+from phrases.matching.features import W_CONCEPT, Analyzer
 from phrases.matching.index import Doc, FeatureIndex, Hit
 from phrases.matching.lexicon import LEXICON_DIR, Lexicon, default_lexicon
 
@@ -195,6 +195,7 @@ class Understander:
         synonyms: Mapping[str, Sequence[str]] | None = None,
         thresholds: Mapping[str, float] | None = None,
         low_factors: Mapping[str, float] | None = None,
+        concept_weight: float | None = None,
     ) -> None:
         self.entries = {e.id: e for e in entries}
         # Per-language decision constants; overridable so that cross-validation can fit them
@@ -202,7 +203,7 @@ class Understander:
         self.thresholds = {**ANSWER_THRESHOLD, **(thresholds or {})}
         self.low_factors = {**LOW_FACTOR, **(low_factors or {})}
         lexicon = default_lexicon().with_synonyms(synonyms)
-        self.analyzer = Analyzer(lexicon)
+        self.analyzer = Analyzer(lexicon, concept_weight=concept_weight or W_CONCEPT)
         self.rules = builtin_intent_rules()
         docs: list[Doc] = []
         for e in self.entries.values():

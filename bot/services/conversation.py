@@ -24,7 +24,7 @@ from bot.services.replies import Button, Replier, Reply
 from bot.settings import Settings
 from phrases.catalogue import say
 from phrases.greeting import compose_greeting
-from phrases.lang import detect_language, has_chinese
+from phrases.lang import detect_language, message_language
 from phrases.splitting import split_message
 from phrases.understand import Intent, Understanding
 from storage.models import Conversation, ConversationState, Customer, Message
@@ -222,14 +222,16 @@ class ConversationService:
         lang = self._language(text, customer.language_code)
         return customer, await repo.conversations.start(customer.id, lang, now), True
 
-    def _language(self, text: str, language_code: str | None) -> str:
-        """Per conversation: the text decides; else Telegram's language; else the shop's first."""
+    def _language(self, text: str, current: str | None) -> str:
+        """The shopper's language: a message clearly in one language decides; commands, order
+        numbers, emoji and "ok" keep ``current`` (the conversation's, else Telegram's
+        language_code); else the shop's first language."""
         fallback = self.settings.default_language
-        if language_code:
-            code = language_code.split("-")[0].lower()
+        if current:
+            code = current.split("-")[0].lower()
             fallback = code if code in self.settings.languages else fallback
-        lang = detect_language(text, default=fallback) if text else fallback
-        return lang if lang in self.settings.languages else self.settings.default_language
+        lang = message_language(text) if text else None
+        return lang if lang in self.settings.languages else fallback
 
     async def _answer(
         self, repo: Repo, customer: Customer, conversation: Conversation, stored: Message,
@@ -240,8 +242,9 @@ class ConversationService:
         if burst.quiet:
             await self._flooded(repo, customer, conversation, stored, inbound, burst, now)
             return
-        if inbound.kind == "text" and (len(inbound.text) >= 4 or has_chinese(inbound.text)):
-            # Switch only on a message that tells: "转人工" does, a lone "ok" does not.
+        if inbound.kind == "text":
+            # Switch only on a message that tells: "转人工" does, a lone "ok", "/start" or an
+            # order number does not.
             conversation.language = self._language(inbound.text, conversation.language)
         replies: list[Reply] = []
         meaning: dict[str, Any] = {"kind": inbound.kind}
