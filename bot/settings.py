@@ -81,6 +81,7 @@ class Settings(BaseModel):
     # Orders and after-sales (P17–P22)
     orders_api_token: SecretStr | None = None  # the order endpoint starts only when set
     orders_api_port: int = Field(default=8081, ge=1, le=65535)
+    orders_api_host: str = Field(default="127.0.0.1", pattern=r"^[\w.:-]+$")  # 0.0.0.0: all
     shipment_stale_days: int = Field(default=3, ge=1, le=60)  # P19: no tracking event → flag
     follow_up_days_after_delivery: int = Field(default=3, ge=0, le=90)  # P17 回访
     follow_up_days_after_ticket: int = Field(default=2, ge=0, le=90)
@@ -96,7 +97,8 @@ class Settings(BaseModel):
     # Reports (P15, P23): weekly report for the Monday meeting; daily summary at "HH:MM",
     # or, when unset, at the end of the day's last shift.
     report_weekly: str = Field(
-        default="mon 14:30", pattern=r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$"
+        # P15: delivered before "每周一午时14:30开部门例会"
+        default="mon 14:00", pattern=r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$"
     )
     report_daily_at: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     # Scale (issue 8): Redis for FSM storage and per-user event isolation; webhook mode when
@@ -184,6 +186,7 @@ ENVIRONMENT = {
     "WEBHOOK_LISTEN": "webhook_listen",
     "ORDERS_API_TOKEN": "orders_api_token",
     "ORDERS_API_PORT": "orders_api_port",
+    "ORDERS_API_HOST": "orders_api_host",
 }
 
 # Shop-file key → Settings field, where they differ.

@@ -73,7 +73,12 @@ class StoreFirstRequestHandler(SimpleRequestHandler):
         return hmac.compare_digest(given, self._secret)
 
     async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
-        raw = await request.json(loads=bot.session.json_loads)
+        try:
+            raw = await request.json(loads=bot.session.json_loads)
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
+            return web.Response(status=400, text="body is not a JSON update")
+        if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
+            return web.Response(status=400, text="an update is a JSON object with update_id")
         result = await self.dispatcher.feed_webhook_update(bot, raw, **self.data)
         update_id = raw.get("update_id") if isinstance(raw, dict) else None
         if update_id in self.tracker.failed:
@@ -93,10 +98,16 @@ class StoreFirstRequestHandler(SimpleRequestHandler):
 
 
 def _is_shopper_message(raw: dict[str, Any]) -> bool:
-    """A private-chat message or edit from a person: the updates that are stored."""
-    message = raw.get("message") or raw.get("edited_message")
+    """A private-chat message, edit or button press from a person: the updates that are stored
+    (handlers.intake) and so must not be answered 200 before they are."""
+    query = raw.get("callback_query")
+    if isinstance(query, dict):
+        message, sender = query.get("message"), query.get("from")
+    else:
+        message = raw.get("message") or raw.get("edited_message")
+        sender = message.get("from") if isinstance(message, dict) else None
     return (isinstance(message, dict) and isinstance(message.get("chat"), dict)
-            and message["chat"].get("type") == "private" and "from" in message)
+            and message["chat"].get("type") == "private" and sender is not None)
 
 
 SECRET_KEY = "webhook_secret"  # ShopSetting row: the generated secret every process shares

@@ -541,3 +541,35 @@ async def test_inquiry_conversion_reminders_and_recommendations_on_a_known_data_
     assert "询单转化率 33.3% (1/3)" in sales_text(figures, "zh")[0]
     report = await build_report(repo, start, end, "Asia/Shanghai")
     assert "inquiry conversion (48 h) 33.3% (1/3)" in render_text(report, "en")
+
+
+async def test_one_cross_sell_after_a_paid_order_only_items_in_stock_P6(oh: OrderHarness) -> None:
+    from bot.jobs.catalogue import build_cross_seller, build_reminders
+    from storage.models.products import CrossSell
+
+    seller = build_cross_seller(oh.app, build_reminders(oh.app))
+    assert seller is not None
+    await oh.load([{**UNPAID, "order_id": "20261203009", "status": "paid",
+                    "items": ["亚麻衬衫 x 1"]}])
+
+    async def tick() -> list[str]:
+        oh.session.requests.clear()
+        async with oh.app.sessions() as db:
+            await seller.tick(Repo(db))
+        return [html.unescape(t) for t in oh.sent(SHOPPER)]
+
+    [suggestion] = await tick()  # LS01 is related to WP01 (in stock) and CB01
+    assert "亚麻阔腿裤" in suggestion and "¥229" in suggestion
+    assert oh.buttons()[0].startswith("prod:rec:")
+    assert await tick() == []  # at most one per order
+    await oh.load([{**UNPAID, "order_id": "20261203010", "status": "paid",
+                    "items": ["亚麻连衣裙 x 1"]}])  # DR01 → CB01 only
+    async with oh.app.sessions() as db:
+        repo = Repo(db)
+        for variant in (await repo.products.by_code("CB01")).variants:
+            variant.stock = 0  # sold out: nothing is suggested
+        await db.commit()
+    assert await tick() == []
+    rows = {r.order_id: r for r in await oh.rows(CrossSell)}
+    assert sorted((r.product_code or "", r.sent) for r in rows.values()) == [
+        ("", False), ("WP01", True)]

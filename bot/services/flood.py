@@ -21,7 +21,7 @@ from storage.models import Message
 from storage.repositories import Repo
 
 FLOOD_WINDOW = timedelta(seconds=10)
-FLOOD_BURST = 5  # a person typing fast sends a few lines; more than this in the window is a flood
+FLOOD_BURST = 8  # a person typing fast sends a few short lines; more in the window is a flood
 DIGEST_LINE = 200  # characters of one message in the collapsed post
 DIGEST_LIMIT = 3500  # the collapsed post stays well under Telegram's 4,096
 

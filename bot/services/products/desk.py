@@ -44,7 +44,7 @@ from storage.repositories import Repo
 
 TIE = 1.0  # two products whose scores differ less than this are "two candidates"
 RECOMMEND_COUNT = 3
-ASPECT_CUES = {"price", "stock", "material", "care", "fit", "size"}
+ASPECT_CUES = {"price", "stock", "colour", "material", "care", "fit", "size"}
 MULTI_LETTER_SIZE = re.compile(r"(?<![a-z0-9])(xxxl|xxl|[2-5]xl|xl|xs|xxs)(?![a-z0-9])")
 ONE_LETTER_SIZE = re.compile(r"(?<![A-Za-z0-9])([SML])(?![A-Za-z0-9])")
 SIZE_WITH_WORD = re.compile(r"(?<![a-z0-9])([a-z0-9]{1,4})\s*(?:码|号)|size\s+([a-z0-9]{1,4})\b")
@@ -153,6 +153,9 @@ class CatalogueDesk:
     ) -> list[Reply]:
         """The answer about one product for this message (it becomes the product in context)."""
         norm = normalise(text)
+        for name in sorted(self.index.names_of(product.id), key=len, reverse=True):
+            norm = norm.replace(name, " ")  # "白衬衫" names the shirt, not the colour asked
+            text = text.replace(name, " ")
         asked = self._asked(product, text, norm, cues_in(norm), parse_body(text))
         lang = conversation.language
         lines: list[str] = []
@@ -162,7 +165,7 @@ class CatalogueDesk:
             lines += self._size_lines(product, asked.body, lang, extra)
         if "price" in aspects:
             lines.append(self._price_line(product, asked, lang, now))
-        if "stock" in aspects or asked.size or asked.colour:
+        if aspects & {"stock", "colour"} or asked.size or asked.colour:
             lines.append(self._stock_line(product, asked, lang))
         if "material" in aspects and product.material:
             lines.append(self._say("product_material", lang, product=self._title(product, lang),
@@ -229,13 +232,13 @@ class CatalogueDesk:
 
         def score(item: tuple[int, tuple[frozenset[str], str, int]]) -> float:
             product_tags, season, sales = item[1]
-            fit = 10 * len(tags & product_tags) + 5 * (season in seasons or (
-                bool(seasons) and season in ("all", "四季")))
+            fit = 10 * len(tags & product_tags) + 5 * (season in seasons) + 3 * (
+                bool(seasons) and season in ("all", "四季"))  # all-season fits, less well
             return fit + math.log1p(sales) / 10
 
         ranked = sorted(self.meta.items(), key=score, reverse=True)
         if tags or seasons:
-            matching = [item for item in ranked if score(item) >= 5]
+            matching = [item for item in ranked if score(item) >= 3]
             ranked = matching or ranked
         picks: list[Product] = []
         for start in range(0, min(len(ranked), 60), 12):
@@ -381,6 +384,16 @@ class CatalogueDesk:
             return ""
         low, high = money(prices[0], "zh"), money(prices[-1], "zh")
         return low if low == high else f"{low}–{high}"
+
+    def title_of(self, product: Product, lang: str) -> str:
+        return self._title(product, lang)
+
+    def price_text(self, product: Product, now: datetime) -> str:
+        return self._price_text(product, now)
+
+    def phrase(self, situation: str, lang: str, *tags: str, **values: object,
+               ) -> tuple[str, str]:
+        return self._phrase(situation, lang, *tags, **values)
 
     def _title(self, product: Product, lang: str) -> str:
         return (product.title_zh if lang == "zh" else product.title_en) or product.title_zh \
