@@ -38,6 +38,7 @@ async def running_bot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
             AGENT_IDS="901",  # someone is on duty: the SLA clock sends holding replies (P2)
             AGENT_CHAT_ID=str(AGENT_CHAT),  # the agents' forum group (issue 3)
             SLA_REPLY_SECONDS=str(SLA_REPLY_SECONDS),  # short deadlines, real clock
+            SLA_HOLDING_BACKOFF=str(SLA_REPLY_SECONDS),  # the second holding reply as soon
         ):
             yield server
     finally:
