@@ -25,7 +25,7 @@ How each kind of update is made durable before it is confirmed, and answered onc
 
 * **shopper messages and edits** (private chats): the inbox row. A replayed one that the
   conversation had stored already (``messages.update_id`` is unique) is not dispatched again:
-  if it is unanswered, ``resume_unhandled`` (run before polling) answers it;
+  if it is unanswered, the resumer (``bot.resume``: a pass before polling) answers it;
 * **button presses, agents' messages in the forum, owners' commands, ``my_chat_member``** and
   any other update: the inbox row, deleted right after the handler returned. Replayed only if
   the kill came before that; the remaining window (an effect made, its row not yet deleted) is
@@ -90,7 +90,7 @@ class DurablePolling:
             inbox = InboxRepo(db)
             rows = await inbox.pending()
             stored = await inbox.stored_as_messages([update_id for update_id, _ in rows])
-            if stored:  # the conversation has them: resume_unhandled answered what was owed
+            if stored:  # the conversation has them: the resumer answered what was owed
                 await inbox.forget(stored)
                 await db.commit()
         replayed = 0

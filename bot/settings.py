@@ -96,7 +96,8 @@ class Settings(BaseModel):
     # Reports (P15, P23): weekly report for the Monday meeting; daily summary at "HH:MM",
     # or, when unset, at the end of the day's last shift.
     report_weekly: str = Field(
-        default="mon 14:30", pattern=r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$"
+        # P15: delivered before "每周一午时14:30开部门例会"
+        default="mon 14:00", pattern=r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$"
     )
     report_daily_at: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     # Scale (issue 8): Redis for FSM storage and per-user event isolation; webhook mode when

@@ -2,8 +2,9 @@
 
     python -m phrases.classify --faq FAQ.yaml < QUERIES.jsonl > PREDICTIONS.jsonl
 
-Labels: "smalltalk:<intent>" for an intent, the FAQ id for a confident answer, else "oos"
-(clarify and none both mean the bot does not answer from the FAQ). Runs offline.
+Labels: "smalltalk:<intent>" for an intent (ack, bot, complaint...; off-topic chit-chat is
+"oos"), the FAQ id for a confident answer, else "oos" (clarify and none both mean the bot
+does not answer from the FAQ). Runs offline.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import sys
 from collections.abc import Iterable, Iterator
 
 from phrases.faq_file import load_faq_file
-from phrases.understand import Understander, Understanding
+from phrases.understand import Intent, Understander, Understanding
 
 
 def label_of(u: Understanding) -> str:
     """The eval label of one understanding."""
+    if u.intent is Intent.OFFTOPIC:
+        return "oos"  # off-topic chit-chat is out of scope: never an FAQ answer
     if u.intent is not None:
         return f"smalltalk:{u.intent.value}"
     if u.decision == "answer" and u.best is not None:

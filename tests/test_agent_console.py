@@ -18,6 +18,7 @@ from bot.app import App, build_app, build_dispatcher
 from bot.clock import FixedClock
 from bot.services.lifecycle import Lifecycle
 from bot.services.queue import QueueService
+from bot.services.records import customer_record
 from bot.settings import Settings, load_settings
 from storage.models import Conversation, ConversationState, Customer, Event, Message, Sender
 from storage.models.agents import Agent, CustomerTopic, MessageLink
@@ -244,6 +245,30 @@ async def test_note_is_kept_internal_and_never_sent(h: H) -> None:
     assert "喜欢蓝色" in customer.notes
     await h.agent(ALICE, "/card", thread)
     assert "喜欢蓝色" in h.texts_to(GROUP)[-1]
+
+
+async def test_the_topic_card_is_the_customer_record_with_their_orders_P16(h: H) -> None:
+    """One card: /card in a topic shows what the private /card shows (it said "Orders: none
+    on record" for a shopper with an order); a note from either /note lands on it."""
+    async with h.app.sessions() as db:
+        await Repo(db).orders.add(order_ref="20260501001", telegram_user_id=SHOPPER,
+                                  status="shipped", amount_cents=12900, currency="CNY",
+                                  items=[])
+        await db.commit()
+    thread = await queued(h)
+    await h.agent(ALICE, "/take", thread)
+    await h.agent(ALICE, "/note 要发顺丰", thread)
+    await h.agent(ALICE, "/card", thread)
+    card = h.texts_to(GROUP)[-1]
+    assert "20260501001: shipped, 129.00 CNY" in card
+    assert "none on record" not in card
+    assert "要发顺丰" in card and "Alice" in card
+    assert f"id {SHOPPER}" in card and "/take" in card  # the record, then the console's help
+    async with h.app.sessions() as db:
+        customer = await Repo(db).customers.by_telegram_id(SHOPPER)
+        assert customer is not None
+        private = (await customer_record(Repo(db), customer)).render(h.app.settings.tz)
+    assert private in card, "the same renderer for both cards"
 
 
 async def test_queue_lists_waiting_chats_with_their_wait(h: H) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from bot.clock import Clock
 from bot.services.availability import format_next_open, said_values
 from bot.services.escalation import EscalationService
+from bot.services.flood import Burst, burst_of
 from bot.services.inbound import BUTTON, Choice, Inbound, Shopper, command_of
 from bot.services.knowledge import KnowledgeBase
 from bot.services.lifecycle import Lifecycle
@@ -237,6 +238,10 @@ class ConversationService:
         inbound: Inbound, is_new: bool,
     ) -> None:
         now = self.clock.now()
+        burst = await burst_of(repo, stored)
+        if burst.quiet:
+            await self._flooded(repo, customer, conversation, stored, inbound, burst, now)
+            return
         if inbound.kind == "text" and (len(inbound.text) >= 4 or has_chinese(inbound.text)):
             # Switch only on a message that tells: "转人工" does, a lone "ok" does not.
             conversation.language = self._language(inbound.text, conversation.language)
@@ -264,6 +269,24 @@ class ConversationService:
             await self.relay.shopper_message(repo, customer, conversation, stored,
                                              inbound.reply_to_message_id,
                                              bot_replies=[reply.text for reply in replies])
+
+    async def _flooded(
+        self, repo: Repo, customer: Customer, conversation: Conversation, stored: Message,
+        inbound: Inbound, burst: Burst, now: datetime,
+    ) -> None:
+        """Part of a flood (bot/services/flood.py): stored already; one reply for the whole
+        burst and a ``flood`` event for the owner; the agents get one collapsed post."""
+        replies: list[Reply] = []
+        if burst.first:
+            replies = [self._phrase(customer, conversation, "flood")]
+            await repo.events.add("flood", conversation_id=conversation.id,
+                                  customer_id=customer.id, at=now)
+        await self._deliver(repo, customer, conversation, replies, now)
+        await repo.conversations.mark_handled(stored, now, {"kind": inbound.kind,
+                                                            "decision": "flood"})
+        await repo.commit()
+        if conversation.state in (ConversationState.QUEUED, ConversationState.ASSIGNED):
+            await self.relay.shopper_burst(repo, customer, conversation)
 
     async def _respond(
         self, repo: Repo, customer: Customer, conversation: Conversation, inbound: Inbound,
@@ -306,8 +329,7 @@ class ConversationService:
                 self.life.understood(conversation)
                 return desk, {**meaning, "decision": "order"}
         if (self.catalogue is not None and state != ConversationState.ASSIGNED
-                and intent not in (Intent.HUMAN, Intent.COMPLAINT, Intent.THANKS,
-                                   Intent.FAREWELL)):
+                and intent in (None, Intent.GREETING)):
             # P5/P6: a product named (or in context) is answered from the catalogue.
             products = await self.catalogue.answer(
                 repo, customer, conversation, inbound.text, now,
@@ -317,7 +339,8 @@ class ConversationService:
                 return products, {**meaning, "decision": "catalogue"}
         if intent is not None:
             self.life.understood(conversation)
-            return await self._intent(repo, customer, conversation, intent, greeted, now), meaning
+            return await self._intent(repo, customer, conversation, intent, greeted, now,
+                                      understanding), meaning
         if understanding.decision == "answer" and understanding.best is not None:
             self.life.understood(conversation)
             entry = self.knowledge.entry(understanding.best.entry_id, conversation.language)
@@ -336,7 +359,7 @@ class ConversationService:
 
     async def _intent(
         self, repo: Repo, customer: Customer, conversation: Conversation, intent: Intent,
-        greeted: bool, now: datetime,
+        greeted: bool, now: datetime, understanding: Understanding | None = None,
     ) -> list[Reply]:
         def said(situation: str) -> list[Reply]:
             return [self._phrase(customer, conversation, situation)]
@@ -344,8 +367,19 @@ class ConversationService:
         if intent == Intent.HUMAN:
             return await self._escalate(repo, conversation, customer, "asked", now)
         if intent == Intent.COMPLAINT:
-            apology = said("complaint")
+            # P7/P20: apologise, and when the anger is about something the FAQ answers (a
+            # torn shirt) give its after-sales steps too, then a person takes over.
+            apology = said("complaint") + self._faq_steps(conversation, understanding)
             return apology + await self._escalate(repo, conversation, customer, "complaint", now)
+        if intent == Intent.ACK:
+            # 好的 / 👍: a short 应答 while the bot holds the chat; never a hand-over or a
+            # second greeting, and never talking over a person who has the chat.
+            bot_holds = conversation.state == ConversationState.BOT
+            return said("ack_reply") if bot_holds and not greeted else []
+        if intent == Intent.BOT:
+            return self._with_human_button(said("bot_identity"))  # honest, person one tap away
+        if intent == Intent.OFFTOPIC:
+            return self._with_human_button(said("off_topic"))  # P4: what the bot is for
         if intent == Intent.GREETING:
             return [] if greeted else said("hello_again")
         if intent == Intent.THANKS:
@@ -437,6 +471,18 @@ class ConversationService:
             buttons = ((Button("👍", f"fb:up:{key}"), Button("👎", f"fb:down:{key}")),)
         replies.append(Reply(text=parts[-1], buttons=buttons))
         return replies
+
+    def _faq_steps(
+        self, conversation: Conversation, understanding: Understanding | None
+    ) -> list[Reply]:
+        """The FAQ answer a complaint also matched confidently (its steps), without buttons."""
+        if understanding is None or understanding.faq_decision != "answer":
+            return []
+        best = understanding.best
+        entry = self.knowledge.entry(best.entry_id, conversation.language) if best else None
+        if entry is None:
+            return []
+        return [Reply(part) for part in split_message(entry.answer, limit=ANSWER_PART_LIMIT)]
 
     def _which_one(
         self, customer: Customer, conversation: Conversation, understanding: Understanding

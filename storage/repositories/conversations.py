@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -203,6 +203,28 @@ class ConversationRepo:
             .limit(limit)
         )
         return list(reversed(list(rows)))
+
+    async def burst_size(self, message: Message, window: timedelta) -> int:
+        """Shopper messages of the conversation from ``window`` before ``message`` up to it
+        (itself included): the same count whenever and wherever it is answered."""
+        return int(await self.session.scalar(
+            select(func.count()).select_from(Message).where(
+                Message.conversation_id == message.conversation_id,
+                Message.sender == Sender.SHOPPER,
+                Message.created_at >= message.created_at - window,
+                Message.id <= message.id,
+            )
+        ) or 0)
+
+    async def shopper_messages_after(
+        self, conversation_id: int, after_id: int, limit: int = 500
+    ) -> list[Message]:
+        """The conversation's shopper messages with an id above ``after_id``, oldest first."""
+        return list(await self.session.scalars(
+            select(Message).where(Message.conversation_id == conversation_id,
+                                  Message.sender == Sender.SHOPPER, Message.id > after_id)
+            .order_by(Message.id).limit(limit)
+        ))
 
     async def unhandled_inbound(self, older_than: datetime, limit: int = 100) -> list[Message]:
         """Shopper messages stored but never answered (a crash mid-chat): to resume on start."""

@@ -9,8 +9,15 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.base import upsert_for
 from storage.models.orders import Order, OrderStatus
-from storage.models.products import PaymentReminder, Product, ProductVariant, ReminderStatus
+from storage.models.products import (
+    CrossSell,
+    PaymentReminder,
+    Product,
+    ProductVariant,
+    ReminderStatus,
+)
 
 
 class ProductRepo:
@@ -129,3 +136,24 @@ class ProductRepo:
             select(Order).where(Order.status == OrderStatus.PENDING, Order.id.not_in(taken))
             .order_by(Order.id).limit(limit))
         return list(rows)
+
+    # ------------------------------------------------------------------ cross-sell (P6)
+    async def paid_orders_without_cross_sell(self, since: datetime, limit: int = 200,
+                                             ) -> list[Order]:
+        done = select(CrossSell.order_id)
+        rows = await self.session.scalars(
+            select(Order).where(Order.status == OrderStatus.PAID,
+                                Order.telegram_user_id.is_not(None), Order.created_at >= since,
+                                Order.id.not_in(done))
+            .order_by(Order.id).limit(limit))
+        return list(rows)
+
+    async def claim_cross_sell(self, order: Order, now: datetime) -> bool:
+        """One row per order, first writer wins (several processes tick at once)."""
+        insert_ = upsert_for(self.session)
+        result = await self.session.execute(
+            insert_(CrossSell).values(order_id=order.id, at=now).on_conflict_do_nothing())
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def cross_sell(self, order_id: int) -> CrossSell | None:
+        return await self.session.get(CrossSell, order_id)

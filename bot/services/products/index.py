@@ -97,6 +97,7 @@ class ProductIndex:
         self.by_text: dict[str, list[int]] = {}
         self.by_sounds: dict[str, list[int]] = {}
         self.titles: dict[int, dict[str, str]] = {}
+        self.by_product: dict[int, list[str]] = {}
         self.longest = 2  # characters of the longest Chinese name
         self.most_words = 1  # words (or syllables) of the longest name
         for product in products:
@@ -116,6 +117,7 @@ class ProductIndex:
         number = len(self.names)
         name = Name(product_id, text, " ".join(tokens), cjk)
         self.names.append(name)
+        self.by_product.setdefault(product_id, []).append(text)
         self.by_text.setdefault(text, []).append(number)
         self.by_sounds.setdefault(name.sounds, []).append(number)
         if cjk:
@@ -126,6 +128,10 @@ class ProductIndex:
 
     def __len__(self) -> int:
         return len(self.titles)
+
+    def names_of(self, product_id: int) -> list[str]:
+        """The product's names as matched (normalised): titles and aliases."""
+        return self.by_product.get(product_id, [])
 
     def title(self, product_id: int, lang: str) -> str:
         titles = self.titles.get(product_id, {})
