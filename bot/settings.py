@@ -81,6 +81,7 @@ class Settings(BaseModel):
     # Orders and after-sales (P17–P22)
     orders_api_token: SecretStr | None = None  # the order endpoint starts only when set
     orders_api_port: int = Field(default=8081, ge=1, le=65535)
+    orders_api_host: str = Field(default="127.0.0.1", pattern=r"^[\w.:-]+$")  # 0.0.0.0: all
     shipment_stale_days: int = Field(default=3, ge=1, le=60)  # P19: no tracking event → flag
     follow_up_days_after_delivery: int = Field(default=3, ge=0, le=90)  # P17 回访
     follow_up_days_after_ticket: int = Field(default=2, ge=0, le=90)
@@ -194,6 +195,7 @@ ENVIRONMENT = {
     "WEBHOOK_LISTEN": "webhook_listen",
     "ORDERS_API_TOKEN": "orders_api_token",
     "ORDERS_API_PORT": "orders_api_port",
+    "ORDERS_API_HOST": "orders_api_host",
 }
 
 # Shop-file key → Settings field, where they differ.

@@ -24,6 +24,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.services.aftersales import AfterSales
+from bot.services.agent_console import AgentConsole
 from bot.services.conversation import ConversationService, Intake
 from bot.services.knowledge import KnowledgeBase
 from bot.services.notices import SEGMENTS, NoticeReport
@@ -262,7 +263,11 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
     @shop.callback_query(F.data.startswith("sv:"))
     async def rate(query: CallbackQuery, state: FSMContext, repo: Repo, intake: Intake,
                    aftersales: AfterSales, conversations: ConversationService) -> None:
-        _, survey_id, score = (query.data or "").split(":", 2)
+        _, survey_id, score = f"{query.data or ''}::".split(":", 2)
+        score = score.rstrip(":")
+        if not (survey_id.isdigit() and len(survey_id) <= 12 and score in tuple("12345")):
+            await query.answer()
+            return
         notice, comment = await aftersales.aftercare.rate(
             repo, intake.customer, int(survey_id), int(score), clock.now())
         await query.answer(notice[:190])
@@ -292,7 +297,11 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
     @shop.callback_query(F.data.startswith("fu:"))
     async def follow_up(query: CallbackQuery, repo: Repo, intake: Intake,
                         aftersales: AfterSales, conversations: ConversationService) -> None:
-        _, row_id, outcome = (query.data or "").split(":", 2)
+        _, row_id, outcome = f"{query.data or ''}::".split(":", 2)
+        outcome = outcome.rstrip(":")
+        if not (row_id.isdigit() and len(row_id) <= 12):  # forged or stale: no error
+            await query.answer()
+            return
         text = await aftersales.aftercare.follow_up_answer(
             repo, intake.customer, int(row_id), outcome, clock.now())
         await query.answer()
@@ -335,9 +344,12 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
 
     @shop.callback_query(F.data == "forget:yes")
     async def do_forget(query: CallbackQuery, repo: Repo, intake: Intake,
-                        conversations: ConversationService) -> None:
+                        conversations: ConversationService,
+                        console: AgentConsole | None = None) -> None:
         """P16: the press was stored first; the deletion then blanks it with the rest."""
         await forget(repo, intake.customer, clock.now())
+        if console is not None:  # the topic's name and a word to the agents
+            await console.customer_forgotten(repo, intake.customer)
         await repo.commit()
         await query.answer()
         await conversations.reply(repo, intake, said(
