@@ -185,7 +185,8 @@ class ConversationService:
             conversation.greeted_at = now
             meaning["greeted"] = True
         body, body_meaning = await self._respond(
-            repo, customer, conversation, inbound, understanding, greeted=greet, now=now
+            repo, customer, conversation, inbound, understanding,
+            greeted=greet and not inbound.edited, now=now,
         )
         replies += body
         meaning.update(body_meaning)
