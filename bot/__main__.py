@@ -1,6 +1,6 @@
-"""``python -m bot``: run the bot (console offline without BOT_TOKEN, Telegram with it).
+"""``python -m bot``: run the bot (the terminal chat offline without BOT_TOKEN, Telegram with it).
 
-``python -m bot report --from … --to …`` prints a report instead (bot/report_cli.py).
+``python -m bot report --from … --to …`` prints a report instead (bot/cli/report.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from bot.settings import ConfigError, load_settings
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["report"]:
-        from bot.report_cli import main as report_main  # P23: no bot, no polling
+        from bot.cli.report import main as report_main  # P23: no bot, no polling
 
         return report_main(argv[1:])
     try:
@@ -24,9 +24,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
     if argv[:1] == ["orders"]:  # python -m bot orders import FILE (issue 6)
-        from bot.orders_cli import main as orders_main
+        from bot.cli.orders import main as orders_main
 
         return orders_main(settings, argv[1:])
+    if argv[:1] == ["catalogue"]:  # python -m bot catalogue import FILE (P5)
+        from bot.cli.catalogue import main as catalogue_main
+
+        return catalogue_main(settings, argv[1:])
     logging.basicConfig(
         level=logging.WARNING if settings.offline else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

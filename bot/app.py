@@ -21,18 +21,21 @@ from bot.services.agent_console import AgentConsole
 from bot.services.conversation import ConversationService
 from bot.services.escalation import EscalationService
 from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
+from bot.services.products.desk import CatalogueDesk
+from bot.services.products.sync import sync_catalogue_from_file
 from bot.services.queue import QueueService
 from bot.services.shifts import CalendarRoster
 from bot.services.sla import ConsoleDesk, SlaClock
 from bot.services.sla_rules import WaitRules
 from bot.services.staff import seed_staff
 from bot.settings import Settings
-from bot.transport.console import ConsoleSession
 from bot.transport.outgoing import OutgoingGuard, install_outgoing_guard
 from bot.transport.replier import BotReplier
+from bot.transport.terminal import TerminalSession
 from bot.transport.topics import TelegramTopics
 from handlers.aftersales import build_aftersales_router
 from handlers.agent import build_agent_router
+from handlers.catalogue import build_catalogue_router
 from handlers.errors import build_error_router
 from handlers.groups import build_group_router
 from handlers.owner import build_owner_router
@@ -67,10 +70,10 @@ class App:
 
 
 def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
-    """Telegram (or a self-hosted / fake Bot API server), or without a token the console."""
+    """Telegram (or a self-hosted / fake Bot API server), or without a token the terminal."""
     if session is None:
         if settings.offline:
-            session = ConsoleSession()
+            session = TerminalSession()
         elif settings.telegram_api_url:
             session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
         else:
@@ -91,6 +94,7 @@ async def build_app(
         repo = Repo(db)
         await sync_faq_from_files(repo, settings)
         await seed_staff(repo, settings)  # issue 5: roster and time zone for shifts
+        await sync_catalogue_from_file(repo, settings)  # the shop file's catalogue (P5)
         await knowledge.reload(repo)
 
     bot = build_bot(settings, session)
@@ -106,16 +110,17 @@ async def build_app(
     queue = QueueService(settings.agent_cap, auto_assign=settings.agent_chat_id is not None)
     console = AgentConsole(settings, knowledge, queue, TelegramTopics(bot), BotReplier(bot),
                            clock, sessions)
-    async with sessions() as db:
-        await Repo(db).agents.ensure((*settings.agent_ids, *settings.owner_ids))
-        await db.commit()
     escalation = EscalationService(queue)
     aftersales = build_aftersales(settings, BotReplier(bot), clock, escalation, sessions)
     # Issue 5: who is on duty follows the shift calendar (P11, P24), the same answer for the
     # shopper's reply at escalation and for the SLA clock.
     roster = CalendarRoster(settings)
+    catalogue = CatalogueDesk(knowledge, clock)  # P5/P6: products before the FAQ
+    async with sessions() as db:
+        await catalogue.reload(Repo(db))
     conversations = ConversationService(
         settings, knowledge, BotReplier(bot), clock, escalation, orders=aftersales.desk,
+        catalogue=catalogue,
         relay=console if settings.agent_chat_id is not None else None,
         sla=WaitRules(settings, roster),
     )
@@ -137,9 +142,9 @@ def build_dispatcher(app: App) -> Dispatcher:
     dp.update.outer_middleware(RepoMiddleware(app.sessions))
     dp.include_routers(
         # The agents' group first: topic commands (/note, /card) are the console's there.
-        build_agent_router(app.settings.agent_chat_id,
-                           (*app.settings.agent_ids, *app.settings.owner_ids)),
+        build_agent_router(app.settings.agent_chat_id),  # the roster: the agents table
         build_aftersales_router(app.settings, app.clock),  # its commands and states go first
+        build_catalogue_router(app.settings.owner_ids),  # owner's file import, product buttons
         build_owner_router(app.settings.owner_ids),  # before shoppers: owner commands
         build_reports_router(app.settings.owner_ids),  # /report (P23), owners only
         build_staff_router(app.settings.owner_ids),  # schedule, swaps, handover
@@ -150,14 +155,3 @@ def build_dispatcher(app: App) -> Dispatcher:
     inline_sync_filters(dp)  # F-filters in the event loop, not a thread each (issue 8, load)
     pin_response_types()
     return dp
-
-
-async def resume_unhandled(app: App) -> int:
-    """After a crash: answer shopper messages that were stored but never answered."""
-    resumed = 0
-    async with app.sessions() as db:
-        repo = Repo(db)
-        for message in await repo.conversations.unhandled_inbound(app.clock.now()):
-            await app.conversations.resume(repo, message)
-            resumed += 1
-    return resumed

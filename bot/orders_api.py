@@ -11,11 +11,13 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.catalogue_api import add_catalogue_routes
 from bot.clock import Clock
 from bot.services import order_import
 from bot.services.orders import OrderDesk
@@ -28,6 +30,7 @@ MAX_BODY = 5 * 1024 * 1024
 
 def build_orders_api(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], desk: OrderDesk, clock: Clock,
+    on_catalogue_change: Callable[[], Awaitable[None]] | None = None,
 ) -> web.Application:
     if settings.orders_api_token is None:
         raise ValueError("ORDERS_API_TOKEN is not set")
@@ -65,15 +68,17 @@ def build_orders_api(
 
     app = web.Application(client_max_size=MAX_BODY)
     app.router.add_post("/orders", post_orders)
+    # The catalogue's stock/price updates, same token (P5; bot/catalogue_api.py).
+    add_catalogue_routes(app, authorised, settings, sessions, clock, on_catalogue_change)
     return app
 
 
 async def start_orders_api(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], desk: OrderDesk, clock: Clock,
-    host: str = "0.0.0.0",
+    host: str = "0.0.0.0", on_catalogue_change: Callable[[], Awaitable[None]] | None = None,
 ) -> web.AppRunner:
     """Starts the endpoint on ORDERS_API_PORT; the caller cleans the runner up."""
-    runner = web.AppRunner(build_orders_api(settings, sessions, desk, clock))
+    runner = web.AppRunner(build_orders_api(settings, sessions, desk, clock, on_catalogue_change))
     await runner.setup()
     await web.TCPSite(runner, host, settings.orders_api_port).start()
     log.info("orders endpoint listening on port %d", settings.orders_api_port)

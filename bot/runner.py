@@ -1,4 +1,4 @@
-"""Runs the bot: polling on Telegram with a token, the offline console without one."""
+"""Runs the bot: polling on Telegram with a token, the offline terminal chat without one."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import logging
 import sys
 import time
 
-from bot.aftersales_jobs import start_aftersales
-from bot.app import build_app, build_dispatcher, resume_unhandled
-from bot.people_jobs import install_people_jobs
-from bot.report_jobs import start_reports
-from bot.scheduler import add_housekeeping, build_scheduler
+from bot.app import build_app, build_dispatcher
+from bot.jobs.aftersales import start_aftersales
+from bot.jobs.people import install_people_jobs
+from bot.jobs.reports import start_reports
+from bot.jobs.scheduler import add_housekeeping, build_scheduler
+from bot.resume import install_resumer
 from bot.settings import Settings
-from bot.transport.console import ConsoleShopper, run_console
+from bot.transport.terminal import TerminalShopper, run_terminal
 from storage.locks import startup_lock
 
 log = logging.getLogger(__name__)
@@ -45,24 +46,25 @@ async def run(settings: Settings) -> None:
 
             await run_webhook(app, dp)
             return
-        resumed = await resume_unhandled(app)
-        if resumed:
-            log.warning("answered %d messages left unanswered by a previous run", resumed)
-        if settings.offline:
-            faq = ", ".join(f"{k}: {v} FAQ" for k, v in app.knowledge.entry_count().items())
-            print(
-                f"{settings.shop_name} — offline demo ({faq}).\n"
-                "Chat as a shopper in 中文 or English; /help for help, /quit to leave.",
-                file=sys.stderr,
-            )
-            await run_console(dp, app.bot, ConsoleShopper(
-                session=app.bot.session, first_update_id=time.time_ns() // 1000
-            ))
-        else:
-            await app.bot.delete_webhook(drop_pending_updates=False)
-            await dp.start_polling(
-                app.bot, allowed_updates=dp.resolve_used_update_types(), handle_signals=True
-            )
+        # The one resumer (bot.resume), as in webhook mode: a pass now, then every few
+        # seconds, each message under the shopper's lock.
+        async with install_resumer(app, dp).running():
+            if settings.offline:
+                faq = ", ".join(f"{k}: {v} FAQ" for k, v in app.knowledge.entry_count().items())
+                print(
+                    f"{settings.shop_name} — offline demo ({faq}).\n"
+                    "Chat as a shopper in 中文 or English; /help for help, /quit to leave.",
+                    file=sys.stderr,
+                )
+                await run_terminal(dp, app.bot, TerminalShopper(
+                    session=app.bot.session, first_update_id=time.time_ns() // 1000
+                ))
+            else:
+                await app.bot.delete_webhook(drop_pending_updates=False)
+                await dp.start_polling(
+                    app.bot, allowed_updates=dp.resolve_used_update_types(),
+                    handle_signals=True,
+                )
     finally:
         if stop_aftersales is not None:
             await stop_aftersales()

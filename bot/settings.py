@@ -83,6 +83,13 @@ class Settings(BaseModel):
     follow_up_days_after_ticket: int = Field(default=2, ge=0, le=90)
     ticket_due_hours: int = Field(default=48, ge=1, le=720)  # P18 handling-rate deadline
     notice_rate_per_second: float = Field(default=25.0, gt=0, le=30)  # P22, Telegram ≤ ~30/s
+    # The catalogue (P5, P6): a CSV/JSON file loaded on start when it changed (shop file key
+    # ``catalogue``), and 催付: one reminder this long after an unpaid order arrives, sent only
+    # between the two times of ``payment_reminder_hours`` (shop time).
+    catalogue_file: Path | None = None
+    payment_reminder_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    payment_reminder_hours: str = Field(
+        default="09:00-22:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
     # Reports (P15, P23): weekly report for the Monday meeting; daily summary at "HH:MM",
     # or, when unset, at the end of the day's last shift.
     report_weekly: str = Field(
@@ -169,7 +176,8 @@ ENVIRONMENT = {
 }
 
 # Shop-file key → Settings field, where they differ.
-SHOP_FILE_KEYS = {"name": "shop_name", "faq": "faq_files", "phrases": "phrase_files"}
+SHOP_FILE_KEYS = {"name": "shop_name", "faq": "faq_files", "phrases": "phrase_files",
+                  "catalogue": "catalogue_file"}
 
 
 def read_shop_file(path: Path) -> dict[str, Any]:
@@ -186,6 +194,8 @@ def read_shop_file(path: Path) -> dict[str, Any]:
     folder = path.parent
     if isinstance(values.get("faq_files"), dict):
         values["faq_files"] = {k: folder / v for k, v in values["faq_files"].items()}
+    if isinstance(values.get("catalogue_file"), str):
+        values["catalogue_file"] = folder / values["catalogue_file"]
     if isinstance(values.get("phrase_files"), list):
         values["phrase_files"] = [folder / p for p in values["phrase_files"]]
     return values

@@ -10,36 +10,28 @@ another process; ``store_inbound`` is idempotent per ``update_id``, so it is sto
 The cost is one open request per update in flight, which Telegram allows (``max_connections``).
 
 What answers a message that was stored but never answered (a process killed between storing
-and answering, or a redelivery that found it stored already)? The ``Resumer``: at start and
-then every few seconds it looks for such messages and answers each **under the shopper's
-event-isolation lock** (Redis with several processes, ``bot.fsm``), the same lock the
-dispatcher holds around a whole update. So a message still being handled elsewhere is waited
-for and then found handled: answered once. What stays possible is the unavoidable window of
-any non-idempotent API: a process killed after Telegram accepted a reply but before it
-committed "handled" — that reply goes out again on resume.
+and answering)? A redelivery of its update answers it (the intake finds it stored but
+unanswered), and the ``Resumer`` (``bot.resume``, the same one long polling runs) looks for
+such messages at start and every few seconds, each under the shopper's event-isolation lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
+import secrets
 import signal
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiogram import BaseMiddleware, Bot, Dispatcher
-from aiogram.types import TelegramObject, Update
+from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
-from sqlalchemy import select
 
 from bot.app import App
-from bot.fsm import user_lock
-from storage.models import Conversation, Customer, Message, Sender
+from bot.resume import Resumer, UpdateTracker
 from storage.repositories import Repo
 
 log = logging.getLogger(__name__)
@@ -59,39 +51,6 @@ def listen_address(listen: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port)
 
 
-class UpdateTracker(BaseMiddleware):
-    """Innermost outer middleware: which updates are being handled here, and which failed.
-
-    Failed: the error router answers the shopper and swallows the error, so aiogram would
-    answer the webhook 200; if the shopper's message was not stored by then, 200 would lose it.
-    In flight: the resumer leaves those alone. Under load a message can wait longer than the
-    resumer's grace for its turn; resuming it then cost a lock wait and a query per message
-    while the process was already the bottleneck (issue 8, load).
-    """
-
-    def __init__(self) -> None:
-        self.failed: set[int] = set()
-        self.in_flight: set[int] = set()
-
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        update_id = event.update_id if isinstance(event, Update) else None
-        if update_id is not None:
-            self.in_flight.add(update_id)
-        try:
-            return await handler(event, data)
-        except Exception:
-            if update_id is not None:
-                self.failed.add(update_id)
-            raise
-        finally:
-            self.in_flight.discard(update_id)
-
-
 class StoreFirstRequestHandler(SimpleRequestHandler):
     """Answers 200 only once the update is handled, or at least its message stored.
 
@@ -99,10 +58,19 @@ class StoreFirstRequestHandler(SimpleRequestHandler):
     load balancer) delivers it again, to this or another process.
     """
 
-    def __init__(self, app: App, dp: Dispatcher, tracker: UpdateTracker) -> None:
+    def __init__(self, app: App, dp: Dispatcher, tracker: UpdateTracker, secret: str) -> None:
+        if not secret:
+            raise ValueError("webhook mode needs a secret (see shared_secret)")
         super().__init__(dispatcher=dp, bot=app.bot, handle_in_background=False,
-                         secret_token=app.settings.webhook_secret)
+                         secret_token=secret)
         self.app, self.tracker = app, tracker
+        self._secret = secret.encode()
+
+    def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
+        """Always required (aiogram's check passes everything when no secret is set); compared
+        as bytes in constant time, so a non-ASCII header is a 401, not a 500."""
+        given = telegram_secret_token.encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(given, self._secret)
 
     async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
         raw = await request.json(loads=bot.session.json_loads)
@@ -131,7 +99,35 @@ def _is_shopper_message(raw: dict[str, Any]) -> bool:
             and message["chat"].get("type") == "private" and "from" in message)
 
 
-def build_webhook_app(app: App, dp: Dispatcher, tracker: UpdateTracker) -> web.Application:
+SECRET_KEY = "webhook_secret"  # ShopSetting row: the generated secret every process shares
+
+
+async def shared_secret(app: App) -> str:
+    """The webhook secret: WEBHOOK_SECRET when configured, else one generated once and kept in
+    the database, so every process behind the URL checks the same one as setWebhook got.
+
+    Without it anyone who reaches the port could post updates "from" the owner.
+    """
+    if app.settings.webhook_secret:
+        return app.settings.webhook_secret
+    async with app.sessions() as db:
+        # 43 characters of [A-Za-z0-9_-], which Telegram accepts (1–256 of those).
+        secret = await Repo(db).faq.setting_once(SECRET_KEY, secrets.token_urlsafe(32))
+        await db.commit()
+    return secret
+
+
+async def register_webhook(app: App, dp: Dispatcher, secret: str) -> None:
+    """setWebhook with the secret: Telegram then sends it in every request's header."""
+    await app.bot.set_webhook(
+        app.settings.webhook_url or "", secret_token=secret,
+        allowed_updates=dp.resolve_used_update_types(), drop_pending_updates=False,
+    )
+
+
+def build_webhook_app(
+    app: App, dp: Dispatcher, tracker: UpdateTracker, secret: str
+) -> web.Application:
     """The aiohttp application: POST {path} → dispatcher (secret checked), GET /healthz.
 
     Not aiogram's ``setup_application``: its shutdown hook closes the bot session and the FSM
@@ -140,7 +136,7 @@ def build_webhook_app(app: App, dp: Dispatcher, tracker: UpdateTracker) -> web.A
     """
     aio = web.Application()
     dp.update.outer_middleware(tracker)
-    handler = StoreFirstRequestHandler(app, dp, tracker)
+    handler = StoreFirstRequestHandler(app, dp, tracker, secret)
     aio.router.add_post(webhook_path(app.settings.webhook_url), handler.handle)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -150,81 +146,13 @@ def build_webhook_app(app: App, dp: Dispatcher, tracker: UpdateTracker) -> web.A
     return aio
 
 
-@dataclass
-class Resumer:
-    """Answers stored-but-unanswered shopper messages, each under the shopper's lock."""
-
-    app: App
-    dp: Dispatcher
-    grace: float = 2.0  # only messages older than this: newer ones are being handled
-    max_attempts: int = 3  # per message and process; then it is left for the SLA clock/people
-    tracker: UpdateTracker | None = None  # updates this process is handling: not resumed
-    _attempts: dict[int, int] = field(default_factory=dict)
-
-    async def pending(
-        self, older_than_seconds: float, limit: int = 200
-    ) -> list[tuple[int, int, int]]:
-        """(message id, chat id, user id) of unanswered shopper messages of unblocked customers."""
-        older_than = self.app.clock.now() - timedelta(seconds=older_than_seconds)
-        query = (
-            select(Message.id, Message.update_id, Customer.chat_id, Customer.telegram_user_id)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .join(Customer, Customer.id == Conversation.customer_id)
-            .where(
-                Message.sender == Sender.SHOPPER,
-                Message.handled_at.is_(None),
-                Message.created_at < older_than,
-                Customer.blocked_at.is_(None),
-            )
-            .order_by(Message.id)
-            .limit(limit)
-        )
-        async with self.app.sessions() as db:
-            rows = (await db.execute(query)).all()
-        busy = self.tracker.in_flight if self.tracker is not None else set()
-        return [(m, c, u) for m, update, c, u in rows
-                if update not in busy and self._attempts.get(m, 0) < self.max_attempts]
-
-    async def resume_one(self, message_id: int, chat_id: int, user_id: int) -> bool:
-        """Answer one message unless someone did meanwhile; True when this call answered it."""
-        self._attempts[message_id] = self._attempts.get(message_id, 0) + 1
-        async with user_lock(self.dp.fsm.events_isolation, self.app.bot.id, chat_id, user_id):
-            async with self.app.sessions() as db:
-                message = await db.get(Message, message_id)
-                if message is None or message.handled_at is not None:
-                    return False
-                await self.app.conversations.resume(Repo(db), message)
-                return True
-
-    async def run_once(self, older_than_seconds: float | None = None) -> int:
-        """One pass; returns how many messages this process answered."""
-        grace = self.grace if older_than_seconds is None else older_than_seconds
-        answered = 0
-        for message_id, chat_id, user_id in await self.pending(grace):
-            try:
-                answered += await self.resume_one(message_id, chat_id, user_id)
-            except Exception:
-                log.exception("resuming message %s failed", message_id)
-        return answered
-
-    async def run_forever(self, interval: float = 2.0) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.run_once()
-            except Exception:  # the database may be away for a moment; try again later
-                log.exception("resume pass failed")
-
-
 async def run_webhook(app: App, dp: Dispatcher) -> None:
     """Serve the webhook until SIGINT/SIGTERM; in-flight updates get time to finish."""
     settings = app.settings
     tracker = UpdateTracker()
-    resumer = Resumer(app, dp, tracker=tracker)
-    resumed = await resumer.run_once(older_than_seconds=0.0)
-    if resumed:
-        log.warning("answered %d messages left unanswered by a previous run", resumed)
-    runner = web.AppRunner(build_webhook_app(app, dp, tracker), access_log=None,
+    resumer = Resumer(app, dp, tracker=tracker)  # installed with the app: build_webhook_app
+    secret = await shared_secret(app)
+    runner = web.AppRunner(build_webhook_app(app, dp, tracker, secret), access_log=None,
                            shutdown_timeout=10.0)
     await runner.setup()
     workflow = {**dp.workflow_data, "bot": app.bot, "dispatcher": dp}
@@ -233,21 +161,15 @@ async def run_webhook(app: App, dp: Dispatcher) -> None:
     await web.TCPSite(runner, host, port).start()
     log.info("webhook listening on %s:%s%s", host, port, webhook_path(settings.webhook_url))
     if settings.webhook_url:
-        await app.bot.set_webhook(
-            settings.webhook_url, secret_token=settings.webhook_secret,
-            allowed_updates=dp.resolve_used_update_types(), drop_pending_updates=False,
-        )
+        await register_webhook(app, dp, secret)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    background = asyncio.create_task(resumer.run_forever())
     try:
-        await stop.wait()
+        async with resumer.running():  # what a previous run left, then every few seconds
+            await stop.wait()
     finally:
-        background.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await background
         await runner.cleanup()  # stops listening, waits for in-flight updates
         await dp.emit_shutdown(**workflow)  # then closes FSM storage (Redis)

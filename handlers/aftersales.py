@@ -16,18 +16,26 @@ from datetime import timedelta
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, User
+from aiogram.types import CallbackQuery, Message, User
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.services.aftersales import AfterSales
-from bot.services.notices import NoticeReport
+from bot.services.conversation import ConversationService, Intake
+from bot.services.knowledge import KnowledgeBase
+from bot.services.notices import SEGMENTS, NoticeReport
+from bot.services.rates import rates_text
 from bot.services.records import customer_record, find_customer, forget, retag
+from bot.services.replies import Button, Reply
+from bot.services.staff import is_agent
 from bot.services.tickets import TicketError, TicketService
 from bot.settings import Settings
+from handlers.intake import attach_intake
+from handlers.replying import answer_plain
 from phrases.normalize import extract_order_ids
-from storage.models import Customer
 from storage.models.orders import TicketKind
 from storage.repositories import Repo
 
@@ -83,6 +91,12 @@ KIND_LABELS = {
 ORDER_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
 
 
+class NoticeAction(CallbackData, prefix="ntc"):
+    """The owner's answer to a notice preview (P22, P9): send, send suggested, confirm, cancel."""
+
+    action: str
+
+
 class TicketForm(StatesGroup):
     order = State()
     reason = State()
@@ -97,101 +111,113 @@ def lang_of(user: User | None) -> str:
     return "en" if user and (user.language_code or "").startswith("en") else "zh"
 
 
-def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[
-        [InlineKeyboardButton(text=text, callback_data=data) for text, data in row]
-        for row in rows
-    ])
+def buttons(rows: list[list[tuple[str, str]]]) -> tuple[tuple[Button, ...], ...]:
+    return tuple(tuple(Button(text, data) for text, data in row) for row in rows)
 
 
-async def _customer(repo: Repo, user: User, chat_id: int, clock: Clock) -> Customer:
-    customer, _ = await repo.customers.upsert_seen(
-        telegram_user_id=user.id, chat_id=chat_id, name=user.full_name,
-        username=user.username, language_code=user.language_code, now=clock.now(),
-    )
-    return customer
+def said(text: str, rows: list[list[tuple[str, str]]] | None = None) -> list[Reply]:
+    """One answer of the dialogue, sent and stored through the conversation."""
+    return [Reply(text, buttons(rows or []))]
 
 
 def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
+    """Two routers under one: the shoppers' side goes through the intake (stored first, answered
+    through the conversation); the staff commands do not (they are not shopper messages)."""
     router = Router(name="aftersales")
+    shop = attach_intake(Router(name="aftersales_shopper"))
+    desk = Router(name="aftersales_staff")
+    router.include_routers(shop, desk)
     private = F.chat.type == "private"
-    staff = set(settings.owner_ids) | set(settings.agent_ids)
+    owners = frozenset(settings.owner_ids)
+
+    async def is_staff(message: Message, repo: Repo) -> bool:
+        """An owner, or an agent on the roster now (the agents table, never AGENT_IDS)."""
+        user = message.from_user
+        return user is not None and (user.id in owners or await is_agent(repo, user.id))
     running: set[asyncio.Task[NoticeReport]] = set()
 
+    def step(name: str) -> dict[str, str]:
+        return {"decision": "aftersales", "step": name}
+
     # ------------------------------------------------------------ the ticket dialogue
-    @router.message(private, Command("aftersales", "return"))
-    async def start_ticket(message: Message, state: FSMContext) -> None:
+    @shop.message(private, Command("aftersales", "return"))
+    async def start_ticket(message: Message, state: FSMContext, repo: Repo, intake: Intake,
+                           conversations: ConversationService) -> None:
         lang = lang_of(message.from_user)
         await state.clear()
         labels = KIND_LABELS[lang]
-        await message.answer(TEXTS[lang]["kind"], reply_markup=keyboard(
-            [[(labels[k], f"as:kind:{k}")] for k in TicketKind]))
+        await conversations.reply(repo, intake, said(
+            TEXTS[lang]["kind"], [[(labels[k], f"as:kind:{k}")] for k in TicketKind]),
+            step("kind"))
 
-    @router.callback_query(F.data.startswith("as:kind:"))
-    async def pick_kind(query: CallbackQuery, state: FSMContext, repo: Repo) -> None:
+    @shop.callback_query(F.data.startswith("as:kind:"))
+    async def pick_kind(query: CallbackQuery, state: FSMContext, repo: Repo, intake: Intake,
+                        conversations: ConversationService) -> None:
         lang = lang_of(query.from_user)
         kind = (query.data or "").removeprefix("as:kind:")
+        await query.answer()
         if kind not in set(TicketKind):
-            await query.answer()
             return
         await state.set_state(TicketForm.order)
         await state.update_data(kind=kind, photos=[])
         orders = await repo.orders.for_user(query.from_user.id, limit=5)
         rows = [[(f"{o.order_ref} · {o.status}", f"as:order:{o.order_ref}")] for o in orders]
         rows.append([(TEXTS[lang]["no_order"], "as:order:-")])
-        await query.answer()
-        if query.message is not None:
-            await query.message.answer(TEXTS[lang]["order"], reply_markup=keyboard(rows))
+        await conversations.reply(repo, intake, said(TEXTS[lang]["order"], rows), step("order"))
 
-    async def _ask_reason(message: Message, state: FSMContext, ref: str | None,
-                          lang: str) -> None:
+    async def _ask_reason(state: FSMContext, ref: str | None, lang: str, repo: Repo,
+                          intake: Intake, conversations: ConversationService) -> None:
         await state.update_data(order_ref=ref)
         await state.set_state(TicketForm.reason)
-        await message.answer(TEXTS[lang]["reason"])
+        await conversations.reply(repo, intake, said(TEXTS[lang]["reason"]), step("reason"))
 
-    @router.callback_query(TicketForm.order, F.data.startswith("as:order:"))
-    async def pick_order(query: CallbackQuery, state: FSMContext) -> None:
+    @shop.callback_query(TicketForm.order, F.data.startswith("as:order:"))
+    async def pick_order(query: CallbackQuery, state: FSMContext, repo: Repo, intake: Intake,
+                         conversations: ConversationService) -> None:
         ref = (query.data or "").removeprefix("as:order:")
         await query.answer()
-        if query.message is not None:
-            await _ask_reason(query.message, state, None if ref == "-" else ref,  # type: ignore[arg-type]
-                              lang_of(query.from_user))
+        await _ask_reason(state, None if ref == "-" else ref, lang_of(query.from_user), repo,
+                          intake, conversations)
 
-    @router.message(private, TicketForm.order, F.text)
-    async def type_order(message: Message, state: FSMContext) -> None:
+    @shop.message(private, TicketForm.order, F.text)
+    async def type_order(message: Message, state: FSMContext, repo: Repo, intake: Intake,
+                         conversations: ConversationService) -> None:
         lang = lang_of(message.from_user)
         text = (message.text or "").strip()
         found = extract_order_ids(text)
         ref = found[0] if found else (text if ORDER_REF.match(text) else None)
         if ref is None:
-            await message.answer(TEXTS[lang]["bad_order"])
+            await conversations.reply(repo, intake, said(TEXTS[lang]["bad_order"]),
+                                      step("bad_order"))
             return
-        await _ask_reason(message, state, ref, lang)
+        await _ask_reason(state, ref, lang, repo, intake, conversations)
 
-    @router.message(private, TicketForm.reason, F.text)
-    async def give_reason(message: Message, state: FSMContext) -> None:
+    @shop.message(private, TicketForm.reason, F.text)
+    async def give_reason(message: Message, state: FSMContext, repo: Repo, intake: Intake,
+                          conversations: ConversationService) -> None:
         lang = lang_of(message.from_user)
         await state.update_data(reason=(message.text or "")[:2000])
         await state.set_state(TicketForm.photos)
-        await message.answer(TEXTS[lang]["photos"], reply_markup=keyboard(
-            [[(TEXTS[lang]["done"], "as:done")]]))
+        await conversations.reply(repo, intake, said(
+            TEXTS[lang]["photos"], [[(TEXTS[lang]["done"], "as:done")]]), step("photos"))
 
-    @router.message(private, TicketForm.photos, F.photo)
-    async def add_photo(message: Message, state: FSMContext) -> None:
+    @shop.message(private, TicketForm.photos, F.photo)
+    async def add_photo(message: Message, state: FSMContext, repo: Repo, intake: Intake,
+                        conversations: ConversationService) -> None:
         lang = lang_of(message.from_user)
         photos = list((await state.get_data()).get("photos", []))
         photos.append(message.photo[-1].file_id)  # type: ignore[index]
         await state.update_data(photos=photos[:10])
-        await message.answer(TEXTS[lang]["photo_ok"].format(n=len(photos)))
+        await conversations.reply(repo, intake, said(
+            TEXTS[lang]["photo_ok"].format(n=len(photos))), step("photo"))
 
-    async def _create(user: User, chat_id: int, answer: Message, state: FSMContext, repo: Repo,
-                      aftersales: AfterSales) -> None:
+    async def _create(user: User, state: FSMContext, repo: Repo, intake: Intake,
+                      aftersales: AfterSales, conversations: ConversationService) -> None:
         lang = lang_of(user)
         data = await state.get_data()
         await state.clear()
-        customer = await _customer(repo, user, chat_id, clock)
         ticket = await aftersales.tickets.open(
-            repo, customer, data["kind"], data.get("reason", ""), clock.now(),
+            repo, intake.customer, data["kind"], data.get("reason", ""), clock.now(),
             order_ref=data.get("order_ref"), photos=data.get("photos", []),
         )
         await repo.commit()
@@ -201,109 +227,112 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
             due = ticket.due_at.astimezone(settings.tz).strftime("%m-%d %H:%M")
             text = TEXTS[lang]["created"].format(
                 id=ticket.id, kind=KIND_LABELS[lang][ticket.kind], due=due)
-        await answer.answer(text)
+        await conversations.reply(repo, intake, said(text),
+                                  {**step("created"), "ticket": ticket.id})
 
-    @router.callback_query(TicketForm.photos, F.data == "as:done")
-    async def done_button(query: CallbackQuery, state: FSMContext, repo: Repo,
-                          aftersales: AfterSales) -> None:
+    @shop.callback_query(TicketForm.photos, F.data == "as:done")
+    async def done_button(query: CallbackQuery, state: FSMContext, repo: Repo, intake: Intake,
+                          aftersales: AfterSales, conversations: ConversationService) -> None:
         await query.answer()
-        if query.message is not None:
-            await _create(query.from_user, query.message.chat.id, query.message,  # type: ignore[arg-type]
-                          state, repo, aftersales)
+        await _create(query.from_user, state, repo, intake, aftersales, conversations)
 
-    @router.message(private, TicketForm.photos, Command("done"))
-    async def done_command(message: Message, state: FSMContext, repo: Repo,
-                           aftersales: AfterSales) -> None:
-        await _create(message.from_user, message.chat.id, message, state, repo,  # type: ignore[arg-type]
-                      aftersales)
+    @shop.message(private, TicketForm.photos, Command("done"))
+    async def done_command(message: Message, state: FSMContext, repo: Repo, intake: Intake,
+                           aftersales: AfterSales, conversations: ConversationService) -> None:
+        await _create(message.from_user, state, repo, intake, aftersales,  # type: ignore[arg-type]
+                      conversations)
 
-    @router.message(private, StateFilter(TicketForm), Command("cancel"))
-    async def cancel(message: Message, state: FSMContext) -> None:
+    @shop.message(private, StateFilter(TicketForm), Command("cancel"))
+    async def cancel(message: Message, state: FSMContext, repo: Repo, intake: Intake,
+                     conversations: ConversationService) -> None:
         await state.clear()
-        await message.answer(TEXTS[lang_of(message.from_user)]["cancelled"])
+        await conversations.reply(repo, intake, said(
+            TEXTS[lang_of(message.from_user)]["cancelled"]), step("cancelled"))
 
-    @router.message(private, Command("tickets"))
-    async def my_tickets(message: Message, repo: Repo) -> None:
+    @shop.message(private, Command("tickets"))
+    async def my_tickets(message: Message, repo: Repo, intake: Intake,
+                         conversations: ConversationService) -> None:
         lang = lang_of(message.from_user)
-        customer = await _customer(repo, message.from_user, message.chat.id, clock)  # type: ignore[arg-type]
-        await repo.commit()
-        tickets = await repo.tickets.for_customer(customer.id)
+        tickets = await repo.tickets.for_customer(intake.customer.id)
         lines = [TicketService.describe(t, lang) for t in tickets] or [TEXTS[lang]["none"]]
-        await message.answer("\n".join(lines))
+        # The replier escapes the text; at most 20 tickets keep it far below 4,096 characters.
+        await conversations.reply(repo, intake, said("\n".join(lines)), step("tickets"))
 
     # ------------------------------------------------------------ surveys and 回访
-    @router.callback_query(F.data.startswith("sv:"))
-    async def rate(query: CallbackQuery, state: FSMContext, repo: Repo,
-                   aftersales: AfterSales) -> None:
+    @shop.callback_query(F.data.startswith("sv:"))
+    async def rate(query: CallbackQuery, state: FSMContext, repo: Repo, intake: Intake,
+                   aftersales: AfterSales, conversations: ConversationService) -> None:
         _, survey_id, score = (query.data or "").split(":", 2)
-        chat_id = query.message.chat.id if query.message else query.from_user.id
-        customer = await _customer(repo, query.from_user, chat_id, clock)
         notice, comment = await aftersales.aftercare.rate(
-            repo, customer, int(survey_id), int(score), clock.now())
+            repo, intake.customer, int(survey_id), int(score), clock.now())
         await query.answer(notice[:190])
-        if comment and query.message is not None:
+        replies: list[Reply] = []
+        if comment:
             await state.set_state(SurveyComment.waiting)
             await state.update_data(survey_id=int(survey_id))
             skip = aftersales.aftercare.skip_button(lang_of(query.from_user), int(survey_id))
-            await query.message.answer(notice, reply_markup=keyboard([[(skip.text, skip.data)]]))
+            replies = said(notice, [[(skip.text, skip.data)]])
+        await conversations.reply(repo, intake, replies, {"decision": "survey_score"})
 
-    @router.callback_query(F.data.startswith("svskip:"))
+    @shop.callback_query(F.data.startswith("svskip:"))
     async def skip_comment(query: CallbackQuery, state: FSMContext) -> None:
         await state.clear()
         await query.answer()
 
-    @router.message(private, SurveyComment.waiting, F.text, ~F.text.startswith("/"))
-    async def survey_comment(message: Message, state: FSMContext, repo: Repo,
-                             aftersales: AfterSales) -> None:
+    @shop.message(private, SurveyComment.waiting, F.text, ~F.text.startswith("/"))
+    async def survey_comment(message: Message, state: FSMContext, repo: Repo, intake: Intake,
+                             aftersales: AfterSales, conversations: ConversationService) -> None:
         survey_id = int((await state.get_data()).get("survey_id", 0))
         await state.clear()
-        customer = await _customer(repo, message.from_user, message.chat.id, clock)  # type: ignore[arg-type]
-        thanks = await aftersales.aftercare.comment(repo, customer, survey_id, message.text or "")
-        if thanks:
-            await message.answer(thanks)
+        thanks = await aftersales.aftercare.comment(repo, intake.customer, survey_id,
+                                                    message.text or "")
+        await conversations.reply(repo, intake, said(thanks) if thanks else [],
+                                  {"decision": "survey_comment"})
 
-    @router.callback_query(F.data.startswith("fu:"))
-    async def follow_up(query: CallbackQuery, repo: Repo, aftersales: AfterSales) -> None:
+    @shop.callback_query(F.data.startswith("fu:"))
+    async def follow_up(query: CallbackQuery, repo: Repo, intake: Intake,
+                        aftersales: AfterSales, conversations: ConversationService) -> None:
         _, row_id, outcome = (query.data or "").split(":", 2)
-        chat_id = query.message.chat.id if query.message else query.from_user.id
-        customer = await _customer(repo, query.from_user, chat_id, clock)
         text = await aftersales.aftercare.follow_up_answer(
-            repo, customer, int(row_id), outcome, clock.now())
+            repo, intake.customer, int(row_id), outcome, clock.now())
         await query.answer()
-        if text and query.message is not None:
-            await query.message.answer(text)
+        await conversations.reply(repo, intake, said(text) if text else [],
+                                  {"decision": "follow_up", "outcome": outcome})
 
     # ------------------------------------------------------------ notices and /forget
-    @router.message(private, Command("stop_notices", "unsubscribe"))
-    async def stop_notices(message: Message, repo: Repo, aftersales: AfterSales) -> None:
-        customer = await _customer(repo, message.from_user, message.chat.id, clock)  # type: ignore[arg-type]
-        await aftersales.notices.opt_out(repo, customer.id)
-        await message.answer(TEXTS[lang_of(message.from_user)]["opted_out"])
+    @shop.message(private, Command("stop_notices", "unsubscribe"))
+    async def stop_notices(message: Message, repo: Repo, intake: Intake,
+                           aftersales: AfterSales, conversations: ConversationService) -> None:
+        await aftersales.notices.opt_out(repo, intake.customer.id)
+        await conversations.reply(repo, intake, said(
+            TEXTS[lang_of(message.from_user)]["opted_out"]), {"decision": "stop_notices"})
 
-    @router.message(private, Command("forget"))
-    async def ask_forget(message: Message) -> None:
+    @shop.message(private, Command("forget"))
+    async def ask_forget(message: Message, repo: Repo, intake: Intake,
+                         conversations: ConversationService) -> None:
         lang = lang_of(message.from_user)
-        await message.answer(TEXTS[lang]["forget_ask"], reply_markup=keyboard(
-            [[(TEXTS[lang]["forget_yes"], "forget:yes")]]))
+        await conversations.reply(repo, intake, said(
+            TEXTS[lang]["forget_ask"], [[(TEXTS[lang]["forget_yes"], "forget:yes")]]),
+            {"decision": "forget_ask"})
 
-    @router.callback_query(F.data == "forget:yes")
-    async def do_forget(query: CallbackQuery, repo: Repo) -> None:
-        customer = await repo.customers.by_telegram_id(query.from_user.id)
-        if customer is not None:
-            await forget(repo, customer, clock.now())
-            await repo.commit()
+    @shop.callback_query(F.data == "forget:yes")
+    async def do_forget(query: CallbackQuery, repo: Repo, intake: Intake,
+                        conversations: ConversationService) -> None:
+        """P16: the press was stored first; the deletion then blanks it with the rest."""
+        await forget(repo, intake.customer, clock.now())
+        await repo.commit()
         await query.answer()
-        if query.message is not None:
-            await query.message.answer(TEXTS[lang_of(query.from_user)]["forgotten"])
+        await conversations.reply(repo, intake, said(
+            TEXTS[lang_of(query.from_user)]["forgotten"]), {"decision": "forgotten"})
 
     # ------------------------------------------------------------ staff commands
-    is_staff = F.from_user.id.in_(staff)
     is_owner = F.from_user.id.in_(set(settings.owner_ids))
 
-    @router.message(is_owner, private, Command("notice"))
-    async def notice(message: Message, command: CommandObject, bot: Bot, repo: Repo,
-                     aftersales: AfterSales) -> None:
-        """/notice <segment> then the text, or lines "zh: …" / "en: …" (P22)."""
+    @desk.message(is_owner, private, Command("notice"))
+    async def notice(message: Message, command: CommandObject, repo: Repo,
+                     knowledge: KnowledgeBase, state: FSMContext) -> None:
+        """/notice <segment> then the text, or lines "zh: …" / "en: …" (P22): checked for
+        negative language (P9) and previewed with its number of recipients before sending."""
         segment, _, body = (command.args or "").partition("\n")
         segment, _, rest = segment.strip().partition(" ")
         body = f"{rest}\n{body}".strip()
@@ -314,14 +343,60 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
                 texts[lang.strip()] = text.strip()
         if not texts:
             texts = {lang: body for lang in settings.languages}
+        segment = segment or "all"
+        if segment not in SEGMENTS or not any(t.strip() for t in texts.values()):
+            await message.answer(f"❌ Write: /notice <{'|'.join(SEGMENTS)}> then the text "
+                                 "(or lines 'zh: …' / 'en: …').")
+            return
+        recipients = await repo.aftercare.segment(segment, clock.now())
+        await state.update_data(notice_draft={"segment": segment, "texts": texts})
+        lines = [f"📣 Preview — {len(recipients)} recipients ({segment}):"]
+        lines += [f"[{lang}] {text}" for lang, text in texts.items()]
+        reports = {lang: knowledge.check_tone(text) for lang, text in texts.items()}
+        bad = sorted({p.term for r in reports.values() for p in r.problems})
+        choices = [("Send", "send"), ("Cancel", "cancel")]
+        if bad:
+            lines.append(f"⚠ Negative language (P9): {', '.join(bad)}")
+            lines += [f"Suggested [{lang}]: {r.rewrite}" for lang, r in reports.items()
+                      if not r.ok]
+            choices = [("Send suggested", "rewrite"), ("Send as written (I confirm)", "confirm"),
+                       ("Cancel", "cancel")]
+        builder = InlineKeyboardBuilder()
+        for text, action in choices:
+            builder.button(text=text, callback_data=NoticeAction(action=action))
+        builder.adjust(2 if not bad else 1)
+        await answer_plain(message, "\n".join(lines), builder.as_markup())
+
+    @desk.callback_query(NoticeAction.filter(), F.from_user.id.in_(owners))
+    async def notice_button(query: CallbackQuery, callback_data: NoticeAction, bot: Bot,
+                            repo: Repo, aftersales: AfterSales, knowledge: KnowledgeBase,
+                            state: FSMContext) -> None:
+        draft = (await state.get_data()).get("notice_draft")
+        if not draft or callback_data.action == "cancel":
+            await state.update_data(notice_draft=None)
+            await query.answer("Nothing sent.")
+            return
+        texts: dict[str, str] = dict(draft["texts"])
+        reports = {lang: knowledge.check_tone(text) for lang, text in texts.items()}
+        bad = sorted({p.term for r in reports.values() for p in r.problems})
+        if bad and callback_data.action == "send":
+            await query.answer("Negative language: send the suggested text or confirm.")
+            return
+        if callback_data.action == "rewrite":
+            texts = {lang: reports[lang].rewrite for lang in texts}
+        elif bad:  # "confirm": the owner's explicit choice, recorded
+            await repo.events.add("owner_change", agent_id=query.from_user.id,
+                                  action="notice_tone_confirmed", terms=bad)
+        await state.update_data(notice_draft=None)
         try:
             created, count = await aftersales.notices.create(
-                repo, segment or "all", texts, message.from_user.id)  # type: ignore[union-attr]
+                repo, draft["segment"], texts, query.from_user.id)
         except ValueError as error:
-            await message.answer(f"❌ {error}")
+            await query.answer(str(error)[:190])
             return
-        await message.answer(f"📣 notice #{created.id}: {count} recipients, sending…")
-        chat_id = message.chat.id
+        await query.answer("Sending.")
+        chat_id = query.from_user.id
+        await bot.send_message(chat_id, f"📣 notice #{created.id}: {count} recipients, sending…")
 
         async def progress(done: int, total: int) -> None:
             await bot.send_message(chat_id, f"📣 #{created.id}: {done}/{total}")
@@ -338,51 +413,53 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
 
         task.add_done_callback(finished)
 
-    @router.message(is_staff, Command("card"))
+    @desk.message(is_staff, Command("card"))
     async def card(message: Message, command: CommandObject, repo: Repo) -> None:
         customer = await find_customer(repo, command.args or "")
         if customer is None:
-            await message.answer("no such customer (telegram id, @username or order number)")
+            await answer_plain(message,
+                               "no such customer (telegram id, @username or order number)")
             return
-        await message.answer((await customer_record(repo, customer)).render())
+        await answer_plain(message, (await customer_record(repo, customer)).render())
 
-    @router.message(is_staff, Command("tag"))
+    @desk.message(is_staff, Command("tag"))
     async def tag(message: Message, command: CommandObject, repo: Repo) -> None:
         """/tag <telegram id|@user|order> +vip -wholesale: labels on the customer card (P16)."""
-        key, *changes = (command.args or "").split()
+        key, *changes = (command.args or "").split() or [""]
         customer = await find_customer(repo, key) if key else None
         if customer is None or not changes:
-            await message.answer("/tag <telegram id|@user|order number> +tag -tag")
+            await answer_plain(message, "/tag <telegram id|@user|order number> +tag -tag")
             return
         tags = retag(customer, changes)
         await repo.commit()
-        await message.answer("🏷 " + (" ".join(f"#{t}" for t in tags) or "no tags"))
+        await answer_plain(message, "🏷 " + (" ".join(f"#{t}" for t in tags) or "no tags"))
 
-    @router.message(is_staff, Command("note"))
+    @desk.message(is_staff, Command("note"))
     async def note(message: Message, command: CommandObject, repo: Repo) -> None:
         """/note <telegram id|@user|order> <text>: an agent's note on the customer card (P16)."""
         key, _, text = (command.args or "").strip().partition(" ")
         customer = await find_customer(repo, key) if key else None
         if customer is None or not text.strip():
-            await message.answer("/note <telegram id|@user|order number> <text>")
+            await answer_plain(message, "/note <telegram id|@user|order number> <text>")
             return
         author = message.from_user.full_name if message.from_user else "?"
         line = f"{clock.now().astimezone(settings.tz):%Y-%m-%d} {author}: {text.strip()}"
         customer.notes = f"{customer.notes}\n{line}".strip()[-4000:]
         await repo.commit()
-        await message.answer("📝 noted")
+        await answer_plain(message, "📝 noted")
 
-    @router.message(is_staff, Command("ticket"))
+    @desk.message(is_staff, Command("ticket"))
     async def ticket(message: Message, command: CommandObject, repo: Repo,
                      aftersales: AfterSales) -> None:
         """/ticket <id> → details; /ticket <id> <status> [note] → move it."""
         parts = (command.args or "").split(maxsplit=2)
         if not parts or not parts[0].lstrip("#").isdigit():
-            await message.answer("/ticket <id> [in_progress|resolved|closed|reopened] [note]")
+            await answer_plain(message,
+                               "/ticket <id> [in_progress|resolved|closed|reopened] [note]")
             return
         found = await repo.tickets.get(int(parts[0].lstrip("#")))
         if found is None:
-            await message.answer("no such ticket")
+            await answer_plain(message, "no such ticket")
             return
         actor = f"agent:{message.from_user.id}"  # type: ignore[union-attr]
         if len(parts) > 1:
@@ -390,7 +467,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
                 await aftersales.tickets.move(repo, found, parts[1], actor, clock.now(),
                                               parts[2] if len(parts) > 2 else "")
             except (TicketError, ValueError) as error:
-                await message.answer(f"❌ {error}")
+                await answer_plain(message, f"❌ {error}")
                 return
             if found.owner_id is None:
                 await aftersales.tickets.assign(repo, found, message.from_user.id,  # type: ignore[union-attr]
@@ -401,16 +478,16 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
                  f"owner: {found.owner_id or '—'}, due {found.due_at:%Y-%m-%d %H:%M} UTC"]
         lines += [f"  {h.at:%m-%d %H:%M} {h.actor}: {h.from_status or ''}→{h.to_status or ''} "
                   f"{h.note}" for h in history[-8:]]
-        await message.answer("\n".join(lines))
+        await answer_plain(message, "\n".join(lines))
 
-    @router.message(is_staff, Command("ticket_open"))
+    @desk.message(is_staff, Command("ticket_open"))
     async def ticket_open(message: Message, command: CommandObject, repo: Repo,
                           aftersales: AfterSales) -> None:
         """/ticket_open <telegram id|@user|order> <kind> <reason> — by an agent (P18)."""
         parts = (command.args or "").split(maxsplit=2)
         customer = await find_customer(repo, parts[0]) if parts else None
         if customer is None or len(parts) < 2 or parts[1] not in set(TicketKind):
-            await message.answer("/ticket_open <telegram id|@user|order> "
+            await answer_plain(message, "/ticket_open <telegram id|@user|order> "
                                  "<return|exchange|repair|complaint> <reason>")
             return
         order = await repo.orders.by_ref(parts[0])
@@ -420,18 +497,18 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
             order_ref=order.order_ref if order else None, actor=actor,
             owner_id=message.from_user.id)  # type: ignore[union-attr]
         await repo.commit()
-        await message.answer(f"✅ {TicketService.describe(created, 'en')}")
+        await answer_plain(message, f"✅ {TicketService.describe(created, 'en')}")
 
-    @router.message(is_owner, Command("rates"))
+    @desk.message(is_owner, Command("rates"))
     async def rates(message: Message, command: CommandObject, repo: Repo,
                     aftersales: AfterSales) -> None:
-        """/rates [days]: P18 handling rate (≥ 98 %) and re-open rate (≤ 5 %)."""
+        """/rates [days]: P18 处理率, 及时率 and 返修率, defined as in the weekly report."""
         days = int(command.args) if (command.args or "").strip().isdigit() else 30
         end = clock.now()
         found = await aftersales.tickets.rates(repo, end - timedelta(days=days), end)
-        await message.answer(
-            f"tickets in {days} days: {found.total}\n"
-            f"handling rate: {found.handling_rate:.1%} (target ≥ 98%)\n"
-            f"re-open rate: {found.reopen_rate:.1%} (target ≤ 5%)")
+        lines = [f"tickets opened in {days} days: {found.opened}"]
+        for lang in ("zh", "en"):
+            lines += rates_text(found, lang)
+        await answer_plain(message, "\n".join(lines))
 
     return router

@@ -1,22 +1,23 @@
 """The agents' supergroup: topic messages, commands, tone-guard buttons, canned phrases.
 
-Filtered once at the router level to the agents' chat; only configured agents (AGENT_IDS and
-OWNER_IDS) act, anyone else's command is refused politely and their chatter ignored.
+Filtered once at the router level to the agents' chat; only people on the roster (the agents
+table, read for each update: a removal counts at once in every process) act, anyone else's
+command is refused politely and their chatter ignored. An owner acts here once added as an
+agent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from aiogram import F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
-from aiogram.filters import Command
+from aiogram.filters import Command, Filter
 from aiogram.types import (
     CallbackQuery,
     InlineQuery,
     InlineQueryResultArticle,
     InputTextMessageContent,
     Message,
+    TelegramObject,
 )
 
 from bot.services.agent_console import AgentConsole, AgentPost
@@ -52,10 +53,18 @@ def _reply_to(message: Message) -> int | None:
     return reply.message_id
 
 
-def build_agent_router(agent_chat_id: int | None, agent_ids: Iterable[int]) -> Router:
+class OnRoster(Filter):
+    """The sender is on the roster now (P10): one indexed query per update, no cache, so an
+    agent the owner removed in any process loses every power with their next update."""
+
+    async def __call__(self, event: TelegramObject, repo: Repo) -> bool:
+        user = getattr(event, "from_user", None)
+        return user is not None and await repo.agents.is_agent(user.id)
+
+
+def build_agent_router(agent_chat_id: int | None) -> Router:
     router = Router(name="agent")
-    ids = frozenset(agent_ids)
-    is_agent = F.from_user.id.in_(ids)
+    is_agent = OnRoster()
     router.inline_query.filter(is_agent)
     if agent_chat_id is None:
         router.message.filter(F.chat.id.is_(None))  # no console: no group messages here
@@ -78,7 +87,7 @@ def build_agent_router(agent_chat_id: int | None, agent_ids: Iterable[int]) -> R
         if command_of(text) in TOPIC_ONLY and not message.is_topic_message:
             raise SkipHandler
         args = text.split(maxsplit=1)[1] if " " in text.strip() else ""
-        await console.command(repo, post_of(message), command_of(text), args)
+        await console.command(repo, post_of(message), command_of(text) or "", args)
 
     @router.message(F.is_topic_message, ~F.text.startswith("/"))
     async def on_topic_message(message: Message, repo: Repo, console: AgentConsole) -> None:

@@ -10,19 +10,29 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from datetime import date, timedelta
+from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.services import complaints as cp
 from bot.services import owner_admin as oa
+from bot.services import rota
 from bot.services import shifts as sh
 from bot.services.conversation import ConversationService
 from bot.services.knowledge import KnowledgeBase
-from bot.services.staff import calendar_enabled, set_agent_cap, set_calendar_enabled
+from bot.services.staff import (
+    agent_names,
+    calendar_enabled,
+    set_agent_cap,
+    set_calendar_enabled,
+)
 from bot.settings import Settings
 from handlers.replying import keyboard, tell
+from storage.models.shifts import Complaint, ComplaintStatus
 from storage.repositories import Repo
 
 INBOX_DAYS = 30
@@ -31,6 +41,7 @@ INBOX_GROUPS_SHOWN = 8
 HELP = """Owner commands
 Templates: /templates [category] [lang] · /template <key> [lang]
   /settemplate <key> <lang> then the text on the next lines (preview, then Save)
+Negative language (P9): /tone · /toneadd <term> = <instead> · /tonedel <term>
 FAQ: /faq [lang] · /faqshow <key> [lang] · /faqdel <key> <lang>
   /faqset <key> <lang> + lines 'Q: …', 'A: …', 'ALT: a | b' (adds or replaces)
   /faqexport <lang> [yaml|csv] · send a .yaml/.csv file captioned /faqimport <lang>
@@ -38,9 +49,10 @@ Inbox of unanswered questions: /inbox · /alt <question id> <entry key>
 Agents: /agents · /addagent <id> · /removeagent <id> · forward a message of theirs
   /cap <n> (shop default) · /cap <agent id> <n>
 Shifts: /shifts on|off · /schedule · /setshift mon-sat 18:30-24:00 · /closed <YYYY-MM-DD> [reason]
-  /open <YYYY-MM-DD> · /assign <YYYY-MM-DD> <id,id> · /swaps
+  /open <YYYY-MM-DD> · /assign <YYYY-MM-DD> <id,id> · /swaps · /rota [YYYY-MM]
+  /swapfine <swap id> (unclear swap, P12) · /set late_grace_minutes 5 · /set swap_fine 20
 Handover: /handovers · /handovershow <id>
-Complaints: /complaints · /unfounded <id>
+Complaints: /complaints · /unfounded <id> · /set complaint_steps 30,60,dismiss
 Settings: /settings · /set <name> <value>"""
 
 
@@ -57,6 +69,31 @@ def _day(text: str) -> date:
 
 def _ids(text: str) -> list[int]:
     return [int(x) for x in text.replace(",", " ").split()]
+
+
+class ComplaintAction(CallbackData, prefix="own"):
+    """The owner's decision on a complaint (P14): charge the agent, don't, or unfounded."""
+
+    area: str = "cpl"
+    action: str  # "charge" | "no" | "unfounded"
+    complaint_id: int
+
+
+def complaint_keyboard(complaint: Complaint, agent_name: str) -> InlineKeyboardMarkup | None:
+    """Buttons under a complaint notice: confirming is the only way a step is recorded."""
+    builder = InlineKeyboardBuilder()
+    if complaint.agent_id is not None and complaint.status in (
+            ComplaintStatus.PENDING, ComplaintStatus.RECORDED):
+        builder.button(text=f"Service fault — charge {agent_name}",
+                       callback_data=ComplaintAction(action="charge", complaint_id=complaint.id))
+        if complaint.status == ComplaintStatus.PENDING:
+            builder.button(text="Not the agent's service",
+                           callback_data=ComplaintAction(action="no",
+                                                         complaint_id=complaint.id))
+    builder.button(text="Unfounded",
+                   callback_data=ComplaintAction(action="unfounded", complaint_id=complaint.id))
+    builder.adjust(1)
+    return builder.as_markup()
 
 
 def build_owner_router(owner_ids: Iterable[int]) -> Router:
@@ -138,14 +175,17 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
             await tell(bot, message.chat.id, "Refused:\n" + "\n".join(check.errors))
             return
         lines = [f"Preview for a sample customer:\n{check.preview}"]
-        if not check.tone.ok:
-            terms = ", ".join(sorted({p.term for p in check.tone.problems}))
-            lines.append(f"\n⚠ Negative language (P9): {terms}\nSuggested: {check.tone.rewrite}")
         await oa.set_pending(repo, message.from_user.id, {
             "kind": "template", "key": check.key, "lang": check.lang, "text": check.text})
         buttons = [("Save", "own:tpl:save"), ("Cancel", "own:tpl:cancel")]
         if not check.tone.ok:
-            buttons.insert(1, ("Save suggested", "own:tpl:rewrite"))
+            # P9: not saved as written unless the owner confirms it explicitly (recorded).
+            terms = ", ".join(sorted({p.term for p in check.tone.problems}))
+            lines.append(f"\n⚠ Negative language (P9): {terms}\nSuggested: {check.tone.rewrite}"
+                         "\nAs written it is saved only if you confirm it.")
+            buttons = [("Save suggested", "own:tpl:rewrite"),
+                       ("Keep my wording (I confirm)", "own:tpl:confirm"),
+                       ("Cancel", "own:tpl:cancel")]
         await tell(bot, message.chat.id, "\n".join(lines), keyboard(buttons))
 
     @router.callback_query(F.data.startswith("own:tpl:"))
@@ -154,18 +194,47 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
         owner = query.from_user.id
         state = await oa.pending(repo, owner)
         action = (query.data or "").rsplit(":", 1)[-1]
-        await oa.set_pending(repo, owner, None)
         if state.get("kind") != "template" or action == "cancel":
+            await oa.set_pending(repo, owner, None)
             await query.answer("Nothing saved.")
             return
         text = state["text"]
         if action == "rewrite":
             text = oa.check_template(knowledge, state["key"], state["lang"], text).tone.rewrite
         check = oa.check_template(knowledge, state["key"], state["lang"], text)
-        errors = await oa.save_template(repo, knowledge, owner, check)
+        errors = await oa.save_template(repo, knowledge, owner, check,
+                                        confirm_negative=action == "confirm")
+        if not errors:
+            await oa.set_pending(repo, owner, None)  # a refused save can still be confirmed
         await query.answer("Saved." if not errors else "Refused.")
         await tell(bot, owner, "Saved; the bot uses it now." if not errors
                    else "Refused:\n" + "\n".join(errors))
+
+    # ------------------------------------------------------------------ P9 terms
+    @router.message(Command("tone"))
+    async def on_tone(message: Message, bot: Bot, knowledge: KnowledgeBase) -> None:
+        await tell(bot, message.chat.id, oa.tone_terms_text(knowledge))
+
+    @router.message(Command("toneadd"))
+    async def on_toneadd(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                         knowledge: KnowledgeBase) -> None:
+        term, _, rewrite = (command.args or "").partition("=")
+        try:
+            await oa.add_tone_term(repo, knowledge, message.from_user.id, term, rewrite)
+        except ValueError as error:
+            await tell(bot, message.chat.id, f"Not added: {error}")
+            return
+        await tell(bot, message.chat.id, f"“{term.strip()}” is caught from now on; suggested "
+                                         f"instead: {rewrite.strip()}")
+
+    @router.message(Command("tonedel"))
+    async def on_tonedel(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                         knowledge: KnowledgeBase) -> None:
+        term = (command.args or "").strip()
+        done = bool(term) and await oa.remove_tone_term(repo, knowledge, message.from_user.id,
+                                                        term)
+        await tell(bot, message.chat.id, f"“{term}” is no longer checked." if done
+                   else "Write /tonedel <term> (one listed by /tone).")
 
     # ------------------------------------------------------------------ FAQ
     @router.message(Command("faq"))
@@ -404,6 +473,32 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
         await repo.commit()
         await tell(bot, message.chat.id, f"{day}: {', '.join(map(str, ids)) or 'rota'}")
 
+    @router.message(Command("rota"))
+    async def on_rota(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                      conversations: ConversationService) -> None:
+        """P11: the month's rota as a table (/rota 2026-05; this month by default)."""
+        arg = (command.args or "").strip()
+        now = conversations.clock.now().astimezone(await sh.shop_tz(repo))
+        try:
+            year, month = (int(x) for x in arg.split("-")) if arg else (now.year, now.month)
+            date(year, month, 1)
+        except ValueError:
+            await tell(bot, message.chat.id, "Write: /rota 2026-05")
+            return
+        table = await rota.month_table(repo, year, month, await agent_names(repo))
+        await bot.send_message(message.chat.id, f"<pre>{escape(table)}</pre>")
+
+    @router.message(Command("swapfine"))
+    async def on_swapfine(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                          conversations: ConversationService) -> None:
+        """P12 "若交待不清造成误班、空班的扣罚20元": both sides of the swap are fined."""
+        arg = (command.args or "").lstrip("#").strip()
+        fined = arg.isdigit() and await rota.record_swap_fine(
+            repo, message.from_user.id, int(arg), conversations.clock.now())
+        await repo.commit()
+        await tell(bot, message.chat.id, f"Fine recorded for {', '.join(map(str, fined))}."
+                   if fined else "Write /swapfine <approved swap id> (see the weekly report).")
+
     @router.message(Command("swaps"))
     async def on_swaps(message: Message, bot: Bot, repo: Repo) -> None:
         swaps = await repo.shifts.pending_swaps()
@@ -459,9 +554,34 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
         await tell(bot, message.chat.id, "Marked unfounded; counts updated." if done
                    else "Write /unfounded <complaint id> (an open complaint).")
 
-    @router.callback_query(F.data.startswith("own:cpl:"))
-    async def on_complaint_button(query: CallbackQuery, repo: Repo,
+    @router.callback_query(ComplaintAction.filter())
+    async def on_complaint_button(query: CallbackQuery, callback_data: ComplaintAction,
+                                  bot: Bot, repo: Repo,
                                   conversations: ConversationService) -> None:
+        """P14: a penalty step is recorded only when the owner confirms a service complaint."""
+        owner, now = query.from_user.id, conversations.clock.now()
+        complaint_id = callback_data.complaint_id
+        if callback_data.action == "charge":
+            decision = await cp.charge(repo, complaint_id, owner, now)
+            if decision.complaint is None:
+                await query.answer("No change: decided already.")
+                return
+            text = (f"Complaint #{complaint_id} charged: "
+                    f"{cp.step_text(decision.step, await cp.ladder(repo))}.")
+            await query.answer("Charged.")
+            await tell(bot, owner, text)
+            return
+        if callback_data.action == "no":
+            done = await cp.not_charged(repo, complaint_id, owner)
+            await query.answer("Recorded, charged to nobody." if done else "No change.")
+            return
+        done = await cp.mark_unfounded(repo, complaint_id, owner, now)
+        await query.answer("Marked unfounded." if done else "No change.")
+
+    @router.callback_query(F.data.regexp(r"^own:cpl:\d+$"))
+    async def on_old_complaint_button(query: CallbackQuery, repo: Repo,
+                                      conversations: ConversationService) -> None:
+        """Buttons sent before the owner's confirmation existed meant 'unfounded'."""
         complaint_id = int((query.data or "").rsplit(":", 1)[-1])
         done = await cp.mark_unfounded(repo, complaint_id, query.from_user.id,
                                        conversations.clock.now())

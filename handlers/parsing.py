@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram.types import CallbackQuery, Message, User
 
-from bot.services.inbound import Choice, Inbound, Shopper
+from bot.services.inbound import Choice, Inbound, Shopper, command_of
 
 MEDIA_KINDS = (
     "sticker", "photo", "voice", "video", "video_note", "animation", "document", "audio",
@@ -28,11 +28,6 @@ def message_kind(message: Message) -> str:
     return "other"
 
 
-def command_of(text: str) -> str:
-    """'/Start@ShopBot payload' → 'start'."""
-    return text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if len(text) > 1 else ""
-
-
 def inbound_of(message: Message, update_id: int | None, *, edited: bool = False) -> Inbound:
     kind = message_kind(message)
     text = message.text or message.caption or ""
@@ -49,6 +44,17 @@ def inbound_of(message: Message, update_id: int | None, *, edited: bool = False)
     )
 
 
-def choice_of(query: CallbackQuery) -> Choice:
+def choice_of(query: CallbackQuery, update_id: int | None = None) -> Choice:
     chat_id = query.message.chat.id if query.message else query.from_user.id
-    return Choice(shopper=shopper_of(query.from_user, chat_id), data=query.data or "")
+    return Choice(shopper=shopper_of(query.from_user, chat_id), data=query.data or "",
+                  update_id=update_id, label=button_label(query))
+
+
+def button_label(query: CallbackQuery) -> str:
+    """The text of the pressed button, found by its data under the message it belongs to."""
+    markup = getattr(query.message, "reply_markup", None) if query.message else None
+    for row in (markup.inline_keyboard if markup else []):
+        for button in row:
+            if button.callback_data == query.data:
+                return button.text
+    return ""

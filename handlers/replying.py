@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from aiogram import Bot
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 LIMIT = 3800  # below Telegram's 4096 after HTML escaping grows the text a little
 
@@ -42,3 +42,13 @@ async def tell(bot: Bot, chat_id: int, text: str,
     for i, part in enumerate(parts):
         await bot.send_message(chat_id, escape(part),
                                reply_markup=markup if i == len(parts) - 1 else None)
+
+
+async def answer_plain(message: Message, text: str,
+                       markup: InlineKeyboardMarkup | None = None) -> None:
+    """``message.answer`` for text that holds anything user-made (names, notes, reasons, tags,
+    order fields): escaped for the HTML default and split under Telegram's limit, in the
+    same chat and topic."""
+    parts = chunks(text)
+    for i, part in enumerate(parts):
+        await message.answer(escape(part), reply_markup=markup if i == len(parts) - 1 else None)

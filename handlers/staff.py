@@ -2,7 +2,8 @@
 
 P11 /schedule shows the coming two weeks; P12 /swap asks a colleague, who accepts with a
 button, then every owner gets Approve/Refuse; /duty on|off|auto is the agent's own switch;
-P13 /handover <note> leaves a note for the next shift, /handover alone shows the last record.
+P13 /handover <note> leaves a note for the next shift, /handover alone shows the last record;
+/leave <day> [reason] asks for leave (P11: at least the day before the shift).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from bot.services import handover as ho
+from bot.services import rota
 from bot.services import shifts as sh
 from bot.services.conversation import ConversationService
-from bot.services.staff import agent_ids, set_duty_switch
+from bot.services.staff import agent_names, is_agent, set_duty_switch
 from handlers.replying import keyboard, tell
 from storage.repositories import Repo
 
@@ -31,7 +33,7 @@ def build_staff_router(owner_ids: Iterable[int]) -> Router:
 
     async def is_staff(event: Message | CallbackQuery, repo: Repo) -> bool:
         user = event.from_user
-        return user is not None and (user.id in owners or user.id in await agent_ids(repo))
+        return user is not None and (user.id in owners or await is_agent(repo, user.id))
 
     router.message.filter(F.chat.type == "private", F.text.startswith("/"), is_staff)
     router.callback_query.filter(F.data.startswith("sw:"), is_staff)
@@ -93,6 +95,30 @@ def build_staff_router(owner_ids: Iterable[int]) -> Router:
         await tell(bot, message.chat.id, f"Asked {colleague}. {sh.swap_text(swap)}")
         await tell(bot, colleague, f"{me} asks you to swap: {sh.swap_text(swap)}", keyboard(
             [("Accept", f"sw:acc:{swap.id}"), ("Decline", f"sw:dec:{swap.id}")]))
+
+    @router.message(Command("leave"))
+    async def on_leave(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                       conversations: ConversationService) -> None:
+        """P11 "如需请假，需在当班前一天提出": recorded, and the owners are told at once."""
+        day_text, _, reason = (command.args or "").strip().partition(" ")
+        try:
+            day = date.fromisoformat(day_text)
+        except ValueError:
+            await tell(bot, message.chat.id, "Write: /leave <YYYY-MM-DD> [reason] — at least "
+                                             "the day before the shift.")
+            return
+        me = message.from_user.id  # type: ignore[union-attr]
+        leave = await rota.request_leave(repo, me, day, reason.strip(),
+                                         conversations.clock.now())
+        await repo.commit()
+        late = "" if leave.on_time else " — NOT asked the day before (recorded)"
+        await tell(bot, message.chat.id, f"Leave for {day} recorded{late}; the owner covers "
+                                         "the shift.")
+        names = await agent_names(repo)
+        for owner in owners:
+            await tell(bot, owner, f"Leave request: {names.get(me, me)} on {day}"
+                                   f"{f' ({reason.strip()})' if reason.strip() else ''}{late}."
+                                   f" Cover it: /assign {day} <agent id>")
 
     @router.callback_query(F.data.startswith("sw:"))
     async def on_swap_button(query: CallbackQuery, bot: Bot, repo: Repo,

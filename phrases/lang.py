@@ -9,13 +9,23 @@ _LATIN_WORD_RE = re.compile(r"[A-Za-z]{2,}")
 _ZH_LATIN_SLANG = frozenset({"kd", "sf", "ok", "app", "logo", "vip", "qq", "thx", "hi", "hello"})
 
 
+def is_chinese_char(ch: str) -> bool:
+    """CJK unified ideographs (and extension A, compatibility): the one test of "Chinese"."""
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def has_chinese(text: str) -> bool:
+    """Any Chinese character at all: enough to say a short message is Chinese ("好")."""
+    return any(is_chinese_char(ch) for ch in text)
+
+
 def detect_language(text: str, default: str = "zh") -> str:
     """Return "zh" or "en": any real run of Chinese wins over a few Latin words.
 
     Counts CJK characters against Latin words (not letters), so "能发sf吗" is Chinese and
     "hello" alone falls back to `default` only when it is all slang both languages share.
     """
-    cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
+    cjk = sum(1 for ch in text if is_chinese_char(ch))
     words = [w.lower() for w in _LATIN_WORD_RE.findall(text)]
     real_words = [w for w in words if w not in _ZH_LATIN_SLANG]
     if cjk == 0 and not words:

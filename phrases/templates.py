@@ -27,6 +27,25 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
         "wait_minutes": "estimated minutes until a person answers",
         "max_length": "longest message the bot accepts, in characters",
         "command": "the command the shopper sent, e.g. '/foo'",
+        # The catalogue (P5, P6) and 催付 reminders.
+        "product": "a product's title in the shopper's language",
+        "price": "a price with its currency, e.g. '¥199'",
+        "promo_price": "the promotional price, e.g. '¥159'",
+        "promo_end": "when the promotion ends, e.g. '5月20日' / '20 May'",
+        "variant": "a size and/or colour of a product, e.g. '白色 XL'",
+        "options": "the sizes/colours in stock, e.g. 'S, M, L（白色）'",
+        "restock": "when more stock is expected, e.g. '5月20日'",
+        "material": "what a product is made of",
+        "care": "how to wash and care for it",
+        "fit": "the product's fit, e.g. '宽松版型' / 'relaxed fit'",
+        "height": "the shopper's height as they gave it, e.g. '165cm'",
+        "weight": "the shopper's weight, e.g. '55kg'",
+        "size": "a size, e.g. 'M'",
+        "alt_size": "the next size up, for a looser fit",
+        "reason": "why that size (from the size-reason phrases)",
+        "count": "how many (e.g. products imported)",
+        "variants": "how many SKUs",
+        "errors": "a list of problems, one per line",
     }
 )
 

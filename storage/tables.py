@@ -7,5 +7,6 @@ from storage.models import (
     agents,  # noqa: F401
     core,  # noqa: F401
     orders,  # noqa: F401
+    products,  # noqa: F401
     shifts,  # noqa: F401
 )

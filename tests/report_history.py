@@ -97,9 +97,9 @@ async def build_history(repo: Repo) -> None:
     # Complaints (P14): one founded against 902 (step 1), one against 901 taken back.
     session.add_all([
         Complaint(conversation_id=c.id, agent_id=902, created_at=c0 + 2 * S, period="2026-03",
-                  step=1),
+                  step=1, cause="service", status="charged"),
         Complaint(conversation_id=b.id, agent_id=901, created_at=b0 + 300 * S,
-                  period="2026-03", step=0, unfounded_at=b0 + 400 * S),
+                  period="2026-03", step=0, unfounded_at=b0 + 400 * S, status="dismissed"),
     ])
     # Surveys (P21): 5 for 901 (Tue), 2 for 902 (Thu), one unanswered; 4 the week before.
     session.add_all([

@@ -81,7 +81,7 @@ async def test_bad_rows_are_reported_with_line_numbers_and_nothing_is_imported_P
 ) -> None:
     path = tmp_path / "orders.csv"
     path.write_text(BAD_CSV, encoding="utf-8")
-    from bot.orders_cli import run_import
+    from bot.cli.orders import run_import
 
     code, lines = await run_import(settings, path)
     assert code == 1
@@ -101,7 +101,7 @@ async def test_json_import_reports_items_and_the_cli_imports_a_good_file(
                                   SHANGHAI)
     assert bad.errors == ["item 2: event 1 has no valid time (ISO 8601)",
                           "item 3: expected an object"]
-    from bot.orders_cli import run_import
+    from bot.cli.orders import run_import
 
     path = tmp_path / "orders.json"
     path.write_text(__import__("json").dumps({"orders": [ORDER]}), encoding="utf-8")

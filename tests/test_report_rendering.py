@@ -8,7 +8,7 @@ from pathlib import Path
 
 from matplotlib.image import imread
 
-from bot.report_cli import parse_args, run_report
+from bot.cli.report import parse_args, run_report
 from bot.services.reports import Report, build_report
 from bot.services.reports.charts import CHART_SIZE, CHARTS, render_charts
 from bot.services.reports.export import tables, write_csv

@@ -63,6 +63,7 @@ async def test_quality_p14_p20_p21(repo: Repo) -> None:
     report = await week(repo)
     q = report.quality
     assert (q.complaints, q.complaint_steps, q.tone_guard) == (1, 1, 1)  # unfounded one left out
+    assert q.complaints_by_cause == {"service": 1}  # P14: by cause, the report's categories
     assert (q.survey_answers, q.satisfied, q.satisfaction_avg) == (2, 1, 3.5)
     assert q.satisfied_share == 0.5
     assert report.satisfaction_by_day == [(date(2026, 3, 3), 5.0), (date(2026, 3, 5), 2.0)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -9,6 +10,7 @@ import pytest
 
 from bot.services import shifts as sh
 from bot.services.staff import (
+    add_agent,
     set_agents,
     set_calendar_enabled,
     set_duty_switch,
@@ -54,6 +56,39 @@ def test_agents_alternate_days_and_take_sundays_in_turn_P11() -> None:
     assert all(weekdays[i] != weekdays[i + 1] for i in range(len(weekdays) - 1))
     sundays = [s.agents for s in weeks if s.day.weekday() == 6]
     assert sundays[0] != sundays[1]
+
+
+def _week(roster: list[int]) -> list[tuple[int, ...]]:
+    cal = sh.Calendar(SH, dict(sh.DEFAULT_PATTERN), roster)
+    return [s.agents for s in sh.shifts_in(MONDAY, MONDAY + timedelta(days=20), cal)]
+
+
+@pytest.mark.parametrize("roster", [[A], [A, B], [A, B, C], [A, B, C, 904]])
+def test_rota_two_groups_alternate_evenings_sundays_rotate_P11(roster: list[int]) -> None:
+    """"周一至周六：晚班（18:30至24:00），上一天休一天；周天：全天班（9:30至24:00），轮流值班"."""
+    shifts = _week(roster)  # three weeks from a Monday
+    evenings = [a for i, a in enumerate(shifts) if i % 7 != 6]
+    sundays = [a for i, a in enumerate(shifts) if i % 7 == 6]
+    first, second = sh.groups(roster)
+    assert set(first) | set(second) == set(roster)
+    if len(roster) == 1:  # one agent works every shift
+        assert all(a == (A,) for a in shifts)
+        return
+    assert not set(first) & set(second)  # two separate groups
+    assert evenings == [tuple(first), tuple(second)] * 9  # work a day, rest a day
+    for agent in roster:  # nobody works two evenings in a row (Mon–Sat)
+        worked = [agent in a for a in evenings]
+        assert not any(worked[i] and worked[i + 1] for i in range(len(worked) - 1))
+    assert all(len(s) == 1 for s in sundays)  # Sunday: one agent, in turn (轮流值班)
+    for this, following in itertools.pairwise(sundays):
+        assert following[0] == roster[(roster.index(this[0]) + 1) % len(roster)]
+
+
+def test_rota_sundays_go_round_everyone_P11() -> None:
+    cal = sh.Calendar(SH, dict(sh.DEFAULT_PATTERN), [A, B, C, 904])
+    sundays = [s.agents[0] for s in sh.shifts_in(MONDAY, MONDAY + timedelta(days=7 * 8), cal)
+               if s.day.weekday() == 6]
+    assert set(sundays[:4]) == {A, B, C, 904}  # everyone once in four weeks
 
 
 def test_pattern_line_past_midnight_and_closed_weekday_P11() -> None:
@@ -168,7 +203,10 @@ async def test_calendar_roster_tells_the_sla_clock_when_people_are_back_P24(
     roster = sh.CalendarRoster(settings)
     assert await roster.next_human_at(staffed, at(MONDAY, 10)) == at(MONDAY, 18, 30)
     assert await roster.next_human_at(staffed, at(MONDAY, 20)) is None
-    await set_duty_switch(staffed, 900, "on")  # an owner steps in
+    await set_duty_switch(staffed, 900, "on")  # an owner who is not an agent: no effect (P10)
+    assert await roster.next_human_at(staffed, at(MONDAY, 10)) == at(MONDAY, 18, 30)
+    assert 900 not in await sh.on_duty(staffed, at(MONDAY, 10))
+    await add_agent(staffed, 900)  # added to the roster, the owner steps in
     assert await roster.next_human_at(staffed, at(MONDAY, 10)) is None
     assert 900 in await sh.on_duty(staffed, at(MONDAY, 10))
 

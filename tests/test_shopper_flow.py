@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.app import resume_unhandled
+from bot.resume import Resumer
 from bot.settings import Settings
 from storage.models import Conversation, ConversationState, Customer, Event, Message, Sender
 from tests.fakes.updates import (
@@ -213,6 +213,6 @@ async def test_message_stored_before_a_crash_is_answered_after_restart(h: Harnes
         await db.commit()
     h.take_sent()
     h.clock.at = MORNING + timedelta(seconds=5)
-    assert await resume_unhandled(h.app) == 1
+    assert await Resumer(h.app, h.dp).run_once(0.0) == 1
     assert len(h.sent()) >= 1
-    assert await resume_unhandled(h.app) == 0
+    assert await Resumer(h.app, h.dp).run_once(0.0) == 0

@@ -12,9 +12,10 @@ import pytest
 from aiogram import Dispatcher
 from sqlalchemy import select, update
 
-from bot.app import App, build_app, build_dispatcher, resume_unhandled
+from bot.app import App, build_app, build_dispatcher
 from bot.clock import FixedClock
-from bot.scheduler import JOB_DEFAULTS, build_scheduler, clear_stale_deadlines
+from bot.jobs.scheduler import JOB_DEFAULTS, build_scheduler, clear_stale_deadlines
+from bot.resume import Resumer
 from bot.services.duty import format_next_open, next_daily
 from bot.services.replies import Reply
 from bot.services.sla import ConsoleDesk, SlaClock
@@ -214,7 +215,7 @@ async def test_late_first_greeting_is_a_recorded_breach_P1(h: Harness) -> None:
         await db.commit()
     h.clock.at = MORNING + timedelta(seconds=40)
     await h.sla.tick()  # the clock leaves the answer to resume and records nothing twice
-    assert await resume_unhandled(h.app) == 1
+    assert await Resumer(h.app, h.dp).run_once(0.0) == 1
     [breach] = await h.events("sla_breach")
     assert (breach.data["promise"], breach.data["stage"], breach.data["seconds"]) == (
         "P1", "greeting", 40.0)

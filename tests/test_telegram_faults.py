@@ -21,9 +21,9 @@ from aiogram.types import Update
 from sqlalchemy import select
 
 from bot.app import App, build_app, build_dispatcher
+from bot.resume import Resumer, UpdateTracker
 from bot.settings import load_settings
 from bot.transport.outgoing import OutgoingGuard
-from bot.webhook import Resumer, UpdateTracker
 from storage.models import Customer, Message, Sender
 from tests.fakes.telegram_server import FakeTelegramServer, RecordedCall
 from tests.fakes.updates import message_json

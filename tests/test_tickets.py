@@ -67,9 +67,10 @@ async def test_handling_and_reopen_rates_per_period_P18(
         await tickets.open(repo, customer, "repair", "old", MORNING - timedelta(days=40))
         await repo.commit()
         rates = await tickets.rates(repo, MORNING - timedelta(days=1), MORNING + timedelta(days=1))
-    assert (rates.total, rates.on_time, rates.resolved, rates.reopened) == (4, 2, 3, 1)
-    assert rates.handling_rate == pytest.approx(0.5)
-    assert rates.reopen_rate == pytest.approx(1 / 3)
+    assert (rates.opened, rates.on_time, rates.resolved, rates.reopened) == (4, 2, 3, 1)
+    assert rates.handled_rate == pytest.approx(3 / 4)  # 处理率: resolved of opened
+    assert rates.on_time_rate == pytest.approx(2 / 3)  # 及时率: on time of resolved
+    assert rates.rework_rate == pytest.approx(1 / 3)  # 返修率: re-opened of resolved
 
 
 async def test_someone_elses_order_is_never_attached_to_a_ticket_P19(

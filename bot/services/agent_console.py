@@ -24,7 +24,6 @@ from bot.services.queue import QueueService, QueueSpot, on_duty_agents
 from bot.services.replies import Button, Replier, Reply
 from bot.settings import Settings
 from phrases.catalogue import say
-from phrases.tone import check_tone
 from storage.models import Conversation, ConversationState, Customer, Message, Sender
 from storage.models.agents import Agent, CustomerTopic
 from storage.repositories import Repo
@@ -171,7 +170,7 @@ class AgentConsole:
         conversation = await self._owned(repo, chat, post)
         if conversation is None:
             return
-        report = check_tone(post.text) if post.text else None
+        report = self.knowledge.check_tone(post.text) if post.text else None
         if report is not None and not report.ok:
             terms = sorted({p.term for p in report.problems})
             hit = await repo.events.add(
@@ -595,12 +594,12 @@ class AgentConsole:
 
     async def _remember_agent(self, repo: Repo, post: AgentPost,
                               conversation: Conversation | None = None) -> None:
-        """Keep the agent's name fresh, and which chat they are in (for inline phrases)."""
+        """Keep the agent's name fresh, and which chat they are in (for inline phrases).
+
+        Never adds anyone: only the owner puts people on the roster."""
         agent = await repo.agents.by_telegram_id(post.agent_id)
         if agent is None:
-            await repo.agents.ensure([post.agent_id])
-            agent = await repo.agents.by_telegram_id(post.agent_id)
-        assert agent is not None
+            return
         agent.name, agent.username = post.agent_name or agent.name, post.username
         if conversation is not None:
             agent.current_conversation_id = conversation.id

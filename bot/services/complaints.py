@@ -1,14 +1,23 @@
-"""Complaints against agents (P14, P20): counted per agent and period, with the step reached.
+"""Complaints against agents (P14, P20): one per conversation, by cause, charged after the owner.
 
-A shopper's complaint (the understander's ``complaint`` intent, stored in Message.meaning)
-becomes a Complaint naming the agent who served that conversation. Steps are the owner's
-setting ``complaint_steps`` (default "50,100,dismiss": 1st a penalty, 2nd doubled, 3rd
-dismissal); the period is ``complaint_period`` (month, quarter or year, in the shop's zone).
-An unfounded complaint stops counting and the later ones move down a step.
+Policy (seed §四.3(5)): "发现客户因服务原因投诉某客服，一次罚款30元，第二次翻倍，第三次将予以开除".
+- A shopper's complaint (the understander's ``complaint`` intent in Message.meaning) becomes one
+  Complaint per conversation: further complaining messages of the same chat are folded into it
+  (text appended, cause re-read) instead of counting again.
+- Its cause is classified from the text (phrases/complaint_cause.py: service attitude, product
+  quality, courier, price, other) and shown to the owner.
+- Only a complaint *about service* against an agent who had served the shopper before it is
+  ``pending``: it becomes a step of the agent's ladder only when the owner confirms (button).
+  Product, courier, price and other complaints, and complaints made before any agent wrote in
+  the chat, are ``recorded`` and charged to nobody (the owner may still confirm one as service).
+- Steps are the owner's ``complaint_steps`` (default "30,60,dismiss": 30 元, doubled, dismissal);
+  counts are cumulative per agent unless the owner sets ``complaint_period`` (month, quarter,
+  year). An unfounded complaint stops counting and the agent's later ones move down a step.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,25 +25,31 @@ from sqlalchemy import select
 
 from bot.services.owner_admin import parse_steps
 from bot.services.shifts import shop_tz
-from bot.services.staff import owner_setting
-from storage.models import Conversation, Message, Sender
-from storage.models.shifts import Complaint
+from bot.services.staff import agent_names, owner_setting
+from phrases.complaint_cause import SERVICE, cause_label, cause_names, classify_cause
+from storage.models import Message, Sender
+from storage.models.shifts import Complaint, ComplaintStatus
 from storage.repositories import Repo
 
 ORDINALS = {1: "1st", 2: "2nd", 3: "3rd"}
+TEXT_LIMIT = 2000  # the folded text of one complaint (several messages) is bounded
+ALL_TIME = "all"
 
 
 def period_of(when: datetime, tz: ZoneInfo, period: str) -> str:
+    """The counting period a complaint belongs to; ``all`` (the default) never restarts."""
     local = when.astimezone(tz)
     if period == "year":
         return f"{local.year}"
     if period == "quarter":
         return f"{local.year}-Q{(local.month - 1) // 3 + 1}"
-    return f"{local.year}-{local.month:02d}"
+    if period == "month":
+        return f"{local.year}-{local.month:02d}"
+    return ALL_TIME
 
 
 def step_text(step: int, steps: list[float | None]) -> str:
-    """'2nd complaint: penalty 100' / '3rd complaint: dismissal' (beyond the list: the last)."""
+    """'2nd complaint: penalty 60' / '3rd complaint: dismissal' (beyond the list: the last)."""
     if step <= 0:
         return "no step"
     amount = steps[min(step, len(steps)) - 1]
@@ -44,38 +59,74 @@ def step_text(step: int, steps: list[float | None]) -> str:
     return f"{label}: penalty {amount:g}"
 
 
-async def _steps(repo: Repo) -> list[float | None]:
+async def ladder(repo: Repo) -> list[float | None]:
+    """The owner's steps (P14), e.g. [30.0, 60.0, None] for "30,60,dismiss"."""
     return parse_steps(await owner_setting(repo, "complaint_steps"))
 
 
-async def agent_of(repo: Repo, conversation: Conversation) -> int | None:
-    """The agent who served the shopper: the owner of the chat, else the last to write in it."""
-    if conversation.agent_id is not None:
-        return conversation.agent_id
+def _who(agent_id: int | None, names: dict[int, str]) -> str:
+    if agent_id is None:
+        return "nobody"
+    name = names.get(agent_id)
+    return f"{name} ({agent_id})" if name and name != str(agent_id) else str(agent_id)
+
+
+async def served_by(repo: Repo, conversation_id: int, before_message_id: int) -> int | None:
+    """The agent who last wrote to the shopper before the complaint; None if no agent had
+    served them yet (a complaint made to the bot is charged to nobody)."""
     return await repo.session.scalar(
         select(Message.agent_id)
-        .where(Message.conversation_id == conversation.id, Message.sender == Sender.AGENT,
-               Message.agent_id.is_not(None))
+        .where(Message.conversation_id == conversation_id, Message.sender == Sender.AGENT,
+               Message.agent_id.is_not(None), Message.id < before_message_id)
         .order_by(Message.id.desc()).limit(1)
     )
 
 
+def _status_for(agent: int | None, cause: str) -> str:
+    return ComplaintStatus.PENDING if agent is not None and cause == SERVICE else (
+        ComplaintStatus.RECORDED)
+
+
 async def record_complaint(repo: Repo, message: Message, now: datetime) -> Complaint | None:
-    """One Complaint per complaining message (idempotent); None if it was recorded already."""
+    """Record a complaining message: a new Complaint for the conversation's first, folded into
+    the existing one for later messages. Returns the complaint when the owner must (again) be
+    told: a new one, or one that became a pending service complaint by the fold."""
     if await repo.shifts.complaint_for_message(message.id) is not None:
         return None
-    conversation = await repo.conversations.get(message.conversation_id)
-    agent = await agent_of(repo, conversation) if conversation else None
+    existing = (await repo.shifts.complaint_for_conversation(message.conversation_id)
+                if message.conversation_id is not None else None)
+    if existing is not None:
+        return await _fold(repo, existing, message)
+    agent = (await served_by(repo, message.conversation_id, message.id)
+             if message.conversation_id is not None else None)
+    cause = classify_cause(message.text or "")
     period = period_of(message.created_at, await shop_tz(repo),
                        await owner_setting(repo, "complaint_period"))
-    step = await repo.shifts.founded_count(agent, period) + 1 if agent is not None else 0
     complaint = Complaint(message_id=message.id, conversation_id=message.conversation_id,
-                          agent_id=agent, text=message.text, created_at=now, period=period,
-                          step=step)
+                          agent_id=agent, text=(message.text or "")[:TEXT_LIMIT], created_at=now,
+                          period=period, step=0, cause=cause, status=_status_for(agent, cause),
+                          last_message_id=message.id)
     await repo.shifts.add_complaint(complaint)
     await repo.events.add("complaint", conversation_id=message.conversation_id, agent_id=agent,
-                          complaint=complaint.id, step=step)
+                          at=now, complaint=complaint.id, cause=cause, status=complaint.status)
     return complaint
+
+
+async def _fold(repo: Repo, complaint: Complaint, message: Message) -> Complaint | None:
+    """P14: a further complaining message of the same chat is the same complaint."""
+    if complaint.last_message_id is not None and message.id <= complaint.last_message_id:
+        return None
+    complaint.last_message_id = message.id
+    complaint.text = f"{complaint.text}\n{message.text or ''}"[:TEXT_LIMIT]
+    if complaint.status not in (ComplaintStatus.PENDING, ComplaintStatus.RECORDED):
+        return None  # the owner decided already; the decision stands
+    if complaint.agent_id is None:
+        complaint.agent_id = await served_by(repo, message.conversation_id, message.id)
+    before = complaint.status
+    complaint.cause = classify_cause(complaint.text)
+    complaint.status = _status_for(complaint.agent_id, complaint.cause)
+    changed = before != complaint.status and complaint.status == ComplaintStatus.PENDING
+    return complaint if changed else None
 
 
 async def collect_complaints(repo: Repo, now: datetime,
@@ -87,63 +138,131 @@ async def collect_complaints(repo: Repo, now: datetime,
                               Message.meaning.is_not(None))
         .order_by(Message.id)
     )
-    found = []
+    found: dict[int, Complaint] = {}
     for message in list(rows):
         if (message.meaning or {}).get("intent") == "complaint":
             complaint = await record_complaint(repo, message, now)
             if complaint is not None:
-                found.append(complaint)
-    return found
+                found[complaint.id] = complaint
+    return list(found.values())
 
 
 async def notice_text(repo: Repo, complaint: Complaint) -> str:
-    """What the owner is told about a new complaint."""
-    who = f"agent {complaint.agent_id}" if complaint.agent_id else "no agent (bot only)"
-    step = step_text(complaint.step, await _steps(repo)) if complaint.agent_id else ""
-    return (f"New complaint #{complaint.id} about {who}"
-            f"{f' — {step} in {complaint.period}' if step else ''}\n“{complaint.text}”\n"
-            f"If it is unfounded: /unfounded {complaint.id}")
+    """What the owner is told about a complaint: cause, who served, what confirming would do."""
+    names = await agent_names(repo)
+    cause = f"{cause_label(complaint.cause, 'zh')} / {cause_label(complaint.cause, 'en')}"
+    lines = [f"Complaint #{complaint.id} — cause: {cause}", f"“{complaint.text}”"]
+    if complaint.agent_id is None:
+        lines.append("Made before any agent served the shopper: recorded, charged to nobody.")
+    elif complaint.status == ComplaintStatus.PENDING:
+        step = await repo.shifts.charged_count(complaint.agent_id, complaint.period) + 1
+        lines.append(f"Served by {_who(complaint.agent_id, names)}. If you confirm it is about "
+                     f"service: {step_text(step, await ladder(repo))}"
+                     f"{'' if complaint.period == ALL_TIME else f' in {complaint.period}'}.")
+    else:
+        lines.append(f"Served by {_who(complaint.agent_id, names)}; not about service: "
+                     "recorded, charged to nobody unless you say it was the agent's service.")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of an owner's tap: the complaint and the step it reached (0: none)."""
+
+    complaint: Complaint | None
+    step: int = 0
+
+
+async def charge(repo: Repo, complaint_id: int, owner: int, now: datetime) -> Decision:
+    """P14: the owner confirms a service complaint: the agent's next step is recorded."""
+    complaint = await repo.shifts.complaint(complaint_id)
+    if complaint is None or complaint.agent_id is None or complaint.status not in (
+            ComplaintStatus.PENDING, ComplaintStatus.RECORDED):
+        return Decision(None)
+    complaint.step = await repo.shifts.charged_count(complaint.agent_id, complaint.period) + 1
+    complaint.status, complaint.cause = ComplaintStatus.CHARGED, SERVICE
+    complaint.charged_at, complaint.charged_by = now, owner
+    await repo.events.add("owner_change", agent_id=owner, at=now, action="complaint_charged",
+                          complaint=complaint_id, agent=complaint.agent_id, step=complaint.step)
+    await repo.commit()
+    return Decision(complaint, complaint.step)
+
+
+async def not_charged(repo: Repo, complaint_id: int, owner: int) -> bool:
+    """The owner says a pending complaint was not the agent's service: recorded, no step."""
+    complaint = await repo.shifts.complaint(complaint_id)
+    if complaint is None or complaint.status != ComplaintStatus.PENDING:
+        return False
+    complaint.status = ComplaintStatus.RECORDED
+    await repo.events.add("owner_change", agent_id=owner, action="complaint_not_charged",
+                          complaint=complaint_id)
+    await repo.commit()
+    return True
+
+
+async def _renumber(repo: Repo, agent_id: int, period: str) -> None:
+    step = 0
+    for other in await repo.shifts.complaints(period):
+        if other.agent_id == agent_id and other.status == ComplaintStatus.CHARGED:
+            step += 1
+            other.step = step
 
 
 async def mark_unfounded(repo: Repo, complaint_id: int, owner: int, now: datetime) -> bool:
     """The owner takes a complaint back; the agent's later complaints move down a step."""
     complaint = await repo.shifts.complaint(complaint_id)
-    if complaint is None or complaint.unfounded_at is not None:
+    if complaint is None or complaint.status == ComplaintStatus.DISMISSED:
         return False
+    was_charged = complaint.status == ComplaintStatus.CHARGED
     complaint.unfounded_at, complaint.unfounded_by = now, owner
-    complaint.step = 0
-    if complaint.agent_id is not None:
-        step = 0
-        for other in await repo.shifts.complaints(complaint.period):
-            if other.agent_id == complaint.agent_id and other.unfounded_at is None:
-                step += 1
-                other.step = step
-    await repo.events.add("owner_change", agent_id=owner, action="complaint_unfounded",
+    complaint.status, complaint.step = ComplaintStatus.DISMISSED, 0
+    if was_charged and complaint.agent_id is not None:
+        await _renumber(repo, complaint.agent_id, complaint.period)
+    await repo.events.add("owner_change", agent_id=owner, at=now, action="complaint_unfounded",
                           complaint=complaint_id)
     await repo.commit()
     return True
 
 
 async def counts(repo: Repo, now: datetime) -> dict[int, int]:
-    """Founded complaints per agent in the current period."""
+    """Charged complaints per agent in the current period."""
     period = period_of(now, await shop_tz(repo), await owner_setting(repo, "complaint_period"))
     out: dict[int, int] = {}
     for c in await repo.shifts.complaints(period):
-        if c.agent_id is not None and c.unfounded_at is None:
+        if c.agent_id is not None and c.status == ComplaintStatus.CHARGED:
             out[c.agent_id] = out.get(c.agent_id, 0) + 1
     return out
 
 
+def by_cause(complaints: list[Complaint]) -> dict[str, int]:
+    """Complaints (not dismissed) per cause, in the causes' order; empty causes left out."""
+    out = {name: 0 for name in cause_names()}
+    for c in complaints:
+        if c.status != ComplaintStatus.DISMISSED:
+            out[c.cause if c.cause in out else "other"] += 1
+    return {name: n for name, n in out.items() if n}
+
+
 async def summary_text(repo: Repo, now: datetime) -> str:
-    """P14: the owner sees each agent's count and escalation step, then recent complaints."""
-    steps = await _steps(repo)
+    """P14: each agent's count and step by name, complaints by cause, then recent ones."""
+    steps = await ladder(repo)
+    names = await agent_names(repo)
     period = period_of(now, await shop_tz(repo), await owner_setting(repo, "complaint_period"))
-    lines = [f"Complaints in {period}:"]
+    complaints = await repo.shifts.complaints(period)
+    lines = ["Complaints (all time):" if period == ALL_TIME else f"Complaints in {period}:"]
     per_agent = await counts(repo, now)
-    lines += [f"agent {a}: {n} — {step_text(n, steps)}" for a, n in sorted(per_agent.items())]
+    lines += [f"{_who(a, names)}: {n} — {step_text(n, steps)}"
+              for a, n in sorted(per_agent.items())]
     if not per_agent:
-        lines.append("none against agents")
-    for c in (await repo.shifts.complaints(period))[-10:]:
-        flag = " (unfounded)" if c.unfounded_at else ""
-        lines.append(f"#{c.id} agent {c.agent_id or '—'}{flag}: {c.text[:60]}")
+        lines.append("none charged to agents")
+    causes = by_cause(complaints)
+    if causes:
+        lines.append("By cause: " + ", ".join(f"{cause_label(k, 'zh')} {n}"
+                                              for k, n in causes.items()))
+    waiting = [c for c in complaints if c.status == ComplaintStatus.PENDING]
+    if waiting:
+        lines.append(f"Waiting for your decision: {', '.join(f'#{c.id}' for c in waiting)}")
+    for c in complaints[-10:]:
+        lines.append(f"#{c.id} [{cause_label(c.cause, 'zh')}] {_who(c.agent_id, names)} "
+                     f"{c.status}: {c.text[:60]}")
     return "\n".join(lines)

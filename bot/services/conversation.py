@@ -6,22 +6,24 @@ guessing, P8 farewell; §七 phrase categories for greetings, thanks and farewel
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from bot.clock import Clock
 from bot.services.escalation import EscalationService
-from bot.services.inbound import Choice, Inbound, Shopper
+from bot.services.inbound import BUTTON, Choice, Inbound, Shopper, command_of
 from bot.services.knowledge import KnowledgeBase
 from bot.services.orders import OrderDesk
+from bot.services.products.desk import CatalogueDesk
 from bot.services.relay import NoRelay, Relay
 from bot.services.replies import Button, Replier, Reply
 from bot.services.sla_rules import WaitRules
 from bot.settings import Settings
 from phrases.catalogue import say
 from phrases.greeting import compose_greeting
-from phrases.lang import detect_language
+from phrases.lang import detect_language, has_chinese
 from phrases.splitting import split_message
 from phrases.understand import Intent, Understanding
 from storage.models import Conversation, ConversationState, Customer, Message
@@ -36,8 +38,19 @@ MEDIA_TAGS = {"sticker": "sticker", "photo": "photo", "voice": "voice", "audio":
               "video_note": "voice", "document": "file", "video": "photo", "animation": "sticker"}
 
 
-def _has_cjk(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+@dataclass
+class Intake:
+    """A shopper input stored and committed, not yet answered: what answering it needs."""
+
+    customer: Customer
+    conversation: Conversation
+    stored: Message
+    inbound: Inbound
+    is_new: bool
+
+    @property
+    def answered(self) -> bool:
+        return self.stored.handled_at is not None
 
 
 class ConversationService:
@@ -53,6 +66,7 @@ class ConversationService:
         sla: WaitRules | None = None,
         relay: Relay | None = None,
         orders: OrderDesk | None = None,
+        catalogue: CatalogueDesk | None = None,
     ) -> None:
         self.settings = settings
         self.knowledge = knowledge
@@ -60,51 +74,111 @@ class ConversationService:
         self.clock = clock
         self.escalation = escalation
         self.orders = orders  # P19 order questions, before the FAQ
+        self.catalogue = catalogue  # P5/P6 product questions and recommendations, before the FAQ
         self.relay = relay or NoRelay()  # the agents see what a waiting shopper sends
         self.sla = sla or WaitRules(settings)  # P1/P2/P24 wait bookkeeping (SLA clock)
 
     # ----------------------------------------------------------------- entry points
     async def receive(self, repo: Repo, inbound: Inbound) -> bool:
-        """Store, then answer. Returns False for a redelivered update (answered once only)."""
+        """Store, then answer. Returns False for an update answered already (answered once)."""
+        intake = await self.intake(repo, inbound)
+        if intake is None:
+            return False
+        await self.answer(repo, intake)
+        return True
+
+    async def intake(self, repo: Repo, inbound: Inbound) -> Intake | None:
+        """The one intake: every shopper input (text, media, edit, command, button press, a
+        step of the after-sales dialogue) is stored and committed here before anything
+        answers it; returns None when the update was answered already (a redelivery).
+
+        One row per update id (``INSERT … ON CONFLICT DO NOTHING``). A row stored earlier but
+        never answered (a crash between storing and answering; a batch stored ahead of its
+        handling) is answered now: the caller holds the shopper's lock, so nobody else is.
+        """
         now = self.clock.now()
-        customer, conversation, is_new = await self._open(repo, inbound.shopper, inbound.text, now)
+        button = inbound.kind == BUTTON
+        customer, conversation, is_new = await self._open(
+            repo, inbound.shopper, "" if button else inbound.text, now)
         stored, fresh = await repo.conversations.store_inbound(
             conversation_id=conversation.id, update_id=inbound.update_id, kind=inbound.kind,
             text=inbound.text, telegram_message_id=inbound.message_id, now=now,
         )
         if not fresh:
             await repo.commit()
-            return False
-        conversation.last_activity_at = now
-        self.sla.on_shopper_message(conversation, now)  # a new wait for a person starts?
-        if conversation.reply_due_at is None:
-            wait = (self.settings.sla_greeting_seconds if is_new
-                    else self.settings.sla_reply_seconds)
-            conversation.reply_due_at = now + timedelta(seconds=wait)
+            if stored.handled_at is not None:
+                return None
+            if stored.conversation_id != conversation.id:
+                conversation = await repo.conversations.get(stored.conversation_id) or conversation
+            return Intake(customer, conversation, stored, inbound,
+                          is_new=conversation.greeted_at is None)
+        if not button:  # a button answers the bot: no new wait for anyone starts
+            conversation.last_activity_at = now
+            self.sla.on_shopper_message(conversation, now)  # a new wait for a person starts?
+            if conversation.reply_due_at is None:
+                wait = (self.settings.sla_greeting_seconds if is_new
+                        else self.settings.sla_reply_seconds)
+                conversation.reply_due_at = now + timedelta(seconds=wait)
         await repo.commit()  # stored before answered: a crash from here on loses nothing
-        await self._answer(repo, customer, conversation, stored, inbound, is_new)
-        return True
+        return Intake(customer, conversation, stored, inbound, is_new)
 
-    async def resume(self, repo: Repo, message: Message) -> None:
-        """Answer a message stored before a crash but never handled."""
+    async def answer(self, repo: Repo, intake: Intake) -> None:
+        """The conversation's own answer to a stored message (greeting, FAQ, orders, …)."""
+        await self._answer(repo, intake.customer, intake.conversation, intake.stored,
+                           intake.inbound, intake.is_new)
+
+    async def reply(
+        self, repo: Repo, intake: Intake, replies: list[Reply], meaning: dict[str, Any],
+    ) -> None:
+        """Answer a stored input with ``replies`` (none: it is only marked answered): sent and
+        stored as the conversation's bot messages, the input marked handled, agents shown it.
+
+        The after-sales dialogue, /tickets, /forget and button presses answer through here, so
+        they are part of the conversation like every other answer.
+        """
+        now = self.clock.now()
+        customer, conversation = intake.customer, intake.conversation
+        await self._deliver(repo, customer, conversation, replies, now)
+        await repo.conversations.mark_handled(intake.stored, now, meaning)
+        await repo.commit()
+        if conversation.state in (ConversationState.QUEUED, ConversationState.ASSIGNED):
+            await self.relay.shopper_message(repo, customer, conversation, intake.stored,
+                                             intake.inbound.reply_to_message_id,
+                                             bot_replies=[reply.text for reply in replies])
+
+    async def resume(self, repo: Repo, message: Message, bot_username: str | None = None) -> None:
+        """Answer a message stored but never answered, from its row alone (media, buttons).
+
+        Texts and commands are resumed through the dispatcher instead (``bot.resume``), so a
+        stored /aftersales or a ticket description reaches the handler it was meant for.
+        """
         conversation = await repo.conversations.get(message.conversation_id)
         customer = await repo.customers.get(conversation.customer_id) if conversation else None
         if conversation is None or customer is None:
             return
+        if message.kind == BUTTON:
+            # Its callback query expired long ago and the buttons are still on screen: the
+            # shopper presses again if it still matters. Recorded, not replayed.
+            await repo.conversations.mark_handled(message, self.clock.now(),
+                                                  {"decision": "button_expired"})
+            await repo.commit()
+            return
         shopper = Shopper(user_id=customer.telegram_user_id, chat_id=customer.chat_id,
                           name=customer.name, language_code=customer.language_code)
-        inbound = Inbound(update_id=message.update_id, shopper=shopper, kind=message.kind,
-                          text=message.text, message_id=message.telegram_message_id)
-        if message.kind == "command":
-            command = message.text.lstrip("/").split()[0] if message.text else ""
-            inbound = Inbound(**{**inbound.__dict__, "command": command})
+        inbound = Inbound(
+            update_id=message.update_id, shopper=shopper, kind=message.kind, text=message.text,
+            message_id=message.telegram_message_id,
+            command=(command_of(message.text, bot_username) or ""
+                     if message.kind == "command" else None),
+        )
         await self._answer(repo, customer, conversation, message, inbound,
                            is_new=conversation.greeted_at is None)
 
-    async def choose(self, repo: Repo, choice: Choice) -> str:
-        """A button under a bot message; returns a short notice for the button press."""
+    async def choose(self, repo: Repo, intake: Intake, choice: Choice) -> str:
+        """A button under a bot message (stored by ``intake``); returns a short notice for
+        the button press."""
         now = self.clock.now()
-        customer, conversation, _ = await self._open(repo, choice.shopper, "", now)
+        customer, conversation = intake.customer, intake.conversation
         lang = conversation.language
         kind, _, arg = choice.data.partition(":")
         replies: list[Reply] = []
@@ -123,11 +197,9 @@ class ConversationService:
                 notice = self._phrase(customer, conversation, "feedback_thanks").text
         elif kind == "human":
             replies = await self._escalate(repo, conversation, customer, "asked", now)
-        await self._deliver(repo, customer, conversation, replies, now)
-        await repo.commit()
-        if conversation.state in (ConversationState.QUEUED, ConversationState.ASSIGNED):
-            await self.relay.shopper_message(repo, customer, conversation, None,
-                                             bot_replies=[reply.text for reply in replies])
+        elif kind == "prod" and self.catalogue is not None:  # product buttons (P5, P6)
+            replies = await self.catalogue.choose(repo, customer, conversation, arg, now)
+        await self.reply(repo, intake, replies, {"decision": "button", "button": choice.data})
         return notice
 
     # ----------------------------------------------------------------- the rules
@@ -167,7 +239,7 @@ class ConversationService:
         inbound: Inbound, is_new: bool,
     ) -> None:
         now = self.clock.now()
-        if inbound.kind == "text" and (len(inbound.text) >= 4 or _has_cjk(inbound.text)):
+        if inbound.kind == "text" and (len(inbound.text) >= 4 or has_chinese(inbound.text)):
             # Switch only on a message that tells: "转人工" does, a lone "ok" does not.
             conversation.language = self._language(inbound.text, conversation.language)
         replies: list[Reply] = []
@@ -237,6 +309,16 @@ class ConversationService:
             if desk is not None:
                 conversation.misunderstood_in_row = 0
                 return desk, {**meaning, "decision": "order"}
+        if (self.catalogue is not None and state != ConversationState.ASSIGNED
+                and intent not in (Intent.HUMAN, Intent.COMPLAINT, Intent.THANKS,
+                                   Intent.FAREWELL)):
+            # P5/P6: a product named (or in context) is answered from the catalogue.
+            products = await self.catalogue.answer(
+                repo, customer, conversation, inbound.text, now,
+                faq_sure=understanding.decision == "answer")
+            if products is not None:
+                conversation.misunderstood_in_row = 0
+                return products, {**meaning, "decision": "catalogue"}
         if intent is not None:
             conversation.misunderstood_in_row = 0
             return await self._intent(repo, customer, conversation, intent, greeted, now), meaning

@@ -20,13 +20,14 @@ class DutyRoster(Protocol):
 
 
 class ConfiguredRoster:
-    """Someone is on duty whenever agents are configured; else people return at ``shift_start``."""
+    """Someone is on duty whenever the roster (agents table) has agents; else people return at
+    ``shift_start``."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
     async def next_human_at(self, repo: Repo, now: datetime) -> datetime | None:
-        if self.settings.agent_ids:
+        if await repo.agents.roster_ids():
             return None
         return next_daily(now, self.settings.shift_start, self.settings)
 

@@ -5,6 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TEXT_KINDS = ("text", "command")
+BUTTON = "button"  # the kind of a stored button press (an inline button under a bot message)
+
+
+def command_of(text: str, bot_username: str | None = None) -> str | None:
+    """'/Start@ShopBot payload' → 'start'; None when the text is no command, or names
+    another bot (``/start@OtherBot``) while this bot's username is known.
+
+    The one parser for commands, used live (handlers) and when a stored message is resumed.
+    """
+    if not text.startswith("/") or len(text) < 2:
+        return None
+    name, _, mention = text[1:].split(maxsplit=1)[0].partition("@")
+    if mention and bot_username and mention.lower() != bot_username.lower():
+        return None
+    return name.lower()
 
 
 @dataclass(frozen=True)
@@ -32,7 +47,15 @@ class Inbound:
 
 @dataclass(frozen=True)
 class Choice:
-    """A shopper pressed an inline button: ``data`` is its callback data."""
+    """A shopper pressed an inline button: ``data`` is its callback data, ``label`` the
+    button's text as the shopper saw it (stored as the press's text)."""
 
     shopper: Shopper
     data: str
+    update_id: int | None = None
+    label: str = ""
+
+    def as_inbound(self) -> Inbound:
+        """The press as a stored input: kind ``button``, the label (else the data) as text."""
+        return Inbound(update_id=self.update_id, shopper=self.shopper, kind=BUTTON,
+                       text=self.label or self.data)

@@ -7,15 +7,19 @@ that language's entries (the owner's edits in Telegram live until the file chang
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 from bot.settings import Settings
 from phrases.catalogue import Phrase, PhraseCatalogue
 from phrases.faq_file import FaqEntry, load_faq_file
 from phrases.lang import detect_language
+from phrases.tone import ToneReport, check_tone
 from phrases.understand import Understander, Understanding
 from storage.models import FaqEntryRow
 from storage.repositories import Repo
+
+TONE_KEY = "tone_terms"  # the owner's P9 terms: {"add": {term: rewrite}, "remove": [term]}
 
 
 def faq_sources(settings: Settings) -> dict[str, Path]:
@@ -67,6 +71,8 @@ class KnowledgeBase:
         self.catalogue = PhraseCatalogue.builtin()
         self._understanders: dict[str, Understander] = {}
         self._entries: dict[str, dict[str, FaqEntry]] = {}
+        self.tone_added: dict[str, str] = {}
+        self.tone_removed: tuple[str, ...] = ()
 
     async def reload(self, repo: Repo) -> None:
         """Rebuild from the database; call after any FAQ or template edit (no restart needed)."""
@@ -82,6 +88,13 @@ class KnowledgeBase:
             for t in await repo.templates.all()
         ]
         self.catalogue = PhraseCatalogue.builtin().with_overrides(overrides)
+        tone = json.loads(await repo.faq.setting(TONE_KEY) or "{}")
+        self.tone_added = {str(k): str(v) for k, v in (tone.get("add") or {}).items()}
+        self.tone_removed = tuple(str(t) for t in tone.get("remove") or ())
+
+    def check_tone(self, text: str) -> ToneReport:
+        """P9 with the owner's own terms added and removed: every outgoing check uses this."""
+        return check_tone(text, self.tone_added, self.tone_removed)
 
     def understand(self, text: str, lang: str) -> Understanding:
         """Match in the shopper's language, falling back to any language that has an FAQ."""

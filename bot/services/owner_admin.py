@@ -20,12 +20,12 @@ from rapidfuzz import fuzz, process, utils
 from sqlalchemy import select
 
 from bot.services import staff
-from bot.services.knowledge import KnowledgeBase
+from bot.services.knowledge import TONE_KEY, KnowledgeBase
 from bot.settings import SUPPORTED_LANGUAGES, Settings
 from phrases.catalogue import CATEGORIES, Phrase
 from phrases.faq_file import FaqEntry, FaqFile, dump_faq_file, parse_faq
 from phrases.templates import render, validate_template
-from phrases.tone import ToneReport, check_tone
+from phrases.tone import ToneReport, check_tone, term_entries
 from storage.models import Conversation, FaqEntryRow, Message, Sender
 from storage.repositories import Repo
 
@@ -101,22 +101,31 @@ def check_template(
     values = {**SAMPLE_VALUES.get(lang, SAMPLE_VALUES["en"]), "shop_name": shop_name}
     preview = render(text, values) if not errors else ""
     return TemplateCheck(
-        key, lang, text, tuple(errors), check_tone(text), preview,
+        key, lang, text, tuple(errors), knowledge.check_tone(text), preview,
         current.category if current else "", current.tags if current else (),
     )
 
 
 async def save_template(
-    repo: Repo, knowledge: KnowledgeBase, owner: int, check: TemplateCheck
+    repo: Repo, knowledge: KnowledgeBase, owner: int, check: TemplateCheck,
+    confirm_negative: bool = False,
 ) -> list[str]:
-    """Save a checked edit (checked again: the text may come back from a pending state)."""
+    """Save a checked edit (checked again: the text may come back from a pending state).
+
+    P9: a text with negative language is refused unless the owner explicitly confirmed it;
+    the confirmation is recorded with the terms it let through."""
     again = check_template(knowledge, check.key, check.lang, check.text)
     if again.errors:
         return list(again.errors)
+    terms = sorted({p.term for p in again.tone.problems})
+    if terms and not confirm_negative:
+        return [f"negative language (P9): {', '.join(terms)} — save the suggested wording, "
+                "or confirm this wording explicitly"]
     await repo.templates.upsert(key=check.key, lang=check.lang, category=again.category,
                                 text=again.text, tags=list(again.tags))
     await record_change(repo, owner, "template", key=check.key, lang=check.lang,
-                        tone_warnings=len(again.tone.problems))
+                        tone_warnings=len(again.tone.problems),
+                        **({"tone_confirmed": terms} if terms else {}))
     await repo.commit()
     await knowledge.reload(repo)
     return []
@@ -166,8 +175,8 @@ def parse_faq_edit(text: str) -> FaqEdit:
     return FaqEdit(parts[0], parts[1], question, answer, alt)
 
 
-def _tone_warning(text: str) -> str:
-    report = check_tone(text)
+def _tone_warning(text: str, knowledge: KnowledgeBase) -> str:
+    report = knowledge.check_tone(text)
     if report.ok:
         return ""
     terms = ", ".join(sorted({p.term for p in report.problems}))
@@ -186,7 +195,7 @@ async def upsert_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, edit: Faq
                         new=row is None)
     await repo.commit()
     await knowledge.reload(repo)
-    return _tone_warning(edit.answer)
+    return _tone_warning(edit.answer, knowledge)
 
 
 async def delete_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, key: str,
@@ -433,8 +442,8 @@ def _steps(value: str) -> str:
 
 
 def _period(value: str) -> str:
-    if value not in ("month", "quarter", "year"):
-        raise ValueError("month, quarter or year")
+    if value not in ("all", "month", "quarter", "year"):
+        raise ValueError("all (cumulative), month, quarter or year")
     return value
 
 
@@ -445,13 +454,15 @@ SETTING_RULES = {
     "swap_limit": _int_in(0, 31),
     "complaint_steps": _steps,
     "complaint_period": _period,
+    "late_grace_minutes": _int_in(0, 120),
+    "swap_fine": _int_in(0, 10000),
 }
 SHOP_FILE_SETTINGS = ("shop_name", "languages", "timezone", "agent_cap",
                       "sla_greeting_seconds", "sla_reply_seconds")
 
 
 def parse_steps(value: str) -> list[float | None]:
-    """'50,100,dismiss' → [50.0, 100.0, None]: amount per step, None for dismissal (P14)."""
+    """'30,60,dismiss' → [30.0, 60.0, None]: amount per step, None for dismissal (P14)."""
     steps: list[float | None] = []
     for part in value.split(","):
         part = part.strip().lower()
@@ -501,3 +512,62 @@ async def set_pending(repo: Repo, owner: int, state: dict[str, Any] | None) -> N
 async def pending(repo: Repo, owner: int) -> dict[str, Any]:
     raw = await repo.faq.setting(pending_key(owner))
     return json.loads(raw) if raw else {}
+
+
+# ============================================================================ P9 terms
+def tone_terms_text(knowledge: KnowledgeBase) -> str:
+    """The terms the guard checks now: built-in (minus removed) and the owner's own."""
+    removed = {t.casefold() for t in knowledge.tone_removed}
+    lines = ["Negative language the guard catches (P9) — term → suggested instead:"]
+    for lang, terms in term_entries().items():
+        shown = [f"  {t.term} → {knowledge.tone_added.get(t.term, t.rewrite)}"
+                 for t in terms if t.term.casefold() not in removed]
+        lines += [f"[{lang}]", *shown]
+    own = [f"  {t} → {r}" for t, r in knowledge.tone_added.items()
+           if not any(t == e.term for terms in term_entries().values() for e in terms)]
+    if own:
+        lines += ["[yours]", *own]
+    if knowledge.tone_removed:
+        lines.append("Removed: " + ", ".join(knowledge.tone_removed))
+    lines.append("/toneadd <term> = <what to say instead> · /tonedel <term>")
+    return "\n".join(lines)
+
+
+async def _save_tone(repo: Repo, knowledge: KnowledgeBase, added: dict[str, str],
+                     removed: list[str]) -> None:
+    await repo.faq.set_setting(TONE_KEY, json.dumps({"add": added, "remove": removed},
+                                                    ensure_ascii=False))
+    await repo.commit()
+    await knowledge.reload(repo)
+
+
+async def add_tone_term(repo: Repo, knowledge: KnowledgeBase, owner: int, term: str,
+                        rewrite: str) -> None:
+    """The owner adds (or re-words) a term; the suggestion must itself pass the guard."""
+    term, rewrite = term.strip(), rewrite.strip()
+    if not term or not rewrite:
+        raise ValueError("write: /toneadd <term> = <what to say instead>")
+    if len(term) > 60 or len(rewrite) > 200:
+        raise ValueError("a term has at most 60 characters, its suggestion 200")
+    added = {**knowledge.tone_added, term: rewrite}
+    if not check_tone(rewrite, added, knowledge.tone_removed).ok:
+        raise ValueError(f"the suggestion {rewrite!r} is negative language itself")
+    removed = [t for t in knowledge.tone_removed if t.casefold() != term.casefold()]
+    await record_change(repo, owner, "tone_term_add", term=term, rewrite=rewrite)
+    await _save_tone(repo, knowledge, added, removed)
+
+
+async def remove_tone_term(repo: Repo, knowledge: KnowledgeBase, owner: int, term: str) -> bool:
+    """The owner's own term goes away; a built-in one stops being checked (recorded)."""
+    term = term.strip()
+    added = {t: r for t, r in knowledge.tone_added.items() if t.casefold() != term.casefold()}
+    builtin = any(e.term.casefold() == term.casefold()
+                  for terms in term_entries().values() for e in terms)
+    if len(added) == len(knowledge.tone_added) and not builtin:
+        return False
+    removed = list(knowledge.tone_removed)
+    if builtin and term.casefold() not in {t.casefold() for t in removed}:
+        removed.append(term)
+    await record_change(repo, owner, "tone_term_remove", term=term)
+    await _save_tone(repo, knowledge, added, removed)
+    return True

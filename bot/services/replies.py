@@ -15,13 +15,26 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Photo:
+    """A picture to show: a Telegram ``file_id``, an http(s) URL or a local file path."""
+
+    source: str
+    caption: str = ""  # plain text, at most 1,024 characters once escaped
+
+
+@dataclass(frozen=True)
 class Reply:
-    """One outgoing message in plain text; the transport escapes it for HTML."""
+    """One outgoing message in plain text; the transport escapes it for HTML.
+
+    With ``photos`` the pictures go first (one photo, or an album of up to 10 with their
+    captions), then the text with the buttons (an album cannot carry buttons).
+    """
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     phrase_key: str | None = None  # which phrase it came from, so the next pick can vary
     meaning: dict[str, object] = field(default_factory=dict)
+    photos: tuple[Photo, ...] = ()
 
 
 class Replier(Protocol):

@@ -1,10 +1,10 @@
 """The shift calendar (P11), who is on duty now, and shift swaps (P12). No aiogram here.
 
 The rota is computed from a weekly pattern in the shop's time zone: by default Monday–Saturday
-18:30–24:00 with the agents taking turns day by day, Sunday 09:30–24:00 with one agent per
-week in turn. A shift may end after midnight ("20:00-02:00"); it belongs to the day it starts.
-Only departures from the rota are stored: closed days and explicit assignments (the owner's, or
-those of an approved swap).
+18:30–24:00 with the agents in two groups taking turns evening by evening, Sunday 09:30–24:00
+with one agent per week in turn (a lone agent works every shift). A shift may end after
+midnight ("20:00-02:00"); it belongs to the day it starts. Only departures from the rota are
+stored: closed days and explicit assignments (the owner's, or those of an approved swap).
 
 Contract used by assignment (issue 3) and the SLA clock (issue 4):
 ``await on_duty(repo, now) -> list[int]`` and ``await next_shift_start(repo, now)``.
@@ -122,14 +122,25 @@ def window(day: date, hours: tuple[str, str], tz: ZoneInfo) -> tuple[datetime, d
     return start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC"))
 
 
+def groups(roster: list[int]) -> tuple[list[int], list[int]]:
+    """P11 "上一天休一天": the agents in two groups that alternate evenings (every other agent of
+    the roster in each); a lone agent is in both, so they work every shift."""
+    if len(roster) <= 1:
+        return list(roster), list(roster)
+    return roster[0::2], roster[1::2]
+
+
 def rotation(day: date, roster: list[int]) -> tuple[int, ...]:
-    """P11: Mon–Sat the agents take turns day by day; Sundays go round week by week."""
+    """P11 "周一至周六：晚班，上一天休一天；周天：全天班，轮流值班": Mon–Sat the two groups take
+    turns evening by evening (work a day, rest a day); Sundays go round everyone, one a week."""
     if not roster:
         return ()
     days = (day - EPOCH_MONDAY).days
     weeks, weekday = divmod(days, 7)
-    index = weeks if weekday == 6 else weeks * 6 + weekday
-    return (roster[index % len(roster)],)
+    if weekday == 6:
+        return (roster[weeks % len(roster)],)
+    first, second = groups(roster)
+    return tuple(first if (weeks * 6 + weekday) % 2 == 0 else second)
 
 
 def shift_of(day: date, calendar: Calendar) -> Shift | None:

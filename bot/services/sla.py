@@ -13,7 +13,7 @@ holding reply is never sent twice. The winner then, per conversation waiting for
   ``reassign`` to another agent on duty and an event ``reassigned``.
 
 A conversation the bot itself owns is never due unless its answer was delayed (a crash, a
-stall): that is recorded as a breach, and ``resume_unhandled`` answers it.
+stall): that is recorded as a breach, and the resumer (``bot.resume``) answers it.
 
 Deadlines live only in the database: after a restart, even ``kill -9``, the first tick finds
 whatever fell due meanwhile. No APScheduler job per message (pitfalls.md).

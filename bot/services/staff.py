@@ -1,7 +1,8 @@
 """Who the agents are and the owner's tunable numbers, kept in the database (P10).
 
-Until the agents' own table exists, the roster is a JSON list in ``ShopSetting['agents']``,
-seeded once from ``AGENT_IDS``; the owner adds and removes agents in Telegram. Owner settings
+The roster is the agents table, seeded once from ``AGENT_IDS``; the owner adds and removes
+agents in Telegram. Every agent check, the queue and the shift calendar read the table (never
+``AGENT_IDS``, fixed at start), so a removal counts at once in every process. Owner settings
 (swap limit, complaint steps, caps…) live under ``ShopSetting['owner:<name>']`` with defaults
 here, so every reader gets the same value.
 """
@@ -10,21 +11,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import select
 
 from bot.settings import Settings
+from storage.base import utcnow
 from storage.models import ShopSetting
 from storage.repositories import Repo
 
-AGENTS_KEY = "agents"
+AGENTS_KEY = "agents"  # the roster before the agents table was the one source (read once)
+ROSTER_SEEDED_KEY = "roster_seeded"
 CALENDAR_KEY = "shift_calendar"
 
 # Owner-tunable settings with their defaults (text, as stored).
 OWNER_DEFAULTS: dict[str, str] = {
     "swap_limit": "2",  # P12: swaps per agent per calendar month
-    "complaint_steps": "50,100,dismiss",  # P14: 1st penalty, 2nd doubled, 3rd dismissal
-    "complaint_period": "month",  # P14: counts restart each month (or "quarter", "year")
+    # P14 "一次罚款30元，第二次翻倍，第三次将予以开除": 30 元, doubled, dismissal.
+    "complaint_steps": "30,60,dismiss",
+    "complaint_period": "all",  # P14: cumulative per agent (or "month", "quarter", "year")
+    "late_grace_minutes": "5",  # P11 "上班不得迟到": first activity later than this is late
+    "swap_fine": "20",  # P12 "若交待不清造成误班、空班的扣罚20元"
     "agent_cap": "",  # empty: the shop file's agent_cap
     "sla_greeting_seconds": "",
     "sla_reply_seconds": "",
@@ -44,58 +51,60 @@ async def set_owner_setting(repo: Repo, name: str, value: str) -> None:
 
 
 async def agent_ids(repo: Repo) -> list[int]:
-    """The roster in rotation order."""
-    raw = await repo.faq.setting(AGENTS_KEY)
-    if not raw:
-        return []
-    try:
-        return [int(x) for x in json.loads(raw)]
-    except (ValueError, TypeError):
-        return []
+    """The roster in rotation order: the agents table, the one source of who is an agent."""
+    return await repo.agents.roster_ids()
+
+
+async def is_agent(repo: Repo, user_id: int) -> bool:
+    """An agent check (P10): read from the table each time, never from AGENT_IDS, so a removal
+    by the owner counts at once in every process."""
+    return await repo.agents.is_agent(user_id)
 
 
 async def set_agents(repo: Repo, ids: Iterable[int]) -> None:
-    await repo.faq.set_setting(AGENTS_KEY, json.dumps(list(dict.fromkeys(ids))))
+    """Make the roster exactly ``ids`` (in this order for newcomers)."""
+    wanted = list(dict.fromkeys(ids))
+    await repo.agents.remove([i for i in await agent_ids(repo) if i not in wanted])
+    await repo.agents.ensure(wanted)
 
 
 async def add_agent(repo: Repo, user_id: int) -> bool:
-    """Returns False when already an agent; the agents' console table (issue 3) follows."""
-    console = getattr(repo, "agents", None)
-    if console is not None:
-        await console.ensure([user_id])
-    ids = await agent_ids(repo)
-    if user_id in ids:
+    """Returns False when already an agent."""
+    if await repo.agents.is_agent(user_id):
         return False
-    await set_agents(repo, [*ids, user_id])
+    await repo.agents.ensure([user_id])
     return True
 
 
-async def remove_agent(repo: Repo, user_id: int) -> bool:
-    console = getattr(repo, "agents", None)
-    row = await console.by_telegram_id(user_id) if console is not None else None
-    if row is not None:
-        row.on_duty = False  # kept for history (their chats name them); never assigned again
-    ids = await agent_ids(repo)
-    if user_id not in ids:
+async def remove_agent(repo: Repo, user_id: int, now: datetime | None = None) -> bool:
+    """Off the roster at once: no agent powers, no new chats, off every shift's duty.
+
+    Chats they own go back to the queue (any agent may /take them; the SLA clock and the next
+    assignment hand them on), so no shopper is left with someone who can no longer answer.
+    """
+    if not await repo.agents.is_agent(user_id):
         return False
-    await set_agents(repo, [i for i in ids if i != user_id])
+    for conversation in await repo.agents.assigned_to(user_id):
+        if await repo.agents.unassign(conversation.id, user_id, now or utcnow()):
+            await repo.events.add("released", conversation_id=conversation.id,
+                                  agent_id=user_id, reason="agent_removed")
+    await repo.agents.remove([user_id])
+    await repo.faq.set_setting(f"duty:{user_id}", "auto")  # a later /addagent starts clean
     return True
 
 
 async def console_switched_off(repo: Repo) -> set[int]:
     """Agents whose own switch in the agents' console (issue 3) is off."""
-    console = getattr(repo, "agents", None)
-    if console is None:
-        return set()
-    return {a.telegram_user_id for a in await console.all() if not a.on_duty}
+    return {a.telegram_user_id for a in await repo.agents.all() if not a.on_duty}
 
 
 async def forced_on(repo: Repo) -> list[int]:
-    """Anyone (an owner too) who switched themselves on with /duty on."""
+    """Agents who switched themselves on with /duty on; an owner only once on the roster."""
     rows = await repo.session.scalars(
         select(ShopSetting).where(ShopSetting.key.like("duty:%"), ShopSetting.value == "on")
     )
-    return [int(row.key.split(":", 1)[1]) for row in rows]
+    roster = set(await agent_ids(repo))
+    return [i for i in (int(row.key.split(":", 1)[1]) for row in rows) if i in roster]
 
 
 async def calendar_enabled(repo: Repo) -> bool:
@@ -109,11 +118,26 @@ async def set_calendar_enabled(repo: Repo, enabled: bool) -> None:
 
 
 async def seed_staff(repo: Repo, settings: Settings) -> None:
-    """First start: the roster from AGENT_IDS and the shop's time zone for the calendar."""
-    if await repo.faq.setting(AGENTS_KEY) is None:
-        await set_agents(repo, settings.agent_ids)
+    """First start: the roster from AGENT_IDS, once; and the shop's time zone for the calendar.
+
+    Seeded once only: an agent the owner removed stays removed after a restart even while
+    still listed in AGENT_IDS. A database from before the agents table was the roster keeps
+    the owner's edits (the old JSON list); owners' rows made then are dropped (an owner is
+    an agent only when added as one).
+    """
+    if await repo.faq.setting(ROSTER_SEEDED_KEY) is None:
+        legacy = await repo.faq.setting(AGENTS_KEY)
+        await set_agents(repo, _legacy_ids(legacy) if legacy is not None else settings.agent_ids)
+        await repo.faq.set_setting(ROSTER_SEEDED_KEY, "1")
     await repo.faq.set_setting("timezone", settings.timezone)
     await repo.commit()
+
+
+def _legacy_ids(raw: str) -> list[int]:
+    try:
+        return [int(x) for x in json.loads(raw)]
+    except (ValueError, TypeError):
+        return []
 
 
 async def duty_switch(repo: Repo, agent_id: int) -> str:
@@ -126,8 +150,7 @@ async def set_duty_switch(repo: Repo, agent_id: int, value: str) -> None:
     if value not in ("on", "off", "auto"):
         raise ValueError("duty switch is on, off or auto")
     await repo.faq.set_setting(f"duty:{agent_id}", value)
-    console = getattr(repo, "agents", None)
-    row = await console.by_telegram_id(agent_id) if console is not None else None
+    row = await repo.agents.by_telegram_id(agent_id)
     if row is not None:
         row.on_duty = value != "off"
 
@@ -137,10 +160,18 @@ async def duty_switches(repo: Repo, ids: Iterable[int]) -> dict[int, str]:
 
 
 async def set_agent_cap(repo: Repo, agent_id: int, cap: int) -> bool:
-    """One agent's cap on open chats, in the agents' console table (issue 3) when present."""
-    console = getattr(repo, "agents", None)
-    row = await console.by_telegram_id(agent_id) if console is not None else None
+    """One agent's cap on open chats; False for someone not on the roster."""
+    row = await repo.agents.by_telegram_id(agent_id)
     if row is None:
         return False
     row.cap = cap
     return True
+
+
+async def agent_names(repo: Repo) -> dict[int, str]:
+    """Agents by Telegram id → the name they go by (the owner sees people, not ids)."""
+    from storage.models.agents import Agent
+
+    rows = await repo.session.scalars(select(Agent))
+    return {a.telegram_user_id: a.name or (f"@{a.username}" if a.username else
+                                           str(a.telegram_user_id)) for a in rows}

@@ -3,16 +3,15 @@
 Statuses: open → in_progress → resolved → closed; a resolved or closed ticket can be re-opened
 (→ reopened → in_progress → resolved …). Every change is written to the ticket's history.
 A complaint is always handed to a person: its conversation is queued via the escalation service.
-Handling rate = tickets first resolved by their due time / all tickets (target ≥ 98 %);
-re-open rate = re-opened tickets / resolved tickets (target ≤ 5 %).
+The P18 rates (处理率, 及时率, 返修率) are defined once, in bot/services/rates.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.services.escalation import EscalationService
+from bot.services.rates import TicketRates, ticket_rates
 from bot.settings import Settings
 from storage.models import Customer, Sender
 from storage.models.orders import Ticket, TicketKind, TicketStatus
@@ -41,24 +40,6 @@ STATUS_NAMES = {
 
 class TicketError(Exception):
     """A change the ticket's life does not allow (e.g. closed → in progress)."""
-
-
-@dataclass(frozen=True)
-class TicketRates:
-    total: int
-    on_time: int
-    resolved: int
-    reopened: int
-
-    @property
-    def handling_rate(self) -> float:
-        """Resolved on time / all (P18 target ≥ 98 %); 1.0 when there were none."""
-        return self.on_time / self.total if self.total else 1.0
-
-    @property
-    def reopen_rate(self) -> float:
-        """Re-opened / resolved (P18 target ≤ 5 %); 0.0 when none were resolved."""
-        return self.reopened / self.resolved if self.resolved else 0.0
 
 
 class TicketService:
@@ -149,7 +130,8 @@ class TicketService:
         await repo.tickets.log(ticket, actor, None, None, f"owner → {owner_id}", now)
 
     async def rates(self, repo: Repo, start: datetime, end: datetime) -> TicketRates:
-        return TicketRates(*await repo.tickets.rates(start, end))
+        """P18 figures of the tickets opened in [start, end) (the report's own function)."""
+        return await ticket_rates(repo.session, start, end)
 
     @staticmethod
     def describe(ticket: Ticket, lang: str) -> str:

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import html
 import logging
+from pathlib import Path
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import (
+    FSInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    InputMediaPhoto,
+)
 
-from bot.services.replies import Reply
+from bot.services.replies import Photo, Reply
+
+CAPTION_LIMIT = 1024
+ALBUM_LIMIT = 10
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +44,11 @@ class BotReplier:
     async def send(self, chat_id: int, reply: Reply) -> int | None:
         """Flood waits and retries happen below (OutgoingGuard); here only final failures land."""
         try:
+            if reply.photos:
+                try:
+                    await self._send_photos(chat_id, reply.photos)
+                except TelegramBadRequest as error:  # a stale file_id: the text still goes
+                    log.warning("photos to chat %s refused: %s", chat_id, error.message)
             message = await self.bot.send_message(
                 chat_id, html.escape(reply.text, quote=False), reply_markup=keyboard(reply)
             )
@@ -44,3 +59,31 @@ class BotReplier:
             log.warning("reply to chat %s refused: %s", chat_id, error.message)
             return None
         return message.message_id
+
+    async def _send_photos(self, chat_id: int, photos: tuple[Photo, ...]) -> None:
+        """One photo, or an album (2–10) with each picture's caption."""
+        shown = photos[:ALBUM_LIMIT]
+        if len(shown) == 1:
+            await self.bot.send_photo(chat_id, photo_input(shown[0].source),
+                                      caption=caption(shown[0].caption) or None)
+            return
+        await self.bot.send_media_group(chat_id, [
+            InputMediaPhoto(media=photo_input(p.source), caption=caption(p.caption) or None)
+            for p in shown
+        ])
+
+
+def photo_input(source: str) -> str | InputFile:
+    """A local file is uploaded; a file_id or URL is passed to Telegram as it is."""
+    if not source.startswith(("http://", "https://")) and Path(source).is_file():
+        return FSInputFile(source)
+    return source
+
+
+def caption(text: str) -> str:
+    """Escaped for HTML and within Telegram's 1,024 characters (cut before escaping grows it)."""
+    escaped = html.escape(text, quote=False)
+    while len(escaped) > CAPTION_LIMIT:
+        text = text[: len(text) - (len(escaped) - CAPTION_LIMIT) - 1]
+        escaped = html.escape(text + "…", quote=False)
+    return escaped

@@ -91,8 +91,18 @@ class HandoverRecord(Base):
     shown_to: Mapped[list[int]] = mapped_column(JSON, default=list)
 
 
+class ComplaintStatus(StrEnum):
+    """P14: only a service complaint the owner confirmed counts against an agent."""
+
+    PENDING = "pending"  # about service, an agent served: waiting for the owner's decision
+    CHARGED = "charged"  # the owner confirmed: a step of the agent's ladder
+    RECORDED = "recorded"  # product, courier, price, other, or nobody served: charged to nobody
+    DISMISSED = "dismissed"  # the owner found it unfounded
+
+
 class Complaint(Base):
-    """P14: a shopper's complaint, naming the agent who served them when there was one."""
+    """P14: one complaint per conversation, however many messages it took, with its cause and
+    the agent who served the shopper before it (if any)."""
 
     __tablename__ = "complaints"
 
@@ -107,6 +117,13 @@ class Complaint(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     period: Mapped[str] = mapped_column(String(16))  # e.g. "2026-05" (the owner's period)
-    step: Mapped[int] = mapped_column(default=0)  # 1st, 2nd, 3rd… founded complaint in period
+    step: Mapped[int] = mapped_column(default=0)  # 1st, 2nd, 3rd… charged complaint in period
+    cause: Mapped[str] = mapped_column(String(16), default="other", server_default="other")
+    status: Mapped[str] = mapped_column(String(16), default=ComplaintStatus.RECORDED,
+                                        server_default="recorded")
+    # The last complaining message folded into this complaint (later ones of the same chat).
+    last_message_id: Mapped[int | None]
+    charged_at: Mapped[datetime | None]
+    charged_by: Mapped[int | None] = mapped_column(BigInteger)
     unfounded_at: Mapped[datetime | None]
     unfounded_by: Mapped[int | None] = mapped_column(BigInteger)

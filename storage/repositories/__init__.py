@@ -11,6 +11,7 @@ from storage.repositories.customers import CustomerRepo
 from storage.repositories.events import EventRepo
 from storage.repositories.faq import FaqRepo, TemplateRepo
 from storage.repositories.orders import OrderRepo
+from storage.repositories.products import ProductRepo
 from storage.repositories.shifts import ShiftRepo
 from storage.repositories.tickets import TicketRepo
 
@@ -30,6 +31,7 @@ class Repo:
         self.orders = OrderRepo(session)
         self.tickets = TicketRepo(session)
         self.aftercare = AftercareRepo(session)
+        self.products = ProductRepo(session)  # catalogue and 催付 (P5, P6)
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,11 +19,43 @@ class AgentRepo:
 
     # ----------------------------------------------------------------- agents
     async def ensure(self, telegram_user_ids: Iterable[int]) -> None:
-        """Configured agents (AGENT_IDS, OWNER_IDS) get a row, on duty, on first start."""
+        """Each id gets a row (on duty) unless it has one: adding people to the roster."""
         for user_id in telegram_user_ids:
             if await self.by_telegram_id(user_id) is None:
                 self.session.add(Agent(telegram_user_id=user_id, on_duty=True))
         await self.session.flush()
+
+    async def is_agent(self, telegram_user_id: int) -> bool:
+        """On the roster now: read per check, so a removal elsewhere counts at once."""
+        found = await self.session.scalar(
+            select(Agent.id).where(Agent.telegram_user_id == telegram_user_id)
+        )
+        return found is not None
+
+    async def roster_ids(self) -> list[int]:
+        """Telegram ids of the roster in rotation order (the order they were added)."""
+        return list(await self.session.scalars(
+            select(Agent.telegram_user_id).order_by(Agent.id)
+        ))
+
+    async def remove(self, telegram_user_ids: Iterable[int]) -> int:
+        """Off the roster: the row goes, so no check anywhere finds them; returns how many."""
+        ids = list(telegram_user_ids)
+        if not ids:
+            return 0
+        result = await self.session.execute(
+            delete(Agent).where(Agent.telegram_user_id.in_(ids))
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def assigned_to(self, telegram_user_id: int) -> list[Conversation]:
+        """Conversations this agent owns now."""
+        return list(await self.session.scalars(
+            select(Conversation).where(Conversation.state == ConversationState.ASSIGNED,
+                                       Conversation.agent_id == telegram_user_id)
+            .order_by(Conversation.id)
+        ))
 
     async def by_telegram_id(self, telegram_user_id: int) -> Agent | None:
         return await self.session.scalar(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import FaqEntryRow, PhraseTemplate, ShopSetting
@@ -37,6 +38,22 @@ class FaqRepo:
 
     async def set_setting(self, key: str, value: str) -> None:
         await self.session.merge(ShopSetting(key=key, value=value))
+
+    async def setting_once(self, key: str, value: str) -> str:
+        """Store ``value`` unless the key has one; returns the stored value. Two processes
+        racing both get the first one written (the key is the primary key)."""
+        existing = await self.setting(key)
+        if existing is not None:
+            return existing
+        try:
+            async with self.session.begin_nested():
+                self.session.add(ShopSetting(key=key, value=value))
+        except IntegrityError:
+            stored = await self.setting(key)
+            if stored is None:
+                raise
+            return stored
+        return value
 
 
 class TemplateRepo:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models.shifts import (
     ClosedDay,
     Complaint,
+    ComplaintStatus,
     HandoverNote,
     HandoverRecord,
     ShiftAssignment,
@@ -79,6 +80,17 @@ class ShiftRepo:
         )
         return list(rows)
 
+    async def approved_swaps(self, first: date, last: date) -> list[ShiftSwap]:
+        """Approved swaps touching a day in [first, last] (P12: who took which shift)."""
+        rows = await self.session.scalars(
+            select(ShiftSwap).where(
+                ShiftSwap.state == SwapState.APPROVED,
+                ((ShiftSwap.requester_day >= first) & (ShiftSwap.requester_day <= last))
+                | ((ShiftSwap.colleague_day >= first) & (ShiftSwap.colleague_day <= last)),
+            ).order_by(ShiftSwap.id)
+        )
+        return list(rows)
+
     async def pending_swaps(self) -> list[ShiftSwap]:
         rows = await self.session.scalars(
             select(ShiftSwap)
@@ -142,10 +154,18 @@ class ShiftRepo:
             select(Complaint).where(Complaint.message_id == message_id)
         )
 
-    async def founded_count(self, agent_id: int, period: str) -> int:
+    async def complaint_for_conversation(self, conversation_id: int) -> Complaint | None:
+        """P14: the one complaint of a conversation (the first, should old data hold more)."""
+        return await self.session.scalar(
+            select(Complaint).where(Complaint.conversation_id == conversation_id)
+            .order_by(Complaint.id).limit(1)
+        )
+
+    async def charged_count(self, agent_id: int, period: str) -> int:
+        """Complaints the owner confirmed against this agent in the period (P14 steps)."""
         query = select(func.count()).select_from(Complaint).where(
             Complaint.agent_id == agent_id, Complaint.period == period,
-            Complaint.unfounded_at.is_(None),
+            Complaint.status == ComplaintStatus.CHARGED,
         )
         return int(await self.session.scalar(query) or 0)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,20 +58,6 @@ class TicketRepo:
             .order_by(Ticket.id.desc()).limit(limit)
         )
         return list(rows)
-
-    async def rates(self, start: datetime, end: datetime) -> tuple[int, int, int, int]:
-        """For tickets opened in [start, end): (all, resolved on time, resolved, re-opened)."""
-        in_period = and_(Ticket.created_at >= start, Ticket.created_at < end)
-        on_time = and_(Ticket.first_resolved_at.is_not(None),
-                       Ticket.first_resolved_at <= Ticket.due_at)
-        query = select(
-            func.count(),
-            func.count().filter(on_time),
-            func.count().filter(Ticket.first_resolved_at.is_not(None)),
-            func.count().filter(Ticket.reopen_count > 0),
-        ).select_from(Ticket).where(in_period)
-        row = (await self.session.execute(query)).one()
-        return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
     async def untracked_complaints(self, since: datetime, limit: int = 100) -> list[Conversation]:
         """Conversations escalated as a complaint that have no complaint ticket yet (P20)."""

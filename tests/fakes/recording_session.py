@@ -4,7 +4,7 @@ Unlike aiogram's own ``MockedBot`` (which answers last-in-first-out), answers qu
 method come back in the order they were added, and every answer goes through aiogram's real
 ``check_response``: a queued 429 raises the real ``TelegramRetryAfter``, a 403 the real
 ``TelegramForbiddenError``, exactly as in production (pitfalls.md). A method with nothing
-queued gets a plausible default from `bot.transport.console.FakeResults`.
+queued gets a plausible default from `bot.transport.terminal.FakeResults`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject
 
-from bot.transport.console import FakeResults
+from bot.transport.terminal import FakeResults
 
 MethodRef = type[TelegramMethod[Any]] | str
 

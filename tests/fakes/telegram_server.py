@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import aiohttp
 from aiohttp import web
 
-from bot.transport.console import MEDIA_KINDS, chat_json, media_json, plain_text
+from bot.transport.terminal import MEDIA_KINDS, chat_json, media_json, plain_text
 
 T = TypeVar("T")
 

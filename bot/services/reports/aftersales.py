@@ -1,14 +1,16 @@
 """After-sales (P17–P19): tickets, handling ≥ 98 %, re-open ≤ 5 %, follow-ups, late shipments.
 
-Tickets opened in the period are followed to their end: handled = resolved at least once,
-re-opened = opened again after a resolution. Follow-ups count when sent in the period (their
-answers give the outcomes); a late shipment is an order flagged stale in the period (P19).
+Tickets opened in the period are followed to their end; 处理率, 及时率 and 返修率 come from
+bot/services/rates.py, the same function /rates uses. Follow-ups count when sent in the
+period (their answers give the outcomes); a late shipment is an order flagged stale in the
+period (P19).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
+from bot.services.rates import ticket_rates
 from bot.services.reports.model import AfterSales, AgentSection, Report
 from bot.services.reports.scope import Scope
 from bot.services.reports.volumes import in_period
@@ -19,15 +21,9 @@ async def collect(scope: Scope, report: Report, agents: dict[int, AgentSection])
     session = scope.session
     aftersales = AfterSales()
     if scope.has_table(Ticket.__tablename__):
-        opened, resolved, reopened = (await session.execute(
-            select(func.count(),
-                   func.count(Ticket.first_resolved_at),
-                   func.count(case((Ticket.reopen_count > 0, 1))))
-            .where(in_period(Ticket.created_at, scope))
-        )).one()
-        aftersales.tickets_opened = int(opened)
-        aftersales.tickets_resolved = int(resolved)
-        aftersales.tickets_reopened = int(reopened)
+        rates = await ticket_rates(session, scope.start, scope.end)  # P18, as /rates
+        aftersales.tickets_opened, aftersales.tickets_resolved = rates.opened, rates.resolved
+        aftersales.tickets_on_time, aftersales.tickets_reopened = rates.on_time, rates.reopened
     else:
         scope.not_recorded.append("tickets")
     if scope.has_table(FollowUp.__tablename__):

@@ -53,6 +53,7 @@ def tables(report: Report) -> dict[str, Table]:
         ("complaints_handled", q.complaints_handled), ("complaint_steps", q.complaint_steps),
         ("tone_guard", q.tone_guard), ("tickets_opened", a.tickets_opened),
         ("tickets_resolved", a.tickets_resolved), ("handling_rate", a.handling_rate),
+        ("tickets_on_time", a.tickets_on_time), ("on_time_rate", a.on_time_rate),
         ("tickets_reopened", a.tickets_reopened), ("reopen_rate", a.reopen_rate),
         ("follow_ups_done", a.follow_ups_done), ("late_shipments", a.late_shipments),
     )]

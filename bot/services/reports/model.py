@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
+
+from bot.services.rates import HANDLED_TARGET, REWORK_LIMIT, TicketRates
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class Quality:
     satisfaction_avg: float | None = None
     satisfied: int | None = None  # scores 4–5
     complaints: int = 0
+    complaints_by_cause: dict[str, int] = field(default_factory=dict)  # P14 causes
     complaints_handled: int | None = None
     complaint_steps: int | None = None
     tone_guard: int | None = None
@@ -99,25 +103,37 @@ class AfterSales:
 
     tickets_opened: int | None = None
     tickets_resolved: int | None = None
+    tickets_on_time: int | None = None
     tickets_reopened: int | None = None
     follow_ups_done: int | None = None
     follow_up_outcomes: dict[str, int] = field(default_factory=dict)
     late_shipments: int | None = None
 
-    HANDLING_TARGET = 0.98
-    REOPEN_LIMIT = 0.05
+    HANDLING_TARGET = HANDLED_TARGET
+    REOPEN_LIMIT = REWORK_LIMIT
+
+    @property
+    def rates(self) -> TicketRates | None:
+        """P18: the one definition of 处理率/及时率/返修率 (bot/services/rates.py)."""
+        if self.tickets_opened is None:
+            return None
+        return TicketRates(self.tickets_opened, self.tickets_resolved or 0,
+                           self.tickets_on_time or 0, self.tickets_reopened or 0)
 
     @property
     def handling_rate(self) -> float | None:
-        if self.tickets_opened is None or self.tickets_resolved is None:
-            return None
-        return _share(self.tickets_resolved, self.tickets_opened)
+        """处理率: resolved of opened."""
+        return self.rates.handled_rate if self.rates else None
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """及时率: resolved by the due time, of resolved."""
+        return self.rates.on_time_rate if self.rates else None
 
     @property
     def reopen_rate(self) -> float | None:
-        if self.tickets_reopened is None or self.tickets_resolved is None:
-            return None
-        return _share(self.tickets_reopened, self.tickets_resolved)
+        """返修率 (rework): re-opened of resolved."""
+        return self.rates.rework_rate if self.rates else None
 
 
 @dataclass
@@ -133,8 +149,8 @@ class AgentSection:
     sla_breaches: int | None = None
     holding_replies: int | None = None
     reassignments: int | None = None
-    complaints: int = 0
-    complaint_steps: int | None = None
+    complaints: int = 0  # P14: complaints the owner charged to this agent
+    complaint_steps: int | None = None  # the highest step of the ladder reached
     tone_guard: int | None = None
     survey_answers: int | None = None
     satisfaction_avg: float | None = None
@@ -175,6 +191,7 @@ class Report:
     satisfaction_by_day: list[tuple[date, float]] = field(default_factory=list)
     not_recorded: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
+    duty: Any = None  # bot.services.rota.DutySummary (P11, P12), None in headline-only builds
 
     def agent(self, agent_id: int) -> AgentSection | None:
         return next((a for a in self.agents if a.agent_id == agent_id), None)

@@ -17,9 +17,10 @@ from bot.services.reports.model import AgentSection, Quality, Report
 from bot.services.reports.scope import Scope
 from bot.services.reports.sql import utc_hour
 from bot.services.reports.volumes import agent_section, in_period, local
+from phrases.complaint_cause import cause_names
 from storage.models import Conversation, Event
 from storage.models.orders import Survey
-from storage.models.shifts import Complaint
+from storage.models.shifts import Complaint, ComplaintStatus
 
 SATISFIED = 4  # scores 4–5 count as satisfied (the seed's 满意度)
 
@@ -43,20 +44,33 @@ async def collect(scope: Scope, report: Report, agents: dict[int, AgentSection])
 
 
 async def _complaints(scope: Scope, quality: Quality, agents: dict[int, AgentSection]) -> None:
-    """Founded complaints (not taken back by the owner) and the highest step reached (P14)."""
+    """P14: complaints by cause (the year-end report's categories, e.g. 服务态度), and per agent
+    the complaints the owner charged to them and the highest step reached. Complaints the
+    owner found unfounded are left out; product/courier/… ones count, charged to nobody."""
     quality.complaints, quality.complaint_steps = 0, 0
+    by_cause: dict[str, int] = defaultdict(int)
     for agent in agents.values():
         agent.complaint_steps = 0
-    for agent_id, count, step in (await scope.session.execute(
-        select(Complaint.agent_id, func.count(), func.max(Complaint.step))
-        .where(in_period(Complaint.created_at, scope), Complaint.unfounded_at.is_(None))
-        .group_by(Complaint.agent_id)
+    for cause, count in (await scope.session.execute(
+        select(Complaint.cause, func.count())
+        .where(in_period(Complaint.created_at, scope),
+               Complaint.status != ComplaintStatus.DISMISSED)
+        .group_by(Complaint.cause)
     )).all():
         quality.complaints += int(count)
-        if agent_id is not None:
-            section = agent_section(agents, agent_id)
-            section.complaints, section.complaint_steps = int(count), int(step or 0)
-            quality.complaint_steps = max(quality.complaint_steps, int(step or 0))
+        by_cause[cause or "other"] += int(count)
+    order = {name: i for i, name in enumerate(cause_names())}
+    quality.complaints_by_cause = dict(sorted(by_cause.items(),
+                                              key=lambda kv: order.get(kv[0], len(order))))
+    for agent_id, count, step in (await scope.session.execute(
+        select(Complaint.agent_id, func.count(), func.max(Complaint.step))
+        .where(in_period(Complaint.created_at, scope),
+               Complaint.status == ComplaintStatus.CHARGED, Complaint.agent_id.is_not(None))
+        .group_by(Complaint.agent_id)
+    )).all():
+        section = agent_section(agents, agent_id)
+        section.complaints, section.complaint_steps = int(count), int(step or 0)
+        quality.complaint_steps = max(quality.complaint_steps, int(step or 0))
 
 
 async def _complaints_from_escalations(

@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from bot.services.rates import rates_text
 from bot.services.reports.labels import label
 from bot.services.reports.model import AgentSection, Report, Stats
+from bot.services.rota import duty_text
+from phrases.complaint_cause import cause_label
 
-RATE_KEYS = {"resolved_share", "faq_hit_rate", "greeted_share", "handling_rate"}
+RATE_KEYS = {"resolved_share", "faq_hit_rate", "greeted_share", "handling_rate",
+             "on_time_rate", "reopen_rate"}
 SECONDS_KEYS = {"wait_p95", "first_reply_p50"}
 
 
@@ -91,14 +95,16 @@ def render_text(report: Report, lang: str = "zh", *, with_agents: bool = True) -
         f"{q.complaints} · {L('complaint_steps')} {count(q.complaint_steps, lang)} · "
         f"{L('tone_guard')} {count(q.tone_guard, lang)}"
     )
+    if q.complaints_by_cause:
+        lines.append(f"  {L('complaints_by_cause')}: " + " · ".join(
+            f"{cause_label(cause, lang)} {n}" for cause, n in q.complaints_by_cause.items()))
     if a.tickets_opened is None:
         lines.append(f"{L('aftersales')}: {L('not_recorded')}")
     else:
         lines.append(
             f"{L('aftersales')}: {L('tickets_opened')} {a.tickets_opened} · "
-            f"{L('tickets_resolved')} {count(a.tickets_resolved, lang)} · {L('handling_rate')} "
-            f"{pct(a.handling_rate)} ({L('target')} ≥ 98%) · {L('reopen_rate')} "
-            f"{pct(a.reopen_rate)} ({L('target')} ≤ 5%)"
+            f"{L('tickets_resolved')} {count(a.tickets_resolved, lang)} · "
+            + " · ".join(rates_text(a.rates, lang) if a.rates else [])
         )
         outcomes = ", ".join(f"{k} {n}" for k, n in a.follow_up_outcomes.items())
         lines.append(
@@ -106,6 +112,9 @@ def render_text(report: Report, lang: str = "zh", *, with_agents: bool = True) -
             + (f" ({outcomes})" if outcomes else "")
             + f" · {L('late_shipments')} {count(a.late_shipments, lang)}"
         )
+    if report.duty is not None and (report.duty.checked or report.duty.leaves
+                                    or report.duty.fines):
+        lines += duty_text(report.duty, {a.agent_id: a.label for a in report.agents}, lang)
     if with_agents and report.agents:
         lines += ["", f"{L('agents')}:"]
         lines += [render_agent(agent, lang) for agent in report.agents]
@@ -125,7 +134,10 @@ def render_agent(agent: AgentSection, lang: str = "zh") -> str:
         f"• {agent.label}: {L('conversations')} {agent.conversations} · {L('messages')} "
         f"{agent.messages} · {L('first_reply')} p50 {secs(agent.first_reply.p50)} · "
         f"{L('next_reply')} p50 {secs(agent.next_reply.p50)} · {L('sla_breaches')} "
-        f"{count(agent.sla_breaches, lang)} · {L('complaints')} {agent.complaints} · "
+        f"{count(agent.sla_breaches, lang)} · {L('complaints')} {agent.complaints}"
+        + ("" if not agent.complaint_steps
+           else f" ({L('complaint_step')} {agent.complaint_steps})")
+        + " · "
         f"{L('tone_guard')} {count(agent.tone_guard, lang)}"
         + ("" if agent.satisfaction_avg is None
            else f" · {L('satisfaction')} {agent.satisfaction_avg:.2f}")

@@ -18,12 +18,12 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
 )
 
-from bot.transport.console import (
+from bot.transport.terminal import (
     CONSOLE_TOKEN,
-    ConsoleSession,
-    ConsoleShopper,
+    TerminalSession,
+    TerminalShopper,
     plain_text,
-    run_console,
+    run_terminal,
 )
 
 
@@ -33,12 +33,12 @@ def out() -> io.StringIO:
 
 
 @pytest.fixture
-def session(out: io.StringIO) -> ConsoleSession:
-    return ConsoleSession(output=out)
+def session(out: io.StringIO) -> TerminalSession:
+    return TerminalSession(output=out)
 
 
 @pytest.fixture
-def bot(session: ConsoleSession) -> Bot:
+def bot(session: TerminalSession) -> Bot:
     return Bot(CONSOLE_TOKEN, session=session,
                default=DefaultBotProperties(parse_mode="HTML"))
 
@@ -103,7 +103,7 @@ async def test_other_methods_return_valid_results_without_printing(bot, out) -> 
 
 
 async def test_shopper_lines_become_updates(session, bot) -> None:
-    shopper = ConsoleShopper(session, first_name="Ann", language_code="zh")
+    shopper = TerminalShopper(session, first_name="Ann", language_code="zh")
     start = shopper.update_for("/start\n", bot)
     assert start is not None and start.message is not None
     assert start.message.text == "/start"
@@ -118,7 +118,7 @@ async def test_shopper_lines_become_updates(session, bot) -> None:
 
 
 async def test_number_presses_last_inline_button(session, bot) -> None:
-    shopper = ConsoleShopper(session)
+    shopper = TerminalShopper(session)
     sent = await bot.send_message(1, "Did we help?", reply_markup=yes_no())
     update = shopper.update_for("2", bot)
     assert update.callback_query is not None
@@ -129,14 +129,14 @@ async def test_number_presses_last_inline_button(session, bot) -> None:
 
 
 async def test_number_picks_reply_keyboard_text(session, bot) -> None:
-    shopper = ConsoleShopper(session)
+    shopper = TerminalShopper(session)
     markup = ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text="Order status")]])
     await bot.send_message(1, "Pick", reply_markup=markup)
     assert shopper.update_for("1", bot).message.text == "Order status"
 
 
 async def test_edit_without_markup_forgets_the_keyboard(session, bot) -> None:
-    shopper = ConsoleShopper(session)
+    shopper = TerminalShopper(session)
     sent = await bot.send_message(1, "Q?", reply_markup=yes_no())
     await bot.edit_message_text("Done", chat_id=1, message_id=sent.message_id)
     assert shopper.update_for("1", bot).message.text == "1"
@@ -145,19 +145,19 @@ async def test_edit_without_markup_forgets_the_keyboard(session, bot) -> None:
 def test_defaults_from_environment(monkeypatch) -> None:
     monkeypatch.setenv("USER", "maria")
     monkeypatch.setenv("LANG", "zh_CN.UTF-8")
-    user = ConsoleShopper().update_for("hi").message.from_user
+    user = TerminalShopper().update_for("hi").message.from_user
     assert (user.first_name, user.language_code) == ("maria", "zh")
     monkeypatch.delenv("USER")
     monkeypatch.setenv("LANG", "C")
-    user = ConsoleShopper().update_for("hi").message.from_user
+    user = TerminalShopper().update_for("hi").message.from_user
     assert (user.first_name, user.language_code) == ("Guest", None)
 
 
-async def test_run_console_conversation(session, bot, out) -> None:
+async def test_run_terminal_conversation(session, bot, out) -> None:
     seen: dict[str, object] = {}
     dp = echo_dispatcher(seen)
-    shopper = ConsoleShopper(session)
-    await run_console(dp, bot, shopper, feed("/start", "1", "where is my order?", "/quit",
+    shopper = TerminalShopper(session)
+    await run_terminal(dp, bot, shopper, feed("/start", "1", "where is my order?", "/quit",
                                              "never read"))
     assert out.getvalue().splitlines() == [
         "bot › Welcome! Did we help?",
@@ -169,7 +169,7 @@ async def test_run_console_conversation(session, bot, out) -> None:
     assert seen == {"startup": True, "shutdown": True}
 
 
-async def test_run_console_survives_a_failing_handler(session, bot, out) -> None:
+async def test_run_terminal_survives_a_failing_handler(session, bot, out) -> None:
     dp = Dispatcher()
 
     @dp.message(F.text == "boom")
@@ -180,6 +180,6 @@ async def test_run_console_survives_a_failing_handler(session, bot, out) -> None
     async def ok(message: Message, extra: int) -> None:
         await message.answer(f"ok {extra}")
 
-    await run_console(dp, bot, ConsoleShopper(session), feed("boom", "fine"),
+    await run_terminal(dp, bot, TerminalShopper(session), feed("boom", "fine"),
                       lifecycle=False, extra=7)
     assert out.getvalue() == "bot › ok 7\n"

@@ -1,5 +1,5 @@
 """The minute job of the people side: handover at shift ends and starts (P13), new
-complaints told to the owner (P14).
+complaints told to the owner with the buttons that decide them (P14).
 
 It runs on an APScheduler ``AsyncIOScheduler`` (in memory: jobs hold the live App, which
 cannot be pickled — pitfalls.md). Everything it does is idempotent and recorded in the
@@ -15,7 +15,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.services import complaints as cp
 from bot.services import handover as ho
-from handlers.replying import keyboard, tell
+from handlers.owner import complaint_keyboard
+from handlers.replying import tell
 from storage.repositories import Repo
 
 if TYPE_CHECKING:
@@ -32,15 +33,17 @@ async def people_tick(app: App) -> None:
         now = app.clock.now()
         result = await ho.shift_tick(repo, now)
         complaints = await cp.collect_complaints(repo, now)
-        notices = [(c.id, await cp.notice_text(repo, c)) for c in complaints]
+        names = await cp.agent_names(repo)
+        notices = [(await cp.notice_text(repo, c),
+                    complaint_keyboard(c, names.get(c.agent_id or 0, str(c.agent_id))))
+                   for c in complaints]
         await repo.commit()
     sends = []
     if app.settings.agent_chat_id is not None:
         sends += [(app.settings.agent_chat_id, r.text, None) for r in result.written]
     sends += [(agent, f"Before your shift — the last handover:\n{r.text}", None)
               for agent, r in result.to_show]
-    for complaint_id, text in notices:
-        markup = keyboard([("Mark unfounded", f"own:cpl:{complaint_id}")])
+    for text, markup in notices:
         sends += [(owner, text, markup) for owner in app.settings.owner_ids]
     for chat_id, text, markup in sends:
         try:

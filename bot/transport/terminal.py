@@ -1,9 +1,9 @@
-"""Offline console transport: the default when no BOT_TOKEN is configured (design.md, "Transports").
+"""Offline terminal transport: the default without BOT_TOKEN (design.md, "Transports").
 
-`ConsoleSession` is an aiogram session that never touches the network: it prints what the bot
+`TerminalSession` is an aiogram session that never touches the network: it prints what the bot
 sends and answers with valid Bot API objects built by `FakeResults` (also used by the tests'
-recording session). `ConsoleShopper` turns typed lines into `Update`s for one shopper, and
-`run_console` feeds them to a Dispatcher until EOF or ``/quit``.
+recording session). `TerminalShopper` turns typed lines into `Update`s for one shopper, and
+`run_terminal` feeds them to a Dispatcher until EOF or ``/quit``.
 """
 
 from __future__ import annotations
@@ -138,6 +138,13 @@ class FakeResults:
             return self.bot_user(bot)
         if name == "copymessage":
             return {"message_id": next(self.message_ids)}
+        if name == "sendmediagroup":  # an album: one photo message per picture
+            album = f"album-{next(self.file_ids)}"
+            return [{**self.message(bot, method, next(self.message_ids)),
+                     "photo": media_json("photo", f"file-{next(self.file_ids)}"),
+                     "media_group_id": album,
+                     **({"caption": plain_text(item.caption, "HTML")} if item.caption else {})}
+                    for item in method.media]
         if name.startswith(("send", "forward")) and name != "sendchataction":
             return self.message(bot, method, next(self.message_ids))
         if name.startswith("editmessage"):
@@ -172,7 +179,7 @@ class ShownKeyboard:
     message: dict[str, Any] | None = None
 
 
-class ConsoleSession(BaseSession):
+class TerminalSession(BaseSession):
     """A session that prints outgoing messages to ``output`` and never opens a socket."""
 
     def __init__(self, output: TextIO | None = None, **kwargs: Any) -> None:
@@ -210,6 +217,12 @@ class ConsoleSession(BaseSession):
         if name == "answercallbackquery":
             if text := getattr(method, "text", None):
                 self._print(f"bot (notice) › {text}")
+            return
+        if isinstance(result, list):  # an album: each picture with its caption
+            for item in result:
+                if isinstance(item, dict):
+                    caption = str(item.get("caption", "")).replace("\n", "\n" + " " * 14)
+                    self._print(f"bot › [photo] {caption}".rstrip())
             return
         if not isinstance(result, dict) or "message_id" not in result:
             return
@@ -262,12 +275,12 @@ def _language_from_env() -> str | None:
     return None if lang in ("", "c", "posix") else lang
 
 
-class ConsoleShopper:
+class TerminalShopper:
     """One offline shopper in a private chat: typed lines become aiogram Updates."""
 
     def __init__(
         self,
-        session: ConsoleSession | None = None,
+        session: TerminalSession | None = None,
         *,
         chat_id: int = 1,
         first_name: str | None = None,
@@ -355,10 +368,10 @@ async def stdin_lines() -> AsyncIterator[str]:
         yield line
 
 
-async def run_console(
+async def run_terminal(
     dp: Dispatcher,
     bot: Bot,
-    shopper: ConsoleShopper,
+    shopper: TerminalShopper,
     lines: AsyncIterator[str] | None = None,
     *,
     lifecycle: bool = True,

@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.app import App
+from storage.repositories import Repo
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 30
@@ -43,7 +44,14 @@ async def start_aftersales(app: App, scheduler: AsyncIOScheduler) -> Callable[[]
     if app.settings.orders_api_token is not None:
         from bot.orders_api import start_orders_api
 
-        runner = await start_orders_api(app.settings, app.sessions, aftersales.desk, app.clock)
+        async def catalogue_changed() -> None:  # POST /catalogue: names are live at once
+            desk = app.conversations.catalogue
+            if desk is not None:
+                async with app.sessions() as db:
+                    await desk.reload(Repo(db))
+
+        runner = await start_orders_api(app.settings, app.sessions, aftersales.desk, app.clock,
+                                        on_catalogue_change=catalogue_changed)
 
     async def stop() -> None:
         resume.cancel()

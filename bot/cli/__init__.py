@@ -1,0 +1,1 @@
+"""Command-line entry points beside the bot: `python -m bot report|orders ...`."""

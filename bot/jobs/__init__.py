@@ -1,0 +1,1 @@
+"""Calendar jobs run by APScheduler: shifts and handover, reports, follow-ups (design.md)."""

@@ -1,0 +1,184 @@
+"""The duty rules around the rota (P11, P12), as the seed's 工作纪律 writes them. No aiogram.
+
+- The owner sees a month of the rota as a table (who works which evening / Sunday).
+- "上班不得迟到": lateness is an agent's first activity (a message to a shopper, a note, a
+  release/transfer/close, a tone-guard decision) after their shift's start plus the owner's
+  ``late_grace_minutes`` (default 5). A shift without any is listed only after a swap.
+- "如需请假，需在当班前一天提出": a leave request is recorded with whether it came at least the
+  day before the shift (the owner then covers the shift with /assign).
+- "换班双方必须交待清楚，若交待不清造成误班、空班的扣罚20元": a shift that came from a swap and
+  saw no activity of its agents is listed; the owner records the fine (``swap_fine``, 20 元)
+  for both sides of the swap.
+All of it goes to the weekly report. Records are events (kinds below), so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import calendar as month_calendar
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from bot.services import shifts as sh
+from bot.services.staff import owner_setting
+from storage.models import Event, Message, Sender
+from storage.models.shifts import ShiftSwap, SwapState
+from storage.repositories import Repo
+
+LEAVE = "leave_request"
+SWAP_FINE = "swap_fine"
+EARLY_WINDOW = timedelta(hours=1)  # activity this long before the start counts as on time
+# Events an agent causes by acting (not those the bot records about them, e.g. "assigned").
+AGENT_ACTIONS = ("tone_guard", "released", "transferred", "closed_by_agent", "agent_note")
+
+
+async def month_table(repo: Repo, year: int, month: int, names: dict[int, str]) -> str:
+    """P11: the month's rota, one line per shift (day, weekday, hours, agents by name)."""
+    first = date(year, month, 1)
+    last = date(year, month, month_calendar.monthrange(year, month)[1])
+    tz = await sh.shop_tz(repo)
+    shifts = await sh.shifts_between(repo, first, last)
+    state = "on" if await sh.calendar_enabled(repo) else "off (every present agent on duty)"
+    header = [f"Rota {year}-{month:02d} ({tz.key}; calendar {state})",
+              "date  day hours        agents"]
+    return "\n".join(header + sh.schedule_text(shifts, tz, names).splitlines())
+
+
+@dataclass(frozen=True)
+class Leave:
+    agent_id: int
+    day: date
+    reason: str
+    on_time: bool  # asked at least the day before the shift (local dates)
+
+
+async def request_leave(repo: Repo, agent: int, day: date, reason: str,
+                        now: datetime) -> Leave:
+    """Record an agent's leave request; on time if made before the day of the shift."""
+    tz = await sh.shop_tz(repo)
+    on_time = sh.local_day(now, tz) < day
+    await repo.events.add(LEAVE, agent_id=agent, at=now, day=day.isoformat(),
+                          reason=reason[:200], on_time=on_time)
+    return Leave(agent, day, reason[:200], on_time)
+
+
+@dataclass(frozen=True)
+class ShiftCheck:
+    """One agent of one past shift: when they first did something, how late, from a swap?"""
+
+    day: date
+    agent_id: int
+    first_activity: datetime | None
+    late_minutes: int  # 0 when on time
+    swap_id: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.first_activity is None
+
+
+async def _first_activity(repo: Repo, agent: int, start: datetime,
+                          end: datetime) -> datetime | None:
+    since = start - EARLY_WINDOW
+    message = await repo.session.scalar(
+        select(func.min(Message.created_at)).where(
+            Message.sender == Sender.AGENT, Message.agent_id == agent,
+            Message.created_at >= since, Message.created_at < end))
+    event = await repo.session.scalar(
+        select(func.min(Event.at)).where(Event.agent_id == agent, Event.at >= since,
+                                         Event.at < end, Event.kind.in_(AGENT_ACTIONS)))
+    found = [t for t in (message, event) if t is not None]
+    return min(found) if found else None
+
+
+async def check_shifts(repo: Repo, start: datetime, end: datetime,
+                       now: datetime) -> list[ShiftCheck]:
+    """P11/P12: each agent of each shift that began and ended in [start, min(end, now))."""
+    tz = await sh.shop_tz(repo)
+    grace = timedelta(minutes=int(await owner_setting(repo, "late_grace_minutes") or 5))
+    first, last = sh.local_day(start, tz), sh.local_day(end, tz)
+    swap_of: dict[tuple[date, int], int] = {}
+    for swap in await repo.shifts.approved_swaps(first, last):
+        swap_of[(swap.requester_day, swap.colleague_id)] = swap.id
+        if swap.colleague_day is not None:
+            swap_of[(swap.colleague_day, swap.requester_id)] = swap.id
+    out = []
+    for shift in await sh.shifts_between(repo, first, last):
+        if shift.closed is not None or shift.start < start or shift.end > min(end, now):
+            continue
+        for agent in shift.agents:
+            seen = await _first_activity(repo, agent, shift.start, shift.end)
+            late = 0
+            if seen is not None and seen > shift.start + grace:
+                late = int((seen - shift.start).total_seconds() // 60)
+            out.append(ShiftCheck(shift.day, agent, seen, late, swap_of.get((shift.day, agent))))
+    return out
+
+
+async def record_swap_fine(repo: Repo, owner: int, swap_id: int, now: datetime) -> list[int]:
+    """P12 "若交待不清造成误班、空班的扣罚20元": the owner fines both sides of a swap."""
+    swap = await repo.session.get(ShiftSwap, swap_id)
+    if swap is None or swap.state != SwapState.APPROVED:
+        return []
+    amount = float(await owner_setting(repo, "swap_fine") or 20)
+    fined = [swap.requester_id, swap.colleague_id]
+    for agent in fined:
+        await repo.events.add(SWAP_FINE, agent_id=agent, at=now, swap=swap_id, amount=amount,
+                              by=owner)
+    await repo.events.add("owner_change", agent_id=owner, at=now, action="swap_fine",
+                          swap=swap_id)
+    return fined
+
+
+@dataclass
+class DutySummary:
+    """What the weekly report says about duty in the period."""
+
+    checked: list[ShiftCheck]
+    leaves: list[tuple[int, str, bool]]  # agent, day, on time
+    fines: list[tuple[int, int, float]]  # agent, swap id, amount
+
+    @property
+    def late(self) -> list[ShiftCheck]:
+        return [c for c in self.checked if c.late_minutes > 0]
+
+    @property
+    def empty_after_swap(self) -> list[ShiftCheck]:
+        return [c for c in self.checked if c.empty and c.swap_id is not None]
+
+
+async def duty_summary(repo: Repo, start: datetime, end: datetime, now: datetime) -> DutySummary:
+    events = list(await repo.session.scalars(
+        select(Event).where(Event.kind.in_((LEAVE, SWAP_FINE)), Event.at >= start,
+                            Event.at < end).order_by(Event.id)))
+    leaves = [(e.agent_id or 0, str(e.data.get("day")), bool(e.data.get("on_time")))
+              for e in events if e.kind == LEAVE]
+    fines = [(e.agent_id or 0, int(e.data.get("swap") or 0), float(e.data.get("amount") or 0))
+             for e in events if e.kind == SWAP_FINE]
+    checked = await check_shifts(repo, start, end, now) if await sh.calendar_enabled(repo) else []
+    return DutySummary(checked, leaves, fines)
+
+
+def duty_text(summary: DutySummary, names: dict[int, str], lang: str = "zh") -> list[str]:
+    """Report lines (P11/P12): lateness, leave (on time or not), empty swap shifts, fines."""
+    def who(agent: int) -> str:
+        return names.get(agent, str(agent))
+
+    zh = lang == "zh"
+    shifts = len({c.day for c in summary.checked})
+    lines = [f"值班纪律：已核对班次 {shifts}" if zh else f"Duty: shifts checked {shifts}"]
+    for c in summary.late:
+        lines.append(f"  {'迟到' if zh else 'late'} {c.day:%m-%d} {who(c.agent_id)} "
+                     f"+{c.late_minutes} {'分钟' if zh else 'min'}")
+    for agent, day, on_time in summary.leaves:
+        note = ("提前申请" if on_time else "未提前一天申请") if zh else (
+            "asked the day before" if on_time else "NOT asked the day before")
+        lines.append(f"  {'请假' if zh else 'leave'} {day} {who(agent)} ({note})")
+    for c in summary.empty_after_swap:
+        lines.append(f"  {'换班后空班' if zh else 'empty shift after swap'} #{c.swap_id} "
+                     f"{c.day:%m-%d} {who(c.agent_id)}")
+    for agent, swap, amount in summary.fines:
+        lines.append(f"  {'换班交待不清罚款' if zh else 'unclear swap fine'} #{swap} "
+                     f"{who(agent)} {amount:g} 元")
+    return lines

@@ -1,0 +1,117 @@
+"""The catalogue's queries (P5, P6): upserts for imports, fresh variants for answers, 催付 rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models.orders import Order, OrderStatus
+from storage.models.products import PaymentReminder, Product, ProductVariant, ReminderStatus
+
+
+class ProductRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, product_id: int) -> Product | None:
+        """A product with its variants as stored now (stock and price are never cached)."""
+        return await self.session.get(Product, product_id)
+
+    async def by_code(self, code: str) -> Product | None:
+        return await self.session.scalar(select(Product).where(Product.code == code))
+
+    async def by_codes(self, codes: Iterable[str]) -> dict[str, Product]:
+        wanted = list(dict.fromkeys(codes))
+        found: dict[str, Product] = {}
+        for start in range(0, len(wanted), 500):  # stay under any bind-parameter limit
+            rows = await self.session.scalars(
+                select(Product).where(Product.code.in_(wanted[start:start + 500])))
+            found.update({product.code: product for product in rows})
+        return found
+
+    async def variants_by_sku(self, skus: Iterable[str]) -> dict[str, ProductVariant]:
+        wanted = list(dict.fromkeys(skus))
+        found: dict[str, ProductVariant] = {}
+        for start in range(0, len(wanted), 500):
+            rows = await self.session.scalars(
+                select(ProductVariant).where(ProductVariant.sku.in_(wanted[start:start + 500])))
+            found.update({variant.sku: variant for variant in rows})
+        return found
+
+    async def active(self) -> list[Product]:
+        """Every product on sale, variants loaded (the name index is built from these)."""
+        rows = await self.session.scalars(
+            select(Product).where(Product.active.is_(True)).order_by(Product.id))
+        return list(rows)
+
+    async def many(self, ids: Iterable[int]) -> list[Product]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        rows = {p.id: p for p in await self.session.scalars(
+            select(Product).where(Product.id.in_(wanted)))}
+        return [rows[i] for i in wanted if i in rows]
+
+    async def stamp(self) -> tuple[int, datetime | None]:
+        """(products, last change): a cheap way for a process to see its index is stale."""
+        row = (await self.session.execute(
+            select(func.count(Product.id), func.max(Product.updated_at)))).one()
+        return int(row[0]), row[1]
+
+    def add(self, product: Product) -> None:
+        self.session.add(product)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    # ------------------------------------------------------------------ 催付
+    async def schedule_reminder(self, order: Order, due_at: datetime) -> bool:
+        """One reminder per unpaid order; an order that has one (in any state) gets none."""
+        exists = await self.session.scalar(
+            select(PaymentReminder.id).where(PaymentReminder.order_id == order.id))
+        if exists is not None:
+            return False
+        self.session.add(PaymentReminder(order_id=order.id, due_at=due_at))
+        await self.session.flush()
+        return True
+
+    async def due_reminders(self, now: datetime, limit: int = 100) -> list[PaymentReminder]:
+        rows = await self.session.scalars(
+            select(PaymentReminder)
+            .where(PaymentReminder.status == ReminderStatus.DUE, PaymentReminder.due_at <= now)
+            .order_by(PaymentReminder.due_at).limit(limit))
+        return list(rows)
+
+    async def claim_reminder(self, reminder: PaymentReminder, now: datetime) -> bool:
+        """Compare-and-set due → sending: of two processes only one sends it."""
+        result = await self.session.execute(
+            update(PaymentReminder)
+            .where(PaymentReminder.id == reminder.id,
+                   PaymentReminder.status == ReminderStatus.DUE)
+            .values(status=ReminderStatus.SENDING, claimed_at=now)
+            .execution_options(synchronize_session=False))
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return False
+        await self.session.refresh(reminder)
+        return True
+
+    async def reminders_between(
+        self, start: datetime, end: datetime
+    ) -> list[tuple[PaymentReminder, Order]]:
+        """Reminders sent in a period with their orders (reports: sent, paid after)."""
+        rows = await self.session.execute(
+            select(PaymentReminder, Order).join(Order, Order.id == PaymentReminder.order_id)
+            .where(PaymentReminder.status == ReminderStatus.SENT,
+                   PaymentReminder.sent_at >= start, PaymentReminder.sent_at < end))
+        return [(reminder, order) for reminder, order in rows.tuples()]
+
+    async def unpaid_orders_without_reminder(self, limit: int = 500) -> list[Order]:
+        """Pending orders not yet given a reminder row (imported or posted since last look)."""
+        taken = select(PaymentReminder.order_id)
+        rows = await self.session.scalars(
+            select(Order).where(Order.status == OrderStatus.PENDING, Order.id.not_in(taken))
+            .order_by(Order.id).limit(limit))
+        return list(rows)

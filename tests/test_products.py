@@ -1,0 +1,361 @@
+"""The catalogue (P5, P6): import, product questions, size advice, recommendations, endpoint.
+
+Dispatcher tests run on the demo shop, which ships a small catalogue (bot/demo/catalogue.json):
+亚麻衬衫 LS01 (promotion, XL 白色 sold out with a restock date), 纯棉T恤 CT01, 牛津纺衬衫 OS01
+(shares the alias 白衬衫 with LS01), 亚麻连衣裙 DR01 (best seller, out of stock), …
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from bot.clock import FixedClock
+from bot.orders_api import build_orders_api
+from bot.services.orders import OrderDesk
+from bot.services.products import importer
+from bot.services.products.desk import button_data
+from bot.services.replies import Reply
+from bot.settings import Settings
+from handlers.catalogue import ProductAction
+from phrases.sizing import parse_body, pick_size
+from storage.models import Event
+from storage.models.products import Product, ProductVariant
+from storage.repositories import Repo
+from tests.fakes.updates import callback_update, message_update
+from tests.harness import BotHarness
+from tests.test_owner_flow import FileSession
+
+MORNING = datetime(2026, 12, 3, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai, promotion running
+SHANGHAI = Settings.model_fields["timezone"].default
+SHOPPER = 5001
+OWNER = 900
+
+GOOD_CSV = "\n".join([
+    "code,sku,title_zh,title_en,aliases,size,colour_zh,colour_en,price,promo_price,promo_ends,"
+    "stock,material_zh,fit,tags,size_chart",
+    "T1,T1-S,棉麻短裤,Linen shorts,短裤|shorts,S,白色,white,99,,,5,棉麻,loose,summer,"
+    "S:150-160/40-50|M:158-168/48-58",
+    "T1,T1-M,,,,M,白色,white,99,79,2026-12-31,0,,,,",
+    "T2,T2-1,竹纤维袜,Bamboo socks,,均码,灰色,grey,29,,,100,,,gift,",
+    "",
+])
+
+BAD_CSV = """code,sku,title_zh,size,price,promo_price,stock,fit,size_chart
+T1,T1-S,棉麻短裤,S,99,,5,loose,
+T1,T1-M,,M,abc,,-1,,
+,T3-1,袜子,均码,29,,3,,
+T4,T4-1,帽子,均码,29,39,3,baggy,S:tall
+T1,T1-S,棉麻短裤,S,99,,5,,
+"""
+
+
+class FakeReplier:
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, Reply]] = []
+
+    async def send(self, chat_id: int, reply: Reply) -> int | None:
+        self.sent.append((chat_id, reply))
+        return len(self.sent)
+
+
+@dataclass
+class Harness(BotHarness):
+    session: FileSession
+    ids: Any = None
+
+    async def say(self, text: str, user: int = SHOPPER, **kw: Any) -> list[str]:
+        self.session.requests.clear()
+        await self.feed(message_update(next(self.ids), user, text, **kw))
+        return [html.unescape(t) for t in self.sent(user)]
+
+    async def tap(self, data: str, user: int = SHOPPER) -> list[str]:
+        self.session.requests.clear()
+        await self.feed(callback_update(next(self.ids), user, data))
+        return [html.unescape(t) for t in self.sent(user)]
+
+
+@pytest.fixture
+async def h(settings: Settings) -> AsyncIterator[Harness]:
+    h = await Harness.start(settings, MORNING, FileSession(), ids=itertools.count(1))
+    await h.say("你好")  # greeted; the tests start mid-conversation
+    yield h
+    await h.app.close()
+
+
+# ---------------------------------------------------------------------- import
+async def test_csv_import_creates_products_with_variants_and_updates_on_reimport_P5(
+    repo: Repo, settings: Settings,
+) -> None:
+    result = importer.parse_csv(GOOD_CSV, settings.tz)
+    assert result.ok, result.errors
+    await importer.apply(repo, result)
+    await repo.commit()
+    shorts = await repo.products.by_code("T1")
+    assert shorts is not None and shorts.title_en == "Linen shorts"
+    assert shorts.aliases == ["短裤", "shorts"] and shorts.fit == "loose"
+    assert [v.sku for v in shorts.variants] == ["T1-S", "T1-M"]
+    medium = shorts.variants[1]
+    assert medium.price_cents == 9900 and medium.promo_price_cents == 7900 and medium.stock == 0
+    assert medium.promo_ends_at is not None and medium.promo_ends_at.astimezone(
+        settings.tz).strftime("%H:%M") == "23:59"  # a bare date: the end of that day
+    assert shorts.size_chart[1] == {"size": "M", "height": [158.0, 168.0],
+                                    "weight": [48.0, 58.0]}
+    again = importer.parse_csv(GOOD_CSV.replace(",5,棉麻", ",7,棉麻"), settings.tz)
+    await importer.apply(repo, again)
+    await repo.commit()
+    assert again.created == 0 and again.updated == 2
+    variants = await repo.products.variants_by_sku(["T1-S"])
+    assert variants["T1-S"].stock == 7
+
+
+async def test_bad_rows_are_listed_by_line_and_nothing_is_imported_P5(
+    tmp_path: Path, settings: Settings, sessions,
+) -> None:
+    from bot.cli.catalogue import run_import
+
+    path = tmp_path / "catalogue.csv"
+    path.write_text(BAD_CSV, encoding="utf-8")
+    code, lines = await run_import(settings, path)
+    text = "\n".join(lines)
+    assert code == 1
+    assert "line 3: price 'abc'" in text and "line 3: stock '-1'" in text
+    assert "line 4: code missing" in text
+    assert "line 5: fit 'baggy'" in text and "line 5: size_chart" in text
+    assert "line 5: promo_price is higher than price" in text
+    assert "line 6: sku T1-S repeats line 2" in text
+    assert "line 2:" not in text
+    async with sessions() as db:
+        assert list(await db.scalars(select(Product))) == []
+
+
+async def test_json_import_by_command_line_and_a_new_sku_needs_a_price_P5(
+    tmp_path: Path, settings: Settings, sessions,
+) -> None:
+    from bot.cli.catalogue import run_import
+
+    item = {"code": "H1", "title": {"zh": "草帽", "en": "Straw hat"},
+            "variants": [{"sku": "H1-1", "size": "均码", "price": "59", "stock": 3},
+                         {"sku": "H1-2", "size": "均码", "stock": 3}]}
+    path = tmp_path / "catalogue.json"
+    path.write_text(json.dumps([item, "x"]), encoding="utf-8")
+    code, lines = await run_import(settings, path)
+    assert code == 1 and lines[0] == "item 2: expected an object"
+    path.write_text(json.dumps({"products": [item]}), encoding="utf-8")
+    code, lines = await run_import(settings, path)
+    assert code == 1 and "item 1 variant 2: new sku H1-2 needs a price" in lines
+    item["variants"][1]["price"] = "59"
+    path.write_text(json.dumps({"products": [item]}), encoding="utf-8")
+    code, lines = await run_import(settings, path)
+    assert code == 0 and "1 new products" in lines[-1]
+    async with sessions() as db:
+        assert len(list(await db.scalars(select(ProductVariant)))) == 2
+
+
+async def test_owner_imports_a_file_in_telegram_all_or_nothing_P5(h: Harness) -> None:
+    h.session.files["bad.csv"] = BAD_CSV.encode()
+    h.session.add_result("getFile", {"file_id": "c1", "file_unique_id": "c1u",
+                                     "file_path": "bad.csv"})
+    doc = {"document": {"file_id": "c1", "file_unique_id": "c1u", "file_name": "bad.csv"},
+           "caption": "/catalogueimport"}
+    [reply] = await h.say(None, OWNER, **doc)  # type: ignore[arg-type]
+    assert "没有导入" in reply and "line 3: price 'abc'" in reply
+    h.session.files["good.csv"] = GOOD_CSV.encode()
+    h.session.add_result("getFile", {"file_id": "c2", "file_unique_id": "c2u",
+                                     "file_path": "good.csv"})
+    doc = {"document": {"file_id": "c2", "file_unique_id": "c2u", "file_name": "good.csv"},
+           "caption": "/catalogueimport"}
+    [reply] = await h.say(None, OWNER, **doc)  # type: ignore[arg-type]
+    assert "新增2个商品" in reply and "3个SKU" in reply
+    answer = await h.say("棉麻短裤多少钱")  # live at once: the index was rebuilt
+    assert any("¥79" in text and "¥99" in text for text in answer)
+
+
+async def test_stock_endpoint_needs_the_orders_token_and_updates_by_sku_P5(
+    settings: Settings, sessions,
+) -> None:
+    settings = settings.model_copy(update={"orders_api_token": SecretStr("s3cret")})
+    async with sessions() as db:
+        repo = Repo(db)
+        await importer.apply(repo, importer.parse_csv(GOOD_CSV, settings.tz))
+        await repo.commit()
+    changed: list[bool] = []
+
+    async def on_change() -> None:
+        changed.append(True)
+
+    api = build_orders_api(settings, sessions, OrderDesk(settings, FakeReplier()),
+                           FixedClock(MORNING), on_change)
+    update = [{"sku": "T1-M", "stock": 4, "promo_price": None}]
+    async with TestClient(TestServer(api)) as client:
+        assert (await client.post("/catalogue/stock", json=update)).status == 401
+        auth = {"Authorization": "Bearer s3cret"}
+        bad = await client.post("/catalogue/stock", headers=auth,
+                                json=[*update, {"sku": "NOPE", "stock": 1}])
+        assert bad.status == 422 and (await bad.json())["errors"] == ["item 2: unknown sku NOPE"]
+        assert not changed
+        good = await client.post("/catalogue/stock", json=update,
+                                 headers={"X-Orders-Token": "s3cret"})
+        assert good.status == 200 and (await good.json())["variants"] == 1 and changed
+    async with sessions() as db:
+        variant = (await Repo(db).products.variants_by_sku(["T1-M"]))["T1-M"]
+        assert variant.stock == 4 and variant.promo_price_cents is None
+
+
+# ---------------------------------------------------------------------- questions
+async def test_price_question_names_the_promotion_and_its_end_zh_P5(h: Harness) -> None:
+    [answer] = await h.say("这款亚麻衬衫多少钱")
+    assert "亚麻衬衫" in answer and "¥199" in answer and "¥159" in answer
+    assert "12月31日" in answer
+
+
+async def test_price_question_in_english_with_a_typo_P5(h: Harness) -> None:
+    answer = await h.say("how much is the linnen shirt?", language_code="en")
+    assert any("Linen shirt" in t and "¥159" in t and "31 December" in t for t in answer)
+
+
+async def test_size_and_colour_stock_with_restock_date_and_alternatives_P5(h: Harness) -> None:
+    [answer] = await h.say("亚麻衬衫白色XL有货吗")
+    assert "卖完" in answer and "12月20日" in answer and "燕麦色" in answer
+    [answer] = await h.say("亚麻衬衫白色M码有货吗")
+    assert "有货" in answer and "白色 M" in answer
+
+
+async def test_product_in_context_from_an_earlier_message_P5(h: Harness) -> None:
+    await h.say("纯棉T恤多少钱")
+    [answer] = await h.say("有XL码吗")
+    assert "纯棉T恤" in answer and "XL" in answer and "有货" in answer
+    [answer] = await h.say("什么面料的")
+    assert "精梳棉" in answer and "缩水" in answer  # material, with its care note
+
+
+async def test_in_context_in_english_fit_and_stock_P5(h: Harness) -> None:
+    await h.say("Tell me about the oxford shirt", language_code="en")
+    answer = await h.say("does it run small?", language_code="en")
+    assert any("slim fit" in t for t in answer)
+    answer = await h.say("is XL in stock?", language_code="en")
+    assert any("XL" in t and "in stock" in t for t in answer)
+
+
+async def test_shipping_question_with_a_product_in_context_stays_with_the_faq(
+    h: Harness,
+) -> None:
+    await h.say("纯棉T恤多少钱")
+    answer = await h.say("运费多少钱")
+    assert not any("纯棉T恤" in t for t in answer)
+
+
+async def test_two_candidates_ask_which_with_buttons_then_answer_the_question_P4_P5(
+    h: Harness,
+) -> None:
+    [question] = await h.say("白衬衫多少钱")
+    assert "哪一款" in question
+    picks = h.buttons()
+    assert len(picks) == 2 and all(p.startswith("prod:pick:") for p in picks)
+    async with h.app.sessions() as db:
+        oxford = await Repo(db).products.by_code("OS01")
+    assert oxford is not None and button_data("pick", oxford.id) in picks
+    assert ProductAction(action="pick", product_id=oxford.id).pack() == button_data(
+        "pick", oxford.id)
+    [answer] = await h.tap(button_data("pick", oxford.id))
+    assert "牛津纺衬衫" in answer and "¥189" in answer
+
+
+async def test_a_product_named_alone_gets_its_card_with_photo_and_buttons_P5(
+    h: Harness,
+) -> None:
+    await h.say("真丝围巾")
+    [photo] = h.session.requests_of("sendPhoto")
+    assert str(photo.photo.path).endswith("sc01.png")  # the demo's own picture, uploaded
+    [card] = h.sent()
+    assert "真丝围巾" in card and "¥169" in card and "桑蚕丝" in card
+    assert any(b.startswith("prod:sizes:") for b in h.buttons())
+
+
+# ---------------------------------------------------------------------- size advice
+@pytest.mark.parametrize(("text", "height", "weight"), [
+    ("我165 110斤穿什么码", 165, 55), ("1米65，55kg", 165, 55), ("5ft6 130lbs", 168, 59),
+    ("1.65m 55公斤", 165, 55), ("身高170体重120", 170, 60), ("I'm 5'6\" and 130 lb", 168, 59),
+    ("175 cm and 80 kg", 175, 80), ("180/70", 180, 70),
+])
+def test_body_sizes_in_every_common_form(text: str, height: int, weight: int) -> None:
+    body = parse_body(text)
+    assert body.height_cm == pytest.approx(height, abs=0.5)
+    assert body.weight_kg == pytest.approx(weight, abs=0.5)
+
+
+def test_size_pick_from_a_chart_both_larger_and_the_looser_option() -> None:
+    chart = [{"size": "S", "height": [150, 160], "weight": [40, 50]},
+             {"size": "M", "height": [158, 168], "weight": [48, 58]},
+             {"size": "L", "height": [166, 176], "weight": [56, 68]}]
+    pick = pick_size(chart, parse_body("165cm 55kg"))
+    assert pick is not None and (pick.size, pick.reason, pick.looser) == ("M", "both", "L")
+    pick = pick_size(chart, parse_body("155cm 60kg"))  # short and heavier: the larger size
+    assert pick is not None and (pick.size, pick.reason) == ("L", "larger")
+    loose = pick_size(chart, parse_body("165cm 55kg"), fit="loose")
+    assert loose is not None and loose.looser is None  # already loose: no "size up" advice
+
+
+async def test_size_advice_names_one_size_and_why_zh_and_en_P5(h: Harness) -> None:
+    [answer] = await h.say("纯棉T恤 我165 110斤穿什么码")
+    assert "建议选M码" in answer and "165" in answer and "110斤" in answer
+    assert "宽松一点可以选L码" in answer
+    answer = await h.say("what size cotton tee for 5ft5 120lbs?", language_code="en")
+    assert any("size M" in t and "5ft5" in t and "120lbs" in t for t in answer)
+
+
+async def test_size_advice_in_context_and_without_a_chart_the_size_guide_P5(
+    h: Harness,
+) -> None:
+    await h.say("亚麻衬衫多少钱")
+    [answer] = await h.say("我1米72 65公斤呢")
+    assert "建议选L码" in answer
+    await h.say("真丝围巾")
+    answer = await h.say("我165 55kg穿什么码")
+    assert any("尺码表还在整理中" in t for t in answer)
+    assert any("尺码表" in t for t in answer[1:])  # the FAQ's size guide follows
+
+
+# ---------------------------------------------------------------------- recommendations
+async def test_recommendation_album_has_only_items_in_stock_P6(h: Harness) -> None:
+    await h.say("夏天穿的有什么推荐")
+    [album] = h.session.requests_of("sendMediaGroup")
+    captions = [item.caption for item in album.media]
+    assert len(captions) == 3
+    assert not any("连衣裙" in c for c in captions)  # DR01 sells best but is out of stock
+    assert any("亚麻衬衫" in c for c in captions)
+    data = h.buttons()
+    assert sum(d.startswith("prod:rec:") for d in data) == 3 and "human" in data
+    async with h.app.sessions() as db:
+        [shown] = [e for e in await db.scalars(select(Event))
+                   if e.kind == "recommendation_shown"]
+    first = data[0]
+    [card] = await h.tap(first)
+    assert "¥" in card
+    async with h.app.sessions() as db:
+        kinds = [e.kind for e in await db.scalars(select(Event))]
+    assert "recommendation_clicked" in kinds and len(shown.data["products"]) == 3
+
+
+async def test_gift_for_mother_prefers_items_tagged_for_her_P6(h: Harness) -> None:
+    await h.say("想送妈妈一件礼物，有什么推荐吗")
+    [album] = h.session.requests_of("sendMediaGroup")
+    captions = " ".join(item.caption for item in album.media)
+    assert "羊绒开衫" in captions and "真丝围巾" in captions
+
+
+async def test_faq_questions_without_a_product_still_get_the_faq(h: Harness) -> None:
+    answer = await h.say("可以礼品包装吗")
+    assert not h.session.requests_of("sendMediaGroup")
+    assert answer and "包装" in answer[0]

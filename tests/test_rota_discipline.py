@@ -1,0 +1,138 @@
+"""P11/P12 工作纪律 as the seed writes it, through the real routers and the weekly report:
+"上班不得迟到" (lateness), "如需请假，需在当班前一天提出" (leave the day before), "换班双方必须
+交待清楚，若交待不清造成误班、空班的扣罚20元" (the swap fine), and the month's rota as a table.
+Owner 900; agents 901 (Mei) and 902 (Ken)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import update
+
+from bot.services import shifts as sh
+from bot.services.reports import build_report
+from bot.services.reports.text import render_text
+from bot.services.staff import set_calendar_enabled
+from bot.settings import load_settings
+from storage.models.agents import Agent, CustomerTopic
+from storage.repositories import Repo
+from tests.fakes.recording_session import RecordingSession
+from tests.fakes.updates import message_update
+from tests.harness import BotHarness
+
+OWNER, MEI, KEN = 900, 901, 902
+GROUP = -100999
+SH = ZoneInfo("Asia/Shanghai")
+MONDAY = date(2026, 5, 4)
+
+
+def at(day: date, hh: int, mm: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hh, mm, tzinfo=SH).astimezone(UTC)
+
+
+@dataclass
+class H(BotHarness):
+    ids: itertools.count[int]
+
+    async def say(self, user: int, text: str, **kw: Any) -> list[str]:
+        self.session.requests.clear()
+        await self.feed(message_update(next(self.ids), user, text, **kw))
+        return self.sent()
+
+    async def report(self, first: date, last: date) -> str:
+        async with self.app.sessions() as db:
+            report = await build_report(db, at(first, 0), at(last + timedelta(days=1), 0),
+                                        "Asia/Shanghai", agent_ids=[MEI, KEN],
+                                        agent_names={MEI: "Mei", KEN: "Ken"})
+        return render_text(report, "zh")
+
+
+@pytest.fixture
+async def h(db_url: str) -> AsyncIterator[H]:
+    settings = load_settings({"DATABASE_URL": db_url, "OWNER_IDS": str(OWNER),
+                              "AGENT_IDS": f"{MEI},{KEN}", "AGENT_CHAT_ID": str(GROUP)})
+    harness = await H.start(settings, at(MONDAY, 9), RecordingSession(),
+                            ids=itertools.count(9000))
+    async with harness.app.sessions() as db:
+        for agent, name in ((MEI, "Mei"), (KEN, "Ken")):
+            await db.execute(update(Agent).where(Agent.telegram_user_id == agent)
+                             .values(name=name))
+        await set_calendar_enabled(Repo(db), True)
+        await db.commit()
+    yield harness
+    await harness.app.close()
+
+
+async def shift_of(h: H, day: date) -> sh.Shift:
+    async with h.app.sessions() as db:
+        [shift] = await sh.shifts_between(Repo(db), day, day)
+    return shift
+
+
+async def test_owner_sees_the_month_as_a_table_by_name_P11(h: H) -> None:
+    await h.say(OWNER, "/rota 2026-05")
+    [table] = h.sent(OWNER)
+    lines = table.removeprefix("<pre>").removesuffix("</pre>").splitlines()
+    assert lines[0].startswith("Rota 2026-05") and len(lines) == 2 + 31
+    assert "Mei" in table and "Ken" in table and "901" not in table
+    sundays = [line for line in lines if " sun " in line]
+    assert len(sundays) == 5 and all("," not in line for line in sundays)  # one each Sunday
+
+
+async def test_lateness_is_the_first_activity_after_the_shift_start_P11(h: H) -> None:
+    """"上班不得迟到": the agent of Monday's shift first answers at 19:00, 30 minutes late."""
+    agent = (await shift_of(h, MONDAY)).agents[0]
+    async with h.app.sessions() as db:  # only that agent is present in the group tonight
+        await db.execute(update(Agent).values(on_duty=Agent.telegram_user_id == agent))
+        await db.commit()
+    h.clock.at = at(MONDAY, 19)
+    await h.say(5001, "转人工")
+    [topic] = await h.rows(CustomerTopic)
+    await h.feed(message_update(next(h.ids), agent, "您好，我来帮您", chat_type="supergroup",
+                                chat_id=GROUP, message_thread_id=int(topic.thread_id),
+                                is_topic_message=True))
+    h.clock.at = at(MONDAY + timedelta(days=2), 9)
+    text = await h.report(MONDAY, MONDAY)
+    name = {MEI: "Mei", KEN: "Ken"}[agent]
+    assert f"迟到 05-04 {name} +30 分钟" in text
+
+
+async def test_leave_must_be_asked_the_day_before_P11(h: H) -> None:
+    """"如需请假，需在当班前一天提出": asked on the day itself is recorded as late."""
+    tuesday = MONDAY + timedelta(days=1)
+    reply = await h.say(MEI, f"/leave {tuesday} 看病")
+    assert "recorded" in reply[0] and "NOT" not in reply[0]
+    assert any("Leave request: Mei" in t and f"/assign {tuesday}" in t for t in h.sent(OWNER))
+    reply = await h.say(KEN, f"/leave {MONDAY}")  # the same day: too late
+    assert "NOT asked the day before" in reply[0]
+    text = await h.report(MONDAY, MONDAY + timedelta(days=6))
+    assert f"请假 {tuesday} Mei (提前申请)" in text
+    assert f"请假 {MONDAY} Ken (未提前一天申请)" in text
+
+
+async def test_unclear_swap_leaves_an_empty_shift_and_the_owner_fines_20_P12(h: H) -> None:
+    """"换班双方必须交待清楚，若交待不清造成误班、空班的扣罚20元"."""
+    monday, tuesday = await shift_of(h, MONDAY), await shift_of(h, MONDAY + timedelta(days=1))
+    asker, colleague = monday.agents[0], tuesday.agents[0]
+    async with h.app.sessions() as db:
+        repo = Repo(db)
+        asked = await sh.request_swap(repo, asker, MONDAY, colleague, None, at(MONDAY, 9))
+        assert asked.swap is not None
+        await sh.accept_swap(repo, asked.swap.id, colleague, at(MONDAY, 9))
+        assert (await sh.decide_swap(repo, asked.swap.id, OWNER, True, at(MONDAY, 9))).ok
+        await repo.commit()
+        swap_id = asked.swap.id
+    h.clock.at = at(MONDAY + timedelta(days=1), 9)  # Monday's shift passed without anyone
+    text = await h.report(MONDAY, MONDAY)
+    taker = {MEI: "Mei", KEN: "Ken"}[colleague]
+    assert f"换班后空班 #{swap_id} 05-04 {taker}" in text
+    reply = await h.say(OWNER, f"/swapfine {swap_id}")
+    assert "Fine recorded" in reply[0]
+    text = await h.report(MONDAY, MONDAY + timedelta(days=1))
+    assert text.count(f"换班交待不清罚款 #{swap_id}") == 2 and "20 元" in text  # both sides

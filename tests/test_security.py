@@ -1,0 +1,203 @@
+"""Nobody gets in where they don't belong (P10): one roster of agents, the webhook secret.
+
+The roster is the agents table, read per update: a removal by the owner counts at once in
+every process, an agent the owner adds can act at once, and the owner is an agent only when
+added as one. In webhook mode a secret is always required (generated and shared through the
+database when none is configured).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import build_app, build_dispatcher
+from bot.clock import FixedClock
+from bot.services.staff import agent_ids
+from bot.webhook import UpdateTracker, build_webhook_app, register_webhook, shared_secret
+from storage.models import ConversationState, Customer
+from storage.models.agents import Agent
+from storage.repositories import Repo
+from tests.fakes.recording_session import RecordingSession
+from tests.fakes.updates import message_json, message_update
+from tests.test_agent_console import (
+    ALICE,
+    BOB,
+    GROUP,
+    MORNING,
+    OWNER,
+    SHOPPER,
+    H,
+    console_settings,
+    queued,
+)
+
+CAROL = 903
+NOT_AN_AGENT = "only the shop's agents"
+
+
+async def start(db_url: str, **env: str) -> H:
+    session = RecordingSession()
+    app = await build_app(console_settings(db_url, **env), session=session,
+                          clock=FixedClock(MORNING))
+    return H(app, build_dispatcher(app), session, app.clock)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def h(db_url: str) -> AsyncIterator[H]:
+    harness = await start(db_url)
+    await harness.duty(bob=False)  # only Alice is on duty unless a test says so
+    yield harness
+    await harness.app.close()
+
+
+async def owner_says(h: H, text: str) -> list[str]:
+    before = len(h.texts_to(OWNER))
+    await h.feed(message_update(h.uid(), OWNER, text, first_name="Olga"))
+    return h.texts_to(OWNER)[before:]
+
+
+# ------------------------------------------------------------------ one roster (P10)
+async def test_a_removed_agent_loses_every_agent_power_at_once_P10(h: H) -> None:
+    thread = await queued(h)  # waiting for someone to /take it
+    assert await owner_says(h, f"/removeagent {BOB}") == ["Done."]
+    await h.agent(BOB, "/on")
+    assert NOT_AN_AGENT in h.texts_to(GROUP)[-1]
+    await h.agent(BOB, "/take", thread)
+    assert NOT_AN_AGENT in h.texts_to(GROUP)[-1]
+    await h.agent(BOB, "/card", thread)
+    assert NOT_AN_AGENT in h.texts_to(GROUP)[-1]
+    await h.agent(BOB, "hello shopper", thread)
+    assert h.to(SHOPPER, "copyMessage") == []
+    assert "hello shopper" not in h.texts_to(SHOPPER)
+    before = len(h.texts_to(BOB))
+    await h.feed(message_update(h.uid(), BOB, f"/card {SHOPPER}", first_name="Bob"))
+    assert not any("Customer" in t for t in h.texts_to(BOB)[before:])  # no customer card
+    assert BOB not in await roster(h)
+
+
+async def test_a_removed_agents_chats_go_back_to_the_queue_and_they_get_no_new_ones_P10(
+    h: H,
+) -> None:
+    await h.duty(alice=False, bob=True)
+    await h.shopper("转人工")
+    assert (await h.conversation()).agent_id == BOB
+    await owner_says(h, f"/removeagent {BOB}")
+    conversation = await h.conversation()
+    assert conversation.state == ConversationState.QUEUED and conversation.agent_id is None
+    await h.agent(ALICE, "/on")
+    assert (await h.conversation()).agent_id == ALICE
+
+
+async def test_a_removal_counts_at_once_in_another_process_P10(h: H, db_url: str) -> None:
+    other = await start(db_url)  # a second process on the same database
+    try:
+        thread = await queued(h)
+        await owner_says(h, f"/removeagent {BOB}")
+        await other.agent(BOB, "/take", thread)
+        assert NOT_AN_AGENT in other.texts_to(GROUP)[-1]
+        await other.agent(BOB, "/on")
+        assert NOT_AN_AGENT in other.texts_to(GROUP)[-1]
+    finally:
+        await other.app.close()
+
+
+async def test_an_agent_added_by_the_owner_can_act_at_once_P10(h: H) -> None:
+    thread = await queued(h)  # waiting for someone to /take it
+    await owner_says(h, f"/addagent {CAROL}")
+    await h.agent(CAROL, "/take", thread)
+    assert (await h.conversation()).agent_id == CAROL
+    await h.agent(CAROL, "您好，我来帮您", thread)
+    assert [c.chat_id for c in h.to(SHOPPER, "copyMessage")] == [SHOPPER]
+
+
+async def test_the_owner_is_not_an_agent_unless_added_P10(h: H) -> None:
+    assert OWNER not in await roster(h)
+    await h.duty(alice=False, bob=False)  # every agent is off
+    await h.shopper("转人工")
+    conversation = await h.conversation()
+    assert conversation.state == ConversationState.QUEUED and conversation.agent_id is None
+    await h.agent(ALICE, "/on")
+    assert (await h.conversation()).agent_id == ALICE
+    await h.agent(OWNER, "/queue")
+    assert NOT_AN_AGENT in h.texts_to(GROUP)[-1]
+    await owner_says(h, f"/addagent {OWNER}")
+    await h.agent(OWNER, "/queue")
+    assert "Queue:" in h.texts_to(GROUP)[-1]
+
+
+async def test_a_removed_agent_stays_removed_after_a_restart_with_AGENT_IDS(
+    h: H, db_url: str,
+) -> None:
+    await owner_says(h, f"/removeagent {BOB}")
+    again = await start(db_url)  # AGENT_IDS still lists Bob
+    try:
+        assert BOB not in await roster(again)
+        assert ALICE in await roster(again)
+    finally:
+        await again.app.close()
+
+
+async def roster(h: H) -> list[int]:
+    async with h.app.sessions() as db:
+        return await agent_ids(Repo(db))
+
+
+# ------------------------------------------------------------------ the webhook secret
+WEBHOOK = {"WEBHOOK_URL": "https://shop.test/tg/webhook"}
+HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+async def test_webhook_mode_without_a_configured_secret_refuses_forged_updates(
+    db_url: str,
+) -> None:
+    """High 1: a forged ``/addagent`` "from" the owner changes nothing without the secret."""
+    h = await start(db_url, **WEBHOOK)
+    try:
+        secret = await shared_secret(h.app)
+        assert len(secret) >= 32
+        forged = {"update_id": 77, "message": message_json(OWNER, f"/addagent {CAROL}")}
+        async with TestClient(TestServer(build_webhook_app(h.app, h.dp, UpdateTracker(),
+                                                           secret))) as client:
+            for headers in ({}, {HEADER: "wrong"}, {HEADER: "é" * 10},
+                            {HEADER: secret[:-1]}):
+                response = await client.post("/tg/webhook", json=forged, headers=headers)
+                assert response.status == 401, headers
+            assert CAROL not in await roster(h)
+            assert h.texts_to(OWNER) == []
+            response = await client.post("/tg/webhook", json=forged, headers={HEADER: secret})
+            assert response.status == 200
+            assert CAROL in await roster(h)
+    finally:
+        await h.app.close()
+
+
+async def test_the_generated_secret_is_shared_by_every_process_and_registered(
+    db_url: str,
+) -> None:
+    first, second = await start(db_url, **WEBHOOK), await start(db_url, **WEBHOOK)
+    try:
+        secret = await shared_secret(first.app)
+        assert await shared_secret(second.app) == secret  # stable across processes
+        await register_webhook(second.app, second.dp, secret)
+        [call] = second.session.requests_of("setWebhook")
+        assert call.secret_token == secret and call.url == WEBHOOK["WEBHOOK_URL"]
+    finally:
+        await first.app.close()
+        await second.app.close()
+
+
+async def test_a_configured_secret_is_used_as_is(db_url: str) -> None:
+    h = await start(db_url, WEBHOOK_SECRET="my-own_secret", **WEBHOOK)
+    try:
+        assert await shared_secret(h.app) == "my-own_secret"
+    finally:
+        await h.app.close()
+
+
+async def test_roster_rows_are_only_agents(h: H) -> None:
+    rows = await h.rows(Agent)
+    assert {a.telegram_user_id for a in rows} == {ALICE, BOB}
+    assert await h.rows(Customer) == []
