@@ -6,7 +6,7 @@ agents and time do: shopper text, media, edits, commands, buttons and the after-
 escalation; agents' take / reply / release / transfer / close and /on /off in the agents'
 group; the owner's shift calendar on or off; the clock jumping across SLA deadlines and shift
 boundaries (ticking at every deadline it crosses, as the clock loop does); and a process
-restart (a new app and dispatcher on the same database, then ``resume_unhandled``).
+restart (a new app and dispatcher on the same database, then the resumer's first pass).
 
 After every step, and after every SLA tick inside a clock jump, it checks the promises:
 
@@ -58,8 +58,9 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, text
 
 import bot.services.knowledge as knowledge_module
-from bot.app import App, build_app, build_dispatcher, resume_unhandled
+from bot.app import App, build_app, build_dispatcher
 from bot.clock import FixedClock
+from bot.resume import install_resumer
 from bot.services.queue import on_duty_agents
 from bot.settings import Settings, load_settings
 from storage.engine import create_engine
@@ -97,8 +98,6 @@ PHASES = [Phase.explicit, Phase.reuse, Phase.generate,
 # machine skips a check while its name is here; the strict xfail tests at the end prove it
 # still fails, so the fix shows up as an XPASS failure: then delete the entry.
 KNOWN_DEFECTS: dict[str, str] = {
-    "intake": "defect 4: /aftersales, /tickets, /stop_notices, the ticket dialogue and button "
-              "picks leave no row in messages (helper intake)",
     "human_reply": "defect 1: an agent's reply does not reset the misses nor record a "
                    "human_reply, so misses add up across replies (helper life)",
     "holding_limit": "defect 2: holding replies never stop (helper life)",
@@ -314,7 +313,12 @@ class LifecycleMachine(RuleBasedStateMachine):
         self._press(user, data)
 
     def _press(self, user: int, data: str) -> None:
-        self._shopper(user, "button", callback_update(next(self.update_ids), user, data))
+        update = callback_update(next(self.update_ids), user, data)
+        self._shopper(user, "button", update)
+        assert update.callback_query is not None
+        if not any(r.callback_query_id == update.callback_query.id
+                   for r in self.session.requests_of("answerCallbackQuery")):
+            raise Violation(f"[intake] the button {data!r} pressed by {user} was never answered")
         if data.startswith("as:kind:"):
             self.dialogue.add(user)
         elif data == "as:done":
@@ -412,7 +416,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.app = await build_app(self.settings, session=self.session, clock=self.clock)
         self.dp = build_dispatcher(self.app)  # a new process: the in-memory FSM is gone
         self.dialogue.clear()
-        await resume_unhandled(self.app)
+        await install_resumer(self.app, self.dp).run_once(0)  # as the runner does at start
         await self._tick()
 
     async def _advance(self, target: datetime) -> None:
@@ -493,6 +497,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             if m.handled_at is None:
                 raise Violation(f"[intake] shopper message {m.id} ({m.kind}) stored but left "
                                 "unanswered")
+            if m.kind == "button":
+                return  # answered by the button's own notice (checked as it is pressed)
             wait.last_in, wait.heard = m.created_at, False
             wait.needs.append(m.created_at)
             wait.holding, wait.off_until = 0, None
@@ -698,13 +704,16 @@ ASK_FOR_A_PERSON = ("shopper_text", {"user": 7001, "words": "转人工"})
 AGENT_REPLIES = [("agent_reply", {"agent": a, "user": 7001, "words": "您好，我来帮您看看"})
                  for a in AGENTS]  # one of them has the chat; the other is refused
 DEFECT_SEQUENCES: dict[str, list[tuple[str, dict[str, Any]]]] = {
-    "intake": [("shopper_command", {"user": 7001, "command": "/tickets"})],
     "human_reply": [ASK_FOR_A_PERSON, ("clock_jump", {"seconds": 21}), *AGENT_REPLIES],
     "holding_limit": [ASK_FOR_A_PERSON, ("clock_jump", {"seconds": 150})],
     "availability": [*(("agent_duty", {"agent": a, "on": False}) for a in (OWNER, *AGENTS)),
                      ASK_FOR_A_PERSON, ("clock_jump", {"seconds": 21})],
     "fields": [ASK_FOR_A_PERSON, *(("agent_command", {"agent": a, "user": 7001,
                                                       "command": "/close"}) for a in AGENTS)],
+    "early_return": [("owner_calendar", {"on": True}), ASK_FOR_A_PERSON,
+                     ("owner_calendar", {"on": False}), ("agent_takes_oldest", {"agent": 901}),
+                     ("shopper_media", {"user": 7001, "kind": "sticker"}),
+                     ("clock_jump", {"seconds": 21})],
 }
 
 
