@@ -21,12 +21,12 @@ from bot.services.agent_console import AgentConsole
 from bot.services.conversation import ConversationService
 from bot.services.escalation import EscalationService
 from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
+from bot.services.lifecycle import Lifecycle
 from bot.services.products.desk import CatalogueDesk
 from bot.services.products.sync import sync_catalogue_from_file
 from bot.services.queue import QueueService
 from bot.services.shifts import CalendarRoster
 from bot.services.sla import ConsoleDesk, SlaClock
-from bot.services.sla_rules import WaitRules
 from bot.services.staff import seed_staff
 from bot.settings import Settings
 from bot.transport.outgoing import OutgoingGuard, install_outgoing_guard
@@ -107,14 +107,16 @@ async def build_app(
     install_outgoing_guard(bot, OutgoingGuard(on_blocked=on_blocked))
     clock = clock or SystemClock()
     # Agents' console: chats are assigned only when there is a group to answer them in.
-    queue = QueueService(settings.agent_cap, auto_assign=settings.agent_chat_id is not None)
+    lifecycle = Lifecycle(settings)  # the one owner of every conversation's state and SLA
+    queue = QueueService(settings.agent_cap, auto_assign=settings.agent_chat_id is not None,
+                         lifecycle=lifecycle)
     console = AgentConsole(settings, knowledge, queue, TelegramTopics(bot), BotReplier(bot),
                            clock, sessions)
-    escalation = EscalationService(queue)
-    aftersales = build_aftersales(settings, BotReplier(bot), clock, escalation, sessions)
-    # Issue 5: who is on duty follows the shift calendar (P11, P24), the same answer for the
+    # Who is on duty follows the shift calendar (P11, P24), the same answer for the
     # shopper's reply at escalation and for the SLA clock.
     roster = CalendarRoster(settings)
+    escalation = EscalationService(queue, roster=roster, settings=settings)
+    aftersales = build_aftersales(settings, BotReplier(bot), clock, escalation, sessions)
     catalogue = CatalogueDesk(knowledge, clock)  # P5/P6: products before the FAQ
     async with sessions() as db:
         await catalogue.reload(Repo(db))
@@ -122,11 +124,10 @@ async def build_app(
         settings, knowledge, BotReplier(bot), clock, escalation, orders=aftersales.desk,
         catalogue=catalogue,
         relay=console if settings.agent_chat_id is not None else None,
-        sla=WaitRules(settings, roster),
     )
     # P1/P2/P24: holding replies, nudges and reassignment when people are slow (issue 4).
     sla = SlaClock(settings, sessions, knowledge, BotReplier(bot), clock,
-                   desk=ConsoleDesk(console), roster=roster)
+                   desk=ConsoleDesk(console), roster=roster, lifecycle=lifecycle)
     return App(settings, bot, engine, sessions, knowledge, conversations, clock, console,
                aftersales=aftersales, sla=sla)
 

@@ -9,6 +9,7 @@ import time
 
 from bot.app import build_app, build_dispatcher
 from bot.jobs.aftersales import start_aftersales
+from bot.jobs.catalogue import install_catalogue_jobs
 from bot.jobs.people import install_people_jobs
 from bot.jobs.reports import start_reports
 from bot.jobs.scheduler import add_housekeeping, build_scheduler
@@ -35,6 +36,7 @@ async def run(settings: Settings) -> None:
     add_housekeeping(scheduler, app.sessions, app.clock)
     start_reports(app, scheduler)  # weekly report (P15) and the daily summary
     install_people_jobs(scheduler, app)  # handover at shift end/start, complaints
+    install_catalogue_jobs(scheduler, app)  # 催付 reminders, catalogue changes elsewhere
     stop_aftersales = None
     try:
         scheduler.start()
@@ -48,7 +50,7 @@ async def run(settings: Settings) -> None:
             return
         # The one resumer (bot.resume), as in webhook mode: a pass now, then every few
         # seconds, each message under the shopper's lock.
-        async with install_resumer(app, dp).running():
+        async with install_resumer(app, dp).running() as resumer:
             if settings.offline:
                 faq = ", ".join(f"{k}: {v} FAQ" for k, v in app.knowledge.entry_count().items())
                 print(
@@ -60,11 +62,10 @@ async def run(settings: Settings) -> None:
                     session=app.bot.session, first_update_id=time.time_ns() // 1000
                 ))
             else:
+                from bot.polling import run_polling  # a batch is confirmed once stored
+
                 await app.bot.delete_webhook(drop_pending_updates=False)
-                await dp.start_polling(
-                    app.bot, allowed_updates=dp.resolve_used_update_types(),
-                    handle_signals=True,
-                )
+                await run_polling(app, dp, resumer.tracker)
     finally:
         if stop_aftersales is not None:
             await stop_aftersales()

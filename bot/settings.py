@@ -2,7 +2,7 @@
 
 Environment names are fixed (operators and deployment tooling rely on them): BOT_TOKEN,
 TELEGRAM_API_URL, DATABASE_URL, SHOP_CONFIG, FAQ_FILE, OWNER_IDS, AGENT_IDS, AGENT_CHAT_ID,
-SLA_GREETING_SECONDS, SLA_REPLY_SECONDS.
+SLA_GREETING_SECONDS, SLA_REPLY_SECONDS, SLA_HOLDING_BACKOFF, SERVICE_HOURS.
 """
 
 from __future__ import annotations
@@ -71,6 +71,9 @@ class Settings(BaseModel):
     sla_reply_seconds: int = Field(default=20, ge=1, le=3600)
     # SLA clock: holding replies in a row before an assigned chat goes to another agent.
     sla_reassign_after_misses: int = Field(default=3, ge=1, le=100)
+    # P2 holding replies for one shopper message: the first after sla_reply_seconds, then one
+    # after each of these pauses (seconds); so at most 1 + len(...) per message.
+    sla_holding_backoff: tuple[int, ...] = Field(default=(120, 600), max_length=10)
     # P24: when people come on duty each day, while no agent is configured (a shift calendar
     # replaces this through bot.services.duty.DutyRoster).
     shift_start: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -93,7 +96,8 @@ class Settings(BaseModel):
     # Reports (P15, P23): weekly report for the Monday meeting; daily summary at "HH:MM",
     # or, when unset, at the end of the day's last shift.
     report_weekly: str = Field(
-        default="mon 14:30", pattern=r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$"
+        # P15: delivered before "每周一午时14:30开部门例会"
+        default="mon 14:00", pattern=r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$"
     )
     report_daily_at: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     # Scale (issue 8): Redis for FSM storage and per-user event isolation; webhook mode when
@@ -103,10 +107,17 @@ class Settings(BaseModel):
     webhook_secret: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,256}$")
     webhook_listen: str = Field(default="127.0.0.1:8080", pattern=r"^[^:\s]*:\d{1,5}$")
 
-    @field_validator("owner_ids", "agent_ids", mode="before")
+    @field_validator("owner_ids", "agent_ids", "sla_holding_backoff", mode="before")
     @classmethod
     def _ids(cls, value: Any) -> Any:
         return _split_ids(value)
+
+    @field_validator("sla_holding_backoff")
+    @classmethod
+    def _backoff(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(not 1 <= seconds <= 86400 for seconds in value):
+            raise ValueError("pauses are seconds between 1 and 86400, e.g. '120,600'")
+        return value
 
     @field_validator("languages")
     @classmethod
@@ -167,6 +178,7 @@ ENVIRONMENT = {
     "AGENT_CHAT_ID": "agent_chat_id",
     "SLA_GREETING_SECONDS": "sla_greeting_seconds",
     "SLA_REPLY_SECONDS": "sla_reply_seconds",
+    "SLA_HOLDING_BACKOFF": "sla_holding_backoff",
     "REDIS_URL": "redis_url",
     "WEBHOOK_URL": "webhook_url",
     "WEBHOOK_SECRET": "webhook_secret",

@@ -93,10 +93,16 @@ class StoreFirstRequestHandler(SimpleRequestHandler):
 
 
 def _is_shopper_message(raw: dict[str, Any]) -> bool:
-    """A private-chat message or edit from a person: the updates that are stored."""
-    message = raw.get("message") or raw.get("edited_message")
+    """A private-chat message, edit or button press from a person: the updates that are stored
+    (handlers.intake) and so must not be answered 200 before they are."""
+    query = raw.get("callback_query")
+    if isinstance(query, dict):
+        message, sender = query.get("message"), query.get("from")
+    else:
+        message = raw.get("message") or raw.get("edited_message")
+        sender = message.get("from") if isinstance(message, dict) else None
     return (isinstance(message, dict) and isinstance(message.get("chat"), dict)
-            and message["chat"].get("type") == "private" and "from" in message)
+            and message["chat"].get("type") == "private" and sender is not None)
 
 
 SECRET_KEY = "webhook_secret"  # ShopSetting row: the generated secret every process shares

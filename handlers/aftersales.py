@@ -28,7 +28,7 @@ from bot.services.conversation import ConversationService, Intake
 from bot.services.knowledge import KnowledgeBase
 from bot.services.notices import SEGMENTS, NoticeReport
 from bot.services.rates import rates_text
-from bot.services.records import customer_record, find_customer, forget, retag
+from bot.services.records import add_note, customer_record, find_customer, forget, retag
 from bot.services.replies import Button, Reply
 from bot.services.staff import is_agent
 from bot.services.tickets import TicketError, TicketService
@@ -296,8 +296,26 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         text = await aftersales.aftercare.follow_up_answer(
             repo, intake.customer, int(row_id), outcome, clock.now())
         await query.answer()
-        await conversations.reply(repo, intake, said(text) if text else [],
+        replies = said(text) if text else []
+        row = await repo.aftercare.follow_up(int(row_id)) if text else None
+        if row is not None and row.customer_id == intake.customer.id:  # P17: then the scores
+            lang = await aftersales.aftercare.desk.language_of(repo, intake.customer)
+            question = aftersales.aftercare.score_question(row, lang)
+            replies += [question] if question else []
+        await conversations.reply(repo, intake, replies,
                                   {"decision": "follow_up", "outcome": outcome})
+
+    @shop.callback_query(F.data.regexp(r"^fq:\d+:[a-z]+:[1-5]$"))
+    async def follow_up_score(query: CallbackQuery, repo: Repo, intake: Intake,
+                              aftersales: AfterSales,
+                              conversations: ConversationService) -> None:
+        """P17: one of the three 回访 scores (attitude, time, handling)."""
+        _, row_id, aspect, score = (query.data or "").split(":")
+        replies = await aftersales.aftercare.score_follow_up(
+            repo, intake.customer, int(row_id), aspect, int(score))
+        await query.answer()
+        await conversations.reply(repo, intake, replies,
+                                  {"decision": "follow_up_score", "aspect": aspect})
 
     # ------------------------------------------------------------ notices and /forget
     @shop.message(private, Command("stop_notices", "unsubscribe"))
@@ -420,7 +438,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
             await answer_plain(message,
                                "no such customer (telegram id, @username or order number)")
             return
-        await answer_plain(message, (await customer_record(repo, customer)).render())
+        await answer_plain(message, (await customer_record(repo, customer)).render(settings.tz))
 
     @desk.message(is_staff, Command("tag"))
     async def tag(message: Message, command: CommandObject, repo: Repo) -> None:
@@ -442,9 +460,9 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         if customer is None or not text.strip():
             await answer_plain(message, "/note <telegram id|@user|order number> <text>")
             return
-        author = message.from_user.full_name if message.from_user else "?"
-        line = f"{clock.now().astimezone(settings.tz):%Y-%m-%d} {author}: {text.strip()}"
-        customer.notes = f"{customer.notes}\n{line}".strip()[-4000:]
+        user = message.from_user
+        await add_note(repo, customer, user.full_name if user else "?", text, clock.now(),
+                       settings.tz, agent_id=user.id if user else None)
         await repo.commit()
         await answer_plain(message, "📝 noted")
 

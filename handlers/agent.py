@@ -21,6 +21,7 @@ from aiogram.types import (
 )
 
 from bot.services.agent_console import AgentConsole, AgentPost
+from bot.services.conversation import ConversationService
 from handlers.parsing import command_of, message_kind
 from storage.repositories import Repo
 
@@ -28,6 +29,7 @@ from storage.repositories import Repo
 AGENT_COMMANDS = ("take", "release", "transfer", "close", "note", "card", "customer", "queue",
                   "on", "off")
 TOPIC_ONLY = ("note", "card")  # outside a topic these belong to other features (aftersales)
+INLINE_LIMIT = 50  # Telegram answers an inline query with at most 50 results
 NOT_AN_AGENT = "Sorry, only the shop's agents can use these commands. 抱歉，仅客服可用。"
 
 
@@ -107,15 +109,18 @@ def build_agent_router(agent_chat_id: int | None) -> Router:
         await query.answer(notice)
 
     @router.inline_query()
-    async def on_inline(query: InlineQuery, repo: Repo, console: AgentConsole) -> None:
+    async def on_inline(query: InlineQuery, repo: Repo, console: AgentConsole,
+                        conversations: ConversationService) -> None:
         found = await console.canned(repo, query.from_user.id, query.query)
+        if conversations.catalogue is not None:  # P5: "@bot 亚麻衬衫" → its card, first
+            found = [*await conversations.catalogue.inline(repo, query.query), *found]
         results = [
             InlineQueryResultArticle(
                 id=item.id, title=item.title, description=item.text[:100],
                 input_message_content=InputTextMessageContent(message_text=item.text,
                                                               parse_mode=None),
             )
-            for item in found
+            for item in found[:INLINE_LIMIT]
         ]
         await query.answer(results, cache_time=0, is_personal=True)
 

@@ -13,8 +13,10 @@ from datetime import date, timedelta
 from html import escape
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -96,14 +98,19 @@ def complaint_keyboard(complaint: Complaint, agent_name: str) -> InlineKeyboardM
     return builder.as_markup()
 
 
+class OwnerDialogue(StatesGroup):
+    """What the owner's next step answers (aiogram FSM: in memory, or Redis shared by every
+    process): a template preview waiting for Save, or the answer to an inbox question."""
+
+    template = State()
+    inbox_answer = State()
+
+
 def build_owner_router(owner_ids: Iterable[int]) -> Router:
     owners = set(owner_ids)
     router = Router(name="owner")
     router.message.filter(F.chat.type == "private", F.from_user.id.in_(owners))
     router.callback_query.filter(F.from_user.id.in_(owners), F.data.startswith("own:"))
-
-    async def has_pending(message: Message, repo: Repo) -> bool:
-        return bool(await oa.pending(repo, message.from_user.id))  # type: ignore[union-attr]
 
     # ------------------------------------------------------------------ help, settings
     @router.message(Command("owner", "admin"))
@@ -162,7 +169,7 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
         await tell(bot, message.chat.id, text)
 
     @router.message(Command("settemplate"))
-    async def on_settemplate(message: Message, bot: Bot, repo: Repo,
+    async def on_settemplate(message: Message, bot: Bot, state: FSMContext,
                              knowledge: KnowledgeBase, settings: Settings) -> None:
         head, _, text = (message.text or "").partition("\n")
         parts = head.split()[1:]
@@ -175,8 +182,8 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
             await tell(bot, message.chat.id, "Refused:\n" + "\n".join(check.errors))
             return
         lines = [f"Preview for a sample customer:\n{check.preview}"]
-        await oa.set_pending(repo, message.from_user.id, {
-            "kind": "template", "key": check.key, "lang": check.lang, "text": check.text})
+        await state.set_state(OwnerDialogue.template)
+        await state.set_data({"key": check.key, "lang": check.lang, "text": check.text})
         buttons = [("Save", "own:tpl:save"), ("Cancel", "own:tpl:cancel")]
         if not check.tone.ok:
             # P9: not saved as written unless the owner confirms it explicitly (recorded).
@@ -189,23 +196,23 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
         await tell(bot, message.chat.id, "\n".join(lines), keyboard(buttons))
 
     @router.callback_query(F.data.startswith("own:tpl:"))
-    async def on_template_button(query: CallbackQuery, bot: Bot, repo: Repo,
+    async def on_template_button(query: CallbackQuery, bot: Bot, repo: Repo, state: FSMContext,
                                  knowledge: KnowledgeBase) -> None:
         owner = query.from_user.id
-        state = await oa.pending(repo, owner)
         action = (query.data or "").rsplit(":", 1)[-1]
-        if state.get("kind") != "template" or action == "cancel":
-            await oa.set_pending(repo, owner, None)
+        if await state.get_state() != OwnerDialogue.template.state or action == "cancel":
+            await state.clear()
             await query.answer("Nothing saved.")
             return
-        text = state["text"]
+        edit = await state.get_data()
+        text = edit["text"]
         if action == "rewrite":
-            text = oa.check_template(knowledge, state["key"], state["lang"], text).tone.rewrite
-        check = oa.check_template(knowledge, state["key"], state["lang"], text)
+            text = oa.check_template(knowledge, edit["key"], edit["lang"], text).tone.rewrite
+        check = oa.check_template(knowledge, edit["key"], edit["lang"], text)
         errors = await oa.save_template(repo, knowledge, owner, check,
                                         confirm_negative=action == "confirm")
         if not errors:
-            await oa.set_pending(repo, owner, None)  # a refused save can still be confirmed
+            await state.clear()  # a refused save can still be confirmed
         await query.answer("Saved." if not errors else "Refused.")
         await tell(bot, owner, "Saved; the bot uses it now." if not errors
                    else "Refused:\n" + "\n".join(errors))
@@ -347,7 +354,7 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
                            knowledge, conversations)
 
     @router.callback_query(F.data.startswith("own:inb:"))
-    async def on_inbox_button(query: CallbackQuery, bot: Bot, repo: Repo,
+    async def on_inbox_button(query: CallbackQuery, bot: Bot, repo: Repo, state: FSMContext,
                               knowledge: KnowledgeBase,
                               conversations: ConversationService) -> None:
         owner = query.from_user.id
@@ -357,7 +364,8 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
             await _to_phrasing(owner, int(message_id), rest[0], bot, repo, knowledge,
                                conversations)
         elif action == "new":
-            await oa.set_pending(repo, owner, {"kind": "inbox_new", "message_id": int(message_id)})
+            await state.set_state(OwnerDialogue.inbox_answer)
+            await state.set_data({"message_id": int(message_id)})
             await tell(bot, owner, f"Send the answer for question #{message_id} "
                                    "(/cancel to stop).")
         elif action == "dis":
@@ -366,8 +374,8 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
             await tell(bot, owner, "Dismissed.")
 
     @router.message(Command("cancel"))
-    async def on_cancel(message: Message, bot: Bot, repo: Repo) -> None:
-        await oa.set_pending(repo, message.from_user.id, None)
+    async def on_cancel(message: Message, bot: Bot, state: FSMContext) -> None:
+        await state.clear()
         await tell(bot, message.chat.id, "Cancelled.")
 
     # ------------------------------------------------------------------ agents
@@ -588,18 +596,19 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
         await query.answer("Marked unfounded." if done else "No change.")
 
     # ------------------------------------------------------------------ the pending answer
-    @router.message(F.text, ~F.text.startswith("/"), has_pending)
-    async def on_pending_text(message: Message, bot: Bot, repo: Repo,
+    @router.message(F.text, ~F.text.startswith("/"), StateFilter(OwnerDialogue))
+    async def on_pending_text(message: Message, bot: Bot, repo: Repo, state: FSMContext,
                               knowledge: KnowledgeBase,
                               conversations: ConversationService) -> None:
         owner = message.from_user.id
-        state = await oa.pending(repo, owner)
-        await oa.set_pending(repo, owner, None)
-        if state.get("kind") == "inbox_new":
+        step, waiting = await state.get_state(), await state.get_data()
+        await state.clear()
+        if step == OwnerDialogue.inbox_answer.state:
             since = conversations.clock.now() - timedelta(days=INBOX_DAYS)
             try:
-                key = await oa.inbox_to_entry(repo, knowledge, owner, int(state["message_id"]),
-                                              message.text or "", since)
+                key = await oa.inbox_to_entry(repo, knowledge, owner,
+                                              int(waiting["message_id"]), message.text or "",
+                                              since)
             except ValueError as error:
                 await tell(bot, message.chat.id, f"Not saved: {error}")
                 return

@@ -20,6 +20,7 @@ from bot.services.reports import build_report
 from bot.services.reports.charts import render_charts
 from bot.services.reports.period import local_days
 from bot.services.reports.text import render_text
+from bot.services.staff import agent_names
 from bot.settings import Settings
 from handlers.replying import chunks
 from storage.repositories import Repo
@@ -79,7 +80,7 @@ def build_reports_router(owner_ids: Iterable[int]) -> Router:
             return
         report = await build_report(
             repo, start, end, settings.tz, agent_ids=settings.agent_ids,
-            greeting_seconds=settings.sla_greeting_seconds,
+            greeting_seconds=settings.sla_greeting_seconds, agent_names=await agent_names(repo),
         )
         lang = settings.default_language
         await sender.send_text(message.chat.id, render_text(report, lang))

@@ -16,7 +16,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from bot.services import handover as ho
-from bot.services import rota
+from bot.services import meeting, rota
 from bot.services import shifts as sh
 from bot.services.conversation import ConversationService
 from bot.services.staff import agent_names, is_agent, set_duty_switch
@@ -95,6 +95,21 @@ def build_staff_router(owner_ids: Iterable[int]) -> Router:
         await tell(bot, message.chat.id, f"Asked {colleague}. {sh.swap_text(swap)}")
         await tell(bot, colleague, f"{me} asks you to swap: {sh.swap_text(swap)}", keyboard(
             [("Accept", f"sw:acc:{swap.id}"), ("Decline", f"sw:dec:{swap.id}")]))
+
+    @router.message(Command("weekly"))
+    async def on_weekly(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                        conversations: ConversationService) -> None:
+        """P15: last week's goals met, problems and what to improve, for Monday's meeting."""
+        text = (command.args or "").strip()
+        if not text:
+            await tell(bot, message.chat.id, "Write: /weekly 完成目标：… 问题：… 改进：… "
+                                             "(last week, for the Monday 14:30 meeting)")
+            return
+        saved = await meeting.save_self_report(repo, message.from_user.id, text,  # type: ignore[union-attr]
+                                               conversations.clock.now())
+        await repo.commit()
+        await tell(bot, message.chat.id, f"Self-report for the week of {saved.week} saved; it "
+                                         "goes into the meeting report.")
 
     @router.message(Command("leave"))
     async def on_leave(message: Message, command: CommandObject, bot: Bot, repo: Repo,

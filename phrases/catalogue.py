@@ -229,6 +229,9 @@ def _builtin_phrases() -> tuple[Phrase, ...]:
 # What the bot says in recurring situations: situation -> (category, tags).
 SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "thanks_reply": ("thanks", ("reply",)),  # the shopper said thank you
+    "ack_reply": ("acknowledgement", ("ack_reply",)),  # "ok" / 👍: a short 应答, no hand-over
+    "bot_identity": ("explanation", ("bot_identity", "offer_human")),  # "are you a bot?"
+    "off_topic": ("explanation", ("off_topic", "offer_human")),  # weather, sums (P4 scope)
     "clarify": ("inquiry", ("clarify", "offer_human")),  # P4: no confident FAQ match
     "choose": ("inquiry", ("clarify", "choose")),  # P4: two close FAQ entries, show buttons
     "offer_human": ("inquiry", ("offer_human",)),
@@ -241,6 +244,7 @@ SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "policy": ("explanation", ("policy",)),
     "media": ("explanation", ("media",)),  # extra tag: sticker / photo / voice / file
     "too_long": ("explanation", ("too_long",)),  # values: max_length
+    "flood": ("explanation", ("flood",)),  # a burst of messages is answered once
     "unknown_command": ("explanation", ("unknown_command",)),  # values: command
     "group_only_private": ("explanation", ("group_only_private",)),
     "already_queued": ("explanation", ("queued",)),  # the shopper writes again while waiting

@@ -1,4 +1,4 @@
-"""The FAQ file: the owner's import/export format and the eval format (shared/eval/README.md).
+"""The FAQ file: the owner's import/export format and the eval format (docs/faq-format.md).
 
     faq:
       - id: ship_time

@@ -59,7 +59,10 @@ class Intent(StrEnum):
     THANKS = "thanks"
     FAREWELL = "farewell"
     HUMAN = "human"
-    COMPLAINT = "complaint"
+    COMPLAINT = "complaint"  # includes anger and insults at the shop (P7, P20)
+    ACK = "ack"  # 好的, 嗯嗯, ok, 👍: asks nothing, needs no hand-over (应答, §七)
+    BOT = "bot"  # "are you a bot?": answered honestly (P3)
+    OFFTOPIC = "offtopic"  # weather, sums, jokes: a friendly scope answer (P4), not the FAQ
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ class Understanding:
     candidates: tuple[Candidate, ...]  # best first, at most 3
     order_ids: tuple[str, ...]
     language: str
+    # The FAQ's own verdict, kept when an intent wins: a complaint about a torn shirt still
+    # knows which after-sales answer fits it.
+    faq_decision: str = "none"
 
     @property
     def best(self) -> Candidate | None:
@@ -94,10 +100,15 @@ class IntentRules:
     unless: dict[Intent, tuple[re.Pattern[str], ...]]
     cues: dict[Intent, tuple[re.Pattern[str], ...]]
     offtopic: tuple[re.Pattern[str], ...] = ()
+    ack: re.Pattern[str] | None = None
 
     def off_topic(self, text: str) -> bool:
         """True for a general-assistant question no shop FAQ answers (weather, sums...)."""
         return any(p.search(text) for p in self.offtopic)
+
+    def acknowledges(self, text: str) -> bool:
+        """True when the folded text is made only of acknowledgement and filler words."""
+        return bool(text) and self.ack is not None and self.ack.fullmatch(text) is not None
 
     def find(self, text: str) -> Intent | None:
         for intent, patterns in self.match.items():
@@ -123,16 +134,18 @@ class IntentRules:
 
 @lru_cache(maxsize=1)
 def builtin_intent_rules() -> IntentRules:
-    """Rules from data/lexicon/intents.yaml, complaint checked before human."""
+    """Rules from data/lexicon/intents.yaml: complaint, then "are you a bot", then human."""
     data = yaml.safe_load((LEXICON_DIR / "intents.yaml").read_text(encoding="utf-8"))
     match, unless = {}, {}
-    for name in ("complaint", "human"):
+    for name in ("complaint", "bot", "human"):
         intent = Intent(name)
         match[intent] = tuple(re.compile(p) for p in data[name].get("match") or ())
         unless[intent] = tuple(re.compile(p) for p in data[name].get("unless") or ())
     cues = {Intent(k): tuple(re.compile(p) for p in v) for k, v in (data.get("cues") or {}).items()}
     offtopic = tuple(re.compile(p) for p in data.get("offtopic") or ())
-    return IntentRules(match, unless, cues, offtopic)
+    words = [str(w) for w in data.get("ack") or ()]
+    ack = re.compile(r"(?:\s*(?:" + "|".join(words) + r"))+\s*") if words else None
+    return IntentRules(match, unless, cues, offtopic, ack)
 
 
 @lru_cache(maxsize=1)
@@ -163,6 +176,12 @@ def _is_short(text: str) -> bool:
     """Small talk is short: at most 10 words, or 14 Chinese characters."""
     han = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
     return han <= 14 and len(text.split()) <= 10
+
+
+def _only_symbols(raw: str, folded: str) -> bool:
+    """An emoji or sticker-like message with no words and no question mark: filler."""
+    stripped = raw.strip()
+    return bool(stripped) and not folded and "?" not in stripped and "？" not in stripped
 
 
 class Understander:
@@ -215,14 +234,20 @@ class Understander:
         faq = self._search(fixed, language)
         talk = self.talk_index.search(norm.text, k=1)
         candidates = tuple(Candidate(h.label, round(h.score, 4)) for h in faq[:3])
+        decision = self._decide(faq, language)
 
-        def result(intent: Intent | None, decision: str) -> Understanding:
+        def result(intent: Intent | None, verdict: str) -> Understanding:
             ids = norm.order_ids if order_ids is None else order_ids
-            return Understanding(intent, decision, candidates, ids, language)
+            return Understanding(intent, verdict, candidates, ids, language, decision)
 
         if rule is not None:
             return result(rule, "intent")
-        decision = self._decide(faq, language)
+        if _only_symbols(text, norm.text) or self.rules.acknowledges(norm.text):
+            return result(Intent.ACK, "intent")  # 好的 / ok / 👍: nothing to answer or hand over
+        if self.rules.off_topic(norm.text) or self.rules.off_topic(fixed):
+            # Shares words with an entry perhaps, but no shop FAQ answers it: say what the
+            # shop's assistant can do instead (P4).
+            return result(Intent.OFFTOPIC, "intent")
         # A confident FAQ answer wins over small talk unless the message IS a small-talk
         # phrase ("hi, where is my parcel" is a question with a greeting in front).
         bar = max(SMALLTALK_THRESHOLD, SMALLTALK_OVER_ANSWER if decision == "answer" else 0.0)
@@ -237,8 +262,6 @@ class Understander:
                 return result(cue, "intent")
         if talk and talk[0].score >= bar:
             return result(Intent(talk[0].label.removeprefix(SMALLTALK_PREFIX)), "intent")
-        if decision != "none" and (self.rules.off_topic(norm.text) or self.rules.off_topic(fixed)):
-            decision = "none"  # shares words with an entry, but no shop FAQ answers it
         return result(None, decision)
 
     def _search(self, folded: str, language: str) -> list[Hit]:

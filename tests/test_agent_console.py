@@ -16,7 +16,9 @@ from sqlalchemy import select, update
 
 from bot.app import App, build_app, build_dispatcher
 from bot.clock import FixedClock
+from bot.services.lifecycle import Lifecycle
 from bot.services.queue import QueueService
+from bot.services.records import customer_record
 from bot.settings import Settings, load_settings
 from storage.models import Conversation, ConversationState, Customer, Event, Message, Sender
 from storage.models.agents import Agent, CustomerTopic, MessageLink
@@ -244,6 +246,30 @@ async def test_note_is_kept_internal_and_never_sent(h: H) -> None:
     assert "喜欢蓝色" in h.texts_to(GROUP)[-1]
 
 
+async def test_the_topic_card_is_the_customer_record_with_their_orders_P16(h: H) -> None:
+    """One card: /card in a topic shows what the private /card shows (it said "Orders: none
+    on record" for a shopper with an order); a note from either /note lands on it."""
+    async with h.app.sessions() as db:
+        await Repo(db).orders.add(order_ref="20260501001", telegram_user_id=SHOPPER,
+                                  status="shipped", amount_cents=12900, currency="CNY",
+                                  items=[])
+        await db.commit()
+    thread = await queued(h)
+    await h.agent(ALICE, "/take", thread)
+    await h.agent(ALICE, "/note 要发顺丰", thread)
+    await h.agent(ALICE, "/card", thread)
+    card = h.texts_to(GROUP)[-1]
+    assert "20260501001: shipped, 129.00 CNY" in card
+    assert "none on record" not in card
+    assert "要发顺丰" in card and "Alice" in card
+    assert f"id {SHOPPER}" in card and "/take" in card  # the record, then the console's help
+    async with h.app.sessions() as db:
+        customer = await Repo(db).customers.by_telegram_id(SHOPPER)
+        assert customer is not None
+        private = (await customer_record(Repo(db), customer)).render(h.app.settings.tz)
+    assert private in card, "the same renderer for both cards"
+
+
 async def test_queue_lists_waiting_chats_with_their_wait(h: H) -> None:
     await queued(h)
     h.clock.at = MORNING + timedelta(minutes=7)
@@ -288,6 +314,8 @@ async def test_tone_guard_blocks_negative_language_and_offers_a_rewrite_P9(h: H)
     assert [e.data["action"] for e in events] == ["blocked", "sent_rewrite"]
     stored = [m for m in await h.rows(Message) if m.sender == Sender.AGENT]
     assert stored[-1].text == sent.text.replace("&lt;", "<")
+    # The rewrite that reached the shopper is the agent's reply (lifecycle agent_replied).
+    assert [e.agent_id for e in await h.rows(Event) if e.kind == "human_reply"] == [ALICE]
 
 
 async def test_tone_guard_original_anyway_sends_the_agents_message_P9(h: H) -> None:
@@ -302,6 +330,7 @@ async def test_tone_guard_original_anyway_sends_the_agents_message_P9(h: H) -> N
                         "chat": {"id": GROUP, "type": "supergroup", "title": "agents"}}}}))
     [copy] = h.to(SHOPPER, "copyMessage")
     assert copy.message_id == original
+    assert [e.agent_id for e in await h.rows(Event) if e.kind == "human_reply"] == [ALICE]
 
 
 # ------------------------------------------------------------------ canned phrases
@@ -352,11 +381,11 @@ async def test_a_returning_shopper_goes_back_to_their_agent_within_three_days(
     queue = QueueService(default_cap=5)
     first = await _customer_chat(repo, 7100, MORNING)
     await queue.claim(repo, first, BOB)
-    await repo.conversations.close(first, MORNING)
+    await Lifecycle().close(repo.events, first, MORNING)
     later = MORNING + timedelta(days=2)
     again = await _customer_chat(repo, 7100, later)
     assert await queue.assign(repo, again, later) == BOB  # sticky, though Alice is idle
-    await repo.conversations.close(again, later)
+    await Lifecycle().close(repo.events, again, later)
     much_later = MORNING + timedelta(days=6)
     third = await _customer_chat(repo, 7100, much_later)
     assert await queue.assign(repo, third, much_later) == ALICE

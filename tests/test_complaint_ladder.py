@@ -190,3 +190,13 @@ async def test_weekly_report_lists_complaints_by_cause_and_steps_per_agent_P14(h
     text = render_text(report, "zh")
     assert "投诉原因: 快递物流 1 · 服务态度 1" in text
     assert "• Mei:" in text and "处罚步骤 1" in text
+
+
+async def test_forget_removes_the_complaint_text_but_keeps_the_count_P14_P16(h: H) -> None:
+    await h.say(5501, "你好")
+    await h.say(5501, "投诉，衣服质量太差了")
+    await h.tick()
+    await h.say(5501, "/forget")
+    await h.feed(callback_update(next(h.ids), 5501, "forget:yes"))
+    [complaint] = await h.rows(Complaint)
+    assert complaint.text == "" and complaint.cause == "product"  # the words go, the count stays

@@ -161,13 +161,14 @@ async def test_template_edit_preview_refusals_tone_warning_then_new_greeting_P3_
     assert "unknown placeholder '{coupon_code}'" in shown(refused)
     assert "customer_name" in shown(refused)  # the message lists the known names
 
-    # 我不能 (P9): the preview warns, offers Save / Save suggested / Cancel; Cancel saves nothing.
+    # 我不能 (P9): the preview warns and offers Save suggested / Keep my wording (an explicit,
+    # recorded confirmation) / Cancel; Cancel saves nothing.
     warned = await b.settemplate(key, "{customer_name}您好，我不能马上回复您，请稍等")
     text = shown(warned)
     assert "Preview for a sample customer:\n小林您好" in text
     assert "Negative language (P9): 我不能" in text and "Suggested:" in text
     assert [b_["callback_data"] for b_ in warned.message["reply_markup"]["inline_keyboard"][0]] \
-        == ["own:tpl:save", "own:tpl:rewrite", "own:tpl:cancel"]
+        == ["own:tpl:rewrite", "own:tpl:confirm", "own:tpl:cancel"]
     await b.save(warned, "own:tpl:cancel")
     assert b.query("SELECT key FROM phrase_templates") == []
 

@@ -122,6 +122,8 @@ async def shop(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Shop]:
         "AGENT_CHAT_ID": str(AGENT_CHAT),
         "OWNER_IDS": str(OWNER),
         "SLA_REPLY_SECONDS": str(SLA_REPLY_SECONDS),
+        # Holding replies every period (no back-off), three per shopper message as always.
+        "SLA_HOLDING_BACKOFF": f"{SLA_REPLY_SECONDS},{SLA_REPLY_SECONDS}",
     }
     bots = [BotProcess(env, data / f"bot{i}.log") for i in range(2)]
     try:

@@ -1,4 +1,4 @@
-"""The FAQ file format (shared/eval/README.md): loading, round trip and clear errors."""
+"""The FAQ file format (docs/faq-format.md): loading, round trip and clear errors."""
 
 from pathlib import Path
 

@@ -158,3 +158,40 @@ async def test_staff_commands_are_not_shopper_messages(h: Harness) -> None:
     assert await shopper_rows(h) == {}
 
 
+
+
+async def test_webhook_answers_200_for_a_button_press_only_once_it_is_stored(
+    h: Harness,
+) -> None:
+    """Store-first holds for button presses too: one whose handling failed before it was
+    stored gets 500, so Telegram sends it again; the second delivery is stored, once."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.resume import UpdateTracker
+    from bot.webhook import build_webhook_app
+
+    conversations = h.app.conversations
+    real_intake = conversations.intake
+    failures: Any = iter([])
+
+    async def flaky_intake(repo: Any, inbound: Any) -> Any:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return await real_intake(repo, inbound)
+
+    conversations.intake = flaky_intake  # type: ignore[method-assign]
+    press = callback_update(2, SHOPPER, "as:kind:return").model_dump(
+        mode="json", by_alias=True, exclude_none=True)
+    app = build_webhook_app(h.app, h.dp, UpdateTracker(), "s3cret-s3cret")
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-s3cret"}
+    async with TestClient(TestServer(app)) as client:
+        failures = iter([RuntimeError("database away")])
+        first = await client.post("/webhook", json=press, headers=headers)
+        assert first.status == 500
+        again = await client.post("/webhook", json=press, headers=headers)
+        assert again.status == 200
+        assert (await client.post("/webhook", json=press, headers=headers)).status == 200
+    rows = await shopper_rows(h)
+    assert rows[2].kind == "button" and rows[2].handled_at is not None
+    assert len([r for r in await h.rows(Message) if r.update_id == 2]) == 1

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.services import order_import
-from bot.services.orders import OrderDesk
+from bot.services.orders import OrderDesk, second_proof_matches
 from bot.services.replies import Reply
 from bot.settings import Settings
 from storage.models.orders import Order, ShipmentEvent
 from storage.repositories import Repo
-from tests.aftersales_support import MORNING, SHANGHAI, SHOPPER, STRANGER, Harness
-from tests.fakes.updates import message_update
+from tests.aftersales_support import MORNING, OWNER, SHANGHAI, SHOPPER, STRANGER, Harness
+from tests.fakes.updates import callback_update, message_update
 
 GOOD_CSV = "\n".join([
     "order_id,customer_name,phone,telegram_user_id,items,amount,status,carrier,"
@@ -144,15 +144,19 @@ async def test_phone_digits_verify_an_unlinked_order_and_link_it_P19(h: Harness)
     await h.load([ORDER])  # the shop did not know the Telegram account
     await h.feed(message_update(1, SHOPPER, "我的订单20260501001到哪了"))
     assert "后4位" in h.take_sent()[-1]
-    await h.feed(message_update(2, SHOPPER, "1234"))  # wrong digits
+    await h.feed(message_update(2, SHOPPER, "1234"))  # wrong digits: the same next question
+    assert "收货人姓名或订单金额" in h.take_sent()[-1]
+    await h.feed(message_update(3, SHOPPER, "林小姐"))
     wrong = h.take_sent()[-1]
     assert "没有找到" in wrong and "SF1234567890" not in wrong
-    await h.feed(message_update(3, SHOPPER, "订单20260501001"))
-    await h.feed(message_update(4, SHOPPER, "8000"))
+    await h.feed(message_update(4, SHOPPER, "订单20260501001"))
+    await h.feed(message_update(5, SHOPPER, "8000"))
+    await h.feed(message_update(6, SHOPPER, "¥199.00"))  # the amount is the second proof
     assert "SF1234567890" in h.take_sent()[-1]
     [order] = await h.rows(Order)
     assert order.telegram_user_id == SHOPPER
-    await h.feed(message_update(5, SHOPPER, "订单20260501001呢"))  # linked: no more questions
+    h.clock.at += timedelta(minutes=1)
+    await h.feed(message_update(7, SHOPPER, "订单20260501001呢"))  # linked: no more questions
     assert "杭州转运中心" in h.sent()[-1]
 
 
@@ -160,9 +164,11 @@ async def test_guessing_digits_stops_working_after_three_failures_P19(h: Harness
     await h.load([ORDER])
     update_id = 1
     for guess in ("0000", "1111", "2222", "8000"):
+        h.clock.at += timedelta(minutes=1)
         await h.feed(message_update(update_id, SHOPPER, "订单20260501001"))
         await h.feed(message_update(update_id + 1, SHOPPER, guess))
-        update_id += 2
+        await h.feed(message_update(update_id + 2, SHOPPER, "林小姐"))
+        update_id += 3
     assert "SF1234567890" not in h.sent()[-1]
 
 
@@ -219,3 +225,69 @@ async def test_stalled_shipment_is_flagged_to_the_agents_once_P19(
     assert "20260501001" in replier.sent[0][1].text
     async with sessions() as db:
         assert len(list(await db.scalars(select(ShipmentEvent)))) == 2
+
+
+# ---------------------------------------------------------------- proof of ownership (P19)
+async def claim(h: Harness, user: int, digits: str, proof: str, first: int) -> str:
+    """One account asks about the order, gives the 4 digits and a second proof."""
+    h.clock.at += timedelta(minutes=1)
+    for i, text in enumerate(("订单20260501001", digits, proof)):
+        await h.feed(message_update(first + i, user, text, first_name="Eve"))
+    return h.sent(user)[-1]
+
+
+async def test_the_phone_digits_alone_do_not_take_an_unlinked_order_over_P19(
+    h: Harness,
+) -> None:
+    await h.load([ORDER])
+    answer = await claim(h, STRANGER, "8000", "张三", 1)  # knows the digits, not the rest
+    assert "没有找到" in answer and "SF1234567890" not in answer
+    [order] = await h.rows(Order)
+    assert order.telegram_user_id is None
+    assert "SF1234567890" in await claim(h, SHOPPER, "8000", "林 小姐", 10)  # the real buyer
+    [order] = await h.rows(Order)
+    assert order.telegram_user_id == SHOPPER
+    # Linked for good: the right proofs from another account change nothing.
+    assert "SF1234567890" not in await claim(h, STRANGER, "8000", "林小姐", 20)
+    [order] = await h.rows(Order)
+    assert order.telegram_user_id == SHOPPER
+
+
+async def test_new_accounts_get_no_fresh_guesses_at_one_order_P19(h: Harness) -> None:
+    await h.load([ORDER])
+    for n in range(5):  # five throw-away accounts, one wrong guess each
+        await claim(h, 7000 + n, "8000", f"guess {n}", 100 + 10 * n)
+    assert "SF1234567890" not in await claim(h, SHOPPER, "8000", "林小姐", 300)
+    [order] = await h.rows(Order)
+    assert order.telegram_user_id is None  # the order's limit is spent for the day
+    h.clock.at += timedelta(days=1, minutes=1)
+    assert "SF1234567890" in await claim(h, SHOPPER, "8000", "林小姐", 400)
+
+
+async def test_a_burst_of_guessing_pauses_linking_and_alerts_the_owner_P19(
+    h: Harness,
+) -> None:
+    await h.load([ORDER, {**ORDER, "order_id": "20260501002"}])
+    for n in range(30):
+        h.clock.at += timedelta(seconds=30)
+        for i, text in enumerate(("订单20260501002", "0000", "x")):
+            await h.feed(message_update(1000 + 3 * n + i, 8000 + n, text))
+    assert any("guessing" in t for t in h.sent(OWNER))
+    assert "SF1234567890" not in await claim(h, SHOPPER, "8000", "林小姐", 2000)
+
+
+async def test_forget_does_not_reset_the_guess_limit_P19(h: Harness) -> None:
+    await h.load([ORDER])
+    for n in range(3):
+        await claim(h, STRANGER, "8000", f"guess {n}", 10 * n + 1)
+    h.clock.at += timedelta(minutes=1)
+    await h.feed(message_update(90, STRANGER, "/forget"))
+    await h.feed(callback_update(91, STRANGER, "forget:yes"))
+    assert "SF1234567890" not in await claim(h, STRANGER, "8000", "林小姐", 100)
+
+
+def test_amounts_are_read_strictly() -> None:
+    order = Order(order_ref="1", customer_name="林小姐", amount_cents=19900)
+    assert second_proof_matches(order, "199") and second_proof_matches(order, "¥199.00")
+    assert second_proof_matches(order, "199元") and not second_proof_matches(order, "1e999999")
+    assert not second_proof_matches(order, "198.99") and not second_proof_matches(order, "")

@@ -159,6 +159,53 @@ async def test_inbox_new_entry_takes_the_owners_next_message_as_answer(h: Harnes
     assert any("extra long" in text for text in answer)
 
 
+async def test_the_owners_half_done_step_lives_in_the_fsm_not_the_settings_table(
+    h: Harness,
+) -> None:
+    """One dialogue-state store: aiogram's FSM (Redis when configured, shared by processes)."""
+    from aiogram.fsm.storage.base import StorageKey
+
+    from handlers.owner import OwnerDialogue
+    from storage.models import ShopSetting
+
+    key = h.app.knowledge.catalogue.categories("zh")["farewell"][0].key
+    await h.say(OWNER, f"/settemplate {key} zh\n{{customer_name}}，下次再见")
+    fsm = StorageKey(bot_id=h.app.bot.id, chat_id=OWNER, user_id=OWNER)
+    assert await h.dp.fsm.storage.get_state(fsm) == OwnerDialogue.template.state
+    assert [r for r in await h.rows(ShopSetting) if r.key.startswith("pending:")] == []
+    await h.say(OWNER, "/cancel")
+    assert await h.dp.fsm.storage.get_state(fsm) is None
+    await h.tap(OWNER, "own:tpl:save")  # the preview was cancelled: nothing to save
+    assert await h.rows(PhraseTemplate) == []
+
+
+async def test_old_pending_rows_are_removed_by_the_migration(db_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from storage.engine import create_engine
+    from storage.migrate import alembic_config
+
+    engine = create_engine(db_url)
+
+    def upgrade(connection: Any, target: str) -> None:
+        command.upgrade(alembic_config(connection), target)
+
+    async with engine.begin() as connection:  # a database from before this migration
+        await connection.run_sync(upgrade, "heads")
+        await connection.execute(text(
+            "DELETE FROM alembic_version WHERE version_num = '0010_owner_dialogue_fsm'"))
+        await connection.execute(text("DELETE FROM shop_settings"))
+        await connection.execute(text(
+            "INSERT INTO shop_settings (key, value) VALUES ('pending:900', '{}'), "
+            "('faq_hash', 'x')"))
+    async with engine.begin() as connection:
+        await connection.run_sync(upgrade, "heads")
+        keys = (await connection.execute(text("SELECT key FROM shop_settings"))).scalars()
+        assert sorted(keys) == ["faq_hash"]
+    await engine.dispose()
+
+
 async def test_owner_adds_agent_by_forward_and_sees_schedule_P10_P11(h: Harness) -> None:
     forward = {"forward_origin": {"type": "user", "date": 1_780_000_000,
                                   "sender_user": {"id": AGENT2, "is_bot": False,

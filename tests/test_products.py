@@ -12,7 +12,7 @@ import itertools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from bot.settings import Settings
 from handlers.catalogue import ProductAction
 from phrases.sizing import parse_body, pick_size
 from storage.models import Event
-from storage.models.products import Product, ProductVariant
+from storage.models.products import PaymentReminder, Product, ProductVariant, ReminderStatus
 from storage.repositories import Repo
 from tests.fakes.updates import callback_update, message_update
 from tests.harness import BotHarness
@@ -359,3 +359,217 @@ async def test_faq_questions_without_a_product_still_get_the_faq(h: Harness) -> 
     answer = await h.say("可以礼品包装吗")
     assert not h.session.requests_of("sendMediaGroup")
     assert answer and "包装" in answer[0]
+
+
+# ---------------------------------------------------------------------- 催付
+class OrderHarness(Harness):
+    async def load(self, records: list[dict[str, Any]]) -> None:
+        from bot.services import order_import
+
+        async with self.app.sessions() as db:
+            repo = Repo(db)
+            result = order_import.parse_json(records, self.app.settings.tz)
+            assert result.ok, result.errors
+            await order_import.apply(repo, result, self.clock.now())
+            await repo.commit()
+
+    async def remind(self, reminders: Any = None) -> list[str]:
+        from bot.jobs.catalogue import build_reminders
+
+        reminders = reminders or build_reminders(self.app)
+        self.session.requests.clear()
+        async with self.app.sessions() as db:
+            await reminders.tick(Repo(db))
+        return [html.unescape(t) for t in self.sent(SHOPPER)]
+
+
+@pytest.fixture
+async def oh(settings: Settings) -> AsyncIterator[OrderHarness]:
+    h = await OrderHarness.start(settings, MORNING, FileSession(), ids=itertools.count(1))
+    await h.say("你好")
+    yield h
+    await h.app.close()
+
+
+UNPAID = {"order_id": "20261203001", "status": "unpaid", "telegram_user_id": SHOPPER,
+          "items": ["亚麻衬衫 x 1"], "amount": "159"}
+
+
+async def test_one_reminder_for_an_unpaid_order_after_the_delay_P22(oh: OrderHarness) -> None:
+    await oh.load([UNPAID])
+    assert await oh.remind() == []  # scheduled, not yet due (30 minutes)
+    oh.clock.at = MORNING + timedelta(minutes=31)
+    [reminder] = await oh.remind()
+    assert "20261203001" in reminder and "付款" in reminder
+    oh.clock.at = MORNING + timedelta(hours=5)
+    assert await oh.remind() == []  # at most once
+    [row] = await oh.rows(PaymentReminder)
+    assert row.status == ReminderStatus.SENT
+
+
+async def test_no_reminder_after_payment_or_cancellation(oh: OrderHarness) -> None:
+    await oh.load([UNPAID, {**UNPAID, "order_id": "20261203002"}])
+    await oh.remind()
+    await oh.load([{"order_id": "20261203001", "status": "paid"},
+                   {"order_id": "20261203002", "status": "cancelled"}])
+    oh.clock.at = MORNING + timedelta(hours=1)
+    assert await oh.remind() == []
+    assert sorted(r.note for r in await oh.rows(PaymentReminder)) == ["cancelled", "paid"]
+
+
+async def test_reminder_waits_for_service_hours_P24(oh: OrderHarness) -> None:
+    late = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)  # 22:00 in Shanghai
+    oh.clock.at = late
+    await oh.load([UNPAID])
+    await oh.remind()
+    oh.clock.at = late + timedelta(minutes=45)  # due, but 22:45: outside 09:00-22:00
+    assert await oh.remind() == []
+    oh.clock.at = datetime(2026, 12, 4, 1, 5, tzinfo=UTC)  # 09:05 next morning
+    assert len(await oh.remind()) == 1
+
+
+async def test_stop_notices_means_no_reminder_P22(oh: OrderHarness) -> None:
+    await oh.say("/stop_notices")
+    await oh.load([UNPAID])
+    await oh.remind()
+    oh.clock.at = MORNING + timedelta(hours=1)
+    assert await oh.remind() == []
+    [row] = await oh.rows(PaymentReminder)
+    assert row.status == ReminderStatus.DROPPED and row.note == "opted_out"
+
+
+async def test_reminder_is_sent_once_across_a_restart(oh: OrderHarness) -> None:
+    from bot.jobs.catalogue import build_reminders
+
+    await oh.load([UNPAID])
+    await oh.remind()
+    oh.clock.at = MORNING + timedelta(minutes=40)
+    first = build_reminders(oh.app)
+    assert len(await oh.remind(first)) == 1
+    restarted = await OrderHarness.start(oh.app.settings, oh.clock.now(), FileSession(),
+                                         ids=itertools.count(100))
+    try:
+        restarted.clock.at = MORNING + timedelta(hours=2)
+        assert await restarted.remind() == []
+    finally:
+        await restarted.app.close()
+
+
+async def test_owner_edits_the_reminder_wording_through_the_tone_guard_P9(
+    oh: OrderHarness,
+) -> None:
+    from bot.services import owner_admin as oa
+
+    rude = oa.check_template(oh.app.knowledge, "inquiry.payment_reminder", "zh",
+                             "订单{order_id}还没付，我不能一直给您留着。")
+    assert rude.tone.problems  # P9: negative wording is flagged …
+    kind = oa.check_template(oh.app.knowledge, "inquiry.payment_reminder", "zh",
+                             "亲，订单{order_id}的宝贝给您留着呢，记得付款哦～")
+    assert not kind.errors and not kind.tone.problems
+    async with oh.app.sessions() as db:
+        refused = await oa.save_template(Repo(db), oh.app.knowledge, OWNER, rude)
+        assert refused and "negative language" in refused[0]  # … and not saved unconfirmed
+        assert await oa.save_template(Repo(db), oh.app.knowledge, OWNER, kind) == []
+    await oh.load([UNPAID])
+    await oh.remind()
+    oh.clock.at = MORNING + timedelta(minutes=31)
+    assert await oh.remind() == ["亲，订单20261203001的宝贝给您留着呢，记得付款哦～"]
+
+
+# ---------------------------------------------------------------------- agents
+async def test_agents_inline_query_finds_products_and_their_cards_P5(h: Harness) -> None:
+    from aiogram.types import Update
+
+    from tests.fakes.updates import user_json
+
+    await h.feed(Update.model_validate({"update_id": next(h.ids), "inline_query": {
+        "id": "iq-p", "from": user_json(901), "query": "亚麻衬衫", "offset": ""}}))
+    [answer] = h.session.requests_of("answerInlineQuery")
+    first = answer.results[0]
+    assert first.title == "🛍 亚麻衬衫" and first.id.startswith("product:")
+    card = first.input_message_content.message_text
+    assert "¥159" in card and "100%亚麻" in card and "燕麦色" in card
+    await h.feed(Update.model_validate({"update_id": next(h.ids), "inline_query": {
+        "id": "iq-s", "from": user_json(SHOPPER), "query": "亚麻衬衫", "offset": ""}}))
+    assert len(h.session.requests_of("answerInlineQuery")) == 1  # shoppers get nothing
+
+
+# ---------------------------------------------------------------------- reports
+async def test_inquiry_conversion_reminders_and_recommendations_on_a_known_data_set_P23(
+    repo: Repo,
+) -> None:
+    from bot.services.products.figures import sales_figures, sales_text
+    from bot.services.reports.build import build_report
+    from bot.services.reports.text import render_text
+    from storage.models import Customer
+    from storage.models.orders import Order
+
+    day = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    people = [Customer(telegram_user_id=7000 + n, chat_id=7000 + n, name=f"c{n}",
+                       first_seen_at=day, last_seen_at=day) for n in range(4)]
+    repo.session.add_all(people)
+    await repo.session.flush()
+    a, b, c, d = people
+    for who, hours in ((a, 0), (a, 3), (b, 1), (c, 2)):  # three shoppers asked (a twice)
+        repo.session.add(Event(kind="product_asked", at=day + timedelta(hours=hours),
+                               data={"customer": who.id, "product_id": 1}))
+    orders = [
+        Order(order_ref="R1", telegram_user_id=a.telegram_user_id,  # a: ordered 5 h later
+              created_at=day + timedelta(hours=5), updated_at=day, status="paid"),
+        Order(order_ref="R2", telegram_user_id=b.telegram_user_id,  # b: 3 days later: no
+              created_at=day + timedelta(days=3), updated_at=day, status="pending"),
+        Order(order_ref="R3", telegram_user_id=d.telegram_user_id,  # d never asked
+              created_at=day + timedelta(hours=1), updated_at=day, status="paid"),
+    ]
+    repo.session.add_all(orders)
+    await repo.session.flush()
+    repo.session.add_all([
+        PaymentReminder(order_id=orders[0].id, status="sent", due_at=day,
+                        sent_at=day + timedelta(hours=6)),
+        PaymentReminder(order_id=orders[1].id, status="sent", due_at=day,
+                        sent_at=day + timedelta(days=3, hours=1)),
+        Event(kind="recommendation_shown", at=day, data={}),
+        Event(kind="recommendation_shown", at=day, data={}),
+        Event(kind="recommendation_clicked", at=day, data={}),
+    ])
+    await repo.commit()
+    start, end = day - timedelta(hours=2), day + timedelta(days=7)
+    figures = await sales_figures(repo.session, start, end)
+    assert (figures.inquiring_shoppers, figures.converted_shoppers) == (3, 1)
+    assert (figures.reminders_sent, figures.reminders_paid) == (2, 1)
+    assert (figures.recommendations_shown, figures.recommendations_clicked) == (2, 1)
+    assert "询单转化率 33.3% (1/3)" in sales_text(figures, "zh")[0]
+    report = await build_report(repo, start, end, "Asia/Shanghai")
+    assert "inquiry conversion (48 h) 33.3% (1/3)" in render_text(report, "en")
+
+
+async def test_one_cross_sell_after_a_paid_order_only_items_in_stock_P6(oh: OrderHarness) -> None:
+    from bot.jobs.catalogue import build_cross_seller, build_reminders
+    from storage.models.products import CrossSell
+
+    seller = build_cross_seller(oh.app, build_reminders(oh.app))
+    assert seller is not None
+    await oh.load([{**UNPAID, "order_id": "20261203009", "status": "paid",
+                    "items": ["亚麻衬衫 x 1"]}])
+
+    async def tick() -> list[str]:
+        oh.session.requests.clear()
+        async with oh.app.sessions() as db:
+            await seller.tick(Repo(db))
+        return [html.unescape(t) for t in oh.sent(SHOPPER)]
+
+    [suggestion] = await tick()  # LS01 is related to WP01 (in stock) and CB01
+    assert "亚麻阔腿裤" in suggestion and "¥229" in suggestion
+    assert oh.buttons()[0].startswith("prod:rec:")
+    assert await tick() == []  # at most one per order
+    await oh.load([{**UNPAID, "order_id": "20261203010", "status": "paid",
+                    "items": ["亚麻连衣裙 x 1"]}])  # DR01 → CB01 only
+    async with oh.app.sessions() as db:
+        repo = Repo(db)
+        for variant in (await repo.products.by_code("CB01")).variants:
+            variant.stock = 0  # sold out: nothing is suggested
+        await db.commit()
+    assert await tick() == []
+    rows = {r.order_id: r for r in await oh.rows(CrossSell)}
+    assert sorted((r.product_code or "", r.sent) for r in rows.values()) == [
+        ("", False), ("WP01", True)]

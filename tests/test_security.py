@@ -12,12 +12,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
 
 from bot.app import build_app, build_dispatcher
 from bot.clock import FixedClock
+from bot.services.flood import FLOOD_BURST
 from bot.services.staff import agent_ids
 from bot.webhook import UpdateTracker, build_webhook_app, register_webhook, shared_secret
-from storage.models import ConversationState, Customer
+from storage.models import ConversationState, Customer, Event, Message, Sender
 from storage.models.agents import Agent
 from storage.repositories import Repo
 from tests.fakes.recording_session import RecordingSession
@@ -201,3 +203,33 @@ async def test_roster_rows_are_only_agents(h: H) -> None:
     rows = await h.rows(Agent)
     assert {a.telegram_user_id for a in rows} == {ALICE, BOB}
     assert await h.rows(Customer) == []
+
+
+# ------------------------------------------------------------------ floods (P2 for everyone)
+async def test_a_flood_is_answered_once_and_shown_to_agents_as_one_post(h: H) -> None:
+    await h.shopper("转人工")  # assigned to Alice: the agents see this chat
+    h.session.requests.clear()
+    assert h.app.console is not None
+    h.app.console.digest_delay = 60
+    for i in range(60):
+        await h.shopper(f"在吗 {i}")
+    await h.app.console.flush_bursts()  # the window ends: the rest of the burst in one post
+    async with h.app.sessions() as db:
+        stored = await db.scalar(select(func.count()).select_from(Message)
+                                 .where(Message.sender == Sender.SHOPPER))
+        floods = list(await db.scalars(select(Event).where(Event.kind == "flood")))
+    assert stored == 61  # every message is stored
+    assert len(floods) == 1  # recorded for the owner
+    # Answered as a burst: the first few one by one, then one "we read them all" reply.
+    assert len(h.to(SHOPPER)) <= FLOOD_BURST + 1
+    group = h.to(GROUP) + h.to(GROUP, "copyMessage")
+    # A copy and a "→ shopper" line for the first few, then one collapsed post per window.
+    assert len(group) <= 2 * FLOOD_BURST + 2, [getattr(r, "text", "copy") for r in group]
+    shown = "\n".join(r.text for r in h.to(GROUP))
+    assert "在吗 59" in shown and "在吗 10" in shown  # nothing the shopper wrote is hidden
+
+
+async def test_a_flood_in_the_bot_state_gets_one_reply_not_sixty(h: H) -> None:
+    for i in range(60):
+        await h.shopper(f"hello {i}?")
+    assert len(h.to(SHOPPER)) <= FLOOD_BURST + 2  # a greeting, a few answers, one notice

@@ -17,9 +17,9 @@ from bot.clock import FixedClock
 from bot.jobs.scheduler import JOB_DEFAULTS, build_scheduler, clear_stale_deadlines
 from bot.resume import Resumer
 from bot.services.duty import format_next_open, next_daily
+from bot.services.lifecycle import Lifecycle
 from bot.services.replies import Reply
 from bot.services.sla import ConsoleDesk, SlaClock
-from bot.services.sla_rules import record_human_reply
 from bot.services.staff import set_calendar_enabled
 from bot.settings import Settings, load_settings
 from storage.engine import create_engine, create_session_factory
@@ -34,7 +34,7 @@ SHOPPER = 6001
 
 @dataclass
 class FakeDesk:
-    """Records nudges and hands a reassigned chat to agent 902."""
+    """Records nudges and hands a reassigned chat to agent 902 (a lifecycle transfer)."""
 
     nudges: list[tuple[int, int]] = field(default_factory=list)
     reassigned: list[int] = field(default_factory=list)
@@ -44,9 +44,10 @@ class FakeDesk:
 
     async def reassign(self, repo: Repo, conversation_id: int, now: datetime) -> int | None:
         self.reassigned.append(conversation_id)
-        await repo.session.execute(
-            update(Conversation).where(Conversation.id == conversation_id).values(agent_id=902)
-        )
+        conversation = await repo.conversations.get(conversation_id)
+        assert conversation is not None and conversation.agent_id is not None
+        await Lifecycle().transfer(repo, conversation, conversation.agent_id, 902, now,
+                                   by_clock=True)
         return 902
 
 
@@ -123,8 +124,9 @@ async def test_never_more_often_than_the_promise_requires_P2(h: Harness) -> None
     await queued(h)
     assert len(await h.at(20)) == 1
     assert await h.at(20) == []  # same tick time again: already claimed
-    assert await h.at(39) == []
-    assert len(await h.at(40)) == 1
+    assert await h.at(40) == []  # then backing off: 2 minutes
+    assert await h.at(139) == []
+    assert len(await h.at(140)) == 1
     assert len(await h.events("holding_reply")) == 2
 
 
@@ -140,14 +142,20 @@ async def test_a_bot_answer_in_the_queue_restarts_the_period_P2(h: Harness) -> N
 
 
 async def test_holding_replies_vary_and_never_repeat_in_a_row(h: Harness) -> None:
-    await queued(h)
-    keys = []
-    for n in range(1, 7):
-        assert len(await h.at(20 * n)) == 1
-        keys.append((await h.conversation()).last_phrase_key)
-    for before, after in itertools.pairwise(keys):
-        assert not set(before.split("+")) & set(after.split("+"))
-    assert len(set(keys)) >= 3
+    keys: list[list[str]] = []
+    for n in range(3):  # three waits (a new shopper message each), the replies back off
+        await queued(h) if n == 0 else await h.feed(10 + n, "还在吗？")
+        h.take_sent()
+        start = [0, 800, 1600][n]
+        keys.append([])
+        for offset in (20, 140, 740):
+            assert len(await h.at(start + offset)) == 1
+            keys[-1].append((await h.conversation()).last_phrase_key)
+        h.clock.at = MORNING + timedelta(seconds=start + 800)
+    for wait in keys:
+        for before, after in itertools.pairwise(wait):
+            assert not set(before.split("+")) & set(after.split("+"))
+    assert len({key for wait in keys for key in wait}) >= 3
 
 
 async def test_reassigned_after_three_misses_and_told_P2(h: Harness) -> None:
@@ -157,17 +165,20 @@ async def test_reassigned_after_three_misses_and_told_P2(h: Harness) -> None:
         await db.execute(update(Conversation).where(Conversation.id == conversation.id)
                          .values(state=ConversationState.ASSIGNED, agent_id=901))
         await db.commit()
-    for n in (1, 2):
-        await h.at(20 * n)
+    for seconds in (20, 140):
+        await h.at(seconds)
     assert h.desk.reassigned == []
-    await h.at(60)
+    await h.at(740)
     assert h.desk.reassigned == [conversation.id]
     [event] = await h.events("reassigned")
     assert (event.agent_id, event.data["previous_agent_id"], event.data["misses"]) == (902, 901, 3)
     after = await h.conversation()
     assert (after.agent_id, after.sla_misses) == (902, 0)
-    await h.at(80)
-    assert h.desk.reassigned == [conversation.id]  # the new agent gets three misses of their own
+    h.clock.at = MORNING + timedelta(seconds=800)
+    await h.feed(3, "还有人吗")  # a new promise: the new agent gets three misses of their own
+    h.take_sent()
+    await h.at(820)
+    assert h.desk.reassigned == [conversation.id]
     assert len(h.desk.nudges) == 4
 
 
@@ -178,7 +189,8 @@ async def test_human_reply_ends_the_wait_and_is_recorded_per_agent(h: Harness) -
         repo = Repo(db)
         conversation = await repo.conversations.get((await h.conversation()).id)
         assert conversation is not None
-        waited = await record_human_reply(repo, conversation, 901, MORNING + timedelta(seconds=30))
+        waited = await Lifecycle().agent_replied(repo.events, conversation, 901,
+                                                 MORNING + timedelta(seconds=30))
         await db.commit()
     assert waited == 30
     assert await h.at(60) == []  # answered by a person: no holding reply
@@ -189,7 +201,8 @@ async def test_human_reply_ends_the_wait_and_is_recorded_per_agent(h: Harness) -
         repo = Repo(db)
         conversation = await repo.conversations.get((await h.conversation()).id)
         assert conversation is not None
-        await record_human_reply(repo, conversation, 901, MORNING + timedelta(seconds=75))
+        await Lifecycle().agent_replied(repo.events, conversation, 901,
+                                        MORNING + timedelta(seconds=75))
         await db.commit()
     replies = await h.events("human_reply")
     assert [(e.agent_id, e.data["first"], e.data["seconds"]) for e in replies] == [
@@ -349,9 +362,14 @@ async def test_after_an_agent_reply_the_next_wait_counts_from_the_new_message(
     h: Harness,
 ) -> None:
     await queued(h)
-    async with h.app.sessions() as db:  # the agents' console clears the deadline on a reply
+    async with h.app.sessions() as db:  # an agent took the chat and answered
         await db.execute(update(Conversation).values(
-            state=ConversationState.ASSIGNED, agent_id=901, reply_due_at=None))
+            state=ConversationState.ASSIGNED, agent_id=901))
+        repo = Repo(db)
+        conversation = await repo.conversations.get((await h.conversation()).id)
+        assert conversation is not None
+        await Lifecycle().agent_replied(repo.events, conversation, 901,
+                                        MORNING + timedelta(seconds=10))
         await db.commit()
     h.clock.at = MORNING + timedelta(seconds=300)
     await h.feed(3, "好的，还有一个问题想问")
@@ -398,8 +416,8 @@ async def test_a_reassignment_by_the_clock_is_one_event_through_the_real_console
         await h.feed(1, "你好")
         await h.feed(2, "转人工")
         assert (await h.conversation()).agent_id == 901
-        for n in (1, 2, 3):
-            await h.at(20 * n)
+        for seconds in (20, 140, 740):
+            await h.at(seconds)
         [event] = await h.events("reassigned")
         assert (event.agent_id, event.data["previous_agent_id"], event.data["misses"]) == (
             902, 901, 3)

@@ -9,6 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import storage.tables  # noqa: F401
+from bot.services.lifecycle import Lifecycle
 from storage.base import Base
 from storage.models import ConversationState
 from storage.repositories import Repo
@@ -78,6 +79,6 @@ async def test_open_conversation_is_found_until_closed(repo: Repo) -> None:
     conversation = await repo.conversations.get(conversation_id)
     assert conversation is not None
     assert (await repo.conversations.open_for_customer(conversation.customer_id)) is conversation
-    await repo.conversations.close(conversation, NOW)
+    await Lifecycle().close(repo.events, conversation, NOW)
     assert conversation.state == ConversationState.CLOSED
     assert await repo.conversations.open_for_customer(conversation.customer_id) is None

@@ -13,8 +13,11 @@ from bot.services.reports.charts import render_charts
 from bot.services.reports.export import format_table, tables, write_csv
 from bot.services.reports.period import local_days
 from bot.services.reports.text import render_text
+from bot.services.staff import agent_names
 from bot.settings import ConfigError, Settings, load_settings
 from storage.engine import create_engine, create_session_factory
+from storage.migrate import migrate
+from storage.repositories import Repo
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -38,10 +41,12 @@ async def run_report(settings: Settings, args: argparse.Namespace) -> str:
     start, end = local_days(args.first, args.last, settings.tz)
     engine = create_engine(settings.database_url)
     try:
+        await migrate(engine)  # a brand-new database (the bot never ran) gets its tables first
         async with create_session_factory(engine)() as session:
             report = await build_report(
                 session, start, end, settings.tz, agent_ids=settings.agent_ids,
                 greeting_seconds=settings.sla_greeting_seconds,
+                agent_names=await agent_names(Repo(session)),
             )
     finally:
         await engine.dispose()

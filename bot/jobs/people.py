@@ -1,5 +1,6 @@
 """The minute job of the people side: handover at shift ends and starts (P13), new
-complaints told to the owner with the buttons that decide them (P14).
+complaints told to the owner with the buttons that decide them (P14), agents asked for
+their weekly self-report before the Monday meeting (P15).
 
 It runs on an APScheduler ``AsyncIOScheduler`` (in memory: jobs hold the live App, which
 cannot be pickled — pitfalls.md). Everything it does is idempotent and recorded in the
@@ -15,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.services import complaints as cp
 from bot.services import handover as ho
+from bot.services import meeting
 from handlers.owner import complaint_keyboard
 from handlers.replying import tell
 from storage.repositories import Repo
@@ -33,6 +35,7 @@ async def people_tick(app: App) -> None:
         now = app.clock.now()
         result = await ho.shift_tick(repo, now)
         complaints = await cp.collect_complaints(repo, now)
+        week, to_ask = await meeting.agents_to_ask(repo, now)  # P15: before the meeting
         names = await cp.agent_names(repo)
         notices = [(await cp.notice_text(repo, c),
                     complaint_keyboard(c, names.get(c.agent_id or 0, str(c.agent_id))))
@@ -43,6 +46,7 @@ async def people_tick(app: App) -> None:
         sends += [(app.settings.agent_chat_id, r.text, None) for r in result.written]
     sends += [(agent, f"Before your shift — the last handover:\n{r.text}", None)
               for agent, r in result.to_show]
+    sends += [(agent, meeting.ASK_TEXT.format(week=week), None) for agent in to_ask]
     for text, markup in notices:
         sends += [(owner, text, markup) for owner in app.settings.owner_ids]
     for chat_id, text, markup in sends:

@@ -13,12 +13,11 @@ from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.services.lifecycle import clear_closed_deadlines
 from bot.settings import Settings
-from storage.models import Conversation, ConversationState
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +48,8 @@ async def clear_stale_deadlines(
 ) -> int:
     """A closed conversation owes nobody a reply; returns how many deadlines were cleared."""
     async with sessions() as db:
-        result = await db.execute(
-            update(Conversation)
-            .where(Conversation.state == ConversationState.CLOSED,
-                   Conversation.reply_due_at.is_not(None))
-            .values(reply_due_at=None)
-        )
+        cleared = await clear_closed_deadlines(db)
         await db.commit()
-    cleared = int(result.rowcount or 0)  # type: ignore[attr-defined]
     if cleared:
         log.info("housekeeping: cleared %d stale deadlines at %s", cleared, now.isoformat())
     return cleared

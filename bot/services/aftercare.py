@@ -26,6 +26,8 @@ from storage.repositories import Repo
 log = logging.getLogger(__name__)
 SURVEY_LOOKBACK = timedelta(days=7)  # closed conversations older than this get no survey
 LOW_SCORE = 2
+# P17: the year-end report's 回访 asks "服务态度、解决时间、处理情况", each scored 1–5.
+FOLLOW_UP_ASPECTS = ("attitude", "time", "handling")
 
 TEXTS = {
     "zh": {
@@ -42,6 +44,10 @@ TEXTS = {
         "fu_problem_ack": "抱歉给您添麻烦了！已为您登记售后单 #{ticket}，同事会尽快联系您。",
         "low_alert": "⚠️ 低分评价：顾客 {name}（{user}）给了 {score} 分，对话 #{conv}。"
                      "已创建回访任务 #{task}。",
+        "fq_attitude": "方便的话请为这次售后打个分（1–5）：① 客服的服务态度？",
+        "fq_time": "② 解决问题用的时间？",
+        "fq_handling": "③ 问题的处理结果？",
+        "fq_thanks": "感谢您的评分，我们会继续改进！",
     },
     "en": {
         "survey": "Thank you for your patience! How satisfied are you with our service "
@@ -60,6 +66,11 @@ TEXTS = {
                           "contact you soon.",
         "low_alert": "⚠️ Low score: customer {name} ({user}) gave {score}, conversation "
                      "#{conv}. Follow-up task #{task} opened.",
+        "fq_attitude": "If you have a moment, please score this case (1–5): ① our staff's "
+                       "attitude?",
+        "fq_time": "② the time it took to solve?",
+        "fq_handling": "③ how it was handled in the end?",
+        "fq_thanks": "Thank you for scoring us; we keep improving!",
     },
 }
 
@@ -217,6 +228,33 @@ class Aftercare:
             await repo.commit()
             sent += delivered is not None
         return sent
+
+    def score_question(self, row: FollowUp, lang: str) -> Reply | None:
+        """P17 "询问…服务态度、解决时间、处理情况": the next unscored question of a ticket's
+        回访 (1–5 buttons), or None when all three are scored (or it is not a ticket's)."""
+        if row.kind != "ticket":
+            return None
+        aspect = next((a for a in FOLLOW_UP_ASPECTS if a not in (row.scores or {})), None)
+        if aspect is None:
+            return None
+        buttons = (tuple(Button(str(n), f"fq:{row.id}:{aspect}:{n}") for n in range(1, 6)),)
+        return Reply(_t(lang)[f"fq_{aspect}"], buttons)
+
+    async def score_follow_up(
+        self, repo: Repo, customer: Customer, row_id: int, aspect: str, score: int,
+    ) -> list[Reply]:
+        """One 回访 score, recorded once per question; then the next question or thanks."""
+        row = await repo.aftercare.follow_up(row_id)
+        lang = await self.desk.language_of(repo, customer)
+        if (row is None or row.customer_id != customer.id or aspect not in FOLLOW_UP_ASPECTS
+                or not 1 <= score <= 5 or aspect in (row.scores or {})):
+            return []
+        row.scores = {**(row.scores or {}), aspect: score}
+        await repo.events.add("follow_up_scored", follow_up=row.id, aspect=aspect, score=score,
+                              at=self.clock.now())
+        await repo.commit()
+        following = self.score_question(row, lang)
+        return [following] if following else [Reply(_t(lang)["fq_thanks"])]
 
     async def follow_up_answer(
         self, repo: Repo, customer: Customer, row_id: int, outcome: str, now: datetime,

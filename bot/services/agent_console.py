@@ -10,6 +10,7 @@ for a shopper's or a colleague's words.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.services.canned import Canned, search
+from bot.services.flood import FLOOD_WINDOW, digest_text
 from bot.services.knowledge import KnowledgeBase
 from bot.services.queue import QueueService, QueueSpot, on_duty_agents
+from bot.services.records import add_note, customer_record
 from bot.services.replies import Button, Replier, Reply
 from bot.settings import Settings
 from phrases.catalogue import say
@@ -33,6 +36,9 @@ COMMANDS_HELP = ("/take · /release · /transfer <agent> · /close · /note <tex
                  "/queue · /on · /off")
 NOT_IN_TOPIC = "Use this command inside a customer's topic."
 TONE_REWRITE, TONE_ORIGINAL = "rw", "og"
+
+
+log = logging.getLogger(__name__)
 
 
 class TopicPort(Protocol):
@@ -108,7 +114,11 @@ class AgentConsole:
         self.replier = replier
         self.clock = clock
         self.sessions = sessions
+        self.lifecycle = queue.lifecycle  # every state change is a lifecycle transition
         self._topic_locks: dict[int, asyncio.Lock] = {}
+        # Floods: the collapsed post for the rest of a burst, one timer per conversation.
+        self._digest_timers: dict[int, asyncio.Task[None]] = {}
+        self.digest_delay = FLOOD_WINDOW.total_seconds()
 
     @property
     def chat_id(self) -> int:
@@ -137,6 +147,73 @@ class AgentConsole:
         for text in bot_replies:
             await self._post(topic, f"→ shopper: {text}")
         await repo.commit()
+
+    async def shopper_burst(
+        self, repo: Repo, customer: Customer, conversation: Conversation
+    ) -> None:
+        """Relay for a flood (bot/services/flood.py): one collapsed post per window; what
+        comes later in the window is posted when it ends, so a flood cannot fill the group's
+        ~20 messages a minute and other shoppers' topics keep moving."""
+        last = await repo.events.latest("flood_digest", conversation.id)
+        now = self.clock.now()
+        if last is not None and now - last.at < FLOOD_WINDOW:
+            self._digest_later(conversation.id)
+            return
+        await self._post_digest(repo, customer, conversation, now)
+
+    async def _post_digest(self, repo: Repo, customer: Customer, conversation: Conversation,
+                           now: datetime) -> None:
+        """Post the flood messages not shown yet; the event claims them before the post."""
+        last = await repo.events.latest("flood_digest", conversation.id)
+        after = int(last.data.get("up_to", 0)) if last is not None else 0
+        pending = [m for m in await repo.conversations.shopper_messages_after(conversation.id,
+                                                                             after)
+                   if (m.meaning or {}).get("decision") == "flood"]
+        if not pending:
+            return
+        topic = await self.ensure_topic(repo, customer, conversation)
+        await repo.events.add("flood_digest", conversation_id=conversation.id,
+                              up_to=pending[-1].id, count=len(pending), at=now)
+        await repo.commit()
+        await self._post(topic, digest_text(pending))
+
+    async def flush_bursts(self) -> None:
+        """Post every waiting collapsed post now (at shutdown, and for tests)."""
+        waiting = list(self._digest_timers)
+        for task in list(self._digest_timers.values()):
+            task.cancel()
+        self._digest_timers.clear()
+        for conversation_id in waiting:
+            async with self.sessions() as db:
+                repo = Repo(db)
+                conversation = await repo.conversations.get(conversation_id)
+                customer = (await repo.customers.get(conversation.customer_id)
+                            if conversation is not None else None)
+                if conversation is not None and customer is not None:
+                    await self._post_digest(repo, customer, conversation, self.clock.now())
+
+    def _digest_later(self, conversation_id: int) -> None:
+        """One timer per conversation and process; it removes itself when done."""
+        if conversation_id in self._digest_timers:
+            return
+
+        async def run() -> None:
+            try:
+                await asyncio.sleep(self.digest_delay)
+                async with self.sessions() as db:
+                    repo = Repo(db)
+                    conversation = await repo.conversations.get(conversation_id)
+                    customer = (await repo.customers.get(conversation.customer_id)
+                                if conversation is not None else None)
+                    if conversation is not None and customer is not None:
+                        await self._post_digest(repo, customer, conversation, self.clock.now())
+            except Exception:  # the next flood message or timer tries again
+                log.exception("flood digest of conversation %s failed", conversation_id)
+            finally:
+                if self._digest_timers.get(conversation_id) is asyncio.current_task():
+                    del self._digest_timers[conversation_id]
+
+        self._digest_timers[conversation_id] = asyncio.create_task(run())
 
     async def ensure_topic(
         self, repo: Repo, customer: Customer, conversation: Conversation
@@ -230,7 +307,10 @@ class AgentConsole:
         topic_message_id: int, reply_to: int | None, *, kind: str, text: str,
         as_text: bool = False,
     ) -> None:
-        """Copy (or, for a rewrite, send) to the shopper; store it as the agent's; link both."""
+        """Copy (or, for a rewrite, send) to the shopper; store it as the agent's; link both.
+
+        A message that reached the shopper is a human reply (lifecycle ``agent_replied``):
+        the wait ends, the misses reset, ``human_reply`` is recorded (P2, reports)."""
         shopper_reply = None
         if reply_to is not None:
             shopper_reply = await repo.agents.shopper_twin(chat.topic.chat_id, reply_to)
@@ -251,7 +331,7 @@ class AgentConsole:
         else:
             await repo.agents.link(conversation.id, customer.chat_id, sent, chat.topic.chat_id,
                                    topic_message_id)
-            conversation.reply_due_at = None  # a person answered: the shopper's wait ends
+            await self.lifecycle.agent_replied(repo.events, conversation, agent_id, now)
         conversation.last_activity_at = now
         await repo.commit()
 
@@ -288,7 +368,7 @@ class AgentConsole:
             await self._post(chat.topic, f"Already taken by {owner}.")
         elif conversation.state != ConversationState.QUEUED:
             await self._post(chat.topic, "The bot is handling this chat; nothing waits.")
-        elif await self.queue.claim(repo, conversation, post.agent_id):
+        elif await self.queue.claim(repo, conversation, post.agent_id, self.clock.now()):
             await self._announce_owner(repo, chat, conversation)
         else:
             await repo.session.refresh(conversation)
@@ -297,7 +377,7 @@ class AgentConsole:
 
     async def _take_oldest(self, repo: Repo, post: AgentPost) -> None:
         for conversation in await repo.agents.queued():
-            if await self.queue.claim(repo, conversation, post.agent_id):
+            if await self.queue.claim(repo, conversation, post.agent_id, self.clock.now()):
                 customer = await repo.customers.get(conversation.customer_id)
                 assert customer is not None
                 topic = await self.ensure_topic(repo, customer, conversation)
@@ -312,14 +392,12 @@ class AgentConsole:
         if conversation is None:
             return
         now = self.clock.now()
-        await repo.agents.unassign(conversation.id, post.agent_id, now)
-        conversation.state, conversation.agent_id = ConversationState.QUEUED, None
-        conversation.queued_at = now
-        await repo.events.add("released", conversation_id=conversation.id,
-                              agent_id=post.agent_id)
+        if not await self.lifecycle.release(repo, conversation, post.agent_id, now):
+            await self._post(chat.topic, "The chat changed hands meanwhile; nothing done.")
+            return
         await self._post(chat.topic, "Back in the queue. Any agent can /take it.")
         target = await self.queue.choose_agent(repo, conversation, now, exclude=post.agent_id)
-        if target is not None and await self.queue.claim(repo, conversation, target):
+        if target is not None and await self.queue.claim(repo, conversation, target, now):
             await self._announce_owner(repo, chat, conversation)
         else:
             await self._rename(repo, chat.topic, chat.customer, conversation)
@@ -343,12 +421,10 @@ class AgentConsole:
         if not any(a.id == target.id for a in await on_duty_agents(repo, self.clock.now())):
             await self._post(chat.topic, f"{agent_label(target)} is off duty; choose another.")
             return
-        if not await repo.agents.move(conversation.id, post.agent_id, target.telegram_user_id):
+        if not await self.lifecycle.transfer(repo, conversation, post.agent_id,
+                                             target.telegram_user_id, self.clock.now()):
             await self._post(chat.topic, "The chat changed hands meanwhile; nothing done.")
             return
-        conversation.agent_id = target.telegram_user_id
-        await repo.events.add("transferred", conversation_id=conversation.id,
-                              agent_id=target.telegram_user_id, previous=post.agent_id)
         await self._announce_owner(repo, chat, conversation)
 
     async def _close(self, repo: Repo, post: AgentPost, chat: _Chat, args: str) -> None:
@@ -364,9 +440,7 @@ class AgentConsole:
             return
         now = self.clock.now()
         await self._tell_shopper(repo, chat.customer, conversation, "farewell", now)
-        await repo.conversations.close(conversation, now)
-        await repo.events.add("closed_by_agent", conversation_id=conversation.id,
-                              agent_id=post.agent_id)
+        await self.lifecycle.close(repo.events, conversation, now, agent_id=post.agent_id)
         await self._rename(repo, chat.topic, chat.customer, conversation)
         await self._post(chat.topic, "Closed; the shopper got a farewell.")
         for other, _agent in await self.queue.fill(repo, now):
@@ -378,11 +452,9 @@ class AgentConsole:
         if not args:
             await self._post(chat.topic, "Usage: /note <text> (internal, never sent)")
             return
-        stamp = self.clock.now().astimezone(self.settings.tz).strftime("%Y-%m-%d %H:%M")
-        line = f"[{stamp} {post.agent_name}] {args}"
-        chat.customer.notes = f"{chat.customer.notes}\n{line}".strip()
-        await repo.events.add("agent_note", conversation_id=chat.conversation.id
-                              if chat.conversation else None, agent_id=post.agent_id, text=args)
+        await add_note(repo, chat.customer, post.agent_name, args, self.clock.now(),
+                       self.settings.tz, agent_id=post.agent_id,
+                       conversation_id=chat.conversation.id if chat.conversation else None)
         await self._post(chat.topic, "📝 Note saved (internal, not sent to the shopper).")
 
     async def _card(self, repo: Repo, post: AgentPost, chat: _Chat, args: str) -> None:
@@ -481,7 +553,7 @@ class AgentConsole:
                              reply_to=post.message_id)
             return None
         if conversation.state == ConversationState.QUEUED:
-            if not await self.queue.claim(repo, conversation, post.agent_id):
+            if not await self.queue.claim(repo, conversation, post.agent_id, self.clock.now()):
                 await repo.session.refresh(conversation)
             else:
                 await self._announce_owner(repo, chat, conversation)
@@ -558,24 +630,16 @@ class AgentConsole:
         self, repo: Repo, topic: CustomerTopic, customer: Customer,
         conversation: Conversation | None,
     ) -> None:
-        recent = await repo.agents.recent_conversations(customer.id, limit=5)
-        history = "; ".join(
-            f"#{c.id} {c.opened_at.astimezone(self.settings.tz):%m-%d} {c.state}" for c in recent
-        ) or "none"
-        owner = (await self._name(repo, conversation.agent_id)
-                 if conversation and conversation.agent_id else "nobody yet")
-        lines = [
-            f"Customer card · {customer.name or '?'}"
-            + (f" (@{customer.username})" if customer.username else ""),
-            f"Telegram id: {customer.telegram_user_id}",
-            f"Language: {conversation.language if conversation else '?'}"
-            f" (Telegram: {customer.language_code or '?'})",
-        ]
+        """The customer record (bot.services.records, the same card as the private /card),
+        with this conversation's state and the console's commands."""
+        lines = ["Customer card", (await customer_record(repo, customer)).render(self.settings.tz)]
         if conversation is not None:
+            owner = (await self._name(repo, conversation.agent_id)
+                     if conversation.agent_id else "nobody yet")
             lines.append(f"Conversation #{conversation.id}: {conversation.state}, "
+                         f"language: {conversation.language}, "
                          f"reason: {conversation.escalation_reason or '—'}, agent: {owner}")
-        lines += [f"Recent conversations: {history}", "Orders: none on record",
-                  f"Notes: {customer.notes or '—'}", f"Commands: {COMMANDS_HELP}"]
+        lines.append(f"Commands: {COMMANDS_HELP}")
         await self._post(topic, "\n".join(lines))
 
     async def _rename(self, repo: Repo, topic: CustomerTopic, customer: Customer,

@@ -13,13 +13,14 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.services.escalation import EscalationService
+from bot.services.flood import Burst, burst_of
 from bot.services.inbound import BUTTON, Choice, Inbound, Shopper, command_of
 from bot.services.knowledge import KnowledgeBase
+from bot.services.lifecycle import Lifecycle
 from bot.services.orders import OrderDesk
 from bot.services.products.desk import CatalogueDesk
 from bot.services.relay import NoRelay, Relay
 from bot.services.replies import Button, Replier, Reply
-from bot.services.sla_rules import WaitRules
 from bot.settings import Settings
 from phrases.catalogue import say
 from phrases.greeting import compose_greeting
@@ -63,7 +64,7 @@ class ConversationService:
         replier: Replier,
         clock: Clock,
         escalation: EscalationService,
-        sla: WaitRules | None = None,
+        lifecycle: Lifecycle | None = None,
         relay: Relay | None = None,
         orders: OrderDesk | None = None,
         catalogue: CatalogueDesk | None = None,
@@ -76,7 +77,8 @@ class ConversationService:
         self.orders = orders  # P19 order questions, before the FAQ
         self.catalogue = catalogue  # P5/P6 product questions and recommendations, before the FAQ
         self.relay = relay or NoRelay()  # the agents see what a waiting shopper sends
-        self.sla = sla or WaitRules(settings)  # P1/P2/P24 wait bookkeeping (SLA clock)
+        # Every change of state, deadline or counter is one of its transitions (P1/P2/P24).
+        self.life = lifecycle or escalation.lifecycle
 
     # ----------------------------------------------------------------- entry points
     async def receive(self, repo: Repo, inbound: Inbound) -> bool:
@@ -113,12 +115,7 @@ class ConversationService:
             return Intake(customer, conversation, stored, inbound,
                           is_new=conversation.greeted_at is None)
         if not button:  # a button answers the bot: no new wait for anyone starts
-            conversation.last_activity_at = now
-            self.sla.on_shopper_message(conversation, now)  # a new wait for a person starts?
-            if conversation.reply_due_at is None:
-                wait = (self.settings.sla_greeting_seconds if is_new
-                        else self.settings.sla_reply_seconds)
-                conversation.reply_due_at = now + timedelta(seconds=wait)
+            self.life.shopper_wrote(conversation, now, new=is_new)  # the next promise (P1/P2)
         await repo.commit()  # stored before answered: a crash from here on loses nothing
         return Intake(customer, conversation, stored, inbound, is_new)
 
@@ -218,7 +215,7 @@ class ConversationService:
         idle = timedelta(minutes=self.settings.conversation_idle_minutes)
         if (conversation is not None and conversation.state == ConversationState.BOT
                 and now - conversation.last_activity_at > idle):
-            await repo.conversations.close(conversation, now)
+            await self.life.close(repo.events, conversation, now)
             conversation = None
         if conversation is not None:
             return customer, conversation, False
@@ -239,6 +236,10 @@ class ConversationService:
         inbound: Inbound, is_new: bool,
     ) -> None:
         now = self.clock.now()
+        burst = await burst_of(repo, stored)
+        if burst.quiet:
+            await self._flooded(repo, customer, conversation, stored, inbound, burst, now)
+            return
         if inbound.kind == "text" and (len(inbound.text) >= 4 or has_chinese(inbound.text)):
             # Switch only on a message that tells: "转人工" does, a lone "ok" does not.
             conversation.language = self._language(inbound.text, conversation.language)
@@ -252,9 +253,7 @@ class ConversationService:
             )
         if greet and not inbound.edited:
             replies.append(self._greeting(customer, conversation, now))
-            if conversation.greeted_at is None:
-                await self.sla.greeted(repo, conversation, now)  # P1: late greeting = breach
-            conversation.greeted_at = now
+            await self.life.greeted(repo.events, conversation, now)  # P1: late = a breach
             meaning["greeted"] = True
         body, body_meaning = await self._respond(
             repo, customer, conversation, inbound, understanding,
@@ -269,6 +268,24 @@ class ConversationService:
             await self.relay.shopper_message(repo, customer, conversation, stored,
                                              inbound.reply_to_message_id,
                                              bot_replies=[reply.text for reply in replies])
+
+    async def _flooded(
+        self, repo: Repo, customer: Customer, conversation: Conversation, stored: Message,
+        inbound: Inbound, burst: Burst, now: datetime,
+    ) -> None:
+        """Part of a flood (bot/services/flood.py): stored already; one reply for the whole
+        burst and a ``flood`` event for the owner; the agents get one collapsed post."""
+        replies: list[Reply] = []
+        if burst.first:
+            replies = [self._phrase(customer, conversation, "flood")]
+            await repo.events.add("flood", conversation_id=conversation.id,
+                                  customer_id=customer.id, at=now)
+        await self._deliver(repo, customer, conversation, replies, now)
+        await repo.conversations.mark_handled(stored, now, {"kind": inbound.kind,
+                                                            "decision": "flood"})
+        await repo.commit()
+        if conversation.state in (ConversationState.QUEUED, ConversationState.ASSIGNED):
+            await self.relay.shopper_burst(repo, customer, conversation)
 
     async def _respond(
         self, repo: Repo, customer: Customer, conversation: Conversation, inbound: Inbound,
@@ -307,23 +324,23 @@ class ConversationService:
             desk = await self.orders.answer(repo, customer, conversation.language,
                                             inbound.text, understanding.order_ids, now)
             if desk is not None:
-                conversation.misunderstood_in_row = 0
+                self.life.understood(conversation)
                 return desk, {**meaning, "decision": "order"}
         if (self.catalogue is not None and state != ConversationState.ASSIGNED
-                and intent not in (Intent.HUMAN, Intent.COMPLAINT, Intent.THANKS,
-                                   Intent.FAREWELL)):
+                and intent in (None, Intent.GREETING)):
             # P5/P6: a product named (or in context) is answered from the catalogue.
             products = await self.catalogue.answer(
                 repo, customer, conversation, inbound.text, now,
                 faq_sure=understanding.decision == "answer")
             if products is not None:
-                conversation.misunderstood_in_row = 0
+                self.life.understood(conversation)
                 return products, {**meaning, "decision": "catalogue"}
         if intent is not None:
-            conversation.misunderstood_in_row = 0
-            return await self._intent(repo, customer, conversation, intent, greeted, now), meaning
+            self.life.understood(conversation)
+            return await self._intent(repo, customer, conversation, intent, greeted, now,
+                                      understanding), meaning
         if understanding.decision == "answer" and understanding.best is not None:
-            conversation.misunderstood_in_row = 0
+            self.life.understood(conversation)
             entry = self.knowledge.entry(understanding.best.entry_id, conversation.language)
             if entry is not None:
                 return self._faq_answer(entry.id, entry.answer), meaning
@@ -333,15 +350,14 @@ class ConversationService:
             return [phrase("already_queued")], meaning
         if understanding.decision == "clarify" and len(understanding.candidates) >= 2:
             return self._which_one(customer, conversation, understanding), meaning
-        conversation.misunderstood_in_row += 1
-        if conversation.misunderstood_in_row >= MISSES_BEFORE_HUMAN:
+        if self.life.not_understood(conversation) >= MISSES_BEFORE_HUMAN:
             replies = await self._escalate(repo, conversation, customer, "not_understood", now)
             return replies, meaning
         return self._with_human_button([phrase("clarify")]), meaning
 
     async def _intent(
         self, repo: Repo, customer: Customer, conversation: Conversation, intent: Intent,
-        greeted: bool, now: datetime,
+        greeted: bool, now: datetime, understanding: Understanding | None = None,
     ) -> list[Reply]:
         def said(situation: str) -> list[Reply]:
             return [self._phrase(customer, conversation, situation)]
@@ -349,15 +365,26 @@ class ConversationService:
         if intent == Intent.HUMAN:
             return await self._escalate(repo, conversation, customer, "asked", now)
         if intent == Intent.COMPLAINT:
-            apology = said("complaint")
+            # P7/P20: apologise, and when the anger is about something the FAQ answers (a
+            # torn shirt) give its after-sales steps too, then a person takes over.
+            apology = said("complaint") + self._faq_steps(conversation, understanding)
             return apology + await self._escalate(repo, conversation, customer, "complaint", now)
+        if intent == Intent.ACK:
+            # 好的 / 👍: a short 应答 while the bot holds the chat; never a hand-over or a
+            # second greeting, and never talking over a person who has the chat.
+            bot_holds = conversation.state == ConversationState.BOT
+            return said("ack_reply") if bot_holds and not greeted else []
+        if intent == Intent.BOT:
+            return self._with_human_button(said("bot_identity"))  # honest, person one tap away
+        if intent == Intent.OFFTOPIC:
+            return self._with_human_button(said("off_topic"))  # P4: what the bot is for
         if intent == Intent.GREETING:
             return [] if greeted else said("hello_again")
         if intent == Intent.THANKS:
             return said("thanks_reply")
         if intent == Intent.FAREWELL:
             if conversation.state == ConversationState.BOT:
-                await repo.conversations.close(conversation, now)  # P8: a proper farewell ends it
+                await self.life.close(repo.events, conversation, now)  # P8: a farewell ends it
             return said("farewell")
         return []
 
@@ -382,10 +409,8 @@ class ConversationService:
         now: datetime,
     ) -> list[Reply]:
         await self.escalation.escalate(repo, conversation, reason, now)
-        next_open = await self.sla.off_hours(repo, conversation, now)  # P24: nobody on duty
-        if next_open is not None:
-            return [self._phrase(customer, conversation, "off_hours", next_open=next_open)]
-        situation, values = await self.escalation.status(repo, conversation, now)  # place, wait
+        # P24 when nobody can answer soon; else who joined, or the place and wait.
+        situation, values = await self.escalation.status(repo, conversation, now)
         return [self._phrase(customer, conversation, situation, **values)]
 
     # ----------------------------------------------------------------- wording
@@ -422,6 +447,18 @@ class ConversationService:
         replies.append(Reply(text=parts[-1], buttons=buttons))
         return replies
 
+    def _faq_steps(
+        self, conversation: Conversation, understanding: Understanding | None
+    ) -> list[Reply]:
+        """The FAQ answer a complaint also matched confidently (its steps), without buttons."""
+        if understanding is None or understanding.faq_decision != "answer":
+            return []
+        best = understanding.best
+        entry = self.knowledge.entry(best.entry_id, conversation.language) if best else None
+        if entry is None:
+            return []
+        return [Reply(part) for part in split_message(entry.answer, limit=ANSWER_PART_LIMIT)]
+
     def _which_one(
         self, customer: Customer, conversation: Conversation, understanding: Understanding
     ) -> list[Reply]:
@@ -449,7 +486,8 @@ class ConversationService:
         self, repo: Repo, customer: Customer, conversation: Conversation, replies: list[Reply],
         now: datetime,
     ) -> None:
-        """Send in order, then record each message; a reply resets the wait clock (sla_rules).
+        """Send in order, then record each message; the lifecycle sets when the shopper must next
+        hear from us (``bot_replied``).
 
         All parts go out before the first row is written: SQLite takes its one write lock at
         the first INSERT and keeps it to the commit, so a row flushed between two sends would
@@ -465,4 +503,4 @@ class ConversationService:
         for reply in replies:
             if reply.phrase_key:
                 conversation.last_phrase_key = reply.phrase_key
-        self.sla.after_delivery(conversation, bool(replies), now)  # P2: when next due
+        self.life.bot_replied(conversation, now, sent=bool(replies))  # P2: when next due

@@ -31,7 +31,8 @@ PHONE = re.compile(r"^\+?[\d\s()-]{4,30}$")
 ITEM = re.compile(r"^(.*?)\s*[x×*]\s*(\d+)$")
 STATUS_ALIASES = {"发货": "shipped", "已发货": "shipped", "已签收": "delivered",
                   "签收": "delivered", "延误": "delayed", "待发货": "paid", "已付款": "paid",
-                  "已取消": "cancelled"}
+                  "已取消": "cancelled", "unpaid": "pending", "待付款": "pending",
+                  "未付款": "pending"}
 
 
 class ImportError_(Exception):

@@ -1,9 +1,15 @@
 """The order desk (P19): "where is my order …", shown only to the shopper it belongs to.
 
-Privacy rule: an order is shown to the Telegram account it is linked to, or after the shopper
-gives the last 4 digits of the order's phone number. Anyone else — and anyone asking about an
-order that does not exist — gets exactly the same words: the same request for the 4 digits,
-then the same "no matching order". Failed checks are capped per day, so guessing is no use.
+Privacy rule: an order is shown to the Telegram account it is linked to. An order the shop
+posted without a Telegram id is linked only after two proofs: the last 4 digits of the order's
+phone number, then the receiver's name or the order's amount (four digits alone are easy to
+learn, and the first account to give them used to own the order for good). Anyone else — and
+anyone asking about an order that does not exist — gets exactly the same words: the same two
+questions, then the same "no matching order", so no answer tells which proof was wrong. A
+linked order is never re-linked here (only the owner's import changes it). Failed proofs are
+capped per account, per order (new accounts get no fresh guesses) and for the whole shop (a
+burst of guessing stops all linking for an hour and alerts the owner); /forget keeps the
+count, since the failed attempts stay on the (anonymised) customer row.
 Proactive notices (shipped / delayed / delivered) and stale-shipment flags are also sent here.
 """
 
@@ -12,15 +18,22 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from bot.services.replies import Replier, Reply
 from bot.settings import Settings
-from storage.models import Customer
+from storage.models import Customer, Event
 from storage.models.orders import Order, OrderStatus, ShipmentEvent
 from storage.repositories import Repo
 
 LOOKUP_MINUTES = 15  # how long the "4 digits" question stays open
-MAX_FAILED_PER_DAY = 3
+MAX_FAILED_PER_DAY = 3  # per account
+MAX_FAILED_PER_ORDER = 5  # per order and day, over every account
+MAX_FAILED_PER_HOUR = 30  # the whole shop: more is someone guessing at scale
 FOUR_DIGITS = re.compile(r"^\s*(\d{4})\s*$")
+# An amount as people write it: "199", "¥199.00", "199元"; bounded, so "1e999999" is no number.
+AMOUNT = re.compile(r"^[¥￥$]?\s*(\d{1,9})(?:[.,](\d{1,2}))?\s*(?:元|块|rmb|cny)?$", re.I)
+DIGITS_OK, DIGITS_BAD = "digits_ok", "digits_bad"  # step two of a lookup, by the 4 digits
 
 STATUS_NAMES = {
     "zh": {"pending": "待付款", "paid": "已付款，待发货", "shipped": "已发货，运输中",
@@ -33,6 +46,7 @@ STATUS_NAMES = {
 TEXTS = {
     "zh": {
         "ask_digits": "为了保护您的隐私，请回复订单 {ref} 下单手机号的后4位数字，我来帮您核对。",
+        "ask_proof": "谢谢！再请回复订单 {ref} 的收货人姓名或订单金额，核对后就告诉您进度。",
         "neutral": "抱歉，没有找到与这些信息相符的订单。请核对订单号和手机号；"
                    "需要帮助可以回复“人工”。",
         "status": "订单 {ref}：{status}",
@@ -43,10 +57,14 @@ TEXTS = {
         "push_delayed": "抱歉，您的订单 {ref} 在运输中有些延误，我们正在跟进，请您放心。",
         "push_delivered": "您的订单 {ref} 已签收，感谢您的支持！如有任何问题随时告诉我们。",
         "stale": "⚠️ 物流停滞：订单 {ref}（{carrier} {number}）已 {days} 天没有物流更新。",
+        "stale_shopper": "您好！您的订单 {ref} 的物流信息已有 {days} 天没有更新，我们已在联系"
+                         "快递公司核查，有进展会第一时间告诉您，也可以随时回复我们询问。",
     },
     "en": {
         "ask_digits": "To protect your privacy, please reply with the last 4 digits of the "
                       "phone number used for order {ref}, and I will check it.",
+        "ask_proof": "Thank you! Please also reply with the receiver's name or the amount of "
+                     "order {ref}; once it matches I will show you the order.",
         "neutral": "Sorry, I could not find an order matching those details. Please check the "
                    "order number and phone number, or type “human” for help.",
         "status": "Order {ref}: {status}",
@@ -59,12 +77,28 @@ TEXTS = {
                           "wrong, just tell us.",
         "stale": "⚠️ Stalled shipment: order {ref} ({carrier} {number}) has had no tracking "
                  "update for {days} days.",
+        "stale_shopper": "Hello! The tracking of your order {ref} has not moved for {days} "
+                         "days. We are checking with the courier and will tell you as soon as "
+                         "we know more; you can ask us here any time.",
     },
 }
 
 
 def _lang(lang: str) -> str:
     return lang if lang in TEXTS else "zh"
+
+
+def second_proof_matches(order: Order, text: str) -> bool:
+    """The receiver's name (spaces and case ignored) or the order's amount, to the cent."""
+    given = "".join(text.split()).casefold()
+    name = "".join((order.customer_name or "").split()).casefold()
+    if name and given == name:
+        return True
+    match = AMOUNT.match(text.strip())
+    if match is None or order.amount_cents <= 0:
+        return False
+    cents = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+    return cents == order.amount_cents
 
 
 def last_digits(phone: str | None, n: int = 4) -> str | None:
@@ -94,25 +128,55 @@ class OrderDesk:
             # Unknown, someone else's, or not yet linked: the same question in every case.
             await repo.orders.start_lookup(customer.id, ref, now)
             return [Reply(TEXTS[lang]["ask_digits"].format(ref=ref))]
-        match = FOUR_DIGITS.match(text)
-        if match is None:
-            return None
         since = now - timedelta(minutes=LOOKUP_MINUTES)
         lookup = await repo.orders.pending_lookup(customer.id, since)
         if lookup is None:
             return None
+        if lookup.outcome is None:  # step one: the 4 digits
+            match = FOUR_DIGITS.match(text)
+            if match is None:
+                return None
+            order = await repo.orders.by_ref(lookup.order_ref)
+            right = (order is not None and order.telegram_user_id is None
+                     and last_digits(order.phone) == match.group(1))
+            lookup.outcome = DIGITS_OK if right else DIGITS_BAD  # the same question either way
+            return [Reply(TEXTS[lang]["ask_proof"].format(ref=lookup.order_ref))]
+        # Step two: the receiver's name or the order's amount.
         order = await repo.orders.by_ref(lookup.order_ref)
-        failed = await repo.orders.failed_lookups(customer.id, now - timedelta(days=1))
-        if (order is not None and failed < MAX_FAILED_PER_DAY
-                and order.telegram_user_id in (None, customer.telegram_user_id)
-                and last_digits(order.phone) == match.group(1)):
+        if (order is not None and lookup.outcome == DIGITS_OK and order.telegram_user_id is None
+                and await self._may_try(repo, customer, order, now)
+                and second_proof_matches(order, text)):
             lookup.outcome = "verified"
             order.telegram_user_id = customer.telegram_user_id  # linked from now on
             order.notified_status = order.status  # they see it now: no separate push
-            await repo.events.add("order_verified", order=order.order_ref)
+            await repo.events.add("order_verified", order=order.order_ref, at=now)
             return [await self.status_reply(repo, order, lang)]
         lookup.outcome = "failed"
+        await self._watch_guessing(repo, now)
         return [Reply(TEXTS[lang]["neutral"])]
+
+    async def _may_try(self, repo: Repo, customer: Customer, order: Order, now: datetime) -> bool:
+        """Within every limit: this account's, this order's and the whole shop's."""
+        day, hour = now - timedelta(days=1), now - timedelta(hours=1)
+        return (await repo.orders.failed_lookups(customer.id, day) < MAX_FAILED_PER_DAY
+                and await repo.orders.failed_lookups_for(order.order_ref, day)
+                < MAX_FAILED_PER_ORDER
+                and await repo.orders.failed_lookups_since(hour) < MAX_FAILED_PER_HOUR)
+
+    async def _watch_guessing(self, repo: Repo, now: datetime) -> None:
+        """A burst of failed proofs: linking stops for the hour; the owner hears once."""
+        hour = now - timedelta(hours=1)
+        if await repo.orders.failed_lookups_since(hour) + 1 < MAX_FAILED_PER_HOUR:
+            return
+        last = await repo.events.latest_of("order_guessing")
+        if last is not None and last.at >= hour:
+            return
+        await repo.events.add("order_guessing", at=now, failed_in_hour=MAX_FAILED_PER_HOUR)
+        text = (f"⚠️ {MAX_FAILED_PER_HOUR}+ failed order checks in the last hour: someone may "
+                "be guessing order numbers and phone digits. Linking orders is paused for an "
+                "hour.")
+        for owner in self.settings.owner_ids:
+            await self.replier.send(owner, Reply(text))
 
     async def status_reply(self, repo: Repo, order: Order, lang: str) -> Reply:
         lang = _lang(lang)
@@ -184,5 +248,25 @@ class OrderDesk:
                     ref=order.order_ref, carrier=order.carrier or "",
                     number=order.tracking_number or "-", days=days)
                 await self.replier.send(self.settings.agent_chat_id, Reply(text))
+            await self._tell_shopper_stale(repo, order, days, now)
             flagged += 1
         return flagged
+
+    async def _tell_shopper_stale(self, repo: Repo, order: Order, days: int,
+                                  now: datetime) -> None:
+        """P19 "及时与用户沟通，避免用户不满意": the shopper hears of a stalled parcel, once per
+        order, with what the shop is doing about it (recorded before sending: never twice)."""
+        if order.telegram_user_id is None:
+            return
+        told = await repo.session.scalars(
+            select(Event.data).where(Event.kind == "shipment_stale_told"))
+        if any(data.get("order") == order.order_ref for data in told):
+            return
+        customer = await repo.customers.by_telegram_id(order.telegram_user_id)
+        if customer is None or customer.blocked_at is not None:
+            return
+        await repo.events.add("shipment_stale_told", order=order.order_ref, at=now)
+        await repo.commit()
+        lang = _lang(await self.language_of(repo, customer))
+        await self.replier.send(customer.chat_id, Reply(
+            TEXTS[lang]["stale_shopper"].format(ref=order.order_ref, days=days)))

@@ -499,21 +499,6 @@ async def settings_text(repo: Repo, settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def pending_key(owner: int) -> str:
-    return f"pending:{owner}"
-
-
-async def set_pending(repo: Repo, owner: int, state: dict[str, Any] | None) -> None:
-    """What the owner's next plain message answers (kept in the database across restarts)."""
-    await repo.faq.set_setting(pending_key(owner), json.dumps(state or {}, ensure_ascii=False))
-    await repo.commit()
-
-
-async def pending(repo: Repo, owner: int) -> dict[str, Any]:
-    raw = await repo.faq.setting(pending_key(owner))
-    return json.loads(raw) if raw else {}
-
-
 # ============================================================================ P9 terms
 def tone_terms_text(knowledge: KnowledgeBase) -> str:
     """The terms the guard checks now: built-in (minus removed) and the owner's own."""

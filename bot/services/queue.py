@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.services.lifecycle import Lifecycle
 from bot.services.shifts import on_duty as calendar_on_duty
 from bot.services.staff import calendar_enabled
 from storage.models import Conversation, ConversationState
@@ -56,10 +57,13 @@ class QueueSpot:
 class QueueService:
     """Assignment, claiming and queue positions; aiogram-free, one ``Repo`` per call."""
 
-    def __init__(self, default_cap: int, *, auto_assign: bool = True) -> None:
+    def __init__(
+        self, default_cap: int, *, auto_assign: bool = True, lifecycle: Lifecycle | None = None
+    ) -> None:
         self.default_cap = default_cap
         # Without an agents' console nobody could answer an assigned chat: keep it queued.
         self.auto_assign = auto_assign
+        self.lifecycle = lifecycle or Lifecycle()  # claims and moves are its transitions
 
     async def free_agents(
         self, repo: Repo, now: datetime, exclude: int | None = None
@@ -90,18 +94,17 @@ class QueueService:
         if not self.auto_assign or conversation.state != ConversationState.QUEUED:
             return None
         agent_id = await self.choose_agent(repo, conversation, now)
-        if agent_id is None or not await self.claim(repo, conversation, agent_id):
+        if agent_id is None or not await self.claim(repo, conversation, agent_id, now):
             return None
         return agent_id
 
-    async def claim(self, repo: Repo, conversation: Conversation, agent_id: int) -> bool:
-        """Compare-and-set claim; on success the loaded object reflects the new owner."""
-        won = await repo.agents.claim(conversation.id, agent_id)
-        if won:
-            conversation.state = ConversationState.ASSIGNED
-            conversation.agent_id = agent_id
-            await repo.events.add("assigned", conversation_id=conversation.id, agent_id=agent_id)
-        return won
+    async def claim(
+        self, repo: Repo, conversation: Conversation, agent_id: int,
+        now: datetime | None = None,
+    ) -> bool:
+        """Compare-and-set claim (lifecycle ``assign``); on success the loaded object reflects
+        the new owner."""
+        return await self.lifecycle.assign(repo, conversation, agent_id, now)
 
     async def fill(self, repo: Repo, now: datetime) -> list[tuple[Conversation, int]]:
         """Hand waiting chats to agents who have room (after a release, close or duty change)."""
@@ -118,9 +121,9 @@ class QueueService:
         """Hand an assigned chat to the next on-duty agent other than the current one.
 
         For the SLA clock after repeated misses. Returns the new agent's Telegram id, or None
-        when nobody else is free (the chat stays where it is). Compare-and-set, so a take or
-        transfer at the same moment is never overwritten. The caller commits and records the
-        ``reassigned`` event (the SLA clock, with the misses): one event per reassignment.
+        when nobody else is free (the chat stays where it is). Compare-and-set (lifecycle
+        ``transfer``), so a take or transfer at the same moment is never overwritten; one
+        ``reassigned`` event with the misses. The caller commits.
         """
         conversation = await repo.conversations.get(conversation_id)
         if conversation is None or conversation.state != ConversationState.ASSIGNED:
@@ -129,9 +132,9 @@ class QueueService:
         if current is None:
             return None
         target = await self.choose_agent(repo, conversation, now, exclude=current)
-        if target is None or not await repo.agents.move(conversation_id, current, target):
+        if target is None or not await self.lifecycle.transfer(
+                repo, conversation, current, target, now, by_clock=True):
             return None
-        conversation.agent_id = target
         return target
 
     async def spot(self, repo: Repo, conversation: Conversation, now: datetime) -> QueueSpot:

@@ -1,20 +1,28 @@
-"""The customer record 客户档案 (P16): one card per customer, and /forget.
+"""The customer record 客户档案 (P16): one card per customer, the agents' notes, and /forget.
 
 The card gathers contacts, language, orders, tickets, conversations, survey scores and the
-agents' notes. /forget removes personal data (names, phone numbers, message texts, notes,
+agents' notes. It is rendered here only: the private /card and the card in a customer's topic
+(agent console) show the same record; ``add_note`` is the one way a note is written, whether
+from a topic (/note <text>) or a private chat (/note <customer> <text>).
+/forget removes personal data (names, phone numbers, message texts, notes,
 ticket reasons and photos) but keeps the rows, so counts and rates stay right (P23).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 
 from sqlalchemy import func, select, update
 
 from storage.models import Conversation, Customer, Message
 from storage.models.orders import Order, Survey, Ticket, TicketHistory
+from storage.models.shifts import Complaint
 from storage.repositories import Repo
+
+NOTES_LIMIT = 4000  # characters kept on the record, the newest notes
+NOTES_SHOWN = 1500  # of which the card shows the newest (a card stays under Telegram's 4,096)
+RECENT_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -25,14 +33,19 @@ class CustomerRecord:
     conversations: int
     scores: list[int]
     opted_out: bool
+    recent: list[Conversation] = field(default_factory=list)  # newest first
 
-    def render(self) -> str:
+    def render(self, tz: tzinfo | None = None) -> str:
+        """The card as plain text (the transport escapes it), at most ~3,000 characters."""
         c = self.customer
+        recent = "; ".join(
+            f"#{v.id} {v.opened_at.astimezone(tz):%m-%d} {v.state}" for v in self.recent
+        ) or "—"
         lines = [
             f"👤 {c.name or '—'}  (@{c.username or '—'}, id {c.telegram_user_id})",
             f"phone: {c.phone or '—'}   language: {c.language_code or '—'}",
             f"first seen {c.first_seen_at:%Y-%m-%d}, last seen {c.last_seen_at:%Y-%m-%d}, "
-            f"conversations: {self.conversations}",
+            f"conversations: {self.conversations} (recent: {recent})",
         ]
         if c.blocked_at:
             lines.append("⛔ has blocked the bot")
@@ -50,7 +63,8 @@ class CustomerRecord:
         if c.tags:
             lines.append("tags: " + " ".join(f"#{tag}" for tag in c.tags))
         if c.notes:
-            lines.append(f"notes: {c.notes}")
+            shown = c.notes if len(c.notes) <= NOTES_SHOWN else "…" + c.notes[-NOTES_SHOWN:]
+            lines.append(f"notes: {shown}")
         return "\n".join(lines)
 
 
@@ -67,7 +81,22 @@ async def customer_record(repo: Repo, customer: Customer) -> CustomerRecord:
         conversations=int(conversations or 0),
         scores=[s.score for s in surveys if s.score is not None],
         opted_out=await repo.aftercare.opted_out(customer.id),
+        recent=await repo.agents.recent_conversations(customer.id, limit=RECENT_SHOWN),
     )
+
+
+async def add_note(
+    repo: Repo, customer: Customer, author: str, text: str, now: datetime, tz: tzinfo, *,
+    agent_id: int | None = None, conversation_id: int | None = None,
+) -> str:
+    """P16: an agent's internal note on the record, never sent to the shopper; the caller
+    commits. One line "[YYYY-MM-DD HH:MM author] text", the newest NOTES_LIMIT characters
+    kept. The event records that a note was written, not its words (/forget clears those)."""
+    line = f"[{now.astimezone(tz):%Y-%m-%d %H:%M} {author}] {text.strip()}"
+    customer.notes = f"{customer.notes}\n{line}".strip()[-NOTES_LIMIT:]
+    await repo.events.add("agent_note", conversation_id=conversation_id, agent_id=agent_id,
+                          customer=customer.id)
+    return line
 
 
 async def find_customer(repo: Repo, key: str) -> Customer | None:
@@ -129,5 +158,11 @@ async def forget(repo: Repo, customer: Customer, now: datetime) -> None:
     await repo.session.execute(
         update(Survey).where(Survey.customer_id == customer.id)
         .values(comment=None).execution_options(synchronize_session=False)
+    )
+    # P14 complaints keep their cause, agent and step (the ladder and the report's counts);
+    # the shopper's words go.
+    await repo.session.execute(
+        update(Complaint).where(Complaint.conversation_id.in_(conversation_ids))
+        .values(text="").execution_options(synchronize_session=False)
     )
     await repo.events.add("customer_forgotten", customer=customer.id, at=now)

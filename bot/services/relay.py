@@ -23,6 +23,13 @@ class Relay(Protocol):
         answered it, so an agent taking over knows what the shopper was already told."""
         ...
 
+    async def shopper_burst(
+        self, repo: Repo, customer: Customer, conversation: Conversation
+    ) -> None:
+        """A flooding shopper wrote again (stored, marked ``flood``): the agents get the
+        burst's messages collapsed into one post per window, not a copy each."""
+        ...
+
 
 class NoRelay:
     """No agents' console configured: nothing is relayed."""
@@ -31,5 +38,10 @@ class NoRelay:
         self, repo: Repo, customer: Customer, conversation: Conversation,
         message: Message | None, reply_to_message_id: int | None = None,
         bot_replies: Sequence[str] = (),
+    ) -> None:
+        return None
+
+    async def shopper_burst(
+        self, repo: Repo, customer: Customer, conversation: Conversation
     ) -> None:
         return None

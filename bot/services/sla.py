@@ -7,10 +7,14 @@ holding reply is never sent twice. The winner then, per conversation waiting for
 
 - nobody on duty (P24): tells the shopper once when a person is back and moves the deadline to
   that shift start, so no holding replies go out all night;
-- otherwise: a holding reply (apology + inquiry, never the same twice in a row), the next one
-  due a full reply period later; a nudge to the agent with the time waited; events
-  ``sla_breach`` and ``holding_reply``; after ``sla_reassign_after_misses`` misses in a row,
-  ``reassign`` to another agent on duty and an event ``reassigned``.
+- otherwise: a holding reply (apology + inquiry, never the same twice in a row), further ones
+  backing off and at most ``1 + len(sla_holding_backoff)`` per shopper message; a nudge to
+  the agent with the time waited; events ``sla_breach`` and ``holding_reply``; after
+  ``sla_reassign_after_misses`` misses in a row, ``reassign`` to another agent on duty (event
+  ``reassigned``).
+
+Every field change is a transition of ``bot/services/lifecycle.py`` (the clock decides and
+sends; the lifecycle sets the deadline, the counters and the events).
 
 A conversation the bot itself owns is never due unless its answer was delayed (a crash, a
 stall): that is recorded as a breach, and the resumer (``bot.resume``) answers it.
@@ -28,16 +32,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.services.duty import ConfiguredRoster, DutyRoster, format_next_open
+from bot.services.lifecycle import WAITING_STATES, Journal, Lifecycle, claim_due
 from bot.services.replies import Replier, Reply
-from bot.services.sla_rules import WAITING_STATES
 from bot.settings import Settings
 from phrases.catalogue import PhraseCatalogue, holding_reply, say
-from storage.models import Conversation, ConversationState, Customer, Event, Message, Sender
+from storage.models import Conversation, ConversationState, Customer, Message, Sender
 from storage.repositories import Repo
 
 log = logging.getLogger(__name__)
@@ -107,8 +111,10 @@ class SlaClock:
         interval: float = 1.0,
         batch: int = 2000,
         concurrency: int = 16,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.settings = settings
+        self.lifecycle = lifecycle or Lifecycle(settings)
         self.sessions = sessions
         self.knowledge = knowledge
         self.replier = replier
@@ -182,13 +188,14 @@ class SlaClock:
                 .where(Conversation.id.in_(claimed))
             )
             next_open = await self.roster.next_human_at(repo, now)
-            events: list[dict[str, Any]] = []
+            journal = Journal()
             plans = [
                 plan for conversation, customer in rows
-                if (plan := self._plan(conversation, customer, now, next_open, events, report))
+                if (plan := await self._plan(conversation, customer, now, next_open, journal,
+                                             report))
             ]
             await asyncio.gather(*(self._send(plan, report) for plan in plans if plan.reply))
-            await self._record(repo, plans, events, now)
+            await self._record(repo, plans, journal, now)
             await db.commit()
             for plan in plans:
                 if plan.nudge:
@@ -213,70 +220,52 @@ class SlaClock:
             report.due = len(due)
             if not due:
                 return []
-            claimed = list(await db.scalars(
-                update(Conversation)
-                .where(Conversation.id.in_(due), Conversation.reply_due_at <= now)
-                .values(reply_due_at=now + self.period)
-                .returning(Conversation.id)
-                .execution_options(synchronize_session=False)
-            ))
+            claimed = await claim_due(db, due, now, self.period)
             await db.commit()
         report.claimed = len(claimed)
         return claimed
 
-    def _plan(
+    async def _plan(
         self, conversation: Conversation, customer: Customer, now: datetime,
-        next_open: datetime | None, events: list[dict[str, Any]], report: TickReport,
+        next_open: datetime | None, journal: Journal, report: TickReport,
     ) -> _Plan | None:
-        """Decide what this due conversation gets; changes go into the caller's session."""
+        """Decide what this due conversation gets; the transition changes it in the caller's
+        session and records its events in ``journal``."""
+        life = self.lifecycle
         state = conversation.state
-        event = {"conversation_id": conversation.id, "agent_id": conversation.agent_id}
         if state == ConversationState.CLOSED:
-            conversation.reply_due_at = None
+            life.unreachable(conversation)
             return None
         if state not in WAITING_STATES:
             # The bot owns the chat yet its answer is late (a crash or a stall): P2 breach,
             # unless it is the first greeting, which the P1 check records when it goes out.
             if conversation.greeted_at is not None:
                 report.breaches += 1
-                events.append({**event, "kind": "sla_breach", "data": {
-                    "promise": "P2", "stage": "bot"}})
+            await life.bot_late(journal, conversation, now)
             return None
         if customer.blocked_at is not None:
-            conversation.reply_due_at = None  # the shopper blocked the bot: nothing can reach them
+            life.unreachable(conversation)  # the shopper blocked the bot: nothing reaches them
             return None
         if next_open is not None:
-            return self._off_hours(conversation, customer, now, next_open, events, report)
-        since = conversation.waiting_since or now - self.period
-        waited = int((now - since).total_seconds())
-        conversation.waiting_since = since
-        conversation.sla_misses = (conversation.sla_misses or 0) + 1
-        conversation.longest_wait_seconds = max(conversation.longest_wait_seconds or 0, waited)
+            return await self._off_hours(conversation, customer, now, next_open, journal, report)
         text, key = holding_reply(
             self.knowledge.catalogue, conversation.language, avoid=conversation.last_phrase_key,
             values={"customer_name": customer.name, "shop_name": self.settings.shop_name},
         )
         conversation.last_phrase_key = key
+        holding = await life.holding_due(journal, conversation, now, phrase=key)
         report.breaches += 1
-        events.append({**event, "kind": "sla_breach", "data": {
-            "promise": "P2", "stage": state, "waited_seconds": waited,
-            "misses": conversation.sla_misses}})
-        events.append({**event, "kind": "holding_reply", "data": {
-            "phrase": key, "waited_seconds": waited}})
         report.holding += 1
-        return _Plan(conversation, customer, Reply(text, phrase_key=key), "holding", waited, True)
+        return _Plan(conversation, customer, Reply(text, phrase_key=key), "holding",
+                     holding.waited, True)
 
-    def _off_hours(
+    async def _off_hours(
         self, conversation: Conversation, customer: Customer, now: datetime, next_open: datetime,
-        events: list[dict[str, Any]], report: TickReport,
+        journal: Journal, report: TickReport,
     ) -> _Plan | None:
         """P24: say once when a person is back; the clock then counts from that shift start."""
-        conversation.reply_due_at = next_open + self.period
-        if conversation.waiting_since is None or conversation.waiting_since < next_open:
-            conversation.waiting_since = next_open
-        if conversation.off_hours_until == next_open:
+        if not await self.lifecycle.off_hours_due(journal, conversation, now, next_open):
             return None  # already told; the bot keeps answering what it can meanwhile
-        conversation.off_hours_until = next_open
         text, key = say(
             self.knowledge.catalogue, "off_hours", conversation.language,
             values={"next_open": format_next_open(next_open, now, conversation.language,
@@ -285,8 +274,6 @@ class SlaClock:
             avoid=conversation.last_phrase_key,
         )
         conversation.last_phrase_key = key
-        events.append({"conversation_id": conversation.id, "agent_id": conversation.agent_id,
-                       "kind": "off_hours", "data": {"next_open": next_open.isoformat()}})
         report.off_hours += 1
         return _Plan(conversation, customer, Reply(text, phrase_key=key), "off_hours")
 
@@ -300,7 +287,7 @@ class SlaClock:
             report.sent_at.append(asyncio.get_running_loop().time())
 
     async def _record(
-        self, repo: Repo, plans: list[_Plan], events: list[dict[str, Any]], now: datetime
+        self, repo: Repo, plans: list[_Plan], journal: Journal, now: datetime
     ) -> None:
         """Outgoing messages and events in one transaction (Core inserts: one round trip each)."""
         messages = [
@@ -311,9 +298,7 @@ class SlaClock:
         ]
         if messages:
             await repo.session.execute(Message.__table__.insert(), messages)
-        if events:
-            rows = [{**e, "at": now} for e in events]
-            await repo.session.execute(Event.__table__.insert(), rows)
+        await journal.flush(repo.session)
 
     async def _nudge(self, plan: _Plan) -> None:
         try:
@@ -324,13 +309,13 @@ class SlaClock:
     async def _reassign(
         self, repo: Repo, plans: list[_Plan], now: datetime, report: TickReport
     ) -> None:
-        """After repeated misses an assigned chat goes to another agent on duty."""
+        """After repeated misses an assigned chat goes to another agent on duty (the desk's
+        reassignment is the lifecycle's ``transfer``, which records ``reassigned``)."""
         limit = self.settings.sla_reassign_after_misses
         for plan in plans:
             conversation = plan.conversation
             if conversation.state != ConversationState.ASSIGNED or conversation.sla_misses < limit:
                 continue
-            previous = conversation.agent_id
             try:
                 new_agent = await self.desk.reassign(repo, conversation.id, now)
             except Exception:
@@ -339,11 +324,6 @@ class SlaClock:
                 continue
             if new_agent is None:
                 continue
-            misses, conversation.sla_misses = conversation.sla_misses, 0
-            await repo.events.add(
-                "reassigned", conversation_id=conversation.id, agent_id=new_agent,
-                previous_agent_id=previous, misses=misses, at=now,
-            )
             await repo.commit()
             report.reassigned += 1
 

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from bot.services.lifecycle import Lifecycle
 from bot.settings import Settings
 from storage.base import utcnow
 from storage.models import ShopSetting
@@ -85,9 +86,8 @@ async def remove_agent(repo: Repo, user_id: int, now: datetime | None = None) ->
     if not await repo.agents.is_agent(user_id):
         return False
     for conversation in await repo.agents.assigned_to(user_id):
-        if await repo.agents.unassign(conversation.id, user_id, now or utcnow()):
-            await repo.events.add("released", conversation_id=conversation.id,
-                                  agent_id=user_id, reason="agent_removed")
+        await Lifecycle().release(repo, conversation, user_id, now or utcnow(),
+                                  reason="agent_removed")
     await repo.agents.remove([user_id])
     await repo.faq.set_setting(f"duty:{user_id}", "auto")  # a later /addagent starts clean
     return True

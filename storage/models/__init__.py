@@ -12,6 +12,7 @@ from storage.models.core import (
     Sender,
     ShopSetting,
 )
+from storage.models.inbox import InboxUpdate
 
 __all__ = [
     "OPEN_STATES",
@@ -20,6 +21,7 @@ __all__ = [
     "Customer",
     "Event",
     "FaqEntryRow",
+    "InboxUpdate",
     "Message",
     "PhraseTemplate",
     "Sender",

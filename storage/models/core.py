@@ -85,6 +85,8 @@ class Conversation(Base):
     off_hours_until: Mapped[datetime | None]
     longest_wait_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
     first_human_reply_at: Mapped[datetime | None]
+    # Holding replies sent for the shopper's latest message (P2 back-off; lifecycle.py).
+    holding_sent: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class Message(Base):

@@ -213,6 +213,8 @@ class FollowUp(Base):
     outcome: Mapped[str | None] = mapped_column(String(16))  # ok / problem
     answered_at: Mapped[datetime | None]
     note: Mapped[str] = mapped_column(Text, default="")
+    # P17 the year-end report's 回访 questions, 1–5 each: attitude / time / handling.
+    scores: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
 
 
 class Notice(Base):

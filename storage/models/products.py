@@ -94,3 +94,15 @@ class PaymentReminder(Base):
     claimed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     note: Mapped[str] = mapped_column(Text, default="")  # why dropped: paid / cancelled / …
+
+
+class CrossSell(Base):
+    """P6: after an order, at most one suggestion of a related item (one row per order)."""
+
+    __tablename__ = "cross_sells"
+
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    product_code: Mapped[str | None] = mapped_column(String(64))  # None: nothing fitted
+    sent: Mapped[bool] = mapped_column(default=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -109,11 +109,6 @@ class ConversationRepo:
         await self.session.flush()
         return conversation
 
-    async def close(self, conversation: Conversation, now: datetime) -> None:
-        conversation.state = ConversationState.CLOSED
-        conversation.closed_at = now
-        conversation.reply_due_at = None
-
     async def store_inbound(
         self,
         *,
@@ -209,6 +204,28 @@ class ConversationRepo:
         )
         return list(reversed(list(rows)))
 
+    async def burst_size(self, message: Message, window: timedelta) -> int:
+        """Shopper messages of the conversation from ``window`` before ``message`` up to it
+        (itself included): the same count whenever and wherever it is answered."""
+        return int(await self.session.scalar(
+            select(func.count()).select_from(Message).where(
+                Message.conversation_id == message.conversation_id,
+                Message.sender == Sender.SHOPPER,
+                Message.created_at >= message.created_at - window,
+                Message.id <= message.id,
+            )
+        ) or 0)
+
+    async def shopper_messages_after(
+        self, conversation_id: int, after_id: int, limit: int = 500
+    ) -> list[Message]:
+        """The conversation's shopper messages with an id above ``after_id``, oldest first."""
+        return list(await self.session.scalars(
+            select(Message).where(Message.conversation_id == conversation_id,
+                                  Message.sender == Sender.SHOPPER, Message.id > after_id)
+            .order_by(Message.id).limit(limit)
+        ))
+
     async def unhandled_inbound(self, older_than: datetime, limit: int = 100) -> list[Message]:
         """Shopper messages stored but never answered (a crash mid-chat): to resume on start."""
         rows = await self.session.scalars(
@@ -226,8 +243,3 @@ class ConversationRepo:
     async def count_in_state(self, state: ConversationState) -> int:
         query = select(func.count()).select_from(Conversation).where(Conversation.state == state)
         return int(await self.session.scalar(query) or 0)
-
-    async def set_state(self, conversation_id: int, state: ConversationState) -> None:
-        await self.session.execute(
-            update(Conversation).where(Conversation.id == conversation_id).values(state=state)
-        )

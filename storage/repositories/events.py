@@ -42,6 +42,12 @@ class EventRepo:
             .order_by(Event.id.desc()).limit(1)
         )
 
+    async def latest_of(self, kind: str) -> Event | None:
+        """The newest event of ``kind`` shop-wide."""
+        return await self.session.scalar(
+            select(Event).where(Event.kind == kind).order_by(Event.id.desc()).limit(1)
+        )
+
     async def count(self, kind: str, conversation_id: int | None = None) -> int:
         query = select(func.count()).select_from(Event).where(Event.kind == kind)
         if conversation_id is not None:

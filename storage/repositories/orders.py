@@ -118,12 +118,30 @@ class OrderRepo:
         await self.session.flush()
 
     async def pending_lookup(self, customer_id: int, since: datetime) -> OrderLookup | None:
+        """The open check: waiting for the 4 digits (no outcome) or for the second proof."""
         return await self.session.scalar(
             select(OrderLookup).where(
-                OrderLookup.customer_id == customer_id, OrderLookup.outcome.is_(None),
+                OrderLookup.customer_id == customer_id,
+                or_(OrderLookup.outcome.is_(None),
+                    OrderLookup.outcome.in_(("digits_ok", "digits_bad"))),
                 OrderLookup.asked_at >= since,
             ).order_by(OrderLookup.id.desc()).limit(1)
         )
+
+    async def failed_lookups_for(self, order_ref: str, since: datetime) -> int:
+        """Failed proofs for one order, over every account (new accounts get no fresh ones)."""
+        query = select(func.count()).select_from(OrderLookup).where(
+            OrderLookup.order_ref == order_ref, OrderLookup.outcome == "failed",
+            OrderLookup.asked_at >= since,
+        )
+        return int(await self.session.scalar(query) or 0)
+
+    async def failed_lookups_since(self, since: datetime) -> int:
+        """Failed proofs in the whole shop since ``since``."""
+        query = select(func.count()).select_from(OrderLookup).where(
+            OrderLookup.outcome == "failed", OrderLookup.asked_at >= since,
+        )
+        return int(await self.session.scalar(query) or 0)
 
     async def failed_lookups(self, customer_id: int, since: datetime) -> int:
         query = select(func.count()).select_from(OrderLookup).where(

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.base import upsert_for
 from storage.models.orders import Order, OrderStatus
-from storage.models.products import PaymentReminder, Product, ProductVariant, ReminderStatus
+from storage.models.products import (
+    CrossSell,
+    PaymentReminder,
+    Product,
+    ProductVariant,
+    ReminderStatus,
+)
 
 
 class ProductRepo:
@@ -61,6 +69,19 @@ class ProductRepo:
             select(func.count(Product.id), func.max(Product.updated_at)))).one()
         return int(row[0]), row[1]
 
+    async def insert_products(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """New products in bulk (an import of thousands); returns code → id."""
+        ids: dict[str, int] = {}
+        for start in range(0, len(rows), 1000):
+            result = await self.session.execute(
+                insert(Product).returning(Product.id, Product.code), rows[start:start + 1000])
+            ids.update({code: product_id for product_id, code in result})
+        return ids
+
+    async def insert_variants(self, rows: list[dict[str, Any]]) -> None:
+        for start in range(0, len(rows), 1000):
+            await self.session.execute(insert(ProductVariant), rows[start:start + 1000])
+
     def add(self, product: Product) -> None:
         self.session.add(product)
 
@@ -106,7 +127,7 @@ class ProductRepo:
             select(PaymentReminder, Order).join(Order, Order.id == PaymentReminder.order_id)
             .where(PaymentReminder.status == ReminderStatus.SENT,
                    PaymentReminder.sent_at >= start, PaymentReminder.sent_at < end))
-        return [(reminder, order) for reminder, order in rows.tuples()]
+        return [(reminder, order) for reminder, order in rows]
 
     async def unpaid_orders_without_reminder(self, limit: int = 500) -> list[Order]:
         """Pending orders not yet given a reminder row (imported or posted since last look)."""
@@ -115,3 +136,24 @@ class ProductRepo:
             select(Order).where(Order.status == OrderStatus.PENDING, Order.id.not_in(taken))
             .order_by(Order.id).limit(limit))
         return list(rows)
+
+    # ------------------------------------------------------------------ cross-sell (P6)
+    async def paid_orders_without_cross_sell(self, since: datetime, limit: int = 200,
+                                             ) -> list[Order]:
+        done = select(CrossSell.order_id)
+        rows = await self.session.scalars(
+            select(Order).where(Order.status == OrderStatus.PAID,
+                                Order.telegram_user_id.is_not(None), Order.created_at >= since,
+                                Order.id.not_in(done))
+            .order_by(Order.id).limit(limit))
+        return list(rows)
+
+    async def claim_cross_sell(self, order: Order, now: datetime) -> bool:
+        """One row per order, first writer wins (several processes tick at once)."""
+        insert_ = upsert_for(self.session)
+        result = await self.session.execute(
+            insert_(CrossSell).values(order_id=order.id, at=now).on_conflict_do_nothing())
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def cross_sell(self, order_id: int) -> CrossSell | None:
+        return await self.session.get(CrossSell, order_id)

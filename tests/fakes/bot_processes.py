@@ -1,7 +1,8 @@
-"""Bot processes started as README starts them (``python -m bot``), in webhook mode.
+"""Bot processes started as README starts them (``python -m bot``), in webhook or polling mode.
 
-Used by the multi-process and crash tests and by bench/bench_load.py. Each process listens on
-its own port; the fake Bot API server plays the load balancer (``deliver_webhooks``).
+Used by the multi-process and crash tests and by bench/bench_load.py. Each webhook process
+listens on its own port; the fake Bot API server plays the load balancer (``deliver_webhooks``).
+A polling process (``PollingBotProcess``) long-polls the fake server, as a one-process shop does.
 """
 
 from __future__ import annotations
@@ -102,6 +103,34 @@ class BotProcess:
             return ""
 
 
+@dataclass
+class PollingBotProcess(BotProcess):
+    """``python -m bot`` long-polling ``server`` (no webhook); ready at its first getUpdates."""
+
+    server: FakeTelegramServer | None = None
+    _calls_before: int = 0
+
+    async def start(self) -> None:
+        assert self.server is not None
+        self._calls_before = len(self.server.calls)  # a poll after this start means ready
+        await super().start()
+
+    async def wait_ready(self, timeout: float = 60) -> None:
+        assert self.server is not None
+        server = self.server
+
+        def polled() -> bool:
+            return any(c.method == "getUpdates" for c in server.calls[self._calls_before:])
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not polled():
+            if not self.alive:
+                raise RuntimeError(f"bot exited early:\n{self.log_tail()}")
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"bot not polling:\n{self.log_tail()}")
+            await asyncio.sleep(0.05)
+
+
 async def stop_all(bots: list[BotProcess], server: FakeTelegramServer, *, failed: bool) -> None:
     """Stop the bots, then the server; the bots' logs are printed when the test failed."""
     await asyncio.gather(*(b.stop() for b in bots))
@@ -126,6 +155,12 @@ def bot_env(api_url: str, database_url: str, redis_url: str | None, token: str) 
         env.pop("REDIS_URL", None)
     env.pop("SHOP_CONFIG", None)
     return env
+
+
+def polling_env(api_url: str, database_url: str, token: str) -> dict[str, str]:
+    """The demo shop long-polling ``api_url`` on ``database_url``, one process (no Redis)."""
+    env = {k: v for k, v in os.environ.items() if k not in SHOP_VARIABLES}
+    return {**env, "BOT_TOKEN": token, "TELEGRAM_API_URL": api_url, "DATABASE_URL": database_url}
 
 
 @asynccontextmanager

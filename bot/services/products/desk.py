@@ -19,9 +19,10 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.clock import Clock
+from bot.services.canned import Canned
 from bot.services.knowledge import KnowledgeBase
 from bot.services.products.importer import price_now, promo_active
 from bot.services.products.index import (
@@ -34,16 +35,16 @@ from bot.services.products.index import (
 )
 from bot.services.products.wording import FIT_NAMES, money, product_say
 from bot.services.replies import Button, Photo, Reply
+from phrases.lang import has_chinese
 from phrases.sizing import Body, parse_body, pick_size
 from phrases.splitting import split_message
 from storage.models import Conversation, Customer, Event
 from storage.models.products import Product, ProductVariant
 from storage.repositories import Repo
 
-RELOAD_EVERY = timedelta(seconds=60)  # another process's import shows up within a minute
 TIE = 1.0  # two products whose scores differ less than this are "two candidates"
 RECOMMEND_COUNT = 3
-ASPECT_CUES = {"price", "stock", "material", "care", "fit", "size"}
+ASPECT_CUES = {"price", "stock", "colour", "material", "care", "fit", "size"}
 MULTI_LETTER_SIZE = re.compile(r"(?<![a-z0-9])(xxxl|xxl|[2-5]xl|xl|xs|xxs)(?![a-z0-9])")
 ONE_LETTER_SIZE = re.compile(r"(?<![A-Za-z0-9])([SML])(?![A-Za-z0-9])")
 SIZE_WITH_WORD = re.compile(r"(?<![a-z0-9])([a-z0-9]{1,4})\s*(?:码|号)|size\s+([a-z0-9]{1,4})\b")
@@ -85,13 +86,15 @@ class CatalogueDesk:
         self.loaded_at = self.clock.now()
         self.stamp = await repo.products.stamp()
 
-    async def _fresh(self, repo: Repo, now: datetime) -> None:
-        if self.loaded_at is not None and now - self.loaded_at < RELOAD_EVERY:
-            return
-        stamp = await repo.products.stamp()
-        if stamp != self.stamp or self.loaded_at is None:
+    async def refresh(self, repo: Repo) -> None:
+        """Rebuild only when the catalogue changed (the periodic job; another process's import)."""
+        if await repo.products.stamp() != self.stamp:
             await self.reload(repo)
-        self.loaded_at = now
+        self.loaded_at = self.clock.now()
+
+    async def _fresh(self, repo: Repo, now: datetime) -> None:
+        if self.loaded_at is None:
+            await self.reload(repo)
 
     # ------------------------------------------------------------------ a message
     async def answer(
@@ -150,6 +153,9 @@ class CatalogueDesk:
     ) -> list[Reply]:
         """The answer about one product for this message (it becomes the product in context)."""
         norm = normalise(text)
+        for name in sorted(self.index.names_of(product.id), key=len, reverse=True):
+            norm = norm.replace(name, " ")  # "白衬衫" names the shirt, not the colour asked
+            text = text.replace(name, " ")
         asked = self._asked(product, text, norm, cues_in(norm), parse_body(text))
         lang = conversation.language
         lines: list[str] = []
@@ -159,7 +165,7 @@ class CatalogueDesk:
             lines += self._size_lines(product, asked.body, lang, extra)
         if "price" in aspects:
             lines.append(self._price_line(product, asked, lang, now))
-        if "stock" in aspects or asked.size or asked.colour:
+        if aspects & {"stock", "colour"} or asked.size or asked.colour:
             lines.append(self._stock_line(product, asked, lang))
         if "material" in aspects and product.material:
             lines.append(self._say("product_material", lang, product=self._title(product, lang),
@@ -226,13 +232,13 @@ class CatalogueDesk:
 
         def score(item: tuple[int, tuple[frozenset[str], str, int]]) -> float:
             product_tags, season, sales = item[1]
-            fit = 10 * len(tags & product_tags) + 5 * (season in seasons or (
-                bool(seasons) and season in ("all", "四季")))
+            fit = 10 * len(tags & product_tags) + 5 * (season in seasons) + 3 * (
+                bool(seasons) and season in ("all", "四季"))  # all-season fits, less well
             return fit + math.log1p(sales) / 10
 
         ranked = sorted(self.meta.items(), key=score, reverse=True)
         if tags or seasons:
-            matching = [item for item in ranked if score(item) >= 5]
+            matching = [item for item in ranked if score(item) >= 3]
             ranked = matching or ranked
         picks: list[Product] = []
         for start in range(0, min(len(ranked), 60), 12):
@@ -257,6 +263,20 @@ class CatalogueDesk:
                               customer=customer.id, products=[p.id for p in picks])
         text, key = self._phrase("recommend_intro", lang)
         return [Reply(text, rows, key, photos=photos)]
+
+    # ------------------------------------------------------------------ agents
+    async def inline(self, repo: Repo, query: str, limit: int = 5) -> list[Canned]:
+        """Agents' inline query (P5): product cards for the names in ``query``, in the
+        query's language, ready to send into the shopper's topic."""
+        if not query.strip() or not len(self.index):
+            return []
+        lang = "zh" if has_chinese(query) else "en"
+        now = self.clock.now()
+        with repo.session.no_autoflush:
+            products = await repo.products.many(
+                [hit.product_id for hit in self.index.find(query)[:limit]])
+        return [Canned(f"product:{p.id}", f"🛍 {self._title(p, lang)}",
+                       self.card(p, lang, now).text) for p in products if p.active]
 
     # ------------------------------------------------------------------ pieces
     async def _which(
@@ -364,6 +384,16 @@ class CatalogueDesk:
             return ""
         low, high = money(prices[0], "zh"), money(prices[-1], "zh")
         return low if low == high else f"{low}–{high}"
+
+    def title_of(self, product: Product, lang: str) -> str:
+        return self._title(product, lang)
+
+    def price_text(self, product: Product, now: datetime) -> str:
+        return self._price_text(product, now)
+
+    def phrase(self, situation: str, lang: str, *tags: str, **values: object,
+               ) -> tuple[str, str]:
+        return self._phrase(situation, lang, *tags, **values)
 
     def _title(self, product: Product, lang: str) -> str:
         return (product.title_zh if lang == "zh" else product.title_en) or product.title_zh \

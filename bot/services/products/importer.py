@@ -36,7 +36,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from storage.base import utcnow
-from storage.models.products import Product, ProductVariant
+from storage.models.products import ProductVariant
 from storage.repositories import Repo
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -440,15 +440,28 @@ async def apply(repo: Repo, result: CatalogueImport, now: datetime | None = None
                 result.errors.append(f"{v.where}: new sku {v.sku} needs a price")
     if not result.ok:
         return result
+    fresh = [p for p in result.products if p.code not in existing]
+    if fresh:  # new products and their new SKUs: two bulk INSERTs (10,000 rows in seconds)
+        ids = await repo.products.insert_products([_new_product(p, now) for p in fresh])
+        rows = [{"product_id": ids[p.code], **_new_variant(v)}
+                for p in fresh for v in p.variants if v.sku not in variants]
+        await repo.products.insert_variants(rows)
+        result.created += len(fresh)
+        result.variants += len(rows)
+        fresh_codes = {p.code for p in fresh}
+        existing.update(await repo.products.by_codes(
+            {p.code for p in fresh if any(v.sku in variants for v in p.variants)}))
+    else:
+        fresh_codes = set()
     for incoming in result.products:
-        product = existing.get(incoming.code)
-        if product is None:
-            product = Product(code=incoming.code, variants=[], aliases=[], material={},
-                              care={}, tags=[], size_chart=[], photos=[], related=[])
-            repo.products.add(product)
-            existing[incoming.code] = product
-            result.created += 1
+        if incoming.code in fresh_codes:
+            moved = [v for v in incoming.variants if v.sku in variants]
+            if not moved:
+                continue
+            product = existing[incoming.code]  # a new product taking over existing SKUs
+            incoming = ProductIn(code=incoming.code, where=incoming.where, variants=moved)
         else:
+            product = existing[incoming.code]
             result.updated += 1
         for name in PRODUCT_FIELDS:
             value = getattr(incoming, name)
@@ -484,6 +497,27 @@ async def apply_updates(repo: Repo, result: CatalogueImport, now: datetime | Non
         result.variants += 1
     await repo.products.flush()
     return result
+
+
+def _new_product(incoming: ProductIn, now: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {"code": incoming.code, "aliases": [], "material": {}, "care": {},
+                           "tags": [], "size_chart": [], "photos": [], "related": [],
+                           "title_zh": "", "title_en": "", "fit": "regular", "season": "",
+                           "sales": 0, "active": True, "updated_at": now}
+    row.update({name: getattr(incoming, name) for name in PRODUCT_FIELDS
+                if getattr(incoming, name) is not None})
+    return row
+
+
+def _new_variant(incoming: VariantIn) -> dict[str, Any]:
+    def given(value: Any) -> Any:
+        return None if value is UNSET else value
+
+    return {"sku": incoming.sku, "size": incoming.size or "", "colour": incoming.colour or {},
+            "price_cents": incoming.price_cents or 0, "stock": incoming.stock or 0,
+            "promo_price_cents": given(incoming.promo_price_cents),
+            "promo_ends_at": given(incoming.promo_ends_at),
+            "restock_at": given(incoming.restock_at)}
 
 
 def _update_variant(variant: ProductVariant, incoming: VariantIn) -> None:

@@ -1,10 +1,11 @@
 """Finding the product a shopper names (P5): titles and aliases in zh/en, typos, homophones.
 
-Built once from the catalogue (and again when it changes), queried for every shopper message,
-so a lookup touches only the names that share a piece with the message: each name is indexed
-by its pinyin/word bigrams (Chinese) and words (English). A candidate then scores 100 when its
-text is in the message, 95 when its pinyin is (鸭麻衬衫 → 亚麻衬衫, a homophone typo), else its
-rapidfuzz ratio on pinyin/words against runs of its length (linnen shirt → linen shirt).
+Built once from the catalogue (and again when it changes), queried for every shopper message.
+A name scores 100 when its text is in the message, 95 when its pinyin is (鸭麻衬衫 → 亚麻衬衫,
+a homophone typo): both found by looking the message's substrings and syllable runs up in
+dicts, so no name is visited. Only when none is there, the names sharing the most pieces
+(pinyin/word bigrams for Chinese, words for English) get a rapidfuzz ratio against runs of the
+message of about their length (linnen shirt → linen shirt), in one ``cdist`` call.
 Stock and price are not held here: the desk reads them from the database when it answers.
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 import yaml
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
+from rapidfuzz.process import cdist
 
 from storage.models.products import Product
 
@@ -38,16 +40,28 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
 
 
+@lru_cache(maxsize=30_000)
+def _sound(char: str) -> str:
+    """One character's pinyin without tones, the same in names and messages (so no context:
+    a polyphone reads alike on both sides, which is all matching needs)."""
+    return lazy_pinyin(char)[0]
+
+
 def syllables(text: str) -> list[str]:
-    """Pinyin for Chinese characters, words for the rest: 'T恤 白色' → ['t', 'xu', 'bai', 'se']."""
+    """Pinyin for Chinese characters, words for the rest: 't恤 白色' → ['t', 'xu', 'bai', 'se']."""
     out: list[str] = []
-    for piece in lazy_pinyin(text):
-        if _CJK.search(piece) is None and not piece.isalpha():
-            out += _WORD.findall(piece)
-        elif piece.isascii():
-            out += _WORD.findall(piece.lower())
-        else:
-            out.append(piece)
+    word: list[str] = []
+    for char in text:
+        if char.isascii() and char.isalnum():
+            word.append(char)
+            continue
+        if word:
+            out.append("".join(word))
+            word = []
+        if "\u4e00" <= char <= "\u9fff":
+            out.append(_sound(char))
+    if word:
+        out.append("".join(word))
     return out
 
 
@@ -75,12 +89,17 @@ class Hit:
 
 
 class ProductIndex:
-    """Names of the products on sale, by the pieces they are made of."""
+    """Names of the products on sale: by their text, their sound, and the pieces of both."""
 
     def __init__(self, products: Iterable[Product]) -> None:
         self.names: list[Name] = []
         self.by_piece: dict[str, list[int]] = {}
+        self.by_text: dict[str, list[int]] = {}
+        self.by_sounds: dict[str, list[int]] = {}
         self.titles: dict[int, dict[str, str]] = {}
+        self.by_product: dict[int, list[str]] = {}
+        self.longest = 2  # characters of the longest Chinese name
+        self.most_words = 1  # words (or syllables) of the longest name
         for product in products:
             if not product.active:
                 continue
@@ -96,64 +115,94 @@ class ProductIndex:
             return  # one character or two letters would match everywhere
         tokens = syllables(text)
         number = len(self.names)
-        self.names.append(Name(product_id, text, " ".join(tokens), cjk))
+        name = Name(product_id, text, " ".join(tokens), cjk)
+        self.names.append(name)
+        self.by_product.setdefault(product_id, []).append(text)
+        self.by_text.setdefault(text, []).append(number)
+        self.by_sounds.setdefault(name.sounds, []).append(number)
+        if cjk:
+            self.longest = max(self.longest, len(text))
+        self.most_words = max(self.most_words, len(tokens), text.count(" ") + 1)
         for piece in _pieces(tokens, cjk):
             self.by_piece.setdefault(piece, []).append(number)
 
     def __len__(self) -> int:
         return len(self.titles)
 
+    def names_of(self, product_id: int) -> list[str]:
+        """The product's names as matched (normalised): titles and aliases."""
+        return self.by_product.get(product_id, [])
+
     def title(self, product_id: int, lang: str) -> str:
         titles = self.titles.get(product_id, {})
         return titles.get(lang) or titles.get("zh") or ""
 
     def find(self, message: str) -> list[Hit]:
-        """Products named in ``message``, best first (one hit per product)."""
+        """Products named in ``message``, best first (one hit per product).
+
+        Exact names first, by looking the message's own pieces up (substrings for Chinese,
+        runs of words for English, runs of syllables for sounds): no name is visited unless
+        it is there. Only when none is there are the names sharing pieces scored fuzzily.
+        """
         text = normalise(message)
         if not text:
             return []
         tokens = syllables(text)
-        sounds = " ".join(tokens)
-        counts: Counter[int] = Counter()
-        for piece in _pieces(tokens, cjk=False) | _pieces(tokens, cjk=True):
-            for number in self.by_piece.get(piece, ()):
-                counts[number] += 1
         best: dict[int, Hit] = {}
-        padded = f" {text} "
-        padded_sounds = f" {sounds} "
-        for number, _ in counts.most_common(CANDIDATES):
-            name = self.names[number]
-            if (name.text in text) if name.cjk else (f" {name.text} " in padded):
-                score = 100.0
-            elif f" {name.sounds} " in padded_sounds:
-                score = 95.0
-            elif len(name.sounds) >= 5:
-                score = min(94.0, _window_ratio(name.sounds, tokens))
-                if score < FUZZY_CUTOFF:
-                    continue
-            else:
-                continue
-            # A longer name that matches says more: 亚麻衬衫 over 衬衫.
-            score += min(len(name.text), 20) / 100
-            known = best.get(name.product_id)
-            if known is None or score > known.score:
-                best[name.product_id] = Hit(name.product_id, score, name.text)
+        for number in self._exact(text):
+            self._keep(best, number, 100.0)
+        for run in _runs(tokens, self.most_words):
+            for number in self.by_sounds.get(run, ()):
+                self._keep(best, number, 95.0)
+        if not best:
+            self._fuzzy(best, tokens)
         return sorted(best.values(), key=lambda hit: -hit.score)
 
+    def _exact(self, text: str) -> set[int]:
+        found: set[int] = set()
+        length = len(text)
+        for start in range(length):  # Chinese names (and mixed ones like "t恤") anywhere
+            for end in range(start + 2, min(length, start + self.longest) + 1):
+                for number in self.by_text.get(text[start:end], ()):
+                    if self.names[number].cjk:
+                        found.add(number)
+        for run in _runs(text.split(" "), self.most_words):  # English names: whole words
+            found.update(n for n in self.by_text.get(run, ()) if not self.names[n].cjk)
+        return found
 
-def _window_ratio(name: str, tokens: list[str]) -> float:
-    """The best rapidfuzz ratio of ``name`` against runs of the message's syllables/words of
-    about its length (so "t shirt" does not match "linnen shirt" the way a partial ratio does).
-    """
-    size = name.count(" ") + 1
-    best = 0.0
-    for width in (size - 1, size, size + 1):
-        if width < 1:
-            continue
-        for start in range(0, max(1, len(tokens) - width + 1)):
-            window = " ".join(tokens[start:start + width])
-            best = max(best, fuzz.ratio(name, window, score_cutoff=best))
-    return best
+    def _fuzzy(self, best: dict[int, Hit], tokens: list[str]) -> None:
+        counts: Counter[int] = Counter()
+        for piece in _pieces(tokens, cjk=False) | _pieces(tokens, cjk=True):
+            counts.update(self.by_piece.get(piece, ()))
+        numbers = [n for n, _ in counts.most_common(CANDIDATES)
+                   if len(self.names[n].sounds) >= 5]
+        if not numbers:
+            return
+        widths = {w for n in numbers for size in (self.names[n].sounds.count(" ") + 1,)
+                  for w in (size - 1, size, size + 1) if w >= 1}
+        windows = list(dict.fromkeys(
+            " ".join(tokens[start:start + width]) for width in widths
+            for start in range(max(1, len(tokens) - width + 1))))
+        scores = cdist(windows, [self.names[n].sounds for n in numbers], scorer=fuzz.ratio,
+                       score_cutoff=FUZZY_CUTOFF, workers=1)
+        for column, number in enumerate(numbers):
+            score = float(scores[:, column].max())
+            if score >= FUZZY_CUTOFF:
+                self._keep(best, number, min(94.0, score))
+
+    def _keep(self, best: dict[int, Hit], number: int, score: float) -> None:
+        name = self.names[number]
+        score += min(len(name.text), 20) / 100  # a longer name says more: 亚麻衬衫 over 衬衫
+        known = best.get(name.product_id)
+        if known is None or score > known.score:
+            best[name.product_id] = Hit(name.product_id, score, name.text)
+
+
+def _runs(words: list[str], longest: int) -> Iterable[str]:
+    """Every run of 1..longest consecutive words, joined by spaces."""
+    for start in range(len(words)):
+        for end in range(start + 1, min(len(words), start + longest) + 1):
+            yield " ".join(words[start:end])
 
 
 # ---------------------------------------------------------------------- cue words

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from bot.services.aftercare import FOLLOW_UP_ASPECTS
 from bot.services.rates import ticket_rates
 from bot.services.reports.model import AfterSales, AgentSection, Report
 from bot.services.reports.scope import Scope
@@ -37,6 +38,14 @@ async def collect(scope: Scope, report: Report, agents: dict[int, AgentSection])
             str(outcome or "no_answer"): int(n) for outcome, n in sorted(
                 outcomes, key=lambda row: (-row[1], str(row[0] or "")))
         }
+        scored = [scores for (scores,) in (await session.execute(
+            select(FollowUp.scores).where(in_period(FollowUp.answered_at, scope))
+        )).all() if scores]
+        aftersales.follow_ups_scored = len(scored)
+        for aspect in FOLLOW_UP_ASPECTS:
+            values = [int(s[aspect]) for s in scored if aspect in s]
+            if values:
+                aftersales.follow_up_scores[aspect] = sum(values) / len(values)
     else:
         scope.not_recorded.append("follow_ups")
     if scope.has_table(Order.__tablename__):

@@ -8,7 +8,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.reports import aftersales, botside, duty, quality, volumes, waiting
+from bot.services.reports import (
+    aftersales,
+    botside,
+    duty,
+    meeting,
+    quality,
+    sales,
+    volumes,
+    waiting,
+)
 from bot.services.reports.model import AgentSection, Change, Report
 from bot.services.reports.scope import Scope, discover
 from storage.repositories import Repo
@@ -18,7 +27,7 @@ Section = Callable[[Scope, Report, dict[int, AgentSection]], Awaitable[None]]
 # Order matters only in that waiting reads volumes' shopper message count.
 SECTIONS: tuple[Section, ...] = (
     volumes.collect, botside.collect, waiting.collect, quality.collect, aftersales.collect,
-    duty.collect,
+    duty.collect, sales.collect, meeting.collect,
 )
 
 # Headline figures compared with the previous period: key → how to read it from a report.

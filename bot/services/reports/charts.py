@@ -1,14 +1,18 @@
 """Charts as PNG bytes (matplotlib, Agg, no pyplot state): one figure per question of P23.
 
 Every chart has the same pixel size (CHART_SIZE) so Telegram shows them as one album. Chinese
-labels need a CJK font; without one the charts fall back to English labels. matplotlib is
+labels use Noto Sans CJK SC from the ``mpl-font`` package the project's install brings (chosen
+explicitly, by file); without any CJK font the charts fall back to English labels. Agents
+appear by name. matplotlib is
 imported on the first chart, not with the bot: it cost every process start about a second.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.services.reports.labels import label
@@ -16,6 +20,7 @@ from bot.services.reports.model import Report
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 CHART_SIZE = (800, 450)  # pixels
 DPI = 100
@@ -24,10 +29,31 @@ CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Zen Hei", "SimHei",
 CHARTS = ("wait", "hour", "satisfaction", "agents")
 
 
+PACKAGED_FONT = ("fonts", "noto", "NotoSansCJKsc-Regular.otf")  # in the mpl-font package
+
+
+def packaged_cjk_font() -> Path | None:
+    """The Noto Sans CJK SC file the project's install brings (PyPI package ``mpl-font``).
+
+    Found without importing the package: its ``__init__`` imports pyplot and changes
+    matplotlib's global settings, which the bot must not do."""
+    spec = importlib.util.find_spec("mpl_font")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder).joinpath(*PACKAGED_FONT)
+        if path.is_file():
+            return path
+    return None
+
+
 @cache
 def _cjk_font() -> str | None:
+    """The CJK font the charts use, chosen explicitly: the packaged one, else a system one."""
     from matplotlib import font_manager
 
+    packaged = packaged_cjk_font()
+    if packaged is not None:
+        font_manager.fontManager.addfont(str(packaged))
+        return font_manager.FontProperties(fname=str(packaged)).get_name()
     names = {font.name for font in font_manager.fontManager.ttflist}
     return next((name for name in CJK_FONTS if name in names), None)
 
@@ -41,21 +67,35 @@ def render_charts(report: Report, lang: str = "zh") -> dict[str, bytes]:
     return {name: render_chart(report, name, lang) for name in CHARTS}
 
 
-def render_chart(report: Report, name: str, lang: str = "zh") -> bytes:
-    from matplotlib import rc_context
+def _fonts(lang: str) -> dict[str, object]:
+    """rc settings naming the CJK font first for Chinese labels (agents' names may be either)."""
+    font = _cjk_font()
+    if font is None:
+        return {}
+    return {"font.family": ["sans-serif"], "font.sans-serif": [font, "DejaVu Sans"]}
+
+
+def build_figure(report: Report, name: str, lang: str = "zh") -> Figure:
+    """One chart as a matplotlib Figure (Agg canvas attached), labels in ``lang``."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg: no display, no pyplot
     from matplotlib.figure import Figure
 
+    figure = Figure(figsize=(CHART_SIZE[0] / DPI, CHART_SIZE[1] / DPI), dpi=DPI)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    draw = {"wait": _wait, "hour": _hour, "satisfaction": _satisfaction,
+            "agents": _agents}[name]
+    draw(report, axes, lang)
+    figure.tight_layout()
+    return figure
+
+
+def render_chart(report: Report, name: str, lang: str = "zh") -> bytes:
+    from matplotlib import rc_context
+
     lang = chart_language(lang)
-    font = _cjk_font() if lang == "zh" else None
-    with rc_context({"font.sans-serif": [font, "DejaVu Sans"]} if font else {}):
-        figure = Figure(figsize=(CHART_SIZE[0] / DPI, CHART_SIZE[1] / DPI), dpi=DPI)
-        FigureCanvasAgg(figure)
-        axes = figure.add_subplot()
-        draw = {"wait": _wait, "hour": _hour, "satisfaction": _satisfaction,
-                "agents": _agents}[name]
-        draw(report, axes, lang)
-        figure.tight_layout()
+    with rc_context(_fonts(lang)):
+        figure = build_figure(report, name, lang)
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
@@ -124,4 +164,6 @@ def _agents(report: Report, axes: Axes, lang: str) -> None:
     twin.set_ylabel(f"{label('first_reply', lang)} p50 ({label('seconds', lang)})")
     handles = axes.get_legend_handles_labels()
     twin_handles = twin.get_legend_handles_labels()
-    twin.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], loc="upper right")
+    # Below the axes, so the legend never covers a bar.
+    twin.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1],
+                loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)

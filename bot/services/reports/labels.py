@@ -41,6 +41,11 @@ LABELS: dict[str, dict[str, str]] = {
     "on_time_rate": {"zh": "及时率", "en": "on-time rate"},
     "reopen_rate": {"zh": "返修率", "en": "rework rate"},
     "follow_ups": {"zh": "回访", "en": "follow-ups done"},
+    "follow_up_scores": {"zh": "回访评分", "en": "follow-up scores"},
+    "self_report": {"zh": "自我汇报", "en": "self-report"},
+    "fq_attitude": {"zh": "服务态度", "en": "attitude"},
+    "fq_time": {"zh": "解决时间", "en": "time to solve"},
+    "fq_handling": {"zh": "处理情况", "en": "handling"},
     "late_shipments": {"zh": "延迟发货", "en": "late shipments"},
     "target": {"zh": "目标", "en": "target"},
     "agents": {"zh": "客服个人", "en": "Agents"},
@@ -66,6 +71,13 @@ LABELS: dict[str, dict[str, str]] = {
     "count": {"zh": "数量", "en": "count"},
     "seconds": {"zh": "秒", "en": "seconds"},
     "no_data": {"zh": "本期无数据", "en": "no data in this period"},
+    # selling (P5, P6, 催缴): bot/services/products/figures.py
+    "sales": {"zh": "销售", "en": "Selling"},
+    "conversion_rate": {"zh": "询单转化率", "en": "inquiry conversion (48 h)"},
+    "payment_reminders": {"zh": "催付", "en": "payment reminders"},
+    "paid_after": {"zh": "之后付款", "en": "paid after"},
+    "recommendations": {"zh": "推荐展示", "en": "recommendations shown"},
+    "clicked": {"zh": "点击", "en": "tapped"},
 }
 
 

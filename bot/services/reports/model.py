@@ -107,6 +107,9 @@ class AfterSales:
     tickets_reopened: int | None = None
     follow_ups_done: int | None = None
     follow_up_outcomes: dict[str, int] = field(default_factory=dict)
+    # P17 回访 scores: aspect (attitude / time / handling) → average 1–5, and how many scored
+    follow_up_scores: dict[str, float] = field(default_factory=dict)
+    follow_ups_scored: int = 0
     late_shipments: int | None = None
 
     HANDLING_TARGET = HANDLED_TARGET
@@ -154,6 +157,7 @@ class AgentSection:
     tone_guard: int | None = None
     survey_answers: int | None = None
     satisfaction_avg: float | None = None
+    self_report: str = ""  # P15: the agent's own words for the Monday meeting
 
     @property
     def label(self) -> str:
@@ -192,6 +196,7 @@ class Report:
     not_recorded: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     duty: Any = None  # bot.services.rota.DutySummary (P11, P12), None in headline-only builds
+    sales: Any = None  # bot.services.products.figures.SalesFigures (P5, P6, 催缴)
 
     def agent(self, agent_id: int) -> AgentSection | None:
         return next((a for a in self.agents if a.agent_id == agent_id), None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from bot.services.products.figures import sales_text
 from bot.services.rates import rates_text
 from bot.services.reports.labels import label
 from bot.services.reports.model import AgentSection, Report, Stats
@@ -112,6 +113,11 @@ def render_text(report: Report, lang: str = "zh", *, with_agents: bool = True) -
             + (f" ({outcomes})" if outcomes else "")
             + f" · {L('late_shipments')} {count(a.late_shipments, lang)}"
         )
+        if a.follow_up_scores:
+            lines.append(f"  {L('follow_up_scores')} (n={a.follow_ups_scored}): " + " · ".join(
+                f"{L('fq_' + aspect)} {avg:.1f}/5" for aspect, avg in a.follow_up_scores.items()))
+    if report.sales is not None:  # 询单转化率, 催付, recommendations (P5, P6)
+        lines += sales_text(report.sales, lang)
     if report.duty is not None and (report.duty.checked or report.duty.leaves
                                     or report.duty.fines):
         lines += duty_text(report.duty, {a.agent_id: a.label for a in report.agents}, lang)
@@ -141,6 +147,7 @@ def render_agent(agent: AgentSection, lang: str = "zh") -> str:
         f"{L('tone_guard')} {count(agent.tone_guard, lang)}"
         + ("" if agent.satisfaction_avg is None
            else f" · {L('satisfaction')} {agent.satisfaction_avg:.2f}")
+        + (f"\n  {L('self_report')}: {agent.self_report}" if agent.self_report else "")
     )
 
 

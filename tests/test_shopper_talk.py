@@ -1,0 +1,163 @@
+"""Dispatcher tests of the conversational intents: acknowledgements, "are you a bot",
+off-topic chit-chat, anger and insults, product damage (P3, P4, P7, P20), both languages.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.settings import Settings
+from phrases.catalogue import SITUATIONS
+from storage.models import Conversation, ConversationState, Event, Message, Sender
+from tests.fakes.updates import message_update
+from tests.harness import BotHarness as Harness
+
+MORNING = datetime(2026, 5, 4, 1, 30, tzinfo=UTC)
+SHOPPER = 5101
+
+
+@pytest.fixture
+async def h(settings: Settings) -> AsyncIterator[Harness]:
+    h = await Harness.start(settings, MORNING)
+    yield h
+    await h.app.close()
+
+
+def phrase_texts(h: Harness, situation: str, lang: str) -> set[str]:
+    """Every text the catalogue may say for a situation, rendered for the demo shop."""
+    category, tags = SITUATIONS[situation]
+    found = h.app.knowledge.catalogue.find(category, lang, *tags)
+    assert found, situation
+    return {p.render({"shop_name": h.app.settings.shop_name}) for p in found}
+
+
+def sent(h: Harness) -> list[str]:
+    """What the shopper read (the HTML escaping undone)."""
+    return [html.unescape(t) for t in h.sent()]
+
+
+def last_buttons(h: Harness) -> list[str]:
+    markup = h.session.requests_of("sendMessage")[-1].reply_markup
+    return [b.callback_data for row in markup.inline_keyboard for b in row] if markup else []
+
+
+async def start_chat(h: Harness, lang: str) -> None:
+    await h.feed(message_update(1, SHOPPER, "你好" if lang == "zh" else "hello",
+                                language_code=lang))
+    h.take_sent()
+
+
+async def conversation(h: Harness) -> Conversation:
+    [found] = await h.rows(Conversation)
+    return found
+
+
+@pytest.mark.parametrize(("lang", "texts"), [
+    ("zh", ["好的", "嗯嗯", "👍", "😂😂😂"]),
+    ("en", ["ok", "got it", "👍"]),
+])
+async def test_acknowledgement_gets_a_short_reply_never_a_hand_over_or_a_greeting(
+    h: Harness, lang: str, texts: list[str]
+) -> None:
+    await start_chat(h, lang)
+    for n, text in enumerate(texts, start=2):
+        await h.feed(message_update(n, SHOPPER, text, language_code=lang))
+        [reply] = sent(h)
+        h.take_sent()
+        assert reply in phrase_texts(h, "ack_reply", lang), (text, reply)
+    chat = await conversation(h)
+    assert chat.state == ConversationState.BOT and chat.misunderstood_in_row == 0
+    assert not [e for e in await h.rows(Event) if e.kind == "escalated"]
+
+
+async def test_acknowledgement_while_a_person_has_the_chat_adds_nothing(h: Harness) -> None:
+    await h.feed(message_update(1, SHOPPER, "转人工"))
+    h.take_sent()
+    await h.feed(message_update(2, SHOPPER, "好的"))
+    assert h.sent() == []  # the bot does not talk over the queue or the agent
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("zh", "你是机器人吗"), ("zh", "是真人在回复吗"), ("en", "are you a bot?"),
+    ("en", "am I talking to a real person"),
+])
+async def test_are_you_a_bot_gets_an_honest_answer_and_the_person_button_P3(
+    h: Harness, lang: str, text: str
+) -> None:
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, text, language_code=lang))
+    [reply] = sent(h)
+    assert reply in phrase_texts(h, "bot_identity", lang)
+    assert h.app.settings.shop_name in reply
+    assert last_buttons(h) == ["human"]
+    assert (await conversation(h)).state == ConversationState.BOT  # asked, not handed over
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("zh", "明天天气怎么样"), ("zh", "1+1等于几"), ("en", "what's the weather like"),
+    ("en", "tell me a joke"),
+])
+async def test_off_topic_chit_chat_gets_a_scope_answer_with_the_person_button_P4(
+    h: Harness, lang: str, text: str
+) -> None:
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, text, language_code=lang))
+    [reply] = sent(h)
+    assert reply in phrase_texts(h, "off_topic", lang)
+    assert last_buttons(h) == ["human"]
+    chat = await conversation(h)
+    assert chat.state == ConversationState.BOT and chat.misunderstood_in_row == 0
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("zh", "质量太差了 什么破玩意儿"), ("zh", "你们是不是骗子"), ("zh", "垃圾店铺 再也不买了"),
+    ("en", "this shop is a scam"), ("en", "you guys are useless"),
+])
+async def test_anger_and_insults_are_complaints_apology_and_a_person_P7_P20(
+    h: Harness, lang: str, text: str
+) -> None:
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, text, language_code=lang))
+    said = sent(h)
+    assert said[0] in phrase_texts(h, "complaint", lang)
+    chat = await conversation(h)
+    assert chat.state == ConversationState.QUEUED and chat.escalation_reason == "complaint"
+    stored = [m for m in await h.rows(Message) if m.sender == Sender.SHOPPER and m.text == text]
+    assert stored[0].meaning["intent"] == "complaint"  # what P20 counting reads
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("zh", "收到的东西坏了"), ("en", "the shirt arrived torn"),
+])
+async def test_product_damage_gets_the_apology_and_after_sales_steps(
+    h: Harness, lang: str, text: str
+) -> None:
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, text, language_code=lang))
+    entry = h.app.knowledge.entry("damaged_item", lang)
+    assert entry is not None
+    said = "".join(sent(h)).replace("\n", "").replace(" ", "")
+    assert entry.answer.replace("\n", "").replace(" ", "") in said
+    assert ("抱歉" if lang == "zh" else "sorry") in said
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("zh", "收到的东西坏了 什么破玩意儿 气死我了"), ("en", "the shirt arrived torn, what a scam"),
+])
+async def test_angry_damage_report_gets_apology_steps_and_a_person(
+    h: Harness, lang: str, text: str
+) -> None:
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, text, language_code=lang))
+    said = sent(h)
+    assert said[0] in phrase_texts(h, "complaint", lang)
+    entry = h.app.knowledge.entry("damaged_item", lang)
+    assert entry is not None
+    flat = "".join(said).replace("\n", "").replace(" ", "")
+    assert entry.answer.replace("\n", "").replace(" ", "") in flat
+    chat = await conversation(h)
+    assert chat.state == ConversationState.QUEUED and chat.escalation_reason == "complaint"
