@@ -14,9 +14,11 @@ from bot.jobs.people import install_people_jobs
 from bot.jobs.reports import start_reports
 from bot.jobs.scheduler import add_housekeeping, build_scheduler
 from bot.resume import install_resumer
+from bot.services.shifts import on_duty
 from bot.settings import Settings
-from bot.transport.terminal import TerminalShopper, run_terminal
+from bot.transport.terminal import TerminalShopper, demo_banner, run_terminal
 from storage.locks import startup_lock
+from storage.repositories import Repo
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +54,13 @@ async def run(settings: Settings) -> None:
         # seconds, each message under the shopper's lock.
         async with install_resumer(app, dp).running() as resumer:
             if settings.offline:
-                faq = ", ".join(f"{k}: {v} FAQ" for k, v in app.knowledge.entry_count().items())
-                print(
-                    f"{settings.shop_name} — offline demo ({faq}).\n"
-                    "Chat as a shopper in 中文 or English; /help for help, /quit to leave.",
-                    file=sys.stderr,
-                )
+                async with app.sessions() as db:
+                    present = await on_duty(Repo(db), app.clock.now())
+                print(demo_banner(settings.shop_name, app.knowledge.entry_count(),
+                                  settings.database_url, present), file=sys.stderr)
                 await run_terminal(dp, app.bot, TerminalShopper(
                     session=app.bot.session, first_update_id=time.time_ns() // 1000
-                ))
+                ), prompt=sys.stderr if sys.stdin.isatty() else None)
             else:
                 from bot.polling import run_polling  # a batch is confirmed once stored
 

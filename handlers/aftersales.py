@@ -24,6 +24,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.services.aftersales import AfterSales
+from bot.services.agent_console import AgentConsole
 from bot.services.conversation import ConversationService, Intake
 from bot.services.knowledge import KnowledgeBase
 from bot.services.notices import SEGMENTS, NoticeReport
@@ -335,9 +336,12 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
 
     @shop.callback_query(F.data == "forget:yes")
     async def do_forget(query: CallbackQuery, repo: Repo, intake: Intake,
-                        conversations: ConversationService) -> None:
+                        conversations: ConversationService,
+                        console: AgentConsole | None = None) -> None:
         """P16: the press was stored first; the deletion then blanks it with the rest."""
         await forget(repo, intake.customer, clock.now())
+        if console is not None:  # the topic's name and a word to the agents
+            await console.customer_forgotten(repo, intake.customer)
         await repo.commit()
         await query.answer()
         await conversations.reply(repo, intake, said(

@@ -38,6 +38,8 @@ async def running_bot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
             AGENT_IDS="901",  # someone is on duty: the SLA clock sends holding replies (P2)
             AGENT_CHAT_ID=str(AGENT_CHAT),  # the agents' forum group (issue 3)
             SLA_REPLY_SECONDS=str(SLA_REPLY_SECONDS),  # short deadlines, real clock
+            # P2 back-off between holding replies, shortened like the deadline (default 2, 10 min)
+            SLA_HOLDING_BACKOFF=f"{SLA_REPLY_SECONDS},{SLA_REPLY_SECONDS}",
         ):
             yield server
     finally:
@@ -100,7 +102,7 @@ async def test_shopper_agent_shopper_round_trip_through_a_forum_topic(
         and c.text == "我要人工客服", timeout=20)
     thread = copied.params["message_thread_id"]
     card = next(c for c in running_bot.sent_to(AGENT_CHAT)
-                if "Customer card · Mei" in (c.text or ""))
+                if "Customer card" in (c.text or "") and "👤 Mei" in (c.text or ""))
     assert card.params["message_thread_id"] == thread
     agent = {"id": AGENT, "is_bot": False, "first_name": "Ann", "language_code": "zh"}
     running_bot.push_message(AGENT_CHAT, "您好，我是Ann，马上帮您看", user=agent,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from bot.services import order_import
 from bot.services.orders import OrderDesk
 from bot.services.reports import build_report
@@ -83,3 +85,48 @@ async def test_follow_up_asks_the_three_scored_questions_and_the_report_shows_th
         assert "回访评分 (n=1): 服务态度 5.0/5 · 解决时间 3.0/5 · 处理情况 4.0/5" in text
     finally:
         await h.app.close()
+
+
+async def test_bot_only_conversations_are_sampled_for_satisfaction_P21(
+    settings: Settings, sessions,
+) -> None:
+    """P21 (满意度 measured and reported per segment): the bot's own service is measured too —
+    a sample of the conversations it handled alone, at most once a week per shopper — and
+    reported apart from the agents'."""
+    from bot.clock import FixedClock
+    from bot.services.staff import set_owner_setting
+    from storage.models import ConversationState
+    from storage.models.orders import JobStatus, Survey
+    from tests.test_aftercare import FakeReplier, services, shopper
+
+    replier, clock = FakeReplier(), FixedClock(MORNING)
+    s = services(settings, sessions, replier, clock)
+    async with sessions() as db:
+        repo = Repo(db)
+        await set_owner_setting(repo, "bot_survey_share", "100")
+        customer = await shopper(repo)
+        for _ in range(2):  # two bot-only chats of one shopper in a week: asked once
+            conversation = await repo.conversations.start(customer.id, "zh", MORNING)
+            conversation.state, conversation.closed_at = ConversationState.CLOSED, MORNING
+            await repo.commit()
+    await s.aftercare.tick()
+    [asked] = replier.to(SHOPPER)
+    survey_id = int(asked.buttons[0][0].data.split(":")[1])
+    async with sessions() as db:
+        repo = Repo(db)
+        rows = {r.status for r in await db.scalars(select(Survey))}
+        assert rows == {JobStatus.SENT, JobStatus.SKIPPED}
+        await s.aftercare.rate(repo, customer, survey_id, 4, clock.now())
+        report = await build_report(db, MORNING - timedelta(hours=1),
+                                    MORNING + timedelta(hours=1), "Asia/Shanghai")
+    assert (report.quality.bot_survey_answers, report.quality.bot_satisfaction_avg) == (1, 4.0)
+    assert "机器人独立服务满意度 4.00/5 (n=1)" in render_text(report, "zh")
+    async with sessions() as db:  # with the share at 0 nobody is asked about the bot
+        repo = Repo(db)
+        await set_owner_setting(repo, "bot_survey_share", "0")
+        other = await shopper(repo, SHOPPER + 1)
+        conversation = await repo.conversations.start(other.id, "zh", MORNING)
+        conversation.state, conversation.closed_at = ConversationState.CLOSED, MORNING
+        await repo.commit()
+    await s.aftercare.tick()
+    assert replier.to(SHOPPER + 1) == []

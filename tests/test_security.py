@@ -23,7 +23,7 @@ from storage.models import ConversationState, Customer, Event, Message, Sender
 from storage.models.agents import Agent
 from storage.repositories import Repo
 from tests.fakes.recording_session import RecordingSession
-from tests.fakes.updates import message_json, message_update
+from tests.fakes.updates import callback_update, message_json, message_update
 from tests.test_agent_console import (
     ALICE,
     BOB,
@@ -233,3 +233,50 @@ async def test_a_flood_in_the_bot_state_gets_one_reply_not_sixty(h: H) -> None:
     for i in range(60):
         await h.shopper(f"hello {i}?")
     assert len(h.to(SHOPPER)) <= FLOOD_BURST + 2  # a greeting, a few answers, one notice
+
+
+# ------------------------------------------------------------------ /forget (P16)
+PERSONAL = ("张三丰", "长安街", "13900001111", "13800138000", "vip-张")
+
+
+async def everything_stored(h: H) -> str:
+    """Every row of every table, as text: where personal data could hide."""
+    from storage.base import Base
+
+    out = []
+    async with h.app.sessions() as db:
+        for table in Base.metadata.sorted_tables:
+            out += [repr(tuple(row)) for row in await db.execute(select(table))]
+    return "\n".join(out)
+
+
+async def test_forget_leaves_no_personal_data_anywhere_P16(h: H) -> None:
+    from bot.services import order_import
+    from tests.aftersales_support import SHANGHAI
+
+    async with h.app.sessions() as db:
+        repo = Repo(db)
+        result = order_import.parse_json([{
+            "order_id": "20260501001", "customer_name": "张三丰", "phone": "13800138000",
+            "telegram_user_id": SHOPPER, "amount": "199", "status": "shipped",
+            "carrier": "顺丰", "tracking_number": "SF1",
+            "events": [{"at": "2026-05-03T20:00:00+08:00", "location": "北京长安街1号",
+                        "text": "快递员 13900001111 派送中"}]}], SHANGHAI)
+        await order_import.apply(repo, result, MORNING)
+        await repo.commit()
+    await h.feed(message_update(h.uid(), SHOPPER, "转人工", first_name="张三丰"))
+    thread = await h.thread()
+    await h.agent(ALICE, "/take", thread)
+    await h.agent(ALICE, "/note 住在长安街1号", thread)
+    await h.agent(ALICE, "张三丰您好，我不能帮您改地址", thread)  # held by the tone guard (P9)
+    await h.feed(message_update(h.uid(), ALICE, f"/tag {SHOPPER} +vip-张", first_name="Alice"))
+    before = await everything_stored(h)
+    assert [p for p in PERSONAL if p not in before] == []  # all of it is there now
+    h.session.requests.clear()
+    await h.feed(message_update(h.uid(), SHOPPER, "/forget", first_name="张三丰"))
+    await h.feed(callback_update(h.uid(), SHOPPER, "forget:yes"))
+    stored = await everything_stored(h)
+    assert [p for p in PERSONAL if p in stored] == []
+    [renamed] = h.session.requests_of("editForumTopic")
+    assert "张三丰" not in renamed.name
+    assert any("/forget" in t for t in h.texts_to(GROUP))

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.services.orders import OrderDesk
 from bot.services.replies import Button, Replier, Reply
+from bot.services.staff import owner_setting
 from bot.services.tickets import TicketService
 from bot.settings import Settings
 from storage.models import Customer
@@ -25,6 +26,7 @@ from storage.repositories import Repo
 
 log = logging.getLogger(__name__)
 SURVEY_LOOKBACK = timedelta(days=7)  # closed conversations older than this get no survey
+BOT_SURVEY_EVERY = timedelta(days=7)  # P21: a shopper is asked about the bot at most weekly
 LOW_SCORE = 2
 # P17: the year-end report's 回访 asks "服务态度、解决时间、处理情况", each scored 1–5.
 FOLLOW_UP_ASPECTS = ("attitude", "time", "handling")
@@ -129,6 +131,26 @@ class Aftercare:
                 agent_id=conversation.agent_id, language=conversation.language, due_at=now,
             )
             count += added is not None
+        return count + await self.schedule_bot_surveys(repo, now)
+
+    async def schedule_bot_surveys(self, repo: Repo, now: datetime) -> int:
+        """P21: the bot's own service is measured too — a sample of the conversations it
+        handled alone (owner setting ``bot_survey_share``, percent), at most once a week per
+        shopper. Conversations left out get a ``skipped`` row, so each is decided once."""
+        share = int(await owner_setting(repo, "bot_survey_share") or 0)
+        count = 0
+        for conversation in await repo.aftercare.closed_bot_only_without_survey(
+                now - SURVEY_LOOKBACK):
+            drawn = (conversation.id * 2654435761) % 100 < share  # spread evenly over ids
+            if drawn and await repo.aftercare.bot_surveys_since(
+                    conversation.customer_id, now - BOT_SURVEY_EVERY):
+                drawn = False
+            added = await repo.aftercare.add_survey(
+                conversation_id=conversation.id, customer_id=conversation.customer_id,
+                agent_id=None, language=conversation.language, due_at=now,
+                status=JobStatus.DUE if drawn else JobStatus.SKIPPED,
+            )
+            count += added is not None and drawn
         return count
 
     async def send_due_surveys(self, repo: Repo, now: datetime) -> int:

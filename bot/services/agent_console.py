@@ -215,6 +215,17 @@ class AgentConsole:
 
         self._digest_timers[conversation_id] = asyncio.create_task(run())
 
+    async def customer_forgotten(self, repo: Repo, customer: Customer) -> None:
+        """P16 /forget: the topic's name no longer names the customer, and the agents are told
+        why the history is blank. The caller commits."""
+        topic = await repo.agents.topic_of(customer.id)
+        if topic is None:
+            return
+        conversation = await repo.conversations.open_for_customer(customer.id)
+        await self._rename(repo, topic, customer, conversation)
+        await self._post(topic, "🗑 The customer deleted their personal data (/forget): "
+                                "name, notes, tags and messages are gone from the records.")
+
     async def ensure_topic(
         self, repo: Repo, customer: Customer, conversation: Conversation
     ) -> CustomerTopic:
@@ -632,13 +643,14 @@ class AgentConsole:
     ) -> None:
         """The customer record (bot.services.records, the same card as the private /card),
         with this conversation's state and the console's commands."""
-        lines = ["Customer card", (await customer_record(repo, customer)).render(self.settings.tz)]
+        lines = [f"Customer card · {customer.name or '?'}",
+                 (await customer_record(repo, customer)).render(self.settings.tz)]
         if conversation is not None:
             owner = (await self._name(repo, conversation.agent_id)
                      if conversation.agent_id else "nobody yet")
-            lines.append(f"Conversation #{conversation.id}: {conversation.state}, "
-                         f"language: {conversation.language}, "
-                         f"reason: {conversation.escalation_reason or '—'}, agent: {owner}")
+            lines += [f"Language: {conversation.language} (this conversation)",
+                      f"Conversation #{conversation.id}: {conversation.state}, "
+                      f"reason: {conversation.escalation_reason or '—'}, agent: {owner}"]
         lines.append(f"Commands: {COMMANDS_HELP}")
         await self._post(topic, "\n".join(lines))
 

@@ -456,6 +456,7 @@ SETTING_RULES = {
     "complaint_period": _period,
     "late_grace_minutes": _int_in(0, 120),
     "swap_fine": _int_in(0, 10000),
+    "bot_survey_share": _int_in(0, 100),
 }
 SHOP_FILE_SETTINGS = ("shop_name", "languages", "timezone", "agent_cap",
                       "sla_greeting_seconds", "sla_reply_seconds")

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
-from storage.models import Conversation, Customer, Message
-from storage.models.orders import Order, Survey, Ticket, TicketHistory
+from storage.models import Conversation, Customer, Event, Message
+from storage.models.orders import Order, ShipmentEvent, Survey, Ticket, TicketHistory
 from storage.models.shifts import Complaint
 from storage.repositories import Repo
 
@@ -165,4 +166,33 @@ async def forget(repo: Repo, customer: Customer, now: datetime) -> None:
         update(Complaint).where(Complaint.conversation_id.in_(conversation_ids))
         .values(text="").execution_options(synchronize_session=False)
     )
+    await _forget_traces(repo, customer, conversation_ids)
     await repo.events.add("customer_forgotten", customer=customer.id, at=now)
+
+
+# Event data keys that can hold what a person wrote or who they are (P16 /forget).
+PERSONAL_EVENT_KEYS = ("original", "rewrite", "text", "note", "comment", "name", "address",
+                       "phone", "reason")
+
+
+async def _forget_traces(repo: Repo, customer: Customer, conversation_ids: Any) -> None:
+    """What /forget used to leave: tags, the agents' note and tone-guard events (their text
+    quotes the chat), shipment events (addresses, courier phones) and the orders' link to the
+    Telegram account. Counts stay: events keep their kind, time and agent; orders their
+    status and amount. Add a step here for any new place that keeps personal data."""
+    customer.tags = []
+    events = await repo.session.scalars(
+        select(Event).where(Event.conversation_id.in_(conversation_ids))
+    )
+    for event in events:
+        if any(key in (event.data or {}) for key in PERSONAL_EVENT_KEYS):
+            event.data = {k: v for k, v in event.data.items() if k not in PERSONAL_EVENT_KEYS}
+    order_ids = select(Order.id).where(Order.telegram_user_id == customer.telegram_user_id)
+    await repo.session.execute(
+        delete(ShipmentEvent).where(ShipmentEvent.order_id.in_(order_ids))
+        .execution_options(synchronize_session=False)
+    )
+    await repo.session.execute(
+        update(Order).where(Order.telegram_user_id == customer.telegram_user_id)
+        .values(telegram_user_id=None).execution_options(synchronize_session=False)
+    )

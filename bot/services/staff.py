@@ -33,6 +33,7 @@ OWNER_DEFAULTS: dict[str, str] = {
     "complaint_period": "all",  # P14: cumulative per agent (or "month", "quarter", "year")
     "late_grace_minutes": "5",  # P11 "上班不得迟到": first activity later than this is late
     "swap_fine": "20",  # P12 "若交待不清造成误班、空班的扣罚20元"
+    "bot_survey_share": "20",  # P21: percent of bot-only conversations asked for a score
     "agent_cap": "",  # empty: the shop file's agent_cap
     "sla_greeting_seconds": "",
     "sla_reply_seconds": "",

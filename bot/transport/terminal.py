@@ -3,7 +3,8 @@
 `TerminalSession` is an aiogram session that never touches the network: it prints what the bot
 sends and answers with valid Bot API objects built by `FakeResults` (also used by the tests'
 recording session). `TerminalShopper` turns typed lines into `Update`s for one shopper, and
-`run_terminal` feeds them to a Dispatcher until EOF or ``/quit``.
+`run_terminal` feeds them to a Dispatcher until EOF or ``/quit``, marking the shopper's turn
+("you ›") on an interactive terminal; `demo_banner` says how to start over and who is on duty.
 """
 
 from __future__ import annotations
@@ -368,6 +369,28 @@ async def stdin_lines() -> AsyncIterator[str]:
         yield line
 
 
+SHOPPER_MARK = "you › "  # the shopper's own lines, as the bot's are marked "bot › "
+
+
+def demo_banner(shop_name: str, faq_counts: dict[str, int], database_url: str,
+                agents_on_duty: list[int]) -> str:
+    """What the offline demo says first: how to talk, how to start over, who is on duty."""
+    faq = ", ".join(f"{lang}: {n} FAQ" for lang, n in faq_counts.items()) or "no FAQ"
+    lines = [f"{shop_name} — offline demo ({faq}).",
+             "Chat as a shopper in 中文 or English; your lines are marked “you ›”, the bot's "
+             "“bot ›”. /help for help, /quit to leave."]
+    path = database_url.split(":///", 1)[1] if database_url.startswith("sqlite") and (
+        ":///" in database_url) else ""
+    if path:
+        lines.append(f"The chat is kept in {path}: to start over, /quit and delete that file.")
+    if agents_on_duty:
+        lines.append(f"Agents on duty now: {', '.join(map(str, agents_on_duty))}.")
+    else:
+        lines.append("No agent is on duty now (AGENT_IDS unset or outside the shifts): asking "
+                     "for a person queues the request and the bot says when someone is back.")
+    return "\n".join(lines)
+
+
 async def run_terminal(
     dp: Dispatcher,
     bot: Bot,
@@ -375,6 +398,7 @@ async def run_terminal(
     lines: AsyncIterator[str] | None = None,
     *,
     lifecycle: bool = True,
+    prompt: TextIO | None = None,
     **kwargs: Any,
 ) -> None:
     """Feed the shopper's lines to ``dp`` one by one until EOF or "/quit".
@@ -388,6 +412,9 @@ async def run_terminal(
     if lifecycle:
         await dp.emit_startup(bot=bot, **workflow)
     try:
+        if prompt is not None:  # the shopper's typed line follows the mark
+            prompt.write(SHOPPER_MARK)
+            prompt.flush()
         async for line in lines if lines is not None else stdin_lines():
             if line.strip() == QUIT:
                 break
@@ -398,6 +425,9 @@ async def run_terminal(
                 await dp.feed_update(bot, update, **workflow)
             except Exception:
                 logger.exception("update %s failed", update.update_id)
+            if prompt is not None:
+                prompt.write(SHOPPER_MARK)
+                prompt.flush()
     finally:
         if lifecycle:
             await dp.emit_shutdown(bot=bot, **workflow)

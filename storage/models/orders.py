@@ -169,6 +169,7 @@ class JobStatus(StrEnum):
     FAILED = "failed"
     BLOCKED = "blocked"  # a notice copy for a shopper who blocked the bot: skipped, counted
     TASK = "task"  # for agents only: nothing is sent to the shopper
+    SKIPPED = "skipped"  # P21 a bot-only conversation not drawn in the sample: nothing sent
 
 
 class Survey(Base):

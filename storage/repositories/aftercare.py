@@ -81,6 +81,26 @@ class AftercareRepo:
         )
         return list(rows)
 
+    async def closed_bot_only_without_survey(self, since: datetime,
+                                             limit: int = 100) -> list[Conversation]:
+        """Conversations the bot handled alone (no agent) and closed, not yet sampled (P21)."""
+        rows = await self.session.scalars(
+            select(Conversation).where(
+                Conversation.state == ConversationState.CLOSED,
+                Conversation.agent_id.is_(None),
+                Conversation.closed_at >= since,
+                ~exists().where(Survey.conversation_id == Conversation.id),
+            ).order_by(Conversation.id).limit(limit)
+        )
+        return list(rows)
+
+    async def bot_surveys_since(self, customer_id: int, since: datetime) -> int:
+        """Bot-only surveys a shopper was sent (or is due) since ``since`` (P21: once a week)."""
+        return int(await self.session.scalar(
+            select(func.count()).select_from(Survey).where(
+                Survey.customer_id == customer_id, Survey.agent_id.is_(None),
+                Survey.status != JobStatus.SKIPPED, Survey.due_at >= since)) or 0)
+
     async def add_survey(self, **values: Any) -> Survey | None:
         """One survey per conversation: a second attempt (another worker) returns None."""
         survey = Survey(**values)

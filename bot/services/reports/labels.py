@@ -43,6 +43,7 @@ LABELS: dict[str, dict[str, str]] = {
     "follow_ups": {"zh": "回访", "en": "follow-ups done"},
     "follow_up_scores": {"zh": "回访评分", "en": "follow-up scores"},
     "self_report": {"zh": "自我汇报", "en": "self-report"},
+    "bot_satisfaction": {"zh": "机器人独立服务满意度", "en": "satisfaction with the bot alone"},
     "fq_attitude": {"zh": "服务态度", "en": "attitude"},
     "fq_time": {"zh": "解决时间", "en": "time to solve"},
     "fq_handling": {"zh": "处理情况", "en": "handling"},

@@ -84,6 +84,8 @@ class Quality:
     survey_answers: int | None = None
     satisfaction_avg: float | None = None
     satisfied: int | None = None  # scores 4–5
+    bot_survey_answers: int = 0  # P21: conversations the bot handled alone (sampled)
+    bot_satisfaction_avg: float | None = None
     complaints: int = 0
     complaints_by_cause: dict[str, int] = field(default_factory=dict)  # P14 causes
     complaints_handled: int | None = None

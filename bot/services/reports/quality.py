@@ -122,6 +122,9 @@ async def _satisfaction(
             section = agent_section(agents, agent_id)
             section.survey_answers = int(count)
             section.satisfaction_avg = round(float(score_sum) / int(count), 3)
+        else:  # P21: the bot's own service, reported apart from the agents'
+            quality.bot_survey_answers = int(count)
+            quality.bot_satisfaction_avg = round(float(score_sum) / int(count), 3)
     if quality.survey_answers:
         quality.satisfaction_avg = round(total / quality.survey_answers, 3)
     if scope.headline_only:

@@ -96,6 +96,9 @@ def render_text(report: Report, lang: str = "zh", *, with_agents: bool = True) -
         f"{q.complaints} · {L('complaint_steps')} {count(q.complaint_steps, lang)} · "
         f"{L('tone_guard')} {count(q.tone_guard, lang)}"
     )
+    if q.bot_survey_answers:
+        lines.append(f"  {L('bot_satisfaction')} {q.bot_satisfaction_avg:.2f}/5 "
+                     f"(n={q.bot_survey_answers})")
     if q.complaints_by_cause:
         lines.append(f"  {L('complaints_by_cause')}: " + " · ".join(
             f"{cause_label(cause, lang)} {n}" for cause, n in q.complaints_by_cause.items()))
