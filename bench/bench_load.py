@@ -13,7 +13,9 @@ Configurations:
   "understand and reply" without a database (a reference, not a way to run a shop);
 * ``sqlite-1``  our bot, SQLite, one process;
 * ``pg-1``      our bot, PostgreSQL + Redis, one process;
-* ``pg-2``      our bot, PostgreSQL + Redis, two processes.
+* ``pg-2``      our bot, PostgreSQL + Redis, two processes;
+* ``sqlite-poll`` / ``pg-poll``  our bot, one process, long polling instead of a webhook (a
+  one-process shop with a token): updates wait at the fake server for ``getUpdates``.
 
     .venv/bin/python bench/bench_load.py --shoppers 2000 --messages 10 [--only echo,pg-1,pg-2]
 
@@ -50,7 +52,14 @@ from sqlalchemy import func, select  # noqa: E402
 from storage.engine import create_engine, create_session_factory  # noqa: E402
 from storage.models import Message, Sender  # noqa: E402
 from tests.backends import REDIS_URL, create_database, drop_database  # noqa: E402
-from tests.fakes.bot_processes import WEBHOOK_SECRET, BotProcess, bot_env, free_port  # noqa: E402
+from tests.fakes.bot_processes import (  # noqa: E402
+    WEBHOOK_SECRET,
+    BotProcess,
+    PollingBotProcess,
+    bot_env,
+    free_port,
+    polling_env,
+)
 from tests.fakes.telegram_server import FakeTelegramServer  # noqa: E402
 
 QUESTIONS = ["How long does delivery take?", "Do you ship abroad?", "What payment methods?",
@@ -125,22 +134,25 @@ async def drive(server: BenchServer, urls: list[str], shoppers: int, messages: i
                 replied: asyncio.Future[float] = asyncio.get_running_loop().create_future()
                 server.waiting[chat] = replied
                 start = time.monotonic()
-                for attempt in range(20):
-                    url = urls[next(turn) % len(urls)]
-                    async with connections:  # Telegram: max_connections deliveries at once
-                        try:
-                            async with client.post(url, json=update, headers=headers) as resp:
-                                await resp.read()
-                                status = resp.status
-                        except (aiohttp.ClientError, TimeoutError):
-                            status = 0
-                    if status == 200:
-                        break
-                    errors += 1  # Telegram delivers a refused update again, a little later
-                    await asyncio.sleep(min(0.5 * 2**attempt, 8.0))
-                else:  # never accepted: counted as lost below
-                    server.waiting.pop(chat, None)
-                    continue
+                if not urls:  # long polling: the bot fetches it with getUpdates
+                    server.push_update(update)
+                else:
+                    for attempt in range(20):
+                        url = urls[next(turn) % len(urls)]
+                        async with connections:  # Telegram: max_connections deliveries at once
+                            try:
+                                async with client.post(url, json=update, headers=headers) as resp:
+                                    await resp.read()
+                                    status = resp.status
+                            except (aiohttp.ClientError, TimeoutError):
+                                status = 0
+                        if status == 200:
+                            break
+                        errors += 1  # Telegram delivers a refused update again, a little later
+                        await asyncio.sleep(min(0.5 * 2**attempt, 8.0))
+                    else:  # never accepted: counted as lost below
+                        server.waiting.pop(chat, None)
+                        continue
                 try:
                     at = await asyncio.wait_for(asyncio.shield(replied), 600)
                     reply_ms.append((at - start) * 1000)
@@ -198,13 +210,19 @@ async def run_config(
             else:
                 database_url, redis = f"sqlite+aiosqlite:///{work / (name + '.sqlite3')}", None
             token = f"{random.randint(10**8, 10**9)}:BENCH"
-            env = bot_env(server.base_url, database_url, redis, token)
-            env["SLA_GREETING_SECONDS"] = env["SLA_REPLY_SECONDS"] = "3600"
-            procs = [BotProcess(env, work / f"{name}-{i}.log") for i in range(count)]
+            polling = name.endswith("-poll")
+            if polling:
+                env = polling_env(server.base_url, database_url, token)
+                procs = [PollingBotProcess(env, work / f"{name}.log", server=server)]
+            else:
+                env = bot_env(server.base_url, database_url, redis, token)
+                procs = [BotProcess(env, work / f"{name}-{i}.log") for i in range(count)]
             for proc in procs:
+                proc.env["SLA_GREETING_SECONDS"] = proc.env["SLA_REPLY_SECONDS"] = "3600"
                 await proc.start()
             await asyncio.gather(*(p.wait_ready() for p in procs))
-            urls, secret = [p.url for p in procs], WEBHOOK_SECRET
+            urls = [] if polling else [p.url for p in procs]
+            secret = WEBHOOK_SECRET
             pids = [p.process.pid for p in procs if p.process]
         cpu_before = sum(cpu_seconds(pid) for pid in pids)
         bench_before, busy_before = time.process_time(), machine_busy_seconds()

@@ -18,6 +18,7 @@ from bot.fsm import build_fsm
 from bot.middlewares import RepoMiddleware
 from bot.services.aftersales import AfterSales, build_aftersales
 from bot.services.agent_console import AgentConsole
+from bot.services.availability import Staffing
 from bot.services.conversation import ConversationService
 from bot.services.escalation import EscalationService
 from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
@@ -25,7 +26,6 @@ from bot.services.lifecycle import Lifecycle
 from bot.services.products.desk import CatalogueDesk
 from bot.services.products.sync import sync_catalogue_from_file
 from bot.services.queue import QueueService
-from bot.services.shifts import CalendarRoster
 from bot.services.sla import ConsoleDesk, SlaClock
 from bot.services.staff import seed_staff
 from bot.settings import Settings
@@ -112,10 +112,11 @@ async def build_app(
                          lifecycle=lifecycle)
     console = AgentConsole(settings, knowledge, queue, TelegramTopics(bot), BotReplier(bot),
                            clock, sessions)
-    # Who is on duty follows the shift calendar (P11, P24), the same answer for the
-    # shopper's reply at escalation and for the SLA clock.
-    roster = CalendarRoster(settings)
-    escalation = EscalationService(queue, roster=roster, settings=settings)
+    # "When can a person reply?" (P11 calendar, service hours, who is present): one answer
+    # for the escalation reply, the FAQ's hours, the queue estimate and the SLA clock.
+    staffing = Staffing(settings)
+    escalation = EscalationService(queue, staffing=staffing, settings=settings,
+                                   knowledge=knowledge)
     aftersales = build_aftersales(settings, BotReplier(bot), clock, escalation, sessions)
     catalogue = CatalogueDesk(knowledge, clock)  # P5/P6: products before the FAQ
     async with sessions() as db:
@@ -127,7 +128,7 @@ async def build_app(
     )
     # P1/P2/P24: holding replies, nudges and reassignment when people are slow (issue 4).
     sla = SlaClock(settings, sessions, knowledge, BotReplier(bot), clock,
-                   desk=ConsoleDesk(console), roster=roster, lifecycle=lifecycle)
+                   desk=ConsoleDesk(console), staffing=staffing, lifecycle=lifecycle)
     return App(settings, bot, engine, sessions, knowledge, conversations, clock, console,
                aftersales=aftersales, sla=sla)
 

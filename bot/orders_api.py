@@ -50,6 +50,8 @@ def build_orders_api(
             data: Any = json.loads(await request.text())
         except (json.JSONDecodeError, UnicodeDecodeError):
             return web.json_response({"errors": ["body is not valid JSON"]}, status=400)
+        except RecursionError:
+            return web.json_response({"errors": ["JSON nested too deeply"]}, status=400)
         result = order_import.parse_json(data, settings.tz)
         if not result.ok:
             return web.json_response({"errors": result.errors}, status=422)
@@ -75,11 +77,13 @@ def build_orders_api(
 
 async def start_orders_api(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], desk: OrderDesk, clock: Clock,
-    host: str = "0.0.0.0", on_catalogue_change: Callable[[], Awaitable[None]] | None = None,
+    host: str | None = None, on_catalogue_change: Callable[[], Awaitable[None]] | None = None,
 ) -> web.AppRunner:
-    """Starts the endpoint on ORDERS_API_PORT; the caller cleans the runner up."""
+    """Starts the endpoint on ORDERS_API_HOST:ORDERS_API_PORT (127.0.0.1 unless configured:
+    the shop's system usually runs beside the bot); the caller cleans the runner up."""
     runner = web.AppRunner(build_orders_api(settings, sessions, desk, clock, on_catalogue_change))
     await runner.setup()
+    host = host or settings.orders_api_host
     await web.TCPSite(runner, host, settings.orders_api_port).start()
-    log.info("orders endpoint listening on port %d", settings.orders_api_port)
+    log.info("orders endpoint listening on %s:%d", host, settings.orders_api_port)
     return runner

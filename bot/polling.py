@@ -4,7 +4,8 @@ Why not ``Dispatcher.start_polling``. Telegram confirms a batch of ``getUpdates`
 asks for a later offset, and never sends it again. aiogram's loop asks for the next batch as
 soon as it has *created a task* per update of the previous one; those tasks have stored
 nothing yet. Killed (``SIGKILL``, power cut, OOM) in a burst, the bot loses every update
-fetched but not yet stored — 122–176 of 300 messages in four runs (issue 14).
+fetched but not yet stored — 122–176 of 300 messages in four runs: shoppers never answered
+(P2) and missing from their history (P16).
 
 The loop here (``DurablePolling``), per ``getUpdates`` answer:
 
@@ -23,19 +24,21 @@ even when the crash came before Telegram heard of the confirmation.
 
 How each kind of update is made durable before it is confirmed, and answered once:
 
-* **shopper messages and edits** (private chats): the inbox row. A replayed one that the
-  conversation had stored already (``messages.update_id`` is unique) is not dispatched again:
-  if it is unanswered, the resumer (``bot.resume``: a pass before polling) answers it;
-* **button presses, agents' messages in the forum, owners' commands, ``my_chat_member``** and
-  any other update: the inbox row, deleted right after the handler returned. Replayed only if
+* **shopper inputs** — messages, edits, button presses in private chats: the inbox row, and
+  from the intake on (``handlers.intake``) their row in ``messages`` (``update_id`` unique).
+  A replayed one the conversation had stored already is not dispatched again: if it is
+  unanswered, the resumer (``bot.resume``, its first pass runs before polling) answers it;
+* **agents' messages in the forum, owners' and staff commands, ``my_chat_member``** and any
+  other update: the inbox row, deleted right after the handler returned. Replayed only if
   the kill came before that; the remaining window (an effect made, its row not yet deleted) is
   the one any non-idempotent API has — the webhook's equivalent is a reply sent but not
   recorded (bot/webhook.py).
 
 A failed update is treated as in webhook mode (``UpdateTracker``): the error router has
-answered, the row is deleted — except a shopper message whose handling failed before it was
-stored (the database away a moment): its row stays and it is tried again a little later, as
-Telegram would redeliver an unanswered webhook; after a few tries it waits for the next start.
+answered, the row is deleted — except a shopper input (message, edit, button press) whose
+handling failed before it was stored (the database away a moment): its row stays and it is
+tried again a little later, as Telegram would redeliver a webhook answered 500; after a few
+tries it waits for the next start.
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ from storage.repositories.inbox import InboxRepo
 log = logging.getLogger(__name__)
 
 POLLING_TIMEOUT = 10  # seconds a getUpdates waits for updates (aiogram's default)
-RETRY_DELAYS = (2.0, 10.0, 60.0)  # a shopper message that failed before it was stored
+RETRY_DELAYS = (2.0, 10.0, 60.0)  # a shopper input that failed before it was stored
+REPLAY_CHUNK = 500  # update ids per IN (...) at start (SQLite allows ~32k parameters)
 STOP_GRACE = 10.0  # seconds in-flight updates get to finish on SIGTERM/SIGINT
 BACKOFF = BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.3, jitter=0.1)
 
@@ -89,9 +93,13 @@ class DurablePolling:
         async with self.app.sessions() as db:
             inbox = InboxRepo(db)
             rows = await inbox.pending()
-            stored = await inbox.stored_as_messages([update_id for update_id, _ in rows])
-            if stored:  # the conversation has them: the resumer answered what was owed
-                await inbox.forget(stored)
+            stored: set[int] = set()
+            for at in range(0, len(rows), REPLAY_CHUNK):
+                chunk = [update_id for update_id, _ in rows[at:at + REPLAY_CHUNK]]
+                stored |= await inbox.stored_as_messages(chunk)
+            if stored:  # the conversation has them; the resumer answered what was owed
+                for at in range(0, len(stored), REPLAY_CHUNK):
+                    await inbox.forget(sorted(stored)[at:at + REPLAY_CHUNK])
                 await db.commit()
         replayed = 0
         for update_id, payload in rows:
@@ -122,8 +130,6 @@ class DurablePolling:
                     for update, (_, payload) in zip(updates, batch, strict=True):
                         self._dispatch(update, payload)
                 backoff.reset()
-            except asyncio.CancelledError:
-                raise
             except Exception as error:  # Telegram or the database away: the batch comes again
                 log.error("polling failed (%s: %s); next try in %.1f s",
                           type(error).__name__, error, backoff.next_delay)
@@ -161,7 +167,7 @@ class DurablePolling:
         self._wake_forgetter.set()
 
     async def _must_retry(self, update_id: int, payload: str) -> bool:
-        """A shopper message that failed before it was stored is tried again, row kept."""
+        """A shopper input that failed before it was stored is tried again, row kept."""
         if not _is_shopper_message(json.loads(payload)):
             return False
         try:

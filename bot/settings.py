@@ -74,13 +74,14 @@ class Settings(BaseModel):
     # P2 holding replies for one shopper message: the first after sla_reply_seconds, then one
     # after each of these pauses (seconds); so at most 1 + len(...) per message.
     sla_holding_backoff: tuple[int, ...] = Field(default=(120, 600), max_length=10)
-    # P24: when people come on duty each day, while no agent is configured (a shift calendar
-    # replaces this through bot.services.duty.DutyRoster).
-    shift_start: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    # P24: when a person can answer while the shift calendar is off: the policy's hours (P11),
+    # "always" for a shop staffed round the clock (bot/services/availability.py).
+    service_hours: str = "mon-sat 18:30-24:00; sun 09:30-24:00"
 
     # Orders and after-sales (P17–P22)
     orders_api_token: SecretStr | None = None  # the order endpoint starts only when set
     orders_api_port: int = Field(default=8081, ge=1, le=65535)
+    orders_api_host: str = Field(default="127.0.0.1", pattern=r"^[\w.:-]+$")  # 0.0.0.0: all
     shipment_stale_days: int = Field(default=3, ge=1, le=60)  # P19: no tracking event → flag
     follow_up_days_after_delivery: int = Field(default=3, ge=0, le=90)  # P17 回访
     follow_up_days_after_ticket: int = Field(default=2, ge=0, le=90)
@@ -118,6 +119,14 @@ class Settings(BaseModel):
         if any(not 1 <= seconds <= 86400 for seconds in value):
             raise ValueError("pauses are seconds between 1 and 86400, e.g. '120,600'")
         return value
+
+    @field_validator("service_hours")
+    @classmethod
+    def _service_hours(cls, value: str) -> str:
+        from bot.services.availability import parse_service_hours  # it reads these settings
+
+        parse_service_hours(value)
+        return value.strip().lower()
 
     @field_validator("languages")
     @classmethod
@@ -179,12 +188,14 @@ ENVIRONMENT = {
     "SLA_GREETING_SECONDS": "sla_greeting_seconds",
     "SLA_REPLY_SECONDS": "sla_reply_seconds",
     "SLA_HOLDING_BACKOFF": "sla_holding_backoff",
+    "SERVICE_HOURS": "service_hours",
     "REDIS_URL": "redis_url",
     "WEBHOOK_URL": "webhook_url",
     "WEBHOOK_SECRET": "webhook_secret",
     "WEBHOOK_LISTEN": "webhook_listen",
     "ORDERS_API_TOKEN": "orders_api_token",
     "ORDERS_API_PORT": "orders_api_port",
+    "ORDERS_API_HOST": "orders_api_host",
 }
 
 # Shop-file key → Settings field, where they differ.

@@ -73,7 +73,12 @@ class StoreFirstRequestHandler(SimpleRequestHandler):
         return hmac.compare_digest(given, self._secret)
 
     async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
-        raw = await request.json(loads=bot.session.json_loads)
+        try:
+            raw = await request.json(loads=bot.session.json_loads)
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
+            return web.Response(status=400, text="body is not a JSON update")
+        if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
+            return web.Response(status=400, text="an update is a JSON object with update_id")
         result = await self.dispatcher.feed_webhook_update(bot, raw, **self.data)
         update_id = raw.get("update_id") if isinstance(raw, dict) else None
         if update_id in self.tracker.failed:

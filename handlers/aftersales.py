@@ -263,7 +263,11 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
     @shop.callback_query(F.data.startswith("sv:"))
     async def rate(query: CallbackQuery, state: FSMContext, repo: Repo, intake: Intake,
                    aftersales: AfterSales, conversations: ConversationService) -> None:
-        _, survey_id, score = (query.data or "").split(":", 2)
+        _, survey_id, score = f"{query.data or ''}::".split(":", 2)
+        score = score.rstrip(":")
+        if not (survey_id.isdigit() and len(survey_id) <= 12 and score in tuple("12345")):
+            await query.answer()
+            return
         notice, comment = await aftersales.aftercare.rate(
             repo, intake.customer, int(survey_id), int(score), clock.now())
         await query.answer(notice[:190])
@@ -293,7 +297,11 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
     @shop.callback_query(F.data.startswith("fu:"))
     async def follow_up(query: CallbackQuery, repo: Repo, intake: Intake,
                         aftersales: AfterSales, conversations: ConversationService) -> None:
-        _, row_id, outcome = (query.data or "").split(":", 2)
+        _, row_id, outcome = f"{query.data or ''}::".split(":", 2)
+        outcome = outcome.rstrip(":")
+        if not (row_id.isdigit() and len(row_id) <= 12):  # forged or stale: no error
+            await query.answer()
+            return
         text = await aftersales.aftercare.follow_up_answer(
             repo, intake.customer, int(row_id), outcome, clock.now())
         await query.answer()

@@ -47,6 +47,9 @@ class TelegramReportSender:
             await self.bot.send_media_group(chat_id, media)  # type: ignore[arg-type]
 
 
+MAX_PERIOD = timedelta(days=366)  # one report; longer ones are several
+
+
 def period_of(args: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The /report argument as [start, end); raises ValueError with the usage on bad input."""
     today = now.astimezone(tz).date()
@@ -61,6 +64,8 @@ def period_of(args: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetim
         first, last = (date.fromisoformat(w) for w in (words if len(words) == 2 else []))
     except ValueError:
         raise ValueError(USAGE) from None
+    if not timedelta(0) <= last - first <= MAX_PERIOD or first.year < 2000 or last.year > 2999:
+        raise ValueError(f"A period of at most {MAX_PERIOD.days} days, first day first. {USAGE}")
     return local_days(first, last, tz)
 
 

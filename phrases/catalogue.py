@@ -238,6 +238,12 @@ SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "anything_else": ("inquiry", ("anything_else",)),
     "holding_apology": ("apology", ("holding",)),  # SLA clock: shopper waits for a person
     "holding_inquiry": ("inquiry", ("holding",)),
+    # The last holding reply for one message: leave a message, when a person replies (P2).
+    "holding_last": ("apology", ("holding_last",)),  # values: service_hours
+    # {next_opening} in FAQ answers; extra tag now / later (values: next_open) / unknown.
+    "next_opening": ("explanation", ("next_opening",)),
+    # A queued shopper writes again over off hours: kept for the next opening (P24).
+    "message_kept": ("explanation", ("message_kept",)),  # values: next_open
     "queued": ("explanation", ("queued",)),  # values: queue_position / wait_minutes if known
     "agent_joined": ("explanation", ("agent_joined",)),  # values: agent_name
     "off_hours": ("explanation", ("off_hours",)),  # P24; values: next_open if known

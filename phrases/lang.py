@@ -34,3 +34,32 @@ def detect_language(text: str, default: str = "zh") -> str:
         return "en" if real_words else default
     # Each Chinese character is roughly half a word of content.
     return "en" if len(real_words) > 2 * cjk else "zh"
+
+
+# What carries no language: a command (/start, /help@shop_bot), a mention, a link, an order
+# or tracking number (SF1234567890), any number.
+_NO_LANGUAGE_RE = re.compile(
+    r"(?<!\w)/[A-Za-z_]+(?:@\w+)?|@\w+|https?://\S+|(?<![A-Za-z])[A-Za-z]{0,4}\d+"
+)
+# Short Latin words both kinds of shopper type; alone they do not say "English".
+_NEUTRAL_WORDS = _ZH_LATIN_SLANG | frozenset({
+    "okay", "okk", "lol", "haha", "hehe", "hey", "yes", "yeah", "yep", "no", "bye", "sure",
+    "cool", "nice", "good", "wow", "omg", "emm", "hmm", "ps", "vs", "pls", "plz",
+})
+
+
+def message_language(text: str) -> str | None:
+    """The language a message clearly is in, or None when it tells nothing.
+
+    Commands, order numbers, links, emoji and "ok" carry no language, so a zh shopper who
+    sends /start or 👍 stays zh. Chinese: any Chinese character left (unless English words
+    outweigh it, as in detect_language). English: two real words, or one of 4+ letters.
+    """
+    rest = _NO_LANGUAGE_RE.sub(" ", text)
+    if has_chinese(rest):
+        return detect_language(rest)
+    words = [w.lower() for w in _LATIN_WORD_RE.findall(rest)]
+    real = [w for w in words if w not in _NEUTRAL_WORDS]
+    if len(real) >= 2 or (len(real) == 1 and len(real[0]) >= 4):
+        return "en"
+    return None

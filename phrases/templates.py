@@ -23,6 +23,10 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
         "courier": "the courier company's name",
         "next_open": "when a person is next on duty, already formatted (P24), e.g. '18:30'",
         "opening_hours": "the shop's service hours as text, e.g. 'Mon-Sat 18:30-24:00'",
+        "service_hours": "when people answer (P24), from the shift calendar or SERVICE_HOURS, "
+        "e.g. 'Mon–Sat 18:30–24:00, Sun 09:30–24:00'",
+        "next_opening": "whether a person is online now, or when one is back, as a phrase "
+        "(FAQ answers)",
         "queue_position": "this shopper's place in the queue (1 = next)",
         "wait_minutes": "estimated minutes until a person answers",
         "max_length": "longest message the bot accepts, in characters",

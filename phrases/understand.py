@@ -20,7 +20,7 @@ import yaml
 
 from phrases.faq_file import FaqEntry
 from phrases.lang import detect_language
-from phrases.matching.features import Analyzer
+from phrases.matching.features import W_CONCEPT, Analyzer
 from phrases.matching.index import Doc, FeatureIndex, Hit
 from phrases.matching.lexicon import LEXICON_DIR, Lexicon, default_lexicon
 
@@ -193,10 +193,17 @@ class Understander:
         *,
         smalltalk: Mapping[str, Sequence[str]] | None = None,
         synonyms: Mapping[str, Sequence[str]] | None = None,
+        thresholds: Mapping[str, float] | None = None,
+        low_factors: Mapping[str, float] | None = None,
+        concept_weight: float | None = None,
     ) -> None:
         self.entries = {e.id: e for e in entries}
+        # Per-language decision constants; overridable so that cross-validation can fit them
+        # on some queries and score on others (bench/eval_faq.py --cv).
+        self.thresholds = {**ANSWER_THRESHOLD, **(thresholds or {})}
+        self.low_factors = {**LOW_FACTOR, **(low_factors or {})}
         lexicon = default_lexicon().with_synonyms(synonyms)
-        self.analyzer = Analyzer(lexicon)
+        self.analyzer = Analyzer(lexicon, concept_weight=concept_weight or W_CONCEPT)
         self.rules = builtin_intent_rules()
         docs: list[Doc] = []
         for e in self.entries.values():
@@ -273,12 +280,12 @@ class Understander:
             return "none"
         best = faq[0]
         entry = self.entries[best.label]
-        threshold = entry.threshold if entry.threshold is not None else ANSWER_THRESHOLD.get(
-            language, ANSWER_THRESHOLD["zh"])
+        threshold = entry.threshold if entry.threshold is not None else self.thresholds.get(
+            language, self.thresholds["zh"])
         runner_up = faq[1].score if len(faq) > 1 else 0.0
         if best.score < threshold:
             clear_lead = runner_up <= LOW_MAX_RATIO * best.score
-            floor = LOW_FACTOR.get(language, 1.0) * threshold
+            floor = self.low_factors.get(language, 1.0) * threshold
             return "answer" if clear_lead and best.score >= floor else "none"
         if runner_up < CLOSE_RATIO * best.score or runner_up < CLARIFY_FLOOR * threshold:
             return "answer"

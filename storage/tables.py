@@ -6,6 +6,7 @@ A feature that adds a module under ``storage/models/`` lists it here.
 from storage.models import (
     agents,  # noqa: F401
     core,  # noqa: F401
+    inbox,  # noqa: F401
     orders,  # noqa: F401
     products,  # noqa: F401
     shifts,  # noqa: F401

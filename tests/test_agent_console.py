@@ -89,7 +89,8 @@ class H:
 
 def console_settings(db_url: str, **env: str) -> Settings:
     return load_settings({"DATABASE_URL": db_url, "OWNER_IDS": str(OWNER),
-                          "AGENT_IDS": f"{ALICE},{BOB}", "AGENT_CHAT_ID": str(GROUP), **env})
+                          "AGENT_IDS": f"{ALICE},{BOB}", "AGENT_CHAT_ID": str(GROUP),
+                          "SERVICE_HOURS": "always", **env})
 
 
 @pytest.fixture
@@ -403,7 +404,9 @@ async def test_reassign_moves_to_another_agent_on_duty(repo: Repo) -> None:
 
 
 async def test_queue_position_is_told_and_retold_only_on_a_real_move(h: H) -> None:
-    await h.duty(alice=False)
+    async with h.app.sessions() as db:  # Alice is there but has no room: the chat waits
+        await db.execute(update(Agent).where(Agent.telegram_user_id == ALICE).values(cap=0))
+        await db.commit()
     await h.shopper("转人工")
     assert "第1位" in h.texts_to(SHOPPER)[-1] or "分钟" in h.texts_to(SHOPPER)[-1]
     assert QueueService.worth_retelling(None, _spot(3, 12))

@@ -193,12 +193,12 @@ async def _run(h: Handoff) -> None:
         await h.sent(GROUP, mark, lambda c: "off duty" in (c.text or ""))
         await h.duty_becomes(agent, on=False)
 
-    # 1. Escalate: the shopper asks for a person and is told their place in the queue.
+    # 1. Escalate: the shopper asks for a person; with nobody on duty they are told so, not
+    # "please wait" (P24), and the chat waits in the queue.
     mark = h.mark()
     h.shopper("转人工")
-    queued = await h.sent(SHOPPER, mark, lambda c: "人工客服" in (c.text or ""))
-    assert "分钟" in queued.text or "第1位" in queued.text, queued.text  # place or wait
-    assert "前面还有1位" not in queued.text  # alone in the queue: nobody is ahead
+    told = await h.sent(SHOPPER, mark, lambda c: "客服同事" in (c.text or ""))
+    assert "稍候" not in told.text and "排在" not in told.text, told.text
     await h.state_becomes("queued")
 
     # 2. A topic in the agents' group, opened with the customer card, holds the request.

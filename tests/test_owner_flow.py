@@ -19,7 +19,7 @@ from sqlalchemy import select
 from bot.jobs.people import people_tick
 from bot.services import shifts as sh
 from bot.settings import Settings
-from storage.models import Customer, Event, PhraseTemplate
+from storage.models import Conversation, ConversationState, Customer, Event, PhraseTemplate
 from storage.models.orders import FollowUp, Ticket
 from storage.models.shifts import HandoverRecord, ShiftSwap, SwapState
 from storage.repositories import Repo
@@ -260,6 +260,16 @@ async def test_handover_record_at_shift_end_has_real_content_P13(h: Harness) -> 
     [record] = await h.rows(HandoverRecord)
     assert f"faq:{entry.id}" in record.text and "退款明天要跟进" in record.text
     assert "Still open (1)" in record.text and "(asked)" in record.text
+    # The chat was still with the evening's agent; the shift is over, so it goes back to the
+    # queue, keeping its place, for the next shift to take (P13, lifecycle shift_ended).
+    assert f"agent {AGENT} (asked)" in record.text
+    async with h.app.sessions() as db:
+        [waiting] = await db.scalars(select(Conversation).where(
+            Conversation.escalation_reason == "asked"))
+        [released] = await db.scalars(select(Event).where(Event.kind == "released"))
+    assert waiting.state == ConversationState.QUEUED and waiting.agent_id is None
+    assert waiting.queued_at == datetime(2026, 5, 4, 19, tzinfo=SH).astimezone(UTC)
+    assert (released.agent_id, released.data["reason"]) == (AGENT, "shift_ended")
     assert "ticket #1 return — open" in record.text and "Call-backs due (1)" in record.text
     assert any("Handover" in r.text for r in h.session.requests_of("sendMessage")
                if r.chat_id == GROUP)

@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from storage.engine import create_engine, create_session_factory
-from storage.models import Conversation, Customer, Event, Message, Sender
+from storage.models import Conversation, Customer, Event, InboxUpdate, Message, Sender
 from tests.fakes.bot_processes import PollingBotProcess, polling_env
 from tests.fakes.telegram_server import FakeTelegramServer
 
@@ -107,6 +107,15 @@ async def feedback_events(database_url: str) -> int:
         await engine.dispose()
 
 
+async def inbox_rows(database_url: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        async with create_session_factory(engine)() as db:
+            return int(await db.scalar(select(func.count()).select_from(InboxUpdate)) or 0)
+    finally:
+        await engine.dispose()
+
+
 async def wait_until_all_handled(bot: PollingBotProcess, database_url: str, chats: list[int],
                                  expected: set[int], timeout: float = 60) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
@@ -176,6 +185,9 @@ async def test_kill_9_during_a_polling_burst_loses_nothing_and_answers_once(
         print(f"after the restart: all {len(inputs)} inputs stored once and answered, "
               f"{unrecorded} replies sent twice (answered as the kill came), "
               f"{len(expired)} presses recorded as expired")
+        await bot.stop()  # SIGTERM: a clean stop, every handled update forgotten
+        assert bot.process is not None and bot.process.returncode == 0, bot.log_tail()
+        assert await inbox_rows(db_url) == 0
     finally:
         failed = sys.exc_info()[0] is not None
         await bot.stop()

@@ -9,6 +9,7 @@ database when none is configured).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -18,6 +19,7 @@ from bot.app import build_app, build_dispatcher
 from bot.clock import FixedClock
 from bot.services.flood import FLOOD_BURST
 from bot.services.staff import agent_ids
+from bot.settings import Settings
 from bot.webhook import UpdateTracker, build_webhook_app, register_webhook, shared_secret
 from storage.models import ConversationState, Customer, Event, Message, Sender
 from storage.models.agents import Agent
@@ -280,3 +282,52 @@ async def test_forget_leaves_no_personal_data_anywhere_P16(h: H) -> None:
     [renamed] = h.session.requests_of("editForumTopic")
     assert "张三丰" not in renamed.name
     assert any("/forget" in t for t in h.texts_to(GROUP))
+
+
+# ------------------------------------------------------------------ bad values (Low)
+async def test_bad_values_get_a_clear_answer_never_an_exception(
+    h: H, caplog: pytest.LogCaptureFixture,
+) -> None:
+    before = len(h.texts_to(OWNER))
+    await h.feed(message_update(h.uid(), OWNER, "/report 0001-01-01 9999-12-31",
+                                first_name="Olga"))
+    assert "at most" in "".join(h.texts_to(OWNER)[before:])
+    for data in ("sv:abc", "fu:x", "sv:1", "sv:99999999999999999999999:5", "fu:"):
+        await h.feed(callback_update(h.uid(), SHOPPER, data))
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+async def test_webhook_bodies_that_are_not_updates_get_400(db_url: str) -> None:
+    h = await start(db_url, **WEBHOOK)
+    try:
+        secret = await shared_secret(h.app)
+        app = build_webhook_app(h.app, h.dp, UpdateTracker(), secret)
+        async with TestClient(TestServer(app)) as client:
+            for body in ("[1, 2]", '"text"', "{}", "not json", "[" * 100_000 + "]" * 100_000,
+                         '{"update_id": "x"}'):
+                response = await client.post("/tg/webhook", data=body, headers={
+                    HEADER: secret, "Content-Type": "application/json"})
+                assert response.status == 400, body[:20]
+    finally:
+        await h.app.close()
+
+
+async def test_orders_endpoint_refuses_deep_json_and_huge_amounts(
+    settings: Settings, sessions: Any,
+) -> None:
+    from pydantic import SecretStr
+
+    from bot.orders_api import build_orders_api
+    from bot.services.orders import OrderDesk
+
+    assert settings.orders_api_host == "127.0.0.1"  # not every interface unless configured
+    settings = settings.model_copy(update={"orders_api_token": SecretStr("s3cret")})
+    api = build_orders_api(settings, sessions, OrderDesk(settings, None),  # type: ignore[arg-type]
+                           FixedClock(MORNING))
+    auth = {"X-Orders-Token": "s3cret", "Content-Type": "application/json"}
+    async with TestClient(TestServer(api)) as client:
+        deep = await client.post("/orders", data="[" * 100_000 + "]" * 100_000, headers=auth)
+        assert deep.status == 400
+        huge = await client.post("/orders", json=[{"order_id": "20260501001",
+                                                   "amount": "1e999999"}], headers=auth)
+        assert huge.status == 422 and "amount" in (await huge.json())["errors"][0]

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.services import shifts as sh
+from bot.services.availability import Staffing
 from bot.services.staff import (
     add_agent,
     set_agents,
@@ -192,7 +193,7 @@ async def test_with_the_calendar_off_every_agent_is_on_duty_and_sla_falls_back(
     morning = at(MONDAY, 10)
     assert await sh.on_duty(staffed, morning) == [A, B]
     assert await sh.next_shift_start(staffed, morning) is None
-    assert await sh.CalendarRoster(settings).next_human_at(staffed, morning) is None
+    assert (await Staffing(settings).at(staffed, morning)).soon  # SERVICE_HOURS=always
     await set_duty_switch(staffed, A, "off")
     assert await sh.on_duty(staffed, morning) == [B]
 
@@ -200,7 +201,7 @@ async def test_with_the_calendar_off_every_agent_is_on_duty_and_sla_falls_back(
 async def test_calendar_roster_tells_the_sla_clock_when_people_are_back_P24(
     staffed: Repo, settings: Settings
 ) -> None:
-    roster = sh.CalendarRoster(settings)
+    roster = Staffing(settings)  # the calendar decides, whatever SERVICE_HOURS says
     assert await roster.next_human_at(staffed, at(MONDAY, 10)) == at(MONDAY, 18, 30)
     assert await roster.next_human_at(staffed, at(MONDAY, 20)) is None
     await set_duty_switch(staffed, 900, "on")  # an owner who is not an agent: no effect (P10)

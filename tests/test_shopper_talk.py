@@ -12,6 +12,7 @@ import pytest
 
 from bot.settings import Settings
 from phrases.catalogue import SITUATIONS
+from phrases.lang import has_chinese
 from storage.models import Conversation, ConversationState, Event, Message, Sender
 from tests.fakes.updates import message_update
 from tests.harness import BotHarness as Harness
@@ -161,3 +162,25 @@ async def test_angry_damage_report_gets_apology_steps_and_a_person(
     assert entry.answer.replace("\n", "").replace(" ", "") in flat
     chat = await conversation(h)
     assert chat.state == ConversationState.QUEUED and chat.escalation_reason == "complaint"
+
+
+async def test_shopper_language_is_kept_through_commands_numbers_and_emoji(h: Harness) -> None:
+    # Telegram says zh-hans; "/start", an order number, 👍 and "ok" carry no language.
+    await h.feed(message_update(1, SHOPPER, "/start", language_code="zh-hans"))
+    assert has_chinese(sent(h)[0].replace(h.app.settings.shop_name, ""))
+    for n, text in enumerate(["👍", "ok", "1945623307812"], start=2):
+        await h.feed(message_update(n, SHOPPER, text, language_code="zh-hans"))
+        assert (await conversation(h)).language == "zh", text
+    h.take_sent()
+    await h.feed(message_update(9, SHOPPER, "do you ship abroad?", language_code="zh-hans",
+                                first_name="Sam"))
+    assert (await conversation(h)).language == "en"  # a clear English message switches
+    assert not has_chinese(sent(h)[0].replace(h.app.settings.shop_name, ""))
+
+
+async def test_english_shopper_stays_english_after_a_command(h: Harness) -> None:
+    await h.feed(message_update(1, SHOPPER, "/start", language_code="en", first_name="Sam"))
+    await h.feed(message_update(2, SHOPPER, "👍", language_code="en", first_name="Sam"))
+    assert (await conversation(h)).language == "en"
+    shop = h.app.settings.shop_name  # the demo shop's name is bilingual
+    assert not any(has_chinese(t.replace(shop, "")) for t in sent(h))

@@ -16,7 +16,7 @@ from bot.app import App, build_app, build_dispatcher
 from bot.clock import FixedClock
 from bot.jobs.scheduler import JOB_DEFAULTS, build_scheduler, clear_stale_deadlines
 from bot.resume import Resumer
-from bot.services.duty import format_next_open, next_daily
+from bot.services.availability import Availability, ServiceHours, format_next_open
 from bot.services.lifecycle import Lifecycle
 from bot.services.replies import Reply
 from bot.services.sla import ConsoleDesk, SlaClock
@@ -236,7 +236,21 @@ async def test_late_first_greeting_is_a_recorded_breach_P1(h: Harness) -> None:
 
 @pytest.fixture
 def nobody_on_duty(db_url: str) -> Settings:
+    """No agent at all, the policy's service hours (the default): people are back at 18:30."""
     return load_settings({"DATABASE_URL": db_url, "OWNER_IDS": "900", "AGENT_IDS": ""})
+
+
+@dataclass
+class FakeStaffing:
+    """Nobody until ``opens``, then agent 901; the hours as the settings say."""
+
+    opens: datetime
+    hours: ServiceHours
+
+    async def at(self, repo: Repo, now: datetime) -> Availability:
+        if now >= self.opens:
+            return Availability(now, (901,), None, self.hours)
+        return Availability(now, (), self.opens, self.hours)
 
 
 async def test_off_hours_says_when_a_person_is_back_and_waits_for_the_shift_P24(
@@ -248,22 +262,18 @@ async def test_off_hours_says_when_a_person_is_back_and_waits_for_the_shift_P24(
         h.take_sent()
         await h.feed(2, "转人工")
         [notice] = h.take_sent()
-        assert "明天 09:00" in notice
+        assert "今天 18:30" in notice  # Monday 09:30 in Shanghai: the evening shift
         await h.feed(3, "退货要多久")  # the bot keeps answering what it can
         assert h.take_sent()
         for seconds in (20, 60, 3600):
-            assert await h.at(seconds) == []  # no holding replies all night
-        opens = next_daily(MORNING, "09:00", nobody_on_duty)
+            assert await h.at(seconds) == []  # no holding replies all day
+        opens = datetime(2026, 5, 4, 10, 30, tzinfo=UTC)  # 18:30 in Shanghai
         conversation = await h.conversation()
         assert conversation.state == ConversationState.QUEUED
         assert conversation.queued_at == MORNING  # keeps its place at the head of the queue
         assert conversation.reply_due_at == opens + timedelta(seconds=20)
 
-        class OnDutyFromOpening:
-            async def next_human_at(self, repo: Repo, now: datetime) -> datetime | None:
-                return None if now >= opens else opens
-
-        h.sla.roster = OnDutyFromOpening()
+        h.sla.staffing = FakeStaffing(opens, h.sla.staffing.hours)  # type: ignore[assignment]
         assert len(await h.at((opens - MORNING).total_seconds() + 20)) == 1
         [holding] = await h.events("holding_reply")
         assert holding.data["waited_seconds"] == 20  # counted from the shift start
@@ -274,12 +284,8 @@ async def test_off_hours_says_when_a_person_is_back_and_waits_for_the_shift_P24(
 async def test_off_hours_notice_from_the_clock_when_the_duty_ends_P24(h: Harness) -> None:
     await queued(h)
     later = MORNING + timedelta(hours=13)  # 22:30 local: everybody went home
-
-    class Closed:
-        async def next_human_at(self, repo: Repo, now: datetime) -> datetime | None:
-            return later + timedelta(hours=10)
-
-    h.sla.roster = Closed()
+    h.sla.staffing = FakeStaffing(later + timedelta(hours=10),  # type: ignore[assignment]
+                                  h.sla.staffing.hours)
     sent = await h.at(13 * 3600)
     assert len(sent) == 1 and "明天 08:30" in sent[0]
     assert await h.at(13 * 3600 + 60) == []
@@ -287,13 +293,11 @@ async def test_off_hours_notice_from_the_clock_when_the_duty_ends_P24(h: Harness
 
 
 def test_next_open_is_said_the_shoppers_way(settings: Settings) -> None:
-    opens = next_daily(MORNING, "09:00", settings)
-    assert opens == datetime(2026, 5, 5, 1, 0, tzinfo=UTC)
+    opens = datetime(2026, 5, 5, 1, 0, tzinfo=UTC)  # 09:00 tomorrow in Shanghai
     assert format_next_open(opens, MORNING, "zh", settings) == "明天 09:00"
     assert format_next_open(opens, MORNING, "en", settings) == "9:00 tomorrow"
     early = datetime(2026, 5, 3, 22, 0, tzinfo=UTC)  # 06:00 local
-    assert format_next_open(next_daily(early, "09:00", settings), early, "en",
-                            settings) == "9:00 today"
+    assert format_next_open(opens - timedelta(days=1), early, "en", settings) == "9:00 today"
 
 
 @dataclass
@@ -403,7 +407,7 @@ def to_shopper(h: Harness) -> list:
 
 def two_agents_and_a_group(db_url: str) -> Settings:
     return load_settings({"DATABASE_URL": db_url, "AGENT_IDS": "901,902",
-                          "AGENT_CHAT_ID": "-1001234"})
+                          "AGENT_CHAT_ID": "-1001234", "SERVICE_HOURS": "always"})
 
 
 async def test_a_reassignment_by_the_clock_is_one_event_through_the_real_console_P2(

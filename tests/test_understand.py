@@ -3,7 +3,7 @@
 import pytest
 
 from phrases.faq_file import FaqEntry
-from phrases.lang import detect_language
+from phrases.lang import detect_language, message_language
 from phrases.understand import Candidate, Intent, Understander
 
 ZH_FAQ = [
@@ -266,3 +266,14 @@ def test_a_complaint_keeps_the_faq_verdict_for_its_after_sales_steps() -> None:
     u = Understander(faq).understand("收到的商品破损了 什么破玩意儿 气死我了")
     assert u.intent is Intent.COMPLAINT and u.faq_decision == "answer"
     assert u.best is not None and u.best.entry_id == "damaged"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [("/start", None), ("/help@shop_bot", None), ("SF1234567890", None), ("👍", None),
+     ("ok", None), ("okay lol", None), ("1945623307812", None), ("好的", "zh"),
+     ("订单SF1234567890到哪了", "zh"), ("where is my order", "en"), ("refund", "en"),
+     ("/start hello there friend", "en")],
+)
+def test_message_language_ignores_what_carries_no_language(text: str, lang: str | None) -> None:
+    assert message_language(text) == lang

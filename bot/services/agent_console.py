@@ -19,6 +19,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.services.availability import Staffing, said_values
 from bot.services.canned import Canned, search
 from bot.services.flood import FLOOD_WINDOW, digest_text
 from bot.services.knowledge import KnowledgeBase
@@ -536,6 +537,9 @@ class AgentConsole:
             if conversation is not None and customer is not None:
                 lang = conversation.language
                 values["customer_name"] = customer.name
+        # FAQ answers say the service hours as the bot does (P24): the same availability.
+        available = await Staffing(self.settings).at(repo, self.clock.now())
+        values.update(said_values(available, lang, self.settings, self.knowledge.catalogue))
         faq = [(row.key, row.question, row.answer) for row in await repo.faq.all(lang)]
         return search(self.knowledge.catalogue, faq, query, lang, values)
 

@@ -93,5 +93,5 @@ def search(
             add(of_phrase(by_text[key]))
         else:
             question, answer = faq_items[key]
-            add(Canned(key[:64], f"FAQ · {question[:60]}", answer))
+            add(Canned(key[:64], f"FAQ · {question[:60]}", render(answer, values)))
     return results

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from bot.clock import Clock
+from bot.services.availability import format_next_open, said_values
 from bot.services.escalation import EscalationService
 from bot.services.flood import Burst, burst_of
 from bot.services.inbound import BUTTON, Choice, Inbound, Shopper, command_of
@@ -24,8 +25,9 @@ from bot.services.replies import Button, Replier, Reply
 from bot.settings import Settings
 from phrases.catalogue import say
 from phrases.greeting import compose_greeting
-from phrases.lang import detect_language, has_chinese
+from phrases.lang import detect_language, message_language
 from phrases.splitting import split_message
+from phrases.templates import render
 from phrases.understand import Intent, Understanding
 from storage.models import Conversation, ConversationState, Customer, Message
 from storage.repositories import Repo
@@ -183,7 +185,7 @@ class ConversationService:
         if kind == "faq":
             entry = self.knowledge.entry(arg, lang)
             if entry is not None:
-                replies = self._faq_answer(arg, entry.answer)
+                replies = await self._faq(repo, conversation, arg, entry.answer, now)
         elif kind == "fb":
             verdict, _, key = arg.partition(":")
             await repo.events.add("faq_feedback", conversation_id=conversation.id,
@@ -222,14 +224,16 @@ class ConversationService:
         lang = self._language(text, customer.language_code)
         return customer, await repo.conversations.start(customer.id, lang, now), True
 
-    def _language(self, text: str, language_code: str | None) -> str:
-        """Per conversation: the text decides; else Telegram's language; else the shop's first."""
+    def _language(self, text: str, current: str | None) -> str:
+        """The shopper's language: a message clearly in one language decides; commands, order
+        numbers, emoji and "ok" keep ``current`` (the conversation's, else Telegram's
+        language_code); else the shop's first language."""
         fallback = self.settings.default_language
-        if language_code:
-            code = language_code.split("-")[0].lower()
+        if current:
+            code = current.split("-")[0].lower()
             fallback = code if code in self.settings.languages else fallback
-        lang = detect_language(text, default=fallback) if text else fallback
-        return lang if lang in self.settings.languages else self.settings.default_language
+        lang = message_language(text) if text else None
+        return lang if lang in self.settings.languages else fallback
 
     async def _answer(
         self, repo: Repo, customer: Customer, conversation: Conversation, stored: Message,
@@ -240,8 +244,9 @@ class ConversationService:
         if burst.quiet:
             await self._flooded(repo, customer, conversation, stored, inbound, burst, now)
             return
-        if inbound.kind == "text" and (len(inbound.text) >= 4 or has_chinese(inbound.text)):
-            # Switch only on a message that tells: "转人工" does, a lone "ok" does not.
+        if inbound.kind == "text":
+            # Switch only on a message that tells: "转人工" does, a lone "ok", "/start" or an
+            # order number does not.
             conversation.language = self._language(inbound.text, conversation.language)
         replies: list[Reply] = []
         meaning: dict[str, Any] = {"kind": inbound.kind}
@@ -256,7 +261,8 @@ class ConversationService:
             await self.life.greeted(repo.events, conversation, now)  # P1: late = a breach
             meaning["greeted"] = True
         body, body_meaning = await self._respond(
-            repo, customer, conversation, inbound, understanding, greeted=greet, now=now
+            repo, customer, conversation, inbound, understanding,
+            greeted=greet and not inbound.edited, now=now,
         )
         replies += body
         meaning.update(body_meaning)
@@ -299,7 +305,8 @@ class ConversationService:
             if conversation.state == ConversationState.ASSIGNED:
                 return [], {"decision": "media_relayed"}
             if conversation.state == ConversationState.QUEUED:
-                return [phrase("already_queued")], {"decision": "media_relayed"}
+                return [self._still_waiting(customer, conversation, now)], {
+                    "decision": "media_relayed"}
             media = phrase("media", MEDIA_TAGS.get(inbound.kind, inbound.kind))
             return [media], {"decision": "media"}
         if len(inbound.text) > self.settings.long_text_limit:
@@ -342,11 +349,11 @@ class ConversationService:
             self.life.understood(conversation)
             entry = self.knowledge.entry(understanding.best.entry_id, conversation.language)
             if entry is not None:
-                return self._faq_answer(entry.id, entry.answer), meaning
+                return await self._faq(repo, conversation, entry.id, entry.answer, now), meaning
         if state == ConversationState.ASSIGNED:
             return [], meaning  # an agent owns the chat: the bot does not talk over them
         if state == ConversationState.QUEUED:
-            return [phrase("already_queued")], meaning
+            return [self._still_waiting(customer, conversation, now)], meaning
         if understanding.decision == "clarify" and len(understanding.candidates) >= 2:
             return self._which_one(customer, conversation, understanding), meaning
         if self.life.not_understood(conversation) >= MISSES_BEFORE_HUMAN:
@@ -435,6 +442,29 @@ class ConversationService:
             avoid=conversation.last_phrase_key,
         )
         return Reply(text=text, phrase_key=key)
+
+    def _still_waiting(
+        self, customer: Customer, conversation: Conversation, now: datetime
+    ) -> Reply:
+        """A queued shopper writes again: "please wait" only while someone can answer soon;
+        over off hours, that the message is kept for the next opening (P24)."""
+        until = conversation.off_hours_until
+        if until is not None and until > now:
+            when = format_next_open(until, now, conversation.language, self.settings)
+            return self._phrase(customer, conversation, "message_kept", next_open=when)
+        return self._phrase(customer, conversation, "already_queued")
+
+    async def _faq(
+        self, repo: Repo, conversation: Conversation, key: str, answer: str, now: datetime
+    ) -> list[Reply]:
+        """An FAQ answer; ``{service_hours}`` / ``{next_opening}`` in it are filled from the
+        same availability the escalation reply and the SLA clock use (P24)."""
+        if "{" in answer:  # only answers with placeholders pay for the look-up
+            available = await self.escalation.staffing.at(repo, now)
+            values = said_values(available, conversation.language, self.settings,
+                                 self.knowledge.catalogue)
+            answer = render(answer, {**values, "shop_name": self.settings.shop_name})
+        return self._faq_answer(key, answer)
 
     def _faq_answer(self, key: str, answer: str) -> list[Reply]:
         """P2: a long answer goes out in parts; the last part asks whether it helped."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from bot.services.duty import format_next_open
+from bot.services.availability import Staffing, said_values
 from bot.services.lifecycle import Lifecycle
 from bot.services.queue import QueueService
 from bot.settings import Settings
+from phrases.catalogue import PhraseCatalogue
 from storage.models import Conversation, ConversationState
 from storage.repositories import Repo
 
@@ -17,35 +18,44 @@ ESCALATION_REASONS = (
 )
 
 
-class NextHuman(Protocol):
-    async def next_human_at(self, repo: Repo, now: datetime) -> datetime | None:
-        """None while someone can answer; else when people are back (P24)."""
-        ...
+class Wording(Protocol):
+    catalogue: PhraseCatalogue
+
+
+class BuiltinWording:
+    """The built-in phrases, for services built without the knowledge base (tests)."""
+
+    def __init__(self) -> None:
+        self.catalogue = PhraseCatalogue.builtin()
 
 
 class EscalationService:
     """Queues conversations for a person (lifecycle ``escalate``) and, with a queue, assigns
-    one to a free agent; says what the shopper hears about it."""
+    one to a free agent; says what the shopper hears about it. "Please wait" only when
+    someone can answer soon (``Staffing``, the same answer the SLA clock and the FAQ use)."""
 
     def __init__(
         self, queue: QueueService | None = None, *, lifecycle: Lifecycle | None = None,
-        roster: NextHuman | None = None, settings: Settings | None = None,
+        staffing: Staffing | None = None, settings: Settings | None = None,
+        knowledge: Wording | None = None,
     ) -> None:
         self.queue = queue
         self.lifecycle = lifecycle or (queue.lifecycle if queue is not None else Lifecycle())
-        self.roster = roster
         self.settings = settings or self.lifecycle.settings
+        self.staffing = staffing or Staffing(self.settings)
+        self.knowledge = knowledge or BuiltinWording()  # the owner's phrases, reloaded
 
     async def escalate(
         self, repo: Repo, conversation: Conversation, reason: str, now: datetime
     ) -> bool:
         """Queue the conversation for a person; returns False if it already was (idempotent).
         With nobody to answer soon, the conversation carries the opening the shopper hears."""
-        next_open = await self.roster.next_human_at(repo, now) if self.roster else None
+        available = await self.staffing.at(repo, now)
         if not await self.lifecycle.escalate(repo.events, conversation, reason, now,
-                                             soon=next_open is None, next_open=next_open):
+                                             soon=available.soon,
+                                             next_open=available.next_open):
             return False
-        if self.queue is not None and next_open is None:
+        if self.queue is not None and available.soon:
             await self.queue.assign(repo, conversation, now)
         return True
 
@@ -55,16 +65,18 @@ class EscalationService:
         """The situation to tell the shopper, with its values: when people are back, who
         joined, or the queue spot. The spot told is recorded, so later updates are sent only
         when it changed meaningfully."""
-        until = conversation.off_hours_until
-        if until is not None and until > now:
-            return "off_hours", {"next_open": format_next_open(
-                until, now, conversation.language, self.settings)}
         if conversation.state == ConversationState.ASSIGNED and conversation.agent_id:
-            agent = await repo.agents.by_telegram_id(conversation.agent_id)
-            return "agent_joined", {"agent_name": agent.name if agent else ""}
+            until = conversation.off_hours_until
+            if until is None or until <= now:
+                agent = await repo.agents.by_telegram_id(conversation.agent_id)
+                return "agent_joined", {"agent_name": agent.name if agent else ""}
+        available = await self.staffing.at(repo, now)
+        if not available.soon:
+            return "off_hours", said_values(available, conversation.language, self.settings,
+                                            self.knowledge.catalogue)
         if self.queue is None:
             return "queued", {}
-        spot = await self.queue.spot(repo, conversation, now)
+        spot = await self.queue.spot(repo, conversation, now, agents=len(available.present))
         await repo.events.add("queue_told", conversation_id=conversation.id,
                               position=spot.position, wait_minutes=spot.wait_minutes)
         return "queued", spot.values()

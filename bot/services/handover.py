@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.services import shifts as sh
+from bot.services.lifecycle import Lifecycle
+from bot.services.queue import on_duty_agents
 from bot.services.staff import calendar_enabled
 from storage.models import Conversation, ConversationState, Customer, Message, Sender
 from storage.models.orders import FollowUp, JobStatus, Ticket, TicketStatus
@@ -142,6 +144,20 @@ class TickResult:
 
     written: list[HandoverRecord] = field(default_factory=list)
     to_show: list[tuple[int, HandoverRecord]] = field(default_factory=list)
+    requeued: list[int] = field(default_factory=list)  # conversations back in the queue
+
+
+async def hand_back(repo: Repo, now: datetime) -> list[int]:
+    """A shift ended: chats still with an agent who is no longer on duty go back to the
+    queue, keeping their place, so the next shift can take them (P13; lifecycle
+    ``shift_ended``). Returns their ids."""
+    present = {agent.telegram_user_id for agent in await on_duty_agents(repo, now)}
+    assigned = await repo.session.scalars(
+        select(Conversation).where(Conversation.state == ConversationState.ASSIGNED)
+        .order_by(Conversation.id))
+    life = Lifecycle()
+    return [conversation.id for conversation in list(assigned)
+            if await life.shift_ended(repo, conversation, present, now)]
 
 
 async def shift_tick(repo: Repo, now: datetime) -> TickResult:
@@ -156,6 +172,7 @@ async def shift_tick(repo: Repo, now: datetime) -> TickResult:
         if shift.end <= now and now - shift.end <= CATCH_UP:
             if await repo.shifts.record_for(shift.start) is None:
                 result.written.append(await write_record(repo, shift, now))
+                result.requeued += await hand_back(repo, now)
         elif shift.contains(now):
             record = await repo.shifts.latest_record(before=shift.start)
             if record is None:

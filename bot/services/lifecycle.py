@@ -34,8 +34,8 @@ and changes nothing.
 ============== ================ ================ ================ ===========
 event          bot              queued           assigned         closed
 ============== ================ ================ ================ ===========
-shopper_wrote  due = now+P1/P2  new promise:     as queued        —
-               if none          due = start+P,
+shopper_wrote  due = now+P1/P2  new promise: due as queued        —
+               if none          ≤ start+P,
                                 holding_sent=0,
                                 wait starts
 bot_replied    due = none       due = start+P    as queued        —
@@ -55,10 +55,12 @@ release        —                —                → queued (CAS,   —
                                                  misses=0
 transfer       —                —                agent changes    —
                                                  (CAS); misses=0
-holding_due    breach P2 (bot   holding reply n: as queued; the   due = none
-               late), nothing   misses+1, next   clock reassigns
-               else             due backs off,   after N misses
+holding_due    —                holding reply n: as queued; the   due = none
+                                misses+1, next   clock reassigns
+                                due backs off,   after N misses
                                 none after last
+bot_late       breach P2 (the   —                —                —
+               resumer answers)
 off_hours_due  —                told once:       as queued        due = none
                                 off_hours_until,
                                 due = opening+P

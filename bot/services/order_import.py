@@ -34,6 +34,8 @@ STATUS_ALIASES = {"发货": "shipped", "已发货": "shipped", "已签收": "del
                   "已取消": "cancelled", "unpaid": "pending", "待付款": "pending",
                   "未付款": "pending"}
 
+MAX_AMOUNT = Decimal("10000000")  # per order; the column holds cents as a 32-bit integer
+
 
 class ImportError_(Exception):
     """The input could not be read at all (not a CSV/JSON file, unreadable)."""
@@ -139,12 +141,13 @@ def check_record(raw: dict[str, Any], where: str, tz: ZoneInfo) -> tuple[OrderIn
     amount = _text(raw.get("amount"))
     if amount is not None:
         try:
-            value = Decimal(amount)
-            if value < 0 or not value.is_finite():
+            value = Decimal(amount[:40])
+            if value < 0 or not value.is_finite() or value > MAX_AMOUNT:
                 raise InvalidOperation
             order.amount_cents = int((value * 100).to_integral_value())
-        except InvalidOperation:
-            errors.append(f"{where}: amount {amount!r} is not a non-negative number")
+        except ArithmeticError:  # InvalidOperation, and Overflow for "1e999999"
+            errors.append(f"{where}: amount {amount[:40]!r} is not a number from 0 to "
+                          f"{MAX_AMOUNT}")
     order.currency = (_text(raw.get("currency")) or "").upper()[:8] or None
     status = _text(raw.get("status"))
     if status is not None:

@@ -137,12 +137,17 @@ class QueueService:
             return None
         return target
 
-    async def spot(self, repo: Repo, conversation: Conversation, now: datetime) -> QueueSpot:
-        """Position among waiting chats (oldest first) and a rough expected wait."""
+    async def spot(
+        self, repo: Repo, conversation: Conversation, now: datetime, agents: int | None = None
+    ) -> QueueSpot:
+        """Position among waiting chats (oldest first) and a rough expected wait; ``agents``:
+        how many can answer now, when the caller knows (``Staffing``)."""
         queued = await repo.agents.queued()
         ids = [c.id for c in queued]
         position = ids.index(conversation.id) + 1 if conversation.id in ids else len(ids) + 1
-        agents = max(1, len(await on_duty_agents(repo, now)))
+        if agents is None:
+            agents = len(await on_duty_agents(repo, now))
+        agents = max(1, agents)
         return QueueSpot(position, max(1, math.ceil(position * MINUTES_PER_CHAT / agents)))
 
     @staticmethod

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.services.duty import ConfiguredRoster
 from bot.services.staff import (
     agent_ids,
     calendar_enabled,
@@ -27,7 +26,6 @@ from bot.services.staff import (
     forced_on,
     owner_setting,
 )
-from bot.settings import Settings
 from storage.models.shifts import ShiftSwap, SwapState
 from storage.repositories import Repo
 
@@ -241,23 +239,6 @@ async def next_shift_start(repo: Repo, now: datetime) -> datetime | None:
         if shift.start > now and shift.agents and shift.closed is None:
             return shift.start
     return None
-
-
-class CalendarRoster:
-    """The SLA clock's ``DutyRoster`` (issue 4) answered by the shift calendar (P11, P24).
-
-    While the owner has not turned the calendar on, the shop's previous rule answers.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.fallback = ConfiguredRoster(settings)
-
-    async def next_human_at(self, repo: Repo, now: datetime) -> datetime | None:
-        if not await calendar_enabled(repo):
-            return await self.fallback.next_human_at(repo, now)
-        if await on_duty(repo, now):
-            return None
-        return await next_shift_start(repo, now)
 
 
 async def coming_schedule(repo: Repo, now: datetime, days: int = SCHEDULE_DAYS) -> list[Shift]:

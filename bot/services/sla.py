@@ -36,7 +36,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.services.duty import ConfiguredRoster, DutyRoster, format_next_open
+from bot.services.availability import Availability, Staffing, said_values
 from bot.services.lifecycle import WAITING_STATES, Journal, Lifecycle, claim_due
 from bot.services.replies import Replier, Reply
 from bot.settings import Settings
@@ -107,7 +107,7 @@ class SlaClock:
         clock: Clock,
         *,
         desk: AgentDesk | None = None,
-        roster: DutyRoster | None = None,
+        staffing: Staffing | None = None,
         interval: float = 1.0,
         batch: int = 2000,
         concurrency: int = 16,
@@ -120,7 +120,8 @@ class SlaClock:
         self.replier = replier
         self.clock = clock
         self.desk: AgentDesk = desk or NoDesk()
-        self.roster: DutyRoster = roster or ConfiguredRoster(settings)
+        # "When can a person reply?": the same answer the escalation reply and the FAQ give.
+        self.staffing = staffing or Staffing(settings)
         self.interval = interval
         self.batch = batch
         self._sending = asyncio.Semaphore(concurrency)
@@ -187,11 +188,11 @@ class SlaClock:
                 .join(Customer, Customer.id == Conversation.customer_id)
                 .where(Conversation.id.in_(claimed))
             )
-            next_open = await self.roster.next_human_at(repo, now)
+            available = await self.staffing.at(repo, now)
             journal = Journal()
             plans = [
                 plan for conversation, customer in rows
-                if (plan := await self._plan(conversation, customer, now, next_open, journal,
+                if (plan := await self._plan(conversation, customer, now, available, journal,
                                              report))
             ]
             await asyncio.gather(*(self._send(plan, report) for plan in plans if plan.reply))
@@ -227,7 +228,7 @@ class SlaClock:
 
     async def _plan(
         self, conversation: Conversation, customer: Customer, now: datetime,
-        next_open: datetime | None, journal: Journal, report: TickReport,
+        available: Availability, journal: Journal, report: TickReport,
     ) -> _Plan | None:
         """Decide what this due conversation gets; the transition changes it in the caller's
         session and records its events in ``journal``."""
@@ -246,12 +247,19 @@ class SlaClock:
         if customer.blocked_at is not None:
             life.unreachable(conversation)  # the shopper blocked the bot: nothing reaches them
             return None
-        if next_open is not None:
-            return await self._off_hours(conversation, customer, now, next_open, journal, report)
-        text, key = holding_reply(
-            self.knowledge.catalogue, conversation.language, avoid=conversation.last_phrase_key,
-            values={"customer_name": customer.name, "shop_name": self.settings.shop_name},
-        )
+        if not available.soon:
+            return await self._off_hours(conversation, customer, now, available, journal,
+                                         report)
+        values = {"customer_name": customer.name, "shop_name": self.settings.shop_name,
+                  **said_values(available, conversation.language, self.settings,
+                                self.knowledge.catalogue)}
+        if life.next_holding_is_last(conversation):
+            # P2's last word for this message: leave a message, a person replies (and when).
+            text, key = say(self.knowledge.catalogue, "holding_last", conversation.language,
+                            values=values, avoid=conversation.last_phrase_key)
+        else:
+            text, key = holding_reply(self.knowledge.catalogue, conversation.language,
+                                      avoid=conversation.last_phrase_key, values=values)
         conversation.last_phrase_key = key
         holding = await life.holding_due(journal, conversation, now, phrase=key)
         report.breaches += 1
@@ -260,16 +268,17 @@ class SlaClock:
                      holding.waited, True)
 
     async def _off_hours(
-        self, conversation: Conversation, customer: Customer, now: datetime, next_open: datetime,
-        journal: Journal, report: TickReport,
+        self, conversation: Conversation, customer: Customer, now: datetime,
+        available: Availability, journal: Journal, report: TickReport,
     ) -> _Plan | None:
         """P24: say once when a person is back; the clock then counts from that shift start."""
+        next_open = available.next_open
         if not await self.lifecycle.off_hours_due(journal, conversation, now, next_open):
             return None  # already told; the bot keeps answering what it can meanwhile
+        lang = conversation.language
         text, key = say(
-            self.knowledge.catalogue, "off_hours", conversation.language,
-            values={"next_open": format_next_open(next_open, now, conversation.language,
-                                                  self.settings),
+            self.knowledge.catalogue, "off_hours", lang,
+            values={**said_values(available, lang, self.settings, self.knowledge.catalogue),
                     "customer_name": customer.name, "shop_name": self.settings.shop_name},
             avoid=conversation.last_phrase_key,
         )

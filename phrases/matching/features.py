@@ -78,9 +78,11 @@ def stem(word: str) -> str:
 class Analyzer:
     """Text -> features, with the lexicon's slang, synonyms and filler words applied."""
 
-    def __init__(self, lexicon: Lexicon, stop_weight: float = W_STOP) -> None:
+    def __init__(self, lexicon: Lexicon, stop_weight: float = W_STOP,
+                 concept_weight: float = W_CONCEPT) -> None:
         self.lexicon = lexicon
         self.stop_weight = stop_weight
+        self.concept_weight = concept_weight
         self._rewrite = Rewriter.build(lexicon.synonyms)
         self._zh_stop_re = re.compile(alternation(w for w in lexicon.zh_stopwords
                                                    if _HAN_RE.fullmatch(w)))
@@ -133,10 +135,10 @@ class Analyzer:
 
         for concepts in {m: self._concept_of[m] for m in self._concepts.findall(text)}.values():
             for concept in concepts:
-                feats["k" + concept] = W_CONCEPT
+                feats["k" + concept] = self.concept_weight
         # A number's unit says what it is about: 20块 money, 3天 time, 6期 instalments.
         for unit in _NUM_UNIT_RE.findall(text):
-            feats["k" + NUMBER_UNITS[unit]] = W_CONCEPT
+            feats["k" + NUMBER_UNITS[unit]] = self.concept_weight
         if _HAN_RE.search(text):
             for stop in self._zh_stop_re.findall(text):
                 add("s" + stop, self.stop_weight)

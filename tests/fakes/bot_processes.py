@@ -148,6 +148,7 @@ def bot_env(api_url: str, database_url: str, redis_url: str | None, token: str) 
         "DATABASE_URL": database_url,
         "WEBHOOK_URL": PUBLIC_URL,
         "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "SERVICE_HOURS": "always",  # staffed round the clock unless a test says otherwise
     }
     if redis_url:
         env["REDIS_URL"] = redis_url
@@ -178,6 +179,7 @@ async def polling_bot(
         "BOT_TOKEN": "123456:E2E-TEST",
         "TELEGRAM_API_URL": server.base_url,
         "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'shop.sqlite3'}",
+        "SERVICE_HOURS": "always",  # staffed round the clock unless a test says otherwise
         **settings,
     }
     log = data / "bot.log"
