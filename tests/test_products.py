@@ -541,6 +541,11 @@ async def test_inquiry_conversion_reminders_and_recommendations_on_a_known_data_
     assert "询单转化率 33.3% (1/3)" in sales_text(figures, "zh")[0]
     report = await build_report(repo, start, end, "Asia/Shanghai")
     assert "inquiry conversion (48 h) 33.3% (1/3)" in render_text(report, "en")
+    from bot.services.reports.export import tables
+
+    rows = dict(tuple(row) for row in tables(report)["summary"][1:])
+    assert rows["inquiring_shoppers"] == "3" and rows["converted_shoppers"] == "1"
+    assert rows["payment_reminders_sent"] == "2" and rows["recommendations_clicked"] == "1"
 
 
 async def test_one_cross_sell_after_a_paid_order_only_items_in_stock_P6(oh: OrderHarness) -> None:

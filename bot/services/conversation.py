@@ -262,7 +262,8 @@ class ConversationService:
             await self.life.greeted(repo.events, conversation, now)  # P1: late = a breach
             meaning["greeted"] = True
         body, body_meaning = await self._respond(
-            repo, customer, conversation, inbound, understanding, greeted=greet, now=now
+            repo, customer, conversation, inbound, understanding,
+            greeted=greet and not inbound.edited, now=now,
         )
         replies += body
         meaning.update(body_meaning)

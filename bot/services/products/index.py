@@ -22,7 +22,6 @@ from itertools import pairwise
 from typing import Any
 
 import yaml
-from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
 from rapidfuzz.process import cdist
 
@@ -44,6 +43,8 @@ def normalise(text: str) -> str:
 def _sound(char: str) -> str:
     """One character's pinyin without tones, the same in names and messages (so no context:
     a polyphone reads alike on both sides, which is all matching needs)."""
+    from pypinyin import lazy_pinyin  # its dictionaries load on first use, not at import
+
     return lazy_pinyin(char)[0]
 
 

@@ -58,6 +58,16 @@ def tables(report: Report) -> dict[str, Table]:
         ("follow_ups_done", a.follow_ups_done), ("late_shipments", a.late_shipments),
     )]
     summary += [[f"follow_up_{k}", str(n)] for k, n in a.follow_up_outcomes.items()]
+    if report.sales is not None:  # selling (P5, P6, 催缴): bot/services/products/figures.py
+        s = report.sales
+        summary += [[k, _num(x)] for k, x in (
+            ("inquiring_shoppers", s.inquiring_shoppers),
+            ("converted_shoppers", s.converted_shoppers), ("conversion_rate", s.conversion_rate),
+            ("payment_reminders_sent", s.reminders_sent),
+            ("paid_after_reminder", s.reminders_paid),
+            ("recommendations_shown", s.recommendations_shown),
+            ("recommendations_clicked", s.recommendations_clicked),
+        )]
     summary.append(["not_recorded", " ".join(report.not_recorded)])
     agents: Table = [["agent_id", "name", "conversations", "messages", "first_reply_p50",
                       "first_reply_p95", "next_reply_p50", "sla_breaches", "holding_replies",
