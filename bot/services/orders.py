@@ -118,7 +118,19 @@ class OrderDesk:
         self, repo: Repo, customer: Customer, lang: str, text: str, order_ids: tuple[str, ...],
         now: datetime,
     ) -> list[Reply] | None:
-        """Replies for a message about an order, or None when the message is not one."""
+        """Replies for a message about an order, or None when the message is not one.
+
+        Its look-ups run without autoflush, so the conversation's pending changes (the
+        greeting time) do not take SQLite's write lock before the reply is sent (see
+        ``ConversationService._deliver``; a 403's "blocked" mark waited on it and failed).
+        """
+        with repo.session.no_autoflush:
+            return await self._answer(repo, customer, lang, text, order_ids, now)
+
+    async def _answer(
+        self, repo: Repo, customer: Customer, lang: str, text: str, order_ids: tuple[str, ...],
+        now: datetime,
+    ) -> list[Reply] | None:
         lang = _lang(lang)
         if order_ids:
             ref = order_ids[0]
