@@ -232,6 +232,7 @@ SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "ack_reply": ("acknowledgement", ("ack_reply",)),  # "ok" / 👍: a short 应答, no hand-over
     "bot_identity": ("explanation", ("bot_identity", "offer_human")),  # "are you a bot?"
     "off_topic": ("explanation", ("off_topic", "offer_human")),  # weather, sums (P4 scope)
+    "part_needs_human": ("inquiry", ("part_unanswered", "offer_human")),  # values: question
     "clarify": ("inquiry", ("clarify", "offer_human")),  # P4: no confident FAQ match
     "choose": ("inquiry", ("clarify", "choose")),  # P4: two close FAQ entries, show buttons
     "offer_human": ("inquiry", ("offer_human",)),

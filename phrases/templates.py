@@ -16,6 +16,7 @@ from types import MappingProxyType
 PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
     {
         "customer_name": "the shopper's name or nickname, as we know it (P3)",
+        "question": "the part of a shopper's message the bot could not answer (quoted back)",
         "shop_name": "the shop's display name in the shopper's language",
         "agent_name": "the name of the agent who is answering",
         "order_id": "an order number the shopper gave or the bot found",

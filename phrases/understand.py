@@ -178,6 +178,21 @@ def _is_short(text: str) -> bool:
     return han <= 14 and len(text.split()) <= 10
 
 
+# Where one message holds several questions: sentence ends, a question particle followed by
+# a comma or space, and the words that start another question ("还有", "also").
+_CLAUSE_RE = re.compile(
+    r"[。！？!?；;\n]+|(?<=[吗呢么])[，,、\s]+|[，,]?\s*(?:还有|另外|以及|顺便问下|再问一下)"
+    r"|(?<=[a-z])[,]?\s+(?:and also|also|plus|and another thing)\s+",
+    re.IGNORECASE,
+)
+MAX_CLAUSES = 6
+
+
+def split_clauses(text: str) -> list[str]:
+    """The clauses of a message that may each be a question (P2: answer each on its own)."""
+    return [p.strip(" ，,") for p in _CLAUSE_RE.split(text[:MAX_CHARS]) if len(p.strip()) >= 2]
+
+
 def _only_symbols(raw: str, folded: str) -> bool:
     """An emoji or sticker-like message with no words and no question mark: filler."""
     stripped = raw.strip()
@@ -270,6 +285,14 @@ class Understander:
         if talk and talk[0].score >= bar:
             return result(Intent(talk[0].label.removeprefix(SMALLTALK_PREFIX)), "intent")
         return result(None, decision)
+
+    def understand_parts(self, text: str) -> tuple[tuple[str, Understanding], ...]:
+        """Each clause of a message with several questions, understood on its own; empty
+        when the message is one clause."""
+        clauses = split_clauses(text)
+        if len(clauses) < 2:
+            return ()
+        return tuple((c, self.understand(c)) for c in clauses[:MAX_CLAUSES])
 
     def _search(self, folded: str, language: str) -> list[Hit]:
         return self.index.search(folded, k=8, fuzz_weight=FUZZ_WEIGHT[language],

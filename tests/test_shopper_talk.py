@@ -184,3 +184,25 @@ async def test_english_shopper_stays_english_after_a_command(h: Harness) -> None
     assert (await conversation(h)).language == "en"
     shop = h.app.settings.shop_name  # the demo shop's name is bilingual
     assert not any(has_chinese(t.replace(shop, "")) for t in sent(h))
+
+
+@pytest.mark.parametrize(("lang", "text", "keys", "unanswered"), [
+    ("zh", "满多少包邮？能开发票吗？另外你们实体店在哪", ["free_shipping", "invoice"],
+     "你们实体店在哪"),
+    ("en", "how long does delivery take? also can I get an invoice? and do you have a shop "
+     "in Paris?", ["delivery_time", "invoice"], "and do you have a shop in Paris"),
+])
+async def test_several_questions_in_one_message_are_answered_each_and_the_rest_offered_a_person_P2(
+    h: Harness, lang: str, text: str, keys: list[str], unanswered: str
+) -> None:
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, text, language_code=lang))
+    said = sent(h)
+    flat = [t.replace("\n", "").replace(" ", "") for t in said]
+    for key in keys:  # each answer is its own message (or messages)
+        entry = h.app.knowledge.entry(key, lang)
+        assert entry is not None
+        assert entry.answer.replace("\n", "").replace(" ", "")[:30] in "".join(flat), key
+    assert unanswered in said[-1]  # says which part needs a person
+    assert last_buttons(h) == ["human"]
+    assert (await conversation(h)).state == ConversationState.BOT  # offered, not handed over

@@ -34,6 +34,7 @@ from storage.repositories import Repo
 from storage.repositories.conversations import BotReply
 
 ANSWER_PART_LIMIT = 350
+MAX_PARTS = 3  # a message with several questions gets at most this many FAQ answers
 MISSES_BEFORE_HUMAN = 2  # the bot fails to understand twice in a row → a person takes over
 
 # Message kinds → the extra tag that picks a fitting "media" phrase.
@@ -345,6 +346,11 @@ class ConversationService:
             self.life.understood(conversation)
             return await self._intent(repo, customer, conversation, intent, greeted, now,
                                       understanding), meaning
+        if intent is None and state == ConversationState.BOT:
+            several = self._several(customer, conversation, inbound.text)
+            if several:  # P2: several questions in one message, each answered on its own
+                self.life.understood(conversation)
+                return several, {**meaning, "decision": "several"}
         if understanding.decision == "answer" and understanding.best is not None:
             self.life.understood(conversation)
             entry = self.knowledge.entry(understanding.best.entry_id, conversation.language)
@@ -474,6 +480,30 @@ class ConversationService:
         if len(f"fb:down:{key}".encode()) <= 64:  # Telegram's callback data limit
             buttons = ((Button("👍", f"fb:up:{key}"), Button("👎", f"fb:down:{key}")),)
         replies.append(Reply(text=parts[-1], buttons=buttons))
+        return replies
+
+    def _several(self, customer: Customer, conversation: Conversation, text: str) -> list[Reply]:
+        """Answers to a message with several questions: each FAQ entry its clauses match (at
+        most MAX_PARTS, each its own part), then which clause needs a person, with the button.
+        Empty unless at least two clauses are answered confidently by different entries."""
+        answered: dict[str, str] = {}
+        missed: list[str] = []
+        for clause, part in self.knowledge.understand_parts(text, conversation.language):
+            if part.intent is None and part.decision == "answer" and part.best is not None:
+                answered.setdefault(part.best.entry_id, clause)
+            elif part.intent is None:
+                missed.append(clause)
+        if len(answered) < 2:
+            return []
+        replies: list[Reply] = []
+        for key in list(answered)[:MAX_PARTS]:
+            entry = self.knowledge.entry(key, conversation.language)
+            if entry is not None:
+                replies += self._faq_answer(entry.id, entry.answer)
+        if missed:
+            ask = self._phrase(customer, conversation, "part_needs_human",
+                               question=missed[0][:60])
+            replies = self._with_human_button([*replies, ask])
         return replies
 
     def _faq_steps(

@@ -105,6 +105,12 @@ class KnowledgeBase:
             understander = self._understanders.setdefault("", Understander(()))
         return understander.understand(text)
 
+    def understand_parts(self, text: str, lang: str) -> tuple[tuple[str, Understanding], ...]:
+        """Each clause of a several-question message, understood in the shopper's language."""
+        understander = self._understanders.get(lang) or next(
+            iter(self._understanders.values()), None)
+        return understander.understand_parts(text) if understander is not None else ()
+
     def entry(self, key: str, lang: str) -> FaqEntry | None:
         """The entry in the wanted language, else in any language that has it."""
         for candidate in (lang, *self._entries):
