@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from phrases.lang import has_chinese
+
 CM_PER_INCH = 2.54
 KG_PER_LB = 0.45359237
 
@@ -80,7 +82,7 @@ def _weight(text: str, zh: bool) -> tuple[float | None, str, tuple[int, int] | N
 
 def parse_body(text: str) -> Body:
     """Height and weight found in a message (either may be missing)."""
-    zh = any("\u4e00" <= ch <= "\u9fff" for ch in text)
+    zh = has_chinese(text)
     height, height_text, h_span = _height(text)
     rest = text if h_span is None else text[: h_span[0]] + " " * (h_span[1] - h_span[0]) + text[
         h_span[1]:]
