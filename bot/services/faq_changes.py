@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 MERGE, REPLACE = "merge", "replace"
 # Changes /faqundo can take back, newest first.
-FAQ_ACTIONS = ("faq_set", "faq_delete", "faq_alt", "faq_import", "inbox_phrasing",
+FAQ_ACTIONS = ("faq_set", "faq_delete", "faq_alt", "faq_import", "faq_file", "inbox_phrasing",
                "inbox_entry")
 SIMILAR_SCORE = 55  # token-set ratio (0..100) at which a known question counts as similar
 SIMILAR_CHECKED = 40  # the most similar known questions tried against the changed matcher
@@ -140,6 +140,17 @@ async def apply_import(repo: Repo, knowledge: KnowledgeBase, actor: int | None, 
     return change
 
 
+async def load_file(repo: Repo, lang: str, entries: Sequence[FaqEntry], filename: str) -> None:
+    """A changed FAQ file of the shop replaces its language (on start): recorded, and
+    undoable like an import, when it replaces entries that were live (the owner's too)."""
+    current = [entry_of(r) for r in await repo.faq.all(lang)]
+    await repo.faq.replace_language(lang, [_row(e, lang) for e in entries])
+    if current:
+        await audit.record(repo, None, "faq_file", undo={"faq": {
+            "lang": lang, "whole": [_dump(e) for e in current]}}, lang=lang, file=filename,
+            entries=len(entries))
+
+
 def _assign(row: FaqEntryRow, entry: FaqEntry) -> None:
     row.question, row.answer, row.alt = entry.question, entry.answer, list(entry.alt)
     if entry.threshold is not None:
@@ -199,7 +210,7 @@ async def undo_last(repo: Repo, knowledge: KnowledgeBase, actor: int, now: datet
             reopened += 1
     repo.audit.mark_undone(entry, actor, now)
     await audit.record(repo, actor, "faq_undo", actor_name=actor_name, at=now, undid=entry.id,
-                       change=entry.action, lang=lang)
+                       of={"action": entry.action, **(entry.details or {})})
     await repo.session.flush()
     count = len(await repo.faq.all(lang))
     await repo.commit()
@@ -285,6 +296,12 @@ async def preview_inbox(repo: Repo, knowledge: KnowledgeBase, message_id: int, s
     return InboxPreview(message_id, message.text, lang, key,
                         verdict(knowledge.understand(message.text, lang)), after, answer_text,
                         tuple(shifts))
+
+
+async def question_text(repo: Repo, message_id: int) -> str | None:
+    """The text of an inbox question, to quote it to the owner."""
+    message = await repo.session.get(Message, message_id)
+    return message.text if message is not None and message.text else None
 
 
 def new_key(message_id: int) -> str:
