@@ -16,6 +16,7 @@ from importlib import resources
 
 import yaml
 
+from phrases.staff import parse_staff_file
 from phrases.templates import placeholders_in, render
 from phrases.tone import negative_terms
 
@@ -31,6 +32,7 @@ CATEGORIES: tuple[str, ...] = (
     "courtesy",  # 基本礼貌用语
     "negotiation",  # 商量语
     "negative",  # 负面语言 (P9): words to AVOID, listed for the owner, never sent
+    "staff",  # what staff read: screens, cards, topic names, alerts (phrases/staff.py)
 )
 LANGS: tuple[str, ...] = ("zh", "en")
 _FALLBACK: dict[str, tuple[str, ...]] = {"zh": ("en",), "en": ("zh",)}
@@ -220,6 +222,8 @@ def _builtin_phrases() -> tuple[Phrase, ...]:
     for lang in LANGS:
         raw = root.joinpath(f"phrases.{lang}.yaml").read_text(encoding="utf-8")
         phrases.extend(parse_phrase_file(yaml.safe_load(raw), lang))
+        staff = root.joinpath(f"staff.{lang}.yaml").read_text(encoding="utf-8")
+        phrases.extend(parse_staff_file(yaml.safe_load(staff), lang))
     for lang, terms in negative_terms().items():
         for n, term in enumerate(terms, start=1):
             phrases.append(Phrase(f"negative.{n}", "negative", lang, term, ("avoid",)))
