@@ -184,7 +184,7 @@ async def test_owner_sends_a_notice_from_telegram_and_gets_counts_P22(h: Harness
     await h.feed(message_update(1, SHOPPER, "你好"))
     h.take_sent()
     await h.feed(message_update(2, OWNER, "/notice all\nzh: 明天店休\nen: Closed tomorrow"))
-    assert "Preview" in h.sent(OWNER)[-1]  # P9/P22: checked and previewed first
+    assert "通知预览" in h.sent(OWNER)[-1]  # P9/P22: checked and previewed first
     await h.feed(callback_update(20, OWNER, NoticeAction(action="send").pack()))
     [task] = [t for t in asyncio.all_tasks()
               if getattr(t.get_coro(), "__qualname__", "") == "NoticeService.send"]
