@@ -7,7 +7,6 @@ rules live in ``bot.services.owner_admin``; this module only parses and shows.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from datetime import date, timedelta
 from html import escape
@@ -33,6 +32,7 @@ from bot.services.staff import (
     set_calendar_enabled,
 )
 from bot.settings import Settings
+from handlers import owner_bulk as bulk
 from handlers.replying import keyboard, tell
 from storage.models.shifts import Complaint, ComplaintStatus
 from storage.repositories import Repo
@@ -47,7 +47,9 @@ Negative language (P9): /tone · /toneadd <term> = <instead> · /tonedel <term>
 FAQ: /faq [lang] · /faqshow <key> [lang] · /faqdel <key> <lang>
   /faqset <key> <lang> + lines 'Q: …', 'A: …', 'ALT: a | b' (adds or replaces)
   /faqexport <lang> [yaml|csv] · send a .yaml/.csv file captioned /faqimport <lang>
-Inbox of unanswered questions: /inbox · /alt <question id> <entry key>
+Inbox of unanswered questions: /inbox · /alt <question id> <entry key> (preview first)
+Changes: /changes (who changed what, when) · /faqundo (take back the last FAQ change)
+Notices and reports: /notice <text> (choose who, preview, then send) · /report · /rates
 Agents: /agents · /addagent <id> · /removeagent <id> · forward a message of theirs
   /cap <n> (shop default) · /cap <agent id> <n>
 Shifts: /shifts on|off · /schedule · /setshift mon-sat 18:30-24:00 · /closed <YYYY-MM-DD> [reason]
@@ -290,26 +292,11 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
         data = await oa.export_faq(repo, lang, fmt)
         await bot.send_document(message.chat.id, BufferedInputFile(data, f"faq.{lang}.{fmt}"))
 
-    @router.message(F.document)
-    async def on_document(message: Message, bot: Bot, repo: Repo,
-                          knowledge: KnowledgeBase, settings: Settings) -> None:
-        caption = (message.caption or "").split()
-        if not caption or caption[0].split("@")[0] != "/faqimport":
-            await tell(bot, message.chat.id,
-                       "To import an FAQ, caption the file /faqimport <lang>.")
-            return
-        lang = _lang(caption[1] if len(caption) > 1 else None, settings)
-        document = message.document
-        name = (document.file_name or "faq.yaml") if document else "faq.yaml"
-        buffer = io.BytesIO()
-        await bot.download(document, destination=buffer)  # type: ignore[arg-type]
-        try:
-            count = await oa.import_faq(repo, knowledge, message.from_user.id, lang, name,
-                                        buffer.getvalue())
-        except ValueError as error:
-            await tell(bot, message.chat.id, f"Not imported, nothing changed: {error}")
-            return
-        await tell(bot, message.chat.id, f"Imported {count} entries [{lang}]; live now.")
+    router.message.register(bulk.on_faqimport_document, F.document)
+    router.callback_query.register(bulk.on_import_choice, bulk.ImportChoice.filter(F.area == "imp"))
+    router.callback_query.register(bulk.on_inbox_choice, bulk.InboxChoice.filter(F.area == "ibc"))
+    router.message.register(bulk.on_faqundo, Command("faqundo"))
+    router.message.register(bulk.on_changes, Command("changes"))
 
     # ------------------------------------------------------------------ inbox
     @router.message(Command("inbox"))
@@ -333,25 +320,16 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
                         ("Dismiss", f"own:inb:dis:{first.message_id}")]
             await tell(bot, message.chat.id, "\n".join(lines), keyboard(buttons))
 
-    async def _to_phrasing(owner: int, message_id: int, key: str, bot: Bot, repo: Repo,
-                           knowledge: KnowledgeBase, conversations: ConversationService) -> None:
-        since = conversations.clock.now() - timedelta(days=INBOX_DAYS)
-        try:
-            text = await oa.inbox_to_phrasing(repo, knowledge, owner, message_id, key, since)
-        except ValueError as error:
-            await tell(bot, owner, f"Not changed: {error}")
-            return
-        await tell(bot, owner, f"“{text}” now answers as {key}.")
-
     @router.message(Command("alt"))
     async def on_alt(message: Message, command: CommandObject, bot: Bot, repo: Repo,
-                     knowledge: KnowledgeBase, conversations: ConversationService) -> None:
+                     state: FSMContext, knowledge: KnowledgeBase,
+                     conversations: ConversationService) -> None:
         parts = (command.args or "").split()
         if len(parts) != 2 or not parts[0].lstrip("#").isdigit():
             await tell(bot, message.chat.id, "Write: /alt <question id> <entry key>")
             return
-        await _to_phrasing(message.from_user.id, int(parts[0].lstrip("#")), parts[1], bot, repo,
-                           knowledge, conversations)
+        await bulk.show_inbox_preview(message.from_user.id, bot, repo, state, knowledge,
+                                      conversations, int(parts[0].lstrip("#")), key=parts[1])
 
     @router.callback_query(F.data.startswith("own:inb:"))
     async def on_inbox_button(query: CallbackQuery, bot: Bot, repo: Repo, state: FSMContext,
@@ -361,13 +339,12 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
         _, _, action, message_id, *rest = (query.data or "").split(":")
         await query.answer()
         if action == "alt" and rest:
-            await _to_phrasing(owner, int(message_id), rest[0], bot, repo, knowledge,
-                               conversations)
+            await bulk.show_inbox_preview(owner, bot, repo, state, knowledge, conversations,
+                                          int(message_id), key=rest[0])
         elif action == "new":
-            await state.set_state(OwnerDialogue.inbox_answer)
-            await state.set_data({"message_id": int(message_id)})
-            await tell(bot, owner, f"Send the answer for question #{message_id} "
-                                   "(/cancel to stop).")
+            if await bulk.ask_inbox_answer(owner, bot, repo, knowledge, int(message_id)):
+                await state.set_state(OwnerDialogue.inbox_answer)
+                await state.set_data({"message_id": int(message_id)})
         elif action == "dis":
             since = conversations.clock.now() - timedelta(days=INBOX_DAYS)
             await oa.inbox_dismiss(repo, owner, int(message_id), since)
@@ -604,15 +581,9 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
         step, waiting = await state.get_state(), await state.get_data()
         await state.clear()
         if step == OwnerDialogue.inbox_answer.state:
-            since = conversations.clock.now() - timedelta(days=INBOX_DAYS)
-            try:
-                key = await oa.inbox_to_entry(repo, knowledge, owner,
-                                              int(waiting["message_id"]), message.text or "",
-                                              since)
-            except ValueError as error:
-                await tell(bot, message.chat.id, f"Not saved: {error}")
-                return
-            await tell(bot, message.chat.id, f"New FAQ entry {key}; answered from now on.")
+            # 'New entry': the answer is shown working first, applied on the owner's button.
+            await bulk.show_inbox_preview(owner, bot, repo, state, knowledge, conversations,
+                                          int(waiting["message_id"]), answer=message.text or "")
         else:
             await tell(bot, message.chat.id, "Nothing was waiting for that; see /owner.")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from sqlalchemy import select
 
 from bot.settings import Settings
 from handlers.aftersales import NoticeAction, NoticeAudience
+from handlers.owner_bulk import ImportChoice, InboxChoice
 from storage.models import FaqEntryRow, Message
 from storage.models.audit import AuditEntry
 from storage.models.orders import NoticeDelivery
@@ -142,3 +144,119 @@ async def test_notice_with_negative_words_needs_the_owners_confirmation_P9_P22(
     await task
     [notice] = [c for c in await h.rows(AuditEntry) if c.action == "notice"]
     assert notice.actor_id == OWNER and notice.details["tone_confirmed"] == ["没办法"]
+
+
+async def test_import_preview_merge_keeps_other_entries_and_undo_restores_P4_P10(
+    h: Harness,
+) -> None:
+    await h.say(OWNER, f"/faqset {OWN_ENTRY}")
+    before = await h.faq()
+    preview = await h.upload("faq.csv", UPLOAD, "/faqimport zh")
+    text = preview[-1]
+    assert "faq.csv" in text and "新增 1 条，修改 1 条" in text  # merge: what it adds, changes
+    assert "antarctica" in text and "shipping_time" in text
+    assert f"删除 {len(before) - 1} 条" in text  # what replace would remove, said up front
+    assert h.buttons() == [ImportChoice(mode="merge").pack(), ImportChoice(mode="replace").pack(),
+                           ImportChoice(mode="cancel").pack()]
+    assert await h.faq() == before  # nothing changed before the owner chooses
+
+    done = await h.tap(OWNER, ImportChoice(mode="merge").pack())
+    assert "已导入（合并）" in done[-1] and "/faqundo" in done[-1]
+    after = {key: answer for key, _, answer, _, _ in await h.faq()}
+    assert len(after) == len(before) + 1 and after["shipping_time"] == "亲，付款后48小时内发货～"
+    assert after["gift_card"].startswith("有的，礼品卡")  # the owner's own entry survives
+    assert any(couriers_answer(h)[:15] in t for t in await h.say(SHOPPER, COURIERS))
+
+    undone = await h.say(OWNER, "/faqundo")
+    assert "已撤销" in undone[-1]
+    assert await h.faq() == before  # exactly as before: questions, answers, phrasings, order
+
+
+async def test_import_replace_only_on_the_button_and_undo_brings_everything_back_P4_P10(
+    h: Harness,
+) -> None:
+    await h.say(OWNER, f"/faqset {OWN_ENTRY}")
+    before = await h.faq()
+    await h.upload("faq.csv", UPLOAD, "/faqimport zh")
+    cancelled = await h.tap(OWNER, ImportChoice(mode="cancel").pack())
+    assert await h.faq() == before and not cancelled and "已取消" in h.answered()[-1]
+    assert "已经处理过" in (await h.tap(OWNER, ImportChoice(mode="replace").pack()) or
+                          h.answered())[-1]  # a stale button changes nothing
+    assert await h.faq() == before
+
+    await h.upload("faq.csv", UPLOAD, "/faqimport zh")
+    done = await h.tap(OWNER, ImportChoice(mode="replace").pack())
+    assert "已导入（替换）" in done[-1] and f"删除 {len(before) - 1}" in done[-1]
+    assert [key for key, *_ in await h.faq()] == ["shipping_time", "antarctica"]
+    assert not any(couriers_answer(h)[:15] in t for t in await h.say(SHOPPER, COURIERS))
+
+    await h.say(OWNER, "/faqundo")
+    assert await h.faq() == before  # the owner's gift_card too
+    assert any(couriers_answer(h)[:15] in t for t in await h.say(SHOPPER + 10, COURIERS))
+    assert "没有可以撤销" not in (await h.say(OWNER, "/faqundo"))[-1]  # then the /faqset
+    assert "gift_card" not in [key for key, *_ in await h.faq()]
+
+
+async def test_inbox_phrasing_is_previewed_with_the_answers_it_moves_then_undone_P4(
+    h: Harness,
+) -> None:
+    await h.say(SHOPPER, "可以寄到南极吗")
+    await h.say(SHOPPER + 1, "能寄到南极吗？急")
+    question = await h.message_id("可以寄到南极吗")
+    before = await h.faq()
+    preview = (await h.say(OWNER, f"/alt {question} exchange"))[-1]
+    assert "可以寄到南极吗" in preview and "exchange" in preview
+    assert "现在：没有直接回答" in preview and "之后：按「exchange」回答" in preview
+    assert "能寄到南极吗？急" in preview  # a similar known question would change answer
+    assert await h.faq() == before  # nothing changed yet
+
+    done = await h.tap(OWNER, InboxChoice(action="confirm").pack())
+    assert "已生效" in done[-1]
+    alts = {key: alt for key, _, _, alt, _ in await h.faq()}
+    assert "可以寄到南极吗" in alts["exchange"]
+    assert not [t for t in await h.say(OWNER, "/inbox") if "可以寄到南极吗" in t]  # dealt with
+
+    undone = await h.say(OWNER, "/faqundo")
+    assert "已撤销" in undone[-1] and "回到了 /inbox" in undone[-1]
+    assert await h.faq() == before
+    assert [t for t in await h.say(OWNER, "/inbox") if "可以寄到南极吗" in t]  # back again
+
+
+async def test_inbox_new_entry_quotes_the_question_and_waits_for_confirmation_P4(
+    h: Harness,
+) -> None:
+    await h.say(SHOPPER, "你们的毛巾可以定制刺绣名字吗")
+    question = await h.message_id("你们的毛巾可以定制刺绣名字吗")
+    asked = await h.tap(OWNER, f"own:inb:new:{question}")
+    assert "你们的毛巾可以定制刺绣名字吗" in asked[-1]  # the question it asks the answer for
+    preview = (await h.say(OWNER, "可以的，每条毛巾加10元，最多4个字。"))[-1]
+    assert "新建问答" in preview and "之后：按「inbox_" in preview
+    assert not [k for k, *_ in await h.faq() if k.startswith("inbox_")]
+    await h.tap(OWNER, InboxChoice(action="confirm").pack())
+    answer = await h.say(SHOPPER + 3, "你们的毛巾可以定制刺绣名字吗")
+    assert any("每条毛巾加10元" in t for t in answer)
+    await h.say(OWNER, "/faqundo")
+    assert not [k for k, *_ in await h.faq() if k.startswith("inbox_")]
+
+
+async def test_changes_lists_every_change_with_who_and_when_P10(h: Harness) -> None:
+    await h.say(OWNER, f"/faqset {OWN_ENTRY}")
+    await h.upload("faq.csv", UPLOAD, "/faqimport zh")
+    await h.tap(OWNER, ImportChoice(mode="merge").pack())
+    await h.say(SHOPPER, "你好")
+    await h.say(OWNER, "/notice 全部顾客 双十二全场满199减30")
+    await h.tap(OWNER, NoticeAction(action="send").pack())
+    await h.say(OWNER, "/faqundo")
+    await h.say(OWNER, "/toneadd 找快递去 = 这边马上帮您联系快递")
+    listing = "\n".join(await h.say(OWNER, "/changes"))
+    lines = listing.splitlines()
+    assert lines[0].startswith("最近的修改")
+    assert "负面用语：加入「找快递去」" in lines[1]  # newest first
+    assert "撤销" in lines[2] and "导入常见问题 faq.csv" in lines[2]
+    assert "发送通知（全部顾客，1 人）" in listing
+    assert "导入常见问题 faq.csv（zh，合并）：新增 1，修改 1，删除 0（已撤销）" in listing
+    assert "保存问答 gift_card（zh）" in listing
+    assert all(re.match(r"\d\d-\d\d \d\d:\d\d · 小林 · ", line) for line in lines[1:])
+    for task in [t for t in asyncio.all_tasks()
+                 if getattr(t.get_coro(), "__qualname__", "") == "NoticeService.send"]:
+        await task

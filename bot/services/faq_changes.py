@@ -114,7 +114,7 @@ async def plan_import(repo: Repo, knowledge: KnowledgeBase, lang: str, filename:
 
 async def apply_import(repo: Repo, knowledge: KnowledgeBase, actor: int | None, lang: str,
                        entries: Sequence[FaqEntry], mode: str, *, filename: str = "",
-                       actor_name: str | None = None) -> FaqDiff:
+                       actor_name: str | None = None, at: datetime | None = None) -> FaqDiff:
     """Make the import live (the diff is computed again: the FAQ may have moved since the
     preview) and record it with the language's FAQ as it was."""
     if mode not in (MERGE, REPLACE):
@@ -132,7 +132,7 @@ async def apply_import(repo: Repo, knowledge: KnowledgeBase, actor: int | None, 
         for _, new in change.changed:
             _assign(by_key[new.id], new)
         repo.session.add_all([_row(e, lang) for e in change.added])
-    await audit.record(repo, actor, "faq_import", actor_name=actor_name, undo={"faq": undo},
+    await audit.record(repo, actor, "faq_import", actor_name=actor_name, at=at, undo={"faq": undo},
                        lang=lang, mode=mode, file=filename, added=len(change.added),
                        changed=len(change.changed), removed=len(change.removed))
     await repo.commit()

@@ -398,7 +398,8 @@ async def _close_group(repo: Repo, message_id: int, action: str,
 
 
 async def inbox_to_phrasing(repo: Repo, knowledge: KnowledgeBase, owner: int, message_id: int,
-                            key: str, since: datetime, actor_name: str | None = None) -> str:
+                            key: str, since: datetime, actor_name: str | None = None,
+                            at: datetime | None = None) -> str:
     """The question becomes another phrasing of entry ``key`` (undoable); returns its text.
     Show ``faq_changes.preview_inbox`` first: it says which answers this moves."""
     message = await repo.session.get(Message, message_id)
@@ -413,7 +414,7 @@ async def inbox_to_phrasing(repo: Repo, knowledge: KnowledgeBase, owner: int, me
     if message.text not in (row.alt or []) and message.text != row.question:
         row.alt = [*(row.alt or []), message.text]
     undo["inbox"] = await _close_group(repo, message_id, f"alt:{key}", since)
-    await audit.record(repo, owner, "inbox_phrasing", actor_name=actor_name, undo=undo,
+    await audit.record(repo, owner, "inbox_phrasing", actor_name=actor_name, at=at, undo=undo,
                        key=row.key, lang=row.lang, question=message.text[:200])
     await repo.commit()
     await knowledge.reload(repo)
@@ -421,7 +422,8 @@ async def inbox_to_phrasing(repo: Repo, knowledge: KnowledgeBase, owner: int, me
 
 
 async def inbox_to_entry(repo: Repo, knowledge: KnowledgeBase, owner: int, message_id: int,
-                         answer: str, since: datetime, actor_name: str | None = None) -> str:
+                         answer: str, since: datetime, actor_name: str | None = None,
+                         at: datetime | None = None) -> str:
     """The question becomes a new entry with the owner's answer (undoable); returns its key."""
     message = await repo.session.get(Message, message_id)
     if message is None:
@@ -439,8 +441,8 @@ async def inbox_to_entry(repo: Repo, knowledge: KnowledgeBase, owner: int, messa
     else:
         row.question, row.answer = message.text, answer
     undo["inbox"] = await _close_group(repo, message_id, f"new:{key}", since)
-    await audit.record(repo, owner, "inbox_entry", actor_name=actor_name, undo=undo, key=key,
-                       lang=lang, question=message.text[:200])
+    await audit.record(repo, owner, "inbox_entry", actor_name=actor_name, at=at, undo=undo,
+                       key=key, lang=lang, question=message.text[:200])
     await repo.commit()
     await knowledge.reload(repo)
     return key
