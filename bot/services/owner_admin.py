@@ -2,7 +2,7 @@
 
 Every change is checked before it is saved (placeholders, P9 tone), recorded as an
 ``owner_change`` event with who and when, and made live at once with ``knowledge.reload`` (no
-restart). The handlers in ``handlers/owner.py`` only parse commands and show these results.
+restart). The handlers in ``handlers/owner/`` only parse commands and show these results.
 """
 
 from __future__ import annotations
