@@ -3,7 +3,7 @@
 Every change is checked before it is saved (placeholders, P9 tone), recorded in the change
 log (``bot.services.audit``) with who and when — FAQ changes with what undoes them
 (``bot.services.faq_changes``) — and made live at once with ``knowledge.reload`` (no
-restart). The handlers in ``handlers/owner.py`` only parse commands and show these results.
+restart). The handlers in ``handlers/owner/`` only parse commands and show these results.
 """
 
 from __future__ import annotations
