@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from bot.settings import Settings
 from handlers.aftersales import NoticeAction, NoticeAudience
-from handlers.owner_bulk import ImportChoice, InboxChoice
+from handlers.owner.bulk import ImportChoice, InboxChoice
 from storage.models import FaqEntryRow, Message
 from storage.models.audit import AuditEntry
 from storage.models.orders import NoticeDelivery

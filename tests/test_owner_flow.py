@@ -19,6 +19,7 @@ from sqlalchemy import select
 from bot.jobs.people import people_tick
 from bot.services import shifts as sh
 from bot.settings import Settings
+from handlers.owner.bulk import ImportChoice, InboxChoice
 from storage.models import Conversation, ConversationState, Customer, Event, PhraseTemplate
 from storage.models.audit import AuditEntry
 from storage.models.orders import FollowUp, Ticket
@@ -113,13 +114,16 @@ async def test_faq_import_by_document_then_export_P4(h: Harness) -> None:
     csv_text = ("id,question,answer,alt\nteapot,Is the teapot dishwasher safe?,"
                 "Yes - top rack only.,can the teapot go in the dishwasher\n")
     h.session.files["faq.csv"] = csv_text.encode()
-    h.session.add_result("getFile", {"file_id": "d9", "file_unique_id": "d9u",
-                                     "file_path": "faq.csv"})
+    for _ in range(2):  # read for the preview, and again when the owner confirms
+        h.session.add_result("getFile", {"file_id": "d9", "file_unique_id": "d9u",
+                                         "file_path": "faq.csv"})
     doc = {"document": {"file_id": "d9", "file_unique_id": "d9u", "file_name": "faq.csv"},
            "caption": "/faqimport en"}
     h.session.requests.clear()
     await h.feed(message_update(next(h.ids), OWNER, None, **doc))
-    assert "Imported 1 entries" in h.sent()[-1]
+    assert "新增：teapot" in h.sent()[-1]  # shown first (tests/test_bulk_changes.py)
+    await h.tap(OWNER, ImportChoice(mode="merge").pack())
+    assert "已导入（合并）" in h.sent()[-1]
     answer = await h.say(SHOPPER, "can the teapot go in the dishwasher", language_code="en")
     assert any("top rack" in text for text in answer)
     await h.say(OWNER, "/faqexport en csv")
@@ -140,7 +144,9 @@ async def test_inbox_turns_a_question_into_a_phrasing_the_bot_then_answers_P4(
         from storage.models import Message
         [message] = [m for m in await db.scalars(select(Message)) if m.text == question]
     await h.tap(OWNER, f"own:inb:alt:{message.id}:{key}")
-    assert "now answers as" in h.sent()[-1]
+    assert "之后：按「" in h.sent()[-1]  # the result first, then the owner's button
+    await h.tap(OWNER, InboxChoice(action="confirm").pack())
+    assert "已生效" in h.sent()[-1]
     entry = h.app.knowledge.entry(key, "en")
     answer = await h.say(SHOPPER + 1, question, language_code="en")
     assert any(entry.answer[:20] in text for text in answer)
@@ -155,7 +161,8 @@ async def test_inbox_new_entry_takes_the_owners_next_message_as_answer(h: Harnes
                      if m.text == "do you knit scarves for giraffes"]
     await h.tap(OWNER, f"own:inb:new:{message.id}")
     reply = await h.say(OWNER, "Yes, extra long ones, made to order.")
-    assert "New FAQ entry" in reply[0]
+    assert "新建问答" in reply[0]
+    await h.tap(OWNER, InboxChoice(action="confirm").pack())
     answer = await h.say(SHOPPER + 2, "do you knit scarves for giraffes", language_code="en")
     assert any("extra long" in text for text in answer)
 

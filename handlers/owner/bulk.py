@@ -27,11 +27,11 @@ from bot.services.conversation import ConversationService
 from bot.services.knowledge import KnowledgeBase
 from bot.services.staff import agent_names, staff_words
 from bot.settings import Settings
+from handlers.owner.common import INBOX_DAYS, lang_or_default
 from handlers.replying import tell
 from phrases.staff import StaffWords
 from storage.repositories import Repo
 
-INBOX_DAYS = 30
 SHOWN_KEYS = 12  # keys listed per line of an import preview
 SHOWN_SHIFTS = 8  # similar questions listed under an inbox preview
 CHANGES_SHOWN = 20
@@ -56,10 +56,6 @@ class InboxChoice(CallbackData, prefix="own"):
 
     area: str = "ibc"
     action: str  # "confirm" | "cancel"
-
-
-def lang_or_default(value: str | None, settings: Settings) -> str:
-    return value if value in settings.languages else settings.default_language
 
 
 def _keys(entries: Any) -> str:
