@@ -13,7 +13,6 @@ import asyncio
 import logging
 import re
 from datetime import timedelta
-from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
@@ -36,7 +35,7 @@ from bot.services.staff import is_agent, staff_words
 from bot.services.tickets import TicketError, TicketService
 from bot.settings import Settings
 from handlers.intake import attach_intake
-from handlers.replying import answer_plain
+from handlers.replying import answer_plain, tell
 from phrases.catalogue import LANGS
 from phrases.normalize import extract_order_ids
 from phrases.staff import StaffWords
@@ -453,8 +452,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         for key, action in choices:
             builder.button(text=w(key), callback_data=NoticeAction(action=action))
         builder.adjust(2 if not bad else 1)
-        await bot.send_message(chat_id, escape("\n".join(lines))[:4096],
-                               reply_markup=builder.as_markup())
+        await tell(bot, chat_id, "\n".join(lines), builder.as_markup())  # escaped, split
 
     @desk.callback_query(NoticeAudience.filter(), F.from_user.id.in_(owners))
     async def notice_audience(query: CallbackQuery, callback_data: NoticeAudience, bot: Bot,
@@ -499,11 +497,10 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
             return
         await query.answer(w("notice.started"))
         chat_id = query.from_user.id
-        await bot.send_message(chat_id, escape(w("notice.sending", id=created.id, count=count)))
+        await tell(bot, chat_id, w("notice.sending", id=created.id, count=count))
 
         async def progress(done: int, total: int) -> None:
-            await bot.send_message(chat_id, escape(w("notice.progress", id=created.id,
-                                                     done=done, total=total)))
+            await tell(bot, chat_id, w("notice.progress", id=created.id, done=done, total=total))
 
         task = asyncio.create_task(
             aftersales.notices.send(created.id, progress)

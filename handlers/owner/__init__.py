@@ -4,8 +4,8 @@ The router is filtered at router level, so nobody else ever reaches these handle
 messages fall through to the shopper router (the owner can try the bot as a shopper). The
 rules live in ``bot.services.owner_admin`` and its neighbours; the handlers, module-level
 functions in this package (``general``, ``templates``, ``faq``, ``bulk``, ``people``,
-``complaints``), only parse and show. They get what they need as handler kwargs from the dispatcher's
-workflow data (``repo``, ``knowledge``, ``conversations``, ``settings``, ``state``).
+``complaints``), only parse and show. They get what they need as handler kwargs from the
+dispatcher's workflow data (``repo``, ``knowledge``, ``conversations``, ``settings``, ``state``).
 """
 
 from __future__ import annotations
