@@ -11,6 +11,7 @@ the owner's own entries included — and reopens the inbox questions the change 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,9 +108,11 @@ class ImportPlan:
 async def plan_import(repo: Repo, knowledge: KnowledgeBase, lang: str, filename: str,
                       entries: Sequence[FaqEntry]) -> ImportPlan:
     current = [entry_of(r) for r in await repo.faq.all(lang)]
-    flagged = tuple(e.id for e in entries if not knowledge.check_tone(e.answer).ok)
-    return ImportPlan(lang, filename, tuple(entries), diff(current, entries, MERGE),
-                      diff(current, entries, REPLACE), flagged)
+    merge = diff(current, entries, MERGE)
+    new = [*merge.added, *(e for _, e in merge.changed)]  # live answers were checked before
+    flagged = tuple(e.id for e in new if not knowledge.check_tone(e.answer).ok)
+    return ImportPlan(lang, filename, tuple(entries), merge, diff(current, entries, REPLACE),
+                      flagged)
 
 
 async def apply_import(repo: Repo, knowledge: KnowledgeBase, actor: int | None, lang: str,
@@ -281,7 +284,9 @@ async def preview_inbox(repo: Repo, knowledge: KnowledgeBase, message_id: int, s
         key = new_key(message_id)
         changed_entry = FaqEntry(key, message.text, (answer or "").strip())
         changed = [*live, changed_entry]
-    trial = Understander(changed)
+    # Building a matcher is the cost (seconds for hundreds of entries, bench/
+    # bench_bulk_changes.py): off the event loop, so shoppers keep being answered meanwhile.
+    trial = await asyncio.to_thread(Understander, changed)
     known = await _known_questions(repo, live, since, message_id)
     similar = process.extract(message.text, known, scorer=fuzz.token_set_ratio,
                               processor=utils.default_process, limit=SIMILAR_CHECKED,
