@@ -208,7 +208,8 @@ async def _run(h: Handoff) -> None:
     assert "⏳" in topic.params["name"]
     card = await h.sent(GROUP, mark, lambda c: "客户档案" in (c.text or ""))
     assert card.params["message_thread_id"] == thread
-    assert "小林" in card.text and "本次对话语言：zh" in card.text and "原因：顾客要求人工" in card.text
+    assert "小林" in card.text and "本次对话语言：zh" in card.text
+    assert "原因：顾客要求人工" in card.text
     request = await h.sent(GROUP, mark, lambda c: c.text == "转人工", method="copyMessage")
     assert request.params["message_thread_id"] == thread
     assert request.params["from_chat_id"] == SHOPPER

@@ -24,6 +24,7 @@ from storage.repositories import Repo
 
 if TYPE_CHECKING:
     from bot.services.knowledge import KnowledgeBase
+    from phrases.catalogue import PhraseCatalogue
     from phrases.staff import StaffWords
 
 AGENTS_KEY = "agents"  # the roster before the agents table was the one source (read once)
@@ -206,3 +207,12 @@ async def staff_words(repo: Repo, knowledge: KnowledgeBase, user_id: int | None)
     """The staff texts for this person (see phrases/staff.py): ``w("card.orders", count=2)``."""
     return knowledge.staff_words(
         await staff_lang(repo, user_id, knowledge.settings.default_language))
+
+
+async def words_for(repo: Repo, catalogue: PhraseCatalogue, settings: Settings,
+                    user_id: int | None) -> StaffWords:
+    """``staff_words`` for services that hold a phrase catalogue (``Wording``), not the
+    knowledge base: owner alerts from the order desk and the after-care."""
+    from phrases.staff import StaffWords
+
+    return StaffWords(catalogue, await staff_lang(repo, user_id, settings.default_language))
