@@ -19,7 +19,14 @@ from bot.services import handover as ho
 from bot.services import meeting, rota
 from bot.services import shifts as sh
 from bot.services.conversation import ConversationService
-from bot.services.staff import agent_names, is_agent, set_duty_switch
+from bot.services.knowledge import KnowledgeBase
+from bot.services.staff import (
+    agent_names,
+    is_agent,
+    set_duty_switch,
+    set_staff_lang,
+    staff_words,
+)
 from handlers.replying import keyboard, tell
 from storage.repositories import Repo
 
@@ -47,6 +54,22 @@ def build_staff_router(owner_ids: Iterable[int]) -> Router:
         text = sh.schedule_text(shifts, await sh.shop_tz(repo))
         await tell(bot, message.chat.id, f"On duty now: {', '.join(map(str, on)) or 'nobody'}\n"
                                          f"{text}")
+
+    @router.message(Command("lang"))
+    async def on_lang(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                      knowledge: KnowledgeBase) -> None:
+        """Each staff member reads the staff screens in zh or en (default: the shop's)."""
+        me = message.from_user.id  # type: ignore[union-attr]
+        value = (command.args or "").strip().lower()
+        value = {"中文": "zh", "chinese": "zh", "英文": "en", "english": "en"}.get(value, value)
+        try:
+            await set_staff_lang(repo, me, value)
+        except ValueError:
+            await tell(bot, message.chat.id, (await staff_words(repo, knowledge, me))(
+                "lang.usage"))
+            return
+        await repo.commit()
+        await tell(bot, message.chat.id, (await staff_words(repo, knowledge, me))("lang.set"))
 
     @router.message(Command("duty"))
     async def on_duty_switch(message: Message, command: CommandObject, bot: Bot,

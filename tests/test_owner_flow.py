@@ -295,7 +295,7 @@ async def test_owner_settings_shift_pattern_closed_days_and_caps_are_recorded_P1
 ) -> None:
     assert "swap_limit = 1" in (await h.say(OWNER, "/set swap_limit 1"))[0]
     assert "Not changed" in (await h.say(OWNER, "/set swap_limit lots"))[0]
-    assert "fri 20:00-02:00" in (await h.say(OWNER, "/setshift fri 20:00-02:00"))[0]
+    assert "周五 20:00-02:00" in (await h.say(OWNER, "/setshift fri 20:00-02:00"))[0]
     assert "closed" in (await h.say(OWNER, f"/closed {MONDAY} 劳动节"))[0]
     schedule = await h.say(OWNER, "/schedule")
     assert "closed (劳动节)" in schedule[0] and "20:00-02:00" in schedule[0]

@@ -27,6 +27,7 @@ from bot.services.knowledge import KnowledgeBase
 from bot.services.queue import QueueService, QueueSpot, on_duty_agents
 from bot.services.records import add_note, customer_record
 from bot.services.replies import Button, Replier, Reply
+from bot.services.staff import staff_words
 from bot.settings import Settings
 from phrases.catalogue import say
 from phrases.staff import StaffWords, topic_name
@@ -553,7 +554,8 @@ class AgentConsole:
         available = await Staffing(self.settings).at(repo, self.clock.now())
         values.update(said_values(available, lang, self.settings, self.knowledge.catalogue))
         faq = [(row.key, row.question, row.answer) for row in await repo.faq.all(lang)]
-        return search(self.knowledge.catalogue, faq, query, lang, values)
+        words = await staff_words(repo, self.knowledge, agent_id)  # titles for the agent
+        return search(self.knowledge.catalogue, faq, query, lang, values, words)
 
     # ================================================================= helpers
     async def _chat_of(self, repo: Repo, post: AgentPost, *, quiet: bool = False) -> _Chat | None:

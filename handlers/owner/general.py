@@ -8,31 +8,17 @@ from aiogram.types import Message
 
 from bot.services import owner_admin as oa
 from bot.services import shifts as sh
-from bot.services.staff import set_agent_cap
+from bot.services.knowledge import KnowledgeBase
+from bot.services.staff import set_agent_cap, staff_words
 from bot.settings import Settings
 from handlers.replying import tell
 from storage.repositories import Repo
 
-HELP = """Owner commands
-Templates: /templates [category] [lang] · /template <key> [lang]
-  /settemplate <key> <lang> then the text on the next lines (preview, then Save)
-Negative language (P9): /tone · /toneadd <term> = <instead> · /tonedel <term>
-FAQ: /faq [lang] · /faqshow <key> [lang] · /faqdel <key> <lang>
-  /faqset <key> <lang> + lines 'Q: …', 'A: …', 'ALT: a | b' (adds or replaces)
-  /faqexport <lang> [yaml|csv] · send a .yaml/.csv file captioned /faqimport <lang>
-Inbox of unanswered questions: /inbox · /alt <question id> <entry key>
-Agents: /agents · /addagent <id> · /removeagent <id> · forward a message of theirs
-  /cap <n> (shop default) · /cap <agent id> <n>
-Shifts: /shifts on|off · /schedule · /setshift mon-sat 18:30-24:00 · /closed <YYYY-MM-DD> [reason]
-  /open <YYYY-MM-DD> · /assign <YYYY-MM-DD> <id,id> · /swaps · /rota [YYYY-MM]
-  /swapfine <swap id> (unclear swap, P12) · /set late_grace_minutes 5 · /set swap_fine 20
-Handover: /handovers · /handovershow <id>
-Complaints: /complaints · /unfounded <id> · /set complaint_steps 30,60,dismiss
-Settings: /settings · /set <name> <value>"""
 
-
-async def on_help(message: Message, bot: Bot) -> None:
-    await tell(bot, message.chat.id, HELP)
+async def on_help(message: Message, bot: Bot, repo: Repo, knowledge: KnowledgeBase) -> None:
+    """/owner: every owner command, in the owner's language (phrase staff.owner.help)."""
+    await tell(bot, message.chat.id,
+               (await staff_words(repo, knowledge, message.chat.id))("owner.help"))
 
 
 async def on_settings(message: Message, bot: Bot, repo: Repo, settings: Settings) -> None:

@@ -13,26 +13,37 @@ from bot.services import owner_admin as oa
 from bot.services import rota
 from bot.services import shifts as sh
 from bot.services.conversation import ConversationService
+from bot.services.knowledge import KnowledgeBase
 from bot.services.staff import (
     agent_ids,
     agent_names,
     calendar_enabled,
     duty_switches,
     set_calendar_enabled,
+    staff_words,
 )
 from handlers.owner.common import parse_day, parse_ids
 from handlers.replying import keyboard, tell
 from storage.repositories import Repo
 
 
-async def on_agents(message: Message, bot: Bot, repo: Repo,
+async def on_agents(message: Message, bot: Bot, repo: Repo, knowledge: KnowledgeBase,
                     conversations: ConversationService) -> None:
+    """The roster by name; the Telegram id beside it is what /removeagent and /cap take."""
+    w = await staff_words(repo, knowledge, message.chat.id)
     ids = await agent_ids(repo)
+    names = await agent_names(repo)
     on = set(await sh.on_duty(repo, conversations.clock.now()))
     switches = await duty_switches(repo, ids)
-    lines = [f"{i}{' · on duty' if i in on else ''}"
-             f"{'' if switches[i] == 'auto' else f' · switch {switches[i]}'}" for i in ids]
-    await tell(bot, message.chat.id, "\n".join(lines) or "No agents yet: /addagent <id>")
+    lines = []
+    for i in ids:
+        name = names.get(i, str(i))
+        parts = [w("agents.who", agent=name, id=i) if name != str(i) else str(i)]
+        parts.append(w("agents.on_duty") if i in on else w("agents.off_duty"))
+        if switches[i] != "auto":
+            parts.append(w("agents.switch", value=w.label("agents.switch", switches[i])))
+        lines.append(" · ".join(parts))
+    await tell(bot, message.chat.id, "\n".join(lines) or w("agents.none"))
 
 
 async def on_addagent(message: Message, command: CommandObject, bot: Bot,
@@ -84,17 +95,20 @@ async def on_shifts(message: Message, command: CommandObject, bot: Bot, repo: Re
 
 
 async def on_setshift(message: Message, command: CommandObject, bot: Bot,
-                      repo: Repo) -> None:
+                      repo: Repo, knowledge: KnowledgeBase) -> None:
+    """P11 hours per weekday: '/setshift 周一 19:00-23:00', '/setshift mon-sat 18:30-24:00'."""
+    w = await staff_words(repo, knowledge, message.chat.id)
     try:
         pattern = sh.parse_pattern_line(command.args or "", await sh.load_pattern(repo))
-    except ValueError as error:
-        await tell(bot, message.chat.id, f"Not changed: {error}")
+    except sh.ShiftLineError as error:
+        await tell(bot, message.chat.id, w("shift.not_changed",
+                                           reason=w(f"shift.{error.key}", **error.values)))
         return
     await sh.save_pattern(repo, pattern)
     await oa.record_change(repo, message.from_user.id, "shift_pattern",
                            line=command.args or "")
     await repo.commit()
-    await tell(bot, message.chat.id, sh.pattern_text(pattern))
+    await tell(bot, message.chat.id, w("shift.saved", week=sh.pattern_text(pattern, w)))
 
 
 async def on_closed(message: Message, command: CommandObject, bot: Bot, repo: Repo) -> None:
