@@ -219,13 +219,14 @@ class ConversationService:
         else:
             repo.customers.record_seen(customer, **seen)
         idle = timedelta(minutes=self.settings.conversation_idle_minutes)
-        if (conversation is not None and conversation.state == ConversationState.BOT
-                and now - conversation.last_activity_at > idle):
+        idled = (conversation is not None and conversation.state == ConversationState.BOT
+                 and now - conversation.last_activity_at > idle)
+        if idled:
             await self.life.close(repo.events, conversation, now)
             conversation = None
         if conversation is not None:
             return customer, conversation, False
-        ended = await self._just_closed(repo, customer, text, now)
+        ended = None if idled else await self._just_closed(repo, customer, text, now)
         if ended is not None:
             return customer, ended, False  # "好的谢谢" after /close: a closing reply (P8)
         lang = self._language(text, customer.language_code)
