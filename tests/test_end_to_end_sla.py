@@ -236,7 +236,7 @@ async def test_off_hours_the_shopper_hears_the_next_opening_time_P24(shop: Shop)
     server.push_message(OWNER, f"/setshift mon-sun {opens:%H:%M}-{closes:%H:%M}", user=owner)
     await server.wait_for_messages(OWNER, count=1, timeout=10)
     server.push_message(OWNER, "/shifts on", user=owner)  # nobody's shift is running now
-    assert "Shift calendar on" in (await server.wait_for_messages(OWNER, count=2, timeout=10))[
+    assert "排班表已开启" in (await server.wait_for_messages(OWNER, count=2, timeout=10))[
         1].text
     chat = 7700
     server.push_message(chat, "转人工", user=shopper(chat))

@@ -244,7 +244,7 @@ async def test_agents_tag_customers_and_the_card_shows_the_tags_P16(h: Harness) 
     await h.feed(message_update(3, AGENT, f"/tag {SHOPPER} -wholesale"))
     assert h.sent(AGENT)[-1] == "🏷 #vip"
     await h.feed(message_update(4, AGENT, f"/card {SHOPPER}"))
-    assert "tags: #vip" in h.sent(AGENT)[-1]
+    assert "标签：#vip" in h.sent(AGENT)[-1]
     await h.feed(message_update(5, SHOPPER, f"/tag {SHOPPER} +spam"))  # shoppers cannot tag
     await h.feed(message_update(6, AGENT, f"/card {SHOPPER}"))
     assert "#spam" not in h.sent(AGENT)[-1]

@@ -38,7 +38,7 @@ async def test_cap_3_sets_the_shops_default_cap_from_telegram(h: Harness) -> Non
     shown = "\n".join(await h.say(OWNER, "/settings"))
     assert "agent_cap: 3" in shown
     refused = "\n".join(await h.say(OWNER, "/cap 0"))
-    assert "Not changed" in refused and "between 1 and 100" in refused
+    assert "未修改" in refused and "between 1 and 100" in refused
 
 
 async def test_the_owners_default_cap_decides_assignment(repo: Repo) -> None:
@@ -54,7 +54,7 @@ async def test_the_owners_default_cap_decides_assignment(repo: Repo) -> None:
 @pytest.mark.parametrize("name", list(oa.SHOP_FILE_REASONS))
 async def test_settings_kept_in_the_shop_file_say_plainly_why(h: Harness, name: str) -> None:
     reply = html.unescape("\n".join(await h.say(OWNER, f"/set {name} 1")))
-    assert reply.startswith("Not changed") and "restart" in reply
+    assert reply.startswith("未修改") and "restart" in reply
     assert oa.SHOP_FILE_REASONS[name] in reply
 
 

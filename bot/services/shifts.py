@@ -270,7 +270,9 @@ async def coming_schedule(repo: Repo, now: datetime, days: int = SCHEDULE_DAYS) 
     return await shifts_around(repo, now, 0, days - 1)
 
 
-def schedule_text(shifts: list[Shift], tz: ZoneInfo, names: dict[int, str] | None = None) -> str:
+def schedule_text(shifts: list[Shift], tz: ZoneInfo, names: dict[int, str] | None = None,
+                  w: StaffWords | None = None) -> str:
+    """One line per shift: date, weekday, hours, agents by name (or why the day is closed)."""
     names = names or {}
     lines = []
     for s in shifts:
@@ -278,10 +280,12 @@ def schedule_text(shifts: list[Shift], tz: ZoneInfo, names: dict[int, str] | Non
         end_text = "24:00" if end.time() == time(0) and end.date() > start.date() else (
             end.strftime("%H:%M"))
         who = ", ".join(names.get(a, str(a)) for a in s.agents) or "—"
-        status = f"closed ({s.closed})" if s.closed is not None else who
-        lines.append(f"{s.day:%m-%d} {DAYS[s.day.weekday()]} "
-                     f"{start:%H:%M}-{end_text}  {status}")
-    return "\n".join(lines) or "no shifts"
+        if s.closed is not None:
+            who = (w("shift.closed_day", reason=s.closed) if w is not None
+                   else f"closed ({s.closed})")
+        day = w(f"day.{s.day.weekday()}") if w is not None else DAYS[s.day.weekday()]
+        lines.append(f"{s.day:%m-%d} {day} {start:%H:%M}-{end_text}  {who}")
+    return "\n".join(lines) or (w("shift.none") if w is not None else "no shifts")
 
 
 # ----------------------------------------------------------------------------- swaps (P12)
@@ -399,8 +403,19 @@ async def decide_swap(
     return SwapOutcome(True, "", swap)
 
 
-def swap_text(swap: ShiftSwap) -> str:
-    theirs = f" for their {swap.colleague_day}" if swap.colleague_day else ""
-    return (f"swap #{swap.id}: {swap.requester_id} gives {swap.requester_day} to "
-            f"{swap.colleague_id}{theirs} — {swap.state}"
-            + (f" ({swap.reason})" if swap.reason else ""))
+def swap_text(swap: ShiftSwap, names: dict[int, str] | None = None,
+              w: StaffWords | None = None) -> str:
+    """'换班 #3：王芳把 05-04 的班给李雷（换 05-06）— 已同意', people by name."""
+    names = names or {}
+    asker = names.get(swap.requester_id, str(swap.requester_id))
+    colleague = names.get(swap.colleague_id, str(swap.colleague_id))
+    if w is None:
+        theirs = f" for their {swap.colleague_day}" if swap.colleague_day else ""
+        return (f"swap #{swap.id}: {asker} gives {swap.requester_day} to "
+                f"{colleague}{theirs} — {swap.state}"
+                + (f" ({swap.reason})" if swap.reason else ""))
+    theirs = w("swap.theirs", day=swap.colleague_day) if swap.colleague_day else ""
+    reason = w("swap.reason", reason=swap.reason) if swap.reason else ""
+    return w("swap.text", swap=swap.id, asker=asker, day=swap.requester_day,
+             colleague=colleague, theirs=theirs, state=w.label("swap.state", swap.state),
+             reason=reason)
