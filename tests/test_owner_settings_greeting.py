@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.services import owner_admin as oa
+from bot.services.knowledge import KnowledgeBase
 from bot.services.queue import QueueService
 from bot.settings import Settings
 from storage.repositories import Repo
@@ -100,3 +101,21 @@ async def test_greeting_refusals_name_the_problem(h: Harness) -> None:
     assert refused.startswith("Refused:") and "{coupon}" in refused
     usage = html.unescape("\n".join(await h.say(OWNER, "/greeting fr\n你好")))
     assert "/greeting <lang>" in usage
+
+
+async def test_an_edit_of_an_old_greeting_key_in_the_database_carries_over(
+    repo: Repo, settings: Settings,
+) -> None:
+    """A shop upgraded from the 16 greetings: the owner's stored edit of one of them (here the
+    morning one) is the greeting at every hour now, its 早上好 become {time_of_day}."""
+    await repo.templates.upsert(key="greeting.morning_new_2", lang="zh", category="greeting",
+                                text="早上好呀{customer_name}～{shop_name}上新啦",
+                                tags=["morning", "new"])
+    await repo.commit()
+    knowledge = KnowledgeBase(settings)
+    await knowledge.reload(repo)
+    assert knowledge.catalogue.get("greeting.welcome", "zh").text == (  # type: ignore[union-attr]
+        "{time_of_day}呀{customer_name}～{shop_name}上新啦")
+    evening = oa.greeting_now(knowledge, "zh", datetime(2026, 5, 5, 20), "松线小铺",
+                              returning=False)
+    assert evening == "晚上好呀小林～松线小铺上新啦"
