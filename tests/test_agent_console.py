@@ -339,16 +339,17 @@ async def test_tone_guard_original_anyway_sends_the_agents_message_P9(h: H) -> N
 async def test_inline_query_lists_phrases_of_the_category_filled_for_the_customer(h: H) -> None:
     thread = await queued(h)
     await h.agent(ALICE, "/take", thread)
-    for query, category in (("道歉", "apology"), ("thanks", "thanks")):
+    for query, category in (("道歉", "道歉 · "), ("thanks", "道谢 · ")):  # readable titles
         await h.feed(Update.model_validate({"update_id": h.uid(), "inline_query": {
             "id": f"iq-{category}", "from": user_json(ALICE), "query": query, "offset": ""}}))
         results = h.session.requests_of("answerInlineQuery")[-1].results
         assert results and results[0].title.startswith(category)
+        assert "." not in results[0].title.split(" · ")[1][:12]  # text, not "apology.sorry_1"
         assert all("{" not in r.input_message_content.message_text for r in results)
     await h.feed(Update.model_validate({"update_id": h.uid(), "inline_query": {
         "id": "iq-faq", "from": user_json(ALICE), "query": "退货", "offset": ""}}))
     titles = [r.title for r in h.session.requests_of("answerInlineQuery")[-1].results]
-    assert any(t.startswith("FAQ") for t in titles)
+    assert any(t.startswith("常见问题 · ") for t in titles)
 
 
 async def test_inline_query_from_a_shopper_gets_nothing(h: H) -> None:

@@ -27,6 +27,7 @@ from bot.services.knowledge import KnowledgeBase
 from bot.services.queue import QueueService, QueueSpot, on_duty_agents
 from bot.services.records import add_note, customer_record
 from bot.services.replies import Button, Replier, Reply
+from bot.services.staff import staff_words
 from bot.settings import Settings
 from phrases.catalogue import say
 from phrases.staff import StaffWords, topic_name
@@ -155,7 +156,15 @@ class AgentConsole:
                                        message.telegram_message_id, topic.chat_id, copied)
         for text in bot_replies:
             await self._post(topic, self.w("console.to_shopper", text=text))
+        if message is not None and await self._names_an_order(repo, message):
+            # An order number while a person has the chat: the card with its status (P19).
+            await self._post_card(repo, topic, customer, conversation)
         await repo.commit()
+
+    @staticmethod
+    async def _names_an_order(repo: Repo, message: Message) -> bool:
+        refs = [r for r in (message.meaning or {}).get("order_ids") or () if isinstance(r, str)]
+        return bool(refs) and bool(await repo.orders.by_refs(refs[:20]))
 
     async def shopper_burst(
         self, repo: Repo, customer: Customer, conversation: Conversation
@@ -556,7 +565,8 @@ class AgentConsole:
         available = await Staffing(self.settings).at(repo, self.clock.now())
         values.update(said_values(available, lang, self.settings, self.knowledge.catalogue))
         faq = [(row.key, row.question, row.answer) for row in await repo.faq.all(lang)]
-        return search(self.knowledge.catalogue, faq, query, lang, values)
+        words = await staff_words(repo, self.knowledge, agent_id)  # titles for the agent
+        return search(self.knowledge.catalogue, faq, query, lang, values, words)
 
     # ================================================================= helpers
     async def _chat_of(self, repo: Repo, post: AgentPost, *, quiet: bool = False) -> _Chat | None:
@@ -644,6 +654,7 @@ class AgentConsole:
             values={"customer_name": customer.name, "shop_name": self.settings.shop_name,
                     **values},
             avoid=conversation.last_phrase_key,
+            hour=now.astimezone(self.settings.tz).hour,  # /close at 16:20: no 晚安 (P8)
         )
         message_id = await self.replier.send(customer.chat_id, Reply(text, phrase_key=key))
         await repo.conversations.store_outbound(
@@ -662,8 +673,10 @@ class AgentConsole:
         """The customer record (bot.services.records, the same card as the private /card),
         with this conversation's state and the console's commands."""
         w = self.w
+        record = await customer_record(repo, customer,
+                                       conversation.id if conversation else None)
         lines = [w("card.title", customer=customer.name or w("shopper")),
-                 (await customer_record(repo, customer)).render(w, self.settings.tz)]
+                 record.render(w, self.settings.tz)]
         if conversation is not None:
             owner = (await self._name(repo, conversation.agent_id)
                      if conversation.agent_id else w("nobody"))

@@ -24,6 +24,7 @@ from storage.repositories import Repo
 
 if TYPE_CHECKING:
     from bot.services.knowledge import KnowledgeBase
+    from phrases.catalogue import PhraseCatalogue
     from phrases.staff import StaffWords
 
 AGENTS_KEY = "agents"  # the roster before the agents table was the one source (read once)
@@ -51,6 +52,13 @@ async def owner_setting(repo: Repo, name: str) -> str:
     """The owner's value, else the default."""
     value = await repo.faq.setting(f"owner:{name}")
     return OWNER_DEFAULTS.get(name, "") if value is None else value
+
+
+async def shop_agent_cap(repo: Repo, default: int) -> int:
+    """Open chats per agent unless the agent has a cap of their own: the owner's ``/cap n``,
+    else the shop file's ``agent_cap`` (``default``)."""
+    value = await owner_setting(repo, "agent_cap")
+    return int(value) if value.isdigit() else default
 
 
 async def set_owner_setting(repo: Repo, name: str, value: str) -> None:
@@ -206,3 +214,12 @@ async def staff_words(repo: Repo, knowledge: KnowledgeBase, user_id: int | None)
     """The staff texts for this person (see phrases/staff.py): ``w("card.orders", count=2)``."""
     return knowledge.staff_words(
         await staff_lang(repo, user_id, knowledge.settings.default_language))
+
+
+async def words_for(repo: Repo, catalogue: PhraseCatalogue, settings: Settings,
+                    user_id: int | None) -> StaffWords:
+    """``staff_words`` for services that hold a phrase catalogue (``Wording``), not the
+    knowledge base: owner alerts from the order desk and the after-care."""
+    from phrases.staff import StaffWords
+
+    return StaffWords(catalogue, await staff_lang(repo, user_id, settings.default_language))
