@@ -249,7 +249,7 @@ async def test_swap_asked_accepted_approved_in_telegram_P12(h: Harness) -> None:
 
 async def test_handover_record_at_shift_end_has_real_content_P13(h: Harness) -> None:
     entry = next(iter(h.app.knowledge._entries["zh"].values()))
-    assert "calendar on" in (await h.say(OWNER, "/shifts on"))[0]
+    assert "排班表已开启" in (await h.say(OWNER, "/shifts on"))[0]
     h.clock.at = datetime(2026, 5, 4, 19, tzinfo=SH).astimezone(UTC)  # during Monday's shift
     await h.say(SHOPPER, entry.question)
     await h.say(SHOPPER + 5, "转人工")

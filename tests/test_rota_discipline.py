@@ -107,10 +107,10 @@ async def test_leave_must_be_asked_the_day_before_P11(h: H) -> None:
     """"如需请假，需在当班前一天提出": asked on the day itself is recorded as late."""
     tuesday = MONDAY + timedelta(days=1)
     reply = await h.say(MEI, f"/leave {tuesday} 看病")
-    assert "recorded" in reply[0] and "NOT" not in reply[0]
-    assert any("Leave request: Mei" in t and f"/assign {tuesday}" in t for t in h.sent(OWNER))
+    assert "请假已记录" in reply[0] and "未在前一天提出" not in reply[0]
+    assert any("请假：Mei" in t and f"/assign {tuesday}" in t for t in h.sent(OWNER))
     reply = await h.say(KEN, f"/leave {MONDAY}")  # the same day: too late
-    assert "NOT asked the day before" in reply[0]
+    assert "未在前一天提出" in reply[0]
     text = await h.report(MONDAY, MONDAY + timedelta(days=6))
     assert f"请假 {tuesday} Mei (提前申请)" in text
     assert f"请假 {MONDAY} Ken (未提前一天申请)" in text
