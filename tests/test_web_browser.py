@@ -8,7 +8,6 @@ One browser and one bot for the module.
 
 from __future__ import annotations
 
-import asyncio
 import html
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
