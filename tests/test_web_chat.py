@@ -299,3 +299,21 @@ async def test_redis_hub_reaches_another_process() -> None:
         await here.stop()
         await there.stop()
 
+
+
+async def test_reports_count_conversations_per_channel(chat: Chat) -> None:
+    """The period report splits conversations by channel once the web chat is used."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.services.reports.build import build_report
+    from bot.services.reports.export import tables
+    from bot.services.reports.text import render_text
+
+    now = datetime.now(UTC)
+    async with chat.app.sessions() as db:
+        report = await build_report(db, now - timedelta(days=1), now + timedelta(minutes=1),
+                                    "Asia/Shanghai", compare=False)
+    assert report.volumes.by_channel.get("web", 0) >= 1
+    assert "网页" in render_text(report, "zh") and "web" in render_text(report, "en")
+    summary = dict((row[0], row[1]) for row in tables(report)["summary"])
+    assert summary["conversations_web"] == str(report.volumes.by_channel["web"])
