@@ -8,7 +8,9 @@ One browser and one bot for the module.
 
 from __future__ import annotations
 
+import asyncio
 import html
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -16,7 +18,21 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from tests.fakes.bot_processes import free_port, polling_bot
+from tests.backends import (
+    REDIS_URL,
+    create_database,
+    drop_database,
+    require_postgres,
+    require_redis,
+)
+from tests.fakes.bot_processes import (
+    WEBHOOK_SECRET,
+    BotProcess,
+    bot_env,
+    free_port,
+    polling_bot,
+    stop_all,
+)
 from tests.fakes.telegram_server import FakeTelegramServer
 from tests.web_browser import Browser, browser_problem
 
@@ -59,7 +75,18 @@ async def _shop_site(widget: str, name: str) -> tuple[web.AppRunner, str]:
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+async def browser() -> AsyncIterator[Browser]:
+    """The module's one browser."""
+    started = await Browser.start("en")
+    try:
+        yield started
+    finally:
+        await started.quit()
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def world(tmp_path_factory: pytest.TempPathFactory,
+                browser: Browser) -> AsyncIterator[World]:
     data = tmp_path_factory.mktemp("webchat")
     chat_port = free_port()
     chat_url = f"http://127.0.0.1:{chat_port}"
@@ -71,11 +98,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
                                    WEB_CHAT_LISTEN=f"127.0.0.1:{chat_port}",
                                    WEB_CHAT_ORIGINS=shop_url, AGENT_CHAT_ID=str(GROUP),
                                    AGENT_IDS=str(AGENT)):
-                browser = await Browser.start("en")
-                try:
-                    yield World(server, browser, shop_url, chat_url)
-                finally:
-                    await browser.quit()
+                yield World(server, browser, shop_url, chat_url)
         finally:
             await site.cleanup()
 
@@ -157,3 +180,46 @@ async def test_a_bot_page_serves_with_csp_and_the_widget_works_there(world: Worl
     answer = await browser.wait_shop_message(lambda t: "退" in t)
     assert answer
 
+
+
+async def test_two_processes_behind_one_redis(tmp_path_factory: pytest.TempPathFactory,
+                                              browser: Browser) -> None:
+    """The browser is connected to process A; the agent's reply (a webhook update) is handled
+    by process B only; Redis pub/sub carries it to A and so to the browser."""
+    require_postgres()
+    require_redis()
+    database_url = create_database()
+    logs = tmp_path_factory.mktemp("webscale")
+    server = FakeTelegramServer()
+    await server.start()
+    token = f"{random.randint(10**8, 10**9)}:WEB-SCALE"  # its own Redis keys and channel
+    env = {**bot_env(server.base_url, database_url, REDIS_URL, token),
+           "AGENT_CHAT_ID": str(GROUP), "AGENT_IDS": str(AGENT)}
+    ports = [free_port(), free_port()]
+    site, shop_url = await _shop_site(f"http://127.0.0.1:{ports[0]}/chat/widget.js", "Wen")
+    bots = [BotProcess({**env, "WEB_CHAT_LISTEN": f"127.0.0.1:{port}",
+                        "WEB_CHAT_ORIGINS": shop_url}, logs / f"bot{i}.log")
+            for i, port in enumerate(ports)]
+    failed = True
+    try:
+        await asyncio.gather(*(b.start() for b in bots))
+        await asyncio.gather(*(b.wait_ready(timeout=150) for b in bots))
+        server.deliver_webhooks([bots[1].url], secret_token=WEBHOOK_SECRET)  # B only
+        await browser.open(shop_url)
+        await browser.send("I want a human please")
+        await browser.wait_shop_message(lambda t: "colleague" in t or "team" in t)
+        topic = await server.wait_for(lambda c: c.method == "createForumTopic" and c.ok,
+                                      timeout=20)
+        server.push_message(GROUP, "Hi Wen, this is Bo from process B",
+                            user={"id": AGENT, "is_bot": False, "first_name": "Bo"},
+                            chat_type="supergroup",
+                            message_thread_id=topic.result["message_thread_id"])
+        reply = await browser.wait_shop_message(lambda t: "process B" in t)
+        assert reply == "Hi Wen, this is Bo from process B"
+        await server.drain_webhooks()  # recorded once B answered the webhook
+        assert {url for url, _, _ in server.webhook_deliveries} == {bots[1].url}
+        failed = False
+    finally:
+        await stop_all(bots, server, failed=failed)
+        await site.cleanup()
+        drop_database(database_url)

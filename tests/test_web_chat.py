@@ -276,7 +276,7 @@ async def test_redis_hub_reaches_another_process() -> None:
         pytest.skip(f"Redis: {problem}")
     from tests.backends import REDIS_URL
 
-    here, there = Hub(REDIS_URL), Hub(REDIS_URL)
+    here, there = Hub(REDIS_URL, "t1"), Hub(REDIS_URL, "t1")
     await here.start()
     await there.start()
     got: asyncio.Queue[dict[str, Any]] = asyncio.Queue()

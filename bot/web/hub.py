@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "shopbot:webchat"
+CHANNEL = "shopbot:webchat:{namespace}"  # one channel per bot (several shops, one Redis)
 
 
 class Listener(Protocol):
@@ -27,8 +27,9 @@ class Listener(Protocol):
 class Hub:
     """Visitor (or agents' room) key → connections; ``publish`` reaches them wherever."""
 
-    def __init__(self, redis_url: str | None = None) -> None:
+    def __init__(self, redis_url: str | None = None, namespace: str = "") -> None:
         self.redis_url = redis_url
+        self.channel = CHANNEL.format(namespace=namespace)
         self._local: dict[int, set[Listener]] = {}
         self._redis: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -51,7 +52,7 @@ class Hub:
         if self._redis is None:
             self._deliver(key, event)
             return
-        await self._redis.publish(CHANNEL, json.dumps({"k": key, "e": event},
+        await self._redis.publish(self.channel, json.dumps({"k": key, "e": event},
                                                       ensure_ascii=False))
 
     def _deliver(self, key: int, event: dict[str, Any]) -> None:
@@ -66,7 +67,7 @@ class Hub:
 
         self._redis = Redis.from_url(self.redis_url)
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(CHANNEL)
+        await pubsub.subscribe(self.channel)
         self._reader = asyncio.create_task(self._read(pubsub))
 
     async def _read(self, pubsub: Any) -> None:
@@ -76,7 +77,7 @@ class Hub:
                     raw = json.loads(message["data"])
                     self._deliver(int(raw["k"]), raw["e"])
                 except (ValueError, KeyError, TypeError):
-                    log.warning("web chat: unreadable event on %s", CHANNEL)
+                    log.warning("web chat: unreadable event on %s", self.channel)
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()

@@ -379,7 +379,7 @@ async def serving(app: App, dp: Dispatcher, *, playground: Playground | None = N
     """Run the web chat on ``listen`` (default WEB_CHAT_LISTEN) while the block runs."""
     from bot.web.outbox import WebOutbox
 
-    hub = Hub(app.settings.redis_url)
+    hub = Hub(app.settings.redis_url, namespace=str(app.bot.id))
     await hub.start()
     rooms = frozenset({playground.group_id}) if playground is not None else frozenset()
     app.bot.session.middleware(WebOutbox(hub, rooms))
