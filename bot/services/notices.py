@@ -21,6 +21,7 @@ from bot.services import audit
 from bot.services.orders import OrderDesk
 from bot.services.replies import Replier, Reply
 from bot.settings import Settings
+from phrases.splitting import TELEGRAM_LIMIT, units
 from storage.models.orders import JobStatus, Notice, NoticeDelivery
 from storage.repositories import Repo
 
@@ -106,6 +107,9 @@ class NoticeService:
         texts = {lang: text.strip() for lang, text in texts.items() if text.strip()}
         if not texts:
             raise ValueError("a notice needs some text")
+        if too_long := [lang for lang, text in texts.items() if units(text) > TELEGRAM_LIMIT]:
+            raise ValueError(f"the {'/'.join(too_long)} text is over Telegram's "
+                             f"{TELEGRAM_LIMIT:,} characters; shorten it")
         now = self.clock.now()
         recipients = await repo.aftercare.segment(segment, now)
         notice = Notice(segment=segment, texts=texts, created_by=created_by, created_at=now)

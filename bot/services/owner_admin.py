@@ -3,7 +3,7 @@
 Every change is checked before it is saved (placeholders, P9 tone), recorded in the change
 log (``bot.services.audit``) with who and when — FAQ changes with what undoes them
 (``bot.services.faq_changes``) — and made live at once with ``knowledge.reload`` (no
-restart). The handlers in ``handlers/owner.py`` only parse commands and show these results.
+restart). The handlers in ``handlers/owner/`` only parse commands and show these results.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,9 +24,11 @@ from sqlalchemy import select
 from bot.services import audit, staff
 from bot.services import faq_changes as fc
 from bot.services.knowledge import TONE_KEY, KnowledgeBase
+from bot.services.products.wording import CAPTION_SITUATIONS
 from bot.settings import SUPPORTED_LANGUAGES, Settings
 from phrases.catalogue import CATEGORIES, Phrase
 from phrases.faq_file import FaqEntry, FaqFile, dump_faq_file, parse_faq
+from phrases.splitting import CAPTION_LIMIT, TELEGRAM_LIMIT, units
 from phrases.templates import render, validate_template
 from phrases.tone import ToneReport, check_tone, term_entries
 from storage.models import Conversation, FaqEntryRow, Message, Sender
@@ -107,10 +110,24 @@ def check_template(
     errors += validate_template(text)
     values = {**SAMPLE_VALUES.get(lang, SAMPLE_VALUES["en"]), "shop_name": shop_name}
     preview = render(text, values) if not errors else ""
+    errors += _length_errors(text, preview, current.tags if current else ())
     return TemplateCheck(
         key, lang, text, tuple(errors), knowledge.check_tone(text), preview,
         current.category if current else "", current.tags if current else (),
     )
+
+
+def _length_errors(text: str, preview: str, tags: Sequence[str]) -> list[str]:
+    """Telegram refuses a message over 4,096 characters and a caption over 1,024 whole: an
+    owner's text that long is refused on save, with the limit, not found out at send time."""
+    caption = any(tag in CAPTION_SITUATIONS for tag in tags)
+    limit = CAPTION_LIMIT if caption else TELEGRAM_LIMIT
+    length = max(units(text), units(preview))
+    if length <= limit:
+        return []
+    where = "a photo caption" if caption else "one message"
+    return [f"too long: {length:,} characters, and Telegram takes at most {limit:,} in "
+            f"{where} — shorten it by {length - limit:,}"]
 
 
 async def save_template(
