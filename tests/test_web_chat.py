@@ -317,3 +317,22 @@ async def test_reports_count_conversations_per_channel(chat: Chat) -> None:
     assert "网页" in render_text(report, "zh") and "web" in render_text(report, "en")
     summary = dict((row[0], row[1]) for row in tables(report)["summary"])
     assert summary["conversations_web"] == str(report.volumes.by_channel["web"])
+
+
+async def test_delete_my_data_from_the_widget(chat: Chat) -> None:
+    """The widget's "delete my data" sends /forget: the same confirmation button as on
+    Telegram; once pressed, the history a reload shows has none of the shopper's words."""
+    visitor = await chat.visitor(lang="en", name="Dora")
+    await visitor.say("my address is 12 Secret Lane")
+    await visitor.next()
+    await visitor.say("/forget")
+    ask = await visitor.next(where=lambda e: any(
+        b["data"] == "forget:yes" for row in e["buttons"] for b in row))
+    label = next(b["text"] for row in ask["buttons"] for b in row if b["data"] == "forget:yes")
+    await visitor.ws.send_json({"t": "button", "data": "forget:yes", "label": label,
+                                "mid": ask["id"], "cid": "f1"})
+    await visitor.next(where=lambda e: e["id"] != ask["id"])  # the confirmation
+    await visitor.ws.close()
+    again = await chat.visitor(visitor.token, lang="en", name="Dora")
+    assert not any("Secret Lane" in m["text"] for m in again.hello["history"])
+    await again.ws.close()
