@@ -219,7 +219,7 @@ async def test_two_processes_behind_one_redis(tmp_path_factory: pytest.TempPathF
     failed = True
     try:
         await asyncio.gather(*(b.start() for b in bots))
-        await asyncio.gather(*(b.wait_ready(timeout=150) for b in bots))
+        await asyncio.gather(*(b.wait_ready(timeout=240) for b in bots))  # a loaded machine
         server.deliver_webhooks([bots[1].url], secret_token=WEBHOOK_SECRET)  # B only
         await browser.open(shop_url)
         await browser.send("I want a human please")
