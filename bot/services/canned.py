@@ -65,6 +65,7 @@ def search(
     query = query.strip()
     phrases = [p for p in catalogue.all()
                if p.lang == lang and p.category not in ("negative", "staff")
+               and "widget" not in p.tags
                and _usable(p, values)]
     results: list[Canned] = []
     seen: set[str] = set()
