@@ -8,6 +8,7 @@ The test checks that every staff screen of the day is Chinese and names people; 
 
 from __future__ import annotations
 
+import asyncio
 import html
 import itertools
 import os
@@ -158,7 +159,7 @@ async def test_an_owners_first_day_in_chinese(day: Day) -> None:
     transcript = "\n".join(day.lines).strip()
     target = os.environ.get("OWNER_DAY_TRANSCRIPT")
     if target:
-        Path(target).write_text(transcript + "\n", encoding="utf-8")
+        await asyncio.to_thread(Path(target).write_text, transcript + "\n", "utf-8")
     # What staff read that day: Chinese, people by name (the agent's id never shown).
     assert day.staff_texts
     english = [t for t in day.staff_texts if LATIN_WORDS.search(
@@ -169,4 +170,5 @@ async def test_an_owners_first_day_in_chinese(day: Day) -> None:
     group = [line for line in day.lines if line.startswith("  → 客服群")]
     assert group and not any(str(ALICE) in line for line in group)
     if target:  # what is still English on the staff side, for the note
-        Path(target + ".english").write_text("\n---\n".join(english), encoding="utf-8")
+        await asyncio.to_thread(Path(target + ".english").write_text, "\n---\n".join(english),
+                                "utf-8")

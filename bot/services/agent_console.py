@@ -705,14 +705,10 @@ class AgentConsole:
         agent = None
         if conversation is not None and conversation.agent_id is not None:
             agent = await repo.agents.by_telegram_id(conversation.agent_id)
-<<<<<<< HEAD
         w = self.w
-        return topic_name(customer.name or w("shopper"), status_label(w, conversation, agent))
-=======
-        channel = "🌐 web · " if customer.channel == WEB else ""  # where the shopper writes from
-        return (f"{channel}{customer.name or 'Shopper'} #{customer.id} · "
-                f"{status_label(conversation, agent)}")
->>>>>>> main
+        channel = f"{w('topic.web')} · " if customer.channel == WEB else ""  # where they write
+        return topic_name(channel + (customer.name or w("shopper")),
+                          status_label(w, conversation, agent))
 
     async def _remember_agent(self, repo: Repo, post: AgentPost,
                               conversation: Conversation | None = None) -> None:
