@@ -1,16 +1,20 @@
 """Catalogue pictures (P5): a picture the shopper sends back names its product; a picture is
 uploaded once and sent by its Telegram file_id after; the demo's picture paths are stored
-relative to the catalogue's folder, not as this machine's absolute path.
+relative to the catalogue's folder, not as this machine's absolute path; the report charts the
+selling figures.
 
 Runs on the demo shop through the dispatcher (``tests.test_products`` harness)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiogram.types import InputFile
 from sqlalchemy import select
 
+from bot.services.reports.charts import CHARTS, _fonts, build_figure
+from bot.services.reports.model import Report
 from storage.models.products import PhotoFile, Product
 from tests import test_products as products
 from tests.fakes.updates import message_update
@@ -79,3 +83,27 @@ async def test_demo_picture_paths_are_stored_relative_to_the_catalogue(h: Harnes
     async with h.app.sessions() as db:
         photos = [p for row in await db.scalars(select(Product)) for p in row.photos]
     assert photos and all(p.startswith("photos/") for p in photos), photos
+
+
+# ------------------------------------------------------------------ selling figures charted
+def test_report_charts_show_the_selling_figures_P23() -> None:
+    """询单转化率, paid after 催付 and recommendations tapped are a chart of the report, each a
+    percentage with its counts, labelled in Chinese (the figures of products/figures.py)."""
+    from matplotlib import rc_context
+
+    # Imported here: figures → reports.labels loads the reports package, which imports
+    # figures back (a cycle that only bites when figures is the first of them imported).
+    from bot.services.products.figures import SalesFigures
+
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    report = Report(start, start + timedelta(days=7), "Asia/Shanghai")
+    report.sales = SalesFigures(inquiring_shoppers=4, converted_shoppers=3, reminders_sent=2,
+                                reminders_paid=1, recommendations_shown=5,
+                                recommendations_clicked=2)
+    assert "sales" in CHARTS
+    with rc_context(_fonts("zh")):
+        axes = build_figure(report, "sales", "zh").axes[0]
+    assert [t.get_text() for t in axes.get_xticklabels()] == [
+        "询单转化率", "催付后付款", "推荐点击率"]
+    assert [round(p.get_height()) for p in axes.patches] == [75, 50, 40]
+    assert [t.get_text() for t in axes.texts] == ["3/4", "1/2", "2/5"]
