@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.services import owner_admin as oa
+from bot.services.knowledge import KnowledgeBase
 from bot.services.queue import QueueService
 from bot.settings import Settings
 from storage.repositories import Repo
+from tests.fakes.updates import message_update
 from tests.test_agent_console import MORNING, _customer_chat
 from tests.test_owner_flow import GROUP, OWNER, FileSession, Harness
 
@@ -64,3 +66,56 @@ async def test_every_setting_shown_is_changeable_or_explained(h: Harness) -> Non
         if name == "shifts":
             continue  # /setshift, /shifts
         assert name in oa.SETTING_RULES or name in oa.SHOP_FILE_REASONS, name
+
+
+# ------------------------------------------------------------------ one greeting (P3)
+WORDING = "{time_of_day}，{customer_name}！欢迎来到{shop_name}～新品八折，随便看看吧"
+
+
+async def new_shopper_greeting(h: Harness, user: int, hour: int) -> str:
+    """A new shopper named 小林 (the preview's sample name) writes at ``hour`` shop time."""
+    h.clock.at = datetime(2026, 5, 5, hour, tzinfo=SH).astimezone(UTC)
+    h.session.requests.clear()
+    await h.feed(message_update(next(h.ids), user, "在吗", first_name="小林"))
+    return h.sent(user)[0]
+
+
+async def test_one_greeting_edit_is_what_a_new_shopper_gets_at_any_hour_P3(h: Harness) -> None:
+    preview = await h.say(OWNER, f"/greeting zh\n{WORDING}")
+    heading, _, shown = preview[-1].partition("\n")
+    assert "08:00" in heading and shown.startswith("早上好，小林！欢迎来到")
+    assert await h.tap(OWNER, "own:tpl:save")
+    assert await new_shopper_greeting(h, 7001, 8) == shown, "the preview is the greeting"
+    for user, hour, word in ((7002, 14, "下午好"), (7003, 21, "晚上好")):
+        greeting = await new_shopper_greeting(h, user, hour)
+        assert greeting.startswith(f"{word}，小林！欢迎来到") and "新品八折" in greeting
+        h.clock.at = datetime(2026, 5, 5, hour, tzinfo=SH).astimezone(UTC)
+        overview = "\n".join(await h.say(OWNER, "/greeting"))
+        now_line = next(line for line in overview.splitlines()
+                        if line.startswith("  → now:"))  # the first: zh, a new shopper
+        assert now_line == f"  → now: {greeting}"
+
+
+async def test_greeting_refusals_name_the_problem(h: Harness) -> None:
+    refused = "\n".join(await h.say(OWNER, "/greeting zh\n{time_of_day}{coupon}，欢迎"))
+    assert refused.startswith("Refused:") and "{coupon}" in refused
+    usage = html.unescape("\n".join(await h.say(OWNER, "/greeting fr\n你好")))
+    assert "/greeting <lang>" in usage
+
+
+async def test_an_edit_of_an_old_greeting_key_in_the_database_carries_over(
+    repo: Repo, settings: Settings,
+) -> None:
+    """A shop upgraded from the 16 greetings: the owner's stored edit of one of them (here the
+    morning one) is the greeting at every hour now, its 早上好 become {time_of_day}."""
+    await repo.templates.upsert(key="greeting.morning_new_2", lang="zh", category="greeting",
+                                text="早上好呀{customer_name}～{shop_name}上新啦",
+                                tags=["morning", "new"])
+    await repo.commit()
+    knowledge = KnowledgeBase(settings)
+    await knowledge.reload(repo)
+    assert knowledge.catalogue.get("greeting.welcome", "zh").text == (  # type: ignore[union-attr]
+        "{time_of_day}呀{customer_name}～{shop_name}上新啦")
+    evening = oa.greeting_now(knowledge, "zh", datetime(2026, 5, 5, 20), "松线小铺",
+                              returning=False)
+    assert evening == "晚上好呀小林～松线小铺上新啦"

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.services.availability import format_next_open, said_values
+from bot.services.channels import channel_of
 from bot.services.escalation import EscalationService
 from bot.services.flood import Burst, burst_of
 from bot.services.inbound import BUTTON, Choice, Inbound, Shopper, command_of
@@ -214,8 +215,10 @@ class ConversationService:
         customer, conversation = await repo.conversations.of_user(shopper.user_id)
         seen = dict(chat_id=shopper.chat_id, name=shopper.name, username=shopper.username,
                     language_code=shopper.language_code, now=now)
+        channel = channel_of(shopper.user_id)  # web visitors have ids of their own
         if customer is None:
-            customer = await repo.customers.create(telegram_user_id=shopper.user_id, **seen)
+            customer = await repo.customers.create(telegram_user_id=shopper.user_id,
+                                                   channel=channel, **seen)
         else:
             repo.customers.record_seen(customer, **seen)
         idle = timedelta(minutes=self.settings.conversation_idle_minutes)
@@ -230,7 +233,8 @@ class ConversationService:
         if ended is not None:
             return customer, ended, False  # "好的谢谢" after /close: a closing reply (P8)
         lang = self._language(text, customer.language_code)
-        return customer, await repo.conversations.start(customer.id, lang, now), True
+        return customer, await repo.conversations.start(customer.id, lang, now,
+                                                        channel=channel), True
 
     async def _just_closed(
         self, repo: Repo, customer: Customer, text: str, now: datetime
