@@ -230,10 +230,10 @@ async def test_escalation_reaches_the_agents_topic_and_the_agents_reply_the_brow
     await visitor.next(where=lambda e: "colleague" in e["text"] or "team" in e["text"])
     # The relay to the topic runs after the shopper's answer went out: wait for its card.
     card = await _recorded(chat, lambda r: r.__api_method__ == "sendMessage"
-                           and r.chat_id == GROUP and "Customer card" in r.text
+                           and r.chat_id == GROUP and "客户档案" in r.text
                            and "onerror" in r.text)
     topic = next(t for t in chat.session.requests_of("createForumTopic") if "onerror" in t.name)
-    assert topic.name.startswith("🌐 web · ")
+    assert topic.name.startswith("🌐 网页 · ")
     assert html.escape(name, quote=False) in card.text and name not in card.text
     thread = (await _topic_thread(chat, name))
     reply = "Hi <b>Eve</b>, Ann here & happy to help"
