@@ -32,8 +32,10 @@ CATEGORIES: tuple[str, ...] = (
     "courtesy",  # 基本礼貌用语
     "negotiation",  # 商量语
     "negative",  # 负面语言 (P9): words to AVOID, listed for the owner, never sent
-    "staff",  # what staff read: screens, cards, topic names, alerts (phrases/staff.py)
 )
+# Beyond the policy's eleven: what staff read (screens, cards, topic names, alerts;
+# phrases/staff.py) — the same data and overrides, never said to a shopper.
+ALL_CATEGORIES: tuple[str, ...] = (*CATEGORIES, "staff")
 LANGS: tuple[str, ...] = ("zh", "en")
 _FALLBACK: dict[str, tuple[str, ...]] = {"zh": ("en",), "en": ("zh",)}
 
@@ -49,7 +51,7 @@ class Phrase:
     tags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.category not in CATEGORIES:
+        if self.category not in ALL_CATEGORIES:
             raise ValueError(f"phrase {self.key!r}: unknown category {self.category!r}")
         if not self.key or not self.lang:
             raise ValueError("phrase: key and lang must not be empty")
@@ -179,7 +181,7 @@ class PhraseCatalogue:
 
     def categories(self, lang: str) -> dict[str, list[Phrase]]:
         """Phrases of ``lang`` grouped by category, in policy order (for owner screens)."""
-        return {c: list(self._index.get((c, lang), [])) for c in CATEGORIES}
+        return {c: list(self._index.get((c, lang), [])) for c in ALL_CATEGORIES}
 
 
 def choose(

@@ -337,6 +337,11 @@ class ConversationService:
             if conversation.state == ConversationState.QUEUED:
                 return [self._still_waiting(customer, conversation, now)], {
                     "decision": "media_relayed"}
+            if self.catalogue is not None and inbound.file_unique_ids:  # P5: "sent a photo of"
+                about = await self.catalogue.photo(repo, customer, conversation,
+                                                   inbound.file_unique_ids, inbound.text, now)
+                if about:
+                    return about, {"decision": "product_photo"}
             media = phrase("media", MEDIA_TAGS.get(inbound.kind, inbound.kind))
             return [media], {"decision": "media"}
         if len(inbound.text) > self.settings.long_text_limit:
@@ -460,7 +465,11 @@ class ConversationService:
         self, repo: Repo, conversation: Conversation, customer: Customer, reason: str,
         now: datetime,
     ) -> list[Reply]:
-        await self.escalation.escalate(repo, conversation, reason, now)
+        queued_now = await self.escalation.escalate(repo, conversation, reason, now)
+        if not queued_now and phase(conversation, now) == Phase.WITH_AGENT:
+            # Asked again while an agent has the chat: they see this message; a second "I am
+            # your agent" from the bot would talk over them.
+            return []
         # P24 when nobody can answer soon; else who joined, or the place and wait.
         situation, values = await self.escalation.status(repo, conversation, now)
         return [self._phrase(customer, conversation, situation, **values)]
