@@ -465,7 +465,11 @@ class ConversationService:
         self, repo: Repo, conversation: Conversation, customer: Customer, reason: str,
         now: datetime,
     ) -> list[Reply]:
-        await self.escalation.escalate(repo, conversation, reason, now)
+        queued_now = await self.escalation.escalate(repo, conversation, reason, now)
+        if not queued_now and phase(conversation, now) == Phase.WITH_AGENT:
+            # Asked again while an agent has the chat: they see this message; a second "I am
+            # your agent" from the bot would talk over them.
+            return []
         # P24 when nobody can answer soon; else who joined, or the place and wait.
         situation, values = await self.escalation.status(repo, conversation, now)
         return [self._phrase(customer, conversation, situation, **values)]
