@@ -38,6 +38,8 @@ COMMANDS_HELP = ("/take · /release · /transfer <agent> · /close · /note <tex
                  "/queue · /on · /off")
 NOT_IN_TOPIC = "Use this command inside a customer's topic."
 TONE_REWRITE, TONE_ORIGINAL = "rw", "og"
+# Message kinds whose text is a caption: a tone-guard rewrite replaces the caption in the copy.
+CAPTIONED = frozenset({"photo", "video", "animation", "document", "audio", "voice"})
 
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ class TopicPort(Protocol):
 
     async def copy(
         self, from_chat_id: int, message_id: int, to_chat_id: int, *,
-        thread_id: int | None = None, reply_to: int | None = None,
+        thread_id: int | None = None, reply_to: int | None = None, caption: str | None = None,
     ) -> int | None: ...
 
     async def close_buttons(self, chat_id: int, message_id: int, text: str) -> None: ...
@@ -148,7 +150,15 @@ class AgentConsole:
                                        message.telegram_message_id, topic.chat_id, copied)
         for text in bot_replies:
             await self._post(topic, f"→ shopper: {text}")
+        if message is not None and await self._names_an_order(repo, message):
+            # An order number while a person has the chat: the card with its status (P19).
+            await self._post_card(repo, topic, customer, conversation)
         await repo.commit()
+
+    @staticmethod
+    async def _names_an_order(repo: Repo, message: Message) -> bool:
+        refs = [r for r in (message.meaning or {}).get("order_ids") or () if isinstance(r, str)]
+        return bool(refs) and bool(await repo.orders.by_refs(refs[:20]))
 
     async def shopper_burst(
         self, repo: Repo, customer: Customer, conversation: Conversation
@@ -328,11 +338,12 @@ class AgentConsole:
         if reply_to is not None:
             shopper_reply = await repo.agents.shopper_twin(chat.topic.chat_id, reply_to)
         customer = chat.customer
-        if as_text:
+        if as_text and kind not in CAPTIONED:
             sent = await self.port.send_text(customer.chat_id, text, reply_to=shopper_reply)
-        else:
+        else:  # a rewritten caption travels with its photo (or video, file …), never alone
             sent = await self.port.copy(chat.topic.chat_id, topic_message_id, customer.chat_id,
-                                        reply_to=shopper_reply)
+                                        reply_to=shopper_reply,
+                                        caption=text if as_text else None)
         now = self.clock.now()
         await repo.conversations.store_outbound(
             conversation_id=conversation.id, sender=Sender.AGENT, text=text,
@@ -632,6 +643,7 @@ class AgentConsole:
             values={"customer_name": customer.name, "shop_name": self.settings.shop_name,
                     **values},
             avoid=conversation.last_phrase_key,
+            hour=now.astimezone(self.settings.tz).hour,  # /close at 16:20: no 晚安 (P8)
         )
         message_id = await self.replier.send(customer.chat_id, Reply(text, phrase_key=key))
         await repo.conversations.store_outbound(
@@ -650,7 +662,8 @@ class AgentConsole:
         """The customer record (bot.services.records, the same card as the private /card),
         with this conversation's state and the console's commands."""
         lines = [f"Customer card · {customer.name or '?'}",
-                 (await customer_record(repo, customer)).render(self.settings.tz)]
+                 (await customer_record(repo, customer, conversation.id if conversation
+                                        else None)).render(self.settings.tz)]
         if conversation is not None:
             owner = (await self._name(repo, conversation.agent_id)
                      if conversation.agent_id else "nobody yet")

@@ -1,8 +1,9 @@
 """The owner's controls (P10), without aiogram: templates, FAQ, unanswered inbox, agents, settings.
 
-Every change is checked before it is saved (placeholders, P9 tone), recorded as an
-``owner_change`` event with who and when, and made live at once with ``knowledge.reload`` (no
-restart). The handlers in ``handlers/owner.py`` only parse commands and show these results.
+Every change is checked before it is saved (placeholders, P9 tone), recorded in the change
+log (``bot.services.audit``) with who and when — FAQ changes with what undoes them
+(``bot.services.faq_changes``) — and made live at once with ``knowledge.reload`` (no
+restart). The handlers in ``handlers/owner/`` only parse commands and show these results.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,11 +21,15 @@ import yaml
 from rapidfuzz import fuzz, process, utils
 from sqlalchemy import select
 
-from bot.services import staff
+from bot.services import audit, staff
+from bot.services import faq_changes as fc
 from bot.services.knowledge import TONE_KEY, KnowledgeBase
+from bot.services.products.wording import CAPTION_SITUATIONS
 from bot.settings import SUPPORTED_LANGUAGES, Settings
 from phrases.catalogue import CATEGORIES, Phrase
 from phrases.faq_file import FaqEntry, FaqFile, dump_faq_file, parse_faq
+from phrases.greeting import GREETING_KEYS, compose_greeting, time_of_day_word
+from phrases.splitting import CAPTION_LIMIT, TELEGRAM_LIMIT, units
 from phrases.templates import render, validate_template
 from phrases.tone import ToneReport, check_tone, term_entries
 from storage.models import Conversation, FaqEntryRow, Message, Sender
@@ -47,9 +53,10 @@ INBOX_SIMILARITY = 70  # token-sort ratio (0..100) at which two questions count 
 UNANSWERED_REASONS = ("not_understood", "rejected_answer")
 
 
-async def record_change(repo: Repo, owner: int, action: str, **data: Any) -> None:
-    """Every owner change: who, what, and (the event's time) when."""
-    await repo.events.add("owner_change", agent_id=owner, action=action, **data)
+async def record_change(repo: Repo, owner: int, action: str, *,
+                        undo: dict[str, Any] | None = None, **data: Any) -> None:
+    """Every owner change: who, what and when, in the change log."""
+    await audit.record(repo, owner, action, undo=undo, **data)
 
 
 # ============================================================================ templates
@@ -87,9 +94,13 @@ class TemplateCheck:
 
 
 def check_template(
-    knowledge: KnowledgeBase, key: str, lang: str, text: str, shop_name: str = ""
+    knowledge: KnowledgeBase, key: str, lang: str, text: str, shop_name: str = "",
+    now: datetime | None = None,
 ) -> TemplateCheck:
-    """Placeholders (validate_template), P9 tone and a preview for a sample customer."""
+    """Placeholders (validate_template), P9 tone and a preview for a sample customer.
+
+    ``now`` (the shop's local time): the preview of a greeting is what a shopper who writes
+    now gets with this text saved (the same ``compose_greeting``, festival wishes included)."""
     text = text.strip()
     current = knowledge.catalogue.get(key, lang)
     errors: list[str] = []
@@ -103,11 +114,58 @@ def check_template(
         errors.append("the text is empty")
     errors += validate_template(text)
     values = {**SAMPLE_VALUES.get(lang, SAMPLE_VALUES["en"]), "shop_name": shop_name}
+    if now is not None:
+        values["time_of_day"] = time_of_day_word(knowledge.catalogue, lang, now.hour)
     preview = render(text, values) if not errors else ""
+    errors += _length_errors(text, preview, current.tags if current else ())
+    if not errors and now is not None and current is not None and key in GREETING_KEYS.values():
+        preview = greeting_now(knowledge, lang, now, shop_name,
+                               returning=key == GREETING_KEYS["returning"],
+                               edit=Phrase(key, current.category, lang, text, current.tags))
     return TemplateCheck(
         key, lang, text, tuple(errors), knowledge.check_tone(text), preview,
         current.category if current else "", current.tags if current else (),
     )
+
+
+def greeting_now(
+    knowledge: KnowledgeBase, lang: str, now: datetime, shop_name: str, *, returning: bool,
+    edit: Phrase | None = None,
+) -> str:
+    """What the sample customer (SAMPLE_VALUES) is greeted with at ``now`` (shop time), with
+    ``edit`` saved: the shopper side's own ``compose_greeting`` (P3), so preview = greeting."""
+    catalogue = knowledge.catalogue.with_overrides([edit]) if edit else knowledge.catalogue
+    name = str(SAMPLE_VALUES.get(lang, SAMPLE_VALUES["en"])["customer_name"])
+    text, _ = compose_greeting(catalogue, lang, now, customer_name=name, returning=returning,
+                               shop_name=shop_name)
+    return text
+
+
+def greetings_text(knowledge: KnowledgeBase, languages: tuple[str, ...], now: datetime,
+                   shop_name: str) -> str:
+    """The two greetings per language, and what a new / returning shopper gets right now."""
+    lines = [f"Greetings ({now:%H:%M} shop time; {{time_of_day}} = "
+             "早上好/下午好/晚上好 by the hour):"]
+    for lang in languages:
+        for kind, key in GREETING_KEYS.items():
+            phrase = knowledge.catalogue.get(key, lang)
+            shown = greeting_now(knowledge, lang, now, shop_name, returning=kind == "returning")
+            lines += [f"[{lang}] {kind}: {phrase.text if phrase else '—'}", f"  → now: {shown}"]
+    lines.append("Edit: /greeting <lang> [new|returning], then the new text on the next lines")
+    return "\n".join(lines)
+
+
+def _length_errors(text: str, preview: str, tags: Sequence[str]) -> list[str]:
+    """Telegram refuses a message over 4,096 characters and a caption over 1,024 whole: an
+    owner's text that long is refused on save, with the limit, not found out at send time."""
+    caption = any(tag in CAPTION_SITUATIONS for tag in tags)
+    limit = CAPTION_LIMIT if caption else TELEGRAM_LIMIT
+    length = max(units(text), units(preview))
+    if length <= limit:
+        return []
+    where = "a photo caption" if caption else "one message"
+    return [f"too long: {length:,} characters, and Telegram takes at most {limit:,} in "
+            f"{where} — shorten it by {length - limit:,}"]
 
 
 async def save_template(
@@ -189,13 +247,14 @@ def _tone_warning(text: str, knowledge: KnowledgeBase) -> str:
 
 async def upsert_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, edit: FaqEdit) -> str:
     """Add or replace an entry; returns a tone warning about the answer, or ''."""
+    undo = {"faq": await fc.snapshot(repo, edit.lang, [edit.key])}
     row = await repo.faq.get(edit.key, edit.lang)
     if row is None:
         repo.session.add(FaqEntryRow(key=edit.key, lang=edit.lang, question=edit.question,
                                      answer=edit.answer, alt=list(edit.alt)))
     else:
         row.question, row.answer, row.alt = edit.question, edit.answer, list(edit.alt)
-    await record_change(repo, owner, "faq_set", key=edit.key, lang=edit.lang,
+    await record_change(repo, owner, "faq_set", undo=undo, key=edit.key, lang=edit.lang,
                         new=row is None)
     await repo.commit()
     await knowledge.reload(repo)
@@ -207,8 +266,9 @@ async def delete_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, key: str,
     row = await repo.faq.get(key, lang)
     if row is None:
         return False
+    undo = {"faq": await fc.snapshot(repo, lang, [key])}
     await repo.session.delete(row)
-    await record_change(repo, owner, "faq_delete", key=key, lang=lang)
+    await record_change(repo, owner, "faq_delete", undo=undo, key=key, lang=lang)
     await repo.commit()
     await knowledge.reload(repo)
     return True
@@ -220,9 +280,10 @@ async def add_phrasing(repo: Repo, knowledge: KnowledgeBase, owner: int, key: st
     row = await repo.faq.get(key, lang)
     if row is None:
         return False
+    undo = {"faq": await fc.snapshot(repo, lang, [key])}
     if phrasing not in (row.alt or []) and phrasing != row.question:
         row.alt = [*(row.alt or []), phrasing]
-    await record_change(repo, owner, "faq_alt", key=key, lang=lang)
+    await record_change(repo, owner, "faq_alt", undo=undo, key=key, lang=lang)
     await repo.commit()
     await knowledge.reload(repo)
     return True
@@ -275,22 +336,29 @@ def parse_faq_upload(filename: str, data: bytes) -> FaqFile:
         raise ValueError(f"not valid YAML: {error}") from error
 
 
-async def import_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, lang: str,
-                     filename: str, data: bytes) -> int:
-    """Replace the language's FAQ with the uploaded file; returns the number of entries."""
+def read_faq_upload(lang: str, filename: str, data: bytes) -> list[FaqEntry]:
+    """The entries of an uploaded FAQ file (ValueError says what is wrong)."""
     if lang not in SUPPORTED_LANGUAGES:
         raise ValueError(f"language must be one of {SUPPORTED_LANGUAGES}")
     faq = parse_faq_upload(filename, data)
     if not faq.entries:
         raise ValueError("the file has no entries")
-    await repo.faq.replace_language(lang, (
-        FaqEntryRow(key=e.id, lang=lang, question=e.question, answer=e.answer, alt=list(e.alt),
-                    threshold=e.threshold) for e in faq.entries))
-    await record_change(repo, owner, "faq_import", lang=lang, entries=len(faq.entries),
-                        file=filename)
-    await repo.commit()
-    await knowledge.reload(repo)
-    return len(faq.entries)
+    return faq.entries
+
+
+async def plan_faq_import(repo: Repo, knowledge: KnowledgeBase, lang: str, filename: str,
+                          data: bytes) -> fc.ImportPlan:
+    """What the upload would add, change and (with replace) remove; nothing is changed."""
+    return await fc.plan_import(repo, knowledge, lang, filename,
+                                read_faq_upload(lang, filename, data))
+
+
+async def import_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, lang: str,
+                     filename: str, data: bytes, mode: str = fc.MERGE) -> int:
+    """Import without a preview (merge by default; undoable); returns the file's entries."""
+    entries = read_faq_upload(lang, filename, data)
+    await fc.apply_import(repo, knowledge, owner, lang, entries, mode, filename=filename)
+    return len(entries)
 
 
 # ============================================================================ inbox
@@ -365,8 +433,9 @@ def group_questions(questions: list[Question], knowledge: KnowledgeBase | None =
     return groups
 
 
-async def _close_group(repo: Repo, message_id: int, action: str, since: datetime) -> Message:
-    """Mark the question and the ones similar to it as dealt with."""
+async def _close_group(repo: Repo, message_id: int, action: str,
+                       since: datetime) -> list[int]:
+    """Mark the question and the ones similar to it as dealt with; returns their ids."""
     target = await repo.session.get(Message, message_id)
     if target is None:
         raise ValueError("that question is gone")
@@ -374,16 +443,19 @@ async def _close_group(repo: Repo, message_id: int, action: str, since: datetime
     similar = [q.message_id for q in pending
                if fuzz.token_sort_ratio(q.text, target.text, processor=utils.default_process)
                >= INBOX_SIMILARITY]
-    for other_id in {message_id, *similar}:
+    closed = []
+    for other_id in sorted({message_id, *similar}):
         message = await repo.session.get(Message, other_id)
-        if message is not None:
+        if message is not None and not (message.meaning or {}).get("inbox"):
             message.meaning = {**(message.meaning or {}), "inbox": action}
-    return target
+            closed.append(other_id)
+    return closed
 
 
 async def inbox_to_phrasing(repo: Repo, knowledge: KnowledgeBase, owner: int, message_id: int,
-                            key: str, since: datetime) -> str:
-    """One tap: the question becomes another phrasing of entry ``key``; returns its text."""
+                            key: str, since: datetime, actor_name: str | None = None) -> str:
+    """The question becomes another phrasing of entry ``key`` (undoable); returns its text.
+    Show ``faq_changes.preview_inbox`` first: it says which answers this moves."""
     message = await repo.session.get(Message, message_id)
     if message is None:
         raise ValueError("that question is gone")
@@ -392,21 +464,40 @@ async def inbox_to_phrasing(repo: Repo, knowledge: KnowledgeBase, owner: int, me
         (r for r in await repo.faq.all() if r.key == key), None)
     if row is None:
         raise ValueError(f"no FAQ entry {key!r}")
-    await _close_group(repo, message_id, f"alt:{key}", since)
-    return message.text if await add_phrasing(
-        repo, knowledge, owner, row.key, row.lang, message.text) else ""
+    undo = {"faq": await fc.snapshot(repo, row.lang, [row.key])}
+    if message.text not in (row.alt or []) and message.text != row.question:
+        row.alt = [*(row.alt or []), message.text]
+    undo["inbox"] = await _close_group(repo, message_id, f"alt:{key}", since)
+    await audit.record(repo, owner, "inbox_phrasing", actor_name=actor_name, undo=undo,
+                       key=row.key, lang=row.lang, question=message.text[:200])
+    await repo.commit()
+    await knowledge.reload(repo)
+    return message.text
 
 
 async def inbox_to_entry(repo: Repo, knowledge: KnowledgeBase, owner: int, message_id: int,
-                         answer: str, since: datetime) -> str:
-    """The question becomes a new entry with the owner's answer; returns the new key."""
+                         answer: str, since: datetime, actor_name: str | None = None) -> str:
+    """The question becomes a new entry with the owner's answer (undoable); returns its key."""
     message = await repo.session.get(Message, message_id)
     if message is None:
         raise ValueError("that question is gone")
+    answer = answer.strip()
+    if not answer:
+        raise ValueError("the answer is empty")
     lang = (message.meaning or {}).get("language") or "zh"
-    key = f"inbox_{message_id}"
-    await _close_group(repo, message_id, f"new:{key}", since)
-    await upsert_faq(repo, knowledge, owner, FaqEdit(key, lang, message.text, answer.strip()))
+    key = fc.new_key(message_id)
+    undo = {"faq": await fc.snapshot(repo, lang, [key])}
+    row = await repo.faq.get(key, lang)
+    if row is None:
+        repo.session.add(FaqEntryRow(key=key, lang=lang, question=message.text, answer=answer,
+                                     alt=[]))
+    else:
+        row.question, row.answer = message.text, answer
+    undo["inbox"] = await _close_group(repo, message_id, f"new:{key}", since)
+    await audit.record(repo, owner, "inbox_entry", actor_name=actor_name, undo=undo, key=key,
+                       lang=lang, question=message.text[:200])
+    await repo.commit()
+    await knowledge.reload(repo)
     return key
 
 
@@ -451,10 +542,12 @@ def _period(value: str) -> str:
     return value
 
 
-# Only settings the services read from the database at run time: shop name, languages, time
-# zone, caps and SLA seconds come from the shop file / environment and are shown read-only
-# (an owner setting that changes nothing would mislead). Per-agent caps: /cap.
+# Only settings the services read from the database at run time can be changed here (an
+# owner setting that changes nothing would mislead): the shop's default cap (``/cap 3``) is
+# read at every assignment; per-agent caps: /cap <agent> <n>. The rest stay in the shop file,
+# each with the plain reason the owner is told (SHOP_FILE_REASONS).
 SETTING_RULES = {
+    "agent_cap": _int_in(1, 100),
     "swap_limit": _int_in(0, 31),
     "complaint_steps": _steps,
     "complaint_period": _period,
@@ -462,8 +555,21 @@ SETTING_RULES = {
     "swap_fine": _int_in(0, 10000),
     "bot_survey_share": _int_in(0, 100),
 }
-SHOP_FILE_SETTINGS = ("shop_name", "languages", "timezone", "agent_cap",
-                      "sla_greeting_seconds", "sla_reply_seconds")
+SHOP_FILE_REASONS = {
+    "shop_name": "the shop's name is part of the shop file every process and the FAQ files "
+                 "start from; change shop_name there and restart",
+    "languages": "adding or removing a language needs that language's FAQ and phrases "
+                 "loaded at start; change languages in the shop file and restart",
+    "timezone": "shifts, reports and greetings are all planned in this time zone when the "
+                "bot starts; change timezone in the shop file and restart",
+    "sla_greeting_seconds": "the P1 promise (greet within 15 s) is the policy's; the SLA "
+                            "clock of every process reads it at start: set "
+                            "SLA_GREETING_SECONDS and restart",
+    "sla_reply_seconds": "the P2 promise (never wait over 20 s) is the policy's; the SLA "
+                         "clock of every process reads it at start: set SLA_REPLY_SECONDS "
+                         "and restart",
+}
+SHOP_FILE_SETTINGS = tuple(SHOP_FILE_REASONS)
 
 
 def parse_steps(value: str) -> list[float | None]:
@@ -486,8 +592,8 @@ def parse_steps(value: str) -> list[float | None]:
 async def change_setting(repo: Repo, owner: int, name: str, value: str) -> str:
     """Validate and store one owner setting; returns the stored value (ValueError if bad)."""
     value = value.strip()
-    if name in SHOP_FILE_SETTINGS:
-        raise ValueError(f"{name} is set in the shop file (SHOP_CONFIG) or the environment")
+    if name in SHOP_FILE_REASONS:
+        raise ValueError(f"{name} is not changed from Telegram: {SHOP_FILE_REASONS[name]}")
     rule = SETTING_RULES.get(name)
     if rule is None:
         raise ValueError(f"unknown setting; one of: {', '.join(SETTING_RULES)}")
@@ -499,7 +605,10 @@ async def change_setting(repo: Repo, owner: int, name: str, value: str) -> str:
 
 
 async def settings_text(repo: Repo, settings: Settings) -> str:
-    lines = [f"{name}: {await staff.owner_setting(repo, name)}" for name in SETTING_RULES]
+    lines = [f"{name}: {await staff.owner_setting(repo, name)}" for name in SETTING_RULES
+             if name != "agent_cap"]
+    lines.insert(0, f"agent_cap: {await staff.shop_agent_cap(repo, settings.agent_cap)}"
+                    " (/cap <n>)")
     lines += [f"{name}: {getattr(settings, name)} (shop file)" for name in SHOP_FILE_SETTINGS]
     return "\n".join(lines)
 

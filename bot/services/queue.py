@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from bot.services.lifecycle import Lifecycle
 from bot.services.shifts import on_duty as calendar_on_duty
-from bot.services.staff import calendar_enabled
+from bot.services.staff import calendar_enabled, shop_agent_cap
 from storage.models import Conversation, ConversationState
 from storage.models.agents import Agent
 from storage.repositories import Repo
@@ -70,10 +70,11 @@ class QueueService:
     ) -> list[Agent]:
         """On-duty agents below their cap, least loaded first (ties: the longest-known)."""
         loads = await repo.agents.loads()
+        default = await shop_agent_cap(repo, self.default_cap)  # the owner's /cap n
         agents = [
             a for a in await on_duty_agents(repo, now)
             if a.telegram_user_id != exclude
-            and loads.get(a.telegram_user_id, 0) < cap_of(a, self.default_cap)
+            and loads.get(a.telegram_user_id, 0) < cap_of(a, default)
         ]
         return sorted(agents, key=lambda a: (loads.get(a.telegram_user_id, 0), a.id))
 

@@ -115,6 +115,13 @@ class ConversationRepo:
         row = (await self.session.execute(_OF_USER, {"user_id": telegram_user_id})).first()
         return (row[0], row[1]) if row is not None else (None, None)
 
+    async def latest_of(self, customer_id: int) -> Conversation | None:
+        """The customer's newest conversation, open or closed."""
+        return await self.session.scalar(
+            select(Conversation).where(Conversation.customer_id == customer_id)
+            .order_by(Conversation.id.desc()).limit(1)
+        )
+
     async def has_earlier(self, customer_id: int, before_id: int) -> bool:
         """Did this customer talk to the shop before this conversation (P3 "welcome back")?"""
         query = select(
