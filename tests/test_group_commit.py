@@ -86,7 +86,7 @@ async def test_a_redelivered_update_stores_nothing_not_even_its_conversation_cha
         before = await db.scalar(select(Conversation.last_activity_at)
                                  .where(Conversation.id == conversation_id))
     # The same update again, in one batch with a new one: only the new one is written.
-    (again, first_id), (fresh, _) = await asyncio.gather(_store(sessions, writer, 1, 7),
+    (again, _), (fresh, _) = await asyncio.gather(_store(sessions, writer, 1, 7),
                                                          _store(sessions, writer, 1, 68))
     assert not again and fresh
     async with sessions() as db:

@@ -88,7 +88,7 @@ async def test_kill_9_with_group_commits_in_flight_loses_nothing_and_answers_onc
     up = asyncio.Event()  # the bot listens: Telegram's next try of a failed delivery may come
     try:
         await bot.start()
-        await bot.wait_ready()
+        await bot.wait_ready(timeout=120)  # a busy CI machine starts aiogram slowly
         up.set()
 
         async def shopper(client: aiohttp.ClientSession, chat: int) -> None:
