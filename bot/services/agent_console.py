@@ -19,8 +19,10 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.locks import KeyedLocks
 from bot.services.availability import Staffing, said_values
 from bot.services.canned import Canned, search
+from bot.services.channels import WEB
 from bot.services.escalation import agent_display_name
 from bot.services.flood import FLOOD_WINDOW, digest_text
 from bot.services.knowledge import KnowledgeBase
@@ -29,6 +31,7 @@ from bot.services.records import add_note, customer_record
 from bot.services.replies import Button, Replier, Reply
 from bot.settings import Settings
 from phrases.catalogue import say
+from storage.locks import TOPIC_LOCK_SPACE, transaction_lock
 from storage.models import Conversation, ConversationState, Customer, Message, Sender
 from storage.models.agents import Agent, CustomerTopic
 from storage.repositories import Repo
@@ -119,7 +122,7 @@ class AgentConsole:
         self.clock = clock
         self.sessions = sessions
         self.lifecycle = queue.lifecycle  # every state change is a lifecycle transition
-        self._topic_locks: dict[int, asyncio.Lock] = {}
+        self._topic_locks = KeyedLocks()  # per customer; forgets customers nobody waits for
         # Floods: the collapsed post for the rest of a burst, one timer per conversation.
         self._digest_timers: dict[int, asyncio.Task[None]] = {}
         self.digest_delay = FLOOD_WINDOW.total_seconds()
@@ -138,7 +141,11 @@ class AgentConsole:
         """Relay: make sure the topic exists (card first), copy the message into it, then post
         what the bot answered (a FAQ answer, the queue place) as the console's own lines."""
         topic = await self.ensure_topic(repo, customer, conversation)
-        if message is not None and message.telegram_message_id is not None:
+        if message is not None and customer.channel == WEB:
+            # A web visitor's message has no Telegram twin to copy: its text is posted (escaped
+            # by the port), marked with the channel.
+            await self._post(topic, f"🌐 {message.text}")
+        elif message is not None and message.telegram_message_id is not None:
             reply_to = None
             if reply_to_message_id is not None:
                 reply_to = await repo.agents.topic_twin(customer.chat_id, reply_to_message_id)
@@ -242,10 +249,16 @@ class AgentConsole:
         self, repo: Repo, customer: Customer, conversation: Conversation
     ) -> CustomerTopic:
         """The customer's topic, created once (a lock here, a unique row in the database);
-        a conversation new to the topic gets a fresh customer card and status in the name."""
-        lock = self._topic_locks.setdefault(customer.id, asyncio.Lock())
-        async with lock:
+        a conversation new to the topic gets a fresh customer card and status in the name.
+
+        Creating it is locked for every process (PostgreSQL advisory lock until the commit
+        right after the row is written): two processes never open two forum topics for one
+        shopper. The lock is taken only when no topic exists yet."""
+        async with self._topic_locks.hold(customer.id):
             topic = await repo.agents.topic_of(customer.id)
+            if topic is None:
+                await transaction_lock(repo.session, TOPIC_LOCK_SPACE, customer.id)
+                topic = await repo.agents.topic_of(customer.id)  # made while we waited?
             if topic is None:
                 name = await self._topic_name(repo, customer, conversation)
                 thread_id = await self.port.create_topic(self.chat_id, name)
@@ -338,7 +351,8 @@ class AgentConsole:
         if reply_to is not None:
             shopper_reply = await repo.agents.shopper_twin(chat.topic.chat_id, reply_to)
         customer = chat.customer
-        if as_text and kind not in CAPTIONED:
+        # A web visitor's browser gets the text (a photo's caption); nothing to copy there.
+        if customer.channel == WEB or (as_text and kind not in CAPTIONED):
             sent = await self.port.send_text(customer.chat_id, text, reply_to=shopper_reply)
         else:  # a rewritten caption travels with its photo (or video, file …), never alone
             sent = await self.port.copy(chat.topic.chat_id, topic_message_id, customer.chat_id,
@@ -685,7 +699,9 @@ class AgentConsole:
         agent = None
         if conversation is not None and conversation.agent_id is not None:
             agent = await repo.agents.by_telegram_id(conversation.agent_id)
-        return f"{customer.name or 'Shopper'} #{customer.id} · {status_label(conversation, agent)}"
+        channel = "🌐 web · " if customer.channel == WEB else ""  # where the shopper writes from
+        return (f"{channel}{customer.name or 'Shopper'} #{customer.id} · "
+                f"{status_label(conversation, agent)}")
 
     async def _remember_agent(self, repo: Repo, post: AgentPost,
                               conversation: Conversation | None = None) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.services.availability import format_next_open, said_values
+from bot.services.channels import channel_of
 from bot.services.escalation import EscalationService
 from bot.services.flood import Burst, burst_of
 from bot.services.inbound import BUTTON, Choice, Inbound, Shopper, command_of
@@ -215,8 +216,10 @@ class ConversationService:
         customer, conversation = await repo.conversations.of_user(shopper.user_id)
         seen = dict(chat_id=shopper.chat_id, name=shopper.name, username=shopper.username,
                     language_code=shopper.language_code, now=now)
+        channel = channel_of(shopper.user_id)  # web visitors have ids of their own
         if customer is None:
-            customer = await repo.customers.create(telegram_user_id=shopper.user_id, **seen)
+            customer = await repo.customers.create(telegram_user_id=shopper.user_id,
+                                                   channel=channel, **seen)
         else:
             repo.customers.record_seen(customer, **seen)
         idle = timedelta(minutes=self.settings.conversation_idle_minutes)
@@ -231,7 +234,8 @@ class ConversationService:
         if ended is not None:
             return customer, ended, False  # "好的谢谢" after /close: a closing reply (P8)
         lang = self._language(text, customer.language_code)
-        return customer, await repo.conversations.start(customer.id, lang, now), True
+        return customer, await repo.conversations.start(customer.id, lang, now,
+                                                        channel=channel), True
 
     async def _just_closed(
         self, repo: Repo, customer: Customer, text: str, now: datetime
@@ -334,6 +338,11 @@ class ConversationService:
             if conversation.state == ConversationState.QUEUED:
                 return [self._still_waiting(customer, conversation, now)], {
                     "decision": "media_relayed"}
+            if self.catalogue is not None and inbound.file_unique_ids:  # P5: "sent a photo of"
+                about = await self.catalogue.photo(repo, customer, conversation,
+                                                   inbound.file_unique_ids, inbound.text, now)
+                if about:
+                    return about, {"decision": "product_photo"}
             media = phrase("media", MEDIA_TAGS.get(inbound.kind, inbound.kind))
             return [media], {"decision": "media"}
         if len(inbound.text) > self.settings.long_text_limit:
@@ -457,7 +466,11 @@ class ConversationService:
         self, repo: Repo, conversation: Conversation, customer: Customer, reason: str,
         now: datetime,
     ) -> list[Reply]:
-        await self.escalation.escalate(repo, conversation, reason, now)
+        queued_now = await self.escalation.escalate(repo, conversation, reason, now)
+        if not queued_now and phase(conversation, now) == Phase.WITH_AGENT:
+            # Asked again while an agent has the chat: they see this message; a second "I am
+            # your agent" from the bot would talk over them.
+            return []
         # P24 when nobody can answer soon; else who joined, or the place and wait.
         situation, values = await self.escalation.status(repo, conversation, now)
         return [self._phrase(customer, conversation, situation, **values)]
