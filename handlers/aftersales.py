@@ -32,7 +32,7 @@ from bot.services.notices import SEGMENTS, NoticeReport
 from bot.services.rates import rates_text
 from bot.services.records import add_note, customer_record, find_customer, forget, retag
 from bot.services.replies import Button, Reply
-from bot.services.staff import is_agent
+from bot.services.staff import is_agent, staff_words
 from bot.services.tickets import TicketError, TicketService
 from bot.settings import Settings
 from handlers.intake import attach_intake
@@ -445,13 +445,16 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         task.add_done_callback(finished)
 
     @desk.message(is_staff, Command("card"))
-    async def card(message: Message, command: CommandObject, repo: Repo) -> None:
+    async def card(message: Message, command: CommandObject, repo: Repo,
+                   knowledge: KnowledgeBase) -> None:
         customer = await find_customer(repo, command.args or "")
         if customer is None:
             await answer_plain(message,
                                "no such customer (telegram id, @username or order number)")
             return
-        await answer_plain(message, (await customer_record(repo, customer)).render(settings.tz))
+        await answer_plain(message, (await customer_record(repo, customer)).render(
+            await staff_words(repo, knowledge, message.from_user.id),  # type: ignore[union-attr]
+            settings.tz))
 
     @desk.message(is_staff, Command("tag"))
     async def tag(message: Message, command: CommandObject, repo: Repo) -> None:

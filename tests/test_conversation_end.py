@@ -97,7 +97,7 @@ async def test_an_order_number_in_an_agents_chat_reaches_the_agent_P19(h: H) -> 
     copies = [c for c in h.to(GROUP, "copyMessage") if c.message_thread_id == thread]
     assert copies and copies[-1].from_chat_id == SHOPPER, "the message reaches the agent"
     card = "\n".join(h.texts_to(GROUP)[before_group:])
-    assert "20260501001: shipped" in card, "the card shows the order's status"
+    assert "20260501001：已发货" in card, "the card shows the order's status"
     stored = [m for m in await h.rows(Message) if m.sender == Sender.SHOPPER][-1]
     assert stored.meaning["decision"] == "relayed"
 

@@ -242,12 +242,12 @@ async def test_swap_asked_accepted_approved_in_telegram_P12(h: Harness) -> None:
 
 async def test_handover_record_at_shift_end_has_real_content_P13(h: Harness) -> None:
     entry = next(iter(h.app.knowledge._entries["zh"].values()))
-    assert "calendar on" in (await h.say(OWNER, "/shifts on"))[0]
+    assert "排班表已开启" in (await h.say(OWNER, "/shifts on"))[0]
     h.clock.at = datetime(2026, 5, 4, 19, tzinfo=SH).astimezone(UTC)  # during Monday's shift
     await h.say(SHOPPER, entry.question)
     await h.say(SHOPPER + 5, "转人工")
     schedule = await h.say(AGENT, "/schedule")
-    assert schedule and schedule[0].startswith("On duty now:")
+    assert schedule and schedule[0].startswith("现在在班：")
     await h.say(AGENT, "/handover 顾客5001的退款明天要跟进")
     async with h.app.sessions() as db:
         customer = (await db.scalars(select(Customer))).first()
@@ -294,13 +294,13 @@ async def test_owner_settings_shift_pattern_closed_days_and_caps_are_recorded_P1
     h: Harness,
 ) -> None:
     assert "swap_limit = 1" in (await h.say(OWNER, "/set swap_limit 1"))[0]
-    assert "Not changed" in (await h.say(OWNER, "/set swap_limit lots"))[0]
-    assert "fri 20:00-02:00" in (await h.say(OWNER, "/setshift fri 20:00-02:00"))[0]
-    assert "closed" in (await h.say(OWNER, f"/closed {MONDAY} 劳动节"))[0]
+    assert "未修改" in (await h.say(OWNER, "/set swap_limit lots"))[0]
+    assert "周五 20:00-02:00" in (await h.say(OWNER, "/setshift fri 20:00-02:00"))[0]
+    assert "休息" in (await h.say(OWNER, f"/closed {MONDAY} 劳动节"))[0]
     schedule = await h.say(OWNER, "/schedule")
-    assert "closed (劳动节)" in schedule[0] and "20:00-02:00" in schedule[0]
+    assert "休息（劳动节）" in schedule[0] and "20:00-02:00" in schedule[0]
     if hasattr(Repo(None), "agents"):  # type: ignore[arg-type]  # the agents' console table
-        assert "at most 2" in (await h.say(OWNER, f"/cap {AGENT} 2"))[0]
+        assert "最多同时接待 2 位" in (await h.say(OWNER, f"/cap {AGENT} 2"))[0]
     actions = [c.action for c in await h.rows(AuditEntry)]
     assert {"setting", "shift_pattern", "closed_day"} <= set(actions)
     assert await h.say(AGENT, "/set swap_limit 9") and all(
@@ -315,7 +315,7 @@ async def test_swap_over_the_monthly_limit_is_refused_in_telegram_P12(h: Harness
     first = shifts[0].agents[0]
     other = AGENT2 if first == AGENT else AGENT
     mine = [s.day for s in shifts if s.agents == (first,)]
-    assert "Asked" in (await h.say(first, f"/swap {mine[0]} {other}"))[0]
+    assert "已询问" in (await h.say(first, f"/swap {mine[0]} {other}"))[0]
     refused = await h.say(first, f"/swap {mine[1]} {other}")
-    assert "Swap refused" in refused[0] and "limit 1" in refused[0]
-    assert "Your duty switch: off" in (await h.say(first, "/duty off"))[0]
+    assert "换班未成功" in refused[0] and "limit 1" in refused[0]
+    assert "你的上班开关：强制下班" in (await h.say(first, "/duty off"))[0]

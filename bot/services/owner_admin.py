@@ -30,6 +30,8 @@ from phrases.catalogue import CATEGORIES, Phrase
 from phrases.faq_file import FaqEntry, FaqFile, dump_faq_file, parse_faq
 from phrases.greeting import GREETING_KEYS, compose_greeting, time_of_day_word
 from phrases.splitting import CAPTION_LIMIT, TELEGRAM_LIMIT, units
+from phrases.staff import CATEGORY as STAFF
+from phrases.staff import staff_placeholders
 from phrases.templates import render, validate_template
 from phrases.tone import ToneReport, check_tone, term_entries
 from storage.models import Conversation, FaqEntryRow, Message, Sender
@@ -112,7 +114,11 @@ def check_template(
         errors.append("the negative-language list is not a template")
     if not text:
         errors.append("the text is empty")
-    errors += validate_template(text)
+    if current is not None and current.category == STAFF:  # its own placeholders (staff.py)
+        own = staff_placeholders(knowledge.catalogue, key)
+        errors += validate_template(text, {name: name for name in own})
+    else:
+        errors += validate_template(text)
     values = {**SAMPLE_VALUES.get(lang, SAMPLE_VALUES["en"]), "shop_name": shop_name}
     if now is not None:
         values["time_of_day"] = time_of_day_word(knowledge.catalogue, lang, now.hour)
