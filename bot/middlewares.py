@@ -9,14 +9,17 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.group_commit import GroupWriter
 from storage.repositories import Repo
 
 
 class RepoMiddleware(BaseMiddleware):
     """Puts ``repo`` into handler data; services commit what must survive (store-then-answer)."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession],
+                 writer: GroupWriter | None = None) -> None:
         self.session_factory = session_factory
+        self.writer = writer  # the process's group commit (storage/group_commit.py)
 
     async def __call__(
         self,
@@ -25,5 +28,5 @@ class RepoMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         async with self.session_factory() as session:
-            data["repo"] = Repo(session)
+            data["repo"] = Repo(session, self.writer)
             return await handler(event, data)
