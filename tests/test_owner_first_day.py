@@ -81,6 +81,10 @@ class Day:
             if markup is not None and getattr(markup, "inline_keyboard", None):
                 labels = [b.text for row in markup.inline_keyboard for b in row]
                 self.lines.append("      [按钮] " + " | ".join(labels))
+        elif method == "EditMessageText":
+            text = html.unescape(call.text)
+            self.staff_texts.append(text)
+            self.lines.append(f"  → {who}（改写上一条）：" + text.replace("\n", "\n      "))
         elif method == "CreateForumTopic":
             self.staff_texts.append(call.name)
             self.lines.append(f"  → 客服群：新建话题「{call.name}」")
