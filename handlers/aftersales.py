@@ -23,6 +23,7 @@ from aiogram.types import CallbackQuery, Message, User
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
+from bot.services import audit
 from bot.services.aftersales import AfterSales
 from bot.services.agent_console import AgentConsole
 from bot.services.conversation import ConversationService, Intake
@@ -416,8 +417,8 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         if callback_data.action == "rewrite":
             texts = {lang: reports[lang].rewrite for lang in texts}
         elif bad:  # "confirm": the owner's explicit choice, recorded
-            await repo.events.add("owner_change", agent_id=query.from_user.id,
-                                  action="notice_tone_confirmed", terms=bad)
+            await audit.record(repo, query.from_user.id, "notice_tone_confirmed",
+                               actor_name=query.from_user.full_name, terms=bad)
         await state.update_data(notice_draft=None)
         try:
             created, count = await aftersales.notices.create(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 TELEGRAM_LIMIT = 4096
+CAPTION_LIMIT = 1024  # a photo's caption
 
 _CLOSERS = "”’」』）)】\"'"
 # Each pattern matches the separator that ends a piece; the separator stays with the piece.

@@ -11,11 +11,16 @@ approve. A refusal is not softened into another refusal ("这边暂时无法" is
 Ambiguous words carry a ``pattern``: 可是 is flagged as the conjunction "but" at the start of a
 clause, not in "这可是爆款". The term list lives in ``data/tone.yaml``; the owner adds and removes
 terms at run time (passed in as ``extra_terms`` / ``without``).
+
+The guard reads a normalised view of the text (``_view``) so it cannot be slipped past with
+zero-width characters, full-width Latin or spaced-out terms ("不 可 能", "c a n ' t"); what it
+finds is mapped back to the original text for the rewrite.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -108,6 +113,57 @@ def _key(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("’", "'")).casefold()
 
 
+# What people put between letters to slip a term past a guard ("不 可 能", "c a n ' t").
+_SEPARATORS = " \t\n\u00a0\u3000._*·~\\/|-"
+_SEP = "[" + re.escape(_SEPARATORS) + "]"
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def _view(text: str) -> tuple[str, list[int]]:
+    """The text as the guard reads it, and for each of its characters the index it came from.
+
+    Format characters (zero-width space and joiner, BOM, soft hyphen, direction marks) are
+    dropped; full-width and other compatibility forms of Latin letters and digits become
+    ASCII ("ｃａｎ’ｔ"); separators between Chinese characters are dropped where a character
+    stands alone ("不 可 能", "我 不能"), so ordinary spaced phrases ("好的 可是…") keep their
+    space. Problems found in the view are mapped back to the original text for the rewrite."""
+    if text.isascii():
+        return text, list(range(len(text)))
+    chars: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        if ord(ch) < 128:
+            chars.append(ch)
+        elif unicodedata.category(ch) == "Cf":
+            continue
+        else:
+            folded = unicodedata.normalize("NFKC", ch)
+            usable = len(folded) == 1 and ((folded.isascii() and folded.isalnum())
+                                           or folded in "' ")
+            chars.append(folded if usable else ch)
+        origin.append(i)
+    keep = [True] * len(chars)
+    i = 0
+    while i < len(chars):
+        if chars[i] not in _SEPARATORS or i == 0 or not _is_cjk(chars[i - 1]):
+            i += 1
+            continue
+        j = i
+        while j < len(chars) and chars[j] in _SEPARATORS:
+            j += 1
+        if j < len(chars) and _is_cjk(chars[j]):
+            left_alone = i < 2 or not _is_cjk(chars[i - 2])
+            right_alone = j + 1 >= len(chars) or not _is_cjk(chars[j + 1])
+            if left_alone or right_alone:
+                keep[i:j] = [False] * (j - i)
+        i = j
+    return ("".join(c for c, k in zip(chars, keep, strict=True) if k),
+            [o for o, k in zip(origin, keep, strict=True) if k])
+
+
 def _term_pattern(term: Term) -> str:
     if term.pattern:
         return term.pattern
@@ -116,6 +172,10 @@ def _term_pattern(term: Term) -> str:
         r"['’]" if ch in "'’" else (r"\s+" if ch.isspace() else re.escape(ch))
         for ch in re.sub(r"\s+", " ", text)
     )
+    letters = [ch for ch in text if not ch.isspace()]
+    if text.isascii() and len(letters) >= 5:  # every letter spaced out: "n o t  m y  …"
+        spaced = f"{_SEP}+".join(r"['’]" if ch in "'’" else re.escape(ch) for ch in letters)
+        body = f"(?:{body}|{spaced})"
     # Word boundaries only where the term itself starts/ends with a word character of a
     # spaced language, so "but" does not fire in "butter" while 没办法 still matches in Chinese.
     if text[0].isascii() and (text[0].isalnum() or text[0] == "_"):
@@ -161,10 +221,14 @@ def check_tone(text: str, extra_terms: Mapping[str, str] | None = None,
     if not text or not items:
         return ToneReport((), text or "")
     pattern = _compile(items)
+    seen, origin = _view(text)
     problems = []
-    for match in pattern.finditer(text):
+    for match in pattern.finditer(seen):
+        if match.end() == match.start():
+            continue
         term = items[int((match.lastgroup or "t0")[1:])]
-        problems.append((ToneProblem(term.term, match.start(), match.end(), term.rewrite), term))
+        start, end = origin[match.start()], origin[match.end() - 1] + 1
+        problems.append((ToneProblem(term.term, start, end, term.rewrite), term))
     if not problems:
         return ToneReport((), text)
     return ToneReport(tuple(p for p, _ in problems), _rewrite(text, problems))

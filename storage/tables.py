@@ -5,6 +5,7 @@ A feature that adds a module under ``storage/models/`` lists it here.
 
 from storage.models import (
     agents,  # noqa: F401
+    audit,  # noqa: F401
     core,  # noqa: F401
     inbox,  # noqa: F401
     orders,  # noqa: F401

@@ -144,7 +144,7 @@ async def test_non_owner_settemplate_is_refused_and_changes_nothing_P10(
                                 or (c.message or {}).get("reply_markup")]  # no Save button
     await asyncio.sleep(0.3)  # anything the bot would still send or store has landed
     assert b.query("SELECT key FROM phrase_templates") == []
-    assert b.query("SELECT 1 FROM events WHERE kind = 'owner_change'") == []
+    assert b.query("SELECT 1 FROM audit_log") == []
     assert not [t for t in b.texts_to(STRANGER, 0) + b.texts_to(AGENT, 0) if "Saved" in t]
 
 
@@ -183,7 +183,7 @@ async def test_template_edit_preview_refusals_tone_warning_then_new_greeting_P3_
         await b.save(await b.settemplate(other, NEW_WORDING))
     rows = b.query("SELECT key, text FROM phrase_templates WHERE lang = 'zh'")
     assert sorted(rows) == sorted((k, NEW_WORDING) for k in NEW_GREETINGS)
-    who = b.query("SELECT agent_id FROM events WHERE kind = 'owner_change'")
+    who = b.query("SELECT actor_id FROM audit_log")
     assert len(who) == len(NEW_GREETINGS) and {w for (w,) in who} == {OWNER}
 
     # A new shopper is greeted with the new wording, without a restart.

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from bot.services import owner_admin as oa
 from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
 from bot.settings import Settings
-from storage.models import Event, Message, Sender
+from storage.models import Message, Sender
+from storage.models.audit import AuditEntry
 from storage.repositories import Repo
 
 OWNER = 900
@@ -50,9 +51,8 @@ async def test_saved_template_is_live_without_restart_and_audited(
     check = oa.check_template(kb, key, "zh", "{customer_name}，欢迎下次再来松线小铺！")
     assert await oa.save_template(repo, kb, OWNER, check) == []
     assert kb.catalogue.get(key, "zh").text == check.text
-    [event] = [e for e in await repo.session.scalars(select(Event))
-               if e.kind == "owner_change"]
-    assert event.agent_id == OWNER and event.data["key"] == key
+    [change] = await repo.session.scalars(select(AuditEntry))
+    assert change.actor_id == OWNER and change.details["key"] == key
 
 
 async def test_faq_edit_is_answered_without_restart_P4(repo: Repo, kb: KnowledgeBase) -> None:

@@ -20,6 +20,7 @@ from bot.jobs.people import people_tick
 from bot.services import shifts as sh
 from bot.settings import Settings
 from storage.models import Conversation, ConversationState, Customer, Event, PhraseTemplate
+from storage.models.audit import AuditEntry
 from storage.models.orders import FollowUp, Ticket
 from storage.models.shifts import HandoverRecord, ShiftSwap, SwapState
 from storage.repositories import Repo
@@ -96,8 +97,8 @@ async def test_template_edit_previews_then_saves_and_refuses_bad_placeholders_P3
     [row] = await h.rows(PhraseTemplate)
     assert row.text == "{customer_name}，可是下次再见"
     assert h.app.knowledge.catalogue.get(key, "zh").text == row.text
-    audit = [e for e in await h.rows(Event) if e.kind == "owner_change"]
-    assert audit and audit[-1].agent_id == OWNER
+    audit = await h.rows(AuditEntry)
+    assert audit and audit[-1].actor_id == OWNER
 
 
 async def test_faq_set_is_answered_at_once_without_restart_P4(h: Harness) -> None:
@@ -300,7 +301,7 @@ async def test_owner_settings_shift_pattern_closed_days_and_caps_are_recorded_P1
     assert "closed (劳动节)" in schedule[0] and "20:00-02:00" in schedule[0]
     if hasattr(Repo(None), "agents"):  # type: ignore[arg-type]  # the agents' console table
         assert "at most 2" in (await h.say(OWNER, f"/cap {AGENT} 2"))[0]
-    actions = [e.data["action"] for e in await h.rows(Event) if e.kind == "owner_change"]
+    actions = [c.action for c in await h.rows(AuditEntry)]
     assert {"setting", "shift_pattern", "closed_day"} <= set(actions)
     assert await h.say(AGENT, "/set swap_limit 9") and all(
         "swap_limit = 9" not in t for t in h.sent())  # agents are not owners

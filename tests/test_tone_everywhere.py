@@ -15,8 +15,9 @@ import pytest
 
 from bot.settings import load_settings
 from handlers.aftersales import NoticeAction
-from storage.models import Event, PhraseTemplate
+from storage.models import PhraseTemplate
 from storage.models.agents import CustomerTopic
+from storage.models.audit import AuditEntry
 from storage.models.orders import NoticeDelivery
 from tests.fakes.recording_session import RecordingSession
 from tests.fakes.updates import callback_update, message_update
@@ -46,7 +47,7 @@ class H(BotHarness):
         return [r.text or "" for r in self.session.requests_of("answerCallbackQuery")]
 
     async def owner_changes(self) -> list[dict[str, Any]]:
-        return [e.data for e in await self.rows(Event) if e.kind == "owner_change"]
+        return [{"action": c.action, **c.details} for c in await self.rows(AuditEntry)]
 
 
 @pytest.fixture

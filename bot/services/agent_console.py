@@ -38,6 +38,8 @@ COMMANDS_HELP = ("/take · /release · /transfer <agent> · /close · /note <tex
                  "/queue · /on · /off")
 NOT_IN_TOPIC = "Use this command inside a customer's topic."
 TONE_REWRITE, TONE_ORIGINAL = "rw", "og"
+# Message kinds whose text is a caption: a tone-guard rewrite replaces the caption in the copy.
+CAPTIONED = frozenset({"photo", "video", "animation", "document", "audio", "voice"})
 
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ class TopicPort(Protocol):
 
     async def copy(
         self, from_chat_id: int, message_id: int, to_chat_id: int, *,
-        thread_id: int | None = None, reply_to: int | None = None,
+        thread_id: int | None = None, reply_to: int | None = None, caption: str | None = None,
     ) -> int | None: ...
 
     async def close_buttons(self, chat_id: int, message_id: int, text: str) -> None: ...
@@ -328,11 +330,12 @@ class AgentConsole:
         if reply_to is not None:
             shopper_reply = await repo.agents.shopper_twin(chat.topic.chat_id, reply_to)
         customer = chat.customer
-        if as_text:
+        if as_text and kind not in CAPTIONED:
             sent = await self.port.send_text(customer.chat_id, text, reply_to=shopper_reply)
-        else:
+        else:  # a rewritten caption travels with its photo (or video, file …), never alone
             sent = await self.port.copy(chat.topic.chat_id, topic_message_id, customer.chat_id,
-                                        reply_to=shopper_reply)
+                                        reply_to=shopper_reply,
+                                        caption=text if as_text else None)
         now = self.clock.now()
         await repo.conversations.store_outbound(
             conversation_id=conversation.id, sender=Sender.AGENT, text=text,

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from bot.services import audit
 from bot.services.owner_admin import parse_steps
 from bot.services.shifts import shop_tz
 from bot.services.staff import agent_names, owner_setting
@@ -182,8 +183,8 @@ async def charge(repo: Repo, complaint_id: int, owner: int, now: datetime) -> De
     complaint.step = await repo.shifts.charged_count(complaint.agent_id, complaint.period) + 1
     complaint.status, complaint.cause = ComplaintStatus.CHARGED, SERVICE
     complaint.charged_at, complaint.charged_by = now, owner
-    await repo.events.add("owner_change", agent_id=owner, at=now, action="complaint_charged",
-                          complaint=complaint_id, agent=complaint.agent_id, step=complaint.step)
+    await audit.record(repo, owner, "complaint_charged", at=now, complaint=complaint_id,
+                       agent=complaint.agent_id, step=complaint.step)
     await repo.commit()
     return Decision(complaint, complaint.step)
 
@@ -194,8 +195,7 @@ async def not_charged(repo: Repo, complaint_id: int, owner: int) -> bool:
     if complaint is None or complaint.status != ComplaintStatus.PENDING:
         return False
     complaint.status = ComplaintStatus.RECORDED
-    await repo.events.add("owner_change", agent_id=owner, action="complaint_not_charged",
-                          complaint=complaint_id)
+    await audit.record(repo, owner, "complaint_not_charged", complaint=complaint_id)
     await repo.commit()
     return True
 
@@ -218,8 +218,7 @@ async def mark_unfounded(repo: Repo, complaint_id: int, owner: int, now: datetim
     complaint.status, complaint.step = ComplaintStatus.DISMISSED, 0
     if was_charged and complaint.agent_id is not None:
         await _renumber(repo, complaint.agent_id, complaint.period)
-    await repo.events.add("owner_change", agent_id=owner, at=now, action="complaint_unfounded",
-                          complaint=complaint_id)
+    await audit.record(repo, owner, "complaint_unfounded", at=now, complaint=complaint_id)
     await repo.commit()
     return True
 

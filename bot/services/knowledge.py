@@ -10,6 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from bot.services import faq_changes
 from bot.settings import Settings
 from phrases.catalogue import Phrase, PhraseCatalogue
 from phrases.faq_file import FaqEntry, load_faq_file
@@ -44,14 +45,7 @@ async def sync_faq_from_files(repo: Repo, settings: Settings) -> dict[str, int]:
         if await repo.faq.setting(setting_key) == digest:
             continue
         entries = load_faq_file(path).entries
-        await repo.faq.replace_language(
-            lang,
-            (
-                FaqEntryRow(key=e.id, lang=lang, question=e.question, answer=e.answer,
-                            alt=list(e.alt), threshold=e.threshold)
-                for e in entries
-            ),
-        )
+        await faq_changes.load_file(repo, lang, entries, path.name)
         await repo.faq.set_setting(setting_key, digest)
         loaded[lang] = len(entries)
     await repo.commit()

@@ -9,6 +9,7 @@ blocked the bot are skipped and counted; those who opted out (/stop_notices) are
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,14 +17,32 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.services import audit
 from bot.services.orders import OrderDesk
 from bot.services.replies import Replier, Reply
 from bot.settings import Settings
+from phrases.splitting import TELEGRAM_LIMIT, units
 from storage.models.orders import JobStatus, Notice, NoticeDelivery
 from storage.repositories import Repo
 
 SEGMENTS = ("all", "open_orders", "delivered", "recent")
 Progress = Callable[[int, int], Awaitable[None]]  # (done, total)
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a notice would reach, shown in its preview: recipients per language they will
+    read it in; ``blocked`` of them blocked the bot and are skipped. Opted-out shoppers
+    (/stop_notices) are never counted."""
+
+    segment: str
+    by_lang: dict[str, int]
+    blocked: int
+    seconds: int  # how long sending takes at the paced rate (under Telegram's ~30/s)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_lang.values())
 
 
 @dataclass(frozen=True)
@@ -64,19 +83,42 @@ class NoticeService:
         self.desk = desk
         self.pacer = pacer or Pacer(settings.notice_rate_per_second)
 
+    async def audience(self, repo: Repo, segment: str) -> Audience:
+        if segment not in SEGMENTS:
+            raise ValueError(f"unknown segment {segment!r}; one of {', '.join(SEGMENTS)}")
+        by_lang: dict[str, int] = {}
+        blocked = 0
+        for open_lang, code, is_blocked in await repo.aftercare.segment_languages(
+                segment, self.clock.now()):
+            lang = self.desk.language_from(open_lang, code)
+            by_lang[lang] = by_lang.get(lang, 0) + 1
+            blocked += is_blocked
+        total = sum(by_lang.values())
+        return Audience(segment, by_lang, blocked,
+                        math.ceil((total - blocked) / self.settings.notice_rate_per_second))
+
     async def create(self, repo: Repo, segment: str, texts: dict[str, str],
-                     created_by: int | None) -> tuple[Notice, int]:
-        """Writes the notice and its recipients; returns (notice, number of recipients)."""
+                     created_by: int | None, *, actor_name: str | None = None,
+                     tone_confirmed: list[str] | None = None) -> tuple[Notice, int]:
+        """Writes the notice and its recipients, and records it in the change log (with the
+        negative terms the owner confirmed, P9); returns (notice, number of recipients)."""
         if segment not in SEGMENTS:
             raise ValueError(f"unknown segment {segment!r}; one of {', '.join(SEGMENTS)}")
         texts = {lang: text.strip() for lang, text in texts.items() if text.strip()}
         if not texts:
             raise ValueError("a notice needs some text")
+        if too_long := [lang for lang, text in texts.items() if units(text) > TELEGRAM_LIMIT]:
+            raise ValueError(f"the {'/'.join(too_long)} text is over Telegram's "
+                             f"{TELEGRAM_LIMIT:,} characters; shorten it")
         now = self.clock.now()
         recipients = await repo.aftercare.segment(segment, now)
         notice = Notice(segment=segment, texts=texts, created_by=created_by, created_at=now)
         await repo.aftercare.add_notice(notice, recipients)
         await repo.events.add("notice_created", notice=notice.id, recipients=len(recipients))
+        await audit.record(repo, created_by, "notice", actor_name=actor_name, at=now,
+                           notice=notice.id, segment=segment, recipients=len(recipients),
+                           text=next(iter(texts.values()))[:120],
+                           **({"tone_confirmed": tone_confirmed} if tone_confirmed else {}))
         await repo.commit()
         return notice, len(recipients)
 

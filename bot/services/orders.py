@@ -245,9 +245,15 @@ class OrderDesk:
 
     async def language_of(self, repo: Repo, customer: Customer) -> str:
         conversation = await repo.conversations.open_for_customer(customer.id)
-        if conversation is not None:
-            return conversation.language
-        code = (customer.language_code or "").split("-")[0].lower()
+        return self.language_from(conversation.language if conversation else None,
+                                  customer.language_code)
+
+    def language_from(self, conversation_language: str | None, language_code: str | None) -> str:
+        """The language a shopper is written to: their open conversation's, else their
+        Telegram app's when the shop speaks it, else the shop's."""
+        if conversation_language:
+            return conversation_language
+        code = (language_code or "").split("-")[0].lower()
         return code if code in self.settings.languages else self.settings.default_language
 
     async def flag_stale(self, repo: Repo, now: datetime) -> int:

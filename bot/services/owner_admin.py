@@ -1,8 +1,9 @@
 """The owner's controls (P10), without aiogram: templates, FAQ, unanswered inbox, agents, settings.
 
-Every change is checked before it is saved (placeholders, P9 tone), recorded as an
-``owner_change`` event with who and when, and made live at once with ``knowledge.reload`` (no
-restart). The handlers in ``handlers/owner.py`` only parse commands and show these results.
+Every change is checked before it is saved (placeholders, P9 tone), recorded in the change
+log (``bot.services.audit``) with who and when — FAQ changes with what undoes them
+(``bot.services.faq_changes``) — and made live at once with ``knowledge.reload`` (no
+restart). The handlers in ``handlers/owner/`` only parse commands and show these results.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,11 +21,14 @@ import yaml
 from rapidfuzz import fuzz, process, utils
 from sqlalchemy import select
 
-from bot.services import staff
+from bot.services import audit, staff
+from bot.services import faq_changes as fc
 from bot.services.knowledge import TONE_KEY, KnowledgeBase
+from bot.services.products.wording import CAPTION_SITUATIONS
 from bot.settings import SUPPORTED_LANGUAGES, Settings
 from phrases.catalogue import CATEGORIES, Phrase
 from phrases.faq_file import FaqEntry, FaqFile, dump_faq_file, parse_faq
+from phrases.splitting import CAPTION_LIMIT, TELEGRAM_LIMIT, units
 from phrases.templates import render, validate_template
 from phrases.tone import ToneReport, check_tone, term_entries
 from storage.models import Conversation, FaqEntryRow, Message, Sender
@@ -47,9 +52,10 @@ INBOX_SIMILARITY = 70  # token-sort ratio (0..100) at which two questions count 
 UNANSWERED_REASONS = ("not_understood", "rejected_answer")
 
 
-async def record_change(repo: Repo, owner: int, action: str, **data: Any) -> None:
-    """Every owner change: who, what, and (the event's time) when."""
-    await repo.events.add("owner_change", agent_id=owner, action=action, **data)
+async def record_change(repo: Repo, owner: int, action: str, *,
+                        undo: dict[str, Any] | None = None, **data: Any) -> None:
+    """Every owner change: who, what and when, in the change log."""
+    await audit.record(repo, owner, action, undo=undo, **data)
 
 
 # ============================================================================ templates
@@ -104,10 +110,24 @@ def check_template(
     errors += validate_template(text)
     values = {**SAMPLE_VALUES.get(lang, SAMPLE_VALUES["en"]), "shop_name": shop_name}
     preview = render(text, values) if not errors else ""
+    errors += _length_errors(text, preview, current.tags if current else ())
     return TemplateCheck(
         key, lang, text, tuple(errors), knowledge.check_tone(text), preview,
         current.category if current else "", current.tags if current else (),
     )
+
+
+def _length_errors(text: str, preview: str, tags: Sequence[str]) -> list[str]:
+    """Telegram refuses a message over 4,096 characters and a caption over 1,024 whole: an
+    owner's text that long is refused on save, with the limit, not found out at send time."""
+    caption = any(tag in CAPTION_SITUATIONS for tag in tags)
+    limit = CAPTION_LIMIT if caption else TELEGRAM_LIMIT
+    length = max(units(text), units(preview))
+    if length <= limit:
+        return []
+    where = "a photo caption" if caption else "one message"
+    return [f"too long: {length:,} characters, and Telegram takes at most {limit:,} in "
+            f"{where} — shorten it by {length - limit:,}"]
 
 
 async def save_template(
@@ -189,13 +209,14 @@ def _tone_warning(text: str, knowledge: KnowledgeBase) -> str:
 
 async def upsert_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, edit: FaqEdit) -> str:
     """Add or replace an entry; returns a tone warning about the answer, or ''."""
+    undo = {"faq": await fc.snapshot(repo, edit.lang, [edit.key])}
     row = await repo.faq.get(edit.key, edit.lang)
     if row is None:
         repo.session.add(FaqEntryRow(key=edit.key, lang=edit.lang, question=edit.question,
                                      answer=edit.answer, alt=list(edit.alt)))
     else:
         row.question, row.answer, row.alt = edit.question, edit.answer, list(edit.alt)
-    await record_change(repo, owner, "faq_set", key=edit.key, lang=edit.lang,
+    await record_change(repo, owner, "faq_set", undo=undo, key=edit.key, lang=edit.lang,
                         new=row is None)
     await repo.commit()
     await knowledge.reload(repo)
@@ -207,8 +228,9 @@ async def delete_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, key: str,
     row = await repo.faq.get(key, lang)
     if row is None:
         return False
+    undo = {"faq": await fc.snapshot(repo, lang, [key])}
     await repo.session.delete(row)
-    await record_change(repo, owner, "faq_delete", key=key, lang=lang)
+    await record_change(repo, owner, "faq_delete", undo=undo, key=key, lang=lang)
     await repo.commit()
     await knowledge.reload(repo)
     return True
@@ -220,9 +242,10 @@ async def add_phrasing(repo: Repo, knowledge: KnowledgeBase, owner: int, key: st
     row = await repo.faq.get(key, lang)
     if row is None:
         return False
+    undo = {"faq": await fc.snapshot(repo, lang, [key])}
     if phrasing not in (row.alt or []) and phrasing != row.question:
         row.alt = [*(row.alt or []), phrasing]
-    await record_change(repo, owner, "faq_alt", key=key, lang=lang)
+    await record_change(repo, owner, "faq_alt", undo=undo, key=key, lang=lang)
     await repo.commit()
     await knowledge.reload(repo)
     return True
@@ -275,22 +298,29 @@ def parse_faq_upload(filename: str, data: bytes) -> FaqFile:
         raise ValueError(f"not valid YAML: {error}") from error
 
 
-async def import_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, lang: str,
-                     filename: str, data: bytes) -> int:
-    """Replace the language's FAQ with the uploaded file; returns the number of entries."""
+def read_faq_upload(lang: str, filename: str, data: bytes) -> list[FaqEntry]:
+    """The entries of an uploaded FAQ file (ValueError says what is wrong)."""
     if lang not in SUPPORTED_LANGUAGES:
         raise ValueError(f"language must be one of {SUPPORTED_LANGUAGES}")
     faq = parse_faq_upload(filename, data)
     if not faq.entries:
         raise ValueError("the file has no entries")
-    await repo.faq.replace_language(lang, (
-        FaqEntryRow(key=e.id, lang=lang, question=e.question, answer=e.answer, alt=list(e.alt),
-                    threshold=e.threshold) for e in faq.entries))
-    await record_change(repo, owner, "faq_import", lang=lang, entries=len(faq.entries),
-                        file=filename)
-    await repo.commit()
-    await knowledge.reload(repo)
-    return len(faq.entries)
+    return faq.entries
+
+
+async def plan_faq_import(repo: Repo, knowledge: KnowledgeBase, lang: str, filename: str,
+                          data: bytes) -> fc.ImportPlan:
+    """What the upload would add, change and (with replace) remove; nothing is changed."""
+    return await fc.plan_import(repo, knowledge, lang, filename,
+                                read_faq_upload(lang, filename, data))
+
+
+async def import_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, lang: str,
+                     filename: str, data: bytes, mode: str = fc.MERGE) -> int:
+    """Import without a preview (merge by default; undoable); returns the file's entries."""
+    entries = read_faq_upload(lang, filename, data)
+    await fc.apply_import(repo, knowledge, owner, lang, entries, mode, filename=filename)
+    return len(entries)
 
 
 # ============================================================================ inbox
@@ -365,8 +395,9 @@ def group_questions(questions: list[Question], knowledge: KnowledgeBase | None =
     return groups
 
 
-async def _close_group(repo: Repo, message_id: int, action: str, since: datetime) -> Message:
-    """Mark the question and the ones similar to it as dealt with."""
+async def _close_group(repo: Repo, message_id: int, action: str,
+                       since: datetime) -> list[int]:
+    """Mark the question and the ones similar to it as dealt with; returns their ids."""
     target = await repo.session.get(Message, message_id)
     if target is None:
         raise ValueError("that question is gone")
@@ -374,16 +405,19 @@ async def _close_group(repo: Repo, message_id: int, action: str, since: datetime
     similar = [q.message_id for q in pending
                if fuzz.token_sort_ratio(q.text, target.text, processor=utils.default_process)
                >= INBOX_SIMILARITY]
-    for other_id in {message_id, *similar}:
+    closed = []
+    for other_id in sorted({message_id, *similar}):
         message = await repo.session.get(Message, other_id)
-        if message is not None:
+        if message is not None and not (message.meaning or {}).get("inbox"):
             message.meaning = {**(message.meaning or {}), "inbox": action}
-    return target
+            closed.append(other_id)
+    return closed
 
 
 async def inbox_to_phrasing(repo: Repo, knowledge: KnowledgeBase, owner: int, message_id: int,
-                            key: str, since: datetime) -> str:
-    """One tap: the question becomes another phrasing of entry ``key``; returns its text."""
+                            key: str, since: datetime, actor_name: str | None = None) -> str:
+    """The question becomes another phrasing of entry ``key`` (undoable); returns its text.
+    Show ``faq_changes.preview_inbox`` first: it says which answers this moves."""
     message = await repo.session.get(Message, message_id)
     if message is None:
         raise ValueError("that question is gone")
@@ -392,21 +426,40 @@ async def inbox_to_phrasing(repo: Repo, knowledge: KnowledgeBase, owner: int, me
         (r for r in await repo.faq.all() if r.key == key), None)
     if row is None:
         raise ValueError(f"no FAQ entry {key!r}")
-    await _close_group(repo, message_id, f"alt:{key}", since)
-    return message.text if await add_phrasing(
-        repo, knowledge, owner, row.key, row.lang, message.text) else ""
+    undo = {"faq": await fc.snapshot(repo, row.lang, [row.key])}
+    if message.text not in (row.alt or []) and message.text != row.question:
+        row.alt = [*(row.alt or []), message.text]
+    undo["inbox"] = await _close_group(repo, message_id, f"alt:{key}", since)
+    await audit.record(repo, owner, "inbox_phrasing", actor_name=actor_name, undo=undo,
+                       key=row.key, lang=row.lang, question=message.text[:200])
+    await repo.commit()
+    await knowledge.reload(repo)
+    return message.text
 
 
 async def inbox_to_entry(repo: Repo, knowledge: KnowledgeBase, owner: int, message_id: int,
-                         answer: str, since: datetime) -> str:
-    """The question becomes a new entry with the owner's answer; returns the new key."""
+                         answer: str, since: datetime, actor_name: str | None = None) -> str:
+    """The question becomes a new entry with the owner's answer (undoable); returns its key."""
     message = await repo.session.get(Message, message_id)
     if message is None:
         raise ValueError("that question is gone")
+    answer = answer.strip()
+    if not answer:
+        raise ValueError("the answer is empty")
     lang = (message.meaning or {}).get("language") or "zh"
-    key = f"inbox_{message_id}"
-    await _close_group(repo, message_id, f"new:{key}", since)
-    await upsert_faq(repo, knowledge, owner, FaqEdit(key, lang, message.text, answer.strip()))
+    key = fc.new_key(message_id)
+    undo = {"faq": await fc.snapshot(repo, lang, [key])}
+    row = await repo.faq.get(key, lang)
+    if row is None:
+        repo.session.add(FaqEntryRow(key=key, lang=lang, question=message.text, answer=answer,
+                                     alt=[]))
+    else:
+        row.question, row.answer = message.text, answer
+    undo["inbox"] = await _close_group(repo, message_id, f"new:{key}", since)
+    await audit.record(repo, owner, "inbox_entry", actor_name=actor_name, undo=undo, key=key,
+                       lang=lang, question=message.text[:200])
+    await repo.commit()
+    await knowledge.reload(repo)
     return key
 
 

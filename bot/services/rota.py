@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from bot.services import audit
 from bot.services import shifts as sh
 from bot.services.staff import owner_setting
 from storage.models import Event, Message, Sender
@@ -126,8 +127,7 @@ async def record_swap_fine(repo: Repo, owner: int, swap_id: int, now: datetime) 
     for agent in fined:
         await repo.events.add(SWAP_FINE, agent_id=agent, at=now, swap=swap_id, amount=amount,
                               by=owner)
-    await repo.events.add("owner_change", agent_id=owner, at=now, action="swap_fine",
-                          swap=swap_id)
+    await audit.record(repo, owner, "swap_fine", at=now, swap=swap_id)
     return fined
 
 

@@ -17,8 +17,8 @@ from aiogram.types import (
 )
 
 from bot.services.replies import Photo, Reply
+from phrases.splitting import CAPTION_LIMIT
 
-CAPTION_LIMIT = 1024
 ALBUM_LIMIT = 10
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import ReplyParameters
 
 from bot.services.replies import Button, Reply
+from bot.transport.replier import caption as media_caption
 from bot.transport.replier import keyboard
 from handlers.replying import chunks
 
@@ -65,12 +66,15 @@ class TelegramTopics:
 
     async def copy(
         self, from_chat_id: int, message_id: int, to_chat_id: int, *,
-        thread_id: int | None = None, reply_to: int | None = None,
+        thread_id: int | None = None, reply_to: int | None = None, caption: str | None = None,
     ) -> int | None:
+        """Copy a message; ``caption`` (plain text) replaces a media message's caption, cut
+        to Telegram's 1,024 characters once escaped."""
         try:
             copied = await self.bot.copy_message(
                 to_chat_id, from_chat_id, message_id, message_thread_id=thread_id,
                 reply_parameters=_reply_to(reply_to),
+                **({"caption": media_caption(caption)} if caption is not None else {}),
             )
         except (TelegramForbiddenError, TelegramBadRequest) as error:
             log.warning("copy %s/%s → %s failed: %s", from_chat_id, message_id, to_chat_id,

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.repositories.aftercare import AftercareRepo
 from storage.repositories.agents import AgentRepo
+from storage.repositories.audit import AuditRepo
 from storage.repositories.conversations import ConversationRepo
 from storage.repositories.customers import CustomerRepo
 from storage.repositories.events import EventRepo
@@ -32,6 +33,7 @@ class Repo:
         self.tickets = TicketRepo(session)
         self.aftercare = AftercareRepo(session)
         self.products = ProductRepo(session)  # catalogue and 催付 (P5, P6)
+        self.audit = AuditRepo(session)  # the owner's changes, with who, when and undo
 
     async def commit(self) -> None:
         await self.session.commit()

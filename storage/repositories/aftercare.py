@@ -13,7 +13,7 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Conversation, ConversationState, Customer
+from storage.models import OPEN_STATES, Conversation, ConversationState, Customer
 from storage.models.orders import (
     IN_TRANSIT,
     FollowUp,
@@ -224,9 +224,26 @@ class AftercareRepo:
         all: everyone; open_orders: shoppers with an order not yet delivered;
         delivered: shoppers with a delivered order; recent: seen in the last 30 days.
         """
-        query = select(Customer.id).where(
-            ~exists().where(NoticeOptOut.customer_id == Customer.id)
+        query = self._segment(select(Customer.id), name, now)
+        return list(await self.session.scalars(query.order_by(Customer.id)))
+
+    async def segment_languages(self, name: str, now: datetime
+                                ) -> list[tuple[str | None, str | None, bool]]:
+        """For each recipient of a segment: the language of their open conversation, their
+        Telegram language code and whether they blocked the bot (a notice preview's counts)."""
+        open_language = (
+            select(Conversation.language)
+            .where(Conversation.customer_id == Customer.id, Conversation.state.in_(OPEN_STATES))
+            .order_by(Conversation.id.desc()).limit(1).correlate(Customer).scalar_subquery()
         )
+        query = self._segment(select(open_language, Customer.language_code,
+                                     Customer.blocked_at.is_not(None)), name, now)
+        return [(lang, code, bool(blocked))
+                for lang, code, blocked in await self.session.execute(query)]
+
+    @staticmethod
+    def _segment(query: Any, name: str, now: datetime) -> Any:
+        query = query.where(~exists().where(NoticeOptOut.customer_id == Customer.id))
         if name == "open_orders":
             open_states = (OrderStatus.PENDING, OrderStatus.PAID, *IN_TRANSIT)
             query = query.where(exists().where(
@@ -240,4 +257,4 @@ class AftercareRepo:
             query = query.where(Customer.last_seen_at >= now - timedelta(days=30))
         elif name != "all":
             raise ValueError(f"unknown segment {name!r} (all, open_orders, delivered, recent)")
-        return list(await self.session.scalars(query.order_by(Customer.id)))
+        return query

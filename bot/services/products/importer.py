@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.services import audit
 from storage.base import utcnow
 from storage.models.products import ProductVariant
 from storage.repositories import Repo
@@ -561,7 +562,7 @@ async def import_from_owner(
     if not result.ok:
         await repo.session.rollback()
         return result
-    await repo.events.add("owner_change", agent_id=owner_id, action="catalogue_import",
-                          file=name, products=len(result.products), variants=result.variants)
+    await audit.record(repo, owner_id, "catalogue_import", file=name,
+                       products=len(result.products), variants=result.variants)
     await repo.commit()
     return result

@@ -38,6 +38,9 @@ SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "payment_reminder": ("inquiry", ("payment_reminder",)),  # 催付
 }
 
+# Situations whose phrase is a photo's caption: Telegram takes 1,024 characters there, not 4,096.
+CAPTION_SITUATIONS = frozenset({"recommend_caption"})
+
 FIT_NAMES = {
     "zh": {"slim": "修身版型", "regular": "常规版型", "loose": "宽松版型"},
     "en": {"slim": "slim fit", "regular": "regular fit", "loose": "relaxed fit"},

@@ -1,0 +1,88 @@
+"""The owner's complaint decisions (P14): list, unfounded, and the charge buttons."""
+
+from __future__ import annotations
+
+from aiogram import Bot
+from aiogram.filters import CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.services import complaints as cp
+from bot.services.conversation import ConversationService
+from handlers.replying import tell
+from storage.models.shifts import Complaint, ComplaintStatus
+from storage.repositories import Repo
+
+
+class ComplaintAction(CallbackData, prefix="own"):
+    """The owner's decision on a complaint (P14): charge the agent, don't, or unfounded."""
+
+    area: str = "cpl"
+    action: str  # "charge" | "no" | "unfounded"
+    complaint_id: int
+
+
+def complaint_keyboard(complaint: Complaint, agent_name: str) -> InlineKeyboardMarkup | None:
+    """Buttons under a complaint notice: confirming is the only way a step is recorded."""
+    builder = InlineKeyboardBuilder()
+    if complaint.agent_id is not None and complaint.status in (
+            ComplaintStatus.PENDING, ComplaintStatus.RECORDED):
+        builder.button(text=f"Service fault — charge {agent_name}",
+                       callback_data=ComplaintAction(action="charge", complaint_id=complaint.id))
+        if complaint.status == ComplaintStatus.PENDING:
+            builder.button(text="Not the agent's service",
+                           callback_data=ComplaintAction(action="no",
+                                                         complaint_id=complaint.id))
+    builder.button(text="Unfounded",
+                   callback_data=ComplaintAction(action="unfounded", complaint_id=complaint.id))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+async def on_complaints(message: Message, bot: Bot, repo: Repo,
+                        conversations: ConversationService) -> None:
+    await tell(bot, message.chat.id,
+               await cp.summary_text(repo, conversations.clock.now()))
+
+
+async def on_unfounded(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                       conversations: ConversationService) -> None:
+    arg = (command.args or "").lstrip("#").strip()
+    done = arg.isdigit() and await cp.mark_unfounded(
+        repo, int(arg), message.from_user.id, conversations.clock.now())
+    await tell(bot, message.chat.id, "Marked unfounded; counts updated." if done
+               else "Write /unfounded <complaint id> (an open complaint).")
+
+
+async def on_complaint_button(query: CallbackQuery, callback_data: ComplaintAction,
+                              bot: Bot, repo: Repo,
+                              conversations: ConversationService) -> None:
+    """P14: a penalty step is recorded only when the owner confirms a service complaint."""
+    owner, now = query.from_user.id, conversations.clock.now()
+    complaint_id = callback_data.complaint_id
+    if callback_data.action == "charge":
+        decision = await cp.charge(repo, complaint_id, owner, now)
+        if decision.complaint is None:
+            await query.answer("No change: decided already.")
+            return
+        text = (f"Complaint #{complaint_id} charged: "
+                f"{cp.step_text(decision.step, await cp.ladder(repo))}.")
+        await query.answer("Charged.")
+        await tell(bot, owner, text)
+        return
+    if callback_data.action == "no":
+        done = await cp.not_charged(repo, complaint_id, owner)
+        await query.answer("Recorded, charged to nobody." if done else "No change.")
+        return
+    done = await cp.mark_unfounded(repo, complaint_id, owner, now)
+    await query.answer("Marked unfounded." if done else "No change.")
+
+
+async def on_old_complaint_button(query: CallbackQuery, repo: Repo,
+                                  conversations: ConversationService) -> None:
+    """Buttons sent before the owner's confirmation existed meant 'unfounded'."""
+    complaint_id = int((query.data or "").rsplit(":", 1)[-1])
+    done = await cp.mark_unfounded(repo, complaint_id, query.from_user.id,
+                                   conversations.clock.now())
+    await query.answer("Marked unfounded." if done else "No change.")

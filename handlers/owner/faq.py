@@ -1,0 +1,173 @@
+"""The owner's FAQ: entries, file export/import, and the inbox of unanswered questions."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+from aiogram import Bot
+from aiogram.filters import CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+
+from bot.services import owner_admin as oa
+from bot.services.conversation import ConversationService
+from bot.services.knowledge import KnowledgeBase
+from bot.settings import Settings
+from handlers.owner.common import INBOX_DAYS, INBOX_GROUPS_SHOWN, OwnerDialogue, lang_or_default
+from handlers.replying import keyboard, tell
+from storage.repositories import Repo
+
+
+async def on_faq(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                 settings: Settings) -> None:
+    await tell(bot, message.chat.id,
+               await oa.faq_list(repo, lang_or_default((command.args or "").strip(), settings)))
+
+
+async def on_faqshow(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                     settings: Settings) -> None:
+    key, _, lang = (command.args or "").partition(" ")
+    row = await repo.faq.get(key.strip(), lang_or_default(lang.strip(), settings))
+    text = (f"{row.key} [{row.lang}]\nQ: {row.question}\nA: {row.answer}\n"
+            f"ALT: {' | '.join(row.alt or [])}" if row else f"no entry {key!r}")
+    await tell(bot, message.chat.id, text)
+
+
+async def on_faqset(message: Message, bot: Bot, repo: Repo,
+                    knowledge: KnowledgeBase) -> None:
+    body = (message.text or "").split(maxsplit=1)
+    try:
+        edit = oa.parse_faq_edit(body[1] if len(body) > 1 else "")
+    except ValueError as error:
+        await tell(bot, message.chat.id, f"Not saved: {error}")
+        return
+    warning = await oa.upsert_faq(repo, knowledge, message.from_user.id, edit)
+    await tell(bot, message.chat.id,
+               f"Saved {edit.key} [{edit.lang}]; answered from now on." +
+               (f"\n⚠ {warning}" if warning else ""))
+
+
+async def on_faqdel(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                    knowledge: KnowledgeBase, settings: Settings) -> None:
+    key, _, lang = (command.args or "").partition(" ")
+    done = await oa.delete_faq(repo, knowledge, message.from_user.id, key.strip(),
+                               lang_or_default(lang.strip(), settings))
+    await tell(bot, message.chat.id, "Deleted." if done else f"no entry {key!r}")
+
+
+async def on_faqexport(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                       settings: Settings) -> None:
+    args = (command.args or "").split()
+    lang = lang_or_default(next((a for a in args if a in settings.languages), None), settings)
+    fmt = "csv" if "csv" in args else "yaml"
+    data = await oa.export_faq(repo, lang, fmt)
+    await bot.send_document(message.chat.id, BufferedInputFile(data, f"faq.{lang}.{fmt}"))
+
+
+async def on_document(message: Message, bot: Bot, repo: Repo,
+                      knowledge: KnowledgeBase, settings: Settings) -> None:
+    caption = (message.caption or "").split()
+    if not caption or caption[0].split("@")[0] != "/faqimport":
+        await tell(bot, message.chat.id,
+                   "To import an FAQ, caption the file /faqimport <lang>.")
+        return
+    lang = lang_or_default(caption[1] if len(caption) > 1 else None, settings)
+    document = message.document
+    name = (document.file_name or "faq.yaml") if document else "faq.yaml"
+    buffer = io.BytesIO()
+    await bot.download(document, destination=buffer)  # type: ignore[arg-type]
+    try:
+        count = await oa.import_faq(repo, knowledge, message.from_user.id, lang, name,
+                                    buffer.getvalue())
+    except ValueError as error:
+        await tell(bot, message.chat.id, f"Not imported, nothing changed: {error}")
+        return
+    await tell(bot, message.chat.id, f"Imported {count} entries [{lang}]; live now.")
+
+
+async def on_inbox(message: Message, bot: Bot, repo: Repo, knowledge: KnowledgeBase,
+                   conversations: ConversationService) -> None:
+    since = conversations.clock.now() - timedelta(days=INBOX_DAYS)
+    groups = oa.group_questions(await oa.unanswered_questions(repo, since), knowledge)
+    if not groups:
+        await tell(bot, message.chat.id, "No unanswered questions.")
+        return
+    await tell(bot, message.chat.id, f"{len(groups)} groups of unanswered questions:")
+    for group in groups[:INBOX_GROUPS_SHOWN]:
+        first = group.first
+        lines = [f"#{first.message_id} ×{len(group.questions)} [{first.lang}] {first.text}"]
+        lines += [f"  · {q.text}" for q in group.questions[1:4]]
+        buttons = []
+        if group.suggestion:
+            buttons.append((f"+ phrasing of {group.suggestion}",
+                            f"own:inb:alt:{first.message_id}:{group.suggestion}"))
+        buttons += [("New entry", f"own:inb:new:{first.message_id}"),
+                    ("Dismiss", f"own:inb:dis:{first.message_id}")]
+        await tell(bot, message.chat.id, "\n".join(lines), keyboard(buttons))
+
+
+async def _to_phrasing(owner: int, message_id: int, key: str, bot: Bot, repo: Repo,
+                       knowledge: KnowledgeBase, conversations: ConversationService) -> None:
+    since = conversations.clock.now() - timedelta(days=INBOX_DAYS)
+    try:
+        text = await oa.inbox_to_phrasing(repo, knowledge, owner, message_id, key, since)
+    except ValueError as error:
+        await tell(bot, owner, f"Not changed: {error}")
+        return
+    await tell(bot, owner, f"“{text}” now answers as {key}.")
+
+
+async def on_alt(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                 knowledge: KnowledgeBase, conversations: ConversationService) -> None:
+    parts = (command.args or "").split()
+    if len(parts) != 2 or not parts[0].lstrip("#").isdigit():
+        await tell(bot, message.chat.id, "Write: /alt <question id> <entry key>")
+        return
+    await _to_phrasing(message.from_user.id, int(parts[0].lstrip("#")), parts[1], bot, repo,
+                       knowledge, conversations)
+
+
+async def on_inbox_button(query: CallbackQuery, bot: Bot, repo: Repo, state: FSMContext,
+                          knowledge: KnowledgeBase,
+                          conversations: ConversationService) -> None:
+    owner = query.from_user.id
+    _, _, action, message_id, *rest = (query.data or "").split(":")
+    await query.answer()
+    if action == "alt" and rest:
+        await _to_phrasing(owner, int(message_id), rest[0], bot, repo, knowledge,
+                           conversations)
+    elif action == "new":
+        await state.set_state(OwnerDialogue.inbox_answer)
+        await state.set_data({"message_id": int(message_id)})
+        await tell(bot, owner, f"Send the answer for question #{message_id} "
+                               "(/cancel to stop).")
+    elif action == "dis":
+        since = conversations.clock.now() - timedelta(days=INBOX_DAYS)
+        await oa.inbox_dismiss(repo, owner, int(message_id), since)
+        await tell(bot, owner, "Dismissed.")
+
+
+async def on_cancel(message: Message, bot: Bot, state: FSMContext) -> None:
+    await state.clear()
+    await tell(bot, message.chat.id, "Cancelled.")
+
+
+async def on_pending_text(message: Message, bot: Bot, repo: Repo, state: FSMContext,
+                          knowledge: KnowledgeBase,
+                          conversations: ConversationService) -> None:
+    owner = message.from_user.id
+    step, waiting = await state.get_state(), await state.get_data()
+    await state.clear()
+    if step == OwnerDialogue.inbox_answer.state:
+        since = conversations.clock.now() - timedelta(days=INBOX_DAYS)
+        try:
+            key = await oa.inbox_to_entry(repo, knowledge, owner,
+                                          int(waiting["message_id"]), message.text or "",
+                                          since)
+        except ValueError as error:
+            await tell(bot, message.chat.id, f"Not saved: {error}")
+            return
+        await tell(bot, message.chat.id, f"New FAQ entry {key}; answered from now on.")
+    else:
+        await tell(bot, message.chat.id, "Nothing was waiting for that; see /owner.")

@@ -1,0 +1,190 @@
+"""The owner's agents, shift calendar, swaps and handover records (P11, P12)."""
+
+from __future__ import annotations
+
+from datetime import date
+from html import escape
+
+from aiogram import Bot
+from aiogram.filters import CommandObject
+from aiogram.types import CallbackQuery, Message
+
+from bot.services import owner_admin as oa
+from bot.services import rota
+from bot.services import shifts as sh
+from bot.services.conversation import ConversationService
+from bot.services.staff import (
+    agent_ids,
+    agent_names,
+    calendar_enabled,
+    duty_switches,
+    set_calendar_enabled,
+)
+from handlers.owner.common import parse_day, parse_ids
+from handlers.replying import keyboard, tell
+from storage.repositories import Repo
+
+
+async def on_agents(message: Message, bot: Bot, repo: Repo,
+                    conversations: ConversationService) -> None:
+    ids = await agent_ids(repo)
+    on = set(await sh.on_duty(repo, conversations.clock.now()))
+    switches = await duty_switches(repo, ids)
+    lines = [f"{i}{' · on duty' if i in on else ''}"
+             f"{'' if switches[i] == 'auto' else f' · switch {switches[i]}'}" for i in ids]
+    await tell(bot, message.chat.id, "\n".join(lines) or "No agents yet: /addagent <id>")
+
+
+async def on_addagent(message: Message, command: CommandObject, bot: Bot,
+                      repo: Repo) -> None:
+    try:
+        ids = parse_ids(command.args or "")
+    except ValueError:
+        ids = []
+    if not ids:
+        await tell(bot, message.chat.id, f"Write: /{command.command} <telegram id>, or "
+                                         "forward me a message of theirs.")
+        return
+    change = oa.add_agent if command.command == "addagent" else oa.remove_agent
+    results = [await change(repo, message.from_user.id, i) for i in ids]
+    await tell(bot, message.chat.id, "Done." if all(results) else "Done (no change for "
+               "some: already so).")
+
+
+async def on_forward(message: Message, bot: Bot) -> None:
+    origin = message.forward_origin
+    user = getattr(origin, "sender_user", None)
+    if user is None:
+        await tell(bot, message.chat.id, "Their privacy settings hide who wrote it; "
+                                         "ask for their id and use /addagent <id>.")
+        return
+    await tell(bot, message.chat.id, f"{user.full_name} ({user.id})", keyboard(
+        [("Add as agent", f"own:agt:add:{user.id}"),
+         ("Remove agent", f"own:agt:del:{user.id}")]))
+
+
+async def on_agent_button(query: CallbackQuery, bot: Bot, repo: Repo) -> None:
+    _, _, action, user_id = (query.data or "").split(":")
+    change = oa.add_agent if action == "add" else oa.remove_agent
+    changed = await change(repo, query.from_user.id, int(user_id))
+    await query.answer("Done." if changed else "No change.")
+
+
+async def on_shifts(message: Message, command: CommandObject, bot: Bot, repo: Repo) -> None:
+    value = (command.args or "").strip().lower()
+    if value not in ("on", "off"):
+        state = "on" if await calendar_enabled(repo) else "off"
+        await tell(bot, message.chat.id, f"Shift calendar is {state}. /shifts on|off — on: "
+                   "only agents of the running shift are on duty (P11).")
+        return
+    await set_calendar_enabled(repo, value == "on")
+    await oa.record_change(repo, message.from_user.id, "shift_calendar", value=value)
+    await repo.commit()
+    await tell(bot, message.chat.id, f"Shift calendar {value}.")
+
+
+async def on_setshift(message: Message, command: CommandObject, bot: Bot,
+                      repo: Repo) -> None:
+    try:
+        pattern = sh.parse_pattern_line(command.args or "", await sh.load_pattern(repo))
+    except ValueError as error:
+        await tell(bot, message.chat.id, f"Not changed: {error}")
+        return
+    await sh.save_pattern(repo, pattern)
+    await oa.record_change(repo, message.from_user.id, "shift_pattern",
+                           line=command.args or "")
+    await repo.commit()
+    await tell(bot, message.chat.id, sh.pattern_text(pattern))
+
+
+async def on_closed(message: Message, command: CommandObject, bot: Bot, repo: Repo) -> None:
+    day_text, _, reason = (command.args or "").partition(" ")
+    try:
+        day = parse_day(day_text.strip())
+    except ValueError as error:
+        await tell(bot, message.chat.id, str(error))
+        return
+    closed = command.command == "closed"
+    await repo.shifts.set_closed(day, closed, reason.strip())
+    await oa.record_change(repo, message.from_user.id, "closed_day", day=str(day),
+                           closed=closed)
+    await repo.commit()
+    await tell(bot, message.chat.id, f"{day}: {'closed' if closed else 'open'}")
+
+
+async def on_assign(message: Message, command: CommandObject, bot: Bot, repo: Repo) -> None:
+    day_text, _, who = (command.args or "").partition(" ")
+    try:
+        day, ids = parse_day(day_text.strip()), parse_ids(who)
+    except ValueError as error:
+        await tell(bot, message.chat.id, f"Write: /assign 2026-05-04 901,902 ({error})")
+        return
+    await repo.shifts.assign(day, ids, source="owner")
+    await oa.record_change(repo, message.from_user.id, "assign", day=str(day), agents=ids)
+    await repo.commit()
+    await tell(bot, message.chat.id, f"{day}: {', '.join(map(str, ids)) or 'rota'}")
+
+
+async def on_rota(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                  conversations: ConversationService) -> None:
+    """P11: the month's rota as a table (/rota 2026-05; this month by default)."""
+    arg = (command.args or "").strip()
+    now = conversations.clock.now().astimezone(await sh.shop_tz(repo))
+    try:
+        year, month = (int(x) for x in arg.split("-")) if arg else (now.year, now.month)
+        date(year, month, 1)
+    except ValueError:
+        await tell(bot, message.chat.id, "Write: /rota 2026-05")
+        return
+    table = await rota.month_table(repo, year, month, await agent_names(repo))
+    await bot.send_message(message.chat.id, f"<pre>{escape(table)}</pre>")
+
+
+async def on_swapfine(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                      conversations: ConversationService) -> None:
+    """P12 "若交待不清造成误班、空班的扣罚20元": both sides of the swap are fined."""
+    arg = (command.args or "").lstrip("#").strip()
+    fined = arg.isdigit() and await rota.record_swap_fine(
+        repo, message.from_user.id, int(arg), conversations.clock.now())
+    await repo.commit()
+    await tell(bot, message.chat.id, f"Fine recorded for {', '.join(map(str, fined))}."
+               if fined else "Write /swapfine <approved swap id> (see the weekly report).")
+
+
+async def on_swaps(message: Message, bot: Bot, repo: Repo) -> None:
+    swaps = await repo.shifts.pending_swaps()
+    if not swaps:
+        await tell(bot, message.chat.id, "No swaps waiting.")
+    for swap in swaps:
+        markup = keyboard([("Approve", f"own:swp:ok:{swap.id}"),
+                           ("Refuse", f"own:swp:no:{swap.id}")]) if swap.state == (
+            "accepted") else None
+        await tell(bot, message.chat.id, sh.swap_text(swap), markup)
+
+
+async def on_swap_button(query: CallbackQuery, bot: Bot, repo: Repo,
+                         conversations: ConversationService) -> None:
+    _, _, action, swap_id = (query.data or "").split(":")
+    outcome = await sh.decide_swap(repo, int(swap_id), query.from_user.id, action == "ok",
+                                   conversations.clock.now())
+    await oa.record_change(repo, query.from_user.id, "swap_decision", swap=int(swap_id),
+                           approved=outcome.ok)
+    await repo.commit()
+    await query.answer("Approved." if outcome.ok else "Refused.")
+    if outcome.swap is not None:
+        for agent in (outcome.swap.requester_id, outcome.swap.colleague_id):
+            await tell(bot, agent, sh.swap_text(outcome.swap))
+
+
+async def on_handovers(message: Message, bot: Bot, repo: Repo) -> None:
+    records = await repo.shifts.records()
+    await tell(bot, message.chat.id, "\n".join(
+        f"#{r.id} {r.shift_day} ({len(r.data.get('questions', []))} topics, "
+        f"{len(r.data.get('open', []))} open)" for r in records) or "No handover records yet.")
+
+
+async def on_handovershow(message: Message, command: CommandObject, bot: Bot,
+                          repo: Repo) -> None:
+    arg = (command.args or "").lstrip("#").strip()
+    record = await repo.shifts.record(int(arg)) if arg.isdigit() else None
+    await tell(bot, message.chat.id, record.text if record else "Write /handovershow <id>")

@@ -1,0 +1,106 @@
+"""The owner's reply templates and negative-language terms (P9): list, preview, save."""
+
+from __future__ import annotations
+
+from aiogram import Bot
+from aiogram.filters import CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from bot.services import owner_admin as oa
+from bot.services.knowledge import KnowledgeBase
+from bot.settings import Settings
+from handlers.owner.common import OwnerDialogue, lang_or_default
+from handlers.replying import keyboard, tell
+from storage.repositories import Repo
+
+
+async def on_templates(message: Message, command: CommandObject, bot: Bot,
+                       knowledge: KnowledgeBase, settings: Settings) -> None:
+    args = (command.args or "").split()
+    category = next((a for a in args if a not in settings.languages), None)
+    lang = lang_or_default(next((a for a in args if a in settings.languages), None), settings)
+    await tell(bot, message.chat.id, oa.template_list(knowledge, lang, category))
+
+
+async def on_template(message: Message, command: CommandObject, bot: Bot,
+                      knowledge: KnowledgeBase, settings: Settings) -> None:
+    key, _, lang = (command.args or "").partition(" ")
+    phrase = oa.template_show(knowledge, key.strip(), lang_or_default(lang.strip(), settings))
+    text = (f"{phrase.key} [{phrase.lang}, {phrase.category}]\n{phrase.text}"
+            if phrase else f"no template {key!r}")
+    await tell(bot, message.chat.id, text)
+
+
+async def on_settemplate(message: Message, bot: Bot, state: FSMContext,
+                         knowledge: KnowledgeBase, settings: Settings) -> None:
+    head, _, text = (message.text or "").partition("\n")
+    parts = head.split()[1:]
+    if len(parts) != 2 or not text.strip():
+        await tell(bot, message.chat.id,
+                   "Write: /settemplate <key> <lang>, then the new text on the next lines.")
+        return
+    check = oa.check_template(knowledge, parts[0], parts[1], text, settings.shop_name)
+    if not check.savable:
+        await tell(bot, message.chat.id, "Refused:\n" + "\n".join(check.errors))
+        return
+    lines = [f"Preview for a sample customer:\n{check.preview}"]
+    await state.set_state(OwnerDialogue.template)
+    await state.set_data({"key": check.key, "lang": check.lang, "text": check.text})
+    buttons = [("Save", "own:tpl:save"), ("Cancel", "own:tpl:cancel")]
+    if not check.tone.ok:
+        # P9: not saved as written unless the owner confirms it explicitly (recorded).
+        terms = ", ".join(sorted({p.term for p in check.tone.problems}))
+        lines.append(f"\n⚠ Negative language (P9): {terms}\nSuggested: {check.tone.rewrite}"
+                     "\nAs written it is saved only if you confirm it.")
+        buttons = [("Save suggested", "own:tpl:rewrite"),
+                   ("Keep my wording (I confirm)", "own:tpl:confirm"),
+                   ("Cancel", "own:tpl:cancel")]
+    await tell(bot, message.chat.id, "\n".join(lines), keyboard(buttons))
+
+
+async def on_template_button(query: CallbackQuery, bot: Bot, repo: Repo, state: FSMContext,
+                             knowledge: KnowledgeBase) -> None:
+    owner = query.from_user.id
+    action = (query.data or "").rsplit(":", 1)[-1]
+    if await state.get_state() != OwnerDialogue.template.state or action == "cancel":
+        await state.clear()
+        await query.answer("Nothing saved.")
+        return
+    edit = await state.get_data()
+    text = edit["text"]
+    if action == "rewrite":
+        text = oa.check_template(knowledge, edit["key"], edit["lang"], text).tone.rewrite
+    check = oa.check_template(knowledge, edit["key"], edit["lang"], text)
+    errors = await oa.save_template(repo, knowledge, owner, check,
+                                    confirm_negative=action == "confirm")
+    if not errors:
+        await state.clear()  # a refused save can still be confirmed
+    await query.answer("Saved." if not errors else "Refused.")
+    await tell(bot, owner, "Saved; the bot uses it now." if not errors
+               else "Refused:\n" + "\n".join(errors))
+
+
+async def on_tone(message: Message, bot: Bot, knowledge: KnowledgeBase) -> None:
+    await tell(bot, message.chat.id, oa.tone_terms_text(knowledge))
+
+
+async def on_toneadd(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                     knowledge: KnowledgeBase) -> None:
+    term, _, rewrite = (command.args or "").partition("=")
+    try:
+        await oa.add_tone_term(repo, knowledge, message.from_user.id, term, rewrite)
+    except ValueError as error:
+        await tell(bot, message.chat.id, f"Not added: {error}")
+        return
+    await tell(bot, message.chat.id, f"“{term.strip()}” is caught from now on; suggested "
+                                     f"instead: {rewrite.strip()}")
+
+
+async def on_tonedel(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                     knowledge: KnowledgeBase) -> None:
+    term = (command.args or "").strip()
+    done = bool(term) and await oa.remove_tone_term(repo, knowledge, message.from_user.id,
+                                                    term)
+    await tell(bot, message.chat.id, f"“{term}” is no longer checked." if done
+               else "Write /tonedel <term> (one listed by /tone).")

@@ -1,0 +1,107 @@
+"""The Low items of the security review, each with a test that failed before its fix.
+
+Dispatcher tests (the real routers on a recording Bot session) reuse the agents' console
+harness of ``test_agent_console``; pure functions are tested directly.
+"""
+
+from __future__ import annotations
+
+import pytest
+from aiogram.types import Update
+
+from bot.services import owner_admin as oa
+from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
+from bot.settings import Settings
+from phrases.tone import check_tone
+from storage.models import Event
+from storage.repositories import Repo
+from tests import test_agent_console as console
+from tests.fakes.updates import PHOTO, user_json
+from tests.test_agent_console import ALICE, GROUP, SHOPPER, H, queued
+
+h = console.h  # the console harness fixture, shared
+
+
+async def _tap(h: H, user: int, data: str) -> None:
+    await h.feed(Update.model_validate({"update_id": h.uid(), "callback_query": {
+        "id": f"cb{h.uid()}", "from": user_json(user), "chat_instance": "c", "data": data,
+        "message": {"message_id": 997, "date": 1,
+                    "chat": {"id": GROUP, "type": "supergroup", "title": "agents"}}}}))
+
+
+# ------------------------------------------------------------------ tone guard and captions
+async def test_rewritten_caption_is_sent_with_its_photo_P9(h: H) -> None:
+    """A photo whose caption the tone guard rewrote reaches the shopper as that photo with the
+    rewritten caption — not as the caption's text alone, the photo lost."""
+    thread = await queued(h)
+    await h.agent(ALICE, "/take", thread)
+    photo = await h.agent(ALICE, None, thread, caption="我不能退款，可是可以换货 <b>", **PHOTO)
+    assert h.to(SHOPPER, "copyMessage") == []  # held back by the guard
+    rewrite = h.to(GROUP)[-1].reply_markup.inline_keyboard[0][0].callback_data
+    await _tap(h, ALICE, rewrite)
+    [copy] = h.to(SHOPPER, "copyMessage")
+    assert copy.message_id == photo and copy.from_chat_id == GROUP
+    assert copy.caption and "我不能" not in copy.caption and "可是" not in copy.caption
+    assert "&lt;b&gt;" in copy.caption  # the agent's text stays text under parse_mode HTML
+    assert [r for r in h.to(SHOPPER) if "换货" in (r.text or "")] == []  # no text-only copy
+    assert [e.agent_id for e in await h.rows(Event) if e.kind == "human_reply"] == [ALICE]
+
+
+@pytest.mark.parametrize("text,term", [
+    ("不 可 能", "不可能"),
+    ("我\u200b不能帮您退款", "我不能"),
+    ("我 不 会 给您退", "我不会"),
+    ("这个 不 行", "不行"),
+    ("没\ufeff办\u200d法", "没办法"),
+    ("Ｉ ｃａｎ＇ｔ do that", "I can't"),
+    ("I c a n ' t do that", "I can't"),
+    ("n o t  m y  p r o b l e m", "not my problem"),
+    ("N\u200bo\u200bt my problem", "not my problem"),
+    ("ｉｍｐｏｓｓｉｂｌｅ!", "impossible"),
+])
+def test_tone_guard_cannot_be_slipped_past_by_spacing_or_odd_characters_P9(
+        text: str, term: str) -> None:
+    report = check_tone(text)
+    assert term in [p.term for p in report.problems]
+    # The rewrite replaces the whole disguised term, its invisible characters included.
+    assert "\u200b" not in report.rewrite and term not in report.rewrite
+
+
+@pytest.mark.parametrize("text", [
+    "好的 可是这样更快",  # "可是" after a space is still flagged …
+])
+def test_spaced_ordinary_phrases_keep_their_meaning_P9(text: str) -> None:
+    assert [p.term for p in check_tone(text).problems] == ["可是"]
+
+
+@pytest.mark.parametrize("text", [
+    "这可是爆款", "可 以 的", "今天 不会 到，可能 明天", "我们可以帮您换货", "b u t t e r",
+    "Size M fits 165 cm", "ＸＬ码有货", "I can help with that", "不行的话可以换货吗？",
+    "Please see the photo: b u t", "我\u200b可以帮您",
+])
+def test_normalisation_adds_no_false_alarm_on_normal_text_P9(text: str) -> None:
+    assert check_tone(text).ok
+
+
+# ------------------------------------------------------------------ owner's long texts
+async def test_owner_text_over_telegrams_limit_is_refused_on_save_with_the_limit(
+        repo: Repo, settings: Settings) -> None:
+    """A greeting Telegram would refuse whole (over 4,096 characters once its placeholders are
+    filled) and a photo caption over 1,024 are refused when the owner saves them, saying the
+    limit; texts within it are saved."""
+    await sync_faq_from_files(repo, settings)
+    kb = KnowledgeBase(settings)
+    await kb.reload(repo)
+    greeting = kb.catalogue.categories("zh")["greeting"][0].key
+    long = "{customer_name}，" + "欢迎光临" * 1023  # 4,094 as written, longer once filled
+    check = oa.check_template(kb, greeting, "zh", long)
+    assert not check.savable and "4,096" in check.errors[0]
+    assert await oa.save_template(repo, kb, 900, check) == list(check.errors)
+    assert kb.catalogue.get(greeting, "zh").text != long.strip()
+    [caption] = [p.key for p in kb.catalogue.categories("zh")["explanation"]
+                 if "recommend_caption" in p.tags]
+    refused = oa.check_template(kb, caption, "zh", "{product}｜{price}\n" + "棉" * 1020)
+    assert not refused.savable and "1,024" in refused.errors[0]
+    fits = oa.check_template(kb, caption, "zh", "{product}｜{price}\n" + "棉" * 900)
+    assert fits.savable
+    assert await oa.save_template(repo, kb, 900, fits) == []
