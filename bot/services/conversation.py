@@ -14,11 +14,11 @@ from typing import Any
 from bot.clock import Clock
 from bot.services.availability import format_next_open, said_values
 from bot.services.escalation import EscalationService
-from bot.services.flood import Burst, burst_of
+from bot.services.flood import FLOOD_WINDOW, Burst, burst_of
 from bot.services.inbound import BUTTON, Choice, Inbound, Shopper, command_of
 from bot.services.knowledge import KnowledgeBase
 from bot.services.lifecycle import Lifecycle
-from bot.services.orders import OrderDesk
+from bot.services.orders import ASK_PROOF, OrderDesk
 from bot.services.products.desk import CatalogueDesk
 from bot.services.relay import NoRelay, Relay
 from bot.services.replies import Button, Replier, Reply
@@ -51,6 +51,9 @@ class Intake:
     stored: Message
     inbound: Inbound
     is_new: bool
+    # The shopper's messages in the flood window up to this one, read as it was stored (None:
+    # a redelivery or a resumed row, counted when answered; bot/services/flood.py).
+    burst: int | None = None
 
     @property
     def answered(self) -> bool:
@@ -103,7 +106,7 @@ class ConversationService:
         """
         now = self.clock.now()
         button = inbound.kind == BUTTON
-        customer, conversation, is_new = await self._open(
+        customer, conversation, is_new, recent = await self._open(
             repo, inbound.shopper, "" if button else inbound.text, now)
         stored, fresh = await repo.conversations.store_inbound(
             conversation_id=conversation.id, update_id=inbound.update_id, kind=inbound.kind,
@@ -120,12 +123,12 @@ class ConversationService:
         if not button:  # a button answers the bot: no new wait for anyone starts
             self.life.shopper_wrote(conversation, now, new=is_new)  # the next promise (P1/P2)
         await repo.commit()  # stored before answered: a crash from here on loses nothing
-        return Intake(customer, conversation, stored, inbound, is_new)
+        return Intake(customer, conversation, stored, inbound, is_new, burst=recent + 1)
 
     async def answer(self, repo: Repo, intake: Intake) -> None:
         """The conversation's own answer to a stored message (greeting, FAQ, orders, …)."""
         await self._answer(repo, intake.customer, intake.conversation, intake.stored,
-                           intake.inbound, intake.is_new)
+                           intake.inbound, intake.is_new, burst=intake.burst)
 
     async def reply(
         self, repo: Repo, intake: Intake, replies: list[Reply], meaning: dict[str, Any],
@@ -205,10 +208,12 @@ class ConversationService:
     # ----------------------------------------------------------------- the rules
     async def _open(
         self, repo: Repo, shopper: Shopper, text: str, now: datetime
-    ) -> tuple[Customer, Conversation, bool]:
+    ) -> tuple[Customer, Conversation, bool, int]:
         """The customer (created on first contact) and their open conversation, or a new one
-        (a bot-only chat idle too long is closed first); True when the conversation is new."""
-        customer, conversation = await repo.conversations.of_user(shopper.user_id)
+        (a bot-only chat idle too long is closed first); True when the conversation is new;
+        and the shopper's messages in it within the flood window before now."""
+        customer, conversation, recent = await repo.conversations.of_user(
+            shopper.user_id, now - FLOOD_WINDOW)
         seen = dict(chat_id=shopper.chat_id, name=shopper.name, username=shopper.username,
                     language_code=shopper.language_code, now=now)
         if customer is None:
@@ -221,9 +226,9 @@ class ConversationService:
             await self.life.close(repo.events, conversation, now)
             conversation = None
         if conversation is not None:
-            return customer, conversation, False
+            return customer, conversation, False, recent
         lang = self._language(text, customer.language_code)
-        return customer, await repo.conversations.start(customer.id, lang, now), True
+        return customer, await repo.conversations.start(customer.id, lang, now), True, 0
 
     def _language(self, text: str, current: str | None) -> str:
         """The shopper's language: a message clearly in one language decides; commands, order
@@ -238,12 +243,12 @@ class ConversationService:
 
     async def _answer(
         self, repo: Repo, customer: Customer, conversation: Conversation, stored: Message,
-        inbound: Inbound, is_new: bool,
+        inbound: Inbound, is_new: bool, *, burst: int | None = None,
     ) -> None:
         now = self.clock.now()
-        burst = await burst_of(repo, stored)
-        if burst.quiet:
-            await self._flooded(repo, customer, conversation, stored, inbound, burst, now)
+        flood = await burst_of(repo, stored, burst)
+        if flood.quiet:
+            await self._flooded(repo, customer, conversation, stored, inbound, flood, now)
             return
         if inbound.kind == "text":
             # Switch only on a message that tells: "转人工" does, a lone "ok", "/start" or an
@@ -328,8 +333,9 @@ class ConversationService:
                 and intent not in (Intent.HUMAN, Intent.COMPLAINT)):
             # P19: an order number (or the 4-digit check) goes to the order desk before the
             # FAQ; complaints and requests for a person are never answered automatically.
-            desk = await self.orders.answer(repo, customer, conversation.language,
-                                            inbound.text, understanding.order_ids, now)
+            desk = await self.orders.answer(
+                repo, customer, conversation.language, inbound.text, understanding.order_ids,
+                now, proof_asked=conversation.last_phrase_key == ASK_PROOF)
             if desk is not None:
                 self.life.understood(conversation)
                 return desk, {**meaning, "decision": "order"}
