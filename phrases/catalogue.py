@@ -68,6 +68,23 @@ def fallback_langs(lang: str) -> tuple[str, ...]:
 OPTIONAL_PLACEHOLDERS = frozenset({"customer_name", "shop_name", "agent_name"})
 
 
+# Tags that tie a phrase to hours of the shop's local day (P8: 晚安 only at night). A phrase
+# with none of them fits any hour; one with several fits when any of them does.
+TIME_TAGS: Mapping[str, frozenset[int]] = {
+    "morning": frozenset(range(5, 12)),
+    "afternoon": frozenset(range(12, 18)),
+    "evening": frozenset((*range(18, 24), *range(0, 5))),
+    "tonight": frozenset(range(18, 24)),  # "see you tomorrow, enjoy your evening"
+    "night": frozenset((*range(21, 24), *range(0, 5))),  # 晚安 / good night
+}
+
+
+def fits_hour(phrase: Phrase, hour: int | None) -> bool:
+    """Whether ``phrase`` may be said at ``hour`` (local, 0..23); None: any phrase fits."""
+    named = [tag for tag in phrase.tags if tag in TIME_TAGS]
+    return hour is None or not named or any(hour in TIME_TAGS[tag] for tag in named)
+
+
 def _known(values: Mapping[str, object], name: str) -> bool:
     return values.get(name) not in (None, "")
 
@@ -136,6 +153,7 @@ class PhraseCatalogue:
         avoid: str | None = None,
         rng: random.Random | None = None,
         values: Mapping[str, object] | None = None,
+        hour: int | None = None,
     ) -> Phrase:
         """A varied phrase of ``category`` for this context; never ``avoid`` if another fits.
 
@@ -143,13 +161,15 @@ class PhraseCatalogue:
         first), still in ``lang`` before any other language. ``values`` are the placeholder
         values the caller will render with: phrases needing a value that is missing (e.g.
         ``{queue_position}``) are skipped while others fit, and phrases using more of the
-        given values are preferred. Raises LookupError only when the category is empty.
+        given values are preferred. ``hour`` (the shop's local hour) drops phrases tied to
+        other hours (:data:`TIME_TAGS`). Raises LookupError only when the category is empty.
         """
         for candidate in fallback_langs(lang):
             for n in range(len(tags), -1, -1):
                 wanted = set(tags[:n])
                 found = [
-                    p for p in self._index.get((category, candidate), []) if wanted <= set(p.tags)
+                    p for p in self._index.get((category, candidate), [])
+                    if wanted <= set(p.tags) and fits_hour(p, hour)
                 ]
                 if found:
                     return choose(best_for(found, values or {}), avoid=avoid, rng=rng)
@@ -257,6 +277,8 @@ SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "already_queued": ("explanation", ("queued",)),  # the shopper writes again while waiting
     "complaint": ("apology", ("complaint",)),  # P7: apologise first, then a person takes over
     "farewell": ("farewell", ()),  # P8
+    # A thanks / ok after an agent closed the chat: a short closing reply, no greeting (P8).
+    "closing": ("acknowledgement", ("closing",)),
     "hello_again": ("greeting", ("hello_again",)),  # a greeting mid-conversation
     "help": ("explanation", ("help",)),
     "feedback_thanks": ("thanks", ("feedback",)),
@@ -271,16 +293,19 @@ def say(
     values: Mapping[str, object] | None = None,
     avoid: str | None = None,
     rng: random.Random | None = None,
+    hour: int | None = None,
 ) -> tuple[str, str]:
     """Rendered text and key of a phrase for a named :data:`SITUATIONS` entry.
 
     ``extra_tags`` narrow the choice when such phrases exist (e.g. ``"photo"`` for media).
     Phrases whose required placeholders have no value are skipped while others exist, so
-    "you are number {queue_position}" is only said when the position is known.
+    "you are number {queue_position}" is only said when the position is known. ``hour`` (the
+    shop's local hour) keeps phrases tied to other hours out (no 晚安 at 16:20, P8).
     """
     category, tags = SITUATIONS[situation]
     values = values or {}
-    phrase = catalogue.pick(category, lang, *tags, *extra_tags, avoid=avoid, rng=rng, values=values)
+    phrase = catalogue.pick(category, lang, *tags, *extra_tags, avoid=avoid, rng=rng,
+                            values=values, hour=hour)
     return phrase.render(values), phrase.key
 
 

@@ -1,16 +1,25 @@
 """Greetings and farewells that fit the moment (policy P1, P3, P8, §七.1-3).
 
-Time of day picks 早上好/下午好/晚上好, a returning customer hears "welcome back", and on a
-festival or the customer's birthday a congratulation comes first. Callers pass the shop's
-local time: this module never looks at the clock itself, so it is easy to test.
+One greeting per language for a new shopper (``greeting.welcome``) and one for a returning
+one (``greeting.welcome_back``): the owner edits those two, and ``{time_of_day}`` in them
+becomes 早上好/下午好/晚上好 by the shop's local time (the courtesy phrases tagged
+``time_of_day``). A greeting tagged morning/afternoon/evening, if the owner adds one, is
+preferred at that time (optional variants). On a festival or the customer's birthday a
+congratulation comes first. Callers pass the shop's local time: this module never looks at the
+clock itself, so it is easy to test, and the owner's preview is the shopper's greeting.
 """
 
 from __future__ import annotations
 
 import random
+import re
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from phrases.catalogue import Phrase, PhraseCatalogue, choose
+
+# The two greetings the owner edits (per language), by kind of shopper.
+GREETING_KEYS: dict[str, str] = {"new": "greeting.welcome", "returning": "greeting.welcome_back"}
 
 TIMES_OF_DAY: tuple[str, ...] = ("morning", "afternoon", "evening")
 
@@ -92,6 +101,12 @@ def _join(lang: str, *parts: str) -> str:
     return sep.join(p for p in parts if p)
 
 
+def time_of_day_word(catalogue: PhraseCatalogue, lang: str, hour: int) -> str:
+    """早上好 / Good afternoon …: the value of ``{time_of_day}`` at ``hour`` (phrase data)."""
+    found = catalogue.find("courtesy", lang, "time_of_day", time_of_day(hour))
+    return found[0].text if found else ""
+
+
 def compose_greeting(
     catalogue: PhraseCatalogue,
     lang: str,
@@ -107,8 +122,11 @@ def compose_greeting(
     """The first reply to a shopper (P1, P3): ``(text, key of the greeting phrase)``.
 
     ``now`` is the shop's local time. Pass the key returned last time as ``avoid`` to vary.
+    The owner's preview calls this too, with the edited catalogue, so it shows what a shopper
+    gets at that moment.
     """
-    values = {"customer_name": customer_name or "", "shop_name": shop_name}
+    values = {"customer_name": customer_name or "", "shop_name": shop_name,
+              "time_of_day": time_of_day_word(catalogue, lang, now.hour)}
     tod = time_of_day(now.hour)
     kind = "returning" if returning else "new"
     candidates = _timed(catalogue, "greeting", lang, tod, kind) or catalogue.find("greeting", lang)
@@ -132,13 +150,44 @@ def compose_farewell(
     avoid: str | None = None,
     rng: random.Random | None = None,
 ) -> tuple[str, str]:
-    """A farewell that suits the hour (晚安 only in the evening), P8: ``(text, key)``."""
-    tod = time_of_day(now.hour)
-    found = [p for p in catalogue.find("farewell", lang) if _fits_time(p, tod)]
-    # "see you tomorrow" only makes sense in the evening
-    found = [p for p in found if "tomorrow" not in p.tags or tod == "evening"] or found
-    if not found:
+    """A farewell that suits the hour (晚安 only at night, P8): ``(text, key)``."""
+    try:
+        phrase = catalogue.pick("farewell", lang, avoid=avoid, rng=rng, hour=now.hour)
+    except LookupError:
         return "", ""
-    phrase = choose(found, avoid=avoid, rng=rng)
     values = {"customer_name": customer_name or "", "shop_name": shop_name}
     return phrase.render(values), phrase.key
+
+
+# Keys of the greetings before there was one to edit (four per time of day and kind, 16 in
+# all): an owner's edit of one of them is carried over to the new key (see below).
+_OLD_GREETING = re.compile(
+    r"greeting\.(?:(?:morning|afternoon|evening)_(new|returning)_\d+|hello_(new|returning))")
+_TIME_WORDS = re.compile(r"早上好|上午好|中午好|下午好|晚上好|good (?:morning|afternoon|evening)",
+                         re.IGNORECASE)
+
+
+def carry_over_greetings(overrides: Iterable[Phrase]) -> list[Phrase]:
+    """The owner's phrases with their edits of the old time-of-day greetings carried over.
+
+    Oldest first in, so the last edit wins: per language and kind (new/returning) the most
+    recent edit of an old greeting becomes ``greeting.welcome`` / ``welcome_back``, its time
+    word (早上好, Good evening …) turned into ``{time_of_day}`` so it fits every hour; an edit
+    of the new key itself always wins. The old keys are dropped (no phrase uses them now).
+    """
+    kept: list[Phrase] = []
+    carried: dict[tuple[str, str], Phrase] = {}
+    own = set()
+    for phrase in overrides:
+        old = _OLD_GREETING.fullmatch(phrase.key)
+        if old is None:
+            kept.append(phrase)
+            if phrase.key in GREETING_KEYS.values():
+                own.add((phrase.lang, phrase.key))
+            continue
+        kind = old.group(1) or old.group(2)
+        key = GREETING_KEYS[kind]
+        text = _TIME_WORDS.sub("{time_of_day}", phrase.text, count=1)
+        carried[(phrase.lang, key)] = Phrase(key, "greeting", phrase.lang, text, (kind,))
+    kept += [p for ident, p in carried.items() if ident not in own]
+    return kept

@@ -18,6 +18,8 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
         "customer_name": "the shopper's name or nickname, as we know it (P3)",
         "question": "the part of a shopper's message the bot could not answer (quoted back)",
         "shop_name": "the shop's display name in the shopper's language",
+        "time_of_day": "good morning / afternoon / evening by the shop's local time, e.g. "
+        "'早上好' (greetings; the courtesy phrases tagged time_of_day)",
         "agent_name": "the name of the agent who is answering",
         "order_id": "an order number the shopper gave or the bot found",
         "tracking_number": "a parcel tracking number",

@@ -10,6 +10,7 @@ import pytest
 from phrases.catalogue import Phrase, PhraseCatalogue
 from phrases.greeting import (
     LUNAR_NEW_YEAR,
+    carry_over_greetings,
     compose_farewell,
     compose_greeting,
     occasions,
@@ -215,12 +216,15 @@ def test_congratulation_comes_first_on_the_right_days(cat: PhraseCatalogue) -> N
     assert "birthday" not in plain.lower() and "christmas" not in plain.lower()
 
 
-def test_greeting_avoids_last_key(cat: PhraseCatalogue) -> None:
+def test_greeting_variants_added_by_the_owner_alternate(cat: PhraseCatalogue) -> None:
+    """Optional variants: a second new-shopper greeting is used in turn, never twice in a row."""
+    custom = cat.with_overrides(
+        [Phrase("greeting.welcome_2", "greeting", "zh", "{time_of_day}呀～欢迎来逛", ("new",))])
     rng = random.Random(0)
     last = None
     for _ in range(20):
         _, key = compose_greeting(
-            cat,
+            custom,
             "zh",
             datetime(2025, 7, 1, 9),
             customer_name=None,
@@ -233,20 +237,65 @@ def test_greeting_avoids_last_key(cat: PhraseCatalogue) -> None:
         last = key
 
 
-def test_owner_override_is_used(cat: PhraseCatalogue) -> None:
+@pytest.mark.parametrize(("hour", "word"), [(8, "早上好"), (14, "下午好"), (21, "晚上好")])
+def test_one_greeting_edit_is_used_at_every_hour_P3(
+    cat: PhraseCatalogue, hour: int, word: str
+) -> None:
+    """The owner edits greeting.welcome once; {time_of_day} fits it to any hour."""
     custom = cat.with_overrides(
-        Phrase(p.key, "greeting", "zh", "{customer_name}早呀！这里是{shop_name}", p.tags)
-        for p in cat.find("greeting", "zh", "morning", "new")
-    )
-    text, _ = compose_greeting(
+        [Phrase("greeting.welcome", "greeting", "zh",
+                "{time_of_day}，{customer_name}！这里是{shop_name}", ("new",))])
+    text, key = compose_greeting(
         custom,
         "zh",
-        datetime(2025, 7, 1, 9),
+        datetime(2025, 7, 1, hour),
         customer_name="阿明",
         returning=False,
         shop_name="松线小铺",
     )
-    assert text == "阿明早呀！这里是松线小铺"
+    assert (text, key) == (f"{word}，阿明！这里是松线小铺", "greeting.welcome")
+
+
+def test_an_owner_time_variant_is_preferred_at_its_time_only(cat: PhraseCatalogue) -> None:
+    custom = cat.with_overrides(
+        [Phrase("greeting.morning_special", "greeting", "zh", "早安！新品上架啦",
+                ("new", "morning"))])
+    morning, _ = compose_greeting(custom, "zh", datetime(2025, 7, 1, 9), customer_name=None,
+                                  returning=False, shop_name="S")
+    evening, key = compose_greeting(custom, "zh", datetime(2025, 7, 1, 20), customer_name=None,
+                                    returning=False, shop_name="S")
+    assert morning == "早安！新品上架啦"
+    assert key == "greeting.welcome" and evening.startswith("晚上好")
+
+
+def test_edits_of_the_old_sixteen_greetings_carry_over() -> None:
+    """An owner who edited the old time-of-day greetings keeps their words, now at every hour:
+    the latest edit per language and kind becomes the one greeting, its time word the
+    placeholder; an edit of the new key itself always wins."""
+    edits = [
+        Phrase("greeting.morning_new_1", "greeting", "zh", "早上好！{shop_name}欢迎您",
+               ("morning", "new")),
+        Phrase("greeting.evening_new_2", "greeting", "zh",
+               "{customer_name}晚上好，欢迎来{shop_name}", ("evening", "new")),
+        Phrase("greeting.afternoon_returning_1", "greeting", "en",
+               "Good afternoon, welcome back!", ("afternoon", "returning")),
+        Phrase("greeting.hello_returning", "greeting", "zh", "您回来啦", ("returning",)),
+        Phrase("greeting.welcome_back", "greeting", "zh", "{time_of_day}，欢迎回来～",
+               ("returning",)),
+        Phrase("farewell.goodbye_1", "farewell", "zh", "拜拜", ()),
+    ]
+    carried = {(p.lang, p.key): p for p in carry_over_greetings(edits)}
+    welcome = carried[("zh", "greeting.welcome")]
+    assert welcome.text == "{customer_name}{time_of_day}，欢迎来{shop_name}"
+    assert carried[("zh", "greeting.welcome")].tags == ("new",)
+    assert carried[("en", "greeting.welcome_back")].text == "{time_of_day}, welcome back!"
+    assert carried[("zh", "greeting.welcome_back")].text == "{time_of_day}，欢迎回来～"
+    assert ("zh", "farewell.goodbye_1") in carried
+    assert not any("morning" in key or "hello_" in key for _, key in carried)
+    catalogue = PhraseCatalogue.builtin().with_overrides(carried.values())
+    text, _ = compose_greeting(catalogue, "zh", datetime(2025, 7, 1, 15), customer_name="小林",
+                               returning=False, shop_name="松线小铺")
+    assert text == "小林下午好，欢迎来松线小铺"
 
 
 def test_p8_farewell_fits_the_hour(cat: PhraseCatalogue) -> None:
@@ -255,3 +304,12 @@ def test_p8_farewell_fits_the_hour(cat: PhraseCatalogue) -> None:
             cat, "zh", datetime(2025, 7, 1, 10), shop_name="松线小铺", rng=random.Random(seed)
         )
         assert "晚安" not in text and "明天见" not in text and key.startswith("farewell.")
+
+
+@pytest.mark.parametrize(("hour", "night"), [(10, False), (16, False), (19, False), (22, True),
+                                             (2, True)])
+def test_p8_good_night_only_at_night(cat: PhraseCatalogue, hour: int, night: bool) -> None:
+    """晚安 is said from 21:00 to 04:59 only (no 晚安 at 16:20 or at 19:00)."""
+    said = {compose_farewell(cat, "zh", datetime(2025, 7, 1, hour, 20), shop_name="S",
+                             rng=random.Random(seed))[0] for seed in range(40)}
+    assert any("晚安" in text for text in said) == night

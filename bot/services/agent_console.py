@@ -150,7 +150,15 @@ class AgentConsole:
                                        message.telegram_message_id, topic.chat_id, copied)
         for text in bot_replies:
             await self._post(topic, f"→ shopper: {text}")
+        if message is not None and await self._names_an_order(repo, message):
+            # An order number while a person has the chat: the card with its status (P19).
+            await self._post_card(repo, topic, customer, conversation)
         await repo.commit()
+
+    @staticmethod
+    async def _names_an_order(repo: Repo, message: Message) -> bool:
+        refs = [r for r in (message.meaning or {}).get("order_ids") or () if isinstance(r, str)]
+        return bool(refs) and bool(await repo.orders.by_refs(refs[:20]))
 
     async def shopper_burst(
         self, repo: Repo, customer: Customer, conversation: Conversation
@@ -635,6 +643,7 @@ class AgentConsole:
             values={"customer_name": customer.name, "shop_name": self.settings.shop_name,
                     **values},
             avoid=conversation.last_phrase_key,
+            hour=now.astimezone(self.settings.tz).hour,  # /close at 16:20: no 晚安 (P8)
         )
         message_id = await self.replier.send(customer.chat_id, Reply(text, phrase_key=key))
         await repo.conversations.store_outbound(
@@ -653,7 +662,8 @@ class AgentConsole:
         """The customer record (bot.services.records, the same card as the private /card),
         with this conversation's state and the console's commands."""
         lines = [f"Customer card · {customer.name or '?'}",
-                 (await customer_record(repo, customer)).render(self.settings.tz)]
+                 (await customer_record(repo, customer, conversation.id if conversation
+                                        else None)).render(self.settings.tz)]
         if conversation is not None:
             owner = (await self._name(repo, conversation.agent_id)
                      if conversation.agent_id else "nobody yet")

@@ -17,7 +17,7 @@ from bot.services.escalation import EscalationService
 from bot.services.flood import FLOOD_WINDOW, Burst, burst_of
 from bot.services.inbound import BUTTON, Choice, Inbound, Shopper, command_of
 from bot.services.knowledge import KnowledgeBase
-from bot.services.lifecycle import Lifecycle
+from bot.services.lifecycle import Lifecycle, Phase, phase
 from bot.services.orders import ASK_PROOF, OrderDesk
 from bot.services.products.desk import CatalogueDesk
 from bot.services.relay import NoRelay, Relay
@@ -36,6 +36,9 @@ from storage.repositories.conversations import BotReply
 ANSWER_PART_LIMIT = 350
 MAX_PARTS = 3  # a message with several questions gets at most this many FAQ answers
 MISSES_BEFORE_HUMAN = 2  # the bot fails to understand twice in a row → a person takes over
+
+# What a shopper says to an ended conversation that needs no new one (P8).
+CLOSING_INTENTS = (Intent.THANKS, Intent.ACK, Intent.FAREWELL)
 
 # Message kinds → the extra tag that picks a fitting "media" phrase.
 MEDIA_TAGS = {"sticker": "sticker", "photo": "photo", "voice": "voice", "audio": "voice",
@@ -123,7 +126,8 @@ class ConversationService:
         if not button:  # a button answers the bot: no new wait for anyone starts
             self.life.shopper_wrote(conversation, now, new=is_new)  # the next promise (P1/P2)
         await repo.commit()  # stored before answered: a crash from here on loses nothing
-        return Intake(customer, conversation, stored, inbound, is_new, burst=recent + 1)
+        return Intake(customer, conversation, stored, inbound, is_new,
+                      burst=None if recent is None else recent + 1)
 
     async def answer(self, repo: Repo, intake: Intake) -> None:
         """The conversation's own answer to a stored message (greeting, FAQ, orders, …)."""
@@ -208,10 +212,11 @@ class ConversationService:
     # ----------------------------------------------------------------- the rules
     async def _open(
         self, repo: Repo, shopper: Shopper, text: str, now: datetime
-    ) -> tuple[Customer, Conversation, bool, int]:
+    ) -> tuple[Customer, Conversation, bool, int | None]:
         """The customer (created on first contact) and their open conversation, or a new one
         (a bot-only chat idle too long is closed first); True when the conversation is new;
-        and the shopper's messages in it within the flood window before now."""
+        and the shopper's messages in it within the flood window before now (None: not
+        known, counted when answered)."""
         customer, conversation, recent = await repo.conversations.of_user(
             shopper.user_id, now - FLOOD_WINDOW)
         seen = dict(chat_id=shopper.chat_id, name=shopper.name, username=shopper.username,
@@ -221,14 +226,37 @@ class ConversationService:
         else:
             repo.customers.record_seen(customer, **seen)
         idle = timedelta(minutes=self.settings.conversation_idle_minutes)
-        if (conversation is not None and conversation.state == ConversationState.BOT
-                and now - conversation.last_activity_at > idle):
+        idled = (conversation is not None and conversation.state == ConversationState.BOT
+                 and now - conversation.last_activity_at > idle)
+        if idled:
             await self.life.close(repo.events, conversation, now)
             conversation = None
         if conversation is not None:
             return customer, conversation, False, recent
+        ended = None if idled else await self._just_closed(repo, customer, text, now)
+        if ended is not None:
+            # "好的谢谢" after /close: a closing reply (P8); its burst is counted when answered
+            return customer, ended, False, None
         lang = self._language(text, customer.language_code)
         return customer, await repo.conversations.start(customer.id, lang, now), True, 0
+
+    async def _just_closed(
+        self, repo: Repo, customer: Customer, text: str, now: datetime
+    ) -> Conversation | None:
+        """The conversation a thanks / ok / bye belongs to when it comes right after the chat
+        was closed (an agent's /close, a farewell): the end stays an end, answered with a short
+        closing reply and no new greeting (P8). A real question starts a new conversation."""
+        if not text or customer.id is None:
+            return None
+        last = await repo.conversations.latest_of(customer.id)
+        if last is None or last.state != ConversationState.CLOSED or last.closed_at is None:
+            return None
+        if now - last.closed_at > timedelta(minutes=self.settings.conversation_idle_minutes):
+            return None
+        lang = self._language(text, last.language)
+        understanding = self.knowledge.understand(text[: self.settings.long_text_limit], lang)
+        closing = understanding.intent in CLOSING_INTENTS and not understanding.order_ids
+        return last if closing else None
 
     def _language(self, text: str, current: str | None) -> str:
         """The shopper's language: a message clearly in one language decides; commands, order
@@ -329,6 +357,17 @@ class ConversationService:
         }
         state = conversation.state
         intent = understanding.intent
+        if state == ConversationState.CLOSED:  # a thanks after the end (see _just_closed)
+            return [phrase("closing")], {**meaning, "decision": "closing"}
+        if self._with_person(conversation, now) and intent not in (Intent.HUMAN,
+                                                                   Intent.COMPLAINT):
+            # A person has the chat (or is coming): order numbers, questions and thanks go to
+            # them (relayed, the order on the card), not to the FAQ or the order desk.
+            # Requests for a person and complaints still get their protective answer, and the
+            # SLA clock's holding replies go on (P2).
+            waiting = [] if state == ConversationState.ASSIGNED or intent == Intent.ACK else [
+                self._still_waiting(customer, conversation, now)]
+            return waiting, {**meaning, "decision": "relayed"}
         if (self.orders is not None and state != ConversationState.ASSIGNED
                 and intent not in (Intent.HUMAN, Intent.COMPLAINT)):
             # P19: an order number (or the 4-digit check) goes to the order desk before the
@@ -431,6 +470,11 @@ class ConversationService:
         situation, values = await self.escalation.status(repo, conversation, now)
         return [self._phrase(customer, conversation, situation, **values)]
 
+    @staticmethod
+    def _with_person(conversation: Conversation, now: datetime) -> bool:
+        """An agent has the chat, or one is coming soon (not waiting for the next shift)."""
+        return phase(conversation, now) in (Phase.WITH_AGENT, Phase.QUEUED)
+
     # ----------------------------------------------------------------- wording
     def _greeting(self, customer: Customer, conversation: Conversation, now: datetime) -> Reply:
         local = now.astimezone(self.settings.tz)
@@ -452,6 +496,7 @@ class ConversationService:
             values={"customer_name": customer.name, "shop_name": self.settings.shop_name,
                     **values},
             avoid=conversation.last_phrase_key,
+            hour=self.clock.now().astimezone(self.settings.tz).hour,  # no 晚安 at 16:20 (P8)
         )
         return Reply(text=text, phrase_key=key)
 

@@ -14,6 +14,7 @@ from bot.services import faq_changes
 from bot.settings import Settings
 from phrases.catalogue import Phrase, PhraseCatalogue
 from phrases.faq_file import FaqEntry, load_faq_file
+from phrases.greeting import carry_over_greetings
 from phrases.lang import detect_language
 from phrases.tone import ToneReport, check_tone
 from phrases.understand import Understander, Understanding
@@ -77,11 +78,14 @@ class KnowledgeBase:
         self._understanders = {
             lang: Understander(by_key.values()) for lang, by_key in entries.items()
         }
+        rows = sorted(await repo.templates.all(), key=lambda t: (t.updated_at, t.id))
         overrides = [
             Phrase(key=t.key, category=t.category, lang=t.lang, text=t.text, tags=tuple(t.tags))
-            for t in await repo.templates.all()
+            for t in rows
         ]
-        self.catalogue = PhraseCatalogue.builtin().with_overrides(overrides)
+        # Edits of the 16 old time-of-day greetings live on as the one greeting (P3).
+        self.catalogue = PhraseCatalogue.builtin().with_overrides(
+            carry_over_greetings(overrides))
         tone = json.loads(await repo.faq.setting(TONE_KEY) or "{}")
         self.tone_added = {str(k): str(v) for k, v in (tone.get("add") or {}).items()}
         self.tone_removed = tuple(str(t) for t in tone.get("remove") or ())

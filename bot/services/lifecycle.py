@@ -191,6 +191,8 @@ class Lifecycle:
         earlier deadline stays), and the back-off starts over; a wait starts unless one is
         running. With the bot, the bot's own deadline (P1 for a new conversation, P2 after)
         unless one is pending."""
+        if conversation.state == ConversationState.CLOSED:
+            return  # a thanks after the end: nothing is owed, nobody waits (P8)
         conversation.last_activity_at = now
         if conversation.state in WAITING_STATES:
             start = self.wait_start(conversation, now)

@@ -28,6 +28,7 @@ from bot.services.products.wording import CAPTION_SITUATIONS
 from bot.settings import SUPPORTED_LANGUAGES, Settings
 from phrases.catalogue import CATEGORIES, Phrase
 from phrases.faq_file import FaqEntry, FaqFile, dump_faq_file, parse_faq
+from phrases.greeting import GREETING_KEYS, compose_greeting, time_of_day_word
 from phrases.splitting import CAPTION_LIMIT, TELEGRAM_LIMIT, units
 from phrases.templates import render, validate_template
 from phrases.tone import ToneReport, check_tone, term_entries
@@ -93,9 +94,13 @@ class TemplateCheck:
 
 
 def check_template(
-    knowledge: KnowledgeBase, key: str, lang: str, text: str, shop_name: str = ""
+    knowledge: KnowledgeBase, key: str, lang: str, text: str, shop_name: str = "",
+    now: datetime | None = None,
 ) -> TemplateCheck:
-    """Placeholders (validate_template), P9 tone and a preview for a sample customer."""
+    """Placeholders (validate_template), P9 tone and a preview for a sample customer.
+
+    ``now`` (the shop's local time): the preview of a greeting is what a shopper who writes
+    now gets with this text saved (the same ``compose_greeting``, festival wishes included)."""
     text = text.strip()
     current = knowledge.catalogue.get(key, lang)
     errors: list[str] = []
@@ -109,12 +114,45 @@ def check_template(
         errors.append("the text is empty")
     errors += validate_template(text)
     values = {**SAMPLE_VALUES.get(lang, SAMPLE_VALUES["en"]), "shop_name": shop_name}
+    if now is not None:
+        values["time_of_day"] = time_of_day_word(knowledge.catalogue, lang, now.hour)
     preview = render(text, values) if not errors else ""
     errors += _length_errors(text, preview, current.tags if current else ())
+    if not errors and now is not None and current is not None and key in GREETING_KEYS.values():
+        preview = greeting_now(knowledge, lang, now, shop_name,
+                               returning=key == GREETING_KEYS["returning"],
+                               edit=Phrase(key, current.category, lang, text, current.tags))
     return TemplateCheck(
         key, lang, text, tuple(errors), knowledge.check_tone(text), preview,
         current.category if current else "", current.tags if current else (),
     )
+
+
+def greeting_now(
+    knowledge: KnowledgeBase, lang: str, now: datetime, shop_name: str, *, returning: bool,
+    edit: Phrase | None = None,
+) -> str:
+    """What the sample customer (SAMPLE_VALUES) is greeted with at ``now`` (shop time), with
+    ``edit`` saved: the shopper side's own ``compose_greeting`` (P3), so preview = greeting."""
+    catalogue = knowledge.catalogue.with_overrides([edit]) if edit else knowledge.catalogue
+    name = str(SAMPLE_VALUES.get(lang, SAMPLE_VALUES["en"])["customer_name"])
+    text, _ = compose_greeting(catalogue, lang, now, customer_name=name, returning=returning,
+                               shop_name=shop_name)
+    return text
+
+
+def greetings_text(knowledge: KnowledgeBase, languages: tuple[str, ...], now: datetime,
+                   shop_name: str) -> str:
+    """The two greetings per language, and what a new / returning shopper gets right now."""
+    lines = [f"Greetings ({now:%H:%M} shop time; {{time_of_day}} = "
+             "早上好/下午好/晚上好 by the hour):"]
+    for lang in languages:
+        for kind, key in GREETING_KEYS.items():
+            phrase = knowledge.catalogue.get(key, lang)
+            shown = greeting_now(knowledge, lang, now, shop_name, returning=kind == "returning")
+            lines += [f"[{lang}] {kind}: {phrase.text if phrase else '—'}", f"  → now: {shown}"]
+    lines.append("Edit: /greeting <lang> [new|returning], then the new text on the next lines")
+    return "\n".join(lines)
 
 
 def _length_errors(text: str, preview: str, tags: Sequence[str]) -> list[str]:
@@ -504,10 +542,12 @@ def _period(value: str) -> str:
     return value
 
 
-# Only settings the services read from the database at run time: shop name, languages, time
-# zone, caps and SLA seconds come from the shop file / environment and are shown read-only
-# (an owner setting that changes nothing would mislead). Per-agent caps: /cap.
+# Only settings the services read from the database at run time can be changed here (an
+# owner setting that changes nothing would mislead): the shop's default cap (``/cap 3``) is
+# read at every assignment; per-agent caps: /cap <agent> <n>. The rest stay in the shop file,
+# each with the plain reason the owner is told (SHOP_FILE_REASONS).
 SETTING_RULES = {
+    "agent_cap": _int_in(1, 100),
     "swap_limit": _int_in(0, 31),
     "complaint_steps": _steps,
     "complaint_period": _period,
@@ -515,8 +555,21 @@ SETTING_RULES = {
     "swap_fine": _int_in(0, 10000),
     "bot_survey_share": _int_in(0, 100),
 }
-SHOP_FILE_SETTINGS = ("shop_name", "languages", "timezone", "agent_cap",
-                      "sla_greeting_seconds", "sla_reply_seconds")
+SHOP_FILE_REASONS = {
+    "shop_name": "the shop's name is part of the shop file every process and the FAQ files "
+                 "start from; change shop_name there and restart",
+    "languages": "adding or removing a language needs that language's FAQ and phrases "
+                 "loaded at start; change languages in the shop file and restart",
+    "timezone": "shifts, reports and greetings are all planned in this time zone when the "
+                "bot starts; change timezone in the shop file and restart",
+    "sla_greeting_seconds": "the P1 promise (greet within 15 s) is the policy's; the SLA "
+                            "clock of every process reads it at start: set "
+                            "SLA_GREETING_SECONDS and restart",
+    "sla_reply_seconds": "the P2 promise (never wait over 20 s) is the policy's; the SLA "
+                         "clock of every process reads it at start: set SLA_REPLY_SECONDS "
+                         "and restart",
+}
+SHOP_FILE_SETTINGS = tuple(SHOP_FILE_REASONS)
 
 
 def parse_steps(value: str) -> list[float | None]:
@@ -539,8 +592,8 @@ def parse_steps(value: str) -> list[float | None]:
 async def change_setting(repo: Repo, owner: int, name: str, value: str) -> str:
     """Validate and store one owner setting; returns the stored value (ValueError if bad)."""
     value = value.strip()
-    if name in SHOP_FILE_SETTINGS:
-        raise ValueError(f"{name} is set in the shop file (SHOP_CONFIG) or the environment")
+    if name in SHOP_FILE_REASONS:
+        raise ValueError(f"{name} is not changed from Telegram: {SHOP_FILE_REASONS[name]}")
     rule = SETTING_RULES.get(name)
     if rule is None:
         raise ValueError(f"unknown setting; one of: {', '.join(SETTING_RULES)}")
@@ -552,7 +605,10 @@ async def change_setting(repo: Repo, owner: int, name: str, value: str) -> str:
 
 
 async def settings_text(repo: Repo, settings: Settings) -> str:
-    lines = [f"{name}: {await staff.owner_setting(repo, name)}" for name in SETTING_RULES]
+    lines = [f"{name}: {await staff.owner_setting(repo, name)}" for name in SETTING_RULES
+             if name != "agent_cap"]
+    lines.insert(0, f"agent_cap: {await staff.shop_agent_cap(repo, settings.agent_cap)}"
+                    " (/cap <n>)")
     lines += [f"{name}: {getattr(settings, name)} (shop file)" for name in SHOP_FILE_SETTINGS]
     return "\n".join(lines)
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from bot.services.availability import Staffing
 from bot.services.lifecycle import Lifecycle
+from bot.services.staff import shop_agent_cap
 from storage.models import Conversation, ConversationState
 from storage.models.agents import Agent
 from storage.repositories import Repo
@@ -62,10 +63,11 @@ class QueueService:
         """Agents who can answer now, below their cap, least loaded first (ties: the
         longest-known)."""
         loads = await repo.agents.loads()
+        default = await shop_agent_cap(repo, self.default_cap)  # the owner's /cap n
         agents = [
             a for a in await self.staffing.present_agents(repo, now)
             if a.telegram_user_id != exclude
-            and loads.get(a.telegram_user_id, 0) < cap_of(a, self.default_cap)
+            and loads.get(a.telegram_user_id, 0) < cap_of(a, default)
         ]
         return sorted(agents, key=lambda a: (loads.get(a.telegram_user_id, 0), a.id))
 

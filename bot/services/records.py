@@ -35,6 +35,10 @@ class CustomerRecord:
     scores: list[int]
     opted_out: bool
     recent: list[Conversation] = field(default_factory=list)  # newest first
+    # Orders the shopper named in this conversation (P19): the agent sees their status even
+    # when they are not linked to this account (the order desk stays out while a person has
+    # the chat).
+    asked: list[Order] = field(default_factory=list)
 
     def render(self, tz: tzinfo | None = None) -> str:
         """The card as plain text (the transport escapes it), at most ~3,000 characters."""
@@ -55,6 +59,12 @@ class CustomerRecord:
         lines.append(f"orders ({len(self.orders)}):")
         lines += [f"  {o.order_ref}: {o.status}, {o.amount_cents / 100:.2f} {o.currency}"
                   for o in self.orders[:10]]
+        own = {o.order_ref for o in self.orders}
+        asked = [o for o in self.asked if o.order_ref not in own]
+        if asked:
+            lines.append("asked about in this chat:")
+            lines += [f"  {o.order_ref}: {o.status}, {o.amount_cents / 100:.2f} {o.currency}"
+                      " (not linked to this account)" for o in asked[:5]]
         lines.append(f"tickets ({len(self.tickets)}):")
         lines += [f"  #{t.id} {t.kind}: {t.status} (due {t.due_at:%m-%d %H:%M})"
                   for t in self.tickets[:10]]
@@ -69,7 +79,21 @@ class CustomerRecord:
         return "\n".join(lines)
 
 
-async def customer_record(repo: Repo, customer: Customer) -> CustomerRecord:
+async def asked_orders(repo: Repo, conversation_id: int) -> list[Order]:
+    """Orders named in the conversation's recent messages (the understanding's order ids)."""
+    refs: list[str] = []
+    for message in await repo.conversations.messages(conversation_id, limit=50):
+        for ref in (message.meaning or {}).get("order_ids") or ():
+            if isinstance(ref, str) and ref not in refs:
+                refs.append(ref)
+    found = await repo.orders.by_refs(refs[:20])
+    return [found[ref] for ref in refs if ref in found]
+
+
+async def customer_record(
+    repo: Repo, customer: Customer, conversation_id: int | None = None
+) -> CustomerRecord:
+    """The card; with ``conversation_id`` it also shows the orders named in that chat."""
     conversations = await repo.session.scalar(
         select(func.count()).select_from(Conversation)
         .where(Conversation.customer_id == customer.id)
@@ -83,6 +107,7 @@ async def customer_record(repo: Repo, customer: Customer) -> CustomerRecord:
         scores=[s.score for s in surveys if s.score is not None],
         opted_out=await repo.aftercare.opted_out(customer.id),
         recent=await repo.agents.recent_conversations(customer.id, limit=RECENT_SHOWN),
+        asked=await asked_orders(repo, conversation_id) if conversation_id else [],
     )
 
 

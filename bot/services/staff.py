@@ -48,6 +48,13 @@ async def owner_setting(repo: Repo, name: str) -> str:
     return OWNER_DEFAULTS.get(name, "") if value is None else value
 
 
+async def shop_agent_cap(repo: Repo, default: int) -> int:
+    """Open chats per agent unless the agent has a cap of their own: the owner's ``/cap n``,
+    else the shop file's ``agent_cap`` (``default``)."""
+    value = await owner_setting(repo, "agent_cap")
+    return int(value) if value.isdigit() else default
+
+
 async def set_owner_setting(repo: Repo, name: str, value: str) -> None:
     await repo.faq.set_setting(f"owner:{name}", value)
 

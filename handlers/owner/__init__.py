@@ -39,6 +39,7 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
     message(templates.on_templates, Command("templates"))
     message(templates.on_template, Command("template"))
     message(templates.on_settemplate, Command("settemplate"))
+    message(templates.on_greeting, Command("greeting"))
     button(templates.on_template_button, F.data.startswith("own:tpl:"))
     message(templates.on_tone, Command("tone"))
     message(templates.on_toneadd, Command("toneadd"))

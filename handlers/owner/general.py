@@ -14,6 +14,8 @@ from handlers.replying import tell
 from storage.repositories import Repo
 
 HELP = """Owner commands
+Greeting (P3, one for every hour): /greeting · /greeting <lang> [new|returning] then the
+  text on the next lines ({time_of_day} = 早上好/下午好/晚上好; preview = what a shopper gets)
 Templates: /templates [category] [lang] · /template <key> [lang]
   /settemplate <key> <lang> then the text on the next lines (preview, then Save)
 Negative language (P9): /tone · /toneadd <term> = <instead> · /tonedel <term>

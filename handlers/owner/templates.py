@@ -8,10 +8,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.services import owner_admin as oa
+from bot.services.conversation import ConversationService
 from bot.services.knowledge import KnowledgeBase
 from bot.settings import Settings
 from handlers.owner.common import OwnerDialogue, lang_or_default
 from handlers.replying import keyboard, tell
+from phrases.greeting import GREETING_KEYS
 from storage.repositories import Repo
 
 
@@ -33,18 +35,51 @@ async def on_template(message: Message, command: CommandObject, bot: Bot,
 
 
 async def on_settemplate(message: Message, bot: Bot, state: FSMContext,
-                         knowledge: KnowledgeBase, settings: Settings) -> None:
+                         knowledge: KnowledgeBase, settings: Settings,
+                         conversations: ConversationService) -> None:
     head, _, text = (message.text or "").partition("\n")
     parts = head.split()[1:]
     if len(parts) != 2 or not text.strip():
         await tell(bot, message.chat.id,
                    "Write: /settemplate <key> <lang>, then the new text on the next lines.")
         return
-    check = oa.check_template(knowledge, parts[0], parts[1], text, settings.shop_name)
+    now = conversations.clock.now().astimezone(settings.tz)
+    check = oa.check_template(knowledge, parts[0], parts[1], text, settings.shop_name, now)
+    await _offer(message, bot, state, check, "Preview for a sample customer:")
+
+
+async def on_greeting(message: Message, bot: Bot, state: FSMContext, knowledge: KnowledgeBase,
+                      settings: Settings, conversations: ConversationService) -> None:
+    """P3: the greeting (and the returning greeting) per language, edited once for every hour:
+    /greeting shows both and what a shopper gets now; /greeting <lang> [new|returning] with
+    the text on the next lines previews exactly that greeting, then Save."""
+    head, _, text = (message.text or "").partition("\n")
+    args = head.split()[1:]
+    now = conversations.clock.now().astimezone(settings.tz)
+    if not text.strip():
+        await tell(bot, message.chat.id,
+                   oa.greetings_text(knowledge, settings.languages, now, settings.shop_name))
+        return
+    kind = next((a for a in args if a in GREETING_KEYS), "new")
+    lang = next((a for a in args if a in settings.languages), None)
+    if lang is None or len(args) > 2:
+        await tell(bot, message.chat.id, "Write: /greeting <lang> [new|returning], then the "
+                                         "new text on the next lines.")
+        return
+    check = oa.check_template(knowledge, GREETING_KEYS[kind], lang, text, settings.shop_name,
+                              now)
+    await _offer(message, bot, state, check,
+                 f"A {kind} shopper who writes now ({now:%H:%M}) gets:")
+
+
+async def _offer(message: Message, bot: Bot, state: FSMContext, check: oa.TemplateCheck,
+                 heading: str) -> None:
+    """The preview with Save / Cancel (P9: a negative wording only with an explicit
+    confirmation); the edit waits in the owner's dialogue state."""
     if not check.savable:
         await tell(bot, message.chat.id, "Refused:\n" + "\n".join(check.errors))
         return
-    lines = [f"Preview for a sample customer:\n{check.preview}"]
+    lines = [f"{heading}\n{check.preview}"]
     await state.set_state(OwnerDialogue.template)
     await state.set_data({"key": check.key, "lang": check.lang, "text": check.text})
     buttons = [("Save", "own:tpl:save"), ("Cancel", "own:tpl:cancel")]

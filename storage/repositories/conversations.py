@@ -108,6 +108,13 @@ class ConversationRepo:
             return None, None, 0
         return row[0], row[1], int(row[2] or 0)
 
+    async def latest_of(self, customer_id: int) -> Conversation | None:
+        """The customer's newest conversation, open or closed."""
+        return await self.session.scalar(
+            select(Conversation).where(Conversation.customer_id == customer_id)
+            .order_by(Conversation.id.desc()).limit(1)
+        )
+
     async def has_earlier(self, customer_id: int, before_id: int) -> bool:
         """Did this customer talk to the shop before this conversation (P3 "welcome back")?"""
         query = select(

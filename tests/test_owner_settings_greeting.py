@@ -1,0 +1,121 @@
+"""Dispatcher tests, in Chinese where the shop is: every setting /settings shows can be changed
+from Telegram or says plainly why not (/cap 3, the shop's default cap, used to be a dead end),
+and one greeting edit reaches a new shopper at any hour, exactly as previewed (P3)."""
+
+from __future__ import annotations
+
+import html
+import itertools
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.services import owner_admin as oa
+from bot.services.knowledge import KnowledgeBase
+from bot.services.queue import QueueService
+from bot.settings import Settings
+from storage.repositories import Repo
+from tests.fakes.updates import message_update
+from tests.test_agent_console import MORNING, _customer_chat
+from tests.test_owner_flow import GROUP, OWNER, FileSession, Harness
+
+SH = ZoneInfo("Asia/Shanghai")
+ALICE, BOB = 901, 902
+
+
+@pytest.fixture
+async def h(settings: Settings) -> AsyncIterator[Harness]:
+    settings = settings.model_copy(update={"agent_chat_id": GROUP})
+    at = datetime(2026, 5, 5, 8, tzinfo=SH).astimezone(UTC)  # a Tuesday, 08:00 shop time
+    h = await Harness.start(settings, at, FileSession(), ids=itertools.count(1000))
+    yield h
+    await h.app.close()
+
+
+async def test_cap_3_sets_the_shops_default_cap_from_telegram(h: Harness) -> None:
+    assert await h.say(OWNER, "/cap 3") == ["agent_cap = 3"]
+    shown = "\n".join(await h.say(OWNER, "/settings"))
+    assert "agent_cap: 3" in shown
+    refused = "\n".join(await h.say(OWNER, "/cap 0"))
+    assert "Not changed" in refused and "between 1 and 100" in refused
+
+
+async def test_the_owners_default_cap_decides_assignment(repo: Repo) -> None:
+    """The queue reads the owner's /cap at each assignment (the shop file's 5 otherwise)."""
+    await repo.agents.ensure([ALICE, BOB])
+    queue = QueueService(default_cap=5)
+    await oa.change_setting(repo, OWNER, "agent_cap", "1")
+    got = [await queue.assign(repo, await _customer_chat(repo, 7100 + i, MORNING), MORNING)
+           for i in range(3)]
+    assert got == [ALICE, BOB, None]  # both at the owner's cap of 1: the third waits
+
+
+@pytest.mark.parametrize("name", list(oa.SHOP_FILE_REASONS))
+async def test_settings_kept_in_the_shop_file_say_plainly_why(h: Harness, name: str) -> None:
+    reply = html.unescape("\n".join(await h.say(OWNER, f"/set {name} 1")))
+    assert reply.startswith("Not changed") and "restart" in reply
+    assert oa.SHOP_FILE_REASONS[name] in reply
+
+
+async def test_every_setting_shown_is_changeable_or_explained(h: Harness) -> None:
+    shown = "\n".join(await h.say(OWNER, "/settings"))
+    names = [line.split(":", 1)[0] for line in shown.splitlines() if ":" in line]
+    for name in names:
+        if name == "shifts":
+            continue  # /setshift, /shifts
+        assert name in oa.SETTING_RULES or name in oa.SHOP_FILE_REASONS, name
+
+
+# ------------------------------------------------------------------ one greeting (P3)
+WORDING = "{time_of_day}，{customer_name}！欢迎来到{shop_name}～新品八折，随便看看吧"
+
+
+async def new_shopper_greeting(h: Harness, user: int, hour: int) -> str:
+    """A new shopper named 小林 (the preview's sample name) writes at ``hour`` shop time."""
+    h.clock.at = datetime(2026, 5, 5, hour, tzinfo=SH).astimezone(UTC)
+    h.session.requests.clear()
+    await h.feed(message_update(next(h.ids), user, "在吗", first_name="小林"))
+    return h.sent(user)[0]
+
+
+async def test_one_greeting_edit_is_what_a_new_shopper_gets_at_any_hour_P3(h: Harness) -> None:
+    preview = await h.say(OWNER, f"/greeting zh\n{WORDING}")
+    heading, _, shown = preview[-1].partition("\n")
+    assert "08:00" in heading and shown.startswith("早上好，小林！欢迎来到")
+    assert await h.tap(OWNER, "own:tpl:save")
+    assert await new_shopper_greeting(h, 7001, 8) == shown, "the preview is the greeting"
+    for user, hour, word in ((7002, 14, "下午好"), (7003, 21, "晚上好")):
+        greeting = await new_shopper_greeting(h, user, hour)
+        assert greeting.startswith(f"{word}，小林！欢迎来到") and "新品八折" in greeting
+        h.clock.at = datetime(2026, 5, 5, hour, tzinfo=SH).astimezone(UTC)
+        overview = "\n".join(await h.say(OWNER, "/greeting"))
+        now_line = next(line for line in overview.splitlines()
+                        if line.startswith("  → now:"))  # the first: zh, a new shopper
+        assert now_line == f"  → now: {greeting}"
+
+
+async def test_greeting_refusals_name_the_problem(h: Harness) -> None:
+    refused = "\n".join(await h.say(OWNER, "/greeting zh\n{time_of_day}{coupon}，欢迎"))
+    assert refused.startswith("Refused:") and "{coupon}" in refused
+    usage = html.unescape("\n".join(await h.say(OWNER, "/greeting fr\n你好")))
+    assert "/greeting <lang>" in usage
+
+
+async def test_an_edit_of_an_old_greeting_key_in_the_database_carries_over(
+    repo: Repo, settings: Settings,
+) -> None:
+    """A shop upgraded from the 16 greetings: the owner's stored edit of one of them (here the
+    morning one) is the greeting at every hour now, its 早上好 become {time_of_day}."""
+    await repo.templates.upsert(key="greeting.morning_new_2", lang="zh", category="greeting",
+                                text="早上好呀{customer_name}～{shop_name}上新啦",
+                                tags=["morning", "new"])
+    await repo.commit()
+    knowledge = KnowledgeBase(settings)
+    await knowledge.reload(repo)
+    assert knowledge.catalogue.get("greeting.welcome", "zh").text == (  # type: ignore[union-attr]
+        "{time_of_day}呀{customer_name}～{shop_name}上新啦")
+    evening = oa.greeting_now(knowledge, "zh", datetime(2026, 5, 5, 20), "松线小铺",
+                              returning=False)
+    assert evening == "晚上好呀小林～松线小铺上新啦"
