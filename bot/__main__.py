@@ -37,8 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     from bot.runner import run  # aiogram is slow to import: only after the settings are good
 
+    web = "--web" in argv  # the offline playground: widget + agent panel in the browser
+    if web and not settings.offline:
+        print("--web is the offline playground (no BOT_TOKEN); with a token, set "
+              "WEB_CHAT_LISTEN to serve the web chat beside Telegram", file=sys.stderr)
+        return 2
     try:
-        asyncio.run(run(settings))
+        asyncio.run(run(settings, web_playground=web))
     except KeyboardInterrupt:
         pass
     return 0

@@ -107,11 +107,30 @@ class Settings(BaseModel):
     webhook_url: str | None = Field(default=None, pattern=r"^https?://")
     webhook_secret: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,256}$")
     webhook_listen: str = Field(default="127.0.0.1:8080", pattern=r"^[^:\s]*:\d{1,5}$")
+    # The web chat (bot/web): listens when set (always in the offline playground); the sites
+    # allowed to embed it (Origin checked on the WebSocket; the bot's own pages always are);
+    # the visitors' token secret (unset: generated once, kept in the database); rate limits.
+    web_chat_listen: str | None = Field(default=None, pattern=r"^[^:\s]*:\d{1,5}$")
+    web_chat_origins: tuple[str, ...] = ()
+    web_chat_secret: str | None = Field(default=None, min_length=16)
+    web_chat_visitor_per_minute: int = Field(default=20, ge=1)
+    web_chat_ip_per_minute: int = Field(default=120, ge=1)
 
     @field_validator("owner_ids", "agent_ids", "sla_holding_backoff", mode="before")
     @classmethod
     def _ids(cls, value: Any) -> Any:
         return _split_ids(value)
+
+    @field_validator("web_chat_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v.strip().rstrip("/") for v in value.split(",") if v.strip()]
+        for origin in value or ():
+            if not str(origin).startswith(("http://", "https://")) or "/" in str(origin)[8:]:
+                raise ValueError(f"{origin!r}: an origin is scheme://host[:port], e.g. "
+                                 "https://shop.example")
+        return value
 
     @field_validator("sla_holding_backoff")
     @classmethod
@@ -196,6 +215,11 @@ ENVIRONMENT = {
     "ORDERS_API_TOKEN": "orders_api_token",
     "ORDERS_API_PORT": "orders_api_port",
     "ORDERS_API_HOST": "orders_api_host",
+    "WEB_CHAT_LISTEN": "web_chat_listen",
+    "WEB_CHAT_ORIGINS": "web_chat_origins",
+    "WEB_CHAT_SECRET": "web_chat_secret",
+    "WEB_CHAT_VISITOR_PER_MINUTE": "web_chat_visitor_per_minute",
+    "WEB_CHAT_IP_PER_MINUTE": "web_chat_ip_per_minute",
 }
 
 # Shop-file key → Settings field, where they differ.

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.services.availability import Staffing, on_duty_agents, said_values
 from bot.services.canned import Canned, search
+from bot.services.channels import WEB
 from bot.services.escalation import agent_display_name
 from bot.services.flood import FLOOD_WINDOW, digest_text
 from bot.services.knowledge import KnowledgeBase
@@ -138,7 +139,11 @@ class AgentConsole:
         """Relay: make sure the topic exists (card first), copy the message into it, then post
         what the bot answered (a FAQ answer, the queue place) as the console's own lines."""
         topic = await self.ensure_topic(repo, customer, conversation)
-        if message is not None and message.telegram_message_id is not None:
+        if message is not None and customer.channel == WEB:
+            # A web visitor's message has no Telegram twin to copy: its text is posted (escaped
+            # by the port), marked with the channel.
+            await self._post(topic, f"🌐 {message.text}")
+        elif message is not None and message.telegram_message_id is not None:
             reply_to = None
             if reply_to_message_id is not None:
                 reply_to = await repo.agents.topic_twin(customer.chat_id, reply_to_message_id)
@@ -338,7 +343,8 @@ class AgentConsole:
         if reply_to is not None:
             shopper_reply = await repo.agents.shopper_twin(chat.topic.chat_id, reply_to)
         customer = chat.customer
-        if as_text and kind not in CAPTIONED:
+        # A web visitor's browser gets the text (a photo's caption); nothing to copy there.
+        if customer.channel == WEB or (as_text and kind not in CAPTIONED):
             sent = await self.port.send_text(customer.chat_id, text, reply_to=shopper_reply)
         else:  # a rewritten caption travels with its photo (or video, file …), never alone
             sent = await self.port.copy(chat.topic.chat_id, topic_message_id, customer.chat_id,
@@ -685,7 +691,9 @@ class AgentConsole:
         agent = None
         if conversation is not None and conversation.agent_id is not None:
             agent = await repo.agents.by_telegram_id(conversation.agent_id)
-        return f"{customer.name or 'Shopper'} #{customer.id} · {status_label(conversation, agent)}"
+        channel = "🌐 web · " if customer.channel == WEB else ""  # where the shopper writes from
+        return (f"{channel}{customer.name or 'Shopper'} #{customer.id} · "
+                f"{status_label(conversation, agent)}")
 
     async def _remember_agent(self, repo: Repo, post: AgentPost,
                               conversation: Conversation | None = None) -> None:

@@ -56,7 +56,8 @@ def search(
     """
     query = query.strip()
     phrases = [p for p in catalogue.all()
-               if p.lang == lang and p.category != "negative" and _usable(p, values)]
+               if p.lang == lang and p.category != "negative" and "widget" not in p.tags
+               and _usable(p, values)]
     results: list[Canned] = []
     seen: set[str] = set()
 

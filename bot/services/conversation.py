@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.services.availability import format_next_open, said_values
+from bot.services.channels import channel_of
 from bot.services.escalation import EscalationService
 from bot.services.flood import FLOOD_WINDOW, Burst, burst_of
 from bot.services.inbound import BUTTON, Choice, Inbound, Shopper, command_of
@@ -221,8 +222,10 @@ class ConversationService:
             shopper.user_id, now - FLOOD_WINDOW)
         seen = dict(chat_id=shopper.chat_id, name=shopper.name, username=shopper.username,
                     language_code=shopper.language_code, now=now)
+        channel = channel_of(shopper.user_id)  # web visitors have ids of their own
         if customer is None:
-            customer = await repo.customers.create(telegram_user_id=shopper.user_id, **seen)
+            customer = await repo.customers.create(telegram_user_id=shopper.user_id,
+                                                   channel=channel, **seen)
         else:
             repo.customers.record_seen(customer, **seen)
         idle = timedelta(minutes=self.settings.conversation_idle_minutes)
@@ -238,7 +241,8 @@ class ConversationService:
             # "好的谢谢" after /close: a closing reply (P8); its burst is counted when answered
             return customer, ended, False, None
         lang = self._language(text, customer.language_code)
-        return customer, await repo.conversations.start(customer.id, lang, now), True, 0
+        return customer, await repo.conversations.start(customer.id, lang, now,
+                                                        channel=channel), True, 0
 
     async def _just_closed(
         self, repo: Repo, customer: Customer, text: str, now: datetime

@@ -70,7 +70,8 @@ class TicketService:
         if kind == TicketKind.COMPLAINT:
             # P20: every complaint reaches a person, whatever else happens.
             if conversation is None:
-                conversation = await repo.conversations.start(customer.id, "zh", now)
+                conversation = await repo.conversations.start(customer.id, "zh", now,
+                                                                channel=customer.channel)
                 ticket.conversation_id = conversation.id
             await self.escalation.escalate(repo, conversation, "complaint", now)
         return ticket

@@ -50,6 +50,8 @@ class Customer(Base):
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     blocked_at: Mapped[datetime | None]
+    # Where the shopper writes from: "telegram" or "web" (the shop's own site; bot/web).
+    channel: Mapped[str] = mapped_column(String(16), default="telegram", server_default="telegram")
 
 
 class Conversation(Base):
@@ -87,6 +89,8 @@ class Conversation(Base):
     first_human_reply_at: Mapped[datetime | None]
     # Holding replies sent for the shopper's latest message (P2 back-off; lifecycle.py).
     holding_sent: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The customer's channel when it opened (reports count conversations per channel).
+    channel: Mapped[str] = mapped_column(String(16), default="telegram", server_default="telegram")
 
 
 class Message(Base):

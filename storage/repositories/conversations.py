@@ -122,10 +122,11 @@ class ConversationRepo:
         )
         return bool(await self.session.scalar(query))
 
-    async def start(self, customer_id: int, language: str, now: datetime) -> Conversation:
+    async def start(self, customer_id: int, language: str, now: datetime,
+                    channel: str = "telegram") -> Conversation:
         conversation = Conversation(
             customer_id=customer_id, language=language, opened_at=now, last_activity_at=now,
-            state=ConversationState.BOT,
+            state=ConversationState.BOT, channel=channel,
         )
         self.session.add(conversation)
         await self.session.flush()

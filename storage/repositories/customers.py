@@ -64,11 +64,12 @@ class CustomerRepo:
 
     async def create(
         self, *, telegram_user_id: int, chat_id: int, name: str, username: str | None,
-        language_code: str | None, now: datetime,
+        language_code: str | None, now: datetime, channel: str = "telegram",
     ) -> Customer:
         customer = Customer(
             telegram_user_id=telegram_user_id, chat_id=chat_id, name=clean_name(name),
             username=username, language_code=language_code, first_seen_at=now, last_seen_at=now,
+            channel=channel,
         )
         self.session.add(customer)
         await self.session.flush()

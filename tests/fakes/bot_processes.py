@@ -166,7 +166,7 @@ def polling_env(api_url: str, database_url: str, token: str) -> dict[str, str]:
 
 @asynccontextmanager
 async def polling_bot(
-    server: FakeTelegramServer, data: Path, **settings: str
+    server: FakeTelegramServer, data: Path, *, ready_timeout: float = 60.0, **settings: str
 ) -> AsyncIterator[None]:
     """One bot started exactly as README says (``./run.sh bot``), long-polling ``server``.
 
@@ -189,7 +189,7 @@ async def polling_bot(
             stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
         )
     try:
-        await server.wait_for(lambda call: call.method == "getUpdates", timeout=60)
+        await server.wait_for(lambda call: call.method == "getUpdates", timeout=ready_timeout)
         yield
     finally:
         if process.returncode is None:

@@ -33,6 +33,7 @@ def tables(report: Report) -> dict[str, Table]:
         ("conversations", v.conversations), ("shopper_messages", v.shopper_messages),
         ("agent_messages", v.agent_messages), ("customers", v.customers),
         ("new_customers", v.new_customers), ("returning_customers", v.returning_customers),
+        *((f"conversations_{name}", count) for name, count in sorted(v.by_channel.items())),
         ("resolved_without_human", b.resolved_without_human),
         ("resolved_share", b.resolved_share), ("faq_questions", b.faq_questions),
         ("faq_hits", b.faq_hits), ("faq_hit_rate", b.faq_hit_rate),

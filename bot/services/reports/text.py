@@ -60,6 +60,9 @@ def render_text(report: Report, lang: str = "zh", *, with_agents: bool = True) -
         f"{L('shopper_messages')} {v.shopper_messages} · {L('agent_messages')} "
         f"{v.agent_messages} · {L('customers')} {v.customers} "
         f"({L('new')} {v.new_customers}, {L('returning')} {v.returning_customers})"
+        + (f" · {L('channels')}: " + ", ".join(
+            f"{L('channel_' + name)} {count}" for name, count in sorted(v.by_channel.items()))
+           if set(v.by_channel) - {"telegram"} else "")  # shown once another channel is used
     )
     escalations = ", ".join(f"{L('reason_' + k)} {n}" for k, n in b.escalations.items()) or "0"
     lines.append(

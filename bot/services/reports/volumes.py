@@ -43,6 +43,9 @@ async def collect(scope: Scope, report: Report, agents: dict[int, AgentSection])
         new_customers=int(new),
         returning_customers=int(customers) - int(new),
     )
+    report.volumes.by_channel = {str(channel): int(count) for channel, count in (
+        await session.execute(select(Conversation.channel, func.count())
+                              .where(opened).group_by(Conversation.channel))).all()}
     # Per agent: conversations they own, messages they wrote.
     for agent_id, count in (await session.execute(
         select(Conversation.agent_id, func.count())

@@ -1,0 +1,319 @@
+"""The web chat (bot/web) in one process, without a browser: WebSocket in, events out.
+
+One app per back end for the module (start-up is the expensive part); every test is a new
+visitor. The agents' forum stays on Telegram: its calls are recorded by the recording session.
+What a browser does (rendering, reload, XSS in the DOM) is in tests/test_web_browser.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiogram.types import Update
+from sqlalchemy import select
+
+from bot.app import build_app, build_dispatcher
+from bot.services.channels import WEB, WEB_ID_BASE, channel_of
+from bot.settings import load_settings
+from bot.web.hub import Hub
+from bot.web.identity import VisitorTokens, update_id_for
+from bot.web.server import RateLimit, serving
+from storage.models import Conversation, Customer, Message
+from tests.backends import postgres_db_url, redis_problem, selected_backends
+from tests.fakes.bot_processes import free_port
+from tests.fakes.recording_session import RecordingSession
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+GROUP = -1009990020  # the agents' forum supergroup
+AGENT = 920
+SHOP_SITE = "https://shop.example"
+WAIT = 10.0
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def web_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    if request.param not in selected_backends(request.config):
+        pytest.skip(f"back end {request.param} not selected")
+    if request.param == "postgres":
+        yield from postgres_db_url()
+    else:
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('web') / 'shop.sqlite3'}"
+
+
+class Chat:
+    """The running web chat and a recording of what reached Telegram (the agents' group)."""
+
+    def __init__(self, port: int, session: RecordingSession, app: Any, dp: Any) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.session, self.app, self.dp = session, app, dp
+        self.client = aiohttp.ClientSession()
+
+    async def visitor(self, token: str | None = None, *, origin: str | None = None,
+                      name: str = "小林", lang: str = "zh") -> Visitor:
+        ws = await self.client.ws_connect(f"{self.url}/chat/ws",
+                                          headers={"Origin": origin or self.url})
+        await ws.send_json({"t": "hello", "token": token, "lang": lang, "name": name})
+        hello = await asyncio.wait_for(ws.receive_json(), WAIT)
+        assert hello["t"] == "hello"
+        return Visitor(ws, hello)
+
+
+class Visitor:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, hello: dict[str, Any]) -> None:
+        self.ws, self.hello, self.token = ws, hello, hello["token"]
+        self.n = 0
+
+    async def say(self, text: str) -> str:
+        self.n += 1
+        cid = f"c{self.n}"
+        await self.ws.send_json({"t": "text", "text": text, "cid": cid})
+        return cid
+
+    async def next(self, kind: str = "msg", where: Any = lambda e: True) -> dict[str, Any]:
+        """The next event of ``kind`` that matches (others are skipped)."""
+        async def find() -> dict[str, Any]:
+            while True:
+                event = await self.ws.receive_json()
+                if event.get("t") == kind and where(event):
+                    return event
+        return await asyncio.wait_for(find(), WAIT)
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def chat(web_db_url: str) -> AsyncIterator[Chat]:
+    settings = load_settings({
+        "DATABASE_URL": web_db_url, "AGENT_IDS": str(AGENT), "AGENT_CHAT_ID": str(GROUP),
+        "SERVICE_HOURS": "always", "WEB_CHAT_ORIGINS": SHOP_SITE,
+        "WEB_CHAT_VISITOR_PER_MINUTE": "12", "WEB_CHAT_IP_PER_MINUTE": "100000",
+    })
+    session = RecordingSession()
+    app = await build_app(settings, session=session)
+    dp = build_dispatcher(app)
+    port = free_port()
+    async with serving(app, dp, listen=f"127.0.0.1:{port}"):
+        chat = Chat(port, session, app, dp)
+        try:
+            yield chat
+        finally:
+            await chat.client.close()
+    await app.close()
+
+
+async def test_ask_and_answer_stored_first_as_a_web_customer(chat: Chat) -> None:
+    """The FAQ answers a web visitor in their language; the message is stored (with its
+    update id) and the customer and conversation say channel "web"."""
+    visitor = await chat.visitor(lang="en", name="Eve")
+    await visitor.say("how long does shipping take?")
+    greeting = await visitor.next()
+    assert "Eve" in greeting["text"]
+    answer = await visitor.next(where=lambda e: "days" in e["text"])
+    assert "Suzhou" in answer["text"]
+    async with chat.app.sessions() as db:
+        customer = await db.scalar(select(Customer).where(Customer.name == "Eve"))
+        assert customer is not None and customer.channel == WEB
+        assert channel_of(customer.telegram_user_id) == WEB
+        conversation = await db.scalar(select(Conversation).where(
+            Conversation.customer_id == customer.id))
+        assert conversation is not None and conversation.channel == WEB
+        stored = await db.scalar(select(Message).where(
+            Message.conversation_id == conversation.id, Message.sender == "shopper"))
+        assert stored is not None and stored.handled_at is not None
+        assert stored.update_id == update_id_for(customer.telegram_user_id, "c1")
+    await visitor.ws.close()
+
+
+async def test_history_on_reconnect_and_no_history_for_a_forged_token(chat: Chat) -> None:
+    """The signed token resumes the conversation; a token for another number (or unsigned)
+    is a new visitor who sees nothing of the first one's."""
+    first = await chat.visitor(name="阿明")
+    await first.say("你们发什么快递？")
+    await first.next()  # the greeting
+    await first.next()  # the answer
+    await first.ws.close()
+    again = await chat.visitor(first.token)
+    assert again.token == first.token
+    texts = [m["text"] for m in again.hello["history"]]
+    assert "你们发什么快递？" in texts and len(texts) >= 3
+    await again.ws.close()
+    prefix, number, signature = first.token.split(".")
+    neighbour = f"{int(number, 16) + 1:x}"
+    for forged in (f"{prefix}.{neighbour}.{signature}", f"{prefix}.{number}.{'0' * 32}",
+                   f"{prefix}.{number}", "v1..", "x" * 500):
+        stranger = await chat.visitor(forged)
+        assert stranger.token != first.token
+        assert stranger.hello["history"] == []
+        await stranger.ws.close()
+
+
+async def test_origins_checked_on_the_websocket(chat: Chat) -> None:
+    """The bot's own pages and WEB_CHAT_ORIGINS may open the socket; other sites and clients
+    without an Origin get 403."""
+    shop = await chat.visitor(origin=SHOP_SITE)
+    await shop.ws.close()
+    for headers in ({"Origin": "https://evil.example"}, {}):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await chat.client.ws_connect(f"{chat.url}/chat/ws", headers=headers)
+        assert refused.value.status == 403
+
+
+async def test_pages_carry_a_content_security_policy(chat: Chat) -> None:
+    async with chat.client.get(f"{chat.url}/chat/") as page:
+        policy = page.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "default-src 'none'" in policy
+        assert "frame-ancestors 'none'" in policy
+        assert 'src="/chat/widget.js"' in await page.text()
+    async with chat.client.get(f"{chat.url}/chat/widget.js") as script:
+        body = await script.text()
+        assert script.headers["Content-Type"].startswith("text/javascript")
+        assert "innerHTML" not in body.replace("never innerHTML", "")
+
+
+async def test_too_long_is_refused_with_the_shops_words_and_not_stored(chat: Chat) -> None:
+    visitor = await chat.visitor(lang="en")
+    cid = await visitor.say("x" * 4097)
+    error = await visitor.next("error")
+    assert error["code"] == "too_long" and error["cid"] == cid
+    assert "4096" in error["text"]
+    async with chat.app.sessions() as db:
+        assert await db.scalar(select(Message).where(Message.text == "x" * 4097)) is None
+    # A frame over the size limit closes the socket (aiohttp refuses to read it).
+    await visitor.ws.send_str(json.dumps({"t": "text", "text": "y" * 20000}))
+    closed = await asyncio.wait_for(visitor.ws.receive(), WAIT)
+    assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                           aiohttp.WSMsgType.CLOSING)
+
+
+async def test_rate_limit_per_visitor(chat: Chat) -> None:
+    """12 a minute on average (the test's setting), bursts of 3: the fourth at once is
+    refused with the shop's words, and is not stored."""
+    visitor = await chat.visitor(lang="en")
+    for n in range(4):
+        await visitor.ws.send_json({"t": "text", "text": f"ok {n}", "cid": f"r{n}"})
+    error = await visitor.next("error")
+    assert error["code"] == "slow_down" and error["cid"] == "r3"
+    await visitor.ws.close()
+
+
+async def test_rate_limit_bucket_refills() -> None:
+    limit = RateLimit(60)  # one a second, bursts of 15
+    assert all(limit.allow("ip", now=0.0) for _ in range(15))
+    assert not limit.allow("ip", now=0.0)
+    assert limit.allow("ip", now=1.01)
+    assert limit.allow("other", now=0.0)
+
+
+async def test_tokens_are_signed_and_ids_are_web_ids() -> None:
+    tokens = VisitorTokens("s" * 32)
+    token, user_id = tokens.issue()
+    assert tokens.verify(token) == user_id and user_id >= WEB_ID_BASE
+    assert VisitorTokens("t" * 32).verify(token) is None  # another shop's secret
+    assert channel_of(user_id) == WEB and channel_of(7_000_000_000) == "telegram"
+    assert update_id_for(user_id, "a") == update_id_for(user_id, "a") != update_id_for(
+        user_id, "b")
+
+
+async def test_escalation_reaches_the_agents_topic_and_the_agents_reply_the_browser(
+        chat: Chat) -> None:
+    """A hostile name is escaped in the topic's name and card (HTML parse mode); the topic
+    says "web"; an agent's reply in the topic arrives live, as plain text."""
+    name = '<img src=x onerror="alert(1)">Eve'
+    visitor = await chat.visitor(lang="en", name=name)
+    await visitor.say("I want to talk to a human")
+    await visitor.next(where=lambda e: "colleague" in e["text"] or "team" in e["text"])
+    # The relay to the topic runs after the shopper's answer went out: wait for its card.
+    card = await _recorded(chat, lambda r: r.__api_method__ == "sendMessage"
+                           and r.chat_id == GROUP and "Customer card" in r.text
+                           and "onerror" in r.text)
+    topic = next(t for t in chat.session.requests_of("createForumTopic") if "onerror" in t.name)
+    assert topic.name.startswith("🌐 web · ")
+    assert html.escape(name, quote=False) in card.text and name not in card.text
+    thread = (await _topic_thread(chat, name))
+    reply = "Hi <b>Eve</b>, Ann here & happy to help"
+    update = Update.model_validate({"update_id": 777001, "message": {
+        "message_id": 55, "date": 1, "text": reply, "message_thread_id": thread,
+        "is_topic_message": True,
+        "chat": {"id": GROUP, "type": "supergroup", "title": "Agents", "is_forum": True},
+        "from": {"id": AGENT, "is_bot": False, "first_name": "Ann"}}},
+        context={"bot": chat.app.bot})
+    await chat.dp.feed_update(chat.app.bot, update)
+    shown = await visitor.next(where=lambda e: "Ann here" in e["text"])
+    assert shown["text"] == reply  # plain text: the widget renders it with textContent
+    await visitor.ws.close()
+
+
+async def _recorded(chat: Chat, match: Any) -> Any:
+    for _ in range(int(WAIT / 0.02)):
+        found = [r for r in chat.session.requests if match(r)]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.02)
+    raise AssertionError("not sent to Telegram in time")
+
+
+async def _topic_thread(chat: Chat, name: str) -> int:
+    from storage.models.agents import CustomerTopic
+
+    async with chat.app.sessions() as db:
+        customer = await db.scalar(select(Customer).where(Customer.name == name))
+        assert customer is not None
+        topic = await db.scalar(select(CustomerTopic).where(
+            CustomerTopic.customer_id == customer.id))
+        assert topic is not None
+        return topic.thread_id
+
+
+async def test_redis_hub_reaches_another_process() -> None:
+    """Two hubs on one Redis: an event published by one reaches a listener on the other."""
+    if problem := redis_problem():
+        pytest.skip(f"Redis: {problem}")
+    from tests.backends import REDIS_URL
+
+    here, there = Hub(REDIS_URL, "t1"), Hub(REDIS_URL, "t1")
+    await here.start()
+    await there.start()
+    got: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    class Listener:
+        def deliver(self, event: dict[str, Any]) -> None:
+            got.put_nowait(event)
+
+    listener = Listener()
+    key = WEB_ID_BASE + 12345
+    there.attach(key, listener)
+    try:
+        await here.publish(key, {"t": "msg", "text": "from the other process"})
+        assert (await asyncio.wait_for(got.get(), WAIT))["text"] == "from the other process"
+        await here.publish(key + 1, {"t": "msg", "text": "someone else's"})
+        await here.publish(key, {"t": "msg", "text": "second"})
+        assert (await asyncio.wait_for(got.get(), WAIT))["text"] == "second"
+    finally:
+        there.detach(key, listener)
+        await here.stop()
+        await there.stop()
+
+
+
+async def test_reports_count_conversations_per_channel(chat: Chat) -> None:
+    """The period report splits conversations by channel once the web chat is used."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.services.reports.build import build_report
+    from bot.services.reports.export import tables
+    from bot.services.reports.text import render_text
+
+    now = datetime.now(UTC)
+    async with chat.app.sessions() as db:
+        report = await build_report(db, now - timedelta(days=1), now + timedelta(minutes=1),
+                                    "Asia/Shanghai", compare=False)
+    assert report.volumes.by_channel.get("web", 0) >= 1
+    assert "网页" in render_text(report, "zh") and "web" in render_text(report, "en")
+    summary = dict((row[0], row[1]) for row in tables(report)["summary"])
+    assert summary["conversations_web"] == str(report.volumes.by_channel["web"])
