@@ -24,6 +24,7 @@ from bot.services.escalation import EscalationService
 from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
 from bot.services.lifecycle import Lifecycle
 from bot.services.products.desk import CatalogueDesk
+from bot.services.products.photos import PhotoFiles, media_root
 from bot.services.products.sync import sync_catalogue_from_file
 from bot.services.queue import QueueService
 from bot.services.sla import ConsoleDesk, SlaClock
@@ -63,8 +64,11 @@ class App:
     console: AgentConsole | None = None  # the agents' forum console (issue 3)
     aftersales: AfterSales | None = None  # orders, tickets, surveys, notices (issue 6)
     sla: SlaClock | None = None  # the SLA clock (issue 4); the runner starts and stops it
+    photo_files: PhotoFiles | None = None  # catalogue pictures Telegram holds (file ids)
 
     async def close(self) -> None:
+        if self.photo_files is not None:
+            await self.photo_files.drain()
         await self.bot.session.close()
         await self.engine.dispose()
 
@@ -110,27 +114,32 @@ async def build_app(
     lifecycle = Lifecycle(settings)  # the one owner of every conversation's state and SLA
     queue = QueueService(settings.agent_cap, auto_assign=settings.agent_chat_id is not None,
                          lifecycle=lifecycle)
-    console = AgentConsole(settings, knowledge, queue, TelegramTopics(bot), BotReplier(bot),
+    photo_files = PhotoFiles(sessions, media_root(settings))  # catalogue pictures (P5, P6)
+
+    def replier() -> BotReplier:
+        return BotReplier(bot, photo_files)
+
+    console = AgentConsole(settings, knowledge, queue, TelegramTopics(bot), replier(),
                            clock, sessions)
     # "When can a person reply?" (P11 calendar, service hours, who is present): one answer
     # for the escalation reply, the FAQ's hours, the queue estimate and the SLA clock.
     staffing = Staffing(settings)
     escalation = EscalationService(queue, staffing=staffing, settings=settings,
                                    knowledge=knowledge)
-    aftersales = build_aftersales(settings, BotReplier(bot), clock, escalation, sessions)
+    aftersales = build_aftersales(settings, replier(), clock, escalation, sessions)
     catalogue = CatalogueDesk(knowledge, clock)  # P5/P6: products before the FAQ
     async with sessions() as db:
         await catalogue.reload(Repo(db))
     conversations = ConversationService(
-        settings, knowledge, BotReplier(bot), clock, escalation, orders=aftersales.desk,
+        settings, knowledge, replier(), clock, escalation, orders=aftersales.desk,
         catalogue=catalogue,
         relay=console if settings.agent_chat_id is not None else None,
     )
     # P1/P2/P24: holding replies, nudges and reassignment when people are slow (issue 4).
-    sla = SlaClock(settings, sessions, knowledge, BotReplier(bot), clock,
+    sla = SlaClock(settings, sessions, knowledge, replier(), clock,
                    desk=ConsoleDesk(console), staffing=staffing, lifecycle=lifecycle)
     return App(settings, bot, engine, sessions, knowledge, conversations, clock, console,
-               aftersales=aftersales, sla=sla)
+               aftersales=aftersales, sla=sla, photo_files=photo_files)
 
 
 def build_dispatcher(app: App) -> Dispatcher:

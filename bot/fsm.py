@@ -11,12 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from copy import copy
+from typing import Any
 
-from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, StorageKey
-from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.exceptions import DataNotDictLikeError
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, StateType, StorageKey
+from aiogram.fsm.storage.memory import MemoryStorage, MemoryStorageRecord
 from aiogram.fsm.storage.redis import DefaultKeyBuilder, RedisEventIsolation, RedisStorage
+
+from bot.locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +33,87 @@ log = logging.getLogger(__name__)
 LOCK_TIMEOUT = 10.0
 
 
+#: Dialogues (FSM records) kept in memory at most; beyond it the least recently used goes.
+MEMORY_RECORDS = 10_000
+
+
 def build_fsm(
     redis_url: str | None, *, prefix: str = "fsm"
 ) -> tuple[BaseStorage, BaseEventIsolation]:
-    """RedisStorage + RedisEventIsolation when ``redis_url`` is set, else in-process ones."""
+    """RedisStorage + RedisEventIsolation when ``redis_url`` is set, else in-process ones
+    that keep nothing for a user who has no dialogue open and nobody waiting (P16-style
+    minimal memory, and a bounded process: see ``PrunedMemoryStorage``)."""
     if not redis_url:
-        return MemoryStorage(), SimpleEventIsolation()
+        return PrunedMemoryStorage(), PrunedEventIsolation()
     storage = RedisStorage.from_url(
         redis_url, key_builder=DefaultKeyBuilder(prefix=prefix, with_destiny=True)
     )
     isolation = RenewingRedisIsolation(storage.redis, key_builder=storage.key_builder)
     return storage, isolation
+
+
+class PrunedMemoryStorage(MemoryStorage):
+    """aiogram's MemoryStorage keeps a record for every user it was ever asked about (even a
+    read creates one). Here reading creates nothing, a record with no state and no data is
+    dropped, and at most ``limit`` records are kept (least recently used out first)."""
+
+    def __init__(self, limit: int = MEMORY_RECORDS) -> None:
+        super().__init__()
+        self.limit = limit
+        self.records: OrderedDict[StorageKey, MemoryStorageRecord] = OrderedDict()
+
+    def _touch(self, key: StorageKey) -> MemoryStorageRecord:
+        record = self.records.pop(key, None) or MemoryStorageRecord()
+        self.records[key] = record
+        while len(self.records) > self.limit:
+            dropped, _ = self.records.popitem(last=False)
+            log.warning("dialogue state of %s dropped: over %s in memory", dropped, self.limit)
+        return record
+
+    def _settle(self, key: StorageKey, record: MemoryStorageRecord) -> None:
+        if record.state is None and not record.data:
+            self.records.pop(key, None)
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        record = self._touch(key)
+        record.state = state.state if isinstance(state, State) else state
+        self._settle(key, record)
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        record = self.records.get(key)
+        return record.state if record else None
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        if not isinstance(data, dict):
+            raise DataNotDictLikeError(f"Data must be a dict, got {type(data).__name__}")
+        record = self._touch(key)
+        record.data = data.copy()
+        self._settle(key, record)
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        record = self.records.get(key)
+        return record.data.copy() if record else {}
+
+    async def get_value(self, storage_key: StorageKey, dict_key: str,
+                        default: Any | None = None) -> Any | None:
+        record = self.records.get(storage_key)
+        return copy(record.data.get(dict_key, default)) if record else default
+
+
+class PrunedEventIsolation(BaseEventIsolation):
+    """One lock per user while their updates are handled or waiting; none kept afterwards
+    (aiogram's SimpleEventIsolation keeps a lock for every user ever seen)."""
+
+    def __init__(self) -> None:
+        self.locks = KeyedLocks()
+
+    @asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncIterator[None]:
+        async with self.locks.hold(key):
+            yield
+
+    async def close(self) -> None:
+        pass
 
 
 class RenewingRedisIsolation(RedisEventIsolation):

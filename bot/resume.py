@@ -144,6 +144,9 @@ class Resumer:
         )
         async with self.app.sessions() as db:
             rows = [Unanswered(*row) for row in (await db.execute(query)).all()]
+        # Attempts are remembered only for messages still unanswered: the rest is forgotten.
+        waiting = {row.message_id for row in rows}
+        self._attempts = {k: n for k, n in self._attempts.items() if k in waiting}
         busy = self.tracker.in_flight if self.tracker is not None else set()
         return [row for row in rows if row.update_id not in busy
                 and self._attempts.get(row.message_id, 0) < self.max_attempts]
@@ -155,6 +158,8 @@ class Resumer:
         if update is not None:
             # The dispatcher takes the shopper's lock itself (FSM events isolation).
             await self.dp.feed_update(self.app.bot, update)
+            if self.tracker is not None:  # only polling/webhook read these marks
+                self.tracker.failed.discard(update.update_id)
             return await self._answered(row.message_id)
         async with user_lock(self.dp.fsm.events_isolation, self.app.bot.id, row.chat_id,
                              row.user_id):

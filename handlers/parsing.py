@@ -41,6 +41,7 @@ def inbound_of(message: Message, update_id: int | None, *, edited: bool = False)
         edited=edited,
         reply_to_message_id=(message.reply_to_message.message_id
                              if message.reply_to_message else None),
+        file_unique_ids=tuple(size.file_unique_id for size in message.photo or ()),
     )
 
 

@@ -6,17 +6,26 @@ harness of ``test_agent_console``; pure functions are tested directly.
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import Update
 
+from bot.app import App, build_app
+from bot.clock import FixedClock
+from bot.fsm import PrunedMemoryStorage
+from bot.locks import KeyedLocks
 from bot.services import owner_admin as oa
 from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
 from bot.settings import Settings
 from phrases.tone import check_tone
-from storage.models import Event
+from storage.models import Conversation, Customer, Event
 from storage.repositories import Repo
 from tests import test_agent_console as console
-from tests.fakes.updates import PHOTO, user_json
+from tests.fakes.recording_session import RecordingSession
+from tests.fakes.updates import PHOTO, message_update, user_json
 from tests.test_agent_console import ALICE, GROUP, SHOPPER, H, queued
 
 h = console.h  # the console harness fixture, shared
@@ -105,3 +114,109 @@ async def test_owner_text_over_telegrams_limit_is_refused_on_save_with_the_limit
     fits = oa.check_template(kb, caption, "zh", "{product}｜{price}\n" + "棉" * 900)
     assert fits.savable
     assert await oa.save_template(repo, kb, 900, fits) == []
+
+
+# ------------------------------------------------------------------ per-user memory
+def _entries(obj: object) -> int:
+    """Per-user entries an FSM storage or isolation object holds in memory."""
+    return sum(len(v) for v in vars(obj).values() if isinstance(v, (dict, KeyedLocks)))
+
+
+async def test_in_memory_state_of_shoppers_is_not_kept_after_their_updates(h: H) -> None:
+    """Without Redis, the dialogue store and the per-user locks hold nothing for shoppers who
+    have no dialogue open once their updates are handled (aiogram's own keep one entry per
+    user ever seen), and the topic locks forget customers nobody waits for."""
+    for user in range(7000, 7040):
+        await h.feed(message_update(h.uid(), user, "你好"))
+    fsm = h.dp.fsm
+    assert _entries(fsm.storage) == 0 and _entries(fsm.events_isolation) == 0
+    assert h.app.console is not None and len(h.app.console._topic_locks) == 0
+
+
+async def test_dialogue_store_is_bounded_and_keeps_open_dialogues() -> None:
+    storage = PrunedMemoryStorage(limit=3)
+    keys = [StorageKey(bot_id=1, chat_id=u, user_id=u) for u in range(5)]
+    for key in keys:
+        await storage.set_state(key, "editing")
+        await storage.set_data(key, {"draft": key.user_id})
+    assert len(storage.records) == 3  # the least recently used went first
+    assert await storage.get_state(keys[0]) is None and await storage.get_data(keys[0]) == {}
+    assert await storage.get_value(keys[4], "draft") == 4
+    await storage.set_state(keys[4], None)
+    await storage.set_data(keys[4], {})
+    assert keys[4] not in storage.records
+
+
+async def test_keyed_locks_exclude_and_forget() -> None:
+    locks, order = KeyedLocks(), []
+
+    async def work(n: int) -> None:
+        async with locks.hold("shopper"):
+            order.append(("in", n))
+            await asyncio.sleep(0.01)
+            order.append(("out", n))
+
+    await asyncio.gather(*(work(n) for n in range(3)))
+    assert [kind for kind, _ in order] == ["in", "out"] * 3 and len(locks) == 0
+
+
+# ------------------------------------------------------------------ topic lock across processes
+class SlowTopics:
+    """A TopicPort whose topic creation takes a while, as Telegram's does under load."""
+
+    def __init__(self, created: list[str]) -> None:
+        self.created = created
+
+    async def create_topic(self, chat_id: int, name: str) -> int:
+        await asyncio.sleep(0.2)
+        self.created.append(name)
+        return 1000 + len(self.created)
+
+    async def rename_topic(self, *args: Any, **kw: Any) -> None: ...
+
+    async def send_text(self, *args: Any, **kw: Any) -> int | None:
+        return 1
+
+    async def copy(self, *args: Any, **kw: Any) -> int | None:
+        return 1
+
+    async def close_buttons(self, *args: Any, **kw: Any) -> None: ...
+
+
+async def test_two_processes_open_one_topic_for_a_shopper(db_url: str) -> None:
+    """Two processes (two apps on one PostgreSQL database, each with its own in-process locks)
+    open the same shopper's topic at once: one forum topic is created, not two."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("several processes share a database on PostgreSQL only (SQLite: one)")
+    apps = [await build_app(console.console_settings(db_url), session=RecordingSession(),
+                            clock=FixedClock(console.MORNING)) for _ in range(2)]
+    created: list[str] = []
+    try:
+        for app in apps:
+            assert app.console is not None
+            app.console.port = SlowTopics(created)
+        async with apps[0].sessions() as db:
+            repo = Repo(db)
+            customer = Customer(telegram_user_id=SHOPPER, chat_id=SHOPPER, name="小林")
+            db.add(customer)
+            await db.flush()
+            db.add(Conversation(customer_id=customer.id, opened_at=console.MORNING,
+                                last_activity_at=console.MORNING))
+            await repo.commit()
+            customer_id = customer.id
+
+        async def open_topic(app: App) -> int:
+            async with app.sessions() as db:
+                repo = Repo(db)
+                customer = await repo.customers.get(customer_id)
+                conversation = await repo.conversations.open_for_customer(customer_id)
+                assert app.console is not None and customer and conversation
+                topic = await app.console.ensure_topic(repo, customer, conversation)
+                await repo.commit()
+                return int(topic.thread_id)
+
+        threads = await asyncio.gather(*(open_topic(app) for app in apps))
+        assert len(created) == 1 and threads[0] == threads[1]
+    finally:
+        for app in apps:
+            await app.close()

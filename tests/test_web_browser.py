@@ -62,11 +62,15 @@ async def _shop_site(widget: str, name: str) -> tuple[web.AppRunner, str]:
     """The shop's own site: one page embedding the widget (the name attribute is hostile)."""
     body = SHOP_PAGE.format(widget=widget, name=html.escape(name, quote=True))
 
-    async def page(_: web.Request) -> web.Response:
-        return web.Response(text=body, content_type="text/html")
+    polling = body.replace(" data-open", " data-open data-long-poll")
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=polling if request.path == "/lp" else body,
+                            content_type="text/html")
 
     aio = web.Application()
     aio.router.add_get("/", page)
+    aio.router.add_get("/lp", page)  # the same widget, long polling instead of the socket
     runner = web.AppRunner(aio, access_log=None)
     await runner.setup()
     port = free_port()
@@ -172,6 +176,18 @@ async def test_a_second_visitor_sees_nothing_of_the_first(world: World) -> None:
     assert "How long does shipping take?" not in texts
 
 
+async def test_long_poll_fallback_in_the_browser(world: World) -> None:
+    """The widget told to long-poll (as it does when no socket gets through) still talks."""
+    browser = world.browser
+    await browser.script("localStorage.clear()")
+    await browser.open(f"{world.shop_url}/lp")
+    await browser.send("Can I return an item?")
+    answer = await browser.wait_shop_message(lambda t: "return" in t.lower() and "Mallory"
+                                             not in t)
+    assert answer
+    assert await browser.script("return window.__xss === undefined")
+
+
 async def test_a_bot_page_serves_with_csp_and_the_widget_works_there(world: World) -> None:
     """The bot's own demo page (CSP: scripts from the bot only) runs the widget."""
     browser = world.browser
@@ -203,7 +219,7 @@ async def test_two_processes_behind_one_redis(tmp_path_factory: pytest.TempPathF
     failed = True
     try:
         await asyncio.gather(*(b.start() for b in bots))
-        await asyncio.gather(*(b.wait_ready(timeout=150) for b in bots))
+        await asyncio.gather(*(b.wait_ready(timeout=240) for b in bots))  # a loaded machine
         server.deliver_webhooks([bots[1].url], secret_token=WEBHOOK_SECRET)  # B only
         await browser.open(shop_url)
         await browser.send("I want a human please")

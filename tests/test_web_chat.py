@@ -317,3 +317,58 @@ async def test_reports_count_conversations_per_channel(chat: Chat) -> None:
     assert "网页" in render_text(report, "zh") and "web" in render_text(report, "en")
     summary = dict((row[0], row[1]) for row in tables(report)["summary"])
     assert summary["conversations_web"] == str(report.volumes.by_channel["web"])
+
+
+async def test_delete_my_data_from_the_widget(chat: Chat) -> None:
+    """The widget's "delete my data" sends /forget: the same confirmation button as on
+    Telegram; once pressed, the history a reload shows has none of the shopper's words."""
+    visitor = await chat.visitor(lang="en", name="Dora")
+    await visitor.say("my address is 12 Secret Lane")
+    await visitor.next()
+    await visitor.say("/forget")
+    ask = await visitor.next(where=lambda e: any(
+        b["data"] == "forget:yes" for row in e["buttons"] for b in row))
+    label = next(b["text"] for row in ask["buttons"] for b in row if b["data"] == "forget:yes")
+    await visitor.ws.send_json({"t": "button", "data": "forget:yes", "label": label,
+                                "mid": ask["id"], "cid": "f1"})
+    await visitor.next(where=lambda e: e["id"] != ask["id"])  # the confirmation
+    await visitor.ws.close()
+    again = await chat.visitor(visitor.token, lang="en", name="Dora")
+    assert not any("Secret Lane" in m["text"] for m in again.hello["history"])
+    await again.ws.close()
+
+
+async def test_long_poll_fallback(chat: Chat) -> None:
+    """Without a WebSocket: hello, send and poll over HTTP carry the same frames and events;
+    other origins get no CORS answer, a forged token is refused."""
+    lp = f"{chat.url}/chat/lp"
+    headers = {"Origin": SHOP_SITE}
+    async with chat.client.options(f"{lp}/send", headers={
+            **headers, "Access-Control-Request-Method": "POST"}) as preflight:
+        assert preflight.status == 204
+        assert preflight.headers["Access-Control-Allow-Origin"] == SHOP_SITE
+    async with chat.client.post(f"{lp}/hello", json={"lang": "en", "name": "Lou"},
+                                headers={"Origin": "https://evil.example"}) as refused:
+        assert refused.status == 403
+    async with chat.client.post(f"{lp}/hello", json={"lang": "en", "name": "Lou"},
+                                headers=headers) as hello:
+        welcome = await hello.json()
+    token, since = welcome["token"], welcome["seq"]
+    async with chat.client.post(f"{lp}/send", headers=headers, json={
+            "token": token, "frame": {"t": "text", "text": "can I return an item?",
+                                      "cid": "lp1"}}) as sent:
+        assert sent.status == 200
+    texts: list[str] = []
+    for _ in range(5):
+        async with chat.client.post(f"{lp}/poll", json={"token": token, "since": since},
+                                    headers=headers) as polled:
+            answer = await polled.json()
+        since = answer["seq"]
+        texts += [e["text"] for e in answer["events"] if e["t"] == "msg"]
+        if len(texts) >= 2:
+            break
+    assert len(texts) >= 2 and "Lou" in texts[0]  # the greeting, then the answer
+    prefix, number, signature = token.split(".")
+    async with chat.client.post(f"{lp}/poll", headers=headers, json={
+            "token": f"{prefix}.{int(number, 16) ^ 1:x}.{signature}", "since": 0}) as forged:
+        assert forged.status == 401

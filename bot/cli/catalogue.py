@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.cli.files import import_main, migrated_repo, refused
-from bot.services.products import importer
+from bot.services.products import importer, photos
 from bot.settings import Settings
 
 
@@ -22,6 +22,8 @@ async def run_import(settings: Settings, path: Path) -> tuple[int, list[str]]:
         return 2, [str(error)]
     if not result.ok:
         return refused(result.errors)
+    for product in result.products:  # pictures are named from the shop catalogue's folder
+        product.photos = photos.rebase(product.photos, path.parent, photos.media_root(settings))
     async with migrated_repo(settings) as repo:
         await importer.apply(repo, result)
         if not result.ok:  # checks against what the database holds (related items, SKUs)

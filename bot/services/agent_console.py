@@ -19,6 +19,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.locks import KeyedLocks
 from bot.services.availability import Staffing, on_duty_agents, said_values
 from bot.services.canned import Canned, search
 from bot.services.channels import WEB
@@ -30,6 +31,7 @@ from bot.services.records import add_note, customer_record
 from bot.services.replies import Button, Replier, Reply
 from bot.settings import Settings
 from phrases.catalogue import say
+from storage.locks import TOPIC_LOCK_SPACE, transaction_lock
 from storage.models import Conversation, ConversationState, Customer, Message, Sender
 from storage.models.agents import Agent, CustomerTopic
 from storage.repositories import Repo
@@ -120,7 +122,7 @@ class AgentConsole:
         self.clock = clock
         self.sessions = sessions
         self.lifecycle = queue.lifecycle  # every state change is a lifecycle transition
-        self._topic_locks: dict[int, asyncio.Lock] = {}
+        self._topic_locks = KeyedLocks()  # per customer; forgets customers nobody waits for
         # Floods: the collapsed post for the rest of a burst, one timer per conversation.
         self._digest_timers: dict[int, asyncio.Task[None]] = {}
         self.digest_delay = FLOOD_WINDOW.total_seconds()
@@ -247,10 +249,16 @@ class AgentConsole:
         self, repo: Repo, customer: Customer, conversation: Conversation
     ) -> CustomerTopic:
         """The customer's topic, created once (a lock here, a unique row in the database);
-        a conversation new to the topic gets a fresh customer card and status in the name."""
-        lock = self._topic_locks.setdefault(customer.id, asyncio.Lock())
-        async with lock:
+        a conversation new to the topic gets a fresh customer card and status in the name.
+
+        Creating it is locked for every process (PostgreSQL advisory lock until the commit
+        right after the row is written): two processes never open two forum topics for one
+        shopper. The lock is taken only when no topic exists yet."""
+        async with self._topic_locks.hold(customer.id):
             topic = await repo.agents.topic_of(customer.id)
+            if topic is None:
+                await transaction_lock(repo.session, TOPIC_LOCK_SPACE, customer.id)
+                topic = await repo.agents.topic_of(customer.id)  # made while we waited?
             if topic is None:
                 name = await self._topic_name(repo, customer, conversation)
                 thread_id = await self.port.create_topic(self.chat_id, name)

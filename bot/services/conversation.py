@@ -345,6 +345,11 @@ class ConversationService:
             if conversation.state == ConversationState.QUEUED:
                 return [self._still_waiting(customer, conversation, now)], {
                     "decision": "media_relayed"}
+            if self.catalogue is not None and inbound.file_unique_ids:  # P5: "sent a photo of"
+                about = await self.catalogue.photo(repo, customer, conversation,
+                                                   inbound.file_unique_ids, inbound.text, now)
+                if about:
+                    return about, {"decision": "product_photo"}
             media = phrase("media", MEDIA_TAGS.get(inbound.kind, inbound.kind))
             return [media], {"decision": "media"}
         if len(inbound.text) > self.settings.long_text_limit:

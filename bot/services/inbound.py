@@ -43,6 +43,9 @@ class Inbound:
     command: str | None = None  # without the slash, lower case
     edited: bool = False
     reply_to_message_id: int | None = None  # the shopper answered this message of their chat
+    # A photo's sizes as Telegram names them for good: a catalogue picture sent back names
+    # its product (bot.services.products.photos).
+    file_unique_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

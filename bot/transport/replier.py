@@ -16,6 +16,7 @@ from aiogram.types import (
     InputMediaPhoto,
 )
 
+from bot.services.products.photos import PhotoFiles
 from bot.services.replies import Photo, Reply
 from phrases.splitting import CAPTION_LIMIT
 
@@ -38,8 +39,9 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
 class BotReplier:
     """The Replier the services use on Telegram and in the console."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, photo_files: PhotoFiles | None = None) -> None:
         self.bot = bot
+        self.photo_files = photo_files  # catalogue pictures: uploaded once, file_id after
 
     async def send(self, chat_id: int, reply: Reply) -> int | None:
         """Flood waits and retries happen below (OutgoingGuard); here only final failures land."""
@@ -63,14 +65,22 @@ class BotReplier:
     async def _send_photos(self, chat_id: int, photos: tuple[Photo, ...]) -> None:
         """One photo, or an album (2–10) with each picture's caption."""
         shown = photos[:ALBUM_LIMIT]
+        files = self.photo_files
+        plan = (await files.sendable([p.source for p in shown]) if files is not None
+                else {p.source: (p.source, False) for p in shown})
         if len(shown) == 1:
-            await self.bot.send_photo(chat_id, photo_input(shown[0].source),
-                                      caption=caption(shown[0].caption) or None)
-            return
-        await self.bot.send_media_group(chat_id, [
-            InputMediaPhoto(media=photo_input(p.source), caption=caption(p.caption) or None)
-            for p in shown
-        ])
+            sent = [await self.bot.send_photo(chat_id, photo_input(plan[shown[0].source][0]),
+                                              caption=caption(shown[0].caption) or None)]
+        else:
+            sent = list(await self.bot.send_media_group(chat_id, [
+                InputMediaPhoto(media=photo_input(plan[p.source][0]),
+                                caption=caption(p.caption) or None)
+                for p in shown
+            ]))
+        for picture, message in zip(shown, sent, strict=False):
+            if files is not None and plan[picture.source][1] and message.photo:
+                files.uploaded(picture.source, [(size.file_id, size.file_unique_id)
+                                                for size in message.photo])
 
 
 def photo_input(source: str) -> str | InputFile:

@@ -32,7 +32,7 @@ from aiogram.types import Update
 from aiohttp import WSMsgType, web
 from sqlalchemy import select
 
-from bot.web.hub import Hub
+from bot.web.hub import Hub, Listener
 from bot.web.identity import SECRET_KEY, VisitorTokens, update_id_for
 from bot.web.outbox import TEXT_LIMIT
 from bot.web.updates import agent_button, agent_text, visitor_button, visitor_text
@@ -52,6 +52,9 @@ DATA_LIMIT = 64  # bytes of a button's data, as Telegram's callback_data
 NAME_LIMIT = 64
 HISTORY = 50
 HELLO_TIMEOUT = 15.0
+POLL_WAIT = 25.0  # a long poll answers within this, events or none
+POLL_KEEP = 90.0  # a long-polling visitor's events are kept this long after their last poll
+POLL_BUFFER = 200
 WIDGET_WORDS = ("web_title", "web_open", "web_placeholder", "web_send", "web_forget",
                 "web_close", "web_typing", "web_reconnecting", "web_photo")
 _HOST = re.compile(r"^[A-Za-z0-9.\-\[\]:]{1,255}$")
@@ -113,6 +116,32 @@ class Connection:
         return id(self)
 
 
+class PollBox:
+    """A long-polling visitor's recent events, numbered, kept while they keep polling."""
+
+    def __init__(self, visitor: Visitor) -> None:
+        self.visitor = visitor
+        self.events: list[tuple[int, dict[str, Any]]] = []
+        self.seq = 0
+        self.seen = time.monotonic()
+        self._changed = asyncio.Event()
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        self.seq += 1
+        self.events = [*self.events[-(POLL_BUFFER - 1):], (self.seq, event)]
+        self._changed.set()
+
+    async def after(self, since: int, wait: float) -> list[dict[str, Any]]:
+        if not any(n > since for n, _ in self.events):
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), wait)
+        return [{**event, "seq": n} for n, event in self.events if n > since]
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
 def security_headers(request: web.Request) -> dict[str, str]:
     """A strict policy for the pages the bot serves: its own scripts, styles and socket only."""
     host = request.host if _HOST.match(request.host or "") else "127.0.0.1"
@@ -137,6 +166,7 @@ class WebChat:
         self.per_visitor = RateLimit(settings.web_chat_visitor_per_minute)
         self.per_ip = RateLimit(settings.web_chat_ip_per_minute)
         self.playground = playground
+        self._boxes: dict[int, PollBox] = {}  # long-polling visitors of this process
         self.workflow = {**dp.workflow_data, "dispatcher": dp, "bots": [app.bot]}
         self.workflow.pop("bot", None)
 
@@ -145,6 +175,13 @@ class WebChat:
         aio.router.add_get(f"{PREFIX}/widget.js", self.static("widget.js", "text/javascript"))
         aio.router.add_get(f"{PREFIX}/widget.css", self.static("widget.css", "text/css"))
         aio.router.add_get(f"{PREFIX}/ws", self.websocket)
+        # Long-poll fallback (no WebSocket through a proxy or an old browser): the same
+        # frames and events over plain HTTP.
+        aio.router.add_post(f"{PREFIX}/lp/hello", self.lp_hello)
+        aio.router.add_post(f"{PREFIX}/lp/send", self.lp_send)
+        aio.router.add_post(f"{PREFIX}/lp/poll", self.lp_poll)
+        for name in ("hello", "send", "poll"):
+            aio.router.add_route("OPTIONS", f"{PREFIX}/lp/{name}", self.lp_preflight)
         aio.router.add_get(f"{PREFIX}/", self.page("demo.html"))
         aio.router.add_get("/healthz", self.healthz)
         if self.playground is not None:
@@ -256,7 +293,7 @@ class WebChat:
                  "text": m.text[:TEXT_LIMIT], "kind": m.kind}
                 for m in reversed(rows) if m.text]
 
-    async def _frame(self, visitor: Visitor, ip: str, connection: Connection,
+    async def _frame(self, visitor: Visitor, ip: str, connection: Listener,
                      data: str) -> None:
         try:
             frame = json.loads(data)
@@ -300,6 +337,90 @@ class WebChat:
             await self.dp.feed_update(bot, update, **self.workflow)
         except Exception:
             log.exception("web chat update %s failed", raw.get("update_id"))
+
+    # ------------------------------------------------------------------ long polling
+    def _cors(self, request: web.Request) -> dict[str, str] | None:
+        """CORS headers for an allowed Origin; None (→ 403) for any other."""
+        if not self.origin_allowed(request):
+            return None
+        return {"Access-Control-Allow-Origin": request.headers["Origin"],
+                "Access-Control-Allow-Methods": "POST",
+                "Access-Control-Allow-Headers": "Content-Type",
+                "Access-Control-Max-Age": "600", "Vary": "Origin"}
+
+    async def lp_preflight(self, request: web.Request) -> web.Response:
+        headers = self._cors(request)
+        return web.Response(status=204 if headers else 403, headers=headers or {})
+
+    async def _lp_body(self, request: web.Request) -> tuple[dict[str, Any], dict[str, str]]:
+        headers = self._cors(request)
+        if headers is None:
+            raise web.HTTPForbidden(text="origin not allowed")
+        try:
+            body = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="a JSON object", headers=headers) from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="a JSON object", headers=headers)
+        return body, headers
+
+    def _box(self, visitor: Visitor) -> PollBox:
+        box = self._boxes.get(visitor.user_id)
+        if box is None:
+            box = self._boxes[visitor.user_id] = PollBox(visitor)
+            self.hub.attach(visitor.user_id, box)
+        box.seen = time.monotonic()
+        self._sweep()
+        return box
+
+    def _sweep(self) -> None:
+        """Boxes nobody polled for a while are dropped (their events are in the history)."""
+        now = time.monotonic()
+        for user_id, box in list(self._boxes.items()):
+            if now - box.seen > POLL_KEEP:
+                self.hub.detach(user_id, box)
+                del self._boxes[user_id]
+
+    async def lp_hello(self, request: web.Request) -> web.Response:
+        body, headers = await self._lp_body(request)
+        if not self.per_ip.allow(request.remote or "?"):
+            return web.Response(status=429, text="too many requests", headers=headers)
+        visitor = await self._visitor(body)
+        box = self._box(visitor)
+        welcome = await self._welcome(visitor)
+        return web.json_response({**welcome, "seq": box.seq}, headers=headers)
+
+    async def _lp_visitor(self, body: dict[str, Any]) -> Visitor | None:
+        user_id = self.tokens.verify(str(body.get("token") or ""))
+        if user_id is None:
+            return None
+        box = self._boxes.get(user_id)
+        if box is not None:
+            return box.visitor
+        return await self._visitor(body)
+
+    async def lp_send(self, request: web.Request) -> web.Response:
+        body, headers = await self._lp_body(request)
+        visitor = await self._lp_visitor(body)
+        if visitor is None:
+            return web.Response(status=401, text="say hello first", headers=headers)
+        frame = body.get("frame")
+        box = self._box(visitor)
+        await self._frame(visitor, request.remote or "?", box,
+                          json.dumps(frame if isinstance(frame, dict) else {})[:FRAME_LIMIT])
+        return web.json_response({"ok": True}, headers=headers)
+
+    async def lp_poll(self, request: web.Request) -> web.Response:
+        """Events after ``since``: at once when there are some, else within POLL_WAIT."""
+        body, headers = await self._lp_body(request)
+        visitor = await self._lp_visitor(body)
+        if visitor is None:
+            return web.Response(status=401, text="say hello first", headers=headers)
+        since = body.get("since") if isinstance(body.get("since"), int) else 0
+        box = self._box(visitor)
+        events = await box.after(since, POLL_WAIT)
+        box.seen = time.monotonic()
+        return web.json_response({"events": events, "seq": box.seq}, headers=headers)
 
     # ------------------------------------------------------------------ the playground
     async def agents_socket(self, request: web.Request) -> web.StreamResponse:

@@ -106,3 +106,21 @@ class CrossSell(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     product_code: Mapped[str | None] = mapped_column(String(64))  # None: nothing fitted
     sent: Mapped[bool] = mapped_column(default=False)
+
+
+class PhotoFile(Base):
+    """What Telegram made of a catalogue picture the bot uploaded: one row per size.
+
+    ``source`` is the picture as the catalogue names it (a path relative to the catalogue's
+    folder, or a URL). The largest size's ``file_id`` is sent instead of uploading the file
+    again; every size's ``file_unique_id`` recognises the picture when a shopper sends it
+    back (forwarded or re-sent from the chat): that product is then in context (P5)."""
+
+    __tablename__ = "photo_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(500), index=True)
+    file_id: Mapped[str] = mapped_column(String(255))
+    file_unique_id: Mapped[str] = mapped_column(String(100), unique=True)
+    largest: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -14,6 +14,7 @@ from storage.models.orders import Order, OrderStatus
 from storage.models.products import (
     CrossSell,
     PaymentReminder,
+    PhotoFile,
     Product,
     ProductVariant,
     ReminderStatus,
@@ -68,6 +69,38 @@ class ProductRepo:
         row = (await self.session.execute(
             select(func.count(Product.id), func.max(Product.updated_at)))).one()
         return int(row[0]), row[1]
+
+    # ----------------------------------------------------------------- photos Telegram holds
+    async def photo_file_ids(self, sources: Iterable[str]) -> dict[str, str]:
+        """The uploaded pictures' largest ``file_id`` by source (reused instead of a new upload)."""
+        wanted = list(dict.fromkeys(sources))
+        if not wanted:
+            return {}
+        rows = await self.session.execute(
+            select(PhotoFile.source, PhotoFile.file_id)
+            .where(PhotoFile.source.in_(wanted), PhotoFile.largest.is_(True)))
+        return {source: file_id for source, file_id in rows.all()}
+
+    async def remember_photo(self, source: str, sizes: list[tuple[str, str]]) -> None:
+        """Telegram's sizes of an uploaded picture, smallest first: (file_id, file_unique_id).
+        A size already known (another process uploaded it too) is kept as it is."""
+        known = set(await self.session.scalars(
+            select(PhotoFile.file_unique_id)
+            .where(PhotoFile.file_unique_id.in_([u for _, u in sizes]))))
+        for i, (file_id, unique_id) in enumerate(sizes):
+            if unique_id not in known:
+                self.session.add(PhotoFile(source=source, file_id=file_id,
+                                           file_unique_id=unique_id,
+                                           largest=i == len(sizes) - 1))
+
+    async def photo_sources(self, unique_ids: Iterable[str]) -> list[str]:
+        """The catalogue pictures among a shopper's photo sizes (by ``file_unique_id``)."""
+        wanted = list(dict.fromkeys(unique_ids))
+        if not wanted:
+            return []
+        rows = await self.session.scalars(
+            select(PhotoFile.source).where(PhotoFile.file_unique_id.in_(wanted)))
+        return list(dict.fromkeys(rows))
 
     async def insert_products(self, rows: list[dict[str, Any]]) -> dict[str, int]:
         """New products in bulk (an import of thousands); returns code → id."""

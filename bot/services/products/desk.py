@@ -5,7 +5,9 @@ when a product is named in the message, or when one is in context (the last prod
 conversation asked about) and the message asks about price, stock, size, colour, material,
 care or fit; it recommends in-stock items when asked for ideas (P6). Otherwise it returns
 None and the FAQ answers as before. Stock and prices are read from the database at answer
-time; only names are held in memory (``ProductIndex``).
+time; only names (and which picture shows which product) are held in memory
+(``ProductIndex``, ``by_photo``). A catalogue picture the shopper sends back puts its product
+in context (``photo``).
 
 Events it records (reports: 询单转化率, recommendations shown/clicked):
 ``product_asked`` {customer, product_id, code, aspects}, ``recommendation_shown`` {customer,
@@ -75,6 +77,7 @@ class CatalogueDesk:
         self.clock = clock
         self.index = ProductIndex(())
         self.meta: dict[int, tuple[frozenset[str], str, int]] = {}  # tags, season, sales
+        self.by_photo: dict[str, int] = {}  # a catalogue picture's stored name → its product
         self.loaded_at: datetime | None = None
         self.stamp: tuple[int, datetime | None] | None = None
 
@@ -85,6 +88,7 @@ class CatalogueDesk:
         lexicon()  # the cue words, read at start rather than by the first shopper's message
         self.index = ProductIndex(products)
         self.meta = {p.id: (frozenset(p.tags), p.season.lower(), p.sales) for p in products}
+        self.by_photo = {source: p.id for p in products for source in p.photos}
         self.loaded_at = self.clock.now()
         self.stamp = await repo.products.stamp()
 
@@ -148,6 +152,24 @@ class CatalogueDesk:
         if "veto" in cues and not (cues & ASPECT_CUES - {"price"}):
             return None  # "亚麻衬衫运费多少": a shipping question that names a product
         return await self.about(repo, customer, conversation, product, text, now)
+
+    async def photo(
+        self, repo: Repo, customer: Customer, conversation: Conversation,
+        unique_ids: Sequence[str], caption: str, now: datetime,
+    ) -> list[Reply] | None:
+        """A picture the shopper sent that is one of the catalogue's (forwarded, or sent back
+        from this chat): its product is now in context (P5, "sent a photo of"); a question in
+        the caption is answered about it, else its card is shown. None for any other picture."""
+        if not unique_ids:
+            return None
+        with repo.session.no_autoflush:
+            await self._fresh(repo, now)
+            ids = [self.by_photo[s] for s in await repo.products.photo_sources(unique_ids)
+                   if s in self.by_photo]
+            product = await repo.products.get(ids[0]) if ids else None
+            if product is None or not product.active:
+                return None
+            return await self.about(repo, customer, conversation, product, caption, now)
 
     async def about(
         self, repo: Repo, customer: Customer, conversation: Conversation, product: Product,

@@ -36,6 +36,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.services import audit
+from bot.services.products.photos import is_local, stored_name
 from storage.base import utcnow
 from storage.models.products import ProductVariant
 from storage.repositories import Repo
@@ -47,7 +48,6 @@ FITS = {"slim": "slim", "regular": "regular", "loose": "loose", "修身": "slim"
 CHART_ROW = re.compile(
     r"^\s*([^:：]{1,16})[:：]\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*/\s*"
     r"(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
 PRODUCT_FIELDS = ("title_zh", "title_en", "aliases", "material", "care", "fit", "season",
                   "tags", "size_chart", "photos", "related", "sales", "active")
 UNSET: Any = object()  # a JSON update's key was absent (``None`` means: clear it)
@@ -205,18 +205,20 @@ def _chart(value: Any, where: str, errors: list[str]) -> list[dict[str, Any]] | 
 
 
 def _photos(value: Any, where: str, errors: list[str], base: Path | None) -> list[str] | None:
+    """Picture files must exist (relative to the catalogue file's folder); they are stored
+    relative to that folder (``photos.stored_name``), not as this machine's absolute path."""
     if value in (None, "", []):
         return None
     out = []
     for item in _list(value):
-        if item.lower().endswith(IMAGE_SUFFIXES) and not item.startswith(("http://", "https://")):
+        if is_local(item):
             path = Path(item)
             if not path.is_absolute() and base is not None:
                 path = base / path
             if not path.is_file():
                 errors.append(f"{where}: photo file {item!r} not found")
                 continue
-            item = str(path.resolve())
+            item = stored_name(path, base)
         out.append(item)
     return out
 

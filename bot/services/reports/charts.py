@@ -26,7 +26,7 @@ CHART_SIZE = (800, 450)  # pixels
 DPI = 100
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Zen Hei", "SimHei",
              "Microsoft YaHei", "PingFang SC", "Source Han Sans SC")
-CHARTS = ("wait", "hour", "satisfaction", "agents")
+CHARTS = ("wait", "hour", "satisfaction", "agents", "sales")
 
 
 PACKAGED_FONT = ("fonts", "noto", "NotoSansCJKsc-Regular.otf")  # in the mpl-font package
@@ -63,7 +63,7 @@ def chart_language(lang: str) -> str:
 
 
 def render_charts(report: Report, lang: str = "zh") -> dict[str, bytes]:
-    """All four charts: name → PNG bytes."""
+    """Every chart (CHARTS): name → PNG bytes."""
     return {name: render_chart(report, name, lang) for name in CHARTS}
 
 
@@ -84,7 +84,7 @@ def build_figure(report: Report, name: str, lang: str = "zh") -> Figure:
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     draw = {"wait": _wait, "hour": _hour, "satisfaction": _satisfaction,
-            "agents": _agents}[name]
+            "agents": _agents, "sales": _sales}[name]
     draw(report, axes, lang)
     figure.tight_layout()
     return figure
@@ -167,3 +167,31 @@ def _agents(report: Report, axes: Axes, lang: str) -> None:
     # Below the axes, so the legend never covers a bar.
     twin.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1],
                 loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+
+
+def _sales(report: Report, axes: Axes, lang: str) -> None:
+    """Selling (P5, P6, 催缴): 询单转化率, paid after a 催付 reminder, recommendations tapped —
+    each a percentage, its counts written on the bar (the figures of products/figures.py)."""
+    axes.set_title(label("chart_sales", lang))
+    sales = report.sales
+    if sales is None:
+        _empty(axes, label("not_recorded", lang))
+        return
+    bars = [
+        (label("conversion_rate", lang), sales.converted_shoppers, sales.inquiring_shoppers),
+        (label("paid_after_reminder", lang), sales.reminders_paid, sales.reminders_sent),
+        (label("recommendation_taps", lang), sales.recommendations_clicked,
+         sales.recommendations_shown),
+    ]
+    if not any(total for _, _, total in bars):
+        _empty(axes, label("no_data", lang))
+        return
+    rates = [100 * part / total if total else 0 for _, part, total in bars]
+    drawn = axes.bar([name for name, _, _ in bars], rates, color=["#009688", "#ff9800",
+                                                                  "#3f51b5"])
+    for bar, (_, part, total) in zip(drawn, bars, strict=True):
+        axes.annotate(f"{part}/{total}" if total else "—",
+                      (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                      ha="center", va="bottom", xytext=(0, 3), textcoords="offset points")
+    axes.set_ylim(0, 110)
+    axes.set_ylabel("%")

@@ -71,6 +71,10 @@ LABELS: dict[str, dict[str, str]] = {
     "chart_hour": {"zh": "按小时的顾客消息", "en": "Shopper messages by hour"},
     "chart_satisfaction": {"zh": "满意度趋势", "en": "Satisfaction trend"},
     "chart_agents": {"zh": "客服对比", "en": "Agents compared"},
+    "chart_sales": {"zh": "销售：询单转化、催付、推荐", "en": "Selling: conversion, reminders, "
+                                                          "recommendations"},
+    "paid_after_reminder": {"zh": "催付后付款", "en": "paid after a reminder"},
+    "recommendation_taps": {"zh": "推荐点击率", "en": "recommendations tapped"},
     "hour": {"zh": "小时", "en": "hour (shop time)"},
     "count": {"zh": "数量", "en": "count"},
     "seconds": {"zh": "秒", "en": "seconds"},

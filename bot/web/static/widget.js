@@ -10,6 +10,8 @@
   window.__shopChatLoaded = true;
   var base = new URL(script.src, location.href);
   var wsUrl = (base.protocol === "https:" ? "wss://" : "ws://") + base.host + "/chat/ws";
+  var lpUrl = base.origin + "/chat/lp/";  // long-poll fallback: same frames over HTTP
+  var forcePoll = script.hasAttribute("data-long-poll");
   var storeKey = "shopchat-token:" + base.origin;
   var name = script.getAttribute("data-name") || "";
   var lang = script.getAttribute("data-lang") || navigator.language || "zh";
@@ -68,6 +70,10 @@
   var outbox = [];   // frames not yet acknowledged, sent again after a reconnect
   var retry = 500;
   var counter = 0;
+  var polling = forcePoll || !window.WebSocket;  // long polling instead of the socket
+  var wsFailures = 0;  // sockets that closed before the hello: after 2, long polling
+  var token = null;
+  var seq = 0;
 
   function cid() {
     counter += 1;
@@ -143,6 +149,8 @@
 
   function handle(event) {
     if (event.t === "hello") {
+      token = event.token;
+      wsFailures = 0;
       try { localStorage.setItem(storeKey, event.token); } catch (e) { /* private mode */ }
       words = event.words || {};
       limit = event.limit || limit;
@@ -152,7 +160,7 @@
       ready = true;
       status.hidden = true;
       retry = 500;
-      outbox.forEach(function (frame) { socket.send(JSON.stringify(frame)); });
+      outbox.forEach(transmit);
     } else if (event.t === "msg") {
       shopMessage(event);
     } else if (event.t === "edit") {
@@ -175,22 +183,77 @@
     }
   }
 
+  function lp(path, body) {
+    return fetch(lpUrl + path, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body), credentials: "omit", mode: "cors"
+    }).then(function (r) {
+      if (!r.ok) { throw new Error("HTTP " + r.status); }
+      return r.json();
+    });
+  }
+
+  function transmit(frame) {
+    if (polling) {
+      lp("send", { token: token, frame: frame }).catch(function () { /* kept in outbox */ });
+    } else if (socket && socket.readyState === 1) {
+      socket.send(JSON.stringify(frame));
+    }
+  }
+
+  function poll() {
+    lp("poll", { token: token, since: seq }).then(function (answer) {
+      (answer.events || []).forEach(function (event) {
+        seq = Math.max(seq, event.seq || 0);
+        handle(event);
+      });
+      seq = Math.max(seq, answer.seq || 0);
+      poll();
+    }).catch(function () {
+      ready = false;
+      status.hidden = false;
+      setTimeout(connectPolling, retry);
+      retry = Math.min(retry * 2, 8000);
+    });
+  }
+
+  function connectPolling() {
+    var saved = null;
+    try { saved = localStorage.getItem(storeKey); } catch (e) { saved = null; }
+    lp("hello", { token: saved, lang: lang, name: name }).then(function (hello) {
+      handle(hello);
+      seq = hello.seq || 0;
+      poll();
+    }).catch(function () {
+      status.hidden = false;
+      setTimeout(connectPolling, retry);
+      retry = Math.min(retry * 2, 8000);
+    });
+  }
+
   function connect() {
     ready = false;
-    var token = null;
-    try { token = localStorage.getItem(storeKey); } catch (e) { token = null; }
+    if (polling) { connectPolling(); return; }
+    var saved = null;
+    try { saved = localStorage.getItem(storeKey); } catch (e) { saved = null; }
+    var greeted = false;
     socket = new WebSocket(wsUrl);
     socket.addEventListener("open", function () {
-      socket.send(JSON.stringify({ t: "hello", token: token, lang: lang, name: name }));
+      socket.send(JSON.stringify({ t: "hello", token: saved, lang: lang, name: name }));
     });
     socket.addEventListener("message", function (m) {
       var event;
       try { event = JSON.parse(m.data); } catch (e) { return; }
+      if (event.t === "hello") { greeted = true; }
       handle(event);
     });
     socket.addEventListener("close", function () {
       ready = false;
       status.hidden = false;
+      if (!greeted) {
+        wsFailures += 1;
+        if (wsFailures >= 2) { polling = true; }  // no socket gets through: long polling
+      }
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 8000);
     });
@@ -198,7 +261,7 @@
 
   function post(frame) {
     outbox.push(frame);
-    if (ready && socket && socket.readyState === 1) { socket.send(JSON.stringify(frame)); }
+    if (ready) { transmit(frame); }
     typing.hidden = false;
   }
 
