@@ -86,7 +86,11 @@ async def main() -> None:
         if args.profile:
             profiler.disable()
             profiler.dump_stats(args.profile)
+        writer = app.writer
         await app.close()
+    if writer is not None:
+        print(f"group commit: {writer.sets} write sets in {writer.batches} commits, "
+              f"{writer.alone} sessions committed on their own")
     print(f"{args.shoppers} shoppers × {args.messages} messages, {url.split(':')[0]}")
     for name, wall, cpu in rows:
         print(f"{name:5} {total / wall:8.0f} msg/s  {cpu / total * 1000:6.2f} ms CPU/msg")

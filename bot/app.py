@@ -43,9 +43,12 @@ from handlers.owner import build_owner_router
 from handlers.reports import build_reports_router
 from handlers.shopper import build_shopper_router
 from handlers.staff import build_staff_router
+from storage import group_commit
 from storage.engine import create_engine, create_session_factory
+from storage.group_commit import GroupWriter
 from storage.migrate import migrate
 from storage.repositories import Repo
+from storage.repositories.conversations import inbound_insert_for
 
 OFFLINE_TOKEN = "1:offline-console"
 
@@ -65,10 +68,13 @@ class App:
     aftersales: AfterSales | None = None  # orders, tickets, surveys, notices (issue 6)
     sla: SlaClock | None = None  # the SLA clock (issue 4); the runner starts and stops it
     photo_files: PhotoFiles | None = None  # catalogue pictures Telegram holds (file ids)
+    writer: GroupWriter | None = None  # the process's group commit (storage/group_commit.py)
 
     async def close(self) -> None:
         if self.photo_files is not None:
             await self.photo_files.drain()
+        if self.writer is not None:
+            await self.writer.close()
         await self.bot.session.close()
         await self.engine.dispose()
 
@@ -138,8 +144,13 @@ async def build_app(
     # P1/P2/P24: holding replies, nudges and reassignment when people are slow (issue 4).
     sla = SlaClock(settings, sessions, knowledge, replier(), clock,
                    desk=ConsoleDesk(console), staffing=staffing, lifecycle=lifecycle)
+    # One writer per process: the store-first rows, replies and handled marks of many
+    # shoppers in one transaction (webhook and long polling alike).
+    group_commit.install(engine)
+    writer = GroupWriter(engine, inbound_insert_for)
+    await writer.start()
     return App(settings, bot, engine, sessions, knowledge, conversations, clock, console,
-               aftersales=aftersales, sla=sla, photo_files=photo_files)
+               aftersales=aftersales, sla=sla, photo_files=photo_files, writer=writer)
 
 
 def build_dispatcher(app: App) -> Dispatcher:
@@ -150,7 +161,7 @@ def build_dispatcher(app: App) -> Dispatcher:
         settings=app.settings, knowledge=app.knowledge, conversations=app.conversations,
         console=app.console, aftersales=app.aftersales,
     )
-    dp.update.outer_middleware(RepoMiddleware(app.sessions))
+    dp.update.outer_middleware(RepoMiddleware(app.sessions, app.writer))
     dp.include_routers(
         # The agents' group first: topic commands (/note, /card) are the console's there.
         build_agent_router(app.settings.agent_chat_id),  # the roster: the agents table

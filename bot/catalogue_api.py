@@ -10,6 +10,7 @@ once; the name index is rebuilt through ``on_change``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -30,7 +31,7 @@ def add_catalogue_routes(
 ) -> None:
     async def body(request: web.Request) -> Any:
         try:
-            return json.loads(await request.text())
+            return await asyncio.to_thread(json.loads, await request.text())
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise web.HTTPBadRequest(
                 text=json.dumps({"errors": ["body is not valid JSON"]}),
@@ -58,12 +59,14 @@ def add_catalogue_routes(
     async def post_catalogue(request: web.Request) -> web.Response:
         if not authorised(request):
             return web.json_response({"error": "unauthorised"}, status=401)
-        return await write(importer.parse_json(await body(request), settings.tz), "products")
+        return await write(await asyncio.to_thread(importer.parse_json, await body(request),
+                                                   settings.tz), "products")
 
     async def post_stock(request: web.Request) -> web.Response:
         if not authorised(request):
             return web.json_response({"error": "unauthorised"}, status=401)
-        return await write(importer.parse_updates(await body(request), settings.tz), "stock")
+        return await write(await asyncio.to_thread(importer.parse_updates, await body(request),
+                                                   settings.tz), "stock")
 
     app.router.add_post("/catalogue", post_catalogue)
     app.router.add_post("/catalogue/stock", post_stock)

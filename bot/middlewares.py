@@ -11,6 +11,7 @@ from aiogram.types import TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.staff import RosterCheck
+from storage.group_commit import GroupWriter
 from storage.repositories import Repo
 
 
@@ -18,8 +19,10 @@ class RepoMiddleware(BaseMiddleware):
     """Puts ``repo`` into handler data (services commit what must survive, store-then-answer)
     and ``roster``, the routers' filters' one check of "is the sender an agent" (P10)."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession],
+                 writer: GroupWriter | None = None) -> None:
         self.session_factory = session_factory
+        self.writer = writer  # the process's group commit (storage/group_commit.py)
 
     async def __call__(
         self,
@@ -28,6 +31,6 @@ class RepoMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         async with self.session_factory() as session:
-            repo = data["repo"] = Repo(session)
+            repo = data["repo"] = Repo(session, self.writer)
             data["roster"] = RosterCheck(repo)
             return await handler(event, data)

@@ -23,7 +23,6 @@ from aiogram.types import CallbackQuery, Message, User
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
-from bot.services import audit
 from bot.services.aftersales import AfterSales
 from bot.services.agent_console import AgentConsole
 from bot.services.conversation import ConversationService, Intake
@@ -32,12 +31,14 @@ from bot.services.notices import SEGMENTS, NoticeReport
 from bot.services.rates import rates_text
 from bot.services.records import add_note, customer_record, find_customer, forget, retag
 from bot.services.replies import Button, Reply
-from bot.services.staff import RosterCheck
+from bot.services.staff import RosterCheck, staff_words
 from bot.services.tickets import TicketError, TicketService
 from bot.settings import Settings
 from handlers.intake import attach_intake
-from handlers.replying import answer_plain
+from handlers.replying import answer_plain, tell
+from phrases.catalogue import LANGS
 from phrases.normalize import extract_order_ids
+from phrases.staff import StaffWords
 from storage.models.orders import TicketKind
 from storage.repositories import Repo
 
@@ -97,6 +98,36 @@ class NoticeAction(CallbackData, prefix="ntc"):
     """The owner's answer to a notice preview (P22, P9): send, send suggested, confirm, cancel."""
 
     action: str
+
+
+class NoticeAudience(CallbackData, prefix="ntca"):
+    """Who a notice written without an audience goes to (one of ``SEGMENTS``)."""
+
+    segment: str
+
+
+def segment_named(word: str, knowledge: KnowledgeBase) -> str | None:
+    """The audience a word names: a segment's code (``all``) or its label in any language
+    (全部顾客); None when the word is the start of the notice itself."""
+    word = word.strip().casefold()
+    for name in SEGMENTS:
+        labels = {knowledge.staff_words(lang)(f"notice.segment.{name}").casefold()
+                  for lang in LANGS}
+        if word == name or word in labels:
+            return name
+    return None
+
+
+def notice_texts(body: str, languages: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """Lines "zh: …" / "en: …" give a text per language; otherwise one text for all."""
+    texts: dict[str, str] = {}
+    for line in body.splitlines():
+        lang, sep, text = line.partition(":")
+        if sep and lang.strip() in languages and text.strip():
+            texts[lang.strip()] = text.strip()
+    if not texts and body.strip():
+        texts = {lang: body.strip() for lang in languages}
+    return texts
 
 
 class TicketForm(StatesGroup):
@@ -361,77 +392,116 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
     is_owner = F.from_user.id.in_(set(settings.owner_ids))
 
     @desk.message(is_owner, private, Command("notice"))
-    async def notice(message: Message, command: CommandObject, repo: Repo,
-                     knowledge: KnowledgeBase, state: FSMContext) -> None:
-        """/notice <segment> then the text, or lines "zh: …" / "en: …" (P22): checked for
-        negative language (P9) and previewed with its number of recipients before sending."""
-        segment, _, body = (command.args or "").partition("\n")
-        segment, _, rest = segment.strip().partition(" ")
-        body = f"{rest}\n{body}".strip()
-        texts: dict[str, str] = {}
-        for line in body.splitlines():
-            lang, sep, text = line.partition(":")
-            if sep and lang.strip() in settings.languages:
-                texts[lang.strip()] = text.strip()
+    async def notice(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                     knowledge: KnowledgeBase, aftersales: AfterSales,
+                     state: FSMContext) -> None:
+        """/notice [audience] then the text, or lines "zh: …" / "en: …" (P22). Without an
+        audience the owner picks one with buttons; then a preview with the recipients per
+        language, checked for negative language (P9); sent only after confirmation."""
+        w = await staff_words(repo, knowledge, message.from_user.id)  # type: ignore[union-attr]
+        args = (command.args or "").strip()
+        head, _, rest = args.partition("\n")
+        first, _, tail = head.strip().partition(" ")
+        segment = segment_named(first, knowledge)
+        texts = notice_texts(f"{tail}\n{rest}".strip() if segment else args, settings.languages)
         if not texts:
-            texts = {lang: body for lang in settings.languages}
-        segment = segment or "all"
-        if segment not in SEGMENTS or not any(t.strip() for t in texts.values()):
-            await message.answer(f"❌ Write: /notice <{'|'.join(SEGMENTS)}> then the text "
-                                 "(or lines 'zh: …' / 'en: …').")
+            await answer_plain(message, w("notice.usage"))
             return
-        recipients = await repo.aftercare.segment(segment, clock.now())
         await state.update_data(notice_draft={"segment": segment, "texts": texts})
-        lines = [f"📣 Preview — {len(recipients)} recipients ({segment}):"]
-        lines += [f"[{lang}] {text}" for lang, text in texts.items()]
+        if segment is None:
+            builder = InlineKeyboardBuilder()
+            for name in SEGMENTS:
+                audience = await aftersales.notices.audience(repo, name)
+                builder.button(text=w("notice.audience_button", label=w(f"notice.segment.{name}"),
+                                      count=audience.total),
+                               callback_data=NoticeAudience(segment=name))
+            builder.button(text=w("notice.button_cancel"),
+                           callback_data=NoticeAction(action="cancel"))
+            builder.adjust(1)
+            await answer_plain(message, w("notice.ask_audience",
+                                          text=next(iter(texts.values()))[:300]),
+                               builder.as_markup())
+            return
+        await notice_preview(message.chat.id, bot, repo, knowledge, aftersales, w, segment,
+                             texts)
+
+    async def notice_preview(chat_id: int, bot: Bot, repo: Repo, knowledge: KnowledgeBase,
+                             aftersales: AfterSales, w: StaffWords, segment: str,
+                             texts: dict[str, str]) -> None:
+        audience = await aftersales.notices.audience(repo, segment)
+        lines = [w("notice.preview", segment=w(f"notice.segment.{segment}"),
+                   count=audience.total)]
+        first = next(iter(texts.values()))
+        for lang, count in sorted(audience.by_lang.items(), key=lambda item: -item[1]):
+            lines += [w("notice.preview_lang", lang=w(f"notice.lang.{lang}"), count=count),
+                      texts.get(lang) or first]
+        if audience.blocked:
+            lines.append(w("notice.blocked", count=audience.blocked))
+        lines.append(w("notice.pace", rate=f"{settings.notice_rate_per_second:g}",
+                       seconds=audience.seconds))
         reports = {lang: knowledge.check_tone(text) for lang, text in texts.items()}
         bad = sorted({p.term for r in reports.values() for p in r.problems})
-        choices = [("Send", "send"), ("Cancel", "cancel")]
+        choices = [("notice.button_send", "send"), ("notice.button_cancel", "cancel")]
         if bad:
-            lines.append(f"⚠ Negative language (P9): {', '.join(bad)}")
-            lines += [f"Suggested [{lang}]: {r.rewrite}" for lang, r in reports.items()
-                      if not r.ok]
-            choices = [("Send suggested", "rewrite"), ("Send as written (I confirm)", "confirm"),
-                       ("Cancel", "cancel")]
+            lines.append(w("notice.tone", terms=", ".join(bad)))
+            lines += [w("notice.suggested", lang=w(f"notice.lang.{lang}"), text=r.rewrite)
+                      for lang, r in reports.items() if not r.ok]
+            lines.append(w("notice.confirm_note"))
+            choices = [("notice.button_suggested", "rewrite"),
+                       ("notice.button_confirm", "confirm"), ("notice.button_cancel", "cancel")]
         builder = InlineKeyboardBuilder()
-        for text, action in choices:
-            builder.button(text=text, callback_data=NoticeAction(action=action))
+        for key, action in choices:
+            builder.button(text=w(key), callback_data=NoticeAction(action=action))
         builder.adjust(2 if not bad else 1)
-        await answer_plain(message, "\n".join(lines), builder.as_markup())
+        await tell(bot, chat_id, "\n".join(lines), builder.as_markup())  # escaped, split
+
+    @desk.callback_query(NoticeAudience.filter(), F.from_user.id.in_(owners))
+    async def notice_audience(query: CallbackQuery, callback_data: NoticeAudience, bot: Bot,
+                              repo: Repo, aftersales: AfterSales, knowledge: KnowledgeBase,
+                              state: FSMContext) -> None:
+        w = await staff_words(repo, knowledge, query.from_user.id)
+        draft = (await state.get_data()).get("notice_draft")
+        if not draft or callback_data.segment not in SEGMENTS:
+            await query.answer(w("notice.cancelled"))
+            return
+        await state.update_data(notice_draft={**draft, "segment": callback_data.segment})
+        await query.answer()
+        await notice_preview(query.from_user.id, bot, repo, knowledge, aftersales, w,
+                             callback_data.segment, dict(draft["texts"]))
 
     @desk.callback_query(NoticeAction.filter(), F.from_user.id.in_(owners))
     async def notice_button(query: CallbackQuery, callback_data: NoticeAction, bot: Bot,
                             repo: Repo, aftersales: AfterSales, knowledge: KnowledgeBase,
                             state: FSMContext) -> None:
+        w = await staff_words(repo, knowledge, query.from_user.id)
         draft = (await state.get_data()).get("notice_draft")
-        if not draft or callback_data.action == "cancel":
+        if not draft or not draft.get("segment") or callback_data.action == "cancel":
             await state.update_data(notice_draft=None)
-            await query.answer("Nothing sent.")
+            await query.answer(w("notice.cancelled"))
             return
         texts: dict[str, str] = dict(draft["texts"])
         reports = {lang: knowledge.check_tone(text) for lang, text in texts.items()}
         bad = sorted({p.term for r in reports.values() for p in r.problems})
         if bad and callback_data.action == "send":
-            await query.answer("Negative language: send the suggested text or confirm.")
+            await query.answer(w("notice.need_choice"))
             return
         if callback_data.action == "rewrite":
             texts = {lang: reports[lang].rewrite for lang in texts}
-        elif bad:  # "confirm": the owner's explicit choice, recorded
-            await audit.record(repo, query.from_user.id, "notice_tone_confirmed",
-                               actor_name=query.from_user.full_name, terms=bad)
         await state.update_data(notice_draft=None)
         try:
             created, count = await aftersales.notices.create(
-                repo, draft["segment"], texts, query.from_user.id)
+                repo, draft["segment"], texts, query.from_user.id,
+                actor_name=query.from_user.full_name,
+                tone_confirmed=bad if callback_data.action == "confirm" else None)
         except ValueError as error:
             await query.answer(str(error)[:190])
             return
-        await query.answer("Sending.")
+        await query.answer(w("notice.started"))
         chat_id = query.from_user.id
-        await bot.send_message(chat_id, f"📣 notice #{created.id}: {count} recipients, sending…")
+        await tell(bot, chat_id, w("notice.sending", id=created.id, count=count))
 
         async def progress(done: int, total: int) -> None:
-            await bot.send_message(chat_id, f"📣 #{created.id}: {done}/{total}")
+            await tell(bot, chat_id, w("notice.progress", id=created.id, done=done, total=total))
 
         task = asyncio.create_task(
             aftersales.notices.send(created.id, progress)
@@ -446,13 +516,16 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         task.add_done_callback(finished)
 
     @desk.message(Command("card"), is_staff)
-    async def card(message: Message, command: CommandObject, repo: Repo) -> None:
+    async def card(message: Message, command: CommandObject, repo: Repo,
+                   knowledge: KnowledgeBase) -> None:
         customer = await find_customer(repo, command.args or "")
         if customer is None:
             await answer_plain(message,
                                "no such customer (telegram id, @username or order number)")
             return
-        await answer_plain(message, (await customer_record(repo, customer)).render(settings.tz))
+        await answer_plain(message, (await customer_record(repo, customer)).render(
+            await staff_words(repo, knowledge, message.from_user.id),  # type: ignore[union-attr]
+            settings.tz))
 
     @desk.message(Command("tag"), is_staff)
     async def tag(message: Message, command: CommandObject, repo: Repo) -> None:

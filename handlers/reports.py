@@ -1,6 +1,7 @@
 """``/report`` for the owners (P23) and the Telegram side of report delivery.
 
-``/report`` → last 7 days; ``/report today|week|month``; ``/report 2026-03-01 2026-03-31``.
+``/report`` → last 7 days; ``/report today|week|month``; ``/report 2026-03-01 2026-03-31``;
+named periods in Chinese or English (``/report 上周`` = last Monday…Sunday, phrases/when.py).
 The router is filtered to OWNER_IDS in private chats, so nobody else reaches it; include it
 before the shopper router.
 """
@@ -16,16 +17,19 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, InputMediaPhoto, Message
 
+from bot.services.knowledge import KnowledgeBase
 from bot.services.reports import build_report
 from bot.services.reports.charts import render_charts
 from bot.services.reports.period import local_days
 from bot.services.reports.text import render_text
-from bot.services.staff import agent_names
+from bot.services.staff import agent_names, staff_words
 from bot.settings import Settings
 from handlers.replying import chunks
+from phrases.when import named_period
 from storage.repositories import Repo
 
-USAGE = "/report [today|week|month|YYYY-MM-DD YYYY-MM-DD]"
+USAGE = ("/report [今天|昨天|本周|上周|本月|上月|today|yesterday|this week|last week|"
+         "this month|last month|week|month|YYYY-MM-DD YYYY-MM-DD]")
 
 
 class TelegramReportSender:
@@ -54,6 +58,9 @@ def period_of(args: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetim
     """The /report argument as [start, end); raises ValueError with the usage on bad input."""
     today = now.astimezone(tz).date()
     words = args.split()
+    named = named_period(args, today) if words else None  # 上周, 本月, last week … (zh/en)
+    if named is not None:
+        return local_days(*named, tz)
     if not words or words == ["week"]:
         return local_days(today - timedelta(days=7), today - timedelta(days=1), tz)
     if words == ["today"]:
@@ -76,7 +83,7 @@ def build_reports_router(owner_ids: Iterable[int]) -> Router:
 
     @router.message(Command("report"))
     async def on_report(message: Message, command: CommandObject, bot: Bot, repo: Repo,
-                        settings: Settings) -> None:
+                        settings: Settings, knowledge: KnowledgeBase) -> None:
         sender = TelegramReportSender(bot)
         try:
             start, end = period_of(command.args or "", message.date, settings.tz)
@@ -87,7 +94,7 @@ def build_reports_router(owner_ids: Iterable[int]) -> Router:
             repo, start, end, settings.tz, agent_ids=settings.agent_ids,
             greeting_seconds=settings.sla_greeting_seconds, agent_names=await agent_names(repo),
         )
-        lang = settings.default_language
+        lang = (await staff_words(repo, knowledge, message.chat.id)).lang  # the owner's own
         await sender.send_text(message.chat.id, render_text(report, lang))
         await sender.send_images(message.chat.id, render_charts(report, lang))
 

@@ -19,12 +19,16 @@ from bot.services import handover as ho
 from bot.services import meeting, rota
 from bot.services import shifts as sh
 from bot.services.conversation import ConversationService
-from bot.services.staff import RosterCheck, agent_names, set_duty_switch
+from bot.services.knowledge import KnowledgeBase
+from bot.services.staff import (
+    RosterCheck,
+    agent_names,
+    set_duty_switch,
+    set_staff_lang,
+    staff_words,
+)
 from handlers.replying import keyboard, tell
 from storage.repositories import Repo
-
-SWAP_HELP = ("Write: /swap <your shift day YYYY-MM-DD> <colleague id> [their day YYYY-MM-DD] "
-             "— they accept, then the owner approves (P12, at most the monthly limit).")
 
 
 def build_staff_router(owner_ids: Iterable[int]) -> Router:
@@ -39,104 +43,130 @@ def build_staff_router(owner_ids: Iterable[int]) -> Router:
     router.callback_query.filter(F.data.startswith("sw:"), is_staff)
 
     @router.message(Command("schedule"))
-    async def on_schedule(message: Message, bot: Bot, repo: Repo,
+    async def on_schedule(message: Message, bot: Bot, repo: Repo, knowledge: KnowledgeBase,
                           conversations: ConversationService) -> None:
+        w = await staff_words(repo, knowledge, message.chat.id)
         now = conversations.clock.now()
         shifts = await sh.coming_schedule(repo, now)
         on = await sh.on_duty(repo, now)
-        text = sh.schedule_text(shifts, await sh.shop_tz(repo))
-        await tell(bot, message.chat.id, f"On duty now: {', '.join(map(str, on)) or 'nobody'}\n"
-                                         f"{text}")
+        names = await agent_names(repo)
+        text = sh.schedule_text(shifts, await sh.shop_tz(repo), names, w)
+        who = ", ".join(names.get(a, str(a)) for a in on) or w("nobody")
+        await tell(bot, message.chat.id, w("schedule.on_now", agents=who) + "\n" + text)
+
+    @router.message(Command("lang"))
+    async def on_lang(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                      knowledge: KnowledgeBase) -> None:
+        """Each staff member reads the staff screens in zh or en (default: the shop's)."""
+        me = message.from_user.id  # type: ignore[union-attr]
+        value = (command.args or "").strip().lower()
+        value = {"中文": "zh", "chinese": "zh", "英文": "en", "english": "en"}.get(value, value)
+        try:
+            await set_staff_lang(repo, me, value)
+        except ValueError:
+            await tell(bot, message.chat.id, (await staff_words(repo, knowledge, me))(
+                "lang.usage"))
+            return
+        await repo.commit()
+        await tell(bot, message.chat.id, (await staff_words(repo, knowledge, me))("lang.set"))
 
     @router.message(Command("duty"))
     async def on_duty_switch(message: Message, command: CommandObject, bot: Bot,
-                             repo: Repo) -> None:
+                             repo: Repo, knowledge: KnowledgeBase) -> None:
+        w = await staff_words(repo, knowledge, message.chat.id)
         value = (command.args or "").strip().lower()
         try:
             await set_duty_switch(repo, message.from_user.id, value)  # type: ignore[union-attr]
         except ValueError:
-            await tell(bot, message.chat.id, "Write /duty on, /duty off or /duty auto "
-                                             "(auto: the shift calendar decides).")
+            await tell(bot, message.chat.id, w("duty.usage"))
             return
         await repo.commit()
-        await tell(bot, message.chat.id, f"Your duty switch: {value}.")
+        await tell(bot, message.chat.id, w("duty.set", value=w.label("duty", value)))
 
     @router.message(Command("handover"))
     async def on_handover(message: Message, command: CommandObject, bot: Bot, repo: Repo,
-                          conversations: ConversationService) -> None:
+                          knowledge: KnowledgeBase, conversations: ConversationService) -> None:
+        w = await staff_words(repo, knowledge, message.chat.id)
         note = (command.args or "").strip()
         if not note:
             record = await repo.shifts.latest_record()
-            await tell(bot, message.chat.id, record.text if record else
-                       "No handover yet. Leave a note: /handover <text>")
+            await tell(bot, message.chat.id, record.text if record else w("handover.none"))
             return
         await ho.add_note(repo, message.from_user.id, note, conversations.clock.now())
-        await tell(bot, message.chat.id, "Noted for the handover.")
+        await tell(bot, message.chat.id, w("handover.noted"))
 
     @router.message(Command("swap"))
     async def on_swap(message: Message, command: CommandObject, bot: Bot, repo: Repo,
-                      conversations: ConversationService) -> None:
+                      knowledge: KnowledgeBase, conversations: ConversationService) -> None:
+        w = await staff_words(repo, knowledge, message.chat.id)
         parts = (command.args or "").split()
         try:
             day = date.fromisoformat(parts[0])
             colleague = int(parts[1])
             theirs = date.fromisoformat(parts[2]) if len(parts) > 2 else None
         except (IndexError, ValueError):
-            await tell(bot, message.chat.id, SWAP_HELP)
+            await tell(bot, message.chat.id, w("swap.usage"))
             return
         me = message.from_user.id  # type: ignore[union-attr]
         outcome = await sh.request_swap(repo, me, day, colleague, theirs,
                                         conversations.clock.now())
         await repo.commit()
         if not outcome.ok or outcome.swap is None:
-            await tell(bot, message.chat.id, f"Swap refused: {outcome.reason}")
+            await tell(bot, message.chat.id, w("swap.refused", reason=outcome.reason))
             return
         swap = outcome.swap
-        await tell(bot, message.chat.id, f"Asked {colleague}. {sh.swap_text(swap)}")
-        await tell(bot, colleague, f"{me} asks you to swap: {sh.swap_text(swap)}", keyboard(
-            [("Accept", f"sw:acc:{swap.id}"), ("Decline", f"sw:dec:{swap.id}")]))
+        names = await agent_names(repo)
+        await tell(bot, message.chat.id, w("swap.asked", colleague=names.get(
+            colleague, str(colleague)), swap=sh.swap_text(swap, names, w)))
+        theirs = await staff_words(repo, knowledge, colleague)
+        await tell(bot, colleague, theirs("swap.ask_colleague", asker=names.get(me, str(me)),
+                                          swap=sh.swap_text(swap, names, theirs)), keyboard(
+            [(theirs("swap.accept"), f"sw:acc:{swap.id}"),
+             (theirs("swap.decline"), f"sw:dec:{swap.id}")]))
 
     @router.message(Command("weekly"))
     async def on_weekly(message: Message, command: CommandObject, bot: Bot, repo: Repo,
-                        conversations: ConversationService) -> None:
+                        knowledge: KnowledgeBase, conversations: ConversationService) -> None:
         """P15: last week's goals met, problems and what to improve, for Monday's meeting."""
+        w = await staff_words(repo, knowledge, message.chat.id)
         text = (command.args or "").strip()
         if not text:
-            await tell(bot, message.chat.id, "Write: /weekly 完成目标：… 问题：… 改进：… "
-                                             "(last week, for the Monday 14:30 meeting)")
+            await tell(bot, message.chat.id, w("weekly.usage"))
             return
         saved = await meeting.save_self_report(repo, message.from_user.id, text,  # type: ignore[union-attr]
                                                conversations.clock.now())
         await repo.commit()
-        await tell(bot, message.chat.id, f"Self-report for the week of {saved.week} saved; it "
-                                         "goes into the meeting report.")
+        await tell(bot, message.chat.id, w("weekly.saved", week=saved.week))
 
     @router.message(Command("leave"))
     async def on_leave(message: Message, command: CommandObject, bot: Bot, repo: Repo,
-                       conversations: ConversationService) -> None:
+                       knowledge: KnowledgeBase, conversations: ConversationService) -> None:
         """P11 "如需请假，需在当班前一天提出": recorded, and the owners are told at once."""
+        w = await staff_words(repo, knowledge, message.chat.id)
         day_text, _, reason = (command.args or "").strip().partition(" ")
         try:
             day = date.fromisoformat(day_text)
         except ValueError:
-            await tell(bot, message.chat.id, "Write: /leave <YYYY-MM-DD> [reason] — at least "
-                                             "the day before the shift.")
+            await tell(bot, message.chat.id, w("leave.usage"))
             return
         me = message.from_user.id  # type: ignore[union-attr]
         leave = await rota.request_leave(repo, me, day, reason.strip(),
                                          conversations.clock.now())
         await repo.commit()
-        late = "" if leave.on_time else " — NOT asked the day before (recorded)"
-        await tell(bot, message.chat.id, f"Leave for {day} recorded{late}; the owner covers "
-                                         "the shift.")
+        await tell(bot, message.chat.id, w("leave.recorded", day=day,
+                                           late="" if leave.on_time else w("leave.late")))
         names = await agent_names(repo)
         for owner in owners:
-            await tell(bot, owner, f"Leave request: {names.get(me, me)} on {day}"
-                                   f"{f' ({reason.strip()})' if reason.strip() else ''}{late}."
-                                   f" Cover it: /assign {day} <agent id>")
+            ow = await staff_words(repo, knowledge, owner)
+            await tell(bot, owner, ow("leave.owner_alert", agent=names.get(me, str(me)),
+                                      day=day, id=me,
+                                      reason=ow("leave.reason", reason=reason.strip())
+                                      if reason.strip() else "",
+                                      late="" if leave.on_time else ow("leave.late")))
 
     @router.callback_query(F.data.startswith("sw:"))
     async def on_swap_button(query: CallbackQuery, bot: Bot, repo: Repo,
+                             knowledge: KnowledgeBase,
                              conversations: ConversationService) -> None:
         _, action, swap_id = (query.data or "").split(":")
         now = conversations.clock.now()
@@ -146,14 +176,19 @@ def build_staff_router(owner_ids: Iterable[int]) -> Router:
             outcome = await sh.decide_swap(repo, int(swap_id), query.from_user.id, False, now,
                                            by_colleague=True)
         await repo.commit()
-        await query.answer("Done." if outcome.swap else outcome.reason)
+        w = await staff_words(repo, knowledge, query.from_user.id)
+        await query.answer(w("done") if outcome.swap else outcome.reason)
         swap = outcome.swap
         if swap is None:
             return
-        await tell(bot, swap.requester_id, sh.swap_text(swap))
+        names = await agent_names(repo)
+        asker = await staff_words(repo, knowledge, swap.requester_id)
+        await tell(bot, swap.requester_id, sh.swap_text(swap, names, asker))
         if action == "acc" and outcome.ok:
             for owner in owners:
-                await tell(bot, owner, f"Approve? {sh.swap_text(swap)}", keyboard(
-                    [("Approve", f"own:swp:ok:{swap.id}"), ("Refuse", f"own:swp:no:{swap.id}")]))
+                ow = await staff_words(repo, knowledge, owner)
+                await tell(bot, owner, ow("swap.approve_q", swap=sh.swap_text(swap, names, ow)),
+                           keyboard([(ow("swap.approve"), f"own:swp:ok:{swap.id}"),
+                                     (ow("swap.refuse"), f"own:swp:no:{swap.id}")]))
 
     return router

@@ -16,6 +16,7 @@ from importlib import resources
 
 import yaml
 
+from phrases.staff import parse_staff_file
 from phrases.templates import placeholders_in, render
 from phrases.tone import negative_terms
 
@@ -32,6 +33,9 @@ CATEGORIES: tuple[str, ...] = (
     "negotiation",  # 商量语
     "negative",  # 负面语言 (P9): words to AVOID, listed for the owner, never sent
 )
+# Beyond the policy's eleven: what staff read (screens, cards, topic names, alerts;
+# phrases/staff.py) — the same data and overrides, never said to a shopper.
+ALL_CATEGORIES: tuple[str, ...] = (*CATEGORIES, "staff")
 LANGS: tuple[str, ...] = ("zh", "en")
 _FALLBACK: dict[str, tuple[str, ...]] = {"zh": ("en",), "en": ("zh",)}
 
@@ -47,7 +51,7 @@ class Phrase:
     tags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.category not in CATEGORIES:
+        if self.category not in ALL_CATEGORIES:
             raise ValueError(f"phrase {self.key!r}: unknown category {self.category!r}")
         if not self.key or not self.lang:
             raise ValueError("phrase: key and lang must not be empty")
@@ -177,7 +181,7 @@ class PhraseCatalogue:
 
     def categories(self, lang: str) -> dict[str, list[Phrase]]:
         """Phrases of ``lang`` grouped by category, in policy order (for owner screens)."""
-        return {c: list(self._index.get((c, lang), [])) for c in CATEGORIES}
+        return {c: list(self._index.get((c, lang), [])) for c in ALL_CATEGORIES}
 
 
 def choose(
@@ -240,6 +244,8 @@ def _builtin_phrases() -> tuple[Phrase, ...]:
     for lang in LANGS:
         raw = root.joinpath(f"phrases.{lang}.yaml").read_text(encoding="utf-8")
         phrases.extend(parse_phrase_file(yaml.safe_load(raw), lang))
+        staff = root.joinpath(f"staff.{lang}.yaml").read_text(encoding="utf-8")
+        phrases.extend(parse_staff_file(yaml.safe_load(staff), lang))
     for lang, terms in negative_terms().items():
         for n, term in enumerate(terms, start=1):
             phrases.append(Phrase(f"negative.{n}", "negative", lang, term, ("avoid",)))

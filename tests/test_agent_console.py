@@ -122,7 +122,7 @@ async def test_escalation_opens_one_topic_with_the_customer_card_first(h: H) -> 
     [topic] = await h.rows(CustomerTopic)
     group_posts = h.to(GROUP)
     assert group_posts[0].message_thread_id == topic.thread_id
-    assert group_posts[0].text.startswith("🤖 Customer card") and "小林" in group_posts[0].text
+    assert group_posts[0].text.startswith("🤖 客户档案") and "小林" in group_posts[0].text
     copies = h.to(GROUP, "copyMessage")
     assert len(copies) == 3 and {c.message_thread_id for c in copies} == {topic.thread_id}
     [created] = h.session.requests_of("createForumTopic")
@@ -192,10 +192,10 @@ async def test_take_by_a_second_agent_is_refused_clearly(h: H) -> None:
     await h.agent(ALICE, "/take", thread)
     await h.agent(BOB, "/take", thread)
     assert (await h.conversation()).agent_id == ALICE
-    assert "Already taken by Alice" in h.texts_to(GROUP)[-1]
+    assert "已由Alice接手" in h.texts_to(GROUP)[-1]
     assert any("您好" in t or "客服" in t for t in h.texts_to(SHOPPER)[-1:])  # agent joined
     await h.agent(BOB, "写点什么", thread)
-    assert "belongs to Alice" in h.texts_to(GROUP)[-1]
+    assert "这位顾客由Alice接待" in h.texts_to(GROUP)[-1]
     assert h.to(SHOPPER, "copyMessage") == []
 
 
@@ -206,7 +206,7 @@ async def test_release_puts_the_chat_back_and_another_agent_gets_it(h: H) -> Non
     conversation = await h.conversation()
     assert conversation.state == ConversationState.ASSIGNED and conversation.agent_id == BOB
     await h.agent(ALICE, "/release", thread)
-    assert "Only the agent who has this chat" in h.texts_to(GROUP)[-1]
+    assert "只有接待这位顾客的客服" in h.texts_to(GROUP)[-1]
 
 
 async def test_transfer_to_a_named_agent(h: H) -> None:
@@ -214,12 +214,12 @@ async def test_transfer_to_a_named_agent(h: H) -> None:
     await h.agent(ALICE, "/take", thread)
     await h.agent(BOB, "/queue")  # Bob's name becomes known
     await h.agent(ALICE, "/transfer", thread)
-    assert "Usage: /transfer" in h.texts_to(GROUP)[-1]
+    assert "用法：/transfer" in h.texts_to(GROUP)[-1]
     await h.agent(ALICE, "/transfer nobody", thread)
-    assert "No agent called" in h.texts_to(GROUP)[-1]
+    assert "没有找到“nobody”" in h.texts_to(GROUP)[-1]
     await h.agent(ALICE, "/transfer bob", thread)
     assert (await h.conversation()).agent_id == BOB
-    assert "Bob has this chat" in "".join(h.texts_to(GROUP))
+    assert "Bob接手了这位顾客" in "".join(h.texts_to(GROUP))
 
 
 async def test_close_sends_a_farewell_and_closes_P8(h: H) -> None:
@@ -232,7 +232,7 @@ async def test_close_sends_a_farewell_and_closes_P8(h: H) -> None:
     last_bot = [m for m in await h.rows(Message) if m.sender == Sender.BOT][-1]
     assert last_bot.meaning["phrase"].startswith("farewell.")
     assert (await h.conversation()).state == ConversationState.CLOSED
-    assert "closed" in h.session.requests_of("editForumTopic")[-1].name
+    assert h.session.requests_of("editForumTopic")[-1].name == "小林 · ✅ 已结束"
 
 
 async def test_note_is_kept_internal_and_never_sent(h: H) -> None:
@@ -261,14 +261,15 @@ async def test_the_topic_card_is_the_customer_record_with_their_orders_P16(h: H)
     await h.agent(ALICE, "/note 要发顺丰", thread)
     await h.agent(ALICE, "/card", thread)
     card = h.texts_to(GROUP)[-1]
-    assert "20260501001: shipped, 129.00 CNY" in card
+    assert "20260501001：已发货，129.00 CNY" in card
     assert "none on record" not in card
     assert "要发顺丰" in card and "Alice" in card
     assert f"id {SHOPPER}" in card and "/take" in card  # the record, then the console's help
     async with h.app.sessions() as db:
         customer = await Repo(db).customers.by_telegram_id(SHOPPER)
         assert customer is not None
-        private = (await customer_record(Repo(db), customer)).render(h.app.settings.tz)
+        private = (await customer_record(Repo(db), customer)).render(
+            h.app.knowledge.staff_words(), h.app.settings.tz)
     assert private in card, "the same renderer for both cards"
 
 
@@ -276,12 +277,12 @@ async def test_queue_lists_waiting_chats_with_their_wait(h: H) -> None:
     await queued(h)
     h.clock.at = MORNING + timedelta(minutes=7)
     await h.agent(ALICE, "/queue")
-    assert "waiting 7 min" in h.texts_to(GROUP)[-1]
+    assert "小林 — 已等 7 分钟（顾客要求人工）" in h.texts_to(GROUP)[-1]
 
 
 async def test_commands_outside_a_topic_and_unknown_ones_get_clear_errors(h: H) -> None:
     await h.agent(ALICE, "/close")
-    assert "inside a customer's topic" in h.texts_to(GROUP)[-1]
+    assert "请在顾客的话题里使用" in h.texts_to(GROUP)[-1]
     before = len(h.texts_to(GROUP))
     await h.agent(ALICE, "/frobnicate")  # not the console's: left to other features
     assert len(h.texts_to(GROUP)) == before
@@ -303,7 +304,7 @@ async def test_tone_guard_blocks_negative_language_and_offers_a_rewrite_P9(h: H)
     await h.agent(ALICE, "我不能帮您退款，可是可以换货", thread)
     assert h.to(SHOPPER, "copyMessage") == []
     warning = h.to(GROUP)[-1]
-    assert "P9" in warning.text and "Suggested rewrite" in warning.text
+    assert "P9" in warning.text and "建议改写" in warning.text
     buttons = [b.callback_data for row in warning.reply_markup.inline_keyboard for b in row]
     assert buttons[0].startswith("tg:rw:") and buttons[1].startswith("tg:og:")
     await h.feed(Update.model_validate({"update_id": h.uid(), "callback_query": {
@@ -339,16 +340,17 @@ async def test_tone_guard_original_anyway_sends_the_agents_message_P9(h: H) -> N
 async def test_inline_query_lists_phrases_of_the_category_filled_for_the_customer(h: H) -> None:
     thread = await queued(h)
     await h.agent(ALICE, "/take", thread)
-    for query, category in (("道歉", "apology"), ("thanks", "thanks")):
+    for query, category in (("道歉", "道歉 · "), ("thanks", "道谢 · ")):  # readable titles
         await h.feed(Update.model_validate({"update_id": h.uid(), "inline_query": {
             "id": f"iq-{category}", "from": user_json(ALICE), "query": query, "offset": ""}}))
         results = h.session.requests_of("answerInlineQuery")[-1].results
         assert results and results[0].title.startswith(category)
+        assert "." not in results[0].title.split(" · ")[1][:12]  # text, not "apology.sorry_1"
         assert all("{" not in r.input_message_content.message_text for r in results)
     await h.feed(Update.model_validate({"update_id": h.uid(), "inline_query": {
         "id": "iq-faq", "from": user_json(ALICE), "query": "退货", "offset": ""}}))
     titles = [r.title for r in h.session.requests_of("answerInlineQuery")[-1].results]
-    assert any(t.startswith("FAQ") for t in titles)
+    assert any(t.startswith("常见问题 · ") for t in titles)
 
 
 async def test_inline_query_from_a_shopper_gets_nothing(h: H) -> None:

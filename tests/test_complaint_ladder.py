@@ -108,8 +108,8 @@ async def test_three_complaining_messages_in_one_chat_are_one_complaint_P14(h: H
     assert complaint.cause == "courier" and complaint.status == ComplaintStatus.RECORDED
     assert complaint.agent_id == MEI and complaint.step == 0
     assert "我要投诉快递太慢" in complaint.text and "差评" in complaint.text
-    assert len(told) == 1 and "快递物流" in told[0] and "charged to nobody" in told[0]
-    assert "dismissal" not in told[0]
+    assert len(told) == 1 and "快递物流" in told[0] and "不计入" in told[0]
+    assert "开除" not in told[0]
     await h.say(5101, "还是要投诉")  # later, still the same conversation
     assert await h.tick() == [] and len(await h.rows(Complaint)) == 1
 
@@ -122,7 +122,7 @@ async def test_product_complaint_to_the_bot_charges_no_agent_P14(h: H) -> None:
     [complaint] = await h.rows(Complaint)
     assert (complaint.agent_id, complaint.cause, complaint.status) == (
         None, "product", ComplaintStatus.RECORDED)
-    assert "before any agent served" in told[0]
+    assert "客服接待之前" in told[0]
     assert [b.action for b in h.owner_buttons()] == ["unfounded"]  # nothing to charge
 
 
@@ -137,7 +137,7 @@ async def test_ladder_30_then_60_then_dismissal_after_owner_confirms_P14(h: H) -
             c.id for c in await h.rows(Complaint))]
         assert complaint.status == ComplaintStatus.PENDING and complaint.step == 0
         assert "服务态度" in told[0] and "Mei" in told[0]
-        expected = ["penalty 30", "penalty 60", "dismissal"][n]
+        expected = ["第1次投诉：罚款30元", "第2次投诉：罚款60元", "第3次投诉：予以开除"][n]
         assert expected in told[0]  # what confirming would do
         actions = {b.action: b for b in h.owner_buttons()}
         assert set(actions) == {"charge", "no", "unfounded"}
@@ -147,12 +147,12 @@ async def test_ladder_30_then_60_then_dismissal_after_owner_confirms_P14(h: H) -
     assert [(c.agent_id, c.step, c.status) for c in complaints] == [
         (MEI, 1, "charged"), (MEI, 2, "charged"), (MEI, 3, "charged")]
     summary = await h.say(OWNER, "/complaints")
-    assert "Mei (901): 3 — 3rd complaint: dismissal" in summary[0]
+    assert "Mei：3 次 — 第3次投诉：予以开除" in summary[0]  # by name, no id
     # Taking the first back moves the later ones down a step.
     await h.tap(OWNER, ComplaintAction(action="unfounded",
                                        complaint_id=complaints[0].id).pack())
     summary = await h.say(OWNER, "/complaints")
-    assert "Mei (901): 2 — 2nd complaint: penalty 60" in summary[0]
+    assert "Mei：2 次 — 第2次投诉：罚款60元" in summary[0]
 
 
 async def test_unconfirmed_or_declined_service_complaint_records_no_step_P14(h: H) -> None:
@@ -162,7 +162,7 @@ async def test_unconfirmed_or_declined_service_complaint_records_no_step_P14(h: 
     [complaint] = await h.rows(Complaint)
     assert complaint.status == ComplaintStatus.PENDING and complaint.step == 0
     summary = await h.say(OWNER, "/complaints")
-    assert "none charged to agents" in summary[0] and f"#{complaint.id}" in summary[0]
+    assert "暂无计入客服的投诉" in summary[0] and f"#{complaint.id}" in summary[0]
     await h.tap(OWNER, ComplaintAction(action="no", complaint_id=complaint.id).pack())
     [complaint] = await h.rows(Complaint)
     assert complaint.status == ComplaintStatus.RECORDED and complaint.step == 0

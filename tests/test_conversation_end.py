@@ -97,7 +97,7 @@ async def test_an_order_number_in_an_agents_chat_reaches_the_agent_P19(h: H) -> 
     copies = [c for c in h.to(GROUP, "copyMessage") if c.message_thread_id == thread]
     assert copies and copies[-1].from_chat_id == SHOPPER, "the message reaches the agent"
     card = "\n".join(h.texts_to(GROUP)[before_group:])
-    assert "20260501001: shipped" in card, "the card shows the order's status"
+    assert "20260501001：已发货" in card, "the card shows the order's status"
     stored = [m for m in await h.rows(Message) if m.sender == Sender.SHOPPER][-1]
     assert stored.meaning["decision"] == "relayed"
 
@@ -123,3 +123,15 @@ async def test_asking_for_a_person_again_while_queued_is_not_a_second_request(h:
     assert len(replies) == 2 and all("人工" in r or "客服" in r for r in replies), replies
     escalations = [e for e in await h.rows(Event) if e.kind == "escalated"]
     assert len(escalations) == 1
+
+
+async def test_asking_for_a_person_while_the_agent_has_the_chat_gets_no_second_hello(
+    h: H,
+) -> None:
+    """The agent already said who they are; the request reaches them, the bot stays quiet."""
+    thread = await taken(h)
+    before = len(h.texts_to(SHOPPER))
+    await h.shopper("我要人工客服")
+    assert h.texts_to(SHOPPER)[before:] == []
+    copies = [c for c in h.to(GROUP, "copyMessage") if c.message_thread_id == thread]
+    assert copies[-1].from_chat_id == SHOPPER

@@ -102,7 +102,7 @@ async def test_shopper_agent_shopper_round_trip_through_a_forum_topic(
         and c.text == "我要人工客服", timeout=20)
     thread = copied.params["message_thread_id"]
     card = next(c for c in running_bot.sent_to(AGENT_CHAT)
-                if "Customer card" in (c.text or "") and "👤 Mei" in (c.text or ""))
+                if "客户档案" in (c.text or "") and "👤 Mei" in (c.text or ""))
     assert card.params["message_thread_id"] == thread
     agent = {"id": AGENT, "is_bot": False, "first_name": "Ann", "language_code": "zh"}
     running_bot.push_message(AGENT_CHAT, "您好，我是Ann，马上帮您看", user=agent,

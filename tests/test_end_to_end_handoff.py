@@ -127,8 +127,8 @@ def _call_line(call: RecordedCall) -> str | None:
     chat = str(p.get("chat_id"))
     full = html.unescape(p["text"]) if p.get("text") else call.text or ""
     shown = full.split("\n")[0][:90]
-    if "Suggested rewrite:\n" in full:
-        shown += " · rewrite: " + full.split("Suggested rewrite:\n", 1)[1]
+    if "建议改写：\n" in full:
+        shown += " · rewrite: " + full.split("建议改写：\n", 1)[1]
     if call.method == "copyMessage":
         kind = next((k for k in ("photo", "document", "sticker", "voice", "video")
                      if call.message and k in call.message), "")
@@ -190,7 +190,7 @@ async def _run(h: Handoff) -> None:
     for agent in (ANN, BO):
         mark = h.mark()
         h.agent(agent, "/off")
-        await h.sent(GROUP, mark, lambda c: "off duty" in (c.text or ""))
+        await h.sent(GROUP, mark, lambda c: "你已下班" in (c.text or ""))
         await h.duty_becomes(agent, on=False)
 
     # 1. Escalate: the shopper asks for a person; with nobody on duty they are told so, not
@@ -206,9 +206,10 @@ async def _run(h: Handoff) -> None:
     thread = int(topic.result["message_thread_id"])
     assert topic.params["chat_id"] == GROUP and "小林" in topic.params["name"]
     assert "⏳" in topic.params["name"]
-    card = await h.sent(GROUP, mark, lambda c: "Customer card" in (c.text or ""))
+    card = await h.sent(GROUP, mark, lambda c: "客户档案" in (c.text or ""))
     assert card.params["message_thread_id"] == thread
-    assert "小林" in card.text and "Language: zh" in card.text and "reason: asked" in card.text
+    assert "小林" in card.text and "本次对话语言：zh" in card.text
+    assert "原因：顾客要求人工" in card.text
     request = await h.sent(GROUP, mark, lambda c: c.text == "转人工", method="copyMessage")
     assert request.params["message_thread_id"] == thread
     assert request.params["from_chat_id"] == SHOPPER
@@ -218,17 +219,17 @@ async def _run(h: Handoff) -> None:
     mark = h.mark()
     h.agent(ANN, "/take", thread)
     h.agent(BO, "/take", thread)
-    won = await h.sent(GROUP, mark, lambda c: "has this chat now" in (c.text or ""))
-    winner = ANN if "Ann has" in won.text else BO
+    won = await h.sent(GROUP, mark, lambda c: "📌" in (c.text or ""))
+    winner = ANN if "Ann接手" in won.text else BO
     loser = BO if winner == ANN else ANN
-    lost = await h.sent(GROUP, mark, lambda c: "took this chat first" in (c.text or "")
-                        or "Already taken by" in (c.text or ""))
+    lost = await h.sent(GROUP, mark, lambda c: "先接手了这位顾客" in (c.text or "")
+                        or "已由" in (c.text or ""))
     assert NAMES[winner] in lost.text and lost.params["message_thread_id"] == thread
     joined = await h.sent(SHOPPER, mark, lambda c: NAMES[winner] in (c.text or ""))
     await h.state_becomes("assigned", winner)
     await asyncio.sleep(0.5)  # nothing more arrives: exactly one winner announced
     since_race = h.server.calls[mark:]
-    assert sum("has this chat now" in (c.text or "") for c in since_race) == 1
+    assert sum("📌" in (c.text or "") for c in since_race) == 1
     assert [c for c in since_race if c.method == "sendMessage"
             and c.params.get("chat_id") == SHOPPER] == [joined]
 
@@ -258,7 +259,7 @@ async def _run(h: Handoff) -> None:
     assert warning.message is not None
     shown = copy.deepcopy(warning.message)  # as the agent saw it (the bot edits it later)
     assert warning.params["message_thread_id"] == thread and "我不能" in shown["text"]
-    assert "Suggested rewrite" in shown["text"]
+    assert "建议改写" in shown["text"]
     rows = shown["reply_markup"]["inline_keyboard"]
     rewrite_button, original_button = rows[0][0], rows[0][1]
     await h.stored("SELECT 1 FROM events WHERE kind = 'tone_guard'")
@@ -277,12 +278,12 @@ async def _run(h: Handoff) -> None:
     # 6. Transfer: the other agent comes on duty; the winner hands the chat over by name.
     mark = h.mark()
     h.agent(loser, "/on")
-    await h.sent(GROUP, mark, lambda c: "on duty" in (c.text or ""))
+    await h.sent(GROUP, mark, lambda c: "你已上班" in (c.text or ""))
     await h.duty_becomes(loser, on=True)
     mark = h.mark()
     h.agent(winner, f"/transfer {NAMES[loser]}", thread)
-    moved = await h.sent(GROUP, mark, lambda c: "has this chat now" in (c.text or ""))
-    assert moved.text.startswith(f"🤖 📌 {NAMES[loser]} has")
+    moved = await h.sent(GROUP, mark, lambda c: "接手了这位顾客" in (c.text or ""))
+    assert moved.text.startswith(f"🤖 📌 {NAMES[loser]}接手")
     assert moved.params["message_thread_id"] == thread
     await h.sent(SHOPPER, mark, lambda c: NAMES[loser] in (c.text or ""))
     await h.state_becomes("assigned", loser)
@@ -290,14 +291,14 @@ async def _run(h: Handoff) -> None:
     # 7. Close (P8): the farewell goes to the shopper, then the conversation is closed.
     mark = h.mark()
     h.agent(loser, "/close", thread)
-    closed = await h.sent(GROUP, mark, lambda c: "Closed; the shopper got a farewell" in (
+    closed = await h.sent(GROUP, mark, lambda c: "已结束，顾客收到了告别语" in (
         c.text or ""))
     assert closed.params["message_thread_id"] == thread
     farewell = [c for c in h.server.calls[mark:] if c.ok and c.method == "sendMessage"
                 and c.params.get("chat_id") == SHOPPER]
     assert len(farewell) == 1 and farewell[0].at < closed.at
     renamed = [c for c in h.server.calls[mark:] if c.method == "editForumTopic"]
-    assert renamed and "closed" in renamed[-1].params["name"]
+    assert renamed and renamed[-1].params["name"] == "小林 · ✅ 已结束"
     assert renamed[-1].params["message_thread_id"] == thread
     await h.state_becomes("closed", loser)
     # Nothing of the agents' group ever went anywhere but the group and the shopper.

@@ -221,8 +221,15 @@ async def test_inbox_one_tap_makes_a_question_a_phrasing_the_bot_then_answers_P4
     assert buttons["+ phrasing of moon_socks"] == f"own:inb:alt:{message_id}:moon_socks"
     assert {"New entry", "Dismiss"} <= set(buttons)
     mark = b.press(OWNER, buttons["+ phrasing of moon_socks"], item.message)
-    done = await b.sent(OWNER, mark, lambda t: "now answers as" in t)
-    assert shown(done) == f"“{question}” now answers as moon_socks."
+    preview = await b.sent(OWNER, mark, lambda t: "预览" in t)  # the result first
+    assert "之后：按「moon_socks」回答" in shown(preview) and preview.message is not None
+    (alt,) = b.query("SELECT alt FROM faq_entries WHERE key = 'moon_socks' AND lang = 'en'")
+    assert question not in (alt[0] or "")  # nothing changed before the owner confirms
+    [confirm] = [btn["callback_data"] for row in preview.message["reply_markup"]["inline_keyboard"]
+                 for btn in row if btn["text"] == "确认修改"]
+    mark = b.press(OWNER, confirm, preview.message)
+    done = await b.sent(OWNER, mark, lambda t: "已生效" in t)
+    assert "moon_socks" in shown(done)
     (alt,) = b.query("SELECT alt FROM faq_entries WHERE key = 'moon_socks' AND lang = 'en'")
     assert question in alt[0]
 

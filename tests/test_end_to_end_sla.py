@@ -157,9 +157,9 @@ async def test_the_agent_is_nudged_then_the_chat_goes_to_the_other_agent_P2(shop
     other = next(a for a in AGENTS if a != first_agent)
     moved = await server.wait_for(
         lambda c: c.params.get("message_thread_id") == thread
-        and f"📌 {other} has this chat now" in (c.text or ""), timeout=10)
+        and f"📌 {other}接手了这位顾客" in (c.text or ""), timeout=10)
     nudges = in_topic("⏰")[:3]
-    waited = [int(re.search(r"waited (\d+) s", c.text or "").group(1)) for c in nudges]
+    waited = [int(re.search(r"已经等了 (\d+) 秒", c.text or "").group(1)) for c in nudges]
     assert waited[0] >= SLA_REPLY_SECONDS and waited == sorted(waited), waited
     assert all(str(first_agent) in (c.text or "") for c in nudges)  # the owner is named
     assert moved.at >= nudges[2].at
@@ -178,7 +178,7 @@ async def test_the_agent_is_nudged_then_the_chat_goes_to_the_other_agent_P2(shop
     # Two processes ran the clock all along: each reply, nudge and move happened once.
     spaced_once_per_period(holding(server, chat))
     spaced_once_per_period(in_topic("⏰"))
-    assert len(in_topic(f"📌 {other} has this chat now")) == 1
+    assert len(in_topic(f"📌 {other}接手了这位顾客")) == 1
     await sends_match_the_database(shop, chat)
 
 
@@ -236,7 +236,7 @@ async def test_off_hours_the_shopper_hears_the_next_opening_time_P24(shop: Shop)
     server.push_message(OWNER, f"/setshift mon-sun {opens:%H:%M}-{closes:%H:%M}", user=owner)
     await server.wait_for_messages(OWNER, count=1, timeout=10)
     server.push_message(OWNER, "/shifts on", user=owner)  # nobody's shift is running now
-    assert "Shift calendar on" in (await server.wait_for_messages(OWNER, count=2, timeout=10))[
+    assert "排班表已开启" in (await server.wait_for_messages(OWNER, count=2, timeout=10))[
         1].text
     chat = 7700
     server.push_message(chat, "转人工", user=shopper(chat))

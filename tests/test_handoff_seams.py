@@ -70,6 +70,6 @@ async def test_what_the_bot_tells_a_waiting_shopper_is_shown_to_the_agents(h: H)
     await h.shopper("How long does delivery take?")
     answer = h.texts_to(SHOPPER)[-1]
     topic_posts = h.to(GROUP)
-    assert topic_posts[-1].text == f"🤖 → shopper: {answer}"  # both HTML-escaped once
+    assert topic_posts[-1].text == f"🤖 → 顾客：{answer}"  # both HTML-escaped once
     assert topic_posts[-1].message_thread_id == await h.thread()
     assert h.to(GROUP, "copyMessage")[-1].from_chat_id == SHOPPER  # the question before it

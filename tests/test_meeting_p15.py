@@ -51,7 +51,7 @@ async def test_agents_self_reports_reach_the_meeting_report_P15(h: BotHarness) -
     ids = itertools.count(100)
     await h.feed(message_update(next(ids), MEI, "/weekly 完成目标：回复都在20秒内\n"
                                                  "问题：退货咨询多\n改进：整理退货FAQ"))
-    assert "saved" in h.sent(MEI)[-1]
+    assert "已保存" in h.sent(MEI)[-1]
     async with h.app.sessions() as db:
         report = await build_report(db, *previous_week(MONDAY_MORNING, SH), SH,
                                     agent_ids=[MEI, KEN], agent_names={MEI: "Mei", KEN: "Ken"})

@@ -20,6 +20,8 @@ from bot.services.records import customer_record, forget
 from bot.services.replies import Reply
 from bot.settings import Settings
 from handlers.aftersales import NoticeAction
+from phrases.catalogue import PhraseCatalogue
+from phrases.staff import StaffWords
 from storage.models import Customer, Message
 from storage.models.orders import JobStatus, NoticeDelivery, Order
 from storage.repositories import Repo
@@ -141,7 +143,8 @@ async def test_customer_record_and_forget_P16(
                               customer_name="林小姐", items=[], amount_cents=19900)
         await s.tickets.open(repo, customer, "return", "不合身", MORNING)
         await repo.commit()
-        card = (await customer_record(repo, customer)).render()
+        card = (await customer_record(repo, customer)).render(
+            StaffWords(PhraseCatalogue.builtin(), "en"))
         assert "林小姐" in card and "20260501001" in card and "return" in card
         assert "喜欢棉麻" in card and "199.00" in card
         await forget(repo, customer, MORNING)
@@ -182,7 +185,7 @@ async def test_owner_sends_a_notice_from_telegram_and_gets_counts_P22(h: Harness
     await h.feed(message_update(1, SHOPPER, "你好"))
     h.take_sent()
     await h.feed(message_update(2, OWNER, "/notice all\nzh: 明天店休\nen: Closed tomorrow"))
-    assert "Preview" in h.sent(OWNER)[-1]  # P9/P22: checked and previewed first
+    assert "通知预览" in h.sent(OWNER)[-1]  # P9/P22: checked and previewed first
     await h.feed(callback_update(20, OWNER, NoticeAction(action="send").pack()))
     [task] = [t for t in asyncio.all_tasks()
               if getattr(t.get_coro(), "__qualname__", "") == "NoticeService.send"]
@@ -241,7 +244,7 @@ async def test_agents_tag_customers_and_the_card_shows_the_tags_P16(h: Harness) 
     await h.feed(message_update(3, AGENT, f"/tag {SHOPPER} -wholesale"))
     assert h.sent(AGENT)[-1] == "🏷 #vip"
     await h.feed(message_update(4, AGENT, f"/card {SHOPPER}"))
-    assert "tags: #vip" in h.sent(AGENT)[-1]
+    assert "标签：#vip" in h.sent(AGENT)[-1]
     await h.feed(message_update(5, SHOPPER, f"/tag {SHOPPER} +spam"))  # shoppers cannot tag
     await h.feed(message_update(6, AGENT, f"/card {SHOPPER}"))
     assert "#spam" not in h.sent(AGENT)[-1]

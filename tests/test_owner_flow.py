@@ -19,6 +19,7 @@ from sqlalchemy import select
 from bot.jobs.people import people_tick
 from bot.services import shifts as sh
 from bot.settings import Settings
+from handlers.owner.bulk import ImportChoice, InboxChoice
 from storage.models import Conversation, ConversationState, Customer, Event, PhraseTemplate
 from storage.models.audit import AuditEntry
 from storage.models.orders import FollowUp, Ticket
@@ -113,13 +114,16 @@ async def test_faq_import_by_document_then_export_P4(h: Harness) -> None:
     csv_text = ("id,question,answer,alt\nteapot,Is the teapot dishwasher safe?,"
                 "Yes - top rack only.,can the teapot go in the dishwasher\n")
     h.session.files["faq.csv"] = csv_text.encode()
-    h.session.add_result("getFile", {"file_id": "d9", "file_unique_id": "d9u",
-                                     "file_path": "faq.csv"})
+    for _ in range(2):  # read for the preview, and again when the owner confirms
+        h.session.add_result("getFile", {"file_id": "d9", "file_unique_id": "d9u",
+                                         "file_path": "faq.csv"})
     doc = {"document": {"file_id": "d9", "file_unique_id": "d9u", "file_name": "faq.csv"},
            "caption": "/faqimport en"}
     h.session.requests.clear()
     await h.feed(message_update(next(h.ids), OWNER, None, **doc))
-    assert "Imported 1 entries" in h.sent()[-1]
+    assert "新增：teapot" in h.sent()[-1]  # shown first (tests/test_bulk_changes.py)
+    await h.tap(OWNER, ImportChoice(mode="merge").pack())
+    assert "已导入（合并）" in h.sent()[-1]
     answer = await h.say(SHOPPER, "can the teapot go in the dishwasher", language_code="en")
     assert any("top rack" in text for text in answer)
     await h.say(OWNER, "/faqexport en csv")
@@ -140,7 +144,9 @@ async def test_inbox_turns_a_question_into_a_phrasing_the_bot_then_answers_P4(
         from storage.models import Message
         [message] = [m for m in await db.scalars(select(Message)) if m.text == question]
     await h.tap(OWNER, f"own:inb:alt:{message.id}:{key}")
-    assert "now answers as" in h.sent()[-1]
+    assert "之后：按「" in h.sent()[-1]  # the result first, then the owner's button
+    await h.tap(OWNER, InboxChoice(action="confirm").pack())
+    assert "已生效" in h.sent()[-1]
     entry = h.app.knowledge.entry(key, "en")
     answer = await h.say(SHOPPER + 1, question, language_code="en")
     assert any(entry.answer[:20] in text for text in answer)
@@ -155,7 +161,8 @@ async def test_inbox_new_entry_takes_the_owners_next_message_as_answer(h: Harnes
                      if m.text == "do you knit scarves for giraffes"]
     await h.tap(OWNER, f"own:inb:new:{message.id}")
     reply = await h.say(OWNER, "Yes, extra long ones, made to order.")
-    assert "New FAQ entry" in reply[0]
+    assert "新建问答" in reply[0]
+    await h.tap(OWNER, InboxChoice(action="confirm").pack())
     answer = await h.say(SHOPPER + 2, "do you knit scarves for giraffes", language_code="en")
     assert any("extra long" in text for text in answer)
 
@@ -242,12 +249,12 @@ async def test_swap_asked_accepted_approved_in_telegram_P12(h: Harness) -> None:
 
 async def test_handover_record_at_shift_end_has_real_content_P13(h: Harness) -> None:
     entry = next(iter(h.app.knowledge._entries["zh"].values()))
-    assert "calendar on" in (await h.say(OWNER, "/shifts on"))[0]
+    assert "排班表已开启" in (await h.say(OWNER, "/shifts on"))[0]
     h.clock.at = datetime(2026, 5, 4, 19, tzinfo=SH).astimezone(UTC)  # during Monday's shift
     await h.say(SHOPPER, entry.question)
     await h.say(SHOPPER + 5, "转人工")
     schedule = await h.say(AGENT, "/schedule")
-    assert schedule and schedule[0].startswith("On duty now:")
+    assert schedule and schedule[0].startswith("现在在班：")
     await h.say(AGENT, "/handover 顾客5001的退款明天要跟进")
     async with h.app.sessions() as db:
         customer = (await db.scalars(select(Customer))).first()
@@ -294,13 +301,13 @@ async def test_owner_settings_shift_pattern_closed_days_and_caps_are_recorded_P1
     h: Harness,
 ) -> None:
     assert "swap_limit = 1" in (await h.say(OWNER, "/set swap_limit 1"))[0]
-    assert "Not changed" in (await h.say(OWNER, "/set swap_limit lots"))[0]
-    assert "fri 20:00-02:00" in (await h.say(OWNER, "/setshift fri 20:00-02:00"))[0]
-    assert "closed" in (await h.say(OWNER, f"/closed {MONDAY} 劳动节"))[0]
+    assert "未修改" in (await h.say(OWNER, "/set swap_limit lots"))[0]
+    assert "周五 20:00-02:00" in (await h.say(OWNER, "/setshift fri 20:00-02:00"))[0]
+    assert "休息" in (await h.say(OWNER, f"/closed {MONDAY} 劳动节"))[0]
     schedule = await h.say(OWNER, "/schedule")
-    assert "closed (劳动节)" in schedule[0] and "20:00-02:00" in schedule[0]
+    assert "休息（劳动节）" in schedule[0] and "20:00-02:00" in schedule[0]
     if hasattr(Repo(None), "agents"):  # type: ignore[arg-type]  # the agents' console table
-        assert "at most 2" in (await h.say(OWNER, f"/cap {AGENT} 2"))[0]
+        assert "最多同时接待 2 位" in (await h.say(OWNER, f"/cap {AGENT} 2"))[0]
     actions = [c.action for c in await h.rows(AuditEntry)]
     assert {"setting", "shift_pattern", "closed_day"} <= set(actions)
     assert await h.say(AGENT, "/set swap_limit 9") and all(
@@ -315,7 +322,7 @@ async def test_swap_over_the_monthly_limit_is_refused_in_telegram_P12(h: Harness
     first = shifts[0].agents[0]
     other = AGENT2 if first == AGENT else AGENT
     mine = [s.day for s in shifts if s.agents == (first,)]
-    assert "Asked" in (await h.say(first, f"/swap {mine[0]} {other}"))[0]
+    assert "已询问" in (await h.say(first, f"/swap {mine[0]} {other}"))[0]
     refused = await h.say(first, f"/swap {mine[1]} {other}")
-    assert "Swap refused" in refused[0] and "limit 1" in refused[0]
-    assert "Your duty switch: off" in (await h.say(first, "/duty off"))[0]
+    assert "换班未成功" in refused[0] and "limit 1" in refused[0]
+    assert "你的上班开关：强制下班" in (await h.say(first, "/duty off"))[0]

@@ -79,9 +79,9 @@ async def test_owner_sees_the_month_as_a_table_by_name_P11(h: H) -> None:
     await h.say(OWNER, "/rota 2026-05")
     [table] = h.sent(OWNER)
     lines = table.removeprefix("<pre>").removesuffix("</pre>").splitlines()
-    assert lines[0].startswith("Rota 2026-05") and len(lines) == 2 + 31
+    assert lines[0].startswith("2026-05 排班") and len(lines) == 2 + 31
     assert "Mei" in table and "Ken" in table and "901" not in table
-    sundays = [line for line in lines if " sun " in line]
+    sundays = [line for line in lines if " 周日 " in line]
     assert len(sundays) == 5 and all("," not in line for line in sundays)  # one each Sunday
 
 
@@ -107,10 +107,10 @@ async def test_leave_must_be_asked_the_day_before_P11(h: H) -> None:
     """"如需请假，需在当班前一天提出": asked on the day itself is recorded as late."""
     tuesday = MONDAY + timedelta(days=1)
     reply = await h.say(MEI, f"/leave {tuesday} 看病")
-    assert "recorded" in reply[0] and "NOT" not in reply[0]
-    assert any("Leave request: Mei" in t and f"/assign {tuesday}" in t for t in h.sent(OWNER))
+    assert "请假已记录" in reply[0] and "未在前一天提出" not in reply[0]
+    assert any("请假：Mei" in t and f"/assign {tuesday}" in t for t in h.sent(OWNER))
     reply = await h.say(KEN, f"/leave {MONDAY}")  # the same day: too late
-    assert "NOT asked the day before" in reply[0]
+    assert "未在前一天提出" in reply[0]
     text = await h.report(MONDAY, MONDAY + timedelta(days=6))
     assert f"请假 {tuesday} Mei (提前申请)" in text
     assert f"请假 {MONDAY} Ken (未提前一天申请)" in text
@@ -133,6 +133,6 @@ async def test_unclear_swap_leaves_an_empty_shift_and_the_owner_fines_20_P12(h: 
     taker = {MEI: "Mei", KEN: "Ken"}[colleague]
     assert f"换班后空班 #{swap_id} 05-04 {taker}" in text
     reply = await h.say(OWNER, f"/swapfine {swap_id}")
-    assert "Fine recorded" in reply[0]
+    assert "已记录罚款" in reply[0]
     text = await h.report(MONDAY, MONDAY + timedelta(days=1))
     assert text.count(f"换班交待不清罚款 #{swap_id}") == 2 and "20 元" in text  # both sides

@@ -130,7 +130,7 @@ async def test_the_owner_is_not_an_agent_unless_added_P10(h: H) -> None:
     assert NOT_AN_AGENT in h.texts_to(GROUP)[-1]
     await owner_says(h, f"/addagent {OWNER}")
     await h.agent(OWNER, "/queue")
-    assert "Queue:" in h.texts_to(GROUP)[-1]
+    assert "排队中：" in h.texts_to(GROUP)[-1]
 
 
 async def test_a_removed_agent_stays_removed_after_a_restart_with_AGENT_IDS(

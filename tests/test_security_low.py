@@ -7,23 +7,31 @@ harness of ``test_agent_console``; pure functions are tested directly.
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import Update
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
 from bot.app import App, build_app
 from bot.clock import FixedClock
 from bot.fsm import PrunedMemoryStorage
 from bot.locks import KeyedLocks
+from bot.orders_api import build_orders_api
+from bot.services import order_import
 from bot.services import owner_admin as oa
 from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
+from bot.services.orders import OrderDesk
+from bot.services.products import importer
 from bot.settings import Settings
 from phrases.tone import check_tone
 from storage.models import Conversation, Customer, Event
 from storage.repositories import Repo
 from tests import test_agent_console as console
+from tests import test_products as products
 from tests.fakes.recording_session import RecordingSession
 from tests.fakes.updates import PHOTO, message_update, user_json
 from tests.test_agent_console import ALICE, GROUP, SHOPPER, H, queued
@@ -220,3 +228,35 @@ async def test_two_processes_open_one_topic_for_a_shopper(db_url: str) -> None:
     finally:
         for app in apps:
             await app.close()
+
+
+# ------------------------------------------------------------------ large imports off the loop
+async def test_posted_orders_and_catalogue_are_parsed_off_the_event_loop(
+        settings: Settings, sessions: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large post (orders, catalogue, stock) is parsed on a worker thread: the event loop
+    that answers shoppers is not held for the parse (measured speed belongs in bench/)."""
+    threads: dict[str, str] = {}
+
+    def spy(module: Any, name: str) -> None:
+        real = getattr(module, name)
+
+        def recorded(*args: Any, **kw: Any) -> Any:
+            threads[name] = threading.current_thread().name
+            return real(*args, **kw)
+
+        monkeypatch.setattr(module, name, recorded)
+
+    spy(order_import, "parse_json")
+    spy(importer, "parse_json")
+    spy(importer, "parse_updates")
+    settings = settings.model_copy(update={"orders_api_token": SecretStr("s3cret")})
+    api = build_orders_api(settings, sessions, OrderDesk(settings, products.FakeReplier()),
+                           FixedClock(console.MORNING))
+    auth = {"Authorization": "Bearer s3cret"}
+    async with TestClient(TestServer(api)) as client:
+        await client.post("/orders", headers=auth, json=[])
+        await client.post("/catalogue", headers=auth, json=[])
+        await client.post("/catalogue/stock", headers=auth, json=[])
+    main = threading.main_thread().name
+    assert set(threads) == {"parse_json", "parse_updates"}
+    assert all(name != main for name in threads.values()), threads

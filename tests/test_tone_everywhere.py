@@ -90,10 +90,10 @@ async def test_suggested_template_says_what_can_be_done_P9(h: H) -> None:
 async def test_notice_is_previewed_and_checked_before_sending_P9_P22(h: H) -> None:
     await h.say(SHOPPER, "你好")
     preview = await h.say(OWNER, "/notice all\nzh: 五一不发货，没办法\nen: No shipping on May 1")
-    assert "1 recipients" in preview[0] and "没办法" in preview[0]
+    assert "共 1 人" in preview[0] and "没办法" in preview[0]
     assert await h.rows(NoticeDelivery) == []  # nothing sent before the owner decides
     await h.tap(OWNER, NoticeAction(action="send").pack())
-    assert await h.rows(NoticeDelivery) == [] and "confirm" in h.answered()[-1]
+    assert await h.rows(NoticeDelivery) == [] and "确认" in h.answered()[-1]
     await h.tap(OWNER, NoticeAction(action="rewrite").pack())
     [task] = [t for t in asyncio.all_tasks()
               if getattr(t.get_coro(), "__qualname__", "") == "NoticeService.send"]

@@ -127,7 +127,7 @@ async def test_ask_answer_escalate_agent_reply_reload_and_xss(world: World) -> N
     assert HOSTILE + " I want a human" in mine
 
     topic = await server.wait_for(lambda c: c.method == "createForumTopic" and c.ok, timeout=20)
-    assert topic.params["name"].startswith("🌐 web · ")
+    assert topic.params["name"].startswith("🌐 网页 · ")
     relayed = await server.wait_for(
         lambda c: c.method == "sendMessage" and str(c.params.get("chat_id")) == str(GROUP)
         and "I want a human" in (c.params.get("text") or ""), timeout=20)

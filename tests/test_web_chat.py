@@ -230,10 +230,10 @@ async def test_escalation_reaches_the_agents_topic_and_the_agents_reply_the_brow
     await visitor.next(where=lambda e: "colleague" in e["text"] or "team" in e["text"])
     # The relay to the topic runs after the shopper's answer went out: wait for its card.
     card = await _recorded(chat, lambda r: r.__api_method__ == "sendMessage"
-                           and r.chat_id == GROUP and "Customer card" in r.text
+                           and r.chat_id == GROUP and "客户档案" in r.text
                            and "onerror" in r.text)
     topic = next(t for t in chat.session.requests_of("createForumTopic") if "onerror" in t.name)
-    assert topic.name.startswith("🌐 web · ")
+    assert topic.name.startswith("🌐 网页 · ")
     assert html.escape(name, quote=False) in card.text and name not in card.text
     thread = (await _topic_thread(chat, name))
     reply = "Hi <b>Eve</b>, Ann here & happy to help"
@@ -372,3 +372,16 @@ async def test_long_poll_fallback(chat: Chat) -> None:
     async with chat.client.post(f"{lp}/poll", headers=headers, json={
             "token": f"{prefix}.{int(number, 16) ^ 1:x}.{signature}", "since": 0}) as forged:
         assert forged.status == 401
+
+
+async def test_a_photo_to_a_web_visitor_leaves_no_file_id(chat: Chat) -> None:
+    """The sender gets a result without a file_id (nothing went to Telegram), so the
+    catalogue's photo cache never keeps one that Telegram does not know."""
+    user_id = WEB_ID_BASE + 4242
+    sent = await chat.app.bot.send_photo(user_id, "https://example.com/tea.jpg",
+                                         caption="Linen shirt")
+    assert not sent.photo
+    album = await chat.app.bot.send_media_group(user_id, [
+        {"type": "photo", "media": "https://example.com/a.jpg", "caption": "A"},
+        {"type": "photo", "media": "https://example.com/b.jpg", "caption": "B"}])
+    assert len(album) == 2 and all(not message.photo for message in album)

@@ -17,6 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.services import complaints as cp
 from bot.services import handover as ho
 from bot.services import meeting
+from bot.services.staff import staff_words
 from handlers.owner import complaint_keyboard
 from handlers.replying import tell
 from storage.repositories import Repo
@@ -37,9 +38,12 @@ async def people_tick(app: App) -> None:
         complaints = await cp.collect_complaints(repo, now)
         week, to_ask = await meeting.agents_to_ask(repo, now)  # P15: before the meeting
         names = await cp.agent_names(repo)
-        notices = [(await cp.notice_text(repo, c),
-                    complaint_keyboard(c, names.get(c.agent_id or 0, str(c.agent_id))))
-                   for c in complaints]
+        notices = []  # P14: each owner reads the notice in their own language
+        for owner in app.settings.owner_ids if complaints else ():
+            w = await staff_words(repo, app.knowledge, owner)
+            notices += [(owner, await cp.notice_text(repo, c, w),
+                         complaint_keyboard(c, names.get(c.agent_id or 0, str(c.agent_id)), w))
+                        for c in complaints]
         await repo.commit()
     sends = []
     if app.settings.agent_chat_id is not None:
@@ -47,8 +51,7 @@ async def people_tick(app: App) -> None:
     sends += [(agent, f"Before your shift — the last handover:\n{r.text}", None)
               for agent, r in result.to_show]
     sends += [(agent, meeting.ASK_TEXT.format(week=week), None) for agent in to_ask]
-    for text, markup in notices:
-        sends += [(owner, text, markup) for owner in app.settings.owner_ids]
+    sends += notices
     for chat_id, text, markup in sends:
         try:
             await tell(app.bot, chat_id, text, markup)

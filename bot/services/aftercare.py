@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.services.orders import OrderDesk
 from bot.services.replies import Button, Replier, Reply
-from bot.services.staff import owner_setting
+from bot.services.staff import owner_setting, words_for
 from bot.services.tickets import TicketService
 from bot.settings import Settings
 from storage.models import Customer
@@ -44,8 +44,6 @@ TEXTS = {
         "fu_ok": "👍 一切都好", "fu_problem": "⚠️ 还有问题",
         "fu_thanks": "太好了，感谢您的反馈！",
         "fu_problem_ack": "抱歉给您添麻烦了！已为您登记售后单 #{ticket}，同事会尽快联系您。",
-        "low_alert": "⚠️ 低分评价：顾客 {name}（{user}）给了 {score} 分，对话 #{conv}。"
-                     "已创建回访任务 #{task}。",
         "fq_attitude": "方便的话请为这次售后打个分（1–5）：① 客服的服务态度？",
         "fq_time": "② 解决问题用的时间？",
         "fq_handling": "③ 问题的处理结果？",
@@ -66,8 +64,6 @@ TEXTS = {
         "fu_thanks": "Great, thank you for letting us know!",
         "fu_problem_ack": "Sorry about that! We opened case #{ticket}; a colleague will "
                           "contact you soon.",
-        "low_alert": "⚠️ Low score: customer {name} ({user}) gave {score}, conversation "
-                     "#{conv}. Follow-up task #{task} opened.",
         "fq_attitude": "If you have a moment, please score this case (1–5): ① our staff's "
                        "attitude?",
         "fq_time": "② the time it took to solve?",
@@ -193,10 +189,12 @@ class Aftercare:
             )
         await repo.commit()
         if task is not None:
-            alert = _t(self.settings.default_language)["low_alert"].format(
-                name=customer.name, user=customer.telegram_user_id, score=score,
-                conv=survey.conversation_id, task=task.id)
             for owner in self.settings.owner_ids:  # P21: a low score alerts the owner
+                w = await words_for(repo, self.desk.wording.catalogue, self.settings, owner)
+                handle = (f"@{customer.username}" if customer.username
+                          else f"id {customer.telegram_user_id}")
+                alert = w("alert.low_score", customer=customer.name or w("shopper"),
+                          handle=handle, score=score, task=task.id)
                 await self.replier.send(owner, Reply(alert))
         return _t(lang)["survey_thanks"], True
 

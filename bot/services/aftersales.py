@@ -33,7 +33,7 @@ def build_aftersales(
     settings: Settings, replier: Replier, clock: Clock, escalation: EscalationService,
     sessions: async_sessionmaker[AsyncSession], pacer: Pacer | None = None,
 ) -> AfterSales:
-    desk = OrderDesk(settings, replier)
+    desk = OrderDesk(settings, replier, escalation.knowledge)
     tickets = TicketService(settings, escalation)
     aftercare = Aftercare(settings, replier, clock, desk, tickets, sessions)
     notices = NoticeService(settings, replier, clock, desk, sessions, pacer)

@@ -29,17 +29,16 @@ from bot.services.knowledge import KnowledgeBase
 from bot.services.queue import QueueService, QueueSpot
 from bot.services.records import add_note, customer_record
 from bot.services.replies import Button, Replier, Reply
+from bot.services.staff import staff_words
 from bot.settings import Settings
 from phrases.catalogue import say
+from phrases.staff import StaffWords, topic_name
 from storage.locks import TOPIC_LOCK_SPACE, transaction_lock
 from storage.models import Conversation, ConversationState, Customer, Message, Sender
 from storage.models.agents import Agent, CustomerTopic
 from storage.repositories import Repo
 
 BOT_MARK = "🤖 "
-COMMANDS_HELP = ("/take · /release · /transfer <agent> · /close · /note <text> · /card · "
-                 "/queue · /on · /off")
-NOT_IN_TOPIC = "Use this command inside a customer's topic."
 TONE_REWRITE, TONE_ORIGINAL = "rw", "og"
 # Message kinds whose text is a caption: a tone-guard rewrite replaces the caption in the copy.
 CAPTIONED = frozenset({"photo", "video", "animation", "document", "audio", "voice"})
@@ -92,14 +91,16 @@ class _Chat:
     conversation: Conversation | None
 
 
-def status_label(conversation: Conversation | None, agent: Agent | None) -> str:
+def status_label(w: StaffWords, conversation: Conversation | None, agent: Agent | None) -> str:
+    """The topic name's second half: who has the chat, by name."""
     if conversation is None or conversation.state == ConversationState.CLOSED:
-        return "✅ closed"
+        return w("topic.closed")
     if conversation.state == ConversationState.ASSIGNED:
-        return f"👤 {agent_label(agent) if agent else conversation.agent_id}"
+        return w("topic.assigned",
+                 agent=agent_label(agent) if agent else str(conversation.agent_id))
     if conversation.state == ConversationState.QUEUED:
-        return "⏳ waiting"
-    return "🤖 bot"
+        return w("topic.waiting")
+    return w("topic.bot")
 
 
 def agent_label(agent: Agent) -> str:
@@ -126,6 +127,11 @@ class AgentConsole:
         # Floods: the collapsed post for the rest of a burst, one timer per conversation.
         self._digest_timers: dict[int, asyncio.Task[None]] = {}
         self.digest_delay = FLOOD_WINDOW.total_seconds()
+
+    @property
+    def w(self) -> StaffWords:
+        """The group's texts: in the shop's language (many people read one topic)."""
+        return self.knowledge.staff_words()
 
     @property
     def chat_id(self) -> int:
@@ -156,7 +162,7 @@ class AgentConsole:
                 await repo.agents.link(conversation.id, customer.chat_id,
                                        message.telegram_message_id, topic.chat_id, copied)
         for text in bot_replies:
-            await self._post(topic, f"→ shopper: {text}")
+            await self._post(topic, self.w("console.to_shopper", text=text))
         if message is not None and await self._names_an_order(repo, message):
             # An order number while a person has the chat: the card with its status (P19).
             await self._post_card(repo, topic, customer, conversation)
@@ -242,8 +248,7 @@ class AgentConsole:
             return
         conversation = await repo.conversations.open_for_customer(customer.id)
         await self._rename(repo, topic, customer, conversation)
-        await self._post(topic, "🗑 The customer deleted their personal data (/forget): "
-                                "name, notes, tags and messages are gone from the records.")
+        await self._post(topic, self.w("console.forgotten"))
 
     async def ensure_topic(
         self, repo: Repo, customer: Customer, conversation: Conversation
@@ -292,10 +297,12 @@ class AgentConsole:
                 topic_message_id=post.message_id, reply_to=post.reply_to_message_id,
                 message_kind=post.kind, decided=None,
             )
-            buttons = ((Button("✅ send rewrite", f"tg:{TONE_REWRITE}:{hit.id}"),
-                        Button("send original anyway", f"tg:{TONE_ORIGINAL}:{hit.id}")),)
-            warning = (f"⚠️ Not sent (P9, negative language): {', '.join(terms)}\n"
-                       f"Suggested rewrite:\n{report.rewrite}")
+            w = self.w
+            buttons = ((Button(w("console.tone_rewrite_button"), f"tg:{TONE_REWRITE}:{hit.id}"),
+                        Button(w("console.tone_original_button"),
+                               f"tg:{TONE_ORIGINAL}:{hit.id}")),)
+            warning = w("console.tone_blocked", terms="、".join(terms) if w.zh
+                        else ", ".join(terms), rewrite=report.rewrite)
             await self._post(chat.topic, warning, reply_to=post.message_id, buttons=buttons)
             await repo.commit()
             return
@@ -309,18 +316,18 @@ class AgentConsole:
         _, choice, raw_id = [*data.split(":"), "", ""][:3]
         hit = await repo.events.get(int(raw_id)) if raw_id.isdigit() else None
         if hit is None or hit.kind != "tone_guard" or hit.data.get("action") != "blocked":
-            return "This warning is no longer known."
+            return self.w("console.tone_unknown")
         if hit.data.get("decided"):
-            return "Already decided."
+            return self.w("console.tone_decided")
         if hit.agent_id != agent_id:
-            return "Only the agent who wrote it can decide."
+            return self.w("console.tone_not_author")
         conversation = await repo.conversations.get(hit.conversation_id or 0)
         customer = await repo.customers.get(conversation.customer_id) if conversation else None
         topic = await repo.agents.topic_of(customer.id) if customer else None
         if conversation is None or customer is None or topic is None:
-            return "The conversation is gone."
+            return self.w("console.conversation_gone")
         if conversation.state != ConversationState.ASSIGNED or conversation.agent_id != agent_id:
-            return "This chat is not yours any more."
+            return self.w("console.not_yours_now")
         chat = _Chat(topic, customer, conversation)
         rewrite = choice == TONE_REWRITE
         await self._deliver(
@@ -333,10 +340,9 @@ class AgentConsole:
         await repo.events.add("tone_guard", conversation_id=conversation.id, agent_id=agent_id,
                               action="sent_rewrite" if rewrite else "sent_original", hit=hit.id)
         await repo.commit()
-        sent = "the rewrite" if rewrite else "the original"
-        await self.port.close_buttons(topic.chat_id, message_id,
-                                      f"{BOT_MARK}Tone guard (P9): {sent} was sent.")
-        return "Sent."
+        sent = self.w("console.tone_sent_rewrite" if rewrite else "console.tone_sent_original")
+        await self.port.close_buttons(topic.chat_id, message_id, BOT_MARK + sent)
+        return self.w("console.sent")
 
     async def _deliver(
         self, repo: Repo, chat: _Chat, conversation: Conversation, agent_id: int,
@@ -364,8 +370,8 @@ class AgentConsole:
             telegram_message_id=sent, now=now, kind=kind, agent_id=agent_id,
         )
         if sent is None:
-            await self._post(chat.topic, "Not delivered: the shopper's chat refused it "
-                                         "(blocked the bot?).", reply_to=topic_message_id)
+            await self._post(chat.topic, self.w("console.not_delivered"),
+                             reply_to=topic_message_id)
         else:
             await repo.agents.link(conversation.id, customer.chat_id, sent, chat.topic.chat_id,
                                    topic_message_id)
@@ -393,25 +399,26 @@ class AgentConsole:
             elif chat is not None:
                 await handlers[command](repo, post, chat, args.strip())
         else:
-            await self._say_in(post, f"Unknown command /{command}. Commands: {COMMANDS_HELP}")
+            await self._say_in(post, self.w("console.unknown_command", command=command,
+                                            commands=self.w("console.commands")))
         await repo.commit()
 
     async def _take(self, repo: Repo, post: AgentPost, chat: _Chat, args: str) -> None:
         conversation = chat.conversation
         if conversation is None:
-            await self._post(chat.topic, "Nothing to take: this customer has no open chat.")
+            await self._post(chat.topic, self.w("console.take_nothing"))
         elif conversation.state == ConversationState.ASSIGNED:
-            owner = "you" if conversation.agent_id == post.agent_id else await self._name(
-                repo, conversation.agent_id)
-            await self._post(chat.topic, f"Already taken by {owner}.")
+            owner = self.w("you") if conversation.agent_id == post.agent_id else (
+                await self._name(repo, conversation.agent_id))
+            await self._post(chat.topic, self.w("console.taken_by", agent=owner))
         elif conversation.state != ConversationState.QUEUED:
-            await self._post(chat.topic, "The bot is handling this chat; nothing waits.")
+            await self._post(chat.topic, self.w("console.bot_handling"))
         elif await self.queue.claim(repo, conversation, post.agent_id, self.clock.now()):
             await self._announce_owner(repo, chat, conversation)
         else:
             await repo.session.refresh(conversation)
             owner = await self._name(repo, conversation.agent_id)
-            await self._post(chat.topic, f"{owner} took this chat first.")
+            await self._post(chat.topic, self.w("console.taken_first", agent=owner))
 
     async def _take_oldest(self, repo: Repo, post: AgentPost) -> None:
         for conversation in await repo.agents.queued():
@@ -421,9 +428,10 @@ class AgentConsole:
                 topic = await self.ensure_topic(repo, customer, conversation)
                 await self._announce_owner(repo, _Chat(topic, customer, conversation),
                                            conversation)
-                await self._say_in(post, f"You took {customer.name or customer.id}'s chat.")
+                await self._say_in(post, self.w("console.you_took",
+                                                customer=customer.name or self.w("shopper")))
                 return
-        await self._say_in(post, "Nobody is waiting.")
+        await self._say_in(post, self.w("console.nobody_waiting"))
 
     async def _release(self, repo: Repo, post: AgentPost, chat: _Chat, args: str) -> None:
         conversation = await self._mine(repo, post, chat)
@@ -431,9 +439,9 @@ class AgentConsole:
             return
         now = self.clock.now()
         if not await self.lifecycle.release(repo, conversation, post.agent_id, now):
-            await self._post(chat.topic, "The chat changed hands meanwhile; nothing done.")
+            await self._post(chat.topic, self.w("console.changed_hands"))
             return
-        await self._post(chat.topic, "Back in the queue. Any agent can /take it.")
+        await self._post(chat.topic, self.w("console.released"))
         target = await self.queue.choose_agent(repo, conversation, now, exclude=post.agent_id)
         if target is not None and await self.queue.claim(repo, conversation, target, now):
             await self._announce_owner(repo, chat, conversation)
@@ -443,25 +451,26 @@ class AgentConsole:
 
     async def _transfer(self, repo: Repo, post: AgentPost, chat: _Chat, args: str) -> None:
         if not args:
-            await self._post(chat.topic, "Usage: /transfer <agent name, @username or id>")
+            await self._post(chat.topic, self.w("console.transfer_usage"))
             return
         conversation = await self._mine(repo, post, chat)
         if conversation is None:
             return
         target = self._find_agent(await repo.agents.all(), args)
         if target is None:
-            await self._post(chat.topic, f"No agent called {args!r}. "
-                                         "Agents: " + await self._agent_list(repo))
+            await self._post(chat.topic, self.w("console.transfer_unknown", wanted=args,
+                                                agents=await self._agent_list(repo)))
             return
         if target.telegram_user_id == post.agent_id:
-            await self._post(chat.topic, "This chat is already yours.")
+            await self._post(chat.topic, self.w("console.transfer_self"))
             return
         if not any(a.id == target.id for a in await on_duty_agents(repo, self.clock.now())):
-            await self._post(chat.topic, f"{agent_label(target)} is off duty; choose another.")
+            await self._post(chat.topic, self.w("console.transfer_off_duty",
+                                                agent=agent_label(target)))
             return
         if not await self.lifecycle.transfer(repo, conversation, post.agent_id,
                                              target.telegram_user_id, self.clock.now()):
-            await self._post(chat.topic, "The chat changed hands meanwhile; nothing done.")
+            await self._post(chat.topic, self.w("console.changed_hands"))
             return
         await self._announce_owner(repo, chat, conversation)
 
@@ -469,18 +478,18 @@ class AgentConsole:
         """P8: a farewell phrase to the shopper, then the conversation is closed."""
         conversation = chat.conversation
         if conversation is None:
-            await self._post(chat.topic, "Nothing to close: no open chat.")
+            await self._post(chat.topic, self.w("console.close_nothing"))
             return
         if conversation.state == ConversationState.ASSIGNED and (
                 conversation.agent_id != post.agent_id):
             owner = await self._name(repo, conversation.agent_id)
-            await self._post(chat.topic, f"This chat belongs to {owner}; only they can close it.")
+            await self._post(chat.topic, self.w("console.close_not_yours", agent=owner))
             return
         now = self.clock.now()
         await self._tell_shopper(repo, chat.customer, conversation, "farewell", now)
         await self.lifecycle.close(repo.events, conversation, now, agent_id=post.agent_id)
         await self._rename(repo, chat.topic, chat.customer, conversation)
-        await self._post(chat.topic, "Closed; the shopper got a farewell.")
+        await self._post(chat.topic, self.w("console.closed"))
         for other, _agent in await self.queue.fill(repo, now):
             await self._announce_assignment(repo, other)
         await self._retell(repo, now)
@@ -488,12 +497,12 @@ class AgentConsole:
     async def _note(self, repo: Repo, post: AgentPost, chat: _Chat, args: str) -> None:
         """Internal: kept on the customer's record, never sent to the shopper."""
         if not args:
-            await self._post(chat.topic, "Usage: /note <text> (internal, never sent)")
+            await self._post(chat.topic, self.w("console.note_usage"))
             return
         await add_note(repo, chat.customer, post.agent_name, args, self.clock.now(),
                        self.settings.tz, agent_id=post.agent_id,
                        conversation_id=chat.conversation.id if chat.conversation else None)
-        await self._post(chat.topic, "📝 Note saved (internal, not sent to the shopper).")
+        await self._post(chat.topic, self.w("console.note_saved"))
 
     async def _card(self, repo: Repo, post: AgentPost, chat: _Chat, args: str) -> None:
         await self._post_card(repo, chat.topic, chat.customer, chat.conversation)
@@ -501,10 +510,10 @@ class AgentConsole:
     async def _duty(self, repo: Repo, post: AgentPost, on: bool) -> None:
         agent = await repo.agents.by_telegram_id(post.agent_id)
         if agent is None:
-            await self._say_in(post, "You are not in the agents list.")
+            await self._say_in(post, self.w("console.not_agent"))
             return
         agent.on_duty = on
-        await self._say_in(post, "You are on duty." if on else "You are off duty.")
+        await self._say_in(post, self.w("console.on_duty" if on else "console.off_duty"))
         if on:
             for conversation, _agent in await self.queue.fill(repo, self.clock.now()):
                 await self._announce_assignment(repo, conversation)
@@ -516,10 +525,14 @@ class AgentConsole:
         for conversation in await repo.agents.queued():
             customer = await repo.customers.get(conversation.customer_id)
             waited = int((now - (conversation.queued_at or now)).total_seconds() // 60)
-            name = customer.name if customer else "?"
-            lines.append(f"#{conversation.id} {name} — waiting {waited} min "
-                         f"({conversation.escalation_reason or '?'})")
-        return "Queue:\n" + "\n".join(lines) if lines else "Queue: nobody is waiting."
+            w = self.w
+            lines.append(w("console.queue_line",
+                           customer=(customer.name if customer else "") or w("shopper"),
+                           minutes=waited,
+                           reason=w.label("reason", conversation.escalation_reason or "—")))
+        if not lines:
+            return self.w("console.queue_empty")
+        return "\n".join([self.w("console.queue_title"), *lines])
 
     # ================================================================= for the SLA clock
     async def nudge_agent(self, conversation_id: int, waited_seconds: int) -> None:
@@ -536,9 +549,8 @@ class AgentConsole:
             if conversation is None or topic is None:
                 return
             who = (await self._name(repo, conversation.agent_id) if conversation.agent_id
-                   else "everyone")
-            await self._post(topic, f"⏰ {who}: the shopper has waited {waited_seconds} s "
-                                    "for an answer.")
+                   else self.w("everyone"))
+            await self._post(topic, self.w("console.nudge", agent=who, seconds=waited_seconds))
 
     async def reassign(self, repo: Repo, conversation_id: int, now: datetime) -> int | None:
         """Reassign to the next on-duty agent (see ``QueueService.reassign``) and say so in the
@@ -567,7 +579,8 @@ class AgentConsole:
         available = await Staffing(self.settings).at(repo, self.clock.now())
         values.update(said_values(available, lang, self.settings, self.knowledge.catalogue))
         faq = [(row.key, row.question, row.answer) for row in await repo.faq.all(lang)]
-        return search(self.knowledge.catalogue, faq, query, lang, values)
+        words = await staff_words(repo, self.knowledge, agent_id)  # titles for the agent
+        return search(self.knowledge.catalogue, faq, query, lang, values, words)
 
     # ================================================================= helpers
     async def _chat_of(self, repo: Repo, post: AgentPost, *, quiet: bool = False) -> _Chat | None:
@@ -576,7 +589,7 @@ class AgentConsole:
                  if post.thread_id is not None else None)
         if topic is None:
             if not quiet:
-                await self._say_in(post, NOT_IN_TOPIC)
+                await self._say_in(post, self.w("console.not_in_topic"))
             return None
         customer = await repo.customers.get(topic.customer_id)
         if customer is None:
@@ -589,8 +602,7 @@ class AgentConsole:
         """The conversation if this agent may write in it; writing in a waiting chat takes it."""
         conversation = chat.conversation
         if conversation is None or conversation.state == ConversationState.BOT:
-            await self._post(chat.topic, "Not sent: this customer has no chat waiting for a "
-                                         "person (closed or with the bot).",
+            await self._post(chat.topic, self.w("console.not_sent_no_chat"),
                              reply_to=post.message_id)
             return None
         if conversation.state == ConversationState.QUEUED:
@@ -600,8 +612,8 @@ class AgentConsole:
                 await self._announce_owner(repo, chat, conversation)
         if conversation.agent_id != post.agent_id:
             owner = await self._name(repo, conversation.agent_id)
-            await self._post(chat.topic, f"Not sent: this chat belongs to {owner}. Ask them to "
-                                         "/transfer it to you.", reply_to=post.message_id)
+            await self._post(chat.topic, self.w("console.not_sent_not_yours", agent=owner),
+                             reply_to=post.message_id)
             return None
         return conversation
 
@@ -609,8 +621,7 @@ class AgentConsole:
         conversation = chat.conversation
         if (conversation is None or conversation.state != ConversationState.ASSIGNED
                 or conversation.agent_id != post.agent_id):
-            await self._post(chat.topic, "Only the agent who has this chat can do that "
-                                         "(/take it first).")
+            await self._post(chat.topic, self.w("console.only_owner"))
             return None
         return conversation
 
@@ -618,7 +629,7 @@ class AgentConsole:
         """After a claim/transfer: topic name, a line in the topic, a word to the shopper."""
         name = await self._name(repo, conversation.agent_id)
         await self._rename(repo, chat.topic, chat.customer, conversation)
-        await self._post(chat.topic, f"📌 {name} has this chat now.")
+        await self._post(chat.topic, self.w("console.has_chat_now", agent=name))
         agent = await repo.agents.by_telegram_id(conversation.agent_id or 0)
         await self._tell_shopper(repo, chat.customer, conversation, "agent_joined",
                                  self.clock.now(),
@@ -667,7 +678,7 @@ class AgentConsole:
         conversation.last_phrase_key = key
         topic = await repo.agents.topic_of(customer.id)
         if topic is not None:
-            await self._post(topic, f"→ shopper: {text}")
+            await self._post(topic, self.w("console.to_shopper", text=text))
 
     async def _post_card(
         self, repo: Repo, topic: CustomerTopic, customer: Customer,
@@ -675,16 +686,19 @@ class AgentConsole:
     ) -> None:
         """The customer record (bot.services.records, the same card as the private /card),
         with this conversation's state and the console's commands."""
-        lines = [f"Customer card · {customer.name or '?'}",
-                 (await customer_record(repo, customer, conversation.id if conversation
-                                        else None)).render(self.settings.tz)]
+        w = self.w
+        record = await customer_record(repo, customer,
+                                       conversation.id if conversation else None)
+        lines = [w("card.title", customer=customer.name or w("shopper")),
+                 record.render(w, self.settings.tz)]
         if conversation is not None:
             owner = (await self._name(repo, conversation.agent_id)
-                     if conversation.agent_id else "nobody yet")
-            lines += [f"Language: {conversation.language} (this conversation)",
-                      f"Conversation #{conversation.id}: {conversation.state}, "
-                      f"reason: {conversation.escalation_reason or '—'}, agent: {owner}"]
-        lines.append(f"Commands: {COMMANDS_HELP}")
+                     if conversation.agent_id else w("nobody"))
+            lines += [w("card.conversation_lang", language=conversation.language),
+                      w("card.conversation", state=w.label("state", conversation.state),
+                        reason=w.label("reason", conversation.escalation_reason or "—"),
+                        agent=owner)]
+        lines.append(w("card.commands", commands=w("console.commands")))
         await self._post(topic, "\n".join(lines))
 
     async def _rename(self, repo: Repo, topic: CustomerTopic, customer: Customer,
@@ -699,9 +713,10 @@ class AgentConsole:
         agent = None
         if conversation is not None and conversation.agent_id is not None:
             agent = await repo.agents.by_telegram_id(conversation.agent_id)
-        channel = "🌐 web · " if customer.channel == WEB else ""  # where the shopper writes from
-        return (f"{channel}{customer.name or 'Shopper'} #{customer.id} · "
-                f"{status_label(conversation, agent)}")
+        w = self.w
+        channel = f"{w('topic.web')} · " if customer.channel == WEB else ""  # where they write
+        return topic_name(channel + (customer.name or w("shopper")),
+                          status_label(w, conversation, agent))
 
     async def _remember_agent(self, repo: Repo, post: AgentPost,
                               conversation: Conversation | None = None) -> None:
@@ -717,7 +732,7 @@ class AgentConsole:
 
     async def _name(self, repo: Repo, agent_id: int | None) -> str:
         agent = await repo.agents.by_telegram_id(agent_id) if agent_id else None
-        return agent_label(agent) if agent else str(agent_id or "nobody")
+        return agent_label(agent) if agent else str(agent_id or self.w("nobody"))
 
     @staticmethod
     def _find_agent(agents: Sequence[Agent], wanted: str) -> Agent | None:
@@ -730,7 +745,7 @@ class AgentConsole:
         return matches[0] if len(matches) == 1 else None
 
     async def _agent_list(self, repo: Repo) -> str:
-        return ", ".join(agent_label(a) for a in await repo.agents.all()) or "none"
+        return ", ".join(agent_label(a) for a in await repo.agents.all()) or self.w("none")
 
     async def _post(self, topic: CustomerTopic, text: str, *, reply_to: int | None = None,
                     buttons: tuple[tuple[Button, ...], ...] = ()) -> int | None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from phrases.catalogue import OPTIONAL_PLACEHOLDERS, Phrase, PhraseCatalogue
+from phrases.staff import StaffWords
 from phrases.templates import placeholders_in, render
 
 # Words an agent types for a category (policy §七 names in both languages, and everyday ones).
@@ -39,6 +40,12 @@ class Canned:
     text: str
 
 
+def _short(text: str, limit: int = 40) -> str:
+    """The start of a text for a one-line title."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def _usable(phrase: Phrase, values: Mapping[str, object]) -> bool:
     """Every placeholder the phrase needs has a value (optional ones may be empty)."""
     return all(name in OPTIONAL_PLACEHOLDERS or values.get(name) not in (None, "")
@@ -47,16 +54,18 @@ def _usable(phrase: Phrase, values: Mapping[str, object]) -> bool:
 
 def search(
     catalogue: PhraseCatalogue, faq: Iterable[tuple[str, str, str]], query: str, lang: str,
-    values: Mapping[str, object],
+    values: Mapping[str, object], words: StaffWords | None = None,
 ) -> list[Canned]:
     """Phrases of the category the query names, then fuzzy matches of phrases and FAQ answers.
 
     ``faq`` holds (key, question, answer) in the customer's language. Never offers the
-    ``negative`` category (P9: words to avoid).
+    ``negative`` category (P9: words to avoid) nor the staff's own texts. Titles read as
+    "道歉 · 对不起，给您添麻烦了…" in the agent's ``words`` (the category, then the text).
     """
     query = query.strip()
     phrases = [p for p in catalogue.all()
-               if p.lang == lang and p.category != "negative" and "widget" not in p.tags
+               if p.lang == lang and p.category not in ("negative", "staff")
+               and "widget" not in p.tags
                and _usable(p, values)]
     results: list[Canned] = []
     seen: set[str] = set()
@@ -67,8 +76,9 @@ def search(
             results.append(item)
 
     def of_phrase(phrase: Phrase) -> Canned:
-        return Canned(f"p:{phrase.key}"[:64], f"{phrase.category} · {phrase.key}",
-                      render(phrase.text, values))
+        text = render(phrase.text, values)
+        category = words.label("category", phrase.category) if words else phrase.category
+        return Canned(f"p:{phrase.key}"[:64], f"{category} · {_short(text)}", text)
 
     if not query:
         for phrase in phrases:
@@ -94,5 +104,6 @@ def search(
             add(of_phrase(by_text[key]))
         else:
             question, answer = faq_items[key]
-            add(Canned(key[:64], f"FAQ · {question[:60]}", render(answer, values)))
+            faq_label = words("category.faq") if words else "FAQ"
+            add(Canned(key[:64], f"{faq_label} · {_short(question)}", render(answer, values)))
     return results

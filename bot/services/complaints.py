@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -31,6 +32,9 @@ from phrases.complaint_cause import SERVICE, cause_label, cause_names, classify_
 from storage.models import Message, Sender
 from storage.models.shifts import Complaint, ComplaintStatus
 from storage.repositories import Repo
+
+if TYPE_CHECKING:
+    from phrases.staff import StaffWords
 
 ORDINALS = {1: "1st", 2: "2nd", 3: "3rd"}
 TEXT_LIMIT = 2000  # the folded text of one complaint (several messages) is bounded
@@ -49,15 +53,15 @@ def period_of(when: datetime, tz: ZoneInfo, period: str) -> str:
     return ALL_TIME
 
 
-def step_text(step: int, steps: list[float | None]) -> str:
-    """'2nd complaint: penalty 60' / '3rd complaint: dismissal' (beyond the list: the last)."""
+def step_text(step: int, steps: list[float | None], w: StaffWords) -> str:
+    """'第2次投诉：罚款60元' / '3rd complaint: dismissal' (beyond the list: the last)."""
     if step <= 0:
-        return "no step"
+        return w("complaint.no_step")
     amount = steps[min(step, len(steps)) - 1]
-    label = f"{ORDINALS.get(step, f'{step}th')} complaint"
+    nth = w("complaint.nth", n=step) if w.zh else ORDINALS.get(step, f"{step}th")
     if amount is None:
-        return f"{label}: dismissal"
-    return f"{label}: penalty {amount:g}"
+        return w("complaint.step_dismiss", nth=nth)
+    return w("complaint.step_fine", nth=nth, amount=f"{amount:g}")
 
 
 async def ladder(repo: Repo) -> list[float | None]:
@@ -65,11 +69,11 @@ async def ladder(repo: Repo) -> list[float | None]:
     return parse_steps(await owner_setting(repo, "complaint_steps"))
 
 
-def _who(agent_id: int | None, names: dict[int, str]) -> str:
+def _who(agent_id: int | None, names: dict[int, str], w: StaffWords) -> str:
+    """An agent by name; the Telegram id only for someone the bot has no name for."""
     if agent_id is None:
-        return "nobody"
-    name = names.get(agent_id)
-    return f"{name} ({agent_id})" if name and name != str(agent_id) else str(agent_id)
+        return w("nobody")
+    return names.get(agent_id) or str(agent_id)
 
 
 async def served_by(repo: Repo, conversation_id: int, before_message_id: int) -> int | None:
@@ -148,21 +152,22 @@ async def collect_complaints(repo: Repo, now: datetime,
     return list(found.values())
 
 
-async def notice_text(repo: Repo, complaint: Complaint) -> str:
+async def notice_text(repo: Repo, complaint: Complaint, w: StaffWords) -> str:
     """What the owner is told about a complaint: cause, who served, what confirming would do."""
     names = await agent_names(repo)
-    cause = f"{cause_label(complaint.cause, 'zh')} / {cause_label(complaint.cause, 'en')}"
-    lines = [f"Complaint #{complaint.id} — cause: {cause}", f"“{complaint.text}”"]
+    lines = [w("complaint.notice_title", complaint=complaint.id,
+               cause=cause_label(complaint.cause, w.lang)), f"“{complaint.text}”"]
+    who = _who(complaint.agent_id, names, w)
     if complaint.agent_id is None:
-        lines.append("Made before any agent served the shopper: recorded, charged to nobody.")
+        lines.append(w("complaint.before_agent"))
     elif complaint.status == ComplaintStatus.PENDING:
         step = await repo.shifts.charged_count(complaint.agent_id, complaint.period) + 1
-        lines.append(f"Served by {_who(complaint.agent_id, names)}. If you confirm it is about "
-                     f"service: {step_text(step, await ladder(repo))}"
-                     f"{'' if complaint.period == ALL_TIME else f' in {complaint.period}'}.")
+        period = "" if complaint.period == ALL_TIME else w("complaint.in_period",
+                                                           period=complaint.period)
+        lines.append(w("complaint.if_confirmed", agent=who, period=period,
+                       step=step_text(step, await ladder(repo), w)))
     else:
-        lines.append(f"Served by {_who(complaint.agent_id, names)}; not about service: "
-                     "recorded, charged to nobody unless you say it was the agent's service.")
+        lines.append(w("complaint.not_service", agent=who))
     return "\n".join(lines)
 
 
@@ -242,26 +247,28 @@ def by_cause(complaints: list[Complaint]) -> dict[str, int]:
     return {name: n for name, n in out.items() if n}
 
 
-async def summary_text(repo: Repo, now: datetime) -> str:
+async def summary_text(repo: Repo, now: datetime, w: StaffWords) -> str:
     """P14: each agent's count and step by name, complaints by cause, then recent ones."""
     steps = await ladder(repo)
     names = await agent_names(repo)
     period = period_of(now, await shop_tz(repo), await owner_setting(repo, "complaint_period"))
     complaints = await repo.shifts.complaints(period)
-    lines = ["Complaints (all time):" if period == ALL_TIME else f"Complaints in {period}:"]
+    lines = [w("complaint.summary_all") if period == ALL_TIME
+             else w("complaint.summary_period", period=period)]
     per_agent = await counts(repo, now)
-    lines += [f"{_who(a, names)}: {n} — {step_text(n, steps)}"
-              for a, n in sorted(per_agent.items())]
+    lines += [w("complaint.agent_line", agent=_who(a, names, w), count=n,
+                step=step_text(n, steps, w)) for a, n in sorted(per_agent.items())]
     if not per_agent:
-        lines.append("none charged to agents")
+        lines.append(w("complaint.none_charged"))
     causes = by_cause(complaints)
     if causes:
-        lines.append("By cause: " + ", ".join(f"{cause_label(k, 'zh')} {n}"
-                                              for k, n in causes.items()))
+        lines.append(w("complaint.by_cause", causes="，".join(
+            f"{cause_label(k, w.lang)} {n}" for k, n in causes.items())))
     waiting = [c for c in complaints if c.status == ComplaintStatus.PENDING]
     if waiting:
-        lines.append(f"Waiting for your decision: {', '.join(f'#{c.id}' for c in waiting)}")
+        lines.append(w("complaint.waiting", ids=", ".join(f"#{c.id}" for c in waiting)))
     for c in complaints[-10:]:
-        lines.append(f"#{c.id} [{cause_label(c.cause, 'zh')}] {_who(c.agent_id, names)} "
-                     f"{c.status}: {c.text[:60]}")
+        lines.append(w("complaint.line", complaint=c.id, cause=cause_label(c.cause, w.lang),
+                       agent=_who(c.agent_id, names, w),
+                       status=w.label("complaint.status", c.status), text=c.text[:60]))
     return "\n".join(lines)

@@ -112,21 +112,22 @@ class ConversationService:
         button = inbound.kind == BUTTON
         customer, conversation, is_new, recent = await self._open(
             repo, inbound.shopper, "" if button else inbound.text, now)
-        stored, fresh = await repo.conversations.store_inbound(
+        if not button:  # a button answers the bot: no new wait for anyone starts
+            self.life.shopper_wrote(conversation, now, new=is_new)  # the next promise (P1/P2)
+        # Stored before answered: a crash from here on loses nothing. A redelivery stores
+        # nothing, the conversation's new promise included.
+        stored, fresh = await repo.conversations.store_first(
             conversation_id=conversation.id, update_id=inbound.update_id, kind=inbound.kind,
             text=inbound.text, telegram_message_id=inbound.message_id, now=now,
+            changed=(conversation,),
         )
         if not fresh:
-            await repo.commit()
             if stored.handled_at is not None:
                 return None
             if stored.conversation_id != conversation.id:
                 conversation = await repo.conversations.get(stored.conversation_id) or conversation
             return Intake(customer, conversation, stored, inbound,
                           is_new=conversation.greeted_at is None)
-        if not button:  # a button answers the bot: no new wait for anyone starts
-            self.life.shopper_wrote(conversation, now, new=is_new)  # the next promise (P1/P2)
-        await repo.commit()  # stored before answered: a crash from here on loses nothing
         return Intake(customer, conversation, stored, inbound, is_new,
                       burst=None if recent is None else recent + 1)
 
@@ -474,7 +475,11 @@ class ConversationService:
         self, repo: Repo, conversation: Conversation, customer: Customer, reason: str,
         now: datetime,
     ) -> list[Reply]:
-        await self.escalation.escalate(repo, conversation, reason, now)
+        queued_now = await self.escalation.escalate(repo, conversation, reason, now)
+        if not queued_now and phase(conversation, now) == Phase.WITH_AGENT:
+            # Asked again while an agent has the chat: they see this message; a second "I am
+            # your agent" from the bot would talk over them.
+            return []
         # P24 when nobody can answer soon; else who joined, or the place and wait.
         situation, values = await self.escalation.status(repo, conversation, now)
         return [self._phrase(customer, conversation, situation, **values)]

@@ -11,6 +11,7 @@ the owner's own entries included — and reopens the inbox questions the change 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,14 +108,16 @@ class ImportPlan:
 async def plan_import(repo: Repo, knowledge: KnowledgeBase, lang: str, filename: str,
                       entries: Sequence[FaqEntry]) -> ImportPlan:
     current = [entry_of(r) for r in await repo.faq.all(lang)]
-    flagged = tuple(e.id for e in entries if not knowledge.check_tone(e.answer).ok)
-    return ImportPlan(lang, filename, tuple(entries), diff(current, entries, MERGE),
-                      diff(current, entries, REPLACE), flagged)
+    merge = diff(current, entries, MERGE)
+    new = [*merge.added, *(e for _, e in merge.changed)]  # live answers were checked before
+    flagged = tuple(e.id for e in new if not knowledge.check_tone(e.answer).ok)
+    return ImportPlan(lang, filename, tuple(entries), merge, diff(current, entries, REPLACE),
+                      flagged)
 
 
 async def apply_import(repo: Repo, knowledge: KnowledgeBase, actor: int | None, lang: str,
                        entries: Sequence[FaqEntry], mode: str, *, filename: str = "",
-                       actor_name: str | None = None) -> FaqDiff:
+                       actor_name: str | None = None, at: datetime | None = None) -> FaqDiff:
     """Make the import live (the diff is computed again: the FAQ may have moved since the
     preview) and record it with the language's FAQ as it was."""
     if mode not in (MERGE, REPLACE):
@@ -132,7 +135,7 @@ async def apply_import(repo: Repo, knowledge: KnowledgeBase, actor: int | None, 
         for _, new in change.changed:
             _assign(by_key[new.id], new)
         repo.session.add_all([_row(e, lang) for e in change.added])
-    await audit.record(repo, actor, "faq_import", actor_name=actor_name, undo={"faq": undo},
+    await audit.record(repo, actor, "faq_import", actor_name=actor_name, at=at, undo={"faq": undo},
                        lang=lang, mode=mode, file=filename, added=len(change.added),
                        changed=len(change.changed), removed=len(change.removed))
     await repo.commit()
@@ -281,7 +284,9 @@ async def preview_inbox(repo: Repo, knowledge: KnowledgeBase, message_id: int, s
         key = new_key(message_id)
         changed_entry = FaqEntry(key, message.text, (answer or "").strip())
         changed = [*live, changed_entry]
-    trial = Understander(changed)
+    # Building a matcher is the cost (seconds for hundreds of entries, bench/
+    # bench_bulk_changes.py): off the event loop, so shoppers keep being answered meanwhile.
+    trial = await asyncio.to_thread(Understander, changed)
     known = await _known_questions(repo, live, since, message_id)
     similar = process.extract(message.text, known, scorer=fuzz.token_set_ratio,
                               processor=utils.default_process, limit=SIMILAR_CHECKED,

@@ -16,6 +16,7 @@ from phrases.catalogue import Phrase, PhraseCatalogue
 from phrases.faq_file import FaqEntry, load_faq_file
 from phrases.greeting import carry_over_greetings
 from phrases.lang import detect_language
+from phrases.staff import StaffWords
 from phrases.tone import ToneReport, check_tone
 from phrases.understand import Understander, Understanding
 from storage.models import FaqEntryRow
@@ -89,6 +90,11 @@ class KnowledgeBase:
         tone = json.loads(await repo.faq.setting(TONE_KEY) or "{}")
         self.tone_added = {str(k): str(v) for k, v in (tone.get("add") or {}).items()}
         self.tone_removed = tuple(str(t) for t in tone.get("remove") or ())
+
+    def staff_words(self, lang: str | None = None) -> StaffWords:
+        """Staff texts in ``lang``, by default the shop's language (the agents' group, alerts
+        to nobody in particular); a person's own choice: ``bot.services.staff.staff_words``."""
+        return StaffWords(self.catalogue, lang or self.settings.default_language)
 
     def check_tone(self, text: str) -> ToneReport:
         """P9 with the owner's own terms added and removed: every outgoing check uses this."""

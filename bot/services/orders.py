@@ -20,7 +20,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from bot.services.escalation import BuiltinWording, Wording
 from bot.services.replies import Replier, Reply
+from bot.services.staff import words_for
 from bot.settings import Settings
 from storage.models import Customer, Event
 from storage.models.orders import Order, OrderStatus, ShipmentEvent
@@ -112,9 +114,11 @@ def last_digits(phone: str | None, n: int = 4) -> str | None:
 class OrderDesk:
     """Answers order questions in a conversation and tells shoppers about their orders."""
 
-    def __init__(self, settings: Settings, replier: Replier) -> None:
+    def __init__(self, settings: Settings, replier: Replier,
+                 wording: Wording | None = None) -> None:
         self.settings = settings
         self.replier = replier
+        self.wording = wording or BuiltinWording()  # the owner's texts, for the owner alert
 
     # ------------------------------------------------------------ in a conversation
     async def answer(
@@ -197,11 +201,10 @@ class OrderDesk:
         if last is not None and last.at >= hour:
             return
         await repo.events.add("order_guessing", at=now, failed_in_hour=MAX_FAILED_PER_HOUR)
-        text = (f"⚠️ {MAX_FAILED_PER_HOUR}+ failed order checks in the last hour: someone may "
-                "be guessing order numbers and phone digits. Linking orders is paused for an "
-                "hour.")
         for owner in self.settings.owner_ids:
-            await self.replier.send(owner, Reply(text))
+            w = await words_for(repo, self.wording.catalogue, self.settings, owner)
+            await self.replier.send(owner, Reply(w("alert.order_guessing",
+                                                   count=MAX_FAILED_PER_HOUR)))
 
     async def status_reply(self, repo: Repo, order: Order, lang: str) -> Reply:
         lang = _lang(lang)

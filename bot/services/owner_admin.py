@@ -30,6 +30,8 @@ from phrases.catalogue import CATEGORIES, Phrase
 from phrases.faq_file import FaqEntry, FaqFile, dump_faq_file, parse_faq
 from phrases.greeting import GREETING_KEYS, compose_greeting, time_of_day_word
 from phrases.splitting import CAPTION_LIMIT, TELEGRAM_LIMIT, units
+from phrases.staff import CATEGORY as STAFF
+from phrases.staff import staff_placeholders
 from phrases.templates import render, validate_template
 from phrases.tone import ToneReport, check_tone, term_entries
 from storage.models import Conversation, FaqEntryRow, Message, Sender
@@ -112,7 +114,11 @@ def check_template(
         errors.append("the negative-language list is not a template")
     if not text:
         errors.append("the text is empty")
-    errors += validate_template(text)
+    if current is not None and current.category == STAFF:  # its own placeholders (staff.py)
+        own = staff_placeholders(knowledge.catalogue, key)
+        errors += validate_template(text, {name: name for name in own})
+    else:
+        errors += validate_template(text)
     values = {**SAMPLE_VALUES.get(lang, SAMPLE_VALUES["en"]), "shop_name": shop_name}
     if now is not None:
         values["time_of_day"] = time_of_day_word(knowledge.catalogue, lang, now.hour)
@@ -453,7 +459,8 @@ async def _close_group(repo: Repo, message_id: int, action: str,
 
 
 async def inbox_to_phrasing(repo: Repo, knowledge: KnowledgeBase, owner: int, message_id: int,
-                            key: str, since: datetime, actor_name: str | None = None) -> str:
+                            key: str, since: datetime, actor_name: str | None = None,
+                            at: datetime | None = None) -> str:
     """The question becomes another phrasing of entry ``key`` (undoable); returns its text.
     Show ``faq_changes.preview_inbox`` first: it says which answers this moves."""
     message = await repo.session.get(Message, message_id)
@@ -468,7 +475,7 @@ async def inbox_to_phrasing(repo: Repo, knowledge: KnowledgeBase, owner: int, me
     if message.text not in (row.alt or []) and message.text != row.question:
         row.alt = [*(row.alt or []), message.text]
     undo["inbox"] = await _close_group(repo, message_id, f"alt:{key}", since)
-    await audit.record(repo, owner, "inbox_phrasing", actor_name=actor_name, undo=undo,
+    await audit.record(repo, owner, "inbox_phrasing", actor_name=actor_name, at=at, undo=undo,
                        key=row.key, lang=row.lang, question=message.text[:200])
     await repo.commit()
     await knowledge.reload(repo)
@@ -476,7 +483,8 @@ async def inbox_to_phrasing(repo: Repo, knowledge: KnowledgeBase, owner: int, me
 
 
 async def inbox_to_entry(repo: Repo, knowledge: KnowledgeBase, owner: int, message_id: int,
-                         answer: str, since: datetime, actor_name: str | None = None) -> str:
+                         answer: str, since: datetime, actor_name: str | None = None,
+                         at: datetime | None = None) -> str:
     """The question becomes a new entry with the owner's answer (undoable); returns its key."""
     message = await repo.session.get(Message, message_id)
     if message is None:
@@ -494,8 +502,8 @@ async def inbox_to_entry(repo: Repo, knowledge: KnowledgeBase, owner: int, messa
     else:
         row.question, row.answer = message.text, answer
     undo["inbox"] = await _close_group(repo, message_id, f"new:{key}", since)
-    await audit.record(repo, owner, "inbox_entry", actor_name=actor_name, undo=undo, key=key,
-                       lang=lang, question=message.text[:200])
+    await audit.record(repo, owner, "inbox_entry", actor_name=actor_name, at=at, undo=undo,
+                       key=key, lang=lang, question=message.text[:200])
     await repo.commit()
     await knowledge.reload(repo)
     return key

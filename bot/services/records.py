@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
 
@@ -20,6 +20,9 @@ from storage.models import Conversation, Customer, Event, Message
 from storage.models.orders import Order, ShipmentEvent, Survey, Ticket, TicketHistory
 from storage.models.shifts import Complaint
 from storage.repositories import Repo
+
+if TYPE_CHECKING:
+    from phrases.staff import StaffWords
 
 NOTES_LIMIT = 4000  # characters kept on the record, the newest notes
 NOTES_SHOWN = 1500  # of which the card shows the newest (a card stays under Telegram's 4,096)
@@ -40,42 +43,50 @@ class CustomerRecord:
     # the chat).
     asked: list[Order] = field(default_factory=list)
 
-    def render(self, tz: tzinfo | None = None) -> str:
-        """The card as plain text (the transport escapes it), at most ~3,000 characters."""
-        c = self.customer
+    def render(self, words: StaffWords, tz: tzinfo | None = None) -> str:
+        """The card as plain text (the transport escapes it) in the reader's language, at most
+        ~3,000 characters. The customer by name; the Telegram id only beside the @username
+        lines staff act on (/note, /tag take an id, @username or order number)."""
+        w, c = words, self.customer
         recent = "; ".join(
-            f"#{v.id} {v.opened_at.astimezone(tz):%m-%d} {v.state}" for v in self.recent
+            w("card.recent", date=f"{v.opened_at.astimezone(tz):%m-%d}",
+              state=w.label("state", v.state)) for v in self.recent
         ) or "—"
+        handle = f"@{c.username}" if c.username else f"id {c.telegram_user_id}"
         lines = [
-            f"👤 {c.name or '—'}  (@{c.username or '—'}, id {c.telegram_user_id})",
-            f"phone: {c.phone or '—'}   language: {c.language_code or '—'}",
-            f"first seen {c.first_seen_at:%Y-%m-%d}, last seen {c.last_seen_at:%Y-%m-%d}, "
-            f"conversations: {self.conversations} (recent: {recent})",
+            w("card.who", customer=c.name or w("shopper"), handle=handle),
+            w("card.contact", phone=c.phone or "—", language=c.language_code or "—"),
+            w("card.seen", first=f"{c.first_seen_at:%Y-%m-%d}", last=f"{c.last_seen_at:%Y-%m-%d}",
+              count=self.conversations, recent=recent),
         ]
         if c.blocked_at:
-            lines.append("⛔ has blocked the bot")
+            lines.append(w("card.blocked"))
         if self.opted_out:
-            lines.append("🔕 no notices")
-        lines.append(f"orders ({len(self.orders)}):")
-        lines += [f"  {o.order_ref}: {o.status}, {o.amount_cents / 100:.2f} {o.currency}"
+            lines.append(w("card.opted_out"))
+        lines.append(w("card.orders", count=len(self.orders)))
+        lines += [w("card.order", order=o.order_ref, status=w.label("order", o.status),
+                    amount=f"{o.amount_cents / 100:.2f}", currency=o.currency)
                   for o in self.orders[:10]]
         own = {o.order_ref for o in self.orders}
         asked = [o for o in self.asked if o.order_ref not in own]
-        if asked:
-            lines.append("asked about in this chat:")
-            lines += [f"  {o.order_ref}: {o.status}, {o.amount_cents / 100:.2f} {o.currency}"
-                      " (not linked to this account)" for o in asked[:5]]
-        lines.append(f"tickets ({len(self.tickets)}):")
-        lines += [f"  #{t.id} {t.kind}: {t.status} (due {t.due_at:%m-%d %H:%M})"
-                  for t in self.tickets[:10]]
+        if asked:  # P19: named in this chat, not linked to this account
+            lines.append(w("card.asked"))
+            lines += [w("card.asked_order", order=o.order_ref, status=w.label("order", o.status),
+                        amount=f"{o.amount_cents / 100:.2f}", currency=o.currency)
+                      for o in asked[:5]]
+        lines.append(w("card.tickets", count=len(self.tickets)))
+        lines += [w("card.ticket", ticket=t.id, kind=w.label("ticket", t.kind),
+                    status=w.label("ticket", t.status),
+                    due=f"{t.due_at:%m-%d %H:%M}") for t in self.tickets[:10]]
         if self.scores:
             average = sum(self.scores) / len(self.scores)
-            lines.append(f"survey scores: {', '.join(map(str, self.scores))} (avg {average:.1f})")
+            lines.append(w("card.scores", scores=", ".join(map(str, self.scores)),
+                           average=f"{average:.1f}"))
         if c.tags:
-            lines.append("tags: " + " ".join(f"#{tag}" for tag in c.tags))
+            lines.append(w("card.tags", tags=" ".join(f"#{tag}" for tag in c.tags)))
         if c.notes:
             shown = c.notes if len(c.notes) <= NOTES_SHOWN else "…" + c.notes[-NOTES_SHOWN:]
-            lines.append(f"notes: {shown}")
+            lines.append(w("card.notes", notes=shown))
         return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import calendar as month_calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -27,6 +28,9 @@ from storage.models import Event, Message, Sender
 from storage.models.shifts import ShiftSwap, SwapState
 from storage.repositories import Repo
 
+if TYPE_CHECKING:
+    from phrases.staff import StaffWords
+
 LEAVE = "leave_request"
 SWAP_FINE = "swap_fine"
 EARLY_WINDOW = timedelta(hours=1)  # activity this long before the start counts as on time
@@ -34,16 +38,23 @@ EARLY_WINDOW = timedelta(hours=1)  # activity this long before the start counts 
 AGENT_ACTIONS = ("tone_guard", "released", "transferred", "closed_by_agent", "agent_note")
 
 
-async def month_table(repo: Repo, year: int, month: int, names: dict[int, str]) -> str:
+async def month_table(repo: Repo, year: int, month: int, names: dict[int, str],
+                      w: StaffWords | None = None) -> str:
     """P11: the month's rota, one line per shift (day, weekday, hours, agents by name)."""
     first = date(year, month, 1)
     last = date(year, month, month_calendar.monthrange(year, month)[1])
     tz = await sh.shop_tz(repo)
     shifts = await sh.shifts_between(repo, first, last)
-    state = "on" if await sh.calendar_enabled(repo) else "off (every present agent on duty)"
-    header = [f"Rota {year}-{month:02d} ({tz.key}; calendar {state})",
-              "date  day hours        agents"]
-    return "\n".join(header + sh.schedule_text(shifts, tz, names).splitlines())
+    on = await sh.calendar_enabled(repo)
+    if w is None:
+        state = "on" if on else "off (every present agent on duty)"
+        header = [f"Rota {year}-{month:02d} ({tz.key}; calendar {state})",
+                  "date  day hours        agents"]
+    else:
+        header = [w("rota.title", month=f"{year}-{month:02d}", tz=tz.key,
+                    state=w("rota.calendar_on" if on else "rota.calendar_off")),
+                  w("rota.columns")]
+    return "\n".join(header + sh.schedule_text(shifts, tz, names, w).splitlines())
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.services.staff import (
@@ -26,10 +27,15 @@ from bot.services.staff import (
     forced_on,
     owner_setting,
 )
+from phrases.when import DAYS as WEEKDAYS
+from phrases.when import day_line
 from storage.models.shifts import ShiftSwap, SwapState
 from storage.repositories import Repo
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+if TYPE_CHECKING:
+    from phrases.staff import StaffWords
+
+DAYS = WEEKDAYS  # "mon" … "sun"
 PATTERN_KEY = "shift_pattern"
 SCHEDULE_DAYS = 14  # P12: agents and owner see the coming two weeks
 EPOCH_MONDAY = date(2024, 1, 1)  # rotation counts from here (a Monday)
@@ -69,45 +75,63 @@ class Calendar:
 
 
 # ----------------------------------------------------------------------------- pure rules
+class ShiftLineError(ValueError):
+    """A /setshift line the bot cannot read; ``key`` names the staff text that explains it
+    (``shift.<key>``), ``str()`` is the English sentence (SERVICE_HOURS at start-up)."""
+
+    def __init__(self, key: str, message: str, **values: str) -> None:
+        super().__init__(message)
+        self.key, self.values = key, values
+
+
 def _hhmm(text: str) -> tuple[int, int]:
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
     if not match:
-        raise ValueError(f"{text!r} is not a time like 18:30")
+        raise ShiftLineError("err_time", f"{text!r} is not a time like 18:30", time=text)
     hours, minutes = int(match.group(1)), int(match.group(2))
     if hours > 24 or minutes > 59 or (hours == 24 and minutes):
-        raise ValueError(f"{text!r} is not a time of day")
+        raise ShiftLineError("err_time", f"{text!r} is not a time of day", time=text)
     return hours, minutes
 
 
 def parse_pattern_line(line: str, pattern: Pattern | None = None) -> Pattern:
-    """'mon-sat 18:30-24:00', 'sun 09:30-24:00', 'fri 20:00-02:00', 'sat off' → a new pattern."""
+    """'mon-sat 18:30-24:00', 'sun 09:30-24:00', 'fri 20:00-02:00', 'sat off' → a new pattern;
+    the same in Chinese ('周一至周六 18:30-24:00', '周日 休息', phrases/when.py)."""
     result: Pattern = dict(DEFAULT_PATTERN if pattern is None else pattern)
-    match = re.fullmatch(r"\s*([a-z]{3})(?:-([a-z]{3}))?\s+(off|\S+-\S+)\s*", line.lower())
+    match = re.fullmatch(r"\s*([a-z]{3})(?:-([a-z]{3}))?\s+(off|\S+-\S+)\s*", day_line(line))
     if not match or match.group(1) not in DAYS or (match.group(2) or "mon") not in DAYS:
-        raise ValueError("write e.g. 'mon-sat 18:30-24:00', 'sun 09:30-24:00' or 'sat off'")
+        raise ShiftLineError(
+            "err_format", "write e.g. 'mon-sat 18:30-24:00', 'sun 09:30-24:00' or 'sat off'")
     first = DAYS.index(match.group(1))
     last = DAYS.index(match.group(2)) if match.group(2) else first
     if last < first:
-        raise ValueError("days run mon…sun, e.g. 'mon-sat'")
+        raise ShiftLineError("err_order", "days run mon…sun, e.g. 'mon-sat'")
     hours: tuple[str, str] | None = None
     if match.group(3) != "off":
         start, _, end = match.group(3).partition("-")
         _hhmm(start), _hhmm(end)
         if _hhmm(start) == (24, 0):
-            raise ValueError("a shift cannot start at 24:00")
+            raise ShiftLineError("err_midnight", "a shift cannot start at 24:00")
         if _hhmm(start) == _hhmm(end):
-            raise ValueError("a shift needs a length")
+            raise ShiftLineError("err_length", "a shift needs a length")
         hours = (start, end)
     for day in range(first, last + 1):
         result[day] = hours
     return result
 
 
-def pattern_text(pattern: Pattern) -> str:
-    return "; ".join(
-        f"{DAYS[d]} {'off' if pattern.get(d) is None else '-'.join(pattern[d])}"  # type: ignore[arg-type]
-        for d in range(7)
-    )
+def pattern_text(pattern: Pattern, w: StaffWords | None = None) -> str:
+    """The week's hours, 'mon 18:30-24:00; …' or, with the reader's words, '周一 18:30-24:00；…'."""
+    def day(d: int) -> str:
+        return w(f"day.{d}") if w is not None else DAYS[d]
+
+    def hours(d: int) -> str:
+        if pattern.get(d) is None:
+            return w("shift.off") if w is not None else "off"
+        return "-".join(pattern[d])  # type: ignore[arg-type]
+
+    sep = "；" if w is not None and w.zh else "; "
+    return sep.join(f"{day(d)} {hours(d)}" for d in range(7))
 
 
 def window(day: date, hours: tuple[str, str], tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -246,7 +270,9 @@ async def coming_schedule(repo: Repo, now: datetime, days: int = SCHEDULE_DAYS) 
     return await shifts_around(repo, now, 0, days - 1)
 
 
-def schedule_text(shifts: list[Shift], tz: ZoneInfo, names: dict[int, str] | None = None) -> str:
+def schedule_text(shifts: list[Shift], tz: ZoneInfo, names: dict[int, str] | None = None,
+                  w: StaffWords | None = None) -> str:
+    """One line per shift: date, weekday, hours, agents by name (or why the day is closed)."""
     names = names or {}
     lines = []
     for s in shifts:
@@ -254,10 +280,12 @@ def schedule_text(shifts: list[Shift], tz: ZoneInfo, names: dict[int, str] | Non
         end_text = "24:00" if end.time() == time(0) and end.date() > start.date() else (
             end.strftime("%H:%M"))
         who = ", ".join(names.get(a, str(a)) for a in s.agents) or "—"
-        status = f"closed ({s.closed})" if s.closed is not None else who
-        lines.append(f"{s.day:%m-%d} {DAYS[s.day.weekday()]} "
-                     f"{start:%H:%M}-{end_text}  {status}")
-    return "\n".join(lines) or "no shifts"
+        if s.closed is not None:
+            who = (w("shift.closed_day", reason=s.closed) if w is not None
+                   else f"closed ({s.closed})")
+        day = w(f"day.{s.day.weekday()}") if w is not None else DAYS[s.day.weekday()]
+        lines.append(f"{s.day:%m-%d} {day} {start:%H:%M}-{end_text}  {who}")
+    return "\n".join(lines) or (w("shift.none") if w is not None else "no shifts")
 
 
 # ----------------------------------------------------------------------------- swaps (P12)
@@ -375,8 +403,19 @@ async def decide_swap(
     return SwapOutcome(True, "", swap)
 
 
-def swap_text(swap: ShiftSwap) -> str:
-    theirs = f" for their {swap.colleague_day}" if swap.colleague_day else ""
-    return (f"swap #{swap.id}: {swap.requester_id} gives {swap.requester_day} to "
-            f"{swap.colleague_id}{theirs} — {swap.state}"
-            + (f" ({swap.reason})" if swap.reason else ""))
+def swap_text(swap: ShiftSwap, names: dict[int, str] | None = None,
+              w: StaffWords | None = None) -> str:
+    """'换班 #3：王芳把 05-04 的班给李雷（换 05-06）— 已同意', people by name."""
+    names = names or {}
+    asker = names.get(swap.requester_id, str(swap.requester_id))
+    colleague = names.get(swap.colleague_id, str(swap.colleague_id))
+    if w is None:
+        theirs = f" for their {swap.colleague_day}" if swap.colleague_day else ""
+        return (f"swap #{swap.id}: {asker} gives {swap.requester_day} to "
+                f"{colleague}{theirs} — {swap.state}"
+                + (f" ({swap.reason})" if swap.reason else ""))
+    theirs = w("swap.theirs", day=swap.colleague_day) if swap.colleague_day else ""
+    reason = w("swap.reason", reason=swap.reason) if swap.reason else ""
+    return w("swap.text", swap=swap.id, asker=asker, day=swap.requester_day,
+             colleague=colleague, theirs=theirs, state=w.label("swap.state", swap.state),
+             reason=reason)

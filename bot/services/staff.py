@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -20,6 +21,11 @@ from bot.settings import Settings
 from storage.base import utcnow
 from storage.models import ShopSetting
 from storage.repositories import Repo
+
+if TYPE_CHECKING:
+    from bot.services.knowledge import KnowledgeBase
+    from phrases.catalogue import PhraseCatalogue
+    from phrases.staff import StaffWords
 
 AGENTS_KEY = "agents"  # the roster before the agents table was the one source (read once)
 ROSTER_SEEDED_KEY = "roster_seeded"
@@ -201,3 +207,37 @@ async def agent_names(repo: Repo) -> dict[int, str]:
     rows = await repo.session.scalars(select(Agent))
     return {a.telegram_user_id: a.name or (f"@{a.username}" if a.username else
                                            str(a.telegram_user_id)) for a in rows}
+
+
+STAFF_LANGS = ("zh", "en")
+
+
+async def staff_lang(repo: Repo, user_id: int | None, shop_lang: str) -> str:
+    """The language a staff member reads: their own ``/lang`` choice, else the shop's."""
+    if user_id is not None:
+        chosen = await repo.faq.setting(f"staff_lang:{user_id}")
+        if chosen in STAFF_LANGS:
+            return chosen
+    return shop_lang
+
+
+async def set_staff_lang(repo: Repo, user_id: int, lang: str) -> None:
+    """``/lang zh|en``: stored per person (owners need not be agents); the caller commits."""
+    if lang not in STAFF_LANGS:
+        raise ValueError(lang)
+    await repo.faq.set_setting(f"staff_lang:{user_id}", lang)
+
+
+async def staff_words(repo: Repo, knowledge: KnowledgeBase, user_id: int | None) -> StaffWords:
+    """The staff texts for this person (see phrases/staff.py): ``w("card.orders", count=2)``."""
+    return knowledge.staff_words(
+        await staff_lang(repo, user_id, knowledge.settings.default_language))
+
+
+async def words_for(repo: Repo, catalogue: PhraseCatalogue, settings: Settings,
+                    user_id: int | None) -> StaffWords:
+    """``staff_words`` for services that hold a phrase catalogue (``Wording``), not the
+    knowledge base: owner alerts from the order desk and the after-care."""
+    from phrases.staff import StaffWords
+
+    return StaffWords(catalogue, await staff_lang(repo, user_id, settings.default_language))

@@ -39,6 +39,16 @@ def buttons_of(markup: Any) -> list[list[dict[str, str]]]:
             for row in markup.inline_keyboard]
 
 
+def without_files(result: Any) -> Any:
+    """The result with no media: nothing was uploaded to Telegram, so no made-up file_id may
+    reach the sender (BotReplier's PhotoFiles would reuse it for Telegram shoppers)."""
+    if isinstance(result, list):
+        return [without_files(item) for item in result]
+    if isinstance(result, dict) and "message_id" in result:
+        return {k: v for k, v in result.items() if k not in MEDIA_KINDS}
+    return result
+
+
 class WebOutbox(BaseRequestMiddleware):
     """Routes calls to web chats (and, in the playground, to its agents' room) to the hub."""
 
@@ -76,7 +86,7 @@ class WebOutbox(BaseRequestMiddleware):
         result = self.results.build(bot, method)
         for event in self.events(bot, method, name, result):
             await self.hub.publish(int(chat_id), event)
-        return self._response(bot, method, result)
+        return self._response(bot, method, without_files(result))
 
     def _response(self, bot: Bot, method: TelegramMethod[Any], result: Any) -> Any:
         """The typed result, as the session's ``make_request`` returns it (not the envelope)."""

@@ -3,9 +3,9 @@
 The router is filtered at router level, so nobody else ever reaches these handlers; other owner
 messages fall through to the shopper router (the owner can try the bot as a shopper). The
 rules live in ``bot.services.owner_admin`` and its neighbours; the handlers, module-level
-functions in this package (``general``, ``templates``, ``faq``, ``people``, ``complaints``),
-only parse and show. They get what they need as handler kwargs from the dispatcher's
-workflow data (``repo``, ``knowledge``, ``conversations``, ``settings``, ``state``).
+functions in this package (``general``, ``templates``, ``faq``, ``bulk``, ``people``,
+``complaints``), only parse and show. They get what they need as handler kwargs from the
+dispatcher's workflow data (``repo``, ``knowledge``, ``conversations``, ``settings``, ``state``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
 
-from handlers.owner import complaints, faq, general, people, templates
+from handlers.owner import bulk, complaints, faq, general, people, templates
 from handlers.owner.common import OwnerDialogue
 from handlers.owner.complaints import ComplaintAction, complaint_keyboard
 
@@ -50,7 +50,11 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
     message(faq.on_faqset, Command("faqset"))
     message(faq.on_faqdel, Command("faqdel"))
     message(faq.on_faqexport, Command("faqexport"))
-    message(faq.on_document, F.document)
+    message(bulk.on_faqimport_document, F.document)
+    button(bulk.on_import_choice, bulk.ImportChoice.filter(F.area == "imp"))
+    button(bulk.on_inbox_choice, bulk.InboxChoice.filter(F.area == "ibc"))
+    message(bulk.on_faqundo, Command("faqundo"))
+    message(bulk.on_changes, Command("changes"))
     message(faq.on_inbox, Command("inbox"))
     message(faq.on_alt, Command("alt"))
     button(faq.on_inbox_button, F.data.startswith("own:inb:"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 
 from aiogram import Bot
@@ -14,6 +13,7 @@ from bot.services import owner_admin as oa
 from bot.services.conversation import ConversationService
 from bot.services.knowledge import KnowledgeBase
 from bot.settings import Settings
+from handlers.owner import bulk
 from handlers.owner.common import INBOX_DAYS, INBOX_GROUPS_SHOWN, OwnerDialogue, lang_or_default
 from handlers.replying import keyboard, tell
 from storage.repositories import Repo
@@ -65,27 +65,6 @@ async def on_faqexport(message: Message, command: CommandObject, bot: Bot, repo:
     await bot.send_document(message.chat.id, BufferedInputFile(data, f"faq.{lang}.{fmt}"))
 
 
-async def on_document(message: Message, bot: Bot, repo: Repo,
-                      knowledge: KnowledgeBase, settings: Settings) -> None:
-    caption = (message.caption or "").split()
-    if not caption or caption[0].split("@")[0] != "/faqimport":
-        await tell(bot, message.chat.id,
-                   "To import an FAQ, caption the file /faqimport <lang>.")
-        return
-    lang = lang_or_default(caption[1] if len(caption) > 1 else None, settings)
-    document = message.document
-    name = (document.file_name or "faq.yaml") if document else "faq.yaml"
-    buffer = io.BytesIO()
-    await bot.download(document, destination=buffer)  # type: ignore[arg-type]
-    try:
-        count = await oa.import_faq(repo, knowledge, message.from_user.id, lang, name,
-                                    buffer.getvalue())
-    except ValueError as error:
-        await tell(bot, message.chat.id, f"Not imported, nothing changed: {error}")
-        return
-    await tell(bot, message.chat.id, f"Imported {count} entries [{lang}]; live now.")
-
-
 async def on_inbox(message: Message, bot: Bot, repo: Repo, knowledge: KnowledgeBase,
                    conversations: ConversationService) -> None:
     since = conversations.clock.now() - timedelta(days=INBOX_DAYS)
@@ -107,25 +86,15 @@ async def on_inbox(message: Message, bot: Bot, repo: Repo, knowledge: KnowledgeB
         await tell(bot, message.chat.id, "\n".join(lines), keyboard(buttons))
 
 
-async def _to_phrasing(owner: int, message_id: int, key: str, bot: Bot, repo: Repo,
-                       knowledge: KnowledgeBase, conversations: ConversationService) -> None:
-    since = conversations.clock.now() - timedelta(days=INBOX_DAYS)
-    try:
-        text = await oa.inbox_to_phrasing(repo, knowledge, owner, message_id, key, since)
-    except ValueError as error:
-        await tell(bot, owner, f"Not changed: {error}")
-        return
-    await tell(bot, owner, f"“{text}” now answers as {key}.")
-
-
 async def on_alt(message: Message, command: CommandObject, bot: Bot, repo: Repo,
-                 knowledge: KnowledgeBase, conversations: ConversationService) -> None:
+                 state: FSMContext, knowledge: KnowledgeBase,
+                 conversations: ConversationService) -> None:
     parts = (command.args or "").split()
     if len(parts) != 2 or not parts[0].lstrip("#").isdigit():
         await tell(bot, message.chat.id, "Write: /alt <question id> <entry key>")
         return
-    await _to_phrasing(message.from_user.id, int(parts[0].lstrip("#")), parts[1], bot, repo,
-                       knowledge, conversations)
+    await bulk.show_inbox_preview(message.from_user.id, bot, repo, state, knowledge,
+                                  conversations, int(parts[0].lstrip("#")), key=parts[1])
 
 
 async def on_inbox_button(query: CallbackQuery, bot: Bot, repo: Repo, state: FSMContext,
@@ -134,14 +103,13 @@ async def on_inbox_button(query: CallbackQuery, bot: Bot, repo: Repo, state: FSM
     owner = query.from_user.id
     _, _, action, message_id, *rest = (query.data or "").split(":")
     await query.answer()
-    if action == "alt" and rest:
-        await _to_phrasing(owner, int(message_id), rest[0], bot, repo, knowledge,
-                           conversations)
-    elif action == "new":
-        await state.set_state(OwnerDialogue.inbox_answer)
-        await state.set_data({"message_id": int(message_id)})
-        await tell(bot, owner, f"Send the answer for question #{message_id} "
-                               "(/cancel to stop).")
+    if action == "alt" and rest:  # shown first, applied on the owner's button
+        await bulk.show_inbox_preview(owner, bot, repo, state, knowledge, conversations,
+                                      int(message_id), key=rest[0])
+    elif action == "new":  # the question is quoted, so the owner answers the right one
+        if await bulk.ask_inbox_answer(owner, bot, repo, knowledge, int(message_id)):
+            await state.set_state(OwnerDialogue.inbox_answer)
+            await state.set_data({"message_id": int(message_id)})
     elif action == "dis":
         since = conversations.clock.now() - timedelta(days=INBOX_DAYS)
         await oa.inbox_dismiss(repo, owner, int(message_id), since)
@@ -160,14 +128,8 @@ async def on_pending_text(message: Message, bot: Bot, repo: Repo, state: FSMCont
     step, waiting = await state.get_state(), await state.get_data()
     await state.clear()
     if step == OwnerDialogue.inbox_answer.state:
-        since = conversations.clock.now() - timedelta(days=INBOX_DAYS)
-        try:
-            key = await oa.inbox_to_entry(repo, knowledge, owner,
-                                          int(waiting["message_id"]), message.text or "",
-                                          since)
-        except ValueError as error:
-            await tell(bot, message.chat.id, f"Not saved: {error}")
-            return
-        await tell(bot, message.chat.id, f"New FAQ entry {key}; answered from now on.")
+        # 'New entry': the answer is shown working first, applied on the owner's button.
+        await bulk.show_inbox_preview(owner, bot, repo, state, knowledge, conversations,
+                                      int(waiting["message_id"]), answer=message.text or "")
     else:
         await tell(bot, message.chat.id, "Nothing was waiting for that; see /owner.")

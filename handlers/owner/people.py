@@ -13,26 +13,37 @@ from bot.services import owner_admin as oa
 from bot.services import rota
 from bot.services import shifts as sh
 from bot.services.conversation import ConversationService
+from bot.services.knowledge import KnowledgeBase
 from bot.services.staff import (
     agent_ids,
     agent_names,
     calendar_enabled,
     duty_switches,
     set_calendar_enabled,
+    staff_words,
 )
 from handlers.owner.common import parse_day, parse_ids
 from handlers.replying import keyboard, tell
 from storage.repositories import Repo
 
 
-async def on_agents(message: Message, bot: Bot, repo: Repo,
+async def on_agents(message: Message, bot: Bot, repo: Repo, knowledge: KnowledgeBase,
                     conversations: ConversationService) -> None:
+    """The roster by name; the Telegram id beside it is what /removeagent and /cap take."""
+    w = await staff_words(repo, knowledge, message.chat.id)
     ids = await agent_ids(repo)
+    names = await agent_names(repo)
     on = set(await sh.on_duty(repo, conversations.clock.now()))
     switches = await duty_switches(repo, ids)
-    lines = [f"{i}{' · on duty' if i in on else ''}"
-             f"{'' if switches[i] == 'auto' else f' · switch {switches[i]}'}" for i in ids]
-    await tell(bot, message.chat.id, "\n".join(lines) or "No agents yet: /addagent <id>")
+    lines = []
+    for i in ids:
+        name = names.get(i, str(i))
+        parts = [w("agents.who", agent=name, id=i) if name != str(i) else str(i)]
+        parts.append(w("agents.on_duty") if i in on else w("agents.off_duty"))
+        if switches[i] != "auto":
+            parts.append(w("agents.switch", value=w.label("agents.switch", switches[i])))
+        lines.append(" · ".join(parts))
+    await tell(bot, message.chat.id, "\n".join(lines) or w("agents.none"))
 
 
 async def on_addagent(message: Message, command: CommandObject, bot: Bot,
@@ -70,99 +81,115 @@ async def on_agent_button(query: CallbackQuery, bot: Bot, repo: Repo) -> None:
     await query.answer("Done." if changed else "No change.")
 
 
-async def on_shifts(message: Message, command: CommandObject, bot: Bot, repo: Repo) -> None:
+async def on_shifts(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                    knowledge: KnowledgeBase) -> None:
+    w = await staff_words(repo, knowledge, message.chat.id)
     value = (command.args or "").strip().lower()
+    value = {"开": "on", "开启": "on", "关": "off", "关闭": "off"}.get(value, value)
     if value not in ("on", "off"):
         state = "on" if await calendar_enabled(repo) else "off"
-        await tell(bot, message.chat.id, f"Shift calendar is {state}. /shifts on|off — on: "
-                   "only agents of the running shift are on duty (P11).")
+        await tell(bot, message.chat.id, w("shifts.state", state=w.label("shifts", state)))
         return
     await set_calendar_enabled(repo, value == "on")
     await oa.record_change(repo, message.from_user.id, "shift_calendar", value=value)
     await repo.commit()
-    await tell(bot, message.chat.id, f"Shift calendar {value}.")
+    await tell(bot, message.chat.id, w("shifts.set", state=w.label("shifts", value)))
 
 
 async def on_setshift(message: Message, command: CommandObject, bot: Bot,
-                      repo: Repo) -> None:
+                      repo: Repo, knowledge: KnowledgeBase) -> None:
+    """P11 hours per weekday: '/setshift 周一 19:00-23:00', '/setshift mon-sat 18:30-24:00'."""
+    w = await staff_words(repo, knowledge, message.chat.id)
     try:
         pattern = sh.parse_pattern_line(command.args or "", await sh.load_pattern(repo))
-    except ValueError as error:
-        await tell(bot, message.chat.id, f"Not changed: {error}")
+    except sh.ShiftLineError as error:
+        await tell(bot, message.chat.id, w("shift.not_changed",
+                                           reason=w(f"shift.{error.key}", **error.values)))
         return
     await sh.save_pattern(repo, pattern)
     await oa.record_change(repo, message.from_user.id, "shift_pattern",
                            line=command.args or "")
     await repo.commit()
-    await tell(bot, message.chat.id, sh.pattern_text(pattern))
+    await tell(bot, message.chat.id, w("shift.saved", week=sh.pattern_text(pattern, w)))
 
 
-async def on_closed(message: Message, command: CommandObject, bot: Bot, repo: Repo) -> None:
+async def on_closed(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                    knowledge: KnowledgeBase) -> None:
+    w = await staff_words(repo, knowledge, message.chat.id)
     day_text, _, reason = (command.args or "").partition(" ")
     try:
         day = parse_day(day_text.strip())
-    except ValueError as error:
-        await tell(bot, message.chat.id, str(error))
+    except ValueError:
+        await tell(bot, message.chat.id, w("date.bad", text=day_text.strip()))
         return
     closed = command.command == "closed"
     await repo.shifts.set_closed(day, closed, reason.strip())
     await oa.record_change(repo, message.from_user.id, "closed_day", day=str(day),
                            closed=closed)
     await repo.commit()
-    await tell(bot, message.chat.id, f"{day}: {'closed' if closed else 'open'}")
+    await tell(bot, message.chat.id, w("closed.set" if closed else "closed.open", day=day))
 
 
-async def on_assign(message: Message, command: CommandObject, bot: Bot, repo: Repo) -> None:
+async def on_assign(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                    knowledge: KnowledgeBase) -> None:
+    w = await staff_words(repo, knowledge, message.chat.id)
     day_text, _, who = (command.args or "").partition(" ")
     try:
         day, ids = parse_day(day_text.strip()), parse_ids(who)
-    except ValueError as error:
-        await tell(bot, message.chat.id, f"Write: /assign 2026-05-04 901,902 ({error})")
+    except ValueError:
+        await tell(bot, message.chat.id, w("assign.usage"))
         return
     await repo.shifts.assign(day, ids, source="owner")
     await oa.record_change(repo, message.from_user.id, "assign", day=str(day), agents=ids)
     await repo.commit()
-    await tell(bot, message.chat.id, f"{day}: {', '.join(map(str, ids)) or 'rota'}")
+    names = await agent_names(repo)
+    await tell(bot, message.chat.id, w("assign.set", day=day, agents=", ".join(
+        names.get(i, str(i)) for i in ids) or w("assign.rota")))
 
 
 async def on_rota(message: Message, command: CommandObject, bot: Bot, repo: Repo,
-                  conversations: ConversationService) -> None:
+                  knowledge: KnowledgeBase, conversations: ConversationService) -> None:
     """P11: the month's rota as a table (/rota 2026-05; this month by default)."""
+    w = await staff_words(repo, knowledge, message.chat.id)
     arg = (command.args or "").strip()
     now = conversations.clock.now().astimezone(await sh.shop_tz(repo))
     try:
         year, month = (int(x) for x in arg.split("-")) if arg else (now.year, now.month)
         date(year, month, 1)
     except ValueError:
-        await tell(bot, message.chat.id, "Write: /rota 2026-05")
+        await tell(bot, message.chat.id, w("rota.usage"))
         return
-    table = await rota.month_table(repo, year, month, await agent_names(repo))
+    table = await rota.month_table(repo, year, month, await agent_names(repo), w)
     await bot.send_message(message.chat.id, f"<pre>{escape(table)}</pre>")
 
 
 async def on_swapfine(message: Message, command: CommandObject, bot: Bot, repo: Repo,
-                      conversations: ConversationService) -> None:
+                      knowledge: KnowledgeBase, conversations: ConversationService) -> None:
     """P12 "若交待不清造成误班、空班的扣罚20元": both sides of the swap are fined."""
     arg = (command.args or "").lstrip("#").strip()
     fined = arg.isdigit() and await rota.record_swap_fine(
         repo, message.from_user.id, int(arg), conversations.clock.now())
     await repo.commit()
-    await tell(bot, message.chat.id, f"Fine recorded for {', '.join(map(str, fined))}."
-               if fined else "Write /swapfine <approved swap id> (see the weekly report).")
+    w = await staff_words(repo, knowledge, message.chat.id)
+    names = await agent_names(repo)
+    await tell(bot, message.chat.id, w("swapfine.done", agents=", ".join(
+        names.get(i, str(i)) for i in fined)) if fined else w("swapfine.usage"))
 
 
-async def on_swaps(message: Message, bot: Bot, repo: Repo) -> None:
+async def on_swaps(message: Message, bot: Bot, repo: Repo, knowledge: KnowledgeBase) -> None:
+    w = await staff_words(repo, knowledge, message.chat.id)
+    names = await agent_names(repo)
     swaps = await repo.shifts.pending_swaps()
     if not swaps:
-        await tell(bot, message.chat.id, "No swaps waiting.")
+        await tell(bot, message.chat.id, w("swaps.none"))
     for swap in swaps:
-        markup = keyboard([("Approve", f"own:swp:ok:{swap.id}"),
-                           ("Refuse", f"own:swp:no:{swap.id}")]) if swap.state == (
+        markup = keyboard([(w("swap.approve"), f"own:swp:ok:{swap.id}"),
+                           (w("swap.refuse"), f"own:swp:no:{swap.id}")]) if swap.state == (
             "accepted") else None
-        await tell(bot, message.chat.id, sh.swap_text(swap), markup)
+        await tell(bot, message.chat.id, sh.swap_text(swap, names, w), markup)
 
 
-async def on_swap_button(query: CallbackQuery, bot: Bot, repo: Repo,
+async def on_swap_button(query: CallbackQuery, bot: Bot, repo: Repo, knowledge: KnowledgeBase,
                          conversations: ConversationService) -> None:
     _, _, action, swap_id = (query.data or "").split(":")
     outcome = await sh.decide_swap(repo, int(swap_id), query.from_user.id, action == "ok",
@@ -170,17 +197,23 @@ async def on_swap_button(query: CallbackQuery, bot: Bot, repo: Repo,
     await oa.record_change(repo, query.from_user.id, "swap_decision", swap=int(swap_id),
                            approved=outcome.ok)
     await repo.commit()
-    await query.answer("Approved." if outcome.ok else "Refused.")
+    w = await staff_words(repo, knowledge, query.from_user.id)
+    await query.answer(w("swap.answer_approved" if outcome.ok else "swap.answer_refused"))
     if outcome.swap is not None:
+        names = await agent_names(repo)
         for agent in (outcome.swap.requester_id, outcome.swap.colleague_id):
-            await tell(bot, agent, sh.swap_text(outcome.swap))
+            theirs = await staff_words(repo, knowledge, agent)
+            await tell(bot, agent, sh.swap_text(outcome.swap, names, theirs))
 
 
-async def on_handovers(message: Message, bot: Bot, repo: Repo) -> None:
+async def on_handovers(message: Message, bot: Bot, repo: Repo,
+                       knowledge: KnowledgeBase) -> None:
+    w = await staff_words(repo, knowledge, message.chat.id)
     records = await repo.shifts.records()
     await tell(bot, message.chat.id, "\n".join(
-        f"#{r.id} {r.shift_day} ({len(r.data.get('questions', []))} topics, "
-        f"{len(r.data.get('open', []))} open)" for r in records) or "No handover records yet.")
+        w("handovers.line", record=r.id, day=r.shift_day,
+          topics=len(r.data.get("questions", [])), open=len(r.data.get("open", [])))
+        for r in records) or w("handovers.none"))
 
 
 async def on_handovershow(message: Message, command: CommandObject, bot: Bot,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import group_commit
 from storage.repositories.aftercare import AftercareRepo
 from storage.repositories.agents import AgentRepo
 from storage.repositories.audit import AuditRepo
@@ -18,10 +19,17 @@ from storage.repositories.tickets import TicketRepo
 
 
 class Repo:
-    """Facade over one session: ``repo.customers.get(...)``; one update = one session."""
+    """Facade over one session: ``repo.customers.get(...)``; one update = one session.
 
-    def __init__(self, session: AsyncSession) -> None:
+    With the process's ``writer`` (storage/group_commit.py) the hot path's writes are
+    committed in its shared batches; without one (tools, tests) each commit is its own.
+    """
+
+    def __init__(self, session: AsyncSession,
+                 writer: group_commit.GroupWriter | None = None) -> None:
         self.session = session
+        if writer is not None:
+            session.info[group_commit.WRITER] = writer
         self.customers = CustomerRepo(session)
         self.conversations = ConversationRepo(session)
         self.faq = FaqRepo(session)
@@ -36,7 +44,10 @@ class Repo:
         self.audit = AuditRepo(session)  # the owner's changes, with who, when and undo
 
     async def commit(self) -> None:
-        await self.session.commit()
+        """Durable when this returns: in the writer's batch when the session's writes allow
+        it (only changed columns of loaded rows and deferred statements), else on its own."""
+        if await group_commit.commit(self.session) is None:
+            await self.session.commit()
 
 
 __all__ = ["ConversationRepo", "CustomerRepo", "EventRepo", "FaqRepo", "Repo", "TemplateRepo"]

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from storage import group_commit
 from storage.base import upsert_for, utcnow
 from storage.models import (
     OPEN_STATES,
@@ -73,6 +74,27 @@ def _inbound_insert(upsert: Any) -> Insert:
             .returning(_MESSAGES.c.id))
 
 
+@cache
+def inbound_insert_for(dialect: str, single: bool = False) -> Insert:
+    """The store-first INSERT for the group writer (storage/group_commit.py): one row
+    returning its id, or many rows in one statement returning (id, update_id) — a row stored
+    before returns nothing, so the update id tells which one came back."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    if single:
+        return _inbound_insert(upsert)
+    return (upsert(_MESSAGES)
+            .on_conflict_do_nothing(index_elements=[_MESSAGES.c.update_id])
+            .returning(_MESSAGES.c.id, _MESSAGES.c.update_id))
+
+
+# Rows whose changed columns the group writer may write (the hot path: record_seen, the
+# lifecycle's transitions, the handled mark).
+group_commit.GROUPED_CLASSES.update({Customer, Conversation, Message})
+
+
 class BotReply(NamedTuple):
     """One part of the bot's answer as sent: its text, Telegram id and what it was."""
 
@@ -132,6 +154,44 @@ class ConversationRepo:
         await self.session.flush()
         return conversation
 
+    async def store_first(
+        self,
+        *,
+        conversation_id: int,
+        update_id: int | None,
+        kind: str,
+        text: str,
+        telegram_message_id: int | None,
+        now: datetime,
+        changed: Sequence[object] = (),
+    ) -> tuple[Message, bool]:
+        """Store a shopper's message and commit it with the session's other changes; returns
+        (message, is_new). A redelivered update is not new, and then nothing else is written:
+        ``changed`` (the loaded rows the caller changed for this message, e.g. the
+        conversation's next deadline) are reloaded as stored.
+
+        One statement, ``INSERT … ON CONFLICT (update_id) DO NOTHING``: the unique
+        ``update_id`` decides, with no look-up first and no savepoint (issue 8, load). With a
+        group writer (storage/group_commit.py) the row, the changes and many other shoppers'
+        messages are committed in one transaction; this returns once that committed.
+        """
+        values = dict(
+            conversation_id=conversation_id, sender=Sender.SHOPPER, kind=kind, text=text,
+            update_id=update_id, telegram_message_id=telegram_message_id, created_at=now,
+        )
+        outcome = await group_commit.commit(self.session, inbound=values)
+        if outcome is not None:
+            return await self._stored(outcome.inbound_id, values)
+        # On its own: the row first, the changes only with a new row.
+        stored, fresh = await self.store_inbound(
+            conversation_id=conversation_id, update_id=update_id, kind=kind, text=text,
+            telegram_message_id=telegram_message_id, now=now)
+        if not fresh:
+            for row in changed:
+                await self.session.refresh(row)
+        await self.session.commit()
+        return stored, fresh
+
     async def store_inbound(
         self,
         *,
@@ -142,12 +202,8 @@ class ConversationRepo:
         telegram_message_id: int | None,
         now: datetime,
     ) -> tuple[Message, bool]:
-        """Store a shopper's message; returns (message, is_new). A redelivered update is not new.
-
-        One statement, ``INSERT … ON CONFLICT (update_id) DO NOTHING RETURNING``: the unique
-        ``update_id`` decides, with no look-up first and no savepoint (issue 8, load: a
-        redelivery is rare, three round trips per message are not).
-        """
+        """Store a shopper's message in this session's transaction, not committed; returns
+        (message, is_new). A redelivered update is not new."""
         values = dict(
             conversation_id=conversation_id, sender=Sender.SHOPPER, kind=kind, text=text,
             update_id=update_id, telegram_message_id=telegram_message_id, created_at=now,
@@ -155,6 +211,9 @@ class ConversationRepo:
         connection = await self.session.connection()
         inserted = (await connection.execute(_inbound_insert(upsert_for(self.session)),
                                              values)).scalar()
+        return await self._stored(inserted, values)
+
+    async def _stored(self, inserted: int | None, values: dict[str, Any]) -> tuple[Message, bool]:
         if inserted is not None:
             # The row as stored, made persistent in this session without a query: every
             # column set, so nothing is loaded lazily later.
@@ -164,6 +223,7 @@ class ConversationRepo:
             self.session.add(message)
             return message, True
         # Stored before: redelivered, or another process stored it a moment ago.
+        update_id = values["update_id"]
         existing = await self.by_update_id(update_id) if update_id is not None else None
         if existing is None:
             raise RuntimeError(f"update {update_id} neither stored nor found")
@@ -199,22 +259,24 @@ class ConversationRepo:
     ) -> None:
         """The bot's answer to one message, every part in one INSERT (Core: nothing reads these
         rows back in this session; issue 8, load)."""
-        if replies:
-            rows = [{"conversation": conversation_id, "said": reply.text, "at": now,
-                     "telegram_id": reply.telegram_message_id, "what": reply.meaning}
-                    for reply in replies]
-            connection = await self.session.connection()
-            await connection.execute(_BOT_REPLY_INSERT, rows)
+        for reply in replies:  # with a group writer: written at the commit, in its batch
+            row = {"conversation": conversation_id, "said": reply.text, "at": now,
+                   "telegram_id": reply.telegram_message_id, "what": reply.meaning}
+            if not group_commit.defer(self.session, _BOT_REPLY_INSERT, row):
+                connection = await self.session.connection()
+                await connection.execute(_BOT_REPLY_INSERT, row)
 
     async def mark_handled(
         self, message: Message, now: datetime | None = None, meaning: dict[str, Any] | None = None
     ) -> None:
-        """One UPDATE now, the loaded message kept in step without a second one at the flush."""
+        """One UPDATE (now, or with a group writer at the commit), the loaded message kept in
+        step without a second one at the flush."""
         handled_at = now or utcnow()
         meaning = message.meaning if meaning is None else meaning
-        connection = await self.session.connection()
-        await connection.execute(_MARK_HANDLED,
-                                 {"message": message.id, "at": handled_at, "what": meaning})
+        params = {"message": message.id, "at": handled_at, "what": meaning}
+        if not group_commit.defer(self.session, _MARK_HANDLED, params):
+            connection = await self.session.connection()
+            await connection.execute(_MARK_HANDLED, params)
         set_committed_value(message, "handled_at", handled_at)
         set_committed_value(message, "meaning", meaning)
 

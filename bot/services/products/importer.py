@@ -24,6 +24,7 @@ Stock and price updates (``POST /catalogue/stock``): a list of ``{"sku", "stock"
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -557,7 +558,7 @@ async def import_from_owner(
 ) -> CatalogueImport:
     """A file the owner sent in Telegram: all or nothing, recorded as an owner change."""
     try:
-        result = parse_bytes(name, content, tz)
+        result = await asyncio.to_thread(parse_bytes, name, content, tz)  # off the event loop
     except CatalogueFileError as error:
         return CatalogueImport(errors=[str(error)])
     await apply(repo, result)

@@ -1,0 +1,95 @@
+"""FAQ changes as services (P4, P10): an import's diff, the undo that restores exactly, and an
+inbox action tried on a copy first. The dispatcher side, in Chinese: test_bulk_changes.py."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.services import faq_changes as fc
+from bot.services import owner_admin as oa
+from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
+from bot.settings import Settings
+from phrases.faq_file import FaqEntry
+from storage.models import Conversation, Customer, Message, Sender
+from storage.repositories import Repo
+
+OWNER = 900
+NOW = datetime(2026, 12, 3, 4, tzinfo=UTC)
+SINCE = NOW - timedelta(days=30)
+
+
+@pytest.fixture
+async def kb(repo: Repo, settings: Settings) -> KnowledgeBase:
+    await sync_faq_from_files(repo, settings)
+    knowledge = KnowledgeBase(settings)
+    await knowledge.reload(repo)
+    return knowledge
+
+
+async def live(repo: Repo, lang: str = "zh") -> list[tuple[object, ...]]:
+    return [(r.key, r.question, r.answer, tuple(r.alt or ()), r.threshold)
+            for r in await repo.faq.all(lang)]
+
+
+def test_merge_names_what_it_adds_and_changes_replace_also_what_it_removes() -> None:
+    a, b = FaqEntry("a", "问一", "答一"), FaqEntry("b", "问二", "答二", threshold=0.7)
+    current = [a, b, FaqEntry("c", "问三", "答三")]
+    incoming = [FaqEntry("b", "问二", "新答二"), FaqEntry("a", "问一", "答一"),
+                FaqEntry("d", "问四", "答四")]
+    merge = fc.diff(current, incoming, fc.MERGE)
+    assert [e.id for e in merge.added] == ["d"] and [n.id for _, n in merge.changed] == ["b"]
+    assert merge.removed == () and merge.kept == 2
+    replace = fc.diff(current, incoming, fc.REPLACE)
+    assert [e.id for e in replace.removed] == ["c"] and replace.kept == 1
+    # a file without a threshold keeps the live one: not a change
+    assert fc.diff([b], [FaqEntry("b", "问二", "答二")], fc.MERGE).empty
+
+
+async def test_replace_then_undo_restores_thresholds_phrasings_and_order_P10(
+    repo: Repo, kb: KnowledgeBase,
+) -> None:
+    [first, *_] = await repo.faq.all("zh")
+    first.threshold = 0.42
+    await repo.commit()
+    await oa.upsert_faq(repo, kb, OWNER, oa.FaqEdit("gift_card", "zh", "有礼品卡吗？", "有的。"))
+    before = await live(repo)
+    await fc.apply_import(repo, kb, OWNER, "zh", [FaqEntry("only", "唯一的问题", "唯一的回答")],
+                          fc.REPLACE)
+    assert [k for k, *_ in await live(repo)] == ["only"]
+    undone = await fc.undo_last(repo, kb, OWNER, NOW)
+    assert undone is not None and undone.action == "faq_import"
+    assert await live(repo) == before and kb.entry("gift_card", "zh") is not None
+    undone = await fc.undo_last(repo, kb, OWNER, NOW)  # LIFO: then the /faqset
+    assert undone is not None and undone.action == "faq_set"
+    assert await repo.faq.get("gift_card", "zh") is None
+
+
+async def test_inbox_preview_changes_nothing_and_names_the_answers_it_moves_P4(
+    repo: Repo, kb: KnowledgeBase,
+) -> None:
+    customer = Customer(telegram_user_id=77, chat_id=77)
+    repo.session.add(customer)
+    await repo.session.flush()
+    conversation = Conversation(customer_id=customer.id, language="zh")
+    repo.session.add(conversation)
+    await repo.session.flush()
+    asked = []
+    for text in ("可以寄到南极吗", "能寄到南极吗？急"):
+        message = Message(conversation_id=conversation.id, sender=Sender.SHOPPER, text=text,
+                          created_at=NOW, meaning={"decision": "none", "language": "zh"})
+        repo.session.add(message)
+        asked.append(message)
+    await repo.commit()
+    before = await live(repo)
+    preview = await fc.preview_inbox(repo, kb, asked[0].id, SINCE, key="exchange")
+    assert preview.now is None and preview.after == "exchange"
+    assert [s.question for s in preview.shifts] == ["能寄到南极吗？急"]
+    assert preview.shifts[0].before is None and preview.shifts[0].after == "exchange"
+    assert await live(repo) == before
+    await oa.inbox_to_phrasing(repo, kb, OWNER, asked[0].id, "exchange", SINCE)
+    assert [q.text for q in await oa.unanswered_questions(repo, SINCE)] == ["能寄到南极吗？急"]
+    undone = await fc.undo_last(repo, kb, OWNER, NOW)
+    assert undone is not None and undone.reopened == 1
+    assert await live(repo) == before and len(await oa.unanswered_questions(repo, SINCE)) == 2

@@ -1,0 +1,162 @@
+"""Staff screens in the shop's language from phrase data (policy §七 words for staff too):
+every staff text exists in zh and en with the same placeholders, passes the tone guard (P9),
+and people are shown by name, escaped, within Telegram's limits."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+
+import pytest
+
+from bot.app import build_app, build_dispatcher
+from bot.clock import FixedClock
+from bot.jobs.people import people_tick
+from bot.services import shifts as sh
+from phrases.catalogue import PhraseCatalogue
+from phrases.staff import NAME_LIMIT, StaffWords, topic_name
+from phrases.templates import placeholders_in
+from phrases.tone import check_tone
+from phrases.when import named_period
+from storage.repositories import Repo
+from tests.fakes.recording_session import RecordingSession
+from tests.fakes.updates import message_update
+from tests.test_agent_console import ALICE, GROUP, MORNING, OWNER, H, console_settings
+
+CATALOGUE = PhraseCatalogue.builtin()
+
+
+def staff_keys(lang: str) -> dict[str, str]:
+    return {p.key: p.text for p in CATALOGUE.categories(lang)["staff"]}
+
+
+def test_every_staff_text_exists_in_both_languages_with_the_same_placeholders() -> None:
+    zh, en = staff_keys("zh"), staff_keys("en")
+    assert zh and set(zh) == set(en), set(zh) ^ set(en)
+    for key in zh:
+        assert placeholders_in(zh[key]) == placeholders_in(en[key]), key
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_staff_texts_pass_the_tone_guard_P9(lang: str) -> None:
+    """Some staff texts reach shoppers' eyes indirectly (quoted, forwarded): none is negative."""
+    bad = {k: t for k, t in staff_keys(lang).items() if not check_tone(t).ok}
+    assert not bad
+
+
+def test_words_fall_back_and_an_unknown_key_is_visible() -> None:
+    zh, en = StaffWords(CATALOGUE, "zh"), StaffWords(CATALOGUE, "en")
+    assert zh("topic.waiting") == "⏳ 等待中" and en("topic.waiting") == "⏳ waiting"
+    assert zh("no.such.key") == "no.such.key"
+    assert zh.label("order", "shipped") == "已发货" and zh.label("order", "lost") == "lost"
+
+
+def test_topic_names_are_names_within_128_characters() -> None:
+    assert topic_name("李雷", "⏳ 等待中") == "李雷 · ⏳ 等待中"
+    long = topic_name("<b>" * 100, "👤 王芳")
+    assert len(long) <= NAME_LIMIT and long.endswith(" · 👤 王芳")
+
+
+# ------------------------------------------------------------------ through the dispatcher
+HOSTILE = "<b>李雷</b>&"  # a shopper's own name: shown as text, never as markup
+
+
+@pytest.fixture
+async def h(db_url: str) -> AsyncIterator[H]:
+    session = RecordingSession()
+    app = await build_app(console_settings(db_url), session=session, clock=FixedClock(MORNING))
+    harness = H(app, build_dispatcher(app), session, FixedClock(MORNING))
+    harness.clock = app.clock  # type: ignore[assignment]
+    await harness.duty(owner=False, bob=False)
+    yield harness
+    await app.close()
+
+
+async def owner_says(h: H, text: str) -> list[str]:
+    h.session.requests.clear()
+    await h.feed(message_update(h.uid(), OWNER, text, first_name="Olga"))
+    return h.texts_to(OWNER)
+
+
+async def test_setshift_in_chinese_P11(h: H) -> None:
+    """/setshift 周一 19:00-23:00: Chinese days (周一…周日, 星期…, 休息), answered in Chinese."""
+    told = await owner_says(h, "/setshift 周一 19:00-23:00")
+    assert told == ["班次已更新：周一 19:00-23:00；周二 18:30-24:00；周三 18:30-24:00；"
+                    "周四 18:30-24:00；周五 18:30-24:00；周六 18:30-24:00；周日 09:30-24:00"]
+    assert "周日 休息" in (await owner_says(h, "/setshift 星期天 休息"))[0]
+    assert "周二 20:00-02:00" in (await owner_says(h, "/setshift 周二至周五 20：00到02：00"))[0]
+    async with h.app.sessions() as db:
+        pattern = await sh.load_pattern(Repo(db))
+    assert pattern[0] == ("19:00", "23:00") and pattern[6] is None
+    assert pattern[4] == ("20:00", "02:00")
+    refused = await owner_says(h, "/setshift 周八 19:00-23:00")
+    assert refused[0].startswith("未修改：请这样写：/setshift 周一至周六")
+
+
+def test_named_report_periods_in_both_languages_P23() -> None:
+    thursday = date(2026, 12, 3)
+    assert named_period("上周", thursday) == named_period("last week", thursday) == (
+        date(2026, 11, 23), date(2026, 11, 29))
+    assert named_period("本周", thursday) == (date(2026, 11, 30), thursday)
+    assert named_period("本月", thursday) == (date(2026, 12, 1), thursday)
+    assert named_period("上个月", thursday) == (date(2026, 11, 1), date(2026, 11, 30))
+    assert named_period("昨天", thursday) == (date(2026, 12, 2),) * 2
+    assert named_period("下周", thursday) is None
+
+
+async def test_report_last_week_in_chinese_P23(h: H) -> None:
+    """/report 上周: last Monday … Sunday (of the message's date), in the owner's language."""
+    told = await owner_says(h, "/report 上周")
+    found = re.match(r"📊 客服报表 (\S+) – (\S+) ", told[0])
+    assert found, told[:1]
+    first, last = (date.fromisoformat(x) for x in found.groups())
+    assert first.weekday() == 0 and last - first == timedelta(days=6)
+
+
+async def test_people_by_name_on_topic_card_queue_and_alerts_escaped_P16(h: H) -> None:
+    """A hostile shopper name: the topic is named by it (plain text, ≤ 128), the card and the
+    queue escape it; the agent is named, never their Telegram id."""
+    await h.duty(alice=False)
+    await h.shopper("转人工", first_name=HOSTILE)
+    [created] = h.session.requests_of("createForumTopic")
+    assert created.name == f"{HOSTILE} · ⏳ 等待中"
+    card = h.texts_to(GROUP)[0]
+    assert card.startswith("🤖 客户档案 · &lt;b&gt;李雷&lt;/b&gt;&amp;") and "<b>" not in card
+    await h.duty(alice=True)
+    thread = await h.thread()
+    await h.agent(ALICE, "/queue", thread)
+    assert "&lt;b&gt;李雷&lt;/b&gt;&amp; — 已等 0 分钟（顾客要求人工）" in h.texts_to(GROUP)[-1]
+    await h.agent(ALICE, "/take", thread)
+    renamed = h.session.requests_of("editForumTopic")[-1]
+    assert renamed.name == f"{HOSTILE} · 👤 Alice"
+    assert "📌 Alice接手了这位顾客。" in h.texts_to(GROUP)[-1] or any(
+        "📌 Alice接手了这位顾客。" in t for t in h.texts_to(GROUP))
+    assert not any(str(ALICE) in t for t in h.texts_to(GROUP))
+    # The complaint alert names the agent (P14), in the owner's language.
+    await h.agent(ALICE, "您好，我来帮您看看", thread)
+    await h.shopper("我要投诉你们客服，态度太差了", first_name=HOSTILE)
+    h.session.requests.clear()
+    await people_tick(h.app)
+    [notice] = h.texts_to(OWNER)
+    assert "接待客服：Alice。如确认是服务问题：第1次投诉：罚款30元" in notice
+    assert str(ALICE) not in notice
+
+
+async def test_agents_by_name_with_the_id_commands_need(h: H) -> None:
+    await h.agent(ALICE, "/on")  # the console learns Alice's name from her messages
+    told = await owner_says(h, "/agents")
+    assert told[0].splitlines()[0] == f"Alice（{ALICE}） · 在班"
+
+
+async def test_an_english_staff_member_still_gets_english(h: H) -> None:
+    assert await owner_says(h, "/lang en") == ["OK, screens in English from now on."]
+    help_text = (await owner_says(h, "/owner"))[0]
+    assert help_text.startswith("Owner commands") and "/report last week" in help_text
+    assert (await owner_says(h, "/setshift 周一 19:00-23:00"))[0].startswith(
+        "Shifts updated: Mon 19:00-23:00; Tue")
+    assert (await owner_says(h, "/lang 中文")) == ["好的，以后用中文显示。"]
+    assert (await owner_says(h, "/owner"))[0].startswith("店主指令")
+    # Alice chose nothing: the shop's language; the agents' group stays in it too.
+    await h.agent(ALICE, "/queue")
+    assert h.texts_to(GROUP)[-1].startswith("🤖 排队中")
