@@ -6,6 +6,7 @@ and CPU milliseconds per message, for our bot and for a bare echo dispatcher on 
 session. Used to find and check hot-path work before the HTTP benchmark (bench_load.py).
 
     .venv/bin/python bench/bench_pipeline.py --shoppers 200 --messages 10 [--database URL]
+        [--statements]   # also SQL statements per message, most frequent first
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ import random
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aiogram import Dispatcher  # noqa: E402
 from aiogram.types import Message  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
 from bench.bench_load import QUESTIONS  # noqa: E402
 from bot.app import build_app, build_dispatcher  # noqa: E402
@@ -50,6 +54,8 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=10)
     parser.add_argument("--database", default="")
     parser.add_argument("--profile", default="", help="write a cProfile file of our run here")
+    parser.add_argument("--statements", action="store_true",
+                        help="count the SQL statements our run sends, per message")
     args = parser.parse_args()
     total = args.shoppers * args.messages
     session = RecordingSession()
@@ -65,6 +71,12 @@ async def main() -> None:
         dp = build_dispatcher(app)
         rows = [("echo", *await drive(echo, app.bot, args.shoppers, args.messages))]
         session.requests.clear()
+        counts: Counter[str] = Counter()
+        if args.statements:
+            @event.listens_for(app.engine.sync_engine, "before_cursor_execute")
+            def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+                counts[" ".join(statement.split())[:100]] += 1
+
         if args.profile:
             import cProfile
 
@@ -82,6 +94,10 @@ async def main() -> None:
     print(f"{args.shoppers} shoppers × {args.messages} messages, {url.split(':')[0]}")
     for name, wall, cpu in rows:
         print(f"{name:5} {total / wall:8.0f} msg/s  {cpu / total * 1000:6.2f} ms CPU/msg")
+    if counts:
+        print(f"SQL statements per message: {sum(counts.values()) / total:.2f}")
+        for statement, n in counts.most_common(15):
+            print(f"  {n / total:5.2f}  {statement}")
     print(f"ours / echo = {rows[0][1] / rows[1][1]:.0%} (wall)")
 
 

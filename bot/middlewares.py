@@ -1,4 +1,5 @@
-"""Outer middlewares: one database session (a ``Repo``) per update, closed afterwards."""
+"""Outer middlewares: one database session (a ``Repo``) per update, closed afterwards, and
+the update's roster answer (``roster``: asked of the agents table at most once per update)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.services.staff import RosterCheck
 from storage.group_commit import GroupWriter
 from storage.repositories import Repo
 
 
 class RepoMiddleware(BaseMiddleware):
-    """Puts ``repo`` into handler data; services commit what must survive (store-then-answer)."""
+    """Puts ``repo`` into handler data (services commit what must survive, store-then-answer)
+    and ``roster``, the routers' filters' one check of "is the sender an agent" (P10)."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession],
                  writer: GroupWriter | None = None) -> None:
@@ -28,5 +31,6 @@ class RepoMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         async with self.session_factory() as session:
-            data["repo"] = Repo(session, self.writer)
+            repo = data["repo"] = Repo(session, self.writer)
+            data["roster"] = RosterCheck(repo)
             return await handler(event, data)

@@ -31,7 +31,7 @@ from bot.services.notices import SEGMENTS, NoticeReport
 from bot.services.rates import rates_text
 from bot.services.records import add_note, customer_record, find_customer, forget, retag
 from bot.services.replies import Button, Reply
-from bot.services.staff import is_agent, staff_words
+from bot.services.staff import RosterCheck, staff_words
 from bot.services.tickets import TicketError, TicketService
 from bot.settings import Settings
 from handlers.intake import attach_intake
@@ -163,10 +163,11 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
     private = F.chat.type == "private"
     owners = frozenset(settings.owner_ids)
 
-    async def is_staff(message: Message, repo: Repo) -> bool:
-        """An owner, or an agent on the roster now (the agents table, never AGENT_IDS)."""
+    async def is_staff(message: Message, roster: RosterCheck) -> bool:
+        """An owner, or an agent on the roster now (the agents table, never AGENT_IDS); asked
+        after the command matched, so a shopper's text costs no roster query."""
         user = message.from_user
-        return user is not None and (user.id in owners or await is_agent(repo, user.id))
+        return user is not None and (user.id in owners or await roster.has(user.id))
     running: set[asyncio.Task[NoticeReport]] = set()
 
     def step(name: str) -> dict[str, str]:
@@ -514,7 +515,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
 
         task.add_done_callback(finished)
 
-    @desk.message(is_staff, Command("card"))
+    @desk.message(Command("card"), is_staff)
     async def card(message: Message, command: CommandObject, repo: Repo,
                    knowledge: KnowledgeBase) -> None:
         customer = await find_customer(repo, command.args or "")
@@ -526,7 +527,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
             await staff_words(repo, knowledge, message.from_user.id),  # type: ignore[union-attr]
             settings.tz))
 
-    @desk.message(is_staff, Command("tag"))
+    @desk.message(Command("tag"), is_staff)
     async def tag(message: Message, command: CommandObject, repo: Repo) -> None:
         """/tag <telegram id|@user|order> +vip -wholesale: labels on the customer card (P16)."""
         key, *changes = (command.args or "").split() or [""]
@@ -538,7 +539,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         await repo.commit()
         await answer_plain(message, "🏷 " + (" ".join(f"#{t}" for t in tags) or "no tags"))
 
-    @desk.message(is_staff, Command("note"))
+    @desk.message(Command("note"), is_staff)
     async def note(message: Message, command: CommandObject, repo: Repo) -> None:
         """/note <telegram id|@user|order> <text>: an agent's note on the customer card (P16)."""
         key, _, text = (command.args or "").strip().partition(" ")
@@ -552,7 +553,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         await repo.commit()
         await answer_plain(message, "📝 noted")
 
-    @desk.message(is_staff, Command("ticket"))
+    @desk.message(Command("ticket"), is_staff)
     async def ticket(message: Message, command: CommandObject, repo: Repo,
                      aftersales: AfterSales) -> None:
         """/ticket <id> → details; /ticket <id> <status> [note] → move it."""
@@ -584,7 +585,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
                   f"{h.note}" for h in history[-8:]]
         await answer_plain(message, "\n".join(lines))
 
-    @desk.message(is_staff, Command("ticket_open"))
+    @desk.message(Command("ticket_open"), is_staff)
     async def ticket_open(message: Message, command: CommandObject, repo: Repo,
                           aftersales: AfterSales) -> None:
         """/ticket_open <telegram id|@user|order> <kind> <reason> — by an agent (P18)."""

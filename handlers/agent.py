@@ -22,6 +22,7 @@ from aiogram.types import (
 
 from bot.services.agent_console import AgentConsole, AgentPost
 from bot.services.conversation import ConversationService
+from bot.services.staff import RosterCheck
 from handlers.parsing import command_of, message_kind
 from storage.repositories import Repo
 
@@ -56,12 +57,13 @@ def _reply_to(message: Message) -> int | None:
 
 
 class OnRoster(Filter):
-    """The sender is on the roster now (P10): one indexed query per update, no cache, so an
-    agent the owner removed in any process loses every power with their next update."""
+    """The sender is on the roster now (P10): at most one indexed query per update (the
+    update's ``roster``), never cached across updates, so an agent the owner removed in any
+    process loses every power with their next update."""
 
-    async def __call__(self, event: TelegramObject, repo: Repo) -> bool:
+    async def __call__(self, event: TelegramObject, roster: RosterCheck) -> bool:
         user = getattr(event, "from_user", None)
-        return user is not None and await repo.agents.is_agent(user.id)
+        return user is not None and await roster.has(user.id)
 
 
 def build_agent_router(agent_chat_id: int | None) -> Router:
@@ -75,11 +77,11 @@ def build_agent_router(agent_chat_id: int | None) -> Router:
         router.message.filter(F.chat.id == agent_chat_id, F.from_user)
         router.callback_query.filter(F.message.chat.id == agent_chat_id)
 
-    @router.message(~is_agent, Command(*AGENT_COMMANDS))
+    @router.message(Command(*AGENT_COMMANDS), ~is_agent)
     async def refuse(message: Message) -> None:
         await message.reply(NOT_AN_AGENT)
 
-    @router.message(~is_agent, ~F.text.startswith("/"))
+    @router.message(~F.text.startswith("/"), ~is_agent)
     async def ignore(message: Message) -> None:
         """Someone else in the agents' group: never relayed, never answered."""
 

@@ -21,8 +21,8 @@ from bot.services import shifts as sh
 from bot.services.conversation import ConversationService
 from bot.services.knowledge import KnowledgeBase
 from bot.services.staff import (
+    RosterCheck,
     agent_names,
-    is_agent,
     set_duty_switch,
     set_staff_lang,
     staff_words,
@@ -35,9 +35,9 @@ def build_staff_router(owner_ids: Iterable[int]) -> Router:
     owners = set(owner_ids)
     router = Router(name="staff")
 
-    async def is_staff(event: Message | CallbackQuery, repo: Repo) -> bool:
+    async def is_staff(event: Message | CallbackQuery, roster: RosterCheck) -> bool:
         user = event.from_user
-        return user is not None and (user.id in owners or await is_agent(repo, user.id))
+        return user is not None and (user.id in owners or await roster.has(user.id))
 
     router.message.filter(F.chat.type == "private", F.text.startswith("/"), is_staff)
     router.callback_query.filter(F.data.startswith("sw:"), is_staff)

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from bot.app import App, build_app, build_dispatcher
 from bot.clock import FixedClock
+from bot.services.availability import Staffing
 from bot.services.lifecycle import Lifecycle
 from bot.services.queue import QueueService
 from bot.services.records import customer_record
@@ -368,9 +369,15 @@ async def _customer_chat(repo: Repo, user: int, now: datetime) -> Conversation:
     return conversation
 
 
+def round_the_clock(default_cap: int) -> QueueService:
+    """A queue built by hand, staffed round the clock (its tests are not about the hours)."""
+    return QueueService(default_cap, staffing=Staffing(
+        Settings(shop_name="shop", service_hours="always")))
+
+
 async def test_assignment_goes_to_the_least_loaded_and_respects_the_cap(repo: Repo) -> None:
     await repo.agents.ensure([ALICE, BOB])
-    queue = QueueService(default_cap=2)
+    queue = round_the_clock(2)
     got = [await queue.assign(repo, await _customer_chat(repo, 7000 + i, MORNING), MORNING)
            for i in range(5)]
     assert got == [ALICE, BOB, ALICE, BOB, None]  # both at their cap of 2: the fifth waits
@@ -381,7 +388,7 @@ async def test_a_returning_shopper_goes_back_to_their_agent_within_three_days(
     repo: Repo,
 ) -> None:
     await repo.agents.ensure([ALICE, BOB])
-    queue = QueueService(default_cap=5)
+    queue = round_the_clock(5)
     first = await _customer_chat(repo, 7100, MORNING)
     await queue.claim(repo, first, BOB)
     await Lifecycle().close(repo.events, first, MORNING)
@@ -396,13 +403,27 @@ async def test_a_returning_shopper_goes_back_to_their_agent_within_three_days(
 
 async def test_reassign_moves_to_another_agent_on_duty(repo: Repo) -> None:
     await repo.agents.ensure([ALICE, BOB])
-    queue = QueueService(default_cap=5)
+    queue = round_the_clock(5)
     conversation = await _customer_chat(repo, 7200, MORNING)
     await queue.claim(repo, conversation, ALICE)
     assert await queue.reassign(repo, conversation.id, MORNING) == BOB
     await repo.session.execute(update(Agent).where(Agent.telegram_user_id == ALICE)
                                .values(on_duty=False))
     assert await queue.reassign(repo, conversation.id, MORNING) is None
+
+
+async def test_the_queue_assigns_only_in_service_hours_as_the_shopper_was_told_P24(
+    repo: Repo,
+) -> None:
+    """Who can take a chat is ``Staffing``'s answer: outside the policy's hours (Monday 09:30
+    in Shanghai) an agent whose switch is on gets no chat; at 19:00 they do."""
+    await repo.agents.ensure([ALICE])
+    queue = QueueService(default_cap=5)  # the policy's hours, mon-sat 18:30-24:00
+    waiting = await _customer_chat(repo, 7300, MORNING)
+    assert await queue.free_agents(repo, MORNING) == []
+    assert await queue.fill(repo, MORNING) == []
+    evening = MORNING + timedelta(hours=10)  # 19:30 in Shanghai
+    assert await queue.assign(repo, waiting, evening) == ALICE
 
 
 async def test_queue_position_is_told_and_retold_only_on_a_real_move(h: H) -> None:

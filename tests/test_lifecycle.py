@@ -11,8 +11,11 @@ from sqlalchemy import select
 
 from bot.app import build_app, build_dispatcher
 from bot.clock import FixedClock
+from bot.services.availability import POLICY_HOURS
+from bot.services.staff import set_calendar_enabled, set_duty_switch
 from bot.settings import Settings, load_settings
 from storage.models import Conversation, Event
+from storage.repositories import Repo
 from tests.fakes.recording_session import RecordingSession
 from tests.fakes.updates import message_update
 from tests.harness import BotHarness
@@ -139,6 +142,45 @@ async def test_one_off_hours_message_at_night_then_silence_until_the_shift_P24(
         assert "18:30" not in holding  # now a person can answer soon: an ordinary holding reply
     finally:
         await h.app.close()
+
+
+async def test_an_agent_on_duty_early_who_takes_the_chat_ends_the_wait_for_the_shift_P24(
+    db_url: str,
+) -> None:
+    """Told at 09:30 that a person is back at 18:30 (the calendar's shift), the shopper used
+    to keep that deadline after an agent who switched herself on early (/duty on) took the
+    chat: their next message waited until 18:30 + SLA. Now the take ends the off-hours wait,
+    and the SLA counts from the take."""
+    session, clock = RecordingSession(), FixedClock(MORNING)
+    app = await build_app(console_settings(db_url, SERVICE_HOURS=POLICY_HOURS),
+                          session=session, clock=clock)
+    h = H(app, build_dispatcher(app), session, clock)
+    try:
+        await h.duty(owner=False, bob=False)
+        async with app.sessions() as db:
+            await set_calendar_enabled(Repo(db), True)
+            await db.commit()
+        await h.shopper("转人工")
+        [told] = [t for t in h.texts_to(SHOPPER) if "18:30" in t]
+        assert "稍候" not in told
+        async with app.sessions() as db:
+            await set_duty_switch(Repo(db), ALICE, "on")  # early, by her own choice
+            await db.commit()
+        took = MORNING + timedelta(minutes=5)
+        h.clock.at = took
+        await h.agent(ALICE, "/take", await h.thread())
+        conversation = await h.conversation()
+        assert conversation.agent_id == ALICE and conversation.off_hours_until is None
+        assert conversation.reply_due_at == took + timedelta(seconds=20)
+        await h.shopper("在吗？")
+        session.requests.clear()
+        assert app.sla is not None
+        h.clock.at = took + timedelta(seconds=21)
+        assert (await app.sla.tick()).holding == 1
+        [holding] = h.texts_to(SHOPPER)
+        assert "18:30" not in holding
+    finally:
+        await app.close()
 
 
 HOURS_ZH = "周一至周六 18:30–24:00，周日 09:30–24:00"

@@ -213,7 +213,7 @@ async def test_calendar_roster_tells_the_sla_clock_when_people_are_back_P24(
 
 
 async def test_chat_assignment_follows_the_calendar_once_it_is_on_P11(staffed: Repo) -> None:
-    from bot.services.queue import on_duty_agents
+    from bot.services.availability import on_duty_agents
 
     await staffed.agents.ensure([A, B, 900])
     [monday] = await sh.shifts_between(staffed, MONDAY, MONDAY)

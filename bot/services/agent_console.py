@@ -20,13 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.locks import KeyedLocks
-from bot.services.availability import Staffing, said_values
+from bot.services.availability import Staffing, on_duty_agents, said_values
 from bot.services.canned import Canned, search
 from bot.services.channels import WEB
 from bot.services.escalation import agent_display_name
 from bot.services.flood import FLOOD_WINDOW, digest_text
 from bot.services.knowledge import KnowledgeBase
-from bot.services.queue import QueueService, QueueSpot, on_duty_agents
+from bot.services.queue import QueueService, QueueSpot
 from bot.services.records import add_note, customer_record
 from bot.services.replies import Button, Replier, Reply
 from bot.services.staff import staff_words

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.services import shifts as sh
-from bot.services.queue import on_duty_agents
+from bot.services.shifts import on_duty as calendar_on_duty
 from bot.services.staff import calendar_enabled
 from bot.settings import Settings
 from phrases.catalogue import PhraseCatalogue, say
@@ -127,6 +127,17 @@ class Availability:
         return bool(self.present)
 
 
+async def on_duty_agents(repo: Repo, now: datetime) -> list[Agent]:
+    """Agents whose switch is on: ``/on`` ``/off``, or, once the owner turned the shift
+    calendar on (``/shifts on``), those of the running shift (P11) and those who switched
+    themselves on (``/duty on``). Whatever the service hours say: who can *take a chat* is
+    :meth:`Staffing.present_agents`, which also asks the hours."""
+    if not await calendar_enabled(repo):
+        return await repo.agents.on_duty()
+    ids = set(await calendar_on_duty(repo, now))
+    return [agent for agent in await repo.agents.all() if agent.telegram_user_id in ids]
+
+
 class Staffing:
     """Answers :meth:`at`; long-lived, holds the shop's service hours from the settings."""
 
@@ -136,15 +147,28 @@ class Staffing:
 
     async def at(self, repo: Repo, now: datetime) -> Availability:
         """Who can reply now, else when people are back (P11 calendar, else service hours)."""
-        agents = await on_duty_agents(repo, now)  # their switches (and the running shift)
-        if await calendar_enabled(repo):
+        calendar = await calendar_enabled(repo)
+        agents = await self._present(repo, now, calendar)
+        if calendar:
             hours = ServiceHours(await sh.load_pattern(repo), await sh.shop_tz(repo))
             if agents:
                 return Availability(now, _ids(agents), None, hours)
             return Availability(now, (), await sh.next_shift_start(repo, now), hours)
-        if agents and self.hours.is_open(now):
+        if agents:
             return Availability(now, _ids(agents), None, self.hours)
         return Availability(now, (), self.hours.next_opening(now), self.hours)
+
+    async def present_agents(self, repo: Repo, now: datetime) -> list[Agent]:
+        """Who can take a chat now: the agents :meth:`at` calls present (the queue assigns
+        only to them, so it never hands over a chat the shopper was told waits for the next
+        opening, P24)."""
+        return await self._present(repo, now, await calendar_enabled(repo))
+
+    async def _present(self, repo: Repo, now: datetime, calendar: bool) -> list[Agent]:
+        # With the calendar the running shift is the hours; without it, the service hours.
+        if not calendar and not self.hours.is_open(now):
+            return []
+        return await on_duty_agents(repo, now)
 
     async def next_human_at(self, repo: Repo, now: datetime) -> datetime | None:
         """None while someone can answer soon; else when people are back."""

@@ -15,11 +15,11 @@ from bot.clock import Clock
 from bot.services.availability import format_next_open, said_values
 from bot.services.channels import channel_of
 from bot.services.escalation import EscalationService
-from bot.services.flood import Burst, burst_of
+from bot.services.flood import FLOOD_WINDOW, Burst, burst_of
 from bot.services.inbound import BUTTON, Choice, Inbound, Shopper, command_of
 from bot.services.knowledge import KnowledgeBase
 from bot.services.lifecycle import Lifecycle, Phase, phase
-from bot.services.orders import OrderDesk
+from bot.services.orders import ASK_PROOF, OrderDesk
 from bot.services.products.desk import CatalogueDesk
 from bot.services.relay import NoRelay, Relay
 from bot.services.replies import Button, Replier, Reply
@@ -55,6 +55,9 @@ class Intake:
     stored: Message
     inbound: Inbound
     is_new: bool
+    # The shopper's messages in the flood window up to this one, read as it was stored (None:
+    # a redelivery or a resumed row, counted when answered; bot/services/flood.py).
+    burst: int | None = None
 
     @property
     def answered(self) -> bool:
@@ -107,7 +110,7 @@ class ConversationService:
         """
         now = self.clock.now()
         button = inbound.kind == BUTTON
-        customer, conversation, is_new = await self._open(
+        customer, conversation, is_new, recent = await self._open(
             repo, inbound.shopper, "" if button else inbound.text, now)
         if not button:  # a button answers the bot: no new wait for anyone starts
             self.life.shopper_wrote(conversation, now, new=is_new)  # the next promise (P1/P2)
@@ -125,12 +128,13 @@ class ConversationService:
                 conversation = await repo.conversations.get(stored.conversation_id) or conversation
             return Intake(customer, conversation, stored, inbound,
                           is_new=conversation.greeted_at is None)
-        return Intake(customer, conversation, stored, inbound, is_new)
+        return Intake(customer, conversation, stored, inbound, is_new,
+                      burst=None if recent is None else recent + 1)
 
     async def answer(self, repo: Repo, intake: Intake) -> None:
         """The conversation's own answer to a stored message (greeting, FAQ, orders, …)."""
         await self._answer(repo, intake.customer, intake.conversation, intake.stored,
-                           intake.inbound, intake.is_new)
+                           intake.inbound, intake.is_new, burst=intake.burst)
 
     async def reply(
         self, repo: Repo, intake: Intake, replies: list[Reply], meaning: dict[str, Any],
@@ -210,10 +214,13 @@ class ConversationService:
     # ----------------------------------------------------------------- the rules
     async def _open(
         self, repo: Repo, shopper: Shopper, text: str, now: datetime
-    ) -> tuple[Customer, Conversation, bool]:
+    ) -> tuple[Customer, Conversation, bool, int | None]:
         """The customer (created on first contact) and their open conversation, or a new one
-        (a bot-only chat idle too long is closed first); True when the conversation is new."""
-        customer, conversation = await repo.conversations.of_user(shopper.user_id)
+        (a bot-only chat idle too long is closed first); True when the conversation is new;
+        and the shopper's messages in it within the flood window before now (None: not
+        known, counted when answered)."""
+        customer, conversation, recent = await repo.conversations.of_user(
+            shopper.user_id, now - FLOOD_WINDOW)
         seen = dict(chat_id=shopper.chat_id, name=shopper.name, username=shopper.username,
                     language_code=shopper.language_code, now=now)
         channel = channel_of(shopper.user_id)  # web visitors have ids of their own
@@ -229,13 +236,14 @@ class ConversationService:
             await self.life.close(repo.events, conversation, now)
             conversation = None
         if conversation is not None:
-            return customer, conversation, False
+            return customer, conversation, False, recent
         ended = None if idled else await self._just_closed(repo, customer, text, now)
         if ended is not None:
-            return customer, ended, False  # "好的谢谢" after /close: a closing reply (P8)
+            # "好的谢谢" after /close: a closing reply (P8); its burst is counted when answered
+            return customer, ended, False, None
         lang = self._language(text, customer.language_code)
         return customer, await repo.conversations.start(customer.id, lang, now,
-                                                        channel=channel), True
+                                                        channel=channel), True, 0
 
     async def _just_closed(
         self, repo: Repo, customer: Customer, text: str, now: datetime
@@ -268,12 +276,12 @@ class ConversationService:
 
     async def _answer(
         self, repo: Repo, customer: Customer, conversation: Conversation, stored: Message,
-        inbound: Inbound, is_new: bool,
+        inbound: Inbound, is_new: bool, *, burst: int | None = None,
     ) -> None:
         now = self.clock.now()
-        burst = await burst_of(repo, stored)
-        if burst.quiet:
-            await self._flooded(repo, customer, conversation, stored, inbound, burst, now)
+        flood = await burst_of(repo, stored, burst)
+        if flood.quiet:
+            await self._flooded(repo, customer, conversation, stored, inbound, flood, now)
             return
         if inbound.kind == "text":
             # Switch only on a message that tells: "转人工" does, a lone "ok", "/start" or an
@@ -374,8 +382,9 @@ class ConversationService:
                 and intent not in (Intent.HUMAN, Intent.COMPLAINT)):
             # P19: an order number (or the 4-digit check) goes to the order desk before the
             # FAQ; complaints and requests for a person are never answered automatically.
-            desk = await self.orders.answer(repo, customer, conversation.language,
-                                            inbound.text, understanding.order_ids, now)
+            desk = await self.orders.answer(
+                repo, customer, conversation.language, inbound.text, understanding.order_ids,
+                now, proof_asked=conversation.last_phrase_key == ASK_PROOF)
             if desk is not None:
                 self.life.understood(conversation)
                 return desk, {**meaning, "decision": "order"}

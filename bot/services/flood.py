@@ -6,10 +6,14 @@ so every other shopper's topic waited minutes behind one flood (P2 for everyone 
 
 The rule reads the messages table, not memory: every message is stored before it is
 answered, so counting a shopper's messages in the window before one of them gives the same
-answer in any process, on redelivery and on resume. Up to ``FLOOD_BURST`` messages in
-``FLOOD_WINDOW`` are answered one by one; the next one gets a single "we read them all"
-reply and a ``flood`` event for the owner's reports; further ones are stored and shown to the
-agents in one collapsed post per window, not answered one by one.
+answer in any process, on redelivery and on resume. A message stored just now has its count
+from the intake's first read (the conversation and the shopper's messages in the window, one
+statement); a redelivered or resumed one counts again (:func:`burst_of`).
+
+Up to ``FLOOD_BURST`` messages in ``FLOOD_WINDOW`` are answered one by one; the next one
+gets a single "we read them all" reply and a ``flood`` event for the owner's reports; further
+ones are stored and shown to the agents in one collapsed post per window, not answered one
+by one.
 """
 
 from __future__ import annotations
@@ -43,7 +47,10 @@ class Burst:
         return self.size == FLOOD_BURST + 1
 
 
-async def burst_of(repo: Repo, message: Message) -> Burst:
+async def burst_of(repo: Repo, message: Message, known: int | None = None) -> Burst:
+    """``known``: the count the intake read as it stored ``message`` (None: count now)."""
+    if known is not None:
+        return Burst(known)
     return Burst(await repo.conversations.burst_size(message, FLOOD_WINDOW))
 
 

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.services import shifts as sh
+from bot.services.availability import on_duty_agents
 from bot.services.lifecycle import Lifecycle
-from bot.services.queue import on_duty_agents
 from bot.services.staff import calendar_enabled
 from storage.models import Conversation, ConversationState, Customer, Message, Sender
 from storage.models.orders import FollowUp, JobStatus, Ticket, TicketStatus

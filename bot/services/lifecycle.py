@@ -45,7 +45,10 @@ escalate       → queued;        — (False)        — (False)        —
                starts; told
                off hours?
 assign         —                → assigned       —                —
-                                (CAS); misses=0
+                                (CAS); misses=0;
+                                agent present:
+                                off-hours wait
+                                ends, due ≤ now+P
 agent_replied  —                —                human_reply:     —
                                                  due, wait,
                                                  misses, holding,
@@ -263,18 +266,39 @@ class Lifecycle:
         return True
 
     async def assign(
-        self, repo: Repo, conversation: Conversation, agent_id: int, now: datetime | None = None
+        self, repo: Repo, conversation: Conversation, agent_id: int, now: datetime | None = None,
+        *, present: bool = False,
     ) -> bool:
         """A queued chat to an agent; compare-and-set, so of two claims exactly one wins.
-        The loaded object follows the winner; the loser's is left for the caller to refresh."""
+        The loaded object follows the winner; the loser's is left for the caller to refresh.
+
+        ``present``: the agent can answer now (``Staffing``). A shopper told that people are
+        back at the next opening then no longer waits for it (P24): the wait starts now and a
+        reply is due within the period. An agent taking a chat off hours does not end it: the
+        shopper was told when people are back, and that stays true until someone replies."""
         if not await repo.agents.claim(conversation.id, agent_id):
             return False
         conversation.state = ConversationState.ASSIGNED
         conversation.agent_id = agent_id
         conversation.sla_misses = 0  # the misses of the queue are not this agent's
+        if present and now is not None:
+            self._back_early(conversation, now)
         await repo.events.add("assigned", conversation_id=conversation.id, agent_id=agent_id,
                               at=now)
         return True
+
+    def _back_early(self, conversation: Conversation, now: datetime) -> None:
+        """A person can answer before the opening the shopper was told: that wait is over."""
+        until = conversation.off_hours_until
+        if until is None or until <= now:
+            return
+        conversation.off_hours_until = None
+        conversation.holding_sent = 0
+        if conversation.waiting_since is None or conversation.waiting_since > now:
+            conversation.waiting_since = now
+        due = now + self.reply_period
+        if conversation.reply_due_at is None or conversation.reply_due_at > due:
+            conversation.reply_due_at = due
 
     async def release(
         self, repo: Repo, conversation: Conversation, agent_id: int, now: datetime,

@@ -33,6 +33,9 @@ MAX_FAILED_PER_DAY = 3  # per account
 MAX_FAILED_PER_ORDER = 5  # per order and day, over every account
 MAX_FAILED_PER_HOUR = 30  # the whole shop: more is someone guessing at scale
 FOUR_DIGITS = re.compile(r"^\s*(\d{4})\s*$")
+# The phrase key of the second question (receiver's name or amount): while it is the
+# conversation's last, the shopper's next text may be the proof, whatever it says.
+ASK_PROOF = "order_ask_proof"
 # An amount as people write it: "199", "¥199.00", "199元"; bounded, so "1e999999" is no number.
 AMOUNT = re.compile(r"^[¥￥$]?\s*(\d{1,9})(?:[.,](\d{1,2}))?\s*(?:元|块|rmb|cny)?$", re.I)
 DIGITS_OK, DIGITS_BAD = "digits_ok", "digits_bad"  # step two of a lookup, by the 4 digits
@@ -120,14 +123,20 @@ class OrderDesk:
     # ------------------------------------------------------------ in a conversation
     async def answer(
         self, repo: Repo, customer: Customer, lang: str, text: str, order_ids: tuple[str, ...],
-        now: datetime,
+        now: datetime, *, proof_asked: bool = True,
     ) -> list[Reply] | None:
         """Replies for a message about an order, or None when the message is not one.
+
+        ``proof_asked``: the conversation's last question was the second proof (``ASK_PROOF``);
+        False lets a text that is neither an order number nor 4 digits skip the look-up of a
+        pending check (one query per shopper message saved): no check can be waiting for it.
 
         Its look-ups run without autoflush, so the conversation's pending changes (the
         greeting time) do not take SQLite's write lock before the reply is sent (see
         ``ConversationService._deliver``; a 403's "blocked" mark waited on it and failed).
         """
+        if not (order_ids or proof_asked or FOUR_DIGITS.match(text)):
+            return None
         with repo.session.no_autoflush:
             return await self._answer(repo, customer, lang, text, order_ids, now)
 
@@ -159,7 +168,8 @@ class OrderDesk:
             right = (order is not None and order.telegram_user_id is None
                      and last_digits(order.phone) == match.group(1))
             lookup.outcome = DIGITS_OK if right else DIGITS_BAD  # the same question either way
-            return [Reply(TEXTS[lang]["ask_proof"].format(ref=lookup.order_ref))]
+            return [Reply(TEXTS[lang]["ask_proof"].format(ref=lookup.order_ref),
+                          phrase_key=ASK_PROOF)]
         # Step two: the receiver's name or the order's amount.
         order = await repo.orders.by_ref(lookup.order_ref)
         if (order is not None and lookup.outcome == DIGITS_OK and order.telegram_user_id is None

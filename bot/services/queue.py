@@ -1,9 +1,11 @@
 """The queue of shoppers waiting for a person, and who gets which chat (issue 3).
 
-Rules: assignment goes to an on-duty agent, least loaded first, never above their cap; a
-shopper who talked to an agent in the last three days goes back to that agent if on duty
-(sticky); any agent may claim a waiting chat, and a compare-and-set UPDATE makes sure exactly
-one of two simultaneous claims wins. Ownership lives in the database only (design.md).
+Rules: assignment goes to an agent who can answer now (``Staffing``: switched on, and in
+service hours or the running shift; what the shopper was told, P24), least loaded first,
+never above their cap; a shopper who talked to an agent in the last three days goes back to
+that agent if on duty (sticky); any agent may claim a waiting chat, and a compare-and-set
+UPDATE makes sure exactly one of two simultaneous claims wins. Ownership lives in the
+database only (design.md).
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.services.availability import Staffing
 from bot.services.lifecycle import Lifecycle
-from bot.services.shifts import on_duty as calendar_on_duty
-from bot.services.staff import calendar_enabled, shop_agent_cap
+from bot.services.staff import shop_agent_cap
 from storage.models import Conversation, ConversationState
 from storage.models.agents import Agent
 from storage.repositories import Repo
@@ -24,19 +26,6 @@ MINUTES_PER_CHAT = 4  # rough handling time of one chat, for the expected wait
 # The shopper hears about the queue again only when it moved this much (no spam).
 RETELL_POSITION_STEP = 2
 RETELL_WAIT_STEP_MINUTES = 5
-
-
-async def on_duty_agents(repo: Repo, now: datetime) -> list[Agent]:
-    """Who can take chats now: agents whose own switch is on.
-
-    The one place that answers "who is on duty". Issue 5: once the owner turns the shift
-    calendar on (/shifts on), only the agents of the running shift (P11) and those who
-    switched themselves on (/duty on) count.
-    """
-    if not await calendar_enabled(repo):
-        return await repo.agents.on_duty()
-    ids = set(await calendar_on_duty(repo, now))
-    return [agent for agent in await repo.agents.all() if agent.telegram_user_id in ids]
 
 
 def cap_of(agent: Agent, default_cap: int) -> int:
@@ -58,21 +47,25 @@ class QueueService:
     """Assignment, claiming and queue positions; aiogram-free, one ``Repo`` per call."""
 
     def __init__(
-        self, default_cap: int, *, auto_assign: bool = True, lifecycle: Lifecycle | None = None
+        self, default_cap: int, *, auto_assign: bool = True, lifecycle: Lifecycle | None = None,
+        staffing: Staffing | None = None,
     ) -> None:
         self.default_cap = default_cap
         # Without an agents' console nobody could answer an assigned chat: keep it queued.
         self.auto_assign = auto_assign
         self.lifecycle = lifecycle or Lifecycle()  # claims and moves are its transitions
+        # Who can take a chat: the one answer to "when can a person reply" (P11, P24).
+        self.staffing = staffing or Staffing(self.lifecycle.settings)
 
     async def free_agents(
         self, repo: Repo, now: datetime, exclude: int | None = None
     ) -> list[Agent]:
-        """On-duty agents below their cap, least loaded first (ties: the longest-known)."""
+        """Agents who can answer now, below their cap, least loaded first (ties: the
+        longest-known)."""
         loads = await repo.agents.loads()
         default = await shop_agent_cap(repo, self.default_cap)  # the owner's /cap n
         agents = [
-            a for a in await on_duty_agents(repo, now)
+            a for a in await self.staffing.present_agents(repo, now)
             if a.telegram_user_id != exclude
             and loads.get(a.telegram_user_id, 0) < cap_of(a, default)
         ]
@@ -104,8 +97,13 @@ class QueueService:
         now: datetime | None = None,
     ) -> bool:
         """Compare-and-set claim (lifecycle ``assign``); on success the loaded object reflects
-        the new owner."""
-        return await self.lifecycle.assign(repo, conversation, agent_id, now)
+        the new owner. Whether the agent can answer now (``Staffing``) decides whether a wait
+        for the next opening ends (an agent may take a chat off hours, e.g. to read it)."""
+        present = False
+        if now is not None and conversation.off_hours_until is not None:  # only then it matters
+            present = any(a.telegram_user_id == agent_id
+                          for a in await self.staffing.present_agents(repo, now))
+        return await self.lifecycle.assign(repo, conversation, agent_id, now, present=present)
 
     async def fill(self, repo: Repo, now: datetime) -> list[tuple[Conversation, int]]:
         """Hand waiting chats to agents who have room (after a release, close or duty change)."""
@@ -147,7 +145,7 @@ class QueueService:
         ids = [c.id for c in queued]
         position = ids.index(conversation.id) + 1 if conversation.id in ids else len(ids) + 1
         if agents is None:
-            agents = len(await on_duty_agents(repo, now))
+            agents = len(await self.staffing.present_agents(repo, now))
         agents = max(1, agents)
         return QueueSpot(position, max(1, math.ceil(position * MINUTES_PER_CHAT / agents)))
 

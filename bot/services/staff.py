@@ -76,6 +76,24 @@ async def is_agent(repo: Repo, user_id: int) -> bool:
     return await repo.agents.is_agent(user_id)
 
 
+class RosterCheck:
+    """"Is this user on the roster?" for one update: read from the agents table the first
+    time a filter asks, then remembered until the update ends (the routers of one update ask
+    up to five times). Never kept across updates, so a removal counts at the next update in
+    every process (P10). The middleware that opens the update's session makes one
+    (``data["roster"]``)."""
+
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+        self._known: dict[int, bool] = {}
+
+    async def has(self, user_id: int) -> bool:
+        known = self._known.get(user_id)
+        if known is None:
+            known = self._known[user_id] = await self.repo.agents.is_agent(user_id)
+        return known
+
+
 async def set_agents(repo: Repo, ids: Iterable[int]) -> None:
     """Make the roster exactly ``ids`` (in this order for newcomers)."""
     wanted = list(dict.fromkeys(ids))

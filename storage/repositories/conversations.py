@@ -34,8 +34,17 @@ def _param(name: str, column: str) -> BindParameter[Any]:
     return bindparam(name, type_=_MESSAGES.c[column].type)
 
 
+# The shopper's messages of the conversation since ``since`` (the flood window), counted in
+# the same statement that finds the conversation: no second query per message (flood.py).
+_RECENT_FROM_SHOPPER = (
+    select(func.count()).select_from(_MESSAGES)
+    .where(_MESSAGES.c.conversation_id == Conversation.id,
+           _MESSAGES.c.sender == Sender.SHOPPER,
+           _MESSAGES.c.created_at >= _param("since", "created_at"))
+    .scalar_subquery()
+)
 _OF_USER = (
-    select(Customer, Conversation)
+    select(Customer, Conversation, _RECENT_FROM_SHOPPER)
     .outerjoin(Conversation, and_(Conversation.customer_id == Customer.id,
                                   Conversation.state.in_(OPEN_STATES)))
     .where(Customer.telegram_user_id == bindparam("user_id"))
@@ -109,11 +118,17 @@ class ConversationRepo:
             .limit(1)
         )
 
-    async def of_user(self, telegram_user_id: int) -> tuple[Customer | None, Conversation | None]:
-        """The customer behind a Telegram user and their open conversation, in one query (the
-        first thing every shopper message needs; issue 8, load)."""
-        row = (await self.session.execute(_OF_USER, {"user_id": telegram_user_id})).first()
-        return (row[0], row[1]) if row is not None else (None, None)
+    async def of_user(
+        self, telegram_user_id: int, since: datetime
+    ) -> tuple[Customer | None, Conversation | None, int]:
+        """The customer behind a Telegram user, their open conversation and how many messages
+        the shopper wrote in it since ``since``, in one query (the first thing every shopper
+        message needs; issue 8, load)."""
+        row = (await self.session.execute(
+            _OF_USER, {"user_id": telegram_user_id, "since": since})).first()
+        if row is None:
+            return None, None, 0
+        return row[0], row[1], int(row[2] or 0)
 
     async def latest_of(self, customer_id: int) -> Conversation | None:
         """The customer's newest conversation, open or closed."""
@@ -276,7 +291,8 @@ class ConversationRepo:
 
     async def burst_size(self, message: Message, window: timedelta) -> int:
         """Shopper messages of the conversation from ``window`` before ``message`` up to it
-        (itself included): the same count whenever and wherever it is answered."""
+        (itself included): the same count whenever and wherever it is answered. A message
+        stored just now counts them with :meth:`of_user` instead (no second query)."""
         return int(await self.session.scalar(
             select(func.count()).select_from(Message).where(
                 Message.conversation_id == message.conversation_id,

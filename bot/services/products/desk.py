@@ -32,6 +32,7 @@ from bot.services.products.index import (
     ProductIndex,
     cues_in,
     has_word,
+    lexicon,
     normalise,
     wishes_in,
 )
@@ -84,6 +85,7 @@ class CatalogueDesk:
     async def reload(self, repo: Repo) -> None:
         """Rebuild the name index from the products on sale (after an import, or stale)."""
         products = await repo.products.active()
+        lexicon()  # the cue words, read at start rather than by the first shopper's message
         self.index = ProductIndex(products)
         self.meta = {p.id: (frozenset(p.tags), p.season.lower(), p.sales) for p in products}
         self.by_photo = {source: p.id for p in products for source in p.photos}

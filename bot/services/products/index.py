@@ -226,12 +226,19 @@ def lexicon() -> Lexicon:
     return Lexicon(table("cues"), table("tags"), table("seasons"))
 
 
+@lru_cache(maxsize=4096)
+def _whole(word: str) -> str:
+    """An English cue word as it must appear in a normalised, space-padded message (the
+    lexicon's words are asked about on every message: normalised once, not each time)."""
+    return f" {normalise(word)} "
+
+
 def has_word(text: str, words: Iterable[str]) -> bool:
     """``text`` is normalised; English words match whole, Chinese ones anywhere."""
     padded = f" {text} "
     for word in words:
         if word.isascii():
-            if f" {normalise(word)} " in padded:
+            if _whole(word) in padded:
                 return True
         elif word in text:
             return True
