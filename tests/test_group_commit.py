@@ -50,7 +50,7 @@ async def _store(sessions: async_sessionmaker[AsyncSession], writer: GroupWriter
     deadline), store first; then, as a check, whether the session saw its row committed."""
     async with sessions() as db:
         repo = Repo(db, writer)
-        customer, conversation = await repo.conversations.of_user(user)
+        customer, conversation, _ = await repo.conversations.of_user(user, NOW)
         assert customer is not None and conversation is not None
         conversation.last_activity_at = NOW.replace(minute=update_id % 60)
         stored, fresh = await repo.conversations.store_first(
