@@ -14,11 +14,10 @@ import pytest
 
 from bot.services import owner_admin as oa
 from bot.services.knowledge import KnowledgeBase
-from bot.services.queue import QueueService
 from bot.settings import Settings
 from storage.repositories import Repo
 from tests.fakes.updates import message_update
-from tests.test_agent_console import MORNING, _customer_chat
+from tests.test_agent_console import MORNING, _customer_chat, round_the_clock
 from tests.test_owner_flow import GROUP, OWNER, FileSession, Harness
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -45,7 +44,7 @@ async def test_cap_3_sets_the_shops_default_cap_from_telegram(h: Harness) -> Non
 async def test_the_owners_default_cap_decides_assignment(repo: Repo) -> None:
     """The queue reads the owner's /cap at each assignment (the shop file's 5 otherwise)."""
     await repo.agents.ensure([ALICE, BOB])
-    queue = QueueService(default_cap=5)
+    queue = round_the_clock(5)  # not a test of the hours (P24): staffed all day
     await oa.change_setting(repo, OWNER, "agent_cap", "1")
     got = [await queue.assign(repo, await _customer_chat(repo, 7100 + i, MORNING), MORNING)
            for i in range(3)]

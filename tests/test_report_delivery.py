@@ -61,7 +61,7 @@ async def test_p15_weekly_report_to_owners_and_agents_group(
     sections = [text for chat, kind, text in sender.sent[6:]]
     assert [s.split(":")[0] for s in sections] == ["Agents — #901", "Agents — #902",
                                                    "Agents — #903"]
-    assert sender.sent[1][2] == ["agents", "hour", "satisfaction", "wait"]
+    assert sender.sent[1][2] == ["agents", "hour", "sales", "satisfaction", "wait"]
 
 
 async def test_one_unreachable_owner_does_not_stop_the_rest(
@@ -141,7 +141,7 @@ async def test_report_command_is_for_owners_only(settings: Settings) -> None:
         texts = [r.text for r in session.requests_of("sendMessage")]
         assert any("客服报表 2026-03-02 – 2026-03-08" in t and "会话 3" in t for t in texts)
         [album] = session.requests_of("sendMediaGroup")
-        assert len(album.media) == 4
+        assert len(album.media) == 5  # wait, hour, satisfaction, agents, sales (P23)
         session.requests.clear()
         await dp.feed_update(app.bot, message_update(2, 5001, "/report"))
         assert not any("客服报表" in r.text for r in session.requests_of("sendMessage"))
