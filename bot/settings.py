@@ -2,7 +2,7 @@
 
 Environment names are fixed (operators and deployment tooling rely on them): BOT_TOKEN,
 TELEGRAM_API_URL, DATABASE_URL, SHOP_CONFIG, FAQ_FILE, OWNER_IDS, AGENT_IDS, AGENT_CHAT_ID,
-SLA_GREETING_SECONDS, SLA_REPLY_SECONDS, SLA_HOLDING_BACKOFF, SERVICE_HOURS.
+SLA_GREETING_SECONDS, SLA_REPLY_SECONDS, SLA_HOLDING_BACKOFF, SERVICE_HOURS, SHIFT_CALENDAR.
 """
 
 from __future__ import annotations
@@ -77,6 +77,10 @@ class Settings(BaseModel):
     # P24: when a person can answer while the shift calendar is off: the policy's hours (P11),
     # "always" for a shop staffed round the clock (bot/services/availability.py).
     service_hours: str = "mon-sat 18:30-24:00; sun 09:30-24:00"
+    # P11/P24: the shift calendar (the rota) decides who is on duty and the hours shoppers are
+    # told, on by default as soon as agents exist. "off": every present agent is on duty within
+    # service_hours (shops that staff differently; tests). The owner's /shifts on|off wins.
+    shift_calendar: bool = True
 
     # Orders and after-sales (P17–P22)
     orders_api_token: SecretStr | None = None  # the order endpoint starts only when set
@@ -208,6 +212,7 @@ ENVIRONMENT = {
     "SLA_REPLY_SECONDS": "sla_reply_seconds",
     "SLA_HOLDING_BACKOFF": "sla_holding_backoff",
     "SERVICE_HOURS": "service_hours",
+    "SHIFT_CALENDAR": "shift_calendar",
     "REDIS_URL": "redis_url",
     "WEBHOOK_URL": "webhook_url",
     "WEBHOOK_SECRET": "webhook_secret",

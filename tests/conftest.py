@@ -52,4 +52,4 @@ def settings(db_url: str) -> Settings:
     """The demo shop, on the test's own database, with one owner and one agent, staffed
     round the clock (SERVICE_HOURS=always: a test's clock may be at any hour)."""
     return load_settings({"DATABASE_URL": db_url, "OWNER_IDS": "900", "AGENT_IDS": "901",
-                          "SERVICE_HOURS": "always"})
+                          "SERVICE_HOURS": "always", "SHIFT_CALENDAR": "off"})

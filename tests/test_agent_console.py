@@ -91,7 +91,7 @@ class H:
 def console_settings(db_url: str, **env: str) -> Settings:
     return load_settings({"DATABASE_URL": db_url, "OWNER_IDS": str(OWNER),
                           "AGENT_IDS": f"{ALICE},{BOB}", "AGENT_CHAT_ID": str(GROUP),
-                          "SERVICE_HOURS": "always", **env})
+                          "SERVICE_HOURS": "always", "SHIFT_CALENDAR": "off", **env})
 
 
 @pytest.fixture

@@ -211,14 +211,13 @@ async def test_several_questions_in_one_message_are_answered_each_and_the_rest_o
 @pytest.mark.parametrize("code", ["zh-hans", "zh-CN", "zh-hant", "zh"])
 @pytest.mark.parametrize("first", ["/start", "/help", "1945623307812"])
 async def test_a_chinese_shopper_opening_with_a_command_or_order_number_is_answered_in_chinese(
-    db_url: str, code: str, first: str
+    settings: Settings, code: str, first: str
 ) -> None:
     """Even in a shop whose first language is English: Telegram's language_code decides when
     the first message carries no language of its own (a command, an order number)."""
-    from bot.settings import load_settings
-    settings = load_settings({"DATABASE_URL": db_url, "OWNER_IDS": "900", "AGENT_IDS": "901",
-                              "SERVICE_HOURS": "always", "LANGUAGES": "en,zh"})
-    h = await Harness.start(settings, MORNING)
+    english_first = settings.model_copy(update={"languages": ("en", "zh")})
+    assert english_first.default_language == "en"
+    h = await Harness.start(english_first, MORNING)
     try:
         await h.feed(message_update(1, SHOPPER, first, language_code=code))
         said = [t.replace(h.app.settings.shop_name, "") for t in sent(h)]

@@ -407,7 +407,8 @@ def to_shopper(h: Harness) -> list:
 
 def two_agents_and_a_group(db_url: str) -> Settings:
     return load_settings({"DATABASE_URL": db_url, "AGENT_IDS": "901,902",
-                          "AGENT_CHAT_ID": "-1001234", "SERVICE_HOURS": "always"})
+                          "AGENT_CHAT_ID": "-1001234", "SERVICE_HOURS": "always",
+                          "SHIFT_CALENDAR": "off"})
 
 
 async def test_a_reassignment_by_the_clock_is_one_event_through_the_real_console_P2(

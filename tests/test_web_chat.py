@@ -91,7 +91,7 @@ class Visitor:
 async def chat(web_db_url: str) -> AsyncIterator[Chat]:
     settings = load_settings({
         "DATABASE_URL": web_db_url, "AGENT_IDS": str(AGENT), "AGENT_CHAT_ID": str(GROUP),
-        "SERVICE_HOURS": "always", "WEB_CHAT_ORIGINS": SHOP_SITE,
+        "SERVICE_HOURS": "always", "SHIFT_CALENDAR": "off", "WEB_CHAT_ORIGINS": SHOP_SITE,
         "WEB_CHAT_VISITOR_PER_MINUTE": "12", "WEB_CHAT_IP_PER_MINUTE": "100000",
     })
     session = RecordingSession()

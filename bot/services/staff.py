@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 AGENTS_KEY = "agents"  # the roster before the agents table was the one source (read once)
 ROSTER_SEEDED_KEY = "roster_seeded"
-CALENDAR_KEY = "shift_calendar"
+CALENDAR_KEY = "shift_calendar"  # the owner's explicit /shifts on|off
+CALENDAR_DEFAULT_KEY = "shift_calendar_default"  # SHIFT_CALENDAR, written at every start
 
 # Owner-tunable settings with their defaults (text, as stored).
 OWNER_DEFAULTS: dict[str, str] = {
@@ -140,9 +141,14 @@ async def forced_on(repo: Repo) -> list[int]:
 
 
 async def calendar_enabled(repo: Repo) -> bool:
-    """P11: the owner turns the shift calendar on (/shifts on). Off (a fresh shop), every
-    agent counts as on duty, as before the calendar existed."""
-    return await repo.faq.setting(CALENDAR_KEY) == "on"
+    """P11/P24: the shift calendar decides who is on duty (and the hours shoppers are told)
+    as soon as agents exist. The owner's explicit ``/shifts on|off`` wins; a shop whose owner
+    never chose (new or running) follows ``SHIFT_CALENDAR`` (on unless set to off). Off: every
+    present agent is on duty within the service hours, as before the calendar existed."""
+    chosen = await repo.faq.setting(CALENDAR_KEY)
+    if chosen is None:
+        chosen = await repo.faq.setting(CALENDAR_DEFAULT_KEY) or "on"
+    return chosen == "on" and bool(await repo.agents.roster_ids())
 
 
 async def set_calendar_enabled(repo: Repo, enabled: bool) -> None:
@@ -162,6 +168,7 @@ async def seed_staff(repo: Repo, settings: Settings) -> None:
         await set_agents(repo, _legacy_ids(legacy) if legacy is not None else settings.agent_ids)
         await repo.faq.set_setting(ROSTER_SEEDED_KEY, "1")
     await repo.faq.set_setting("timezone", settings.timezone)
+    await repo.faq.set_setting(CALENDAR_DEFAULT_KEY, "on" if settings.shift_calendar else "off")
     await repo.commit()
 
 

@@ -149,6 +149,7 @@ def bot_env(api_url: str, database_url: str, redis_url: str | None, token: str) 
         "WEBHOOK_URL": PUBLIC_URL,
         "WEBHOOK_SECRET": WEBHOOK_SECRET,
         "SERVICE_HOURS": "always",  # staffed round the clock unless a test says otherwise
+        "SHIFT_CALENDAR": "off",  # every present agent on duty, not the rota (P11)
     }
     if redis_url:
         env["REDIS_URL"] = redis_url
@@ -180,6 +181,7 @@ async def polling_bot(
         "TELEGRAM_API_URL": server.base_url,
         "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'shop.sqlite3'}",
         "SERVICE_HOURS": "always",  # staffed round the clock unless a test says otherwise
+        "SHIFT_CALENDAR": "off",  # every present agent on duty, not the rota (P11)
         **settings,
     }
     log = data / "bot.log"
