@@ -3,7 +3,9 @@
 P11 /schedule shows the coming two weeks; P12 /swap asks a colleague, who accepts with a
 button, then every owner gets Approve/Refuse; /duty on|off|auto is the agent's own switch;
 P13 /handover <note> leaves a note for the next shift, /handover alone shows the last record;
-/leave <day> [reason] asks for leave (P11: at least the day before the shift).
+/leave <day> [reason] asks for leave (P11: at least the day before the shift); the owner's
+Approve button re-plans the rota (someone of the other group covers, or the shift is flagged
+empty).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from datetime import date
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.services import handover as ho
 from bot.services import meeting, rota
@@ -28,7 +32,14 @@ from bot.services.staff import (
     staff_words,
 )
 from handlers.replying import keyboard, tell
+from phrases.staff import StaffWords
 from storage.repositories import Repo
+
+
+class LeaveAction(CallbackData, prefix="lv"):
+    """The owner's answer to a leave request (P11): approve → the rota is re-planned."""
+
+    event_id: int
 
 
 def build_staff_router(owner_ids: Iterable[int]) -> Router:
@@ -40,7 +51,7 @@ def build_staff_router(owner_ids: Iterable[int]) -> Router:
         return user is not None and (user.id in owners or await roster.has(user.id))
 
     router.message.filter(F.chat.type == "private", F.text.startswith("/"), is_staff)
-    router.callback_query.filter(F.data.startswith("sw:"), is_staff)
+    router.callback_query.filter(F.data.startswith(("sw:", "lv:")), is_staff)
 
     @router.message(Command("schedule"))
     async def on_schedule(message: Message, bot: Bot, repo: Repo, knowledge: KnowledgeBase,
@@ -158,11 +169,52 @@ def build_staff_router(owner_ids: Iterable[int]) -> Router:
         names = await agent_names(repo)
         for owner in owners:
             ow = await staff_words(repo, knowledge, owner)
+            buttons = InlineKeyboardBuilder()
+            if leave.event_id is not None:
+                buttons.button(text=ow("leave.approve"),
+                               callback_data=LeaveAction(event_id=leave.event_id))
             await tell(bot, owner, ow("leave.owner_alert", agent=names.get(me, str(me)),
                                       day=day, id=me,
                                       reason=ow("leave.reason", reason=reason.strip())
                                       if reason.strip() else "",
-                                      late="" if leave.on_time else ow("leave.late")))
+                                      late="" if leave.on_time else ow("leave.late")),
+                       buttons.as_markup())
+
+    @router.callback_query(LeaveAction.filter(), F.from_user.id.in_(owners))
+    async def on_leave_approved(query: CallbackQuery, callback_data: LeaveAction, bot: Bot,
+                                repo: Repo, knowledge: KnowledgeBase,
+                                conversations: ConversationService) -> None:
+        """P11: the rota is re-planned; the owner, the agent on leave and whoever covers
+        are told (the schedule, who is on duty and the handover follow the stored plan)."""
+        plan = await rota.approve_leave(repo, callback_data.event_id, query.from_user.id,
+                                        conversations.clock.now())
+        await repo.commit()
+        w = await staff_words(repo, knowledge, query.from_user.id)
+        if plan is None:
+            await query.answer(w("leave.unknown"))
+            return
+        await query.answer(w("done"))
+        if plan.already:
+            return
+        names = await agent_names(repo)
+        tz = await sh.shop_tz(repo)
+
+        def shift_line(words: StaffWords) -> str:
+            return sh.schedule_text([plan.shift], tz, names, words) if plan.shift else ""
+
+        agent = names.get(plan.agent_id, str(plan.agent_id))
+        cover = names.get(plan.replacement, str(plan.replacement)) if plan.replacement else ""
+        key = ("leave.not_on_shift" if not plan.on_shift else "leave.shift_empty"
+               if plan.empty else "leave.covered" if plan.replacement else "leave.still_covered")
+        await tell(bot, query.from_user.id, w(key, agent=agent, day=plan.day, cover=cover,
+                                              shift=shift_line(w)))
+        mine = await staff_words(repo, knowledge, plan.agent_id)
+        await tell(bot, plan.agent_id, mine("leave.approved", day=plan.day,
+                                            shift=shift_line(mine)))
+        if plan.replacement is not None:
+            theirs = await staff_words(repo, knowledge, plan.replacement)
+            await tell(bot, plan.replacement, theirs("leave.you_cover", agent=agent,
+                                                     day=plan.day, shift=shift_line(theirs)))
 
     @router.callback_query(F.data.startswith("sw:"))
     async def on_swap_button(query: CallbackQuery, bot: Bot, repo: Repo,

@@ -9,12 +9,14 @@ import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import update
 
+from bot.services import handover as ho
 from bot.services import shifts as sh
 from bot.services.reports import build_report
 from bot.services.reports.text import render_text
@@ -23,7 +25,7 @@ from bot.settings import load_settings
 from storage.models.agents import Agent, CustomerTopic
 from storage.repositories import Repo
 from tests.fakes.recording_session import RecordingSession
-from tests.fakes.updates import message_update
+from tests.fakes.updates import callback_update, message_update
 from tests.harness import BotHarness
 
 OWNER, MEI, KEN = 900, 901, 902
@@ -136,3 +138,89 @@ async def test_unclear_swap_leaves_an_empty_shift_and_the_owner_fines_20_P12(h: 
     assert "已记录罚款" in reply[0]
     text = await h.report(MONDAY, MONDAY + timedelta(days=1))
     assert text.count(f"换班交待不清罚款 #{swap_id}") == 2 and "20 元" in text  # both sides
+
+
+def approve_button(h: H) -> str:
+    """The callback data of the owner's last "approve" button (a leave request)."""
+    for request in reversed(h.session.requests_of("sendMessage")):
+        markup = request.reply_markup
+        if request.chat_id == OWNER and markup is not None:
+            return str(markup.inline_keyboard[0][0].callback_data)
+    raise AssertionError("no button to the owner")
+
+
+async def approve(h: H, data: str | None = None) -> list[str]:
+    data = data or approve_button(h)
+    h.session.requests.clear()
+    await h.feed(callback_update(next(h.ids), OWNER, data))
+    return h.sent(OWNER)
+
+
+async def test_approved_leave_re_plans_the_rota_with_the_other_group_P11(h: H) -> None:
+    """"如需请假，需在当班前一天提出" + "上一天休一天": the owner approves, the agent on leave is
+    replaced on that shift by the other group's agent; who is on duty, the schedule and the
+    handover record follow the new plan."""
+    tuesday = MONDAY + timedelta(days=1)
+    [away] = (await shift_of(h, tuesday)).agents  # two agents: one per evening
+    cover = KEN if away == MEI else MEI
+    names = {MEI: "Mei", KEN: "Ken"}
+    await h.say(away, f"/leave {tuesday} 看病")
+    button = approve_button(h)
+    told = await approve(h, button)
+    assert any(f"由另一组的 {names[cover]} 顶班" in t for t in told), told
+    assert (await shift_of(h, tuesday)).agents == (cover,)
+    assert any("由你顶" in t and names[away] in t for t in h.sent(cover))
+    assert any("请假已批准" in t for t in h.sent(away))
+    async with h.app.sessions() as db:
+        repo = Repo(db)
+        assert await sh.on_duty(repo, at(tuesday, 20)) == [cover]
+        await ho.shift_tick(repo, at(tuesday, 1))  # Monday's record is written…
+        shown = await ho.shift_tick(repo, at(tuesday, 19))  # …and shown to Tuesday's shift
+    assert [agent for agent, _ in shown.to_show] == [cover]
+    schedule = await h.say(cover, "/schedule")
+    assert any(f"{tuesday:%m-%d}" in t and names[cover] in t for t in schedule)
+    assert await approve(h, button) == []  # a second tap changes nothing
+
+
+async def test_approved_leave_nobody_can_cover_flags_the_empty_shift_to_the_owner_P11(
+    h: H,
+) -> None:
+    tuesday = MONDAY + timedelta(days=1)
+    [away] = (await shift_of(h, tuesday)).agents
+    other = KEN if away == MEI else MEI
+    await h.say(other, f"/leave {tuesday}")  # the other group is away that day too
+    assert any("本来不当班" in t for t in await approve(h))
+    await h.say(away, f"/leave {tuesday}")
+    told = await approve(h)
+    assert any("空班" in t and f"/assign {tuesday}" in t for t in told), told
+
+
+async def test_owner_gets_the_month_as_an_image_with_chinese_names_in_the_cjk_font_P11(
+    h: H,
+) -> None:
+    import warnings
+
+    from matplotlib import font_manager
+
+    from bot.services.reports.charts import packaged_cjk_font
+    async with h.app.sessions() as db:
+        await db.execute(update(Agent).where(Agent.telegram_user_id == MEI).values(name="小美"))
+        await db.execute(update(Agent).where(Agent.telegram_user_id == KEN).values(name="阿强"))
+        await db.commit()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        await h.say(OWNER, "/rota 2026-05")
+    [photo] = h.session.requests_of("sendPhoto")
+    assert photo.chat_id == OWNER
+    png = photo.photo.data
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert not [w for w in caught if "missing from" in str(w.message)]  # every glyph found
+    # The font the table is drawn with is the packaged CJK one, and it has every glyph used.
+    from fontTools.ttLib import TTFont  # matplotlib's own dependency
+    font = packaged_cjk_font()
+    assert font is not None
+    assert Path(font_manager.findfont(
+        font_manager.FontProperties(family=font_manager.FontProperties(fname=str(font))
+                                    .get_name()), fallback_to_default=False)) == font
+    cmap = TTFont(str(font), fontNumber=0).getBestCmap()
+    assert all(ord(ch) in cmap for ch in "小美阿强周一日排班")

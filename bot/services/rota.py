@@ -5,7 +5,9 @@
   release/transfer/close, a tone-guard decision) after their shift's start plus the owner's
   ``late_grace_minutes`` (default 5). A shift without any is listed only after a swap.
 - "如需请假，需在当班前一天提出": a leave request is recorded with whether it came at least the
-  day before the shift (the owner then covers the shift with /assign).
+  day before the shift; when the owner approves it the rota is re-planned
+  (:func:`approve_leave`): someone of the other group covers the shift, or the owner is told
+  it is empty when nobody can.
 - "换班双方必须交待清楚，若交待不清造成误班、空班的扣罚20元": a shift that came from a swap and
   saw no activity of its agents is listed; the owner records the fine (``swap_fine``, 20 元)
   for both sides of the swap.
@@ -14,6 +16,7 @@ All of it goes to the weekly report. Records are events (kinds below), so nothin
 
 from __future__ import annotations
 
+import asyncio
 import calendar as month_calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -23,7 +26,7 @@ from sqlalchemy import func, select
 
 from bot.services import audit
 from bot.services import shifts as sh
-from bot.services.staff import owner_setting
+from bot.services.staff import agent_ids, owner_setting
 from storage.models import Event, Message, Sender
 from storage.models.shifts import ShiftSwap, SwapState
 from storage.repositories import Repo
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     from phrases.staff import StaffWords
 
 LEAVE = "leave_request"
+LEAVE_APPROVED = "leave_approved"
 SWAP_FINE = "swap_fine"
 EARLY_WINDOW = timedelta(hours=1)  # activity this long before the start counts as on time
 # Events an agent causes by acting (not those the bot records about them, e.g. "assigned").
@@ -57,12 +61,34 @@ async def month_table(repo: Repo, year: int, month: int, names: dict[int, str],
     return "\n".join(header + sh.schedule_text(shifts, tz, names, w).splitlines())
 
 
+async def month_image(repo: Repo, year: int, month: int, names: dict[int, str],
+                      w: StaffWords) -> bytes:
+    """P11: the month's rota as a PNG table (the owner's /rota), names as the roster has
+    them, labels in the reader's language with the charts' CJK font. Rendering runs on a
+    worker thread: it must not stall the event loop."""
+    from bot.services.reports.charts import render_table
+
+    first = date(year, month, 1)
+    last = date(year, month, month_calendar.monthrange(year, month)[1])
+    tz = await sh.shop_tz(repo)
+    on = await sh.calendar_enabled(repo)
+    title = w("rota.title", month=f"{year}-{month:02d}", tz=tz.key,
+              state=w("rota.calendar_on" if on else "rota.calendar_off"))
+    rows = [line.split(maxsplit=3) for line in
+            sh.schedule_text(await sh.shifts_between(repo, first, last), tz, names,
+                             w).splitlines()]
+    rows = [row + [""] * (4 - len(row)) for row in rows]
+    return await asyncio.to_thread(render_table, title, w("rota.columns").split(), rows,
+                                   "zh" if w.zh else "en")
+
+
 @dataclass(frozen=True)
 class Leave:
     agent_id: int
     day: date
     reason: str
     on_time: bool  # asked at least the day before the shift (local dates)
+    event_id: int | None = None  # the recorded request, which the owner approves
 
 
 async def request_leave(repo: Repo, agent: int, day: date, reason: str,
@@ -70,9 +96,83 @@ async def request_leave(repo: Repo, agent: int, day: date, reason: str,
     """Record an agent's leave request; on time if made before the day of the shift."""
     tz = await sh.shop_tz(repo)
     on_time = sh.local_day(now, tz) < day
-    await repo.events.add(LEAVE, agent_id=agent, at=now, day=day.isoformat(),
-                          reason=reason[:200], on_time=on_time)
-    return Leave(agent, day, reason[:200], on_time)
+    event = await repo.events.add(LEAVE, agent_id=agent, at=now, day=day.isoformat(),
+                                  reason=reason[:200], on_time=on_time)
+    return Leave(agent, day, reason[:200], on_time, event.id)
+
+
+@dataclass(frozen=True)
+class LeavePlan:
+    """What approving a leave did to the rota (P11)."""
+
+    agent_id: int
+    day: date
+    shift: sh.Shift | None  # the shift after the re-plan (None: no shift that day)
+    replacement: int | None = None  # who covers, from the other group
+    on_shift: bool = True  # False: the agent was not on that day's shift, nothing changed
+    empty: bool = False  # nobody could cover: the shift has no agent left
+    already: bool = False  # approved before: nothing done twice
+
+
+async def approve_leave(repo: Repo, leave_event_id: int, owner: int,
+                        now: datetime) -> LeavePlan | None:
+    """P11: the owner approves a leave request; the rota is re-planned for that day.
+
+    The agent leaves the day's shift; if that leaves it short, the agent of the other group
+    (not working that day, not on leave themselves) with the fewest shifts in the month
+    covers it, stored as the day's assignment, so /schedule, /rota, who is on duty and the
+    handover records all follow. When nobody can, the shift is empty and the caller tells the
+    owner. The caller commits."""
+    event = await repo.events.get(leave_event_id)
+    if event is None or event.kind != LEAVE or event.agent_id is None:
+        return None
+    agent, day = event.agent_id, date.fromisoformat(str(event.data["day"]))
+    if event.data.get("approved"):
+        return LeavePlan(agent, day, await _shift(repo, day), already=True)
+    event.data = {**event.data, "approved": True, "approved_by": owner}
+    shift = await _shift(repo, day)
+    if shift is None or shift.closed is not None or agent not in shift.agents:
+        await repo.events.add(LEAVE_APPROVED, agent_id=agent, at=now, day=day.isoformat(),
+                              by=owner, on_shift=False)
+        return LeavePlan(agent, day, shift, on_shift=False)
+    staying = [a for a in shift.agents if a != agent]
+    replacement = await _cover(repo, day, shift, away={agent, *await _on_leave(repo, day)})
+    agents = [*staying, *([replacement] if replacement is not None else [])]
+    if agents:
+        await repo.shifts.assign(day, agents, source="leave")
+    await repo.events.add(LEAVE_APPROVED, agent_id=agent, at=now, day=day.isoformat(),
+                          by=owner, replacement=replacement, empty=not agents)
+    await audit.record(repo, owner, "leave_approved", at=now, agent=agent, day=day.isoformat())
+    return LeavePlan(agent, day, await _shift(repo, day), replacement, empty=not agents)
+
+
+async def _shift(repo: Repo, day: date) -> sh.Shift | None:
+    found = await sh.shifts_between(repo, day, day)
+    return found[0] if found else None
+
+
+async def _on_leave(repo: Repo, day: date) -> set[int]:
+    """Agents whose leave for ``day`` was approved."""
+    events = await repo.session.scalars(select(Event).where(Event.kind == LEAVE_APPROVED))
+    return {e.agent_id for e in events
+            if e.agent_id is not None and e.data.get("day") == day.isoformat()}
+
+
+async def _cover(repo: Repo, day: date, shift: sh.Shift, away: set[int]) -> int | None:
+    """P11 "上一天休一天": the day's resting group covers; of them, whoever has the fewest
+    shifts in the month (roster order on a tie). None when nobody can."""
+    roster = await agent_ids(repo)
+    candidates = [a for a in roster if a not in shift.agents and a not in away]
+    if not candidates:
+        return None
+    first = day.replace(day=1)
+    last = day.replace(day=month_calendar.monthrange(day.year, day.month)[1])
+    load = {a: 0 for a in candidates}
+    for other in await sh.shifts_between(repo, first, last):
+        for a in other.agents:
+            if a in load and other.closed is None:
+                load[a] += 1
+    return min(candidates, key=lambda a: (load[a], roster.index(a)))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from html import escape
 
 from aiogram import Bot
 from aiogram.filters import CommandObject
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from bot.services import owner_admin as oa
 from bot.services import rota
@@ -159,8 +159,11 @@ async def on_rota(message: Message, command: CommandObject, bot: Bot, repo: Repo
     except ValueError:
         await tell(bot, message.chat.id, w("rota.usage"))
         return
-    table = await rota.month_table(repo, year, month, await agent_names(repo), w)
+    names = await agent_names(repo)
+    table = await rota.month_table(repo, year, month, names, w)
     await bot.send_message(message.chat.id, f"<pre>{escape(table)}</pre>")
+    png = await rota.month_image(repo, year, month, names, w)  # the same table as an image
+    await bot.send_photo(message.chat.id, BufferedInputFile(png, f"rota-{year}-{month:02d}.png"))
 
 
 async def on_swapfine(message: Message, command: CommandObject, bot: Bot, repo: Repo,

@@ -195,3 +195,33 @@ def _sales(report: Report, axes: Axes, lang: str) -> None:
                       ha="center", va="bottom", xytext=(0, 3), textcoords="offset points")
     axes.set_ylim(0, 110)
     axes.set_ylabel("%")
+
+
+def render_table(title: str, columns: list[str], rows: list[list[str]],
+                 lang: str = "zh") -> bytes:
+    """A table as a PNG (P11: the month's rota for the owner), with the same CJK font as the
+    charts so Chinese names and weekdays show; the height follows the number of rows."""
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    lang = chart_language(lang)
+    height = 1.0 + 0.3 * (len(rows) + 1)
+    with rc_context(_fonts(lang)):
+        figure = Figure(figsize=(CHART_SIZE[0] / DPI, height), dpi=DPI)
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        axes.axis("off")
+        axes.set_title(title)
+        table = axes.table(cellText=rows or [["—"] * len(columns)], colLabels=columns,
+                           loc="upper center", cellLoc="left", colLoc="left")
+        table.auto_set_font_size(False)
+        table.set_fontsize(10)
+        table.auto_set_column_width(list(range(len(columns))))
+        for (row, _), cell in table.get_celld().items():
+            if row == 0:
+                cell.set_facecolor("#e0e0e0")
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
