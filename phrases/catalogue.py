@@ -288,6 +288,8 @@ SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "hello_again": ("greeting", ("hello_again",)),  # a greeting mid-conversation
     "help": ("explanation", ("help",)),
     "feedback_thanks": ("thanks", ("feedback",)),
+    # A button no message of ours carries (forged, or a format long gone): a pop-up.
+    "button_expired": ("explanation", ("button_expired",)),
 }
 
 
