@@ -17,6 +17,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
+
+from storage.engine import create_engine, create_session_factory
+from storage.models import Conversation, Customer, Message
 from tests.fakes.telegram_server import FakeTelegramServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +29,24 @@ PUBLIC_URL = "https://shop.test/tg/webhook"
 # Settings a developer may have exported; a test bot starts from the demo shop without them.
 SHOP_VARIABLES = frozenset({"SHOP_CONFIG", "FAQ_FILE", "OWNER_IDS", "AGENT_IDS", "AGENT_CHAT_ID",
                             "REDIS_URL", "WEBHOOK_URL", "WEBHOOK_SECRET"})
+
+
+async def messages_of(database_url: str, chats: list[int]) -> list[tuple[Message, int]]:
+    """(message, chat id) of these shoppers' conversations in id order, read on a connection of
+    the test's own: what a killed process left in the database."""
+    engine = create_engine(database_url)
+    try:
+        async with create_session_factory(engine)() as db:
+            query = (
+                select(Message, Customer.chat_id)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .join(Customer, Customer.id == Conversation.customer_id)
+                .where(Customer.chat_id.in_(chats))
+                .order_by(Message.id)
+            )
+            return [(m, c) for m, c in (await db.execute(query)).all()]
+    finally:
+        await engine.dispose()
 
 
 def free_port() -> int:
