@@ -70,7 +70,7 @@ async def test_kill_9_with_group_commits_in_flight_loses_nothing_and_answers_onc
     up = asyncio.Event()  # the bot listens: Telegram's next try of a failed delivery may come
     try:
         await bot.start()
-        await bot.wait_ready(timeout=120)  # a busy CI machine starts aiogram slowly
+        await bot.wait_ready()
         up.set()
 
         async def shopper(client: aiohttp.ClientSession, chat: int) -> None:
@@ -116,7 +116,7 @@ async def test_kill_9_with_group_commits_in_flight_loses_nothing_and_answers_onc
                   f"({in_flight} unanswered), {len(answered)} answered")
 
             await bot.start()  # the same database; the shoppers' deliveries get through again
-            await bot.wait_ready(timeout=120)
+            await bot.wait_ready()
             up.set()
             await asyncio.wait_for(writing, 120)
             await killer

@@ -24,6 +24,10 @@ from storage.models import Conversation, Customer, Message
 from tests.fakes.telegram_server import FakeTelegramServer
 
 ROOT = Path(__file__).resolve().parents[2]
+# A quiet machine starts the bot in ~5 s (importing aiogram is most of it); a loaded one, with
+# test workers and other processes, has taken over 60 s. Waiting longer costs nothing when it
+# comes up sooner.
+START_TIMEOUT = 180.0
 WEBHOOK_SECRET = "test-secret_8"
 PUBLIC_URL = "https://shop.test/tg/webhook"
 # Settings a developer may have exported; a test bot starts from the demo shop without them.
@@ -81,7 +85,7 @@ class BotProcess:
         )
         log.close()
 
-    async def wait_ready(self, timeout: float = 60) -> None:
+    async def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Until /healthz answers (migrated, FAQ loaded, listening)."""
         import aiohttp
 
@@ -137,7 +141,7 @@ class PollingBotProcess(BotProcess):
         self._calls_before = len(self.server.calls)  # a poll after this start means ready
         await super().start()
 
-    async def wait_ready(self, timeout: float = 60) -> None:
+    async def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         assert self.server is not None
         server = self.server
 
@@ -188,7 +192,7 @@ def polling_env(api_url: str, database_url: str, token: str) -> dict[str, str]:
 
 @asynccontextmanager
 async def polling_bot(
-    server: FakeTelegramServer, data: Path, *, ready_timeout: float = 60.0, **settings: str
+    server: FakeTelegramServer, data: Path, *, ready_timeout: float = START_TIMEOUT, **settings: str
 ) -> AsyncIterator[None]:
     """One bot started exactly as README says (``./run.sh bot``), long-polling ``server``.
 
