@@ -20,6 +20,7 @@ from bot.services.availability import Staffing
 from bot.services.lifecycle import Lifecycle
 from bot.services.queue import QueueService
 from bot.services.records import customer_record
+from bot.services.staff import set_calendar_default
 from bot.settings import Settings, load_settings
 from storage.models import Conversation, ConversationState, Customer, Event, Message, Sender
 from storage.models.agents import Agent, CustomerTopic, MessageLink
@@ -369,15 +370,17 @@ async def _customer_chat(repo: Repo, user: int, now: datetime) -> Conversation:
     return conversation
 
 
-def round_the_clock(default_cap: int) -> QueueService:
-    """A queue built by hand, staffed round the clock (its tests are not about the hours)."""
+async def round_the_clock(repo: Repo, default_cap: int) -> QueueService:
+    """A queue built by hand, staffed round the clock (its tests are not about the hours):
+    no shift calendar (SHIFT_CALENDAR=off, as the bot writes it at start) and always open."""
+    await set_calendar_default(repo, False)
     return QueueService(default_cap, staffing=Staffing(
-        Settings(shop_name="shop", service_hours="always")))
+        Settings(shop_name="shop", service_hours="always", shift_calendar=False)))
 
 
 async def test_assignment_goes_to_the_least_loaded_and_respects_the_cap(repo: Repo) -> None:
     await repo.agents.ensure([ALICE, BOB])
-    queue = round_the_clock(2)
+    queue = await round_the_clock(repo, 2)
     got = [await queue.assign(repo, await _customer_chat(repo, 7000 + i, MORNING), MORNING)
            for i in range(5)]
     assert got == [ALICE, BOB, ALICE, BOB, None]  # both at their cap of 2: the fifth waits
@@ -388,7 +391,7 @@ async def test_a_returning_shopper_goes_back_to_their_agent_within_three_days(
     repo: Repo,
 ) -> None:
     await repo.agents.ensure([ALICE, BOB])
-    queue = round_the_clock(5)
+    queue = await round_the_clock(repo, 5)
     first = await _customer_chat(repo, 7100, MORNING)
     await queue.claim(repo, first, BOB)
     await Lifecycle().close(repo.events, first, MORNING)
@@ -403,7 +406,7 @@ async def test_a_returning_shopper_goes_back_to_their_agent_within_three_days(
 
 async def test_reassign_moves_to_another_agent_on_duty(repo: Repo) -> None:
     await repo.agents.ensure([ALICE, BOB])
-    queue = round_the_clock(5)
+    queue = await round_the_clock(repo, 5)
     conversation = await _customer_chat(repo, 7200, MORNING)
     await queue.claim(repo, conversation, ALICE)
     assert await queue.reassign(repo, conversation.id, MORNING) == BOB

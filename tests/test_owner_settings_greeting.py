@@ -44,7 +44,7 @@ async def test_cap_3_sets_the_shops_default_cap_from_telegram(h: Harness) -> Non
 async def test_the_owners_default_cap_decides_assignment(repo: Repo) -> None:
     """The queue reads the owner's /cap at each assignment (the shop file's 5 otherwise)."""
     await repo.agents.ensure([ALICE, BOB])
-    queue = round_the_clock(5)  # not a test of the hours (P24): staffed all day
+    queue = await round_the_clock(repo, 5)  # not a test of the hours (P24): staffed all day
     await oa.change_setting(repo, OWNER, "agent_cap", "1")
     got = [await queue.assign(repo, await _customer_chat(repo, 7100 + i, MORNING), MORNING)
            for i in range(3)]

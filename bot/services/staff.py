@@ -151,6 +151,11 @@ async def calendar_enabled(repo: Repo) -> bool:
     return chosen == "on" and bool(await repo.agents.roster_ids())
 
 
+async def set_calendar_default(repo: Repo, enabled: bool) -> None:
+    """The shop's default (``SHIFT_CALENDAR``) when the owner never chose; written at start."""
+    await repo.faq.set_setting(CALENDAR_DEFAULT_KEY, "on" if enabled else "off")
+
+
 async def set_calendar_enabled(repo: Repo, enabled: bool) -> None:
     await repo.faq.set_setting(CALENDAR_KEY, "on" if enabled else "off")
 
@@ -168,7 +173,7 @@ async def seed_staff(repo: Repo, settings: Settings) -> None:
         await set_agents(repo, _legacy_ids(legacy) if legacy is not None else settings.agent_ids)
         await repo.faq.set_setting(ROSTER_SEEDED_KEY, "1")
     await repo.faq.set_setting("timezone", settings.timezone)
-    await repo.faq.set_setting(CALENDAR_DEFAULT_KEY, "on" if settings.shift_calendar else "off")
+    await set_calendar_default(repo, settings.shift_calendar)
     await repo.commit()
 
 
