@@ -377,13 +377,13 @@ class AgentConsole:
             telegram_message_id=sent, now=now, kind=kind, agent_id=agent_id,
         )
         if sent is None:
+            self.lifecycle.agent_wrote(conversation, now)
             await self._post(chat.topic, self.w("console.not_delivered"),
                              reply_to=topic_message_id)
         else:
             await repo.agents.link(conversation.id, customer.chat_id, sent, chat.topic.chat_id,
                                    topic_message_id)
             await self.lifecycle.agent_replied(repo.events, conversation, agent_id, now)
-        conversation.last_activity_at = now
         await repo.commit()
 
     # ================================================================= commands
