@@ -106,6 +106,20 @@ class Browser:
             box.send_keys(Keys.ENTER)
         await self.run(type_it)
 
+    async def type_only(self, text: str) -> None:
+        """Type into the widget's box without sending (a picture's caption)."""
+        from selenium.webdriver.common.by import By
+
+        await self.run(lambda: self.driver.find_element(By.CSS_SELECTOR, ".scw-input")
+                       .send_keys(text))
+
+    async def choose_file(self, selector: str, path: str) -> None:
+        """Pick a file in a (hidden) file input, as the file chooser would."""
+        from selenium.webdriver.common.by import By
+
+        await self.run(lambda: self.driver.find_element(By.CSS_SELECTOR, selector)
+                       .send_keys(path))
+
     async def messages(self) -> list[tuple[str, str]]:
         """(from, text) of every bubble in the widget, as shown (textContent)."""
         return [tuple(pair) for pair in await self.script(
