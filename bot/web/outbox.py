@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import io
 import itertools
-import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.methods import TelegramMethod
+from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import InlineKeyboardMarkup, InputFile
 
@@ -141,10 +140,13 @@ class WebOutbox(BaseRequestMiddleware):
         downloaded = await bot.download(photo, destination=io.BytesIO(), timeout=30)
         return downloaded.getvalue() if downloaded is not None else None
 
-    def _response(self, bot: Bot, method: TelegramMethod[Any], result: Any) -> Any:
-        """The typed result, as the session's ``make_request`` returns it (not the envelope)."""
-        content = json.dumps({"ok": True, "result": result}, ensure_ascii=False)
-        return bot.session.check_response(bot, method, 200, content).result
+    @staticmethod
+    def _response(bot: Bot, method: TelegramMethod[Any], result: Any) -> Any:
+        """The typed result, as the session's ``make_request`` returns it (not the envelope):
+        validated as ``check_response`` does, without its JSON round trip."""
+        response_type = Response[method.__returning__]  # type: ignore[name-defined]
+        return response_type.model_validate({"ok": True, "result": result},
+                                            context={"bot": bot}).result
 
     def events(self, bot: Bot, method: TelegramMethod[Any], name: str,
                result: Any) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ import json
 import logging
 import re
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -60,6 +61,11 @@ DATA_LIMIT = 64  # bytes of a button's data, as Telegram's callback_data
 NAME_LIMIT = 64
 HISTORY = 50
 HELLO_TIMEOUT = 15.0
+#: Updates one process's web chat hands the Dispatcher at once. Each holds a database
+#: connection for its whole handling; a burst of a thousand visitors waits here, in order,
+#: rather than in the connection pool, where the last ones timed out and were dropped
+#: (bench/bench_web.py burst: 516 of 1,000 failed with "QueuePool limit … reached").
+FEED_CONCURRENCY = 10
 POLL_WAIT = 25.0  # a long poll answers within this, events or none
 WIDGET_WORDS = ("web_title", "web_open", "web_placeholder", "web_send", "web_forget",
                 "web_close", "web_typing", "web_reconnecting", "web_photo", "web_attach",
@@ -90,37 +96,44 @@ class RateLimit:
         return True
 
 
-@dataclass
+@dataclass(eq=False)
 class Connection:
-    """One open WebSocket: events are written in order by one writer task."""
+    """One open WebSocket: events are written in order by one writer task, which runs only
+    while there is something to write (an idle visitor costs no task: memory per socket)."""
 
     ws: web.WebSocketResponse
-    queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
+    pending: deque[dict[str, Any]] = field(default_factory=deque)
     writer: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self.writer = asyncio.create_task(self._write())
+    closed: bool = False
 
     def deliver(self, event: dict[str, Any]) -> None:
-        self.queue.put_nowait(event)
+        if self.closed:
+            return
+        self.pending.append(event)
+        if self.writer is None:
+            self.writer = asyncio.create_task(self._write())
 
     async def _write(self) -> None:
-        while (event := await self.queue.get()) is not None:
-            if self.ws.closed:
-                return
-            try:
-                await self.ws.send_str(json.dumps(event, ensure_ascii=False))
-            except (ConnectionError, RuntimeError):
-                return
+        try:
+            while self.pending:
+                event = self.pending.popleft()
+                if self.ws.closed:
+                    self.pending.clear()
+                    return
+                try:
+                    await self.ws.send_str(json.dumps(event, ensure_ascii=False))
+                except (ConnectionError, RuntimeError):
+                    self.pending.clear()
+                    return
+        finally:
+            self.writer = None
 
     async def close(self) -> None:
-        self.queue.put_nowait(None)
+        """What was delivered before is still written; nothing after."""
+        self.closed = True
         if self.writer is not None:
             with contextlib.suppress(Exception):
                 await self.writer
-
-    def __hash__(self) -> int:
-        return id(self)
 
 
 def security_headers(request: web.Request) -> dict[str, str]:
@@ -147,6 +160,7 @@ class WebChat:
         self.per_visitor = RateLimit(settings.web_chat_visitor_per_minute)
         self.per_ip = RateLimit(settings.web_chat_ip_per_minute)
         self.playground = playground
+        self._feeding = asyncio.Semaphore(FEED_CONCURRENCY)
         self.workflow = {**dp.workflow_data, "dispatcher": dp, "bots": [app.bot]}
         self.workflow.pop("bot", None)
 
@@ -225,7 +239,6 @@ class WebChat:
             return ws
         visitor = await self._visitor(hello if isinstance(hello, dict) else {})
         connection = Connection(ws)
-        connection.start()
         self.hub.attach(visitor.user_id, connection)
         try:
             connection.deliver(await self._welcome(visitor))
@@ -333,7 +346,8 @@ class WebChat:
         bot = self.app.bot
         try:
             update = Update.model_validate(raw, context={"bot": bot})
-            await self.dp.feed_update(bot, update, **self.workflow)
+            async with self._feeding:
+                await self.dp.feed_update(bot, update, **self.workflow)
         except Exception:
             log.exception("web chat update %s failed", raw.get("update_id"))
 
@@ -519,7 +533,6 @@ class WebChat:
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=FRAME_LIMIT)
         await ws.prepare(request)
         connection = Connection(ws)
-        connection.start()
         room = self.playground.group_id
         self.hub.attach(room, connection)
         try:
