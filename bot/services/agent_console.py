@@ -156,8 +156,9 @@ class AgentConsole:
         topic = await self.ensure_topic(repo, customer, conversation)
         picture = None
         if message is not None and customer.channel == WEB and message.kind == "photo":
-            picture = await repo.web_images.of_message(customer.chat_id,
-                                                       message.telegram_message_id or 0)
+            with repo.session.no_autoflush:  # a read before a Telegram send (SQLite lock)
+                picture = await repo.web_images.of_message(customer.chat_id,
+                                                           message.telegram_message_id or 0)
         if message is not None and picture is not None:
             # A web visitor's photo: the stored picture goes up as a photo, its caption marked
             # with the channel; linked, so an agent's reply to it answers that message.

@@ -14,6 +14,10 @@ visitor reaches only the conversation their signed token names; messages over 4,
 characters or frames over 16 KB are refused with a clear error; rate limits per visitor and
 per IP address; pages carry a Content-Security-Policy; the widget shows every text with
 ``textContent``.
+
+Pictures travel over HTTP (``/chat/upload``, ``/chat/img/<id>``): checked (size, type by
+content) before they are kept, kept in the database (storage/models/web.py) under the
+message they belong to, and served only to the visitor whose signed token owns them.
 """
 
 from __future__ import annotations
@@ -259,13 +263,17 @@ class WebChat:
         token = str(hello.get("token"))
         if user_id is None:
             token, user_id = self.tokens.issue()
-        lang = str(hello.get("lang") or "").lower()[:16]
-        languages = self.app.settings.languages
-        lang = next((code for code in languages if lang.startswith(code)),
-                    self.app.settings.default_language)
+        lang = self._language(hello.get("lang"))
         name = " ".join(str(hello.get("name") or "").split())[:NAME_LIMIT]
         return Visitor(user_id=user_id, token=token, lang=lang,
                        name=name or self.word("web_visitor_name", lang, fallback="Guest"))
+
+    def _language(self, asked: Any) -> str:
+        """The shop's language the visitor's browser asked for (``en-GB`` → en), else the
+        shop's default."""
+        lang = str(asked or "").lower()[:16]
+        return next((code for code in self.app.settings.languages if lang.startswith(code)),
+                    self.app.settings.default_language)
 
     def word(self, key: str, lang: str, fallback: str = "", **values: Any) -> str:
         phrase = self.app.knowledge.catalogue.get(f"courtesy.{key}", lang)
@@ -359,32 +367,34 @@ class WebChat:
                                  status=status, headers=headers)
 
     async def upload(self, request: web.Request) -> web.Response:
-        """A visitor's picture (multipart: token, cid, caption, name, lang, then file).
+        """A visitor's picture: a multipart form (cid, caption, name, lang, then file) with
+        their token in the ``X-Chat-Token`` header.
 
-        Checked before anything is kept: the origin, the signed token, the rate limits, the
-        size (≤ IMAGE_LIMIT, read in chunks and cut off beyond) and the type by its magic
-        bytes. The picture is then stored, and the photo message goes through the same intake
+        Checked before the body is read: the origin, the signed token and the rate limits
+        (per visitor and per IP, as messages), the declared size; then, reading in chunks
+        and stopping beyond IMAGE_LIMIT, the real size and the type by its magic bytes.
+        Only then is the picture stored, and the photo message goes through the same intake
         as every shopper message (stored before answered, relayed to the agents' topic)."""
         headers = self._cors(request)
         if headers is None:
             return web.Response(status=403, text="origin not allowed")
+        user_id = self.tokens.verify(request.headers.get("X-Chat-Token"))
+        if user_id is None:
+            return web.Response(status=401, text="say hello first", headers=headers)
+        lang = self._language(request.query.get("lang"))
+        too_big = self.word("web_image_too_big", lang, max_mb=IMAGE_LIMIT // 2**20)
+        if not (self.per_visitor.allow(user_id) and self.per_ip.allow(request.remote or "?")):
+            return self._refusal(429, "slow_down", self.word("web_slow_down", lang), headers)
         if (request.content_length or 0) > IMAGE_LIMIT + 64 * 1024:
-            return self._refusal(413, "too_big", self.word(
-                "web_image_too_big", self._lang_of(request), max_mb=IMAGE_LIMIT // 2**20),
-                headers)
+            return self._refusal(413, "too_big", too_big, headers)
         try:
             fields, data = await self._upload_parts(request)
         except ValueError:
             return web.Response(status=400, text="a multipart form", headers=headers)
-        user_id = self.tokens.verify(fields.get("token"))
-        if user_id is None:
-            return web.Response(status=401, text="say hello first", headers=headers)
-        visitor = await self._visitor({**fields, "token": fields.get("token")})
+        visitor = await self._visitor({**fields, "token": request.headers["X-Chat-Token"]})
         client_id = fields.get("cid", "")[:64]
         if data is None:
-            return self._refusal(413, "too_big", self.word(
-                "web_image_too_big", visitor.lang, max_mb=IMAGE_LIMIT // 2**20),
-                headers, client_id)
+            return self._refusal(413, "too_big", too_big, headers, client_id)
         caption = fields.get("caption", "").strip()
         if len(caption) > CAPTION_LIMIT:
             return self._refusal(413, "too_long", self.word(
@@ -392,10 +402,6 @@ class WebChat:
         content_type = image_type(data)
         if content_type is None:
             return self._refusal(415, "bad_type", self.word("web_image_type", visitor.lang),
-                                 headers, client_id)
-        if not (self.per_visitor.allow(visitor.user_id)
-                and self.per_ip.allow(request.remote or "?")):
-            return self._refusal(429, "slow_down", self.word("web_slow_down", visitor.lang),
                                  headers, client_id)
         message_id = next_message_id()
         async with self.app.sessions() as db:
@@ -408,9 +414,6 @@ class WebChat:
                                       image_id, caption, message_id))
         return web.json_response({"t": "ack", "cid": client_id, "image": image_id},
                                  headers=headers)
-
-    def _lang_of(self, request: web.Request) -> str:
-        return str(request.query.get("lang") or self.app.settings.default_language)
 
     @staticmethod
     async def _upload_parts(request: web.Request) -> tuple[dict[str, str], bytes | None]:
@@ -429,7 +432,7 @@ class WebChat:
                         return fields, None
                     chunks.append(chunk)
                 data = b"".join(chunks)
-            elif part.name in ("token", "cid", "caption", "name", "lang"):
+            elif part.name in ("cid", "caption", "name", "lang"):
                 fields[part.name] = (await part.read(decode=False))[:8 * 1024].decode(
                     "utf-8", "replace")
         return fields, data

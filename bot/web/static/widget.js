@@ -332,7 +332,6 @@
     var caption = input.value.trim();
     var id = cid();
     var form = new FormData();
-    form.append("token", token || "");
     form.append("cid", id);
     form.append("caption", caption);
     form.append("lang", lang);
@@ -349,7 +348,8 @@
       system(text || words.web_image_failed || "", "scw-error");
     }
     fetch(base.origin + "/chat/upload?lang=" + encodeURIComponent(lang), {
-      method: "POST", body: form, credentials: "omit", mode: "cors"
+      method: "POST", body: form, headers: { "X-Chat-Token": token || "" },
+      credentials: "omit", mode: "cors"
     }).then(function (r) {
       return r.json().catch(function () { return { t: "error", text: "" }; });
     }).then(function (answer) {
