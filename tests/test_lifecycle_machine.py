@@ -374,11 +374,18 @@ class LifecycleMachine(RuleBasedStateMachine):
         self._count("agent_takes_oldest")
         self._agent_says(agent, "/take", None)
 
-    @rule(agent=st.sampled_from((*AGENTS, OWNER)), on=st.booleans())
-    def agent_duty(self, agent: int, on: bool) -> None:
-        self._count("agent_duty")
+    @rule(agent=st.sampled_from((*AGENTS, OWNER)), on=st.booleans(), private=st.booleans())
+    def agent_duty(self, agent: int, on: bool, private: bool = False) -> None:
+        """/on, /off in the agents' group, or the same switch as /duty on|off in the agent's
+        private chat (P11): coming on duty either way hands out the waiting chats."""
+        self._count("agent_duty_private" if private else "agent_duty")
         self.present = None
-        self._agent_says(agent, "/on" if on else "/off", None)
+        if private:
+            name = {901: "Alice", 902: "Bob"}.get(agent, "Olga")
+            self._feed(message_update(next(self.update_ids), agent,
+                                      f"/duty {'on' if on else 'off'}", first_name=name))
+        else:
+            self._agent_says(agent, "/on" if on else "/off", None)
 
     @rule(on=st.booleans())
     def owner_calendar(self, on: bool) -> None:

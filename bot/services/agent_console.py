@@ -549,8 +549,16 @@ class AgentConsole:
         agent.on_duty = on
         await self._say_in(post, self.w("console.on_duty" if on else "console.off_duty"))
         if on:
-            for conversation, _agent in await self.queue.fill(repo, self.clock.now()):
-                await self._announce_assignment(repo, conversation)
+            await self.hand_out(repo)
+
+    async def hand_out(self, repo: Repo) -> int:
+        """Someone came on duty (``/on`` here, ``/duty on`` in their private chat): waiting
+        chats go to agents with room, each claimed through the queue (the lifecycle's
+        ``assign``) and announced in its topic and to the shopper. The caller commits."""
+        handed = await self.queue.fill(repo, self.clock.now())
+        for conversation, _agent in handed:
+            await self._announce_assignment(repo, conversation)
+        return len(handed)
 
     async def queue_text(self, repo: Repo) -> str:
         """Waiting chats, longest first, with how long each has waited."""
