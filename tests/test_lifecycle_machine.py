@@ -1,4 +1,4 @@
-"""Stateful property test of a conversation's whole life (P1, P2, P8, P9, P24; issue 14 "Proof").
+"""Stateful property test of a conversation's whole life (P1, P2, P8, P9, P24).
 
 A hypothesis ``RuleBasedStateMachine`` drives the real app — dispatcher and routers, services,
 SLA clock and database, on SQLite and PostgreSQL — through random sequences of what shoppers,
@@ -96,7 +96,7 @@ DERANDOMIZE = not os.environ.get("LIFECYCLE_RANDOM")
 PHASES = [Phase.explicit, Phase.reuse, Phase.generate,
           *([Phase.shrink] if os.environ.get("LIFECYCLE_SHRINK") else [])]
 
-# Checks that main fails today, by name: the defect (issue 14) and who is fixing it. The
+# Checks that main fails today, by name: the defect and who is fixing it. The
 # machine skips a check while its name is here; the strict xfail tests at the end prove it
 # still fails, so the fix shows up as an XPASS failure: then delete the entry.
 KNOWN_DEFECTS: dict[str, str] = {}
