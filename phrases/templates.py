@@ -53,6 +53,10 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
         "count": "how many (e.g. products imported)",
         "variants": "how many SKUs",
         "errors": "a list of problems, one per line",
+        # After-sales tickets (P18/P20).
+        "ticket_id": "an after-sales case number, e.g. '12'",
+        "ticket_kind": "the kind of case in words, e.g. '退货' / 'Return'",
+        "due": "when the case will be handled by, e.g. '05-20 18:00'",
     }
 )
 

@@ -55,6 +55,7 @@ class RecordingSession(BaseSession):
         self.results = FakeResults()
         self._answers: list[_Answer] = []
         self.closed = False
+        self.files: dict[str, bytes] = {}  # file_path → content, for bot.download()
         # chat id -> (posts allowed per minute, clock); see limit_chat
         self._limits: dict[int, tuple[int, Callable[[], float]]] = {}
         self._posted: dict[int, list[float]] = {}
@@ -147,4 +148,7 @@ class RecordingSession(BaseSession):
         self, url: str, headers: dict[str, Any] | None = None, timeout: int = 30,
         chunk_size: int = 65536, raise_for_status: bool = True,
     ) -> AsyncGenerator[bytes, None]:
-        yield b""
+        """A file's content as Telegram's file server gives it (``files`` by path), else
+        nothing."""
+        yield next((data for path, data in self.files.items() if url.endswith(f"/{path}")),
+                   b"")
