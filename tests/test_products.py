@@ -23,9 +23,9 @@ from sqlalchemy import select
 
 from bot.clock import FixedClock
 from bot.orders_api import build_orders_api
+from bot.services.callbacks import product as button_data
 from bot.services.orders import OrderDesk
 from bot.services.products import importer
-from bot.services.products.desk import button_data
 from bot.services.replies import Reply
 from bot.settings import Settings
 from handlers.catalogue import ProductAction

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.services import callbacks
 from bot.services.orders import OrderDesk
 from bot.services.replies import Button, Replier, Reply
 from bot.services.staff import owner_setting, words_for
@@ -161,7 +162,8 @@ class Aftercare:
                 await repo.commit()
                 continue
             text = _t(survey.language)["survey"]
-            row = tuple(Button(str(score), f"sv:{survey.id}:{score}") for score in range(1, 6))
+            row = tuple(Button(str(score), callbacks.survey_score(survey.id, score))
+                        for score in range(1, 6))
             delivered = await self.replier.send(customer.chat_id, Reply(text, (row,)))
             status = JobStatus.SENT if delivered is not None else JobStatus.FAILED
             await repo.aftercare.mark(survey, status, now)
@@ -207,7 +209,7 @@ class Aftercare:
         return _t(survey.language)["comment_thanks"]
 
     def skip_button(self, survey_lang: str, survey_id: int) -> Button:
-        return Button(_t(survey_lang)["skip"], f"svskip:{survey_id}")
+        return Button(_t(survey_lang)["skip"], callbacks.survey_skip(survey_id))
 
     # ------------------------------------------------------------ follow-ups (P17)
     async def schedule_delivery_follow_ups(self, repo: Repo, now: datetime) -> int:
@@ -241,8 +243,8 @@ class Aftercare:
             else:
                 order = await repo.orders.get(row.order_id) if row.order_id else None
                 text = texts["fu_delivery"].format(ref=order.order_ref if order else "")
-            buttons = ((Button(texts["fu_ok"], f"fu:{row.id}:ok"),
-                        Button(texts["fu_problem"], f"fu:{row.id}:problem")),)
+            buttons = ((Button(texts["fu_ok"], callbacks.follow_up(row.id, "ok")),
+                        Button(texts["fu_problem"], callbacks.follow_up(row.id, "problem"))),)
             delivered = await self.replier.send(customer.chat_id, Reply(text, buttons))
             await repo.aftercare.mark(row, JobStatus.SENT if delivered else JobStatus.FAILED, now)
             await repo.commit()
@@ -257,7 +259,8 @@ class Aftercare:
         aspect = next((a for a in FOLLOW_UP_ASPECTS if a not in (row.scores or {})), None)
         if aspect is None:
             return None
-        buttons = (tuple(Button(str(n), f"fq:{row.id}:{aspect}:{n}") for n in range(1, 6)),)
+        buttons = (tuple(Button(str(n), callbacks.follow_up_score(row.id, aspect, n))
+                         for n in range(1, 6)),)
         return Reply(_t(lang)[f"fq_{aspect}"], buttons)
 
     async def score_follow_up(

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from bot.clock import Clock
+from bot.services import callbacks
 from bot.services.availability import format_next_open, said_values
 from bot.services.channels import channel_of
 from bot.services.escalation import EscalationService
@@ -558,8 +559,9 @@ class ConversationService:
         parts = split_message(answer, limit=ANSWER_PART_LIMIT) or [answer]
         replies = [Reply(text=part) for part in parts[:-1]]
         buttons: tuple[tuple[Button, ...], ...] = ()
-        if len(f"fb:down:{key}".encode()) <= 64:  # Telegram's callback data limit
-            buttons = ((Button("👍", f"fb:up:{key}"), Button("👎", f"fb:down:{key}")),)
+        if len(callbacks.faq_feedback(False, key).encode()) <= 64:  # Telegram's limit
+            buttons = ((Button("👍", callbacks.faq_feedback(True, key)),
+                        Button("👎", callbacks.faq_feedback(False, key))),)
         replies.append(Reply(text=parts[-1], buttons=buttons))
         return replies
 
@@ -607,14 +609,15 @@ class ConversationService:
         for candidate in understanding.candidates[:2]:
             entry = self.knowledge.entry(candidate.entry_id, conversation.language)
             if entry is not None and len(candidate.entry_id) <= 60:
-                rows.append((Button(entry.question[:60], f"faq:{candidate.entry_id}"),))
+                rows.append((Button(entry.question[:60], callbacks.faq_pick(candidate.entry_id)),))
         reply = self._phrase(customer, conversation, "choose")
         return self._with_human_button([Reply(reply.text, tuple(rows), reply.phrase_key)])
 
     def _with_human_button(self, replies: list[Reply]) -> list[Reply]:
         label = "🙋 人工客服" if self._lang_of(replies) == "zh" else "🙋 Talk to a person"
         last = replies[-1]
-        replies[-1] = Reply(last.text, (*last.buttons, (Button(label, "human"),)), last.phrase_key)
+        replies[-1] = Reply(last.text, (*last.buttons, (Button(label, callbacks.ASK_HUMAN),)),
+                            last.phrase_key)
         return replies
 
     @staticmethod
