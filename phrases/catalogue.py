@@ -140,6 +140,12 @@ class PhraseCatalogue:
                 return phrase
         return None
 
+    def text(self, key: str, lang: str, /, **values: object) -> str:
+        """The phrase ``key`` rendered with ``values`` (fallback language as :meth:`get`); the
+        key itself when no language has it, so a missing phrase shows in tests, never raises."""
+        phrase = self.get(key, lang)
+        return key if phrase is None else phrase.render(values)
+
     def find(self, category: str, lang: str, *tags: str) -> list[Phrase]:
         """Phrases of ``category`` having all ``tags``, in ``lang``; if none, another language."""
         wanted = set(tags)

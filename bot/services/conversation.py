@@ -19,7 +19,7 @@ from bot.services.flood import FLOOD_WINDOW, Burst, burst_of
 from bot.services.inbound import BUTTON, Choice, Inbound, Shopper, command_of
 from bot.services.knowledge import KnowledgeBase
 from bot.services.lifecycle import Lifecycle, Phase, phase
-from bot.services.orders import ASK_PROOF, OrderDesk
+from bot.services.orders import ASK_PROOF_KEYS, OrderDesk
 from bot.services.products.desk import CatalogueDesk
 from bot.services.relay import NoRelay, Relay
 from bot.services.replies import Button, Replier, Reply
@@ -384,7 +384,7 @@ class ConversationService:
             # FAQ; complaints and requests for a person are never answered automatically.
             desk = await self.orders.answer(
                 repo, customer, conversation.language, inbound.text, understanding.order_ids,
-                now, proof_asked=conversation.last_phrase_key == ASK_PROOF)
+                now, proof_asked=conversation.last_phrase_key in ASK_PROOF_KEYS)
             if desk is not None:
                 self.life.understood(conversation)
                 return desk, {**meaning, "decision": "order"}
