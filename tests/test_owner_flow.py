@@ -26,7 +26,7 @@ from storage.models.orders import FollowUp, Ticket
 from storage.models.shifts import HandoverRecord, ShiftSwap, SwapState
 from storage.repositories import Repo
 from tests.fakes.recording_session import RecordingSession
-from tests.fakes.updates import callback_update, message_update
+from tests.fakes.updates import callback_update, message_json, message_update
 from tests.harness import BotHarness
 
 OWNER, AGENT, AGENT2, SHOPPER, STRANGER = 900, 901, 902, 5001, 7777
@@ -226,6 +226,30 @@ async def test_owner_adds_agent_by_forward_and_sees_schedule_P10_P11(h: Harness)
     schedule = await h.say(AGENT2, "/schedule")
     assert len(schedule[0].splitlines()) == 1 + sh.SCHEDULE_DAYS
     assert await h.say(STRANGER, "/schedule") != schedule  # strangers are shoppers
+
+
+def forwarded_from(user_id: int, first_name: str, last_name: str = "") -> dict[str, Any]:
+    sender = {"id": user_id, "is_bot": False, "first_name": first_name,
+              **({"last_name": last_name} if last_name else {})}
+    return {"forward_origin": {"type": "user", "date": 1_780_000_000, "sender_user": sender}}
+
+
+async def test_an_agent_added_by_a_forwarded_message_is_listed_by_name_P10(h: Harness) -> None:
+    """转发一条消息 → 加为客服: /agents shows 王芳 by name before she ever writes in the group."""
+    await h.say(OWNER, "我是王芳，今晚七点上班", **forwarded_from(AGENT2, "芳", "王"))
+    await h.tap(OWNER, f"own:agt:add:{AGENT2}")
+    [agents] = await h.say(OWNER, "/agents")
+    assert f"芳 王（{AGENT2}）" in agents
+
+
+async def test_addagent_in_reply_to_a_forwarded_message_stores_the_name_P10(
+    h: Harness,
+) -> None:
+    """/addagent as a reply to a forwarded message adds its author, by name (李雷)."""
+    forwarded = message_json(OWNER, "我是李雷", **forwarded_from(AGENT2, "李雷"))
+    await h.say(OWNER, "/addagent", reply_to_message=forwarded)
+    [agents] = await h.say(OWNER, "/agents")
+    assert f"李雷（{AGENT2}）" in agents
 
 
 async def test_swap_asked_accepted_approved_in_telegram_P12(h: Harness) -> None:

@@ -516,8 +516,9 @@ async def inbox_dismiss(repo: Repo, owner: int, message_id: int, since: datetime
 
 
 # ============================================================================ agents, settings
-async def add_agent(repo: Repo, owner: int, user_id: int) -> bool:
-    added = await staff.add_agent(repo, user_id)
+async def add_agent(repo: Repo, owner: int, user_id: int, name: str = "",
+                    username: str | None = None) -> bool:
+    added = await staff.add_agent(repo, user_id, name, username)
     await record_change(repo, owner, "agent_add", user=user_id)
     await repo.commit()
     return added
