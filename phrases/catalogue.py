@@ -286,7 +286,9 @@ SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "flood": ("explanation", ("flood",)),  # a burst of messages is answered once
     "unknown_command": ("explanation", ("unknown_command",)),  # values: command
     "group_only_private": ("explanation", ("group_only_private",)),
-    "already_queued": ("explanation", ("queued",)),  # the shopper writes again while waiting
+    # The shopper writes again while waiting: a short "noted", once after the shop last spoke
+    # (the escalation reply "已为您转接人工客服" is said once per wait).
+    "already_queued": ("acknowledgement", ("queued_ack",)),
     "complaint": ("apology", ("complaint",)),  # P7: apologise first, then a person takes over
     "farewell": ("farewell", ()),  # P8
     # A thanks / ok after an agent closed the chat: a short closing reply, no greeting (P8).
