@@ -7,8 +7,7 @@ Real aiogram routing with the FIFO recording session; the owner is 900, the agen
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,47 +24,15 @@ from storage.models.audit import AuditEntry
 from storage.models.orders import FollowUp, Ticket
 from storage.models.shifts import HandoverRecord, ShiftSwap, SwapState
 from storage.repositories import Repo
-from tests.fakes.recording_session import RecordingSession
-from tests.fakes.updates import callback_update, message_json, message_update
-from tests.harness import BotHarness
+from tests.fakes.updates import message_json, message_update
+from tests.owner_support import FileSession
+from tests.owner_support import OwnerHarness as Harness
 
 OWNER, AGENT, AGENT2, SHOPPER, STRANGER = 900, 901, 902, 5001, 7777
 GROUP = -100500
 SH = ZoneInfo("Asia/Shanghai")
 MONDAY = date(2026, 5, 4)
 NOON = datetime(2026, 5, 4, 12, tzinfo=SH).astimezone(UTC)
-
-
-class FileSession(RecordingSession):
-    """Also serves file downloads: ``files`` maps a file path to its bytes."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.files: dict[str, bytes] = {}
-
-    async def stream_content(  # type: ignore[override]
-        self, url: str, headers: dict[str, Any] | None = None, timeout: int = 30,
-        chunk_size: int = 65536, raise_for_status: bool = True,
-    ) -> AsyncGenerator[bytes, None]:
-        yield self.files[url.rsplit("/", 1)[-1]]
-
-
-@dataclass
-class Harness(BotHarness):
-    """The shared harness with numbered updates: ``say`` and ``tap`` return what was sent."""
-
-    session: FileSession
-    ids: itertools.count[int]
-
-    async def say(self, user: int, text: str, **kw: Any) -> list[str]:
-        self.session.requests.clear()
-        await self.feed(message_update(next(self.ids), user, text, **kw))
-        return self.sent()
-
-    async def tap(self, user: int, data: str) -> list[str]:
-        self.session.requests.clear()
-        await self.feed(callback_update(next(self.ids), user, data))
-        return self.sent()
 
 
 @pytest.fixture

@@ -17,8 +17,10 @@ from bot.services.knowledge import KnowledgeBase
 from bot.settings import Settings
 from storage.repositories import Repo
 from tests.fakes.updates import message_update
+from tests.owner_support import FileSession
+from tests.owner_support import OwnerHarness as Harness
 from tests.test_agent_console import MORNING, _customer_chat, round_the_clock
-from tests.test_owner_flow import GROUP, OWNER, FileSession, Harness
+from tests.test_owner_flow import GROUP, OWNER
 
 SH = ZoneInfo("Asia/Shanghai")
 ALICE, BOB = 901, 902

@@ -13,7 +13,7 @@ import io
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -218,18 +218,34 @@ class FaqEdit:
     alt: tuple[str, ...] = ()
 
 
-def parse_faq_edit(text: str) -> FaqEdit:
-    """'<key> <lang>\\nQ: question\\nA: answer (may span lines)\\nALT: one | two' → FaqEdit."""
+_FIELD_LINE = re.compile(r"\s*(Q|A|ALT)\s*[:：]\s*(.*)", re.IGNORECASE)
+KEY_BYTES = 40  # an owner's key, in UTF-8: buttons carry it within Telegram's 64 bytes
+
+
+def parse_faq_edit(text: str, default_lang: str = "zh") -> FaqEdit:
+    """'[key] [lang]\nQ: question\nA: answer (may span lines)\nALT: one | two' → FaqEdit.
+
+    The key may be Chinese (``发货时间``); without one the key is empty and
+    :func:`with_key` makes one from the question; without a language, ``default_lang``.
+    """
     head, _, body = text.strip().partition("\n")
+    if _FIELD_LINE.match(head):  # no first line: "/faqset\nQ: …"
+        head, body = "", text.strip()
     parts = head.split()
+    if len(parts) == 1 and parts[0] in SUPPORTED_LANGUAGES:
+        parts = ["", parts[0]]
+    elif len(parts) <= 1:
+        parts = [*(parts or [""]), default_lang]
     if len(parts) != 2 or parts[1] not in SUPPORTED_LANGUAGES:
-        raise ValueError("first line: <key> <lang>, e.g. 'ship_time zh'")
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,80}", parts[0]):
-        raise ValueError("key: letters, digits, _ . - only")
+        raise ValueError("first line: [key] [lang], e.g. '发货时间 zh' or 'ship_time en'")
+    if parts[0] and not (re.fullmatch(r"[\w.-]+", parts[0])
+                         and len(parts[0].encode()) <= KEY_BYTES):
+        raise ValueError(f"key: letters (中文 too), digits, _ . - only, at most "
+                         f"{KEY_BYTES} bytes")
     fields: dict[str, list[str]] = {"q": [], "a": [], "alt": []}
     current: str | None = None
     for line in body.splitlines():
-        match = re.match(r"\s*(Q|A|ALT)\s*[:：]\s*(.*)", line, re.IGNORECASE)
+        match = _FIELD_LINE.match(line)
         if match:
             current = match.group(1).lower()
             fields[current].append(match.group(2))
@@ -249,6 +265,15 @@ def _tone_warning(text: str, knowledge: KnowledgeBase) -> str:
         return ""
     terms = ", ".join(sorted({p.term for p in report.problems}))
     return f"tone (P9): avoid {terms}; suggested: {report.rewrite}"
+
+
+async def with_key(repo: Repo, edit: FaqEdit) -> FaqEdit:
+    """The edit with its key: the owner's, else one made from the question (free in its
+    language)."""
+    if edit.key:
+        return edit
+    taken = {row.key for row in await repo.faq.all(edit.lang)}
+    return replace(edit, key=fc.auto_key(edit.question, taken))
 
 
 async def upsert_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, edit: FaqEdit) -> str:

@@ -35,13 +35,15 @@ async def on_faqshow(message: Message, command: CommandObject, bot: Bot, repo: R
 
 
 async def on_faqset(message: Message, bot: Bot, repo: Repo,
-                    knowledge: KnowledgeBase) -> None:
+                    knowledge: KnowledgeBase, settings: Settings) -> None:
+    """'/faqset 发货时间 zh' + Q:/A: lines; without a key one is made from the question."""
     body = (message.text or "").split(maxsplit=1)
     try:
-        edit = oa.parse_faq_edit(body[1] if len(body) > 1 else "")
+        edit = oa.parse_faq_edit(body[1] if len(body) > 1 else "", settings.default_language)
     except ValueError as error:
         await tell(bot, message.chat.id, f"Not saved: {error}")
         return
+    edit = await oa.with_key(repo, edit)
     warning = await oa.upsert_faq(repo, knowledge, message.from_user.id, edit)
     await tell(bot, message.chat.id,
                f"Saved {edit.key} [{edit.lang}]; answered from now on." +
