@@ -43,13 +43,18 @@ SAMPLE_VALUES: dict[str, dict[str, object]] = {
            "opening_hours": "周一至周六 18:30-24:00，周日 9:30-24:00", "queue_position": 2,
            "service_hours": "周一至周六 18:30–24:00，周日 09:30–24:00",
            "next_opening": "客服同事将于今天 18:30上线",
-           "wait_minutes": 5, "max_length": 2000, "command": "/foo"},
+           "wait_minutes": 5, "max_length": 2000, "command": "/foo",
+           "order_status": "已发货，运输中", "event_time": "2026-05-04 10:00",
+           "event_place": "杭州转运中心 ", "event_text": "运输中", "days": 3, "ticket_id": 12},
     "en": {"customer_name": "Sam", "agent_name": "Ava", "order_id": "SO20260504001",
            "tracking_number": "SF1234567890", "courier": "SF Express", "next_open": "18:30 today",
            "opening_hours": "Mon-Sat 18:30-24:00, Sun 9:30-24:00", "queue_position": 2,
            "service_hours": "Mon–Sat 18:30–24:00, Sun 09:30–24:00",
            "next_opening": "our team is back at 18:30 today",
-           "wait_minutes": 5, "max_length": 2000, "command": "/foo"},
+           "wait_minutes": 5, "max_length": 2000, "command": "/foo",
+           "order_status": "shipped, on its way", "event_time": "2026-05-04 10:00",
+           "event_place": "Hangzhou hub ", "event_text": "in transit", "days": 3,
+           "ticket_id": 12},
 }
 INBOX_SIMILARITY = 70  # token-sort ratio (0..100) at which two questions count as one
 UNANSWERED_REASONS = ("not_understood", "rejected_answer")
