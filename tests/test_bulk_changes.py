@@ -210,7 +210,8 @@ async def test_faqset_takes_a_chinese_key_or_makes_one_from_the_question_P4(
 ) -> None:
     """/faqset 发货时间 … keeps the Chinese key; /faqset with only Q:/A: gets a key made from
     the question (pinyin, ASCII); both answer shoppers at once."""
-    await h.say(OWNER, "/faqset 发货时间\nQ: 双十二的订单什么时候发货？\nA: 双十二的订单48小时内发出～")
+    await h.say(OWNER, "/faqset 发货时间\nQ: 双十二的订单什么时候发货？\n"
+                       "A: 双十二的订单48小时内发出～")
     assert ("发货时间", "双十二的订单什么时候发货？") in [(k, q) for k, q, *_ in await h.faq()]
     saved = await h.say(OWNER, "/faqset\nQ: 有没有礼品卡卖？\nA: 有的，礼品卡面值100元起。")
     assert "you_mei_you_li" in saved[-1]

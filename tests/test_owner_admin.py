@@ -10,6 +10,7 @@ from sqlalchemy import select
 from bot.services import owner_admin as oa
 from bot.services.knowledge import KnowledgeBase
 from bot.settings import Settings
+from phrases.staff import StaffWords
 from storage.models import Message
 from storage.models.audit import AuditEntry
 from storage.repositories import Repo
@@ -112,7 +113,9 @@ async def test_inbox_question_becomes_a_new_entry(repo: Repo, kb: KnowledgeBase)
     assert await oa.unanswered_questions(repo, SINCE) == []
 
 
-async def test_settings_are_validated_and_recorded(repo: Repo, settings: Settings) -> None:
+async def test_settings_are_validated_and_recorded(
+    repo: Repo, settings: Settings, kb: KnowledgeBase,
+) -> None:
     assert await oa.change_setting(repo, OWNER, "swap_limit", "3") == "3"
     assert await oa.change_setting(repo, OWNER, "complaint_steps", "30, 60, dismiss")
     # SLA seconds live in the shop file: an owner /set that changed nothing would mislead.
@@ -120,5 +123,5 @@ async def test_settings_are_validated_and_recorded(repo: Repo, settings: Setting
                         ("sla_reply_seconds", "5"), ("nonsense", "1")]:
         with pytest.raises(ValueError):
             await oa.change_setting(repo, OWNER, name, value)
-    text = await oa.settings_text(repo, settings)
-    assert "swap_limit: 3" in text and "sla_reply_seconds: 20 (shop file)" in text
+    text = await oa.settings_text(repo, settings, StaffWords(kb.catalogue, "en"))
+    assert "swap_limit: 3" in text and "sla_reply_seconds: 20 (set in the shop file" in text

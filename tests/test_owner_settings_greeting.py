@@ -15,6 +15,7 @@ import pytest
 from bot.services import owner_admin as oa
 from bot.services.knowledge import KnowledgeBase
 from bot.settings import Settings
+from phrases.staff import StaffWords
 from storage.repositories import Repo
 from tests.fakes.updates import message_update
 from tests.owner_support import FileSession
@@ -40,7 +41,7 @@ async def test_cap_3_sets_the_shops_default_cap_from_telegram(h: Harness) -> Non
     shown = "\n".join(await h.say(OWNER, "/settings"))
     assert "agent_cap: 3" in shown
     refused = "\n".join(await h.say(OWNER, "/cap 0"))
-    assert "未修改" in refused and "between 1 and 100" in refused
+    assert "未修改" in refused and "须在 1 到 100 之间" in refused
 
 
 async def test_the_owners_default_cap_decides_assignment(repo: Repo) -> None:
@@ -54,15 +55,18 @@ async def test_the_owners_default_cap_decides_assignment(repo: Repo) -> None:
 
 
 async def test_every_setting_shown_is_changeable_or_says_plainly_why(h: Harness) -> None:
-    for name, reason in oa.SHOP_FILE_REASONS.items():
+    """…in the owner's language (staff phrases set.reason.<name>)."""
+    zh = StaffWords(h.app.knowledge.catalogue, "zh")
+    for name in oa.SHOP_FILE_SETTINGS:
         reply = html.unescape("\n".join(await h.say(OWNER, f"/set {name} 1")))
-        assert reply.startswith("未修改") and "restart" in reply and reason in reply
+        assert reply.startswith("未修改") and "重启" in reply, reply
+        assert zh(f"set.reason.{name}") in reply
     shown = "\n".join(await h.say(OWNER, "/settings"))
     names = [line.split(":", 1)[0] for line in shown.splitlines() if ":" in line]
     for name in names:
         if name.startswith(("shifts", "班次：")):
             continue  # /setshift, /shifts
-        assert name in oa.SETTING_RULES or name in oa.SHOP_FILE_REASONS, name
+        assert name in oa.SETTING_RULES or name in oa.SHOP_FILE_SETTINGS, name
 
 
 # ------------------------------------------------------------------ one greeting (P3)

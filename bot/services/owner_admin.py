@@ -31,7 +31,7 @@ from phrases.faq_file import FaqEntry, FaqFile, dump_faq_file, parse_faq
 from phrases.greeting import GREETING_KEYS, compose_greeting, time_of_day_word
 from phrases.splitting import CAPTION_LIMIT, TELEGRAM_LIMIT, units
 from phrases.staff import CATEGORY as STAFF
-from phrases.staff import staff_placeholders
+from phrases.staff import StaffWords, staff_placeholders
 from phrases.templates import render, validate_template
 from phrases.tone import ToneReport, check_tone, term_entries
 from storage.models import Conversation, FaqEntryRow, Message, Sender
@@ -561,30 +561,45 @@ async def remove_agent(repo: Repo, owner: int, user_id: int) -> bool:
     return removed
 
 
+class SettingRefused(ValueError):
+    """Why /set changed nothing, in words staff read: the staff phrase ``set.reason.<key>``
+    with ``values`` (the owner reads it in their own language)."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key, self.values = key, values
+
+
 def _int_in(low: int, high: int) -> Any:
     def check(value: str) -> str:
-        number = int(value)
+        try:
+            number = int(value)
+        except ValueError:
+            raise SettingRefused("number", low=low, high=high) from None
         if not low <= number <= high:
-            raise ValueError(f"must be between {low} and {high}")
+            raise SettingRefused("range", low=low, high=high)
         return str(number)
     return check
 
 
 def _steps(value: str) -> str:
-    parse_steps(value)
+    try:
+        parse_steps(value)
+    except ValueError:
+        raise SettingRefused("steps") from None
     return value.replace(" ", "")
 
 
 def _period(value: str) -> str:
     if value not in ("all", "month", "quarter", "year"):
-        raise ValueError("all (cumulative), month, quarter or year")
+        raise SettingRefused("period")
     return value
 
 
 # Only settings the services read from the database at run time can be changed here (an
 # owner setting that changes nothing would mislead): the shop's default cap (``/cap 3``) is
 # read at every assignment; per-agent caps: /cap <agent> <n>. The rest stay in the shop file,
-# each with the plain reason the owner is told (SHOP_FILE_REASONS).
+# each with the plain reason the owner is told (staff phrase set.reason.<name>).
 SETTING_RULES = {
     "agent_cap": _int_in(1, 100),
     "swap_limit": _int_in(0, 31),
@@ -594,21 +609,9 @@ SETTING_RULES = {
     "swap_fine": _int_in(0, 10000),
     "bot_survey_share": _int_in(0, 100),
 }
-SHOP_FILE_REASONS = {
-    "shop_name": "the shop's name is part of the shop file every process and the FAQ files "
-                 "start from; change shop_name there and restart",
-    "languages": "adding or removing a language needs that language's FAQ and phrases "
-                 "loaded at start; change languages in the shop file and restart",
-    "timezone": "shifts, reports and greetings are all planned in this time zone when the "
-                "bot starts; change timezone in the shop file and restart",
-    "sla_greeting_seconds": "the P1 promise (greet within 15 s) is the policy's; the SLA "
-                            "clock of every process reads it at start: set "
-                            "SLA_GREETING_SECONDS and restart",
-    "sla_reply_seconds": "the P2 promise (never wait over 20 s) is the policy's; the SLA "
-                         "clock of every process reads it at start: set SLA_REPLY_SECONDS "
-                         "and restart",
-}
-SHOP_FILE_SETTINGS = tuple(SHOP_FILE_REASONS)
+# Settings of the shop file, each with the plain reason (staff phrase set.reason.<name>).
+SHOP_FILE_SETTINGS = ("shop_name", "languages", "timezone", "sla_greeting_seconds",
+                      "sla_reply_seconds")
 
 
 def parse_steps(value: str) -> list[float | None]:
@@ -631,11 +634,11 @@ def parse_steps(value: str) -> list[float | None]:
 async def change_setting(repo: Repo, owner: int, name: str, value: str) -> str:
     """Validate and store one owner setting; returns the stored value (ValueError if bad)."""
     value = value.strip()
-    if name in SHOP_FILE_REASONS:
-        raise ValueError(f"{name} is not changed from Telegram: {SHOP_FILE_REASONS[name]}")
+    if name in SHOP_FILE_SETTINGS:
+        raise SettingRefused(name, name=name)
     rule = SETTING_RULES.get(name)
     if rule is None:
-        raise ValueError(f"unknown setting; one of: {', '.join(SETTING_RULES)}")
+        raise SettingRefused("unknown", names=", ".join(SETTING_RULES))
     value = rule(value)
     await staff.set_owner_setting(repo, name, value)
     await record_change(repo, owner, "setting", name=name, value=value)
@@ -643,12 +646,13 @@ async def change_setting(repo: Repo, owner: int, name: str, value: str) -> str:
     return value
 
 
-async def settings_text(repo: Repo, settings: Settings) -> str:
+async def settings_text(repo: Repo, settings: Settings, w: StaffWords) -> str:
+    """The owner's settings, then those of the shop file (why not here: /set <name>)."""
     lines = [f"{name}: {await staff.owner_setting(repo, name)}" for name in SETTING_RULES
              if name != "agent_cap"]
-    lines.insert(0, f"agent_cap: {await staff.shop_agent_cap(repo, settings.agent_cap)}"
-                    " (/cap <n>)")
-    lines += [f"{name}: {getattr(settings, name)} (shop file)" for name in SHOP_FILE_SETTINGS]
+    lines.insert(0, w("settings.cap", value=await staff.shop_agent_cap(repo, settings.agent_cap)))
+    lines += [w("settings.shop_file", name=name, value=getattr(settings, name))
+              for name in SHOP_FILE_SETTINGS]
     return "\n".join(lines)
 
 
