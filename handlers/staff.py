@@ -112,7 +112,8 @@ def build_staff_router(owner_ids: Iterable[int]) -> Router:
                                         conversations.clock.now())
         await repo.commit()
         if not outcome.ok or outcome.swap is None:
-            await tell(bot, message.chat.id, w("swap.refused", reason=outcome.reason))
+            reason = sh.swap_reason_text(outcome.reason, w, await agent_names(repo))
+            await tell(bot, message.chat.id, w("swap.refused", reason=reason))
             return
         swap = outcome.swap
         names = await agent_names(repo)
@@ -177,7 +178,8 @@ def build_staff_router(owner_ids: Iterable[int]) -> Router:
                                            by_colleague=True)
         await repo.commit()
         w = await staff_words(repo, knowledge, query.from_user.id)
-        await query.answer(w("done") if outcome.swap else outcome.reason)
+        await query.answer(w("done") if outcome.swap
+                           else sh.swap_reason_text(outcome.reason, w)[:190])
         swap = outcome.swap
         if swap is None:
             return

@@ -238,6 +238,24 @@ async def test_swap_asked_accepted_approved_in_telegram_P12(h: Harness) -> None:
     assert after[0].agents == (colleague,) and after[1].agents == (asker,)
 
 
+async def test_swap_refusals_say_why_in_chinese_with_names_P12(h: Harness) -> None:
+    """换班未成功：the reason in the agent's language, people by name, not ids."""
+    for agent, name in ((AGENT, "李雷"), (AGENT2, "王芳")):  # named by a forwarded message
+        await h.say(OWNER, f"我是{name}", **forwarded_from(agent, name))
+        await h.tap(OWNER, f"own:agt:add:{agent}")
+    async with h.app.sessions() as db:
+        shifts = await sh.shifts_between(Repo(db), MONDAY, MONDAY + timedelta(days=1))
+    mine, theirs = shifts[0], shifts[1]
+    asker = mine.agents[0]
+    refused = await h.say(asker, f"/swap {mine.day} {STRANGER}")
+    assert refused == [f"换班未成功：{STRANGER} 不是客服"]
+    await h.say(OWNER, "/set swap_limit 0")
+    colleague = AGENT2 if asker != AGENT2 else theirs.agents[0]
+    [limited] = await h.say(asker, f"/swap {mine.day} {colleague}")
+    assert limited.startswith("换班未成功：") and "每月上限 0 次" in limited
+    assert {AGENT: "李雷", AGENT2: "王芳"}[asker] in limited and str(asker) not in limited
+
+
 async def test_handover_record_at_shift_end_has_real_content_P13(h: Harness) -> None:
     entry = next(iter(h.app.knowledge._entries["zh"].values()))
     assert "排班表已开启" in (await h.say(OWNER, "/shifts on"))[0]
@@ -315,5 +333,5 @@ async def test_swap_over_the_monthly_limit_is_refused_in_telegram_P12(h: Harness
     mine = [s.day for s in shifts if s.agents == (first,)]
     assert "已询问" in (await h.say(first, f"/swap {mine[0]} {other}"))[0]
     refused = await h.say(first, f"/swap {mine[1]} {other}")
-    assert "换班未成功" in refused[0] and "limit 1" in refused[0]
+    assert "换班未成功" in refused[0] and "每月上限 1 次" in refused[0]
     assert "你的上班开关：强制下班" in (await h.say(first, "/duty off"))[0]
