@@ -90,7 +90,9 @@ def build_staff_router(owner_ids: Iterable[int]) -> Router:
         note = (command.args or "").strip()
         if not note:
             record = await repo.shifts.latest_record()
-            await tell(bot, message.chat.id, record.text if record else w("handover.none"))
+            await tell(bot, message.chat.id, ho.record_text(
+                record, await sh.shop_tz(repo), w, await agent_names(repo))
+                if record else w("handover.none"))
             return
         await ho.add_note(repo, message.from_user.id, note, conversations.clock.now())
         await tell(bot, message.chat.id, w("handover.noted"))

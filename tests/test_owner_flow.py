@@ -276,10 +276,10 @@ async def test_handover_record_at_shift_end_has_real_content_P13(h: Harness) -> 
     await people_tick(h.app)
     [record] = await h.rows(HandoverRecord)
     assert f"faq:{entry.id}" in record.text and "退款明天要跟进" in record.text
-    assert "Still open (1)" in record.text and "(asked)" in record.text
+    assert "未结的对话（1）：" in record.text and "（顾客要求人工）" in record.text  # zh shop
     # The chat was still with the evening's agent; the shift is over, so it goes back to the
     # queue, keeping its place, for the next shift to take (P13, lifecycle shift_ended).
-    assert f"agent {AGENT} (asked)" in record.text
+    assert f"，客服 {AGENT}（顾客要求人工）" in record.text
     async with h.app.sessions() as db:
         [waiting] = await db.scalars(select(Conversation).where(
             Conversation.escalation_reason == "asked"))
@@ -287,8 +287,8 @@ async def test_handover_record_at_shift_end_has_real_content_P13(h: Harness) -> 
     assert waiting.state == ConversationState.QUEUED and waiting.agent_id is None
     assert waiting.queued_at == datetime(2026, 5, 4, 19, tzinfo=SH).astimezone(UTC)
     assert (released.agent_id, released.data["reason"]) == (AGENT, "shift_ended")
-    assert "ticket #1 return — open" in record.text and "Call-backs due (1)" in record.text
-    assert any("Handover" in r.text for r in h.session.requests_of("sendMessage")
+    assert "售后单 #1 退货 — 待处理" in record.text and "待回访（1）：" in record.text
+    assert any(r.text.startswith("交接记录 — ") for r in h.session.requests_of("sendMessage")
                if r.chat_id == GROUP)
     await people_tick(h.app)  # idempotent
     assert len(await h.rows(HandoverRecord)) == 1
@@ -296,9 +296,12 @@ async def test_handover_record_at_shift_end_has_real_content_P13(h: Harness) -> 
     h.session.requests.clear()
     await people_tick(h.app)
     shown = h.session.requests_of("sendMessage")
-    assert shown and "Before your shift" in shown[0].text
+    assert shown and shown[0].text.startswith("上班前请先看上一班的交接：\n交接记录 — ")
     listing = await h.say(OWNER, "/handovers")
     assert f"#{record.id}" in listing[0]
+    await h.say(OWNER, "/lang en")  # each reader gets the record in their own language
+    [shown_en] = await h.say(OWNER, f"/handovershow {record.id}")
+    assert shown_en.startswith("Handover — shift 2026-05-04") and "Still open (1):" in shown_en
 
 
 async def test_strangers_messages_reach_the_shopper_flow_not_owner_handlers(h: Harness) -> None:

@@ -9,6 +9,7 @@ from aiogram import Bot
 from aiogram.filters import CommandObject
 from aiogram.types import CallbackQuery, Message, User
 
+from bot.services import handover as ho
 from bot.services import owner_admin as oa
 from bot.services import rota
 from bot.services import shifts as sh
@@ -234,7 +235,10 @@ async def on_handovers(message: Message, bot: Bot, repo: Repo,
 
 
 async def on_handovershow(message: Message, command: CommandObject, bot: Bot,
-                          repo: Repo) -> None:
+                          repo: Repo, knowledge: KnowledgeBase) -> None:
+    w = await staff_words(repo, knowledge, message.chat.id)
     arg = (command.args or "").lstrip("#").strip()
     record = await repo.shifts.record(int(arg)) if arg.isdigit() else None
-    await tell(bot, message.chat.id, record.text if record else "Write /handovershow <id>")
+    await tell(bot, message.chat.id, ho.record_text(
+        record, await sh.shop_tz(repo), w, await agent_names(repo))
+        if record else w("handovershow.usage"))
