@@ -47,6 +47,7 @@ from handlers.keyboards import (
     TicketPick,
     packed,
 )
+from handlers.owner.common import flow
 from handlers.replying import answer_plain, tell
 from phrases.catalogue import LANGS
 from phrases.normalize import extract_order_ids
@@ -134,6 +135,13 @@ class TicketForm(StatesGroup):
     order = State()
     reason = State()
     photos = State()
+
+
+class NoticeDialogue(StatesGroup):
+    """An owner's /notice draft waiting for its audience and confirmation (namespace
+    ``notice``, handlers.owner.common.flow): other owner steps leave it alone."""
+
+    draft = State()
 
 
 class SurveyComment(StatesGroup):
@@ -409,7 +417,9 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         if not texts:
             await answer_plain(message, w("notice.usage"))
             return
-        await state.update_data(notice_draft={"segment": segment, "texts": texts})
+        waiting = flow(state, "notice")  # its own namespace: a template preview etc. stay
+        await waiting.set_state(NoticeDialogue.draft)
+        await waiting.set_data({"notice_draft": {"segment": segment, "texts": texts}})
         if segment is None:
             builder = InlineKeyboardBuilder()
             for name in SEGMENTS:
@@ -462,6 +472,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
                               repo: Repo, aftersales: AfterSales, knowledge: KnowledgeBase,
                               state: FSMContext) -> None:
         w = await staff_words(repo, knowledge, query.from_user.id)
+        state = flow(state, "notice")
         draft = (await state.get_data()).get("notice_draft")
         if not draft or callback_data.segment not in SEGMENTS:
             await query.answer(w("notice.cancelled"))
@@ -476,9 +487,10 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
                             repo: Repo, aftersales: AfterSales, knowledge: KnowledgeBase,
                             state: FSMContext) -> None:
         w = await staff_words(repo, knowledge, query.from_user.id)
+        state = flow(state, "notice")
         draft = (await state.get_data()).get("notice_draft")
         if not draft or not draft.get("segment") or callback_data.action == "cancel":
-            await state.update_data(notice_draft=None)
+            await state.clear()
             await query.answer(w("notice.cancelled"))
             return
         texts: dict[str, str] = dict(draft["texts"])
@@ -489,7 +501,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
             return
         if callback_data.action == "rewrite":
             texts = {lang: reports[lang].rewrite for lang in texts}
-        await state.update_data(notice_draft=None)
+        await state.clear()
         try:
             created, count = await aftersales.notices.create(
                 repo, draft["segment"], texts, query.from_user.id,

@@ -20,6 +20,7 @@ import pytest
 
 from bot.settings import Settings
 from handlers.aftersales import NoticeAction, NoticeAudience
+from handlers.keyboards import OwnerTemplate
 from handlers.owner.bulk import ImportChoice, InboxChoice
 from storage.models.audit import AuditEntry
 from storage.models.orders import NoticeDelivery
@@ -220,3 +221,24 @@ async def test_faqset_takes_a_chinese_key_or_makes_one_from_the_question_P4(
     assert "you_mei_you_li_2" in again[-1]  # the first key is taken: not overwritten
     answer = await h.say(SHOPPER, "双十二的订单什么时候发货？")
     assert any("48小时内发出" in text for text in answer)
+
+
+async def test_a_notice_draft_a_template_preview_and_an_import_wait_side_by_side_P22(
+    h: Harness,
+) -> None:
+    """群发通知草稿、模板预览、常见问题导入各有各的对话状态 (aiogram FSM, one namespace per
+    flow): starting one never drops another's draft; /cancel names what it drops."""
+    await h.say(SHOPPER, "你好")
+    await h.say(OWNER, "/notice 双十二全场满199减30，欢迎选购")  # waits for its audience
+    key = h.app.knowledge.catalogue.categories("zh")["farewell"][0].key
+    await h.say(OWNER, f"/settemplate {key} zh\n再见，欢迎下次光临～")  # a preview waits too
+    await h.upload("faq.csv", UPLOAD, "/faqimport zh")  # and an import preview
+    preview = (await h.tap(OWNER, NoticeAudience(segment="all").pack()))[-1]
+    assert "共 1 人" in preview  # the notice draft outlived both
+    await h.tap(OWNER, OwnerTemplate(action="save").pack())
+    assert h.app.knowledge.catalogue.get(key, "zh").text == "再见，欢迎下次光临～"
+    done = await h.tap(OWNER, ImportChoice(mode="merge").pack())
+    assert "已导入" in done[-1]
+    assert await h.say(OWNER, "/cancel") == ["已取消：群发通知草稿。"]
+    await h.tap(OWNER, NoticeAction(action="send").pack())
+    assert await h.rows(NoticeDelivery) == []  # the cancelled draft is gone

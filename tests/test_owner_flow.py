@@ -140,15 +140,15 @@ async def test_the_owners_half_done_step_lives_in_the_fsm_not_the_settings_table
     """One dialogue-state store: aiogram's FSM (Redis when configured, shared by processes)."""
     from aiogram.fsm.storage.base import StorageKey
 
-    from handlers.owner import OwnerDialogue
+    from handlers.owner.common import TemplateDialogue
     from storage.models import ShopSetting
 
     key = h.app.knowledge.catalogue.categories("zh")["farewell"][0].key
     await h.say(OWNER, f"/settemplate {key} zh\n{{customer_name}}，下次再见")
-    fsm = StorageKey(bot_id=h.app.bot.id, chat_id=OWNER, user_id=OWNER)
-    assert await h.dp.fsm.storage.get_state(fsm) == OwnerDialogue.template.state
+    fsm = StorageKey(bot_id=h.app.bot.id, chat_id=OWNER, user_id=OWNER, destiny="template")
+    assert await h.dp.fsm.storage.get_state(fsm) == TemplateDialogue.preview.state
     assert [r for r in await h.rows(ShopSetting) if r.key.startswith("pending:")] == []
-    await h.say(OWNER, "/cancel")
+    assert await h.say(OWNER, "/cancel") == ["已取消：模板预览。"]
     assert await h.dp.fsm.storage.get_state(fsm) is None
     await h.tap(OWNER, "own:tpl:save")  # the preview was cancelled: nothing to save
     assert await h.rows(PhraseTemplate) == []

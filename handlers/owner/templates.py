@@ -12,7 +12,7 @@ from bot.services.conversation import ConversationService
 from bot.services.knowledge import KnowledgeBase
 from bot.settings import Settings
 from handlers.keyboards import OwnerTemplate, keyboard
-from handlers.owner.common import OwnerDialogue, lang_or_default
+from handlers.owner.common import TemplateDialogue, flow, lang_or_default
 from handlers.replying import tell
 from phrases.greeting import GREETING_KEYS
 from storage.repositories import Repo
@@ -81,8 +81,9 @@ async def _offer(message: Message, bot: Bot, state: FSMContext, check: oa.Templa
         await tell(bot, message.chat.id, "Refused:\n" + "\n".join(check.errors))
         return
     lines = [f"{heading}\n{check.preview}"]
-    await state.set_state(OwnerDialogue.template)
-    await state.set_data({"key": check.key, "lang": check.lang, "text": check.text})
+    waiting = flow(state, "template")  # its own namespace: a /notice draft etc. stay
+    await waiting.set_state(TemplateDialogue.preview)
+    await waiting.set_data({"key": check.key, "lang": check.lang, "text": check.text})
     buttons = [("Save", OwnerTemplate(action="save")), ("Cancel", OwnerTemplate(action="cancel"))]
     if not check.tone.ok:
         # P9: not saved as written unless the owner confirms it explicitly (recorded).
@@ -98,7 +99,8 @@ async def _offer(message: Message, bot: Bot, state: FSMContext, check: oa.Templa
 async def on_template_button(query: CallbackQuery, callback_data: OwnerTemplate, bot: Bot,
                              repo: Repo, state: FSMContext, knowledge: KnowledgeBase) -> None:
     owner, action = query.from_user.id, callback_data.action
-    if await state.get_state() != OwnerDialogue.template.state or action == "cancel":
+    state = flow(state, "template")
+    if await state.get_state() != TemplateDialogue.preview.state or action == "cancel":
         await state.clear()
         await query.answer("Nothing saved.")
         return
