@@ -31,7 +31,6 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
         "event_place": "where the latest tracking update happened, e.g. '杭州转运中心 '",
         "event_text": "what the latest tracking update says",
         "days": "how many days (e.g. a parcel without tracking updates)",
-        "ticket_id": "an after-sales case number",
         "next_open": "when a person is next on duty, already formatted (P24), e.g. '18:30'",
         "opening_hours": "the shop's service hours as text, e.g. 'Mon-Sat 18:30-24:00'",
         "service_hours": "when people answer (P24), from the shift calendar or SERVICE_HOURS, "
@@ -61,6 +60,10 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
         "count": "how many (e.g. products imported)",
         "variants": "how many SKUs",
         "errors": "a list of problems, one per line",
+        # After-sales tickets (P18/P20).
+        "ticket_id": "an after-sales case number, e.g. '12'",
+        "ticket_kind": "the kind of case in words, e.g. '退货' / 'Return'",
+        "due": "when the case will be handled by, e.g. '05-20 18:00'",
     }
 )
 
