@@ -40,6 +40,7 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
         "queue_position": "this shopper's place in the queue (1 = next)",
         "wait_minutes": "estimated minutes until a person answers",
         "max_length": "longest message the bot accepts, in characters",
+        "max_mb": "the largest picture a web visitor may send, in MB",
         "command": "the command the shopper sent, e.g. '/foo'",
         # The catalogue (P5, P6) and 催付 reminders.
         "product": "a product's title in the shopper's language",
