@@ -56,7 +56,7 @@ async def test_template_edit_previews_then_saves_and_refuses_bad_placeholders_P3
 ) -> None:
     key = h.app.knowledge.catalogue.categories("zh")["farewell"][0].key
     refused = await h.say(OWNER, f"/settemplate {key} zh\n再见 {{x.__class__}}")
-    assert "Refused" in refused[0] and "attribute" in refused[0]
+    assert refused[0].startswith("未保存：") and "attribute" in refused[0]
     preview = await h.say(OWNER, f"/settemplate {key} zh\n{{customer_name}}，可是下次再见")
     assert "小林" in preview[0] and "可是" in preview[0]  # sample customer, tone warning
     assert h.buttons() == ["own:tpl:rewrite", "own:tpl:confirm", "own:tpl:cancel"]

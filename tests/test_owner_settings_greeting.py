@@ -93,15 +93,15 @@ async def test_one_greeting_edit_is_what_a_new_shopper_gets_at_any_hour_P3(h: Ha
         h.clock.at = datetime(2026, 5, 5, hour, tzinfo=SH).astimezone(UTC)
         overview = "\n".join(await h.say(OWNER, "/greeting"))
         now_line = next(line for line in overview.splitlines()
-                        if line.startswith("  → now:"))  # the first: zh, a new shopper
-        assert now_line == f"  → now: {greeting}"
+                        if line.startswith("  → 现在："))  # the first: zh, a new shopper
+        assert now_line == f"  → 现在：{greeting}"
 
 
 async def test_greeting_refusals_name_the_problem(h: Harness) -> None:
     refused = "\n".join(await h.say(OWNER, "/greeting zh\n{time_of_day}{coupon}，欢迎"))
-    assert refused.startswith("Refused:") and "{coupon}" in refused
+    assert refused.startswith("未保存：") and "{coupon}" in refused
     usage = html.unescape("\n".join(await h.say(OWNER, "/greeting fr\n你好")))
-    assert "/greeting <lang>" in usage
+    assert "/greeting <语言 zh|en>" in usage
 
 
 async def test_an_edit_of_an_old_greeting_key_in_the_database_carries_over(

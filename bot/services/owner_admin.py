@@ -154,16 +154,17 @@ def greeting_now(
 
 
 def greetings_text(knowledge: KnowledgeBase, languages: tuple[str, ...], now: datetime,
-                   shop_name: str) -> str:
-    """The two greetings per language, and what a new / returning shopper gets right now."""
-    lines = [f"Greetings ({now:%H:%M} shop time; {{time_of_day}} = "
-             "早上好/下午好/晚上好 by the hour):"]
+                   shop_name: str, w: StaffWords) -> str:
+    """The two greetings per language, and what a new / returning shopper gets right now,
+    in the owner's words (staff phrases ``greeting.*``)."""
+    lines = [w("greeting.overview", time=f"{now:%H:%M}")]
     for lang in languages:
         for kind, key in GREETING_KEYS.items():
             phrase = knowledge.catalogue.get(key, lang)
             shown = greeting_now(knowledge, lang, now, shop_name, returning=kind == "returning")
-            lines += [f"[{lang}] {kind}: {phrase.text if phrase else '—'}", f"  → now: {shown}"]
-    lines.append("Edit: /greeting <lang> [new|returning], then the new text on the next lines")
+            lines += [w("greeting.line", lang=lang, kind=w(f"tpl.kind.{kind}"),
+                        text=phrase.text if phrase else "—"), w("greeting.now", text=shown)]
+    lines.append(w("greeting.usage"))
     return "\n".join(lines)
 
 
