@@ -226,3 +226,16 @@ async def test_several_questions_in_one_message_are_answered_each_and_the_rest_o
     assert unanswered in said[-1]  # says which part needs a person
     assert last_buttons(h) == ["human"]
     assert (await conversation(h)).state == ConversationState.BOT  # offered, not handed over
+
+
+@pytest.mark.parametrize("text", ["尺码偏大还是偏小啊", "我165 110斤穿什么码"])
+async def test_size_questions_without_a_product_get_the_size_guide(h: Harness, text: str) -> None:
+    """P5: fit and size-for-my-body questions, asked as shoppers ask them, with no product in
+    context: the FAQ's size guide (the catalogue needs a product to advise on)."""
+    await start_chat(h, "zh")
+    await h.feed(message_update(2, SHOPPER, text, language_code="zh"))
+    entry = h.app.knowledge.entry("size_guide", "zh")
+    assert entry is not None
+    said = "".join(sent(h)).replace("\n", "").replace(" ", "")
+    assert entry.answer.replace("\n", "").replace(" ", "")[:40] in said
+    assert (await conversation(h)).state == ConversationState.BOT

@@ -39,7 +39,10 @@ NUMBER_UNITS = {
     "块": "钱", "元": "钱", "毛": "钱", "dollars": "money", "dollar": "money", "euros": "money",
     "天": "时间", "日": "时间", "号": "时间", "点": "时间", "小时": "时间", "days": "time",
     "hours": "time", "斤": "尺码", "公斤": "尺码", "码": "尺码", "cm": "尺码",
-    "kg": "尺码",
+    "kg": "尺码", "厘米": "尺码", "米": "尺码",
+    # Body measurements in English (5ft6, 130lbs): the same size concept as 斤 and cm.
+    "lbs": "尺码", "lb": "尺码", "pounds": "尺码", "ft": "尺码", "feet": "尺码",
+    "inches": "尺码", "kgs": "尺码",
 }
 _NUM_UNIT_RE = re.compile(
     rf"{re.escape(NUMBER_TOKEN)}\s*(" + "|".join(sorted(NUMBER_UNITS, key=len, reverse=True))
