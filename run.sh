@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for people and CI: creates .venv on first use, installs the project, then
 #   ./run.sh bot [args]   runs the bot (offline console without BOT_TOKEN, Telegram with it)
-#   ./run.sh test [args]  runs the whole test suite
+#   ./run.sh test [args]  runs the whole test suite, one worker per core (pytest-xdist; a
+#                         test file stays on one worker); `-n 0` runs it in one process
 set -euo pipefail
 cd "$(dirname "$0")"
 venv=.venv
@@ -18,6 +19,6 @@ what="${1:-bot}"
 shift || true
 case "$what" in
   bot) exec "$venv/bin/python" -m bot "$@" ;;
-  test) exec "$venv/bin/python" -m pytest "$@" ;;
+  test) exec "$venv/bin/python" -m pytest -n auto --dist loadfile "$@" ;;
   *) echo "usage: ./run.sh bot|test [args]" >&2; exit 2 ;;
 esac

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
@@ -178,3 +182,20 @@ def build_dispatcher(app: App) -> Dispatcher:
     inline_sync_filters(dp)  # F-filters in the event loop, not a thread each (issue 8, load)
     pin_response_types()
     return dp
+
+
+@contextlib.asynccontextmanager
+async def dispatching(app: App, dp: Dispatcher) -> AsyncIterator[asyncio.Event]:
+    """The dispatcher's start-up and shut-down hooks around a run (polling, webhook, web
+    playground), and the event SIGINT/SIGTERM set: every entry point stops the same way."""
+    workflow = {**dp.workflow_data, "bot": app.bot, "dispatcher": dp}
+    await dp.emit_startup(**workflow)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        yield stop
+    finally:
+        await dp.emit_shutdown(**workflow)  # then closes FSM storage (Redis)

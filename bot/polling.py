@@ -47,14 +47,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
 
 from aiogram import Dispatcher
 from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
-from bot.app import App
+from bot.app import App, dispatching
 from bot.resume import UpdateTracker
 from bot.webhook import _is_shopper_message
 from storage.repositories.inbox import InboxRepo
@@ -237,33 +236,26 @@ async def run_polling(app: App, dp: Dispatcher, tracker: UpdateTracker | None = 
 
     ``tracker``: the resumer's (``bot.resume``), which the dispatcher runs already."""
     polling = DurablePolling(app, dp, tracker, allowed_updates=dp.resolve_used_update_types())
-    workflow = {**dp.workflow_data, "bot": app.bot, "dispatcher": dp}
-    await dp.emit_startup(**workflow)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    forgetter = asyncio.create_task(polling.forget_handled())
-    poller: asyncio.Task[None] | None = None
-    try:
-        replayed = await polling.replay()
-        if replayed:
-            log.warning("handling %d updates a previous run took but did not finish", replayed)
-        me = await app.bot.me()
-        log.info("polling for @%s (id %d): a batch is confirmed once it is stored",
-                 me.username, me.id)
-        poller = asyncio.create_task(polling.poll_forever())
-        waiter = asyncio.create_task(stop.wait())
-        await asyncio.wait({poller, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-        if poller.done():
-            poller.result()  # the loop only ends by an error: raise it
-    finally:
-        if poller is not None:
-            poller.cancel()  # ends the getUpdates in flight: nothing it fetched is confirmed
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
-        await polling.drain(forgetter)
-        await dp.emit_shutdown(**workflow)
-
+    async with dispatching(app, dp) as stop:
+        forgetter = asyncio.create_task(polling.forget_handled())
+        poller: asyncio.Task[None] | None = None
+        try:
+            replayed = await polling.replay()
+            if replayed:
+                log.warning("handling %d updates a previous run took but did not finish",
+                            replayed)
+            me = await app.bot.me()
+            log.info("polling for @%s (id %d): a batch is confirmed once it is stored",
+                     me.username, me.id)
+            poller = asyncio.create_task(polling.poll_forever())
+            waiter = asyncio.create_task(stop.wait())
+            await asyncio.wait({poller, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if poller.done():
+                poller.result()  # the loop only ends by an error: raise it
+        finally:
+            if poller is not None:
+                poller.cancel()  # ends the getUpdates in flight: nothing it fetched is confirmed
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+            await polling.drain(forgetter)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import logging
 import os
-import signal
 import sys
 import time
 import webbrowser
 
 from aiogram import Dispatcher
 
-from bot.app import App, build_app, build_dispatcher
+from bot.app import App, build_app, build_dispatcher, dispatching
 from bot.jobs.aftersales import start_aftersales
 from bot.jobs.catalogue import install_catalogue_jobs
 from bot.jobs.people import install_people_jobs
@@ -120,17 +118,8 @@ async def _playground(app: App, dp: Dispatcher, settings: Settings) -> None:
     print(f"{settings.shop_name} — web playground: open {url}\n"
           "The shop's chat widget on the right, the agents' forum on the left "
           "(answer, /close, /card). Ctrl-C stops.", file=sys.stderr)
-    workflow = {**dp.workflow_data, "bot": app.bot, "dispatcher": dp}
-    await dp.emit_startup(**workflow)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    if sys.stdout.isatty() and not os.environ.get("CI"):
-        with contextlib.suppress(Exception):
-            webbrowser.open(url)
-    try:
+    async with dispatching(app, dp) as stop:
+        if sys.stdout.isatty() and not os.environ.get("CI"):
+            with contextlib.suppress(Exception):
+                webbrowser.open(url)
         await stop.wait()
-    finally:
-        await dp.emit_shutdown(**workflow)

@@ -23,6 +23,7 @@ from pydantic import (
     field_validator,
 )
 
+from phrases.yaml_text import load_yaml
 from storage.engine import DEFAULT_DATABASE_URL
 
 DEMO_SHOP = Path(__file__).with_name("demo") / "shop.yaml"
@@ -230,7 +231,7 @@ SHOP_FILE_KEYS = {"name": "shop_name", "faq": "faq_files", "phrases": "phrase_fi
 def read_shop_file(path: Path) -> dict[str, Any]:
     """The shop file as Settings fields; relative file paths are taken from the file's folder."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as error:
         raise ConfigError(f"SHOP_CONFIG: no such file: {path}") from error
     except yaml.YAMLError as error:

@@ -17,12 +17,9 @@ such messages at start and every few seconds, each under the shopper's event-iso
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import logging
 import secrets
-import signal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +27,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
-from bot.app import App
+from bot.app import App, dispatching
 from bot.resume import Resumer, UpdateTracker
 from storage.repositories import Repo
 
@@ -166,21 +163,15 @@ async def run_webhook(app: App, dp: Dispatcher) -> None:
     runner = web.AppRunner(build_webhook_app(app, dp, tracker, secret), access_log=None,
                            shutdown_timeout=10.0)
     await runner.setup()
-    workflow = {**dp.workflow_data, "bot": app.bot, "dispatcher": dp}
-    await dp.emit_startup(**workflow)
-    host, port = listen_address(settings.webhook_listen)
-    await web.TCPSite(runner, host, port).start()
-    log.info("webhook listening on %s:%s%s", host, port, webhook_path(settings.webhook_url))
-    if settings.webhook_url:
-        await register_webhook(app, dp, secret)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        async with resumer.running():  # what a previous run left, then every few seconds
-            await stop.wait()
-    finally:
-        await runner.cleanup()  # stops listening, waits for in-flight updates
-        await dp.emit_shutdown(**workflow)  # then closes FSM storage (Redis)
+    async with dispatching(app, dp) as stop:
+        try:
+            host, port = listen_address(settings.webhook_listen)
+            await web.TCPSite(runner, host, port).start()
+            log.info("webhook listening on %s:%s%s", host, port,
+                     webhook_path(settings.webhook_url))
+            if settings.webhook_url:
+                await register_webhook(app, dp, secret)
+            async with resumer.running():  # what a previous run left, then every few seconds
+                await stop.wait()
+        finally:
+            await runner.cleanup()  # stops listening, waits for in-flight updates

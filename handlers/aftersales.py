@@ -35,6 +35,18 @@ from bot.services.staff import RosterCheck, staff_words
 from bot.services.tickets import TicketError, TicketService
 from bot.settings import Settings
 from handlers.intake import attach_intake
+from handlers.keyboards import (
+    FollowUpAnswer,
+    FollowUpScore,
+    ForgetConfirm,
+    NoticeAction,
+    NoticeAudience,
+    SurveyScore,
+    SurveySkip,
+    TicketDone,
+    TicketPick,
+    packed,
+)
 from handlers.replying import answer_plain, tell
 from phrases.catalogue import LANGS
 from phrases.normalize import extract_order_ids
@@ -94,18 +106,6 @@ KIND_LABELS = {
 ORDER_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
 
 
-class NoticeAction(CallbackData, prefix="ntc"):
-    """The owner's answer to a notice preview (P22, P9): send, send suggested, confirm, cancel."""
-
-    action: str
-
-
-class NoticeAudience(CallbackData, prefix="ntca"):
-    """Who a notice written without an audience goes to (one of ``SEGMENTS``)."""
-
-    segment: str
-
-
 def segment_named(word: str, knowledge: KnowledgeBase) -> str | None:
     """The audience a word names: a segment's code (``all``) or its label in any language
     (全部顾客); None when the word is the start of the notice itself."""
@@ -144,11 +144,17 @@ def lang_of(user: User | None) -> str:
     return "en" if user and (user.language_code or "").startswith("en") else "zh"
 
 
-def buttons(rows: list[list[tuple[str, str]]]) -> tuple[tuple[Button, ...], ...]:
-    return tuple(tuple(Button(text, data) for text, data in row) for row in rows)
+Rows = list[list[tuple[str, CallbackData | str]]]
 
 
-def said(text: str, rows: list[list[tuple[str, str]]] | None = None) -> list[Reply]:
+def buttons(rows: Rows) -> tuple[tuple[Button, ...], ...]:
+    """The service's plain buttons, packed by the factories (a button Telegram would refuse,
+    e.g. an order number too long for 64 bytes, is left out)."""
+    return tuple(tuple(Button(text, data) for text, raw in row
+                       if (data := packed(raw)) is not None) for row in rows)
+
+
+def said(text: str, rows: Rows | None = None) -> list[Reply]:
     """One answer of the dialogue, sent and stored through the conversation."""
     return [Reply(text, buttons(rows or []))]
 
@@ -181,22 +187,24 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         await state.clear()
         labels = KIND_LABELS[lang]
         await conversations.reply(repo, intake, said(
-            TEXTS[lang]["kind"], [[(labels[k], f"as:kind:{k}")] for k in TicketKind]),
+            TEXTS[lang]["kind"],
+            [[(labels[k], TicketPick(step="kind", value=k))] for k in TicketKind]),
             step("kind"))
 
-    @shop.callback_query(F.data.startswith("as:kind:"))
-    async def pick_kind(query: CallbackQuery, state: FSMContext, repo: Repo, intake: Intake,
-                        conversations: ConversationService) -> None:
+    @shop.callback_query(TicketPick.filter(F.step == "kind"))
+    async def pick_kind(query: CallbackQuery, callback_data: TicketPick, state: FSMContext,
+                        repo: Repo, intake: Intake, conversations: ConversationService) -> None:
         lang = lang_of(query.from_user)
-        kind = (query.data or "").removeprefix("as:kind:")
+        kind = callback_data.value
         await query.answer()
         if kind not in set(TicketKind):
             return
         await state.set_state(TicketForm.order)
         await state.update_data(kind=kind, photos=[])
         orders = await repo.orders.for_user(query.from_user.id, limit=5)
-        rows = [[(f"{o.order_ref} · {o.status}", f"as:order:{o.order_ref}")] for o in orders]
-        rows.append([(TEXTS[lang]["no_order"], "as:order:-")])
+        rows: Rows = [[(f"{o.order_ref} · {o.status}", TicketPick(step="order", value=o.order_ref))]
+                      for o in orders]
+        rows.append([(TEXTS[lang]["no_order"], TicketPick(step="order", value="-"))])
         await conversations.reply(repo, intake, said(TEXTS[lang]["order"], rows), step("order"))
 
     async def _ask_reason(state: FSMContext, ref: str | None, lang: str, repo: Repo,
@@ -205,10 +213,10 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         await state.set_state(TicketForm.reason)
         await conversations.reply(repo, intake, said(TEXTS[lang]["reason"]), step("reason"))
 
-    @shop.callback_query(TicketForm.order, F.data.startswith("as:order:"))
-    async def pick_order(query: CallbackQuery, state: FSMContext, repo: Repo, intake: Intake,
-                         conversations: ConversationService) -> None:
-        ref = (query.data or "").removeprefix("as:order:")
+    @shop.callback_query(TicketForm.order, TicketPick.filter(F.step == "order"))
+    async def pick_order(query: CallbackQuery, callback_data: TicketPick, state: FSMContext,
+                         repo: Repo, intake: Intake, conversations: ConversationService) -> None:
+        ref = callback_data.value
         await query.answer()
         await _ask_reason(state, None if ref == "-" else ref, lang_of(query.from_user), repo,
                           intake, conversations)
@@ -233,7 +241,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         await state.update_data(reason=(message.text or "")[:2000])
         await state.set_state(TicketForm.photos)
         await conversations.reply(repo, intake, said(
-            TEXTS[lang]["photos"], [[(TEXTS[lang]["done"], "as:done")]]), step("photos"))
+            TEXTS[lang]["photos"], [[(TEXTS[lang]["done"], TicketDone())]]), step("photos"))
 
     @shop.message(private, TicketForm.photos, F.photo)
     async def add_photo(message: Message, state: FSMContext, repo: Repo, intake: Intake,
@@ -264,7 +272,7 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         await conversations.reply(repo, intake, said(text),
                                   {**step("created"), "ticket": ticket.id})
 
-    @shop.callback_query(TicketForm.photos, F.data == "as:done")
+    @shop.callback_query(TicketForm.photos, TicketDone.filter())
     async def done_button(query: CallbackQuery, state: FSMContext, repo: Repo, intake: Intake,
                           aftersales: AfterSales, conversations: ConversationService) -> None:
         await query.answer()
@@ -293,26 +301,23 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         await conversations.reply(repo, intake, said("\n".join(lines)), step("tickets"))
 
     # ------------------------------------------------------------ surveys and 回访
-    @shop.callback_query(F.data.startswith("sv:"))
-    async def rate(query: CallbackQuery, state: FSMContext, repo: Repo, intake: Intake,
-                   aftersales: AfterSales, conversations: ConversationService) -> None:
-        _, survey_id, score = f"{query.data or ''}::".split(":", 2)
-        score = score.rstrip(":")
-        if not (survey_id.isdigit() and len(survey_id) <= 12 and score in tuple("12345")):
-            await query.answer()
-            return
+    @shop.callback_query(SurveyScore.filter())
+    async def rate(query: CallbackQuery, callback_data: SurveyScore, state: FSMContext,
+                   repo: Repo, intake: Intake, aftersales: AfterSales,
+                   conversations: ConversationService) -> None:
+        survey_id = callback_data.survey_id
         notice, comment = await aftersales.aftercare.rate(
-            repo, intake.customer, int(survey_id), int(score), clock.now())
+            repo, intake.customer, survey_id, callback_data.score, clock.now())
         await query.answer(notice[:190])
         replies: list[Reply] = []
         if comment:
             await state.set_state(SurveyComment.waiting)
-            await state.update_data(survey_id=int(survey_id))
-            skip = aftersales.aftercare.skip_button(lang_of(query.from_user), int(survey_id))
+            await state.update_data(survey_id=survey_id)
+            skip = aftersales.aftercare.skip_button(lang_of(query.from_user), survey_id)
             replies = said(notice, [[(skip.text, skip.data)]])
         await conversations.reply(repo, intake, replies, {"decision": "survey_score"})
 
-    @shop.callback_query(F.data.startswith("svskip:"))
+    @shop.callback_query(SurveySkip.filter())
     async def skip_comment(query: CallbackQuery, state: FSMContext) -> None:
         await state.clear()
         await query.answer()
@@ -327,19 +332,16 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         await conversations.reply(repo, intake, said(thanks) if thanks else [],
                                   {"decision": "survey_comment"})
 
-    @shop.callback_query(F.data.startswith("fu:"))
-    async def follow_up(query: CallbackQuery, repo: Repo, intake: Intake,
-                        aftersales: AfterSales, conversations: ConversationService) -> None:
-        _, row_id, outcome = f"{query.data or ''}::".split(":", 2)
-        outcome = outcome.rstrip(":")
-        if not (row_id.isdigit() and len(row_id) <= 12):  # forged or stale: no error
-            await query.answer()
-            return
+    @shop.callback_query(FollowUpAnswer.filter())
+    async def follow_up(query: CallbackQuery, callback_data: FollowUpAnswer, repo: Repo,
+                        intake: Intake, aftersales: AfterSales,
+                        conversations: ConversationService) -> None:
+        row_id, outcome = callback_data.row_id, callback_data.outcome
         text = await aftersales.aftercare.follow_up_answer(
-            repo, intake.customer, int(row_id), outcome, clock.now())
+            repo, intake.customer, row_id, outcome, clock.now())
         await query.answer()
         replies = said(text) if text else []
-        row = await repo.aftercare.follow_up(int(row_id)) if text else None
+        row = await repo.aftercare.follow_up(row_id) if text else None
         if row is not None and row.customer_id == intake.customer.id:  # P17: then the scores
             lang = await aftersales.aftercare.desk.language_of(repo, intake.customer)
             question = aftersales.aftercare.score_question(row, lang)
@@ -347,14 +349,14 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
         await conversations.reply(repo, intake, replies,
                                   {"decision": "follow_up", "outcome": outcome})
 
-    @shop.callback_query(F.data.regexp(r"^fq:\d+:[a-z]+:[1-5]$"))
-    async def follow_up_score(query: CallbackQuery, repo: Repo, intake: Intake,
-                              aftersales: AfterSales,
+    @shop.callback_query(FollowUpScore.filter())
+    async def follow_up_score(query: CallbackQuery, callback_data: FollowUpScore, repo: Repo,
+                              intake: Intake, aftersales: AfterSales,
                               conversations: ConversationService) -> None:
         """P17: one of the three 回访 scores (attitude, time, handling)."""
-        _, row_id, aspect, score = (query.data or "").split(":")
+        aspect = callback_data.aspect
         replies = await aftersales.aftercare.score_follow_up(
-            repo, intake.customer, int(row_id), aspect, int(score))
+            repo, intake.customer, callback_data.row_id, aspect, callback_data.score)
         await query.answer()
         await conversations.reply(repo, intake, replies,
                                   {"decision": "follow_up_score", "aspect": aspect})
@@ -372,10 +374,10 @@ def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
                          conversations: ConversationService) -> None:
         lang = lang_of(message.from_user)
         await conversations.reply(repo, intake, said(
-            TEXTS[lang]["forget_ask"], [[(TEXTS[lang]["forget_yes"], "forget:yes")]]),
+            TEXTS[lang]["forget_ask"], [[(TEXTS[lang]["forget_yes"], ForgetConfirm())]]),
             {"decision": "forget_ask"})
 
-    @shop.callback_query(F.data == "forget:yes")
+    @shop.callback_query(ForgetConfirm.filter())
     async def do_forget(query: CallbackQuery, repo: Repo, intake: Intake,
                         conversations: ConversationService,
                         console: AgentConsole | None = None) -> None:

@@ -22,7 +22,9 @@ from aiogram.types import (
 
 from bot.services.agent_console import AgentConsole, AgentPost
 from bot.services.conversation import ConversationService
-from bot.services.staff import RosterCheck
+from bot.services.knowledge import KnowledgeBase
+from bot.services.staff import RosterCheck, staff_words
+from handlers.keyboards import ToneChoice
 from handlers.parsing import command_of, message_kind
 from storage.repositories import Repo
 
@@ -66,7 +68,64 @@ class OnRoster(Filter):
         return user is not None and await roster.has(user.id)
 
 
+async def refuse(message: Message) -> None:
+    await message.reply(NOT_AN_AGENT)
+
+
+async def ignore(message: Message) -> None:
+    """Someone else in the agents' group: never relayed, never answered."""
+
+
+async def on_command(message: Message, repo: Repo, console: AgentConsole) -> None:
+    text = message.text or ""
+    if command_of(text) in TOPIC_ONLY and not message.is_topic_message:
+        raise SkipHandler
+    args = text.split(maxsplit=1)[1] if " " in text.strip() else ""
+    await console.command(repo, post_of(message), command_of(text) or "", args)
+
+
+async def on_topic_message(message: Message, repo: Repo, console: AgentConsole) -> None:
+    if message_kind(message) == "other" or message.from_user is None:
+        return  # service messages (topic created/edited) are not for the shopper
+    await console.agent_message(repo, post_of(message))
+
+
+async def refuse_button(query: CallbackQuery) -> None:
+    await query.answer(NOT_AN_AGENT, show_alert=True)
+
+
+async def on_tone_button(query: CallbackQuery, callback_data: ToneChoice, repo: Repo,
+                         console: AgentConsole) -> None:
+    message_id = query.message.message_id if query.message else 0
+    notice = await console.tone_decision(repo, query.from_user.id, callback_data.choice,
+                                         callback_data.hit_id, message_id)
+    await query.answer(notice)
+
+
+async def on_stale_button(query: CallbackQuery, repo: Repo, knowledge: KnowledgeBase) -> None:
+    """A button no factory knows (forged, or a format long gone): a pop-up, no error."""
+    await query.answer((await staff_words(repo, knowledge, query.from_user.id))("button.expired"))
+
+
+async def on_inline(query: InlineQuery, repo: Repo, console: AgentConsole,
+                    conversations: ConversationService) -> None:
+    found = await console.canned(repo, query.from_user.id, query.query)
+    if conversations.catalogue is not None:  # P5: "@bot 亚麻衬衫" → its card, first
+        found = [*await conversations.catalogue.inline(repo, query.query), *found]
+    results = [
+        InlineQueryResultArticle(
+            id=item.id, title=item.title, description=item.text[:100],
+            input_message_content=InputTextMessageContent(message_text=item.text,
+                                                          parse_mode=None),
+        )
+        for item in found[:INLINE_LIMIT]
+    ]
+    await query.answer(results, cache_time=0, is_personal=True)
+
+
 def build_agent_router(agent_chat_id: int | None) -> Router:
+    """The agents' group only; registration order matters: strangers are refused or ignored
+    before the roster's handlers."""
     router = Router(name="agent")
     is_agent = OnRoster()
     router.inline_query.filter(is_agent)
@@ -76,54 +135,13 @@ def build_agent_router(agent_chat_id: int | None) -> Router:
     else:
         router.message.filter(F.chat.id == agent_chat_id, F.from_user)
         router.callback_query.filter(F.message.chat.id == agent_chat_id)
-
-    @router.message(Command(*AGENT_COMMANDS), ~is_agent)
-    async def refuse(message: Message) -> None:
-        await message.reply(NOT_AN_AGENT)
-
-    @router.message(~F.text.startswith("/"), ~is_agent)
-    async def ignore(message: Message) -> None:
-        """Someone else in the agents' group: never relayed, never answered."""
-
-    @router.message(Command(*AGENT_COMMANDS))
-    async def on_command(message: Message, repo: Repo, console: AgentConsole) -> None:
-        text = message.text or ""
-        if command_of(text) in TOPIC_ONLY and not message.is_topic_message:
-            raise SkipHandler
-        args = text.split(maxsplit=1)[1] if " " in text.strip() else ""
-        await console.command(repo, post_of(message), command_of(text) or "", args)
-
-    @router.message(F.is_topic_message, ~F.text.startswith("/"))
-    async def on_topic_message(message: Message, repo: Repo, console: AgentConsole) -> None:
-        if message_kind(message) == "other" or message.from_user is None:
-            return  # service messages (topic created/edited) are not for the shopper
-        await console.agent_message(repo, post_of(message))
-
-    @router.callback_query(~is_agent)
-    async def refuse_button(query: CallbackQuery) -> None:
-        await query.answer(NOT_AN_AGENT, show_alert=True)
-
-    @router.callback_query(F.data.startswith("tg:"))
-    async def on_tone_button(query: CallbackQuery, repo: Repo, console: AgentConsole) -> None:
-        message_id = query.message.message_id if query.message else 0
-        notice = await console.tone_decision(repo, query.from_user.id, query.data or "",
-                                             message_id)
-        await query.answer(notice)
-
-    @router.inline_query()
-    async def on_inline(query: InlineQuery, repo: Repo, console: AgentConsole,
-                        conversations: ConversationService) -> None:
-        found = await console.canned(repo, query.from_user.id, query.query)
-        if conversations.catalogue is not None:  # P5: "@bot 亚麻衬衫" → its card, first
-            found = [*await conversations.catalogue.inline(repo, query.query), *found]
-        results = [
-            InlineQueryResultArticle(
-                id=item.id, title=item.title, description=item.text[:100],
-                input_message_content=InputTextMessageContent(message_text=item.text,
-                                                              parse_mode=None),
-            )
-            for item in found[:INLINE_LIMIT]
-        ]
-        await query.answer(results, cache_time=0, is_personal=True)
-
+    message, button = router.message.register, router.callback_query.register
+    message(refuse, Command(*AGENT_COMMANDS), ~is_agent)
+    message(ignore, ~F.text.startswith("/"), ~is_agent)
+    message(on_command, Command(*AGENT_COMMANDS))
+    message(on_topic_message, F.is_topic_message, ~F.text.startswith("/"))
+    button(refuse_button, ~is_agent)
+    button(on_tone_button, ToneChoice.filter())
+    button(on_stale_button)
+    router.inline_query.register(on_inline)
     return router

@@ -9,28 +9,22 @@ import io
 from collections.abc import Iterable
 
 from aiogram import Bot, F, Router
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 
 from bot.services.conversation import ConversationService, Intake
+from bot.services.inbound import ProductChosen
 from bot.services.knowledge import KnowledgeBase
 from bot.services.products import importer
 from bot.services.products.wording import product_say
 from bot.settings import Settings
 from handlers.intake import attach_intake
+from handlers.keyboards import ProductAction
 from handlers.parsing import choice_of
 from handlers.replying import tell
 from storage.repositories import Repo
 
 IMPORT_COMMAND = "/catalogueimport"
 MAX_ERRORS_SHOWN = 40
-
-
-class ProductAction(CallbackData, prefix="prod"):
-    """A product button under a bot message: details, sizes, or a pick among two products."""
-
-    action: str
-    product_id: int
 
 
 def owner_language(message: Message, settings: Settings) -> str:
@@ -73,10 +67,11 @@ def build_catalogue_router(owner_ids: Iterable[int]) -> Router:
         await tell(bot, message.chat.id, text)
 
     @buttons.callback_query(F.message.chat.type == "private", ProductAction.filter())
-    async def on_product_button(query: CallbackQuery, repo: Repo, intake: Intake,
-                                conversations: ConversationService) -> None:
+    async def on_product_button(query: CallbackQuery, callback_data: ProductAction, repo: Repo,
+                                intake: Intake, conversations: ConversationService) -> None:
         """Only well-formed product buttons get here; the desk answers through ``choose``."""
-        notice = await conversations.choose(repo, intake, choice_of(query))
+        pick = ProductChosen(callback_data.action, callback_data.product_id)
+        notice = await conversations.choose(repo, intake, choice_of(query), pick)
         await query.answer(notice or None)
 
     router.include_routers(owner, buttons)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from aiogram import Bot
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import InlineKeyboardMarkup, Message
 
 LIMIT = 3800  # below Telegram's 4096 after HTML escaping grows the text a little
 
@@ -25,14 +25,6 @@ def chunks(text: str, limit: int = LIMIT) -> list[str]:
             current = f"{current}\n{line}" if current else line
     out.append(current)
     return [c for c in out if c.strip()] or ["—"]
-
-
-def keyboard(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[
-        [InlineKeyboardButton(text=label, callback_data=data) for label, data in row
-         if len(data.encode()) <= 64]
-        for row in rows
-    ])
 
 
 async def tell(bot: Bot, chat_id: int, text: str,

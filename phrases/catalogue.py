@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-import yaml
-
 from phrases.staff import parse_staff_file
 from phrases.templates import placeholders_in, render
 from phrases.tone import negative_terms
+from phrases.yaml_text import load_yaml
 
 CATEGORIES: tuple[str, ...] = (
     "greeting",  # 问候语
@@ -234,7 +233,7 @@ def parse_phrase_file(data: object, lang: str | None = None) -> list[Phrase]:
 def load_phrase_file(path: str) -> list[Phrase]:
     """Phrases from an owner's YAML file in the same format as the built-in ones."""
     with open(path, encoding="utf-8") as handle:
-        return parse_phrase_file(yaml.safe_load(handle))
+        return parse_phrase_file(load_yaml(handle))
 
 
 @lru_cache(maxsize=1)
@@ -243,9 +242,9 @@ def _builtin_phrases() -> tuple[Phrase, ...]:
     root = resources.files("phrases").joinpath("data")
     for lang in LANGS:
         raw = root.joinpath(f"phrases.{lang}.yaml").read_text(encoding="utf-8")
-        phrases.extend(parse_phrase_file(yaml.safe_load(raw), lang))
+        phrases.extend(parse_phrase_file(load_yaml(raw), lang))
         staff = root.joinpath(f"staff.{lang}.yaml").read_text(encoding="utf-8")
-        phrases.extend(parse_staff_file(yaml.safe_load(staff), lang))
+        phrases.extend(parse_staff_file(load_yaml(staff), lang))
     for lang, terms in negative_terms().items():
         for n, term in enumerate(terms, start=1):
             phrases.append(Phrase(f"negative.{n}", "negative", lang, term, ("avoid",)))
@@ -291,6 +290,8 @@ SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     # values: case (#id), kind, status, due
     "case_status": ("explanation", ("case_status",)),
     "feedback_thanks": ("thanks", ("feedback",)),
+    # A button no message of ours carries (forged, or a format long gone): a pop-up.
+    "button_expired": ("explanation", ("button_expired",)),
 }
 
 

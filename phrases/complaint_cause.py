@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-import yaml
-
 from phrases.normalize import fold
+from phrases.yaml_text import load_yaml
 
 SERVICE = "service"
 OTHER = "other"
@@ -35,7 +34,7 @@ class Cause:
 def causes() -> tuple[Cause, ...]:
     """The causes in tie-break order (the file's order; ``other`` is always last)."""
     raw = resources.files("phrases").joinpath("data/complaint_causes.yaml").read_text("utf-8")
-    data = yaml.safe_load(raw)["causes"]
+    data = load_yaml(raw)["causes"]
     found = [Cause(name, dict(entry.get("label") or {}),
                    tuple(re.compile(p) for p in entry.get("match") or ()))
              for name, entry in data.items() if name != OTHER]

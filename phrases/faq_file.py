@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from phrases.yaml_text import load_yaml
+
 SMALLTALK_INTENTS = ("greeting", "thanks", "farewell", "human", "complaint")
 
 
@@ -129,7 +131,7 @@ def load_faq_file(path: str | Path) -> FaqFile:
     """Read an FAQ YAML file (see module docstring)."""
     text = Path(path).read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from exc
     return parse_faq(data)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-import yaml
+from phrases.yaml_text import load_yaml
 
 # A clause ends at these marks (kept with the clause); a newline ends one too.
 _MARKS = "，,。．.!！?？；;：:\n"
@@ -70,7 +70,7 @@ class Term:
 def term_entries() -> dict[str, tuple[Term, ...]]:
     """The packaged terms by language."""
     raw = resources.files("phrases").joinpath("data/tone.yaml").read_text(encoding="utf-8")
-    return parse_term_entries(yaml.safe_load(raw))
+    return parse_term_entries(load_yaml(raw))
 
 
 def negative_terms() -> dict[str, dict[str, str]]:

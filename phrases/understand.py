@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
-import yaml
-
 from phrases.faq_file import FaqEntry
 from phrases.lang import detect_language
 from phrases.matching.features import W_CONCEPT, Analyzer
 from phrases.matching.index import Doc, FeatureIndex, Hit
 from phrases.matching.lexicon import LEXICON_DIR, Lexicon, default_lexicon
+from phrases.yaml_text import load_yaml
 
 SMALLTALK_PREFIX = "smalltalk:"
 
@@ -152,7 +151,7 @@ class IntentRules:
 @lru_cache(maxsize=1)
 def builtin_intent_rules() -> IntentRules:
     """Rules from data/lexicon/intents.yaml: complaint, then "are you a bot", then human."""
-    data = yaml.safe_load((LEXICON_DIR / "intents.yaml").read_text(encoding="utf-8"))
+    data = load_yaml((LEXICON_DIR / "intents.yaml").read_text(encoding="utf-8"))
     match, unless = {}, {}
     for name in ("complaint", "bot", "human"):
         intent = Intent(name)
@@ -170,7 +169,7 @@ def builtin_smalltalk() -> dict[str, tuple[str, ...]]:
     """Built-in small-talk examples, zh and en together (shoppers mix languages)."""
     out: dict[str, list[str]] = {}
     for lang in ("zh", "en"):
-        data = yaml.safe_load((LEXICON_DIR / f"smalltalk.{lang}.yaml").read_text(encoding="utf-8"))
+        data = load_yaml((LEXICON_DIR / f"smalltalk.{lang}.yaml").read_text(encoding="utf-8"))
         for intent, examples in data.items():
             out.setdefault(intent, []).extend(str(e) for e in examples)
     return {k: tuple(v) for k, v in out.items()}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,8 +23,18 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@cache
+def _heads() -> frozenset[str]:
+    """The newest revision of every branch ("heads": each feature's migrations form their own
+    branch off the foundation); read from the scripts once per process."""
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
 def _upgrade(connection: Connection) -> None:
-    # "heads": each feature's migrations form their own branch off the foundation.
+    # Up to date (every start but the first after an upgrade, every test database copied from
+    # a migrated one): one SELECT instead of Alembic's whole run (~0.2 s).
+    if frozenset(MigrationContext.configure(connection).get_current_heads()) == _heads():
+        return
     command.upgrade(alembic_config(connection), "heads")
 
 

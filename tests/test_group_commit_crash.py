@@ -22,11 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import select
 
-from storage.engine import create_engine, create_session_factory
-from storage.models import Conversation, Customer, Message, Sender
-from tests.fakes.bot_processes import WEBHOOK_SECRET, BotProcess, bot_env
+from storage.models import Sender
+from tests.fakes.bot_processes import WEBHOOK_SECRET, BotProcess, bot_env, messages_of
 from tests.fakes.telegram_server import FakeTelegramServer
 
 SHOPPERS = 50
@@ -58,22 +56,6 @@ class WatchingServer(FakeTelegramServer):
         return status, body
 
 
-async def shopper_rows(database_url: str, chats: list[int]) -> list[tuple[Message, int]]:
-    engine = create_engine(database_url)
-    try:
-        async with create_session_factory(engine)() as db:
-            query = (
-                select(Message, Customer.chat_id)
-                .join(Conversation, Conversation.id == Message.conversation_id)
-                .join(Customer, Customer.id == Conversation.customer_id)
-                .where(Customer.chat_id.in_(chats))
-                .order_by(Message.id)
-            )
-            return [(m, c) for m, c in (await db.execute(query)).all()]
-    finally:
-        await engine.dispose()
-
-
 async def test_kill_9_with_group_commits_in_flight_loses_nothing_and_answers_once(
     db_url: str, tmp_path: Path
 ) -> None:
@@ -88,7 +70,7 @@ async def test_kill_9_with_group_commits_in_flight_loses_nothing_and_answers_onc
     up = asyncio.Event()  # the bot listens: Telegram's next try of a failed delivery may come
     try:
         await bot.start()
-        await bot.wait_ready(timeout=120)  # a busy CI machine starts aiogram slowly
+        await bot.wait_ready()
         up.set()
 
         async def shopper(client: aiohttp.ClientSession, chat: int) -> None:
@@ -126,7 +108,7 @@ async def test_kill_9_with_group_commits_in_flight_loses_nothing_and_answers_onc
             await killed.wait()
             # At the kill: everything answered was stored (and nothing after the kill runs).
             answered = set(server.answered)
-            at_kill = {m.update_id: m for m, _ in await shopper_rows(db_url, chats)
+            at_kill = {m.update_id: m for m, _ in await messages_of(db_url, chats)
                        if m.sender == Sender.SHOPPER}
             assert answered <= set(at_kill), f"answered, not stored: {answered - set(at_kill)}"
             in_flight = sum(1 for m in at_kill.values() if m.handled_at is None)
@@ -134,7 +116,7 @@ async def test_kill_9_with_group_commits_in_flight_loses_nothing_and_answers_onc
                   f"({in_flight} unanswered), {len(answered)} answered")
 
             await bot.start()  # the same database; the shoppers' deliveries get through again
-            await bot.wait_ready(timeout=120)
+            await bot.wait_ready()
             up.set()
             await asyncio.wait_for(writing, 120)
             await killer
@@ -143,14 +125,14 @@ async def test_kill_9_with_group_commits_in_flight_loses_nothing_and_answers_onc
         # was stored but not answered at the kill).
         deadline = asyncio.get_running_loop().time() + 60
         while True:
-            rows = await shopper_rows(db_url, chats)
+            rows = await messages_of(db_url, chats)
             shopper = [m for m, _ in rows if m.sender == Sender.SHOPPER]
             if len(shopper) == len(posted) and all(m.handled_at for m in shopper):
                 break
             assert asyncio.get_running_loop().time() < deadline, bot.log_tail()
             await asyncio.sleep(0.25)
         await asyncio.sleep(0.5)  # a second answer to anything would show up here
-        rows = await shopper_rows(db_url, chats)
+        rows = await messages_of(db_url, chats)
         assert sorted(m.update_id for m, _ in rows if m.sender == Sender.SHOPPER) \
             == sorted(posted), "each stored exactly once"
         # Answered once: each reply the server accepted is a recorded bot message, except the

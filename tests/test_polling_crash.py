@@ -19,8 +19,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from storage.engine import create_engine, create_session_factory
-from storage.models import Conversation, Customer, Event, InboxUpdate, Message, Sender
-from tests.fakes.bot_processes import PollingBotProcess, polling_env
+from storage.models import Event, InboxUpdate, Sender
+from tests.fakes.bot_processes import PollingBotProcess, messages_of, polling_env
 from tests.fakes.telegram_server import FakeTelegramServer
 
 SHOPPERS = 100
@@ -80,23 +80,6 @@ async def until(condition: Callable[[], bool], timeout: float, what: str) -> Non
         await asyncio.sleep(0.01)
 
 
-async def rows(database_url: str, chats: list[int]) -> list[tuple[Message, int]]:
-    """(message, chat id) of the shoppers' conversations, in id order."""
-    engine = create_engine(database_url)
-    try:
-        async with create_session_factory(engine)() as db:
-            query = (
-                select(Message, Customer.chat_id)
-                .join(Conversation, Conversation.id == Message.conversation_id)
-                .join(Customer, Customer.id == Conversation.customer_id)
-                .where(Customer.chat_id.in_(chats))
-                .order_by(Message.id)
-            )
-            return [(m, c) for m, c in (await db.execute(query)).all()]
-    finally:
-        await engine.dispose()
-
-
 async def feedback_events(database_url: str) -> int:
     engine = create_engine(database_url)
     try:
@@ -120,7 +103,8 @@ async def wait_until_all_handled(bot: PollingBotProcess, database_url: str, chat
                                  expected: set[int], timeout: float = 60) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        shopper = [m for m, _ in await rows(database_url, chats) if m.sender == Sender.SHOPPER]
+        shopper = [m for m, _ in await messages_of(database_url, chats)
+                   if m.sender == Sender.SHOPPER]
         stored = {m.update_id for m in shopper}
         if expected <= stored and all(m.handled_at for m in shopper):
             return
@@ -149,7 +133,7 @@ async def test_kill_9_during_a_polling_burst_loses_nothing_and_answers_once(
         # Mid-burst: some updates answered, the rest fetched or still waiting at Telegram.
         await until(lambda: len(sends(server)) >= SHOPPERS // 2, 60, "first answers")
         await bot.kill()
-        at_kill = [m for m, _ in await rows(db_url, chats) if m.sender == Sender.SHOPPER]
+        at_kill = [m for m, _ in await messages_of(db_url, chats) if m.sender == Sender.SHOPPER]
         in_flight = sum(1 for m in at_kill if m.handled_at is None)
         unconfirmed = sum(1 for u in server._pending if u["update_id"] in inputs)
         print(f"\nkilled with {len(at_kill)} of {len(inputs)} inputs stored "
@@ -160,7 +144,7 @@ async def test_kill_9_during_a_polling_burst_loses_nothing_and_answers_once(
         await wait_until_all_handled(bot, db_url, chats, inputs)
         await asyncio.sleep(0.5)  # a second answer to anything would show up here
 
-        stored = await rows(db_url, chats)
+        stored = await messages_of(db_url, chats)
         shopper = [(m, chat) for m, chat in stored if m.sender == Sender.SHOPPER]
         assert sorted(m.update_id for m, _ in shopper) == sorted(inputs), "each stored once"
         for chat in chats:  # per shopper, stored in the order sent

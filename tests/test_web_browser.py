@@ -98,7 +98,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory,
     async with FakeTelegramServer() as server:
         try:
             # A loaded machine starts the bot slowly; its first poll waits for updates.
-            async with polling_bot(server, data, ready_timeout=150,
+            async with polling_bot(server, data,
                                    WEB_CHAT_LISTEN=f"127.0.0.1:{chat_port}",
                                    WEB_CHAT_ORIGINS=shop_url, AGENT_CHAT_ID=str(GROUP),
                                    AGENT_IDS=str(AGENT)):

@@ -40,6 +40,13 @@ from storage.repositories import Repo
 
 BOT_MARK = "🤖 "
 TONE_REWRITE, TONE_ORIGINAL = "rw", "og"
+
+
+def tone_data(choice: str, hit_id: int) -> str:
+    """Callback data of a tone-guard button; ``handlers.keyboards.ToneChoice`` packs the same."""
+    return f"tg:{choice}:{hit_id}"
+
+
 # Message kinds whose text is a caption: a tone-guard rewrite replaces the caption in the copy.
 CAPTIONED = frozenset({"photo", "video", "animation", "document", "audio", "voice"})
 
@@ -298,9 +305,9 @@ class AgentConsole:
                 message_kind=post.kind, decided=None,
             )
             w = self.w
-            buttons = ((Button(w("console.tone_rewrite_button"), f"tg:{TONE_REWRITE}:{hit.id}"),
+            buttons = ((Button(w("console.tone_rewrite_button"), tone_data(TONE_REWRITE, hit.id)),
                         Button(w("console.tone_original_button"),
-                               f"tg:{TONE_ORIGINAL}:{hit.id}")),)
+                               tone_data(TONE_ORIGINAL, hit.id))),)
             warning = w("console.tone_blocked", terms="、".join(terms) if w.zh
                         else ", ".join(terms), rewrite=report.rewrite)
             await self._post(chat.topic, warning, reply_to=post.message_id, buttons=buttons)
@@ -310,11 +317,11 @@ class AgentConsole:
                             post.reply_to_message_id, kind=post.kind, text=post.text)
 
     async def tone_decision(
-        self, repo: Repo, agent_id: int, data: str, message_id: int
+        self, repo: Repo, agent_id: int, choice: str, hit_id: int, message_id: int
     ) -> str:
-        """A button under a tone-guard warning: send the rewrite or the original, once."""
-        _, choice, raw_id = [*data.split(":"), "", ""][:3]
-        hit = await repo.events.get(int(raw_id)) if raw_id.isdigit() else None
+        """A button under a tone-guard warning (``choice`` TONE_REWRITE or TONE_ORIGINAL,
+        ``hit_id`` the warning's event): send the rewrite or the original, once."""
+        hit = await repo.events.get(hit_id)
         if hit is None or hit.kind != "tone_guard" or hit.data.get("action") != "blocked":
             return self.w("console.tone_unknown")
         if hit.data.get("decided"):

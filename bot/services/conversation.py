@@ -17,7 +17,18 @@ from bot.services.cases import CaseDesk
 from bot.services.channels import channel_of
 from bot.services.escalation import EscalationService
 from bot.services.flood import FLOOD_WINDOW, Burst, burst_of
-from bot.services.inbound import BUTTON, Choice, Inbound, Shopper, command_of
+from bot.services.inbound import (
+    BUTTON,
+    Choice,
+    FaqChosen,
+    FaqVerdict,
+    HumanAsked,
+    Inbound,
+    Pick,
+    ProductChosen,
+    Shopper,
+    command_of,
+)
 from bot.services.knowledge import KnowledgeBase
 from bot.services.lifecycle import Lifecycle, Phase, phase
 from bot.services.orders import ASK_PROOF, OrderDesk
@@ -186,32 +197,37 @@ class ConversationService:
         await self._answer(repo, customer, conversation, message, inbound,
                            is_new=conversation.greeted_at is None)
 
-    async def choose(self, repo: Repo, intake: Intake, choice: Choice) -> str:
-        """A button under a bot message (stored by ``intake``); returns a short notice for
-        the button press."""
+    async def choose(self, repo: Repo, intake: Intake, choice: Choice,
+                     pick: Pick | None) -> str:
+        """A button under a bot message (stored by ``intake``), already unpacked by the
+        handler; ``None`` for a press no button of ours makes (forged, or a format long
+        gone). Returns a short notice for the press's pop-up."""
         now = self.clock.now()
         customer, conversation = intake.customer, intake.conversation
-        lang = conversation.language
-        kind, _, arg = choice.data.partition(":")
         replies: list[Reply] = []
         notice = ""
-        if kind == "faq":
-            entry = self.knowledge.entry(arg, lang)
-            if entry is not None:
-                replies = await self._faq(repo, conversation, arg, entry.answer, now)
-        elif kind == "fb":
-            verdict, _, key = arg.partition(":")
-            await repo.events.add("faq_feedback", conversation_id=conversation.id,
-                                  entry=key, helpful=verdict == "up", at=now)
-            if verdict == "down":
-                replies = await self._escalate(repo, conversation, customer, "rejected_answer", now)
-            else:
-                notice = self._phrase(customer, conversation, "feedback_thanks").text
-        elif kind == "human":
-            replies = await self._escalate(repo, conversation, customer, "asked", now)
-        elif kind == "prod" and self.catalogue is not None:  # product buttons (P5, P6)
-            replies = await self.catalogue.choose(repo, customer, conversation, arg, now)
-        await self.reply(repo, intake, replies, {"decision": "button", "button": choice.data})
+        match pick:
+            case FaqChosen(entry=key):
+                entry = self.knowledge.entry(key, conversation.language)
+                if entry is not None:
+                    replies = await self._faq(repo, conversation, key, entry.answer, now)
+            case FaqVerdict(entry=key, helpful=helpful):
+                await repo.events.add("faq_feedback", conversation_id=conversation.id,
+                                      entry=key, helpful=helpful, at=now)
+                if not helpful:
+                    replies = await self._escalate(repo, conversation, customer,
+                                                   "rejected_answer", now)
+                else:
+                    notice = self._phrase(customer, conversation, "feedback_thanks").text
+            case HumanAsked():
+                replies = await self._escalate(repo, conversation, customer, "asked", now)
+            case ProductChosen(action=action, product_id=product_id) if self.catalogue:
+                replies = await self.catalogue.choose(repo, customer, conversation, action,
+                                                      product_id, now)  # P5, P6
+            case None:
+                notice = self._phrase(customer, conversation, "button_expired").text
+        decision = "button" if pick is not None else "button_unknown"
+        await self.reply(repo, intake, replies, {"decision": decision, "button": choice.data})
         return notice
 
     # ----------------------------------------------------------------- the rules

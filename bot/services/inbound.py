@@ -62,3 +62,36 @@ class Choice:
         """The press as a stored input: kind ``button``, the label (else the data) as text."""
         return Inbound(update_id=self.update_id, shopper=self.shopper, kind=BUTTON,
                        text=self.label or self.data)
+
+
+# What a shopper's button meant, typed: the handler unpacks the callback data with its
+# aiogram factory (handlers/keyboards.py) and hands the service one of these.
+@dataclass(frozen=True)
+class FaqChosen:
+    """P4: the shopper picked one of two close FAQ entries."""
+
+    entry: str
+
+
+@dataclass(frozen=True)
+class FaqVerdict:
+    """P2: 👍 (helpful) or 👎 under an FAQ answer."""
+
+    entry: str
+    helpful: bool
+
+
+@dataclass(frozen=True)
+class HumanAsked:
+    """🙋 the shopper asked for a person with the button."""
+
+
+@dataclass(frozen=True)
+class ProductChosen:
+    """P5, P6: a product button (``pick``, ``details``, ``sizes``, ``rec``)."""
+
+    action: str
+    product_id: int
+
+
+Pick = FaqChosen | FaqVerdict | HumanAsked | ProductChosen

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 from pathlib import Path
 
 from bot.services import faq_changes
@@ -54,6 +55,15 @@ async def sync_faq_from_files(repo: Repo, settings: Settings) -> dict[str, int]:
     return loaded
 
 
+@lru_cache(maxsize=8)
+def understander_for(entries: tuple[FaqEntry, ...]) -> Understander:
+    """The matcher of one exact set of entries, built once per process: an edit of one
+    language's FAQ (or of a template) does not rebuild the other languages' matchers, and
+    processes and tests that load the same FAQ share one build (~0.2 s for the demo shop).
+    Safe because an Understander is never changed after it is built."""
+    return Understander(entries)
+
+
 def _entry(row: FaqEntryRow) -> FaqEntry:
     return FaqEntry(id=row.key, question=row.question, answer=row.answer,
                     alt=tuple(row.alt or ()), threshold=row.threshold)
@@ -77,7 +87,7 @@ class KnowledgeBase:
             entries.setdefault(row.lang, {})[row.key] = _entry(row)
         self._entries = entries
         self._understanders = {
-            lang: Understander(by_key.values()) for lang, by_key in entries.items()
+            lang: understander_for(tuple(by_key.values())) for lang, by_key in entries.items()
         }
         rows = sorted(await repo.templates.all(), key=lambda t: (t.updated_at, t.id))
         overrides = [

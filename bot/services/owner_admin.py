@@ -34,6 +34,7 @@ from phrases.staff import CATEGORY as STAFF
 from phrases.staff import staff_placeholders
 from phrases.templates import render, validate_template
 from phrases.tone import ToneReport, check_tone, term_entries
+from phrases.yaml_text import load_yaml
 from storage.models import Conversation, FaqEntryRow, Message, Sender
 from storage.repositories import Repo
 
@@ -337,7 +338,7 @@ def parse_faq_upload(filename: str, data: bytes) -> FaqFile:
             raw.append(entry)
         return parse_faq({"faq": raw})
     try:
-        return parse_faq(yaml.safe_load(text))
+        return parse_faq(load_yaml(text))
     except yaml.YAMLError as error:
         raise ValueError(f"not valid YAML: {error}") from error
 

@@ -8,32 +8,16 @@ from pathlib import Path
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
-from aiogram.types import (
-    FSInputFile,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    InputFile,
-    InputMediaPhoto,
-)
+from aiogram.types import FSInputFile, InputFile, InputMediaPhoto
 
 from bot.services.products.photos import PhotoFiles
 from bot.services.replies import Photo, Reply
+from handlers.keyboards import reply_keyboard
 from phrases.splitting import CAPTION_LIMIT
 
 ALBUM_LIMIT = 10
 
 log = logging.getLogger(__name__)
-
-
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    if not reply.buttons:
-        return None
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [InlineKeyboardButton(text=button.text, callback_data=button.data) for button in row]
-            for row in reply.buttons
-        ]
-    )
 
 
 class BotReplier:
@@ -52,7 +36,7 @@ class BotReplier:
                 except TelegramBadRequest as error:  # a stale file_id: the text still goes
                     log.warning("photos to chat %s refused: %s", chat_id, error.message)
             message = await self.bot.send_message(
-                chat_id, html.escape(reply.text, quote=False), reply_markup=keyboard(reply)
+                chat_id, html.escape(reply.text, quote=False), reply_markup=reply_keyboard(reply)
             )
         except TelegramForbiddenError:
             log.info("chat %s blocked the bot; reply not delivered", chat_id)

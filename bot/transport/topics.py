@@ -16,7 +16,7 @@ from aiogram.types import ReplyParameters
 
 from bot.services.replies import Button, Reply
 from bot.transport.replier import caption as media_caption
-from bot.transport.replier import keyboard
+from handlers.keyboards import reply_keyboard
 from handlers.replying import chunks
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class TelegramTopics:
                 message = await self.bot.send_message(
                     chat_id, html.escape(part, quote=False), message_thread_id=thread_id,
                     reply_parameters=_reply_to(reply_to) if i == 0 else None,
-                    reply_markup=keyboard(Reply(text, buttons)) if last else None,
+                    reply_markup=reply_keyboard(Reply(text, buttons)) if last else None,
                 )
             except (TelegramForbiddenError, TelegramBadRequest) as error:
                 log.warning("message to chat %s not delivered: %s", chat_id, error.message)

@@ -15,9 +15,20 @@ from collections.abc import Iterable
 from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
 
+from handlers.keyboards import (
+    AgentChoice,
+    ComplaintAction,
+    ImportChoice,
+    InboxButton,
+    InboxChoice,
+    InboxPhrasing,
+    OldComplaintButton,
+    OwnerTemplate,
+    SwapDecision,
+)
 from handlers.owner import bulk, complaints, faq, general, people, templates
 from handlers.owner.common import OwnerDialogue
-from handlers.owner.complaints import ComplaintAction, complaint_keyboard
+from handlers.owner.complaints import complaint_keyboard
 
 __all__ = ["ComplaintAction", "OwnerDialogue", "build_owner_router", "complaint_keyboard"]
 
@@ -28,7 +39,8 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
     owners = set(owner_ids)
     router = Router(name="owner")
     router.message.filter(F.chat.type == "private", F.from_user.id.in_(owners))
-    router.callback_query.filter(F.from_user.id.in_(owners), F.data.startswith("own:"))
+    router.callback_query.filter(F.from_user.id.in_(owners),
+                                 F.data.startswith(f"{ComplaintAction.__prefix__}:"))
     message, button = router.message.register, router.callback_query.register
 
     message(general.on_help, Command("owner", "admin"))
@@ -40,7 +52,7 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
     message(templates.on_template, Command("template"))
     message(templates.on_settemplate, Command("settemplate"))
     message(templates.on_greeting, Command("greeting"))
-    button(templates.on_template_button, F.data.startswith("own:tpl:"))
+    button(templates.on_template_button, OwnerTemplate.filter())
     message(templates.on_tone, Command("tone"))
     message(templates.on_toneadd, Command("toneadd"))
     message(templates.on_tonedel, Command("tonedel"))
@@ -51,19 +63,20 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
     message(faq.on_faqdel, Command("faqdel"))
     message(faq.on_faqexport, Command("faqexport"))
     message(bulk.on_faqimport_document, F.document)
-    button(bulk.on_import_choice, bulk.ImportChoice.filter(F.area == "imp"))
-    button(bulk.on_inbox_choice, bulk.InboxChoice.filter(F.area == "ibc"))
+    button(bulk.on_import_choice, ImportChoice.filter())
+    button(bulk.on_inbox_choice, InboxChoice.filter())
     message(bulk.on_faqundo, Command("faqundo"))
     message(bulk.on_changes, Command("changes"))
     message(faq.on_inbox, Command("inbox"))
     message(faq.on_alt, Command("alt"))
-    button(faq.on_inbox_button, F.data.startswith("own:inb:"))
+    button(faq.on_inbox_phrasing, InboxPhrasing.filter())
+    button(faq.on_inbox_button, InboxButton.filter())
     message(faq.on_cancel, Command("cancel"))
 
     message(people.on_agents, Command("agents"))
     message(people.on_addagent, Command("addagent", "removeagent"))
     message(people.on_forward, F.forward_origin)
-    button(people.on_agent_button, F.data.startswith("own:agt:"))
+    button(people.on_agent_button, AgentChoice.filter())
     message(people.on_shifts, Command("shifts"))
     message(people.on_setshift, Command("setshift"))
     message(people.on_closed, Command("closed", "open"))
@@ -71,14 +84,15 @@ def build_owner_router(owner_ids: Iterable[int]) -> Router:
     message(people.on_rota, Command("rota"))
     message(people.on_swapfine, Command("swapfine"))
     message(people.on_swaps, Command("swaps"))
-    button(people.on_swap_button, F.data.startswith("own:swp:"))
+    button(people.on_swap_button, SwapDecision.filter())
     message(people.on_handovers, Command("handovers"))
     message(people.on_handovershow, Command("handovershow"))
 
     message(complaints.on_complaints, Command("complaints"))
     message(complaints.on_unfounded, Command("unfounded"))
     button(complaints.on_complaint_button, ComplaintAction.filter())
-    button(complaints.on_old_complaint_button, F.data.regexp(r"^own:cpl:\d+$"))
+    button(complaints.on_old_complaint_button, OldComplaintButton.filter())
+    button(general.on_stale_button)  # any other own: button: a pop-up, never an error
 
     message(faq.on_pending_text, F.text, ~F.text.startswith("/"), StateFilter(OwnerDialogue))
     return router

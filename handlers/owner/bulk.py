@@ -14,7 +14,6 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.filters import CommandObject
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -27,6 +26,7 @@ from bot.services.conversation import ConversationService
 from bot.services.knowledge import KnowledgeBase
 from bot.services.staff import agent_names, staff_words
 from bot.settings import Settings
+from handlers.keyboards import ImportChoice, InboxChoice
 from handlers.owner.common import INBOX_DAYS, lang_or_default
 from handlers.replying import tell
 from phrases.staff import StaffWords
@@ -42,20 +42,6 @@ class BulkDialogue(StatesGroup):
 
     faq_import = State()
     inbox_confirm = State()
-
-
-class ImportChoice(CallbackData, prefix="own"):
-    """Merge (default), replace or cancel an FAQ import shown as a preview."""
-
-    area: str = "imp"
-    mode: str  # "merge" | "replace" | "cancel"
-
-
-class InboxChoice(CallbackData, prefix="own"):
-    """Apply or drop the inbox action shown as a preview."""
-
-    area: str = "ibc"
-    action: str  # "confirm" | "cancel"
 
 
 def _keys(entries: Any) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiogram import Bot
 from aiogram.filters import CommandObject
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -12,18 +11,11 @@ from bot.services import complaints as cp
 from bot.services.conversation import ConversationService
 from bot.services.knowledge import KnowledgeBase
 from bot.services.staff import staff_words
+from handlers.keyboards import ComplaintAction, OldComplaintButton
 from handlers.replying import tell
 from phrases.staff import StaffWords
 from storage.models.shifts import Complaint, ComplaintStatus
 from storage.repositories import Repo
-
-
-class ComplaintAction(CallbackData, prefix="own"):
-    """The owner's decision on a complaint (P14): charge the agent, don't, or unfounded."""
-
-    area: str = "cpl"
-    action: str  # "charge" | "no" | "unfounded"
-    complaint_id: int
 
 
 def complaint_keyboard(complaint: Complaint, agent_name: str,
@@ -87,10 +79,11 @@ async def on_complaint_button(query: CallbackQuery, callback_data: ComplaintActi
     await query.answer(w("complaint.answer_unfounded" if done else "complaint.answer_no_change"))
 
 
-async def on_old_complaint_button(query: CallbackQuery, repo: Repo, knowledge: KnowledgeBase,
+async def on_old_complaint_button(query: CallbackQuery, callback_data: OldComplaintButton,
+                                  repo: Repo, knowledge: KnowledgeBase,
                                   conversations: ConversationService) -> None:
     """Buttons sent before the owner's confirmation existed meant 'unfounded'."""
-    complaint_id = int((query.data or "").rsplit(":", 1)[-1])
+    complaint_id = callback_data.complaint_id
     done = await cp.mark_unfounded(repo, complaint_id, query.from_user.id,
                                    conversations.clock.now())
     w = await staff_words(repo, knowledge, query.from_user.id)

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from aiogram import Bot
 from aiogram.filters import CommandObject
+from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
@@ -13,9 +14,10 @@ from bot.services import owner_admin as oa
 from bot.services.conversation import ConversationService
 from bot.services.knowledge import KnowledgeBase
 from bot.settings import Settings
+from handlers.keyboards import InboxButton, InboxPhrasing, keyboard
 from handlers.owner import bulk
 from handlers.owner.common import INBOX_DAYS, INBOX_GROUPS_SHOWN, OwnerDialogue, lang_or_default
-from handlers.replying import keyboard, tell
+from handlers.replying import tell
 from storage.repositories import Repo
 
 
@@ -77,12 +79,12 @@ async def on_inbox(message: Message, bot: Bot, repo: Repo, knowledge: KnowledgeB
         first = group.first
         lines = [f"#{first.message_id} ×{len(group.questions)} [{first.lang}] {first.text}"]
         lines += [f"  · {q.text}" for q in group.questions[1:4]]
-        buttons = []
+        buttons: list[tuple[str, CallbackData]] = []
         if group.suggestion:
             buttons.append((f"+ phrasing of {group.suggestion}",
-                            f"own:inb:alt:{first.message_id}:{group.suggestion}"))
-        buttons += [("New entry", f"own:inb:new:{first.message_id}"),
-                    ("Dismiss", f"own:inb:dis:{first.message_id}")]
+                            InboxPhrasing(message_id=first.message_id, entry=group.suggestion)))
+        buttons += [("New entry", InboxButton(action="new", message_id=first.message_id)),
+                    ("Dismiss", InboxButton(action="dis", message_id=first.message_id))]
         await tell(bot, message.chat.id, "\n".join(lines), keyboard(buttons))
 
 
@@ -97,22 +99,27 @@ async def on_alt(message: Message, command: CommandObject, bot: Bot, repo: Repo,
                                   conversations, int(parts[0].lstrip("#")), key=parts[1])
 
 
-async def on_inbox_button(query: CallbackQuery, bot: Bot, repo: Repo, state: FSMContext,
-                          knowledge: KnowledgeBase,
-                          conversations: ConversationService) -> None:
-    owner = query.from_user.id
-    _, _, action, message_id, *rest = (query.data or "").split(":")
+async def on_inbox_phrasing(query: CallbackQuery, callback_data: InboxPhrasing, bot: Bot,
+                            repo: Repo, state: FSMContext, knowledge: KnowledgeBase,
+                            conversations: ConversationService) -> None:
+    """+ phrasing of an entry: shown first, applied on the owner's button."""
     await query.answer()
-    if action == "alt" and rest:  # shown first, applied on the owner's button
-        await bulk.show_inbox_preview(owner, bot, repo, state, knowledge, conversations,
-                                      int(message_id), key=rest[0])
-    elif action == "new":  # the question is quoted, so the owner answers the right one
-        if await bulk.ask_inbox_answer(owner, bot, repo, knowledge, int(message_id)):
+    await bulk.show_inbox_preview(query.from_user.id, bot, repo, state, knowledge, conversations,
+                                  callback_data.message_id, key=callback_data.entry)
+
+
+async def on_inbox_button(query: CallbackQuery, callback_data: InboxButton, bot: Bot,
+                          repo: Repo, state: FSMContext, knowledge: KnowledgeBase,
+                          conversations: ConversationService) -> None:
+    owner, message_id = query.from_user.id, callback_data.message_id
+    await query.answer()
+    if callback_data.action == "new":  # the question is quoted, so the owner answers it
+        if await bulk.ask_inbox_answer(owner, bot, repo, knowledge, message_id):
             await state.set_state(OwnerDialogue.inbox_answer)
-            await state.set_data({"message_id": int(message_id)})
-    elif action == "dis":
+            await state.set_data({"message_id": message_id})
+    elif callback_data.action == "dis":
         since = conversations.clock.now() - timedelta(days=INBOX_DAYS)
-        await oa.inbox_dismiss(repo, owner, int(message_id), since)
+        await oa.inbox_dismiss(repo, owner, message_id, since)
         await tell(bot, owner, "Dismissed.")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Bot
 from aiogram.filters import CommandObject
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 
 from bot.services import owner_admin as oa
 from bot.services import shifts as sh
@@ -61,3 +61,8 @@ async def on_cap(message: Message, command: CommandObject, bot: Bot, repo: Repo,
     await repo.commit()
     name = (await agent_names(repo)).get(agent, str(agent))
     await tell(bot, message.chat.id, w("cap.set", agent=name, cap=cap))
+
+
+async def on_stale_button(query: CallbackQuery, repo: Repo, knowledge: KnowledgeBase) -> None:
+    """An ``own:`` button no factory reads (forged, or a format long gone): a pop-up."""
+    await query.answer((await staff_words(repo, knowledge, query.from_user.id))("button.expired"))

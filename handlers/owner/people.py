@@ -22,8 +22,9 @@ from bot.services.staff import (
     set_calendar_enabled,
     staff_words,
 )
+from handlers.keyboards import AgentChoice, SwapDecision, keyboard
 from handlers.owner.common import parse_day, parse_ids
-from handlers.replying import keyboard, tell
+from handlers.replying import tell
 from storage.repositories import Repo
 
 
@@ -70,14 +71,14 @@ async def on_forward(message: Message, bot: Bot) -> None:
                                          "ask for their id and use /addagent <id>.")
         return
     await tell(bot, message.chat.id, f"{user.full_name} ({user.id})", keyboard(
-        [("Add as agent", f"own:agt:add:{user.id}"),
-         ("Remove agent", f"own:agt:del:{user.id}")]))
+        [("Add as agent", AgentChoice(action="add", user_id=user.id)),
+         ("Remove agent", AgentChoice(action="del", user_id=user.id))]))
 
 
-async def on_agent_button(query: CallbackQuery, bot: Bot, repo: Repo) -> None:
-    _, _, action, user_id = (query.data or "").split(":")
-    change = oa.add_agent if action == "add" else oa.remove_agent
-    changed = await change(repo, query.from_user.id, int(user_id))
+async def on_agent_button(query: CallbackQuery, callback_data: AgentChoice, bot: Bot,
+                          repo: Repo) -> None:
+    change = oa.add_agent if callback_data.action == "add" else oa.remove_agent
+    changed = await change(repo, query.from_user.id, callback_data.user_id)
     await query.answer("Done." if changed else "No change.")
 
 
@@ -183,18 +184,20 @@ async def on_swaps(message: Message, bot: Bot, repo: Repo, knowledge: KnowledgeB
     if not swaps:
         await tell(bot, message.chat.id, w("swaps.none"))
     for swap in swaps:
-        markup = keyboard([(w("swap.approve"), f"own:swp:ok:{swap.id}"),
-                           (w("swap.refuse"), f"own:swp:no:{swap.id}")]) if swap.state == (
+        markup = keyboard([(w("swap.approve"), SwapDecision(action="ok", swap_id=swap.id)),
+                           (w("swap.refuse"), SwapDecision(action="no", swap_id=swap.id))]
+                          ) if swap.state == (
             "accepted") else None
         await tell(bot, message.chat.id, sh.swap_text(swap, names, w), markup)
 
 
-async def on_swap_button(query: CallbackQuery, bot: Bot, repo: Repo, knowledge: KnowledgeBase,
+async def on_swap_button(query: CallbackQuery, callback_data: SwapDecision, bot: Bot,
+                         repo: Repo, knowledge: KnowledgeBase,
                          conversations: ConversationService) -> None:
-    _, _, action, swap_id = (query.data or "").split(":")
-    outcome = await sh.decide_swap(repo, int(swap_id), query.from_user.id, action == "ok",
-                                   conversations.clock.now())
-    await oa.record_change(repo, query.from_user.id, "swap_decision", swap=int(swap_id),
+    swap_id = callback_data.swap_id
+    outcome = await sh.decide_swap(repo, swap_id, query.from_user.id,
+                                   callback_data.action == "ok", conversations.clock.now())
+    await oa.record_change(repo, query.from_user.id, "swap_decision", swap=swap_id,
                            approved=outcome.ok)
     await repo.commit()
     w = await staff_words(repo, knowledge, query.from_user.id)

@@ -11,8 +11,9 @@ from bot.services import owner_admin as oa
 from bot.services.conversation import ConversationService
 from bot.services.knowledge import KnowledgeBase
 from bot.settings import Settings
+from handlers.keyboards import OwnerTemplate, keyboard
 from handlers.owner.common import OwnerDialogue, lang_or_default
-from handlers.replying import keyboard, tell
+from handlers.replying import tell
 from phrases.greeting import GREETING_KEYS
 from storage.repositories import Repo
 
@@ -82,22 +83,21 @@ async def _offer(message: Message, bot: Bot, state: FSMContext, check: oa.Templa
     lines = [f"{heading}\n{check.preview}"]
     await state.set_state(OwnerDialogue.template)
     await state.set_data({"key": check.key, "lang": check.lang, "text": check.text})
-    buttons = [("Save", "own:tpl:save"), ("Cancel", "own:tpl:cancel")]
+    buttons = [("Save", OwnerTemplate(action="save")), ("Cancel", OwnerTemplate(action="cancel"))]
     if not check.tone.ok:
         # P9: not saved as written unless the owner confirms it explicitly (recorded).
         terms = ", ".join(sorted({p.term for p in check.tone.problems}))
         lines.append(f"\n⚠ Negative language (P9): {terms}\nSuggested: {check.tone.rewrite}"
                      "\nAs written it is saved only if you confirm it.")
-        buttons = [("Save suggested", "own:tpl:rewrite"),
-                   ("Keep my wording (I confirm)", "own:tpl:confirm"),
-                   ("Cancel", "own:tpl:cancel")]
+        buttons = [("Save suggested", OwnerTemplate(action="rewrite")),
+                   ("Keep my wording (I confirm)", OwnerTemplate(action="confirm")),
+                   ("Cancel", OwnerTemplate(action="cancel"))]
     await tell(bot, message.chat.id, "\n".join(lines), keyboard(buttons))
 
 
-async def on_template_button(query: CallbackQuery, bot: Bot, repo: Repo, state: FSMContext,
-                             knowledge: KnowledgeBase) -> None:
-    owner = query.from_user.id
-    action = (query.data or "").rsplit(":", 1)[-1]
+async def on_template_button(query: CallbackQuery, callback_data: OwnerTemplate, bot: Bot,
+                             repo: Repo, state: FSMContext, knowledge: KnowledgeBase) -> None:
+    owner, action = query.from_user.id, callback_data.action
     if await state.get_state() != OwnerDialogue.template.state or action == "cancel":
         await state.clear()
         await query.answer("Nothing saved.")

@@ -17,14 +17,40 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
+
+from storage.engine import create_engine, create_session_factory
+from storage.models import Conversation, Customer, Message
 from tests.fakes.telegram_server import FakeTelegramServer
 
 ROOT = Path(__file__).resolve().parents[2]
+# A quiet machine starts the bot in ~5 s (importing aiogram is most of it); a loaded one, with
+# test workers and other processes, has taken over 60 s. Waiting longer costs nothing when it
+# comes up sooner.
+START_TIMEOUT = 180.0
 WEBHOOK_SECRET = "test-secret_8"
 PUBLIC_URL = "https://shop.test/tg/webhook"
 # Settings a developer may have exported; a test bot starts from the demo shop without them.
 SHOP_VARIABLES = frozenset({"SHOP_CONFIG", "FAQ_FILE", "OWNER_IDS", "AGENT_IDS", "AGENT_CHAT_ID",
                             "REDIS_URL", "WEBHOOK_URL", "WEBHOOK_SECRET"})
+
+
+async def messages_of(database_url: str, chats: list[int]) -> list[tuple[Message, int]]:
+    """(message, chat id) of these shoppers' conversations in id order, read on a connection of
+    the test's own: what a killed process left in the database."""
+    engine = create_engine(database_url)
+    try:
+        async with create_session_factory(engine)() as db:
+            query = (
+                select(Message, Customer.chat_id)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .join(Customer, Customer.id == Conversation.customer_id)
+                .where(Customer.chat_id.in_(chats))
+                .order_by(Message.id)
+            )
+            return [(m, c) for m, c in (await db.execute(query)).all()]
+    finally:
+        await engine.dispose()
 
 
 def free_port() -> int:
@@ -59,7 +85,7 @@ class BotProcess:
         )
         log.close()
 
-    async def wait_ready(self, timeout: float = 60) -> None:
+    async def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Until /healthz answers (migrated, FAQ loaded, listening)."""
         import aiohttp
 
@@ -115,7 +141,7 @@ class PollingBotProcess(BotProcess):
         self._calls_before = len(self.server.calls)  # a poll after this start means ready
         await super().start()
 
-    async def wait_ready(self, timeout: float = 60) -> None:
+    async def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         assert self.server is not None
         server = self.server
 
@@ -166,7 +192,7 @@ def polling_env(api_url: str, database_url: str, token: str) -> dict[str, str]:
 
 @asynccontextmanager
 async def polling_bot(
-    server: FakeTelegramServer, data: Path, *, ready_timeout: float = 60.0, **settings: str
+    server: FakeTelegramServer, data: Path, *, ready_timeout: float = START_TIMEOUT, **settings: str
 ) -> AsyncIterator[None]:
     """One bot started exactly as README says (``./run.sh bot``), long-polling ``server``.
 

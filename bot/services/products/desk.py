@@ -55,7 +55,7 @@ ACTIONS = ("pick", "details", "sizes", "rec")
 
 
 def button_data(action: str, product_id: int) -> str:
-    """Callback data of a product button; ``handlers.catalogue.ProductAction`` packs the same."""
+    """Callback data of a product button; ``handlers.keyboards.ProductAction`` packs the same."""
     return f"prod:{action}:{product_id}"
 
 
@@ -209,21 +209,20 @@ class CatalogueDesk:
 
     # ------------------------------------------------------------------ buttons
     async def choose(
-        self, repo: Repo, customer: Customer, conversation: Conversation, arg: str,
-        now: datetime,
+        self, repo: Repo, customer: Customer, conversation: Conversation, action: str,
+        product_id: int, now: datetime,
     ) -> list[Reply]:
-        """A product button: ``pick:<id>`` (which of two), ``details``, ``sizes``, ``rec``."""
+        """A product button: ``pick`` (which of two), ``details``, ``sizes``, ``rec``."""
         with repo.session.no_autoflush:
-            return await self._choose(repo, customer, conversation, arg, now)
+            return await self._choose(repo, customer, conversation, action, product_id, now)
 
     async def _choose(
-        self, repo: Repo, customer: Customer, conversation: Conversation, arg: str,
-        now: datetime,
+        self, repo: Repo, customer: Customer, conversation: Conversation, action: str,
+        product_id: int, now: datetime,
     ) -> list[Reply]:
-        action, _, raw_id = arg.partition(":")
-        if action not in ACTIONS or not raw_id.isdigit():
+        if action not in ACTIONS:
             return []
-        product = await repo.products.get(int(raw_id))
+        product = await repo.products.get(product_id)
         if product is None or not product.active:
             return []
         lang = conversation.language

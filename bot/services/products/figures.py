@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.reports.labels import label
 from storage.models import Customer, Event
 from storage.models.orders import Order, OrderStatus
 from storage.models.products import PaymentReminder, ReminderStatus
@@ -95,6 +94,9 @@ def _pct(value: float | None) -> str:
 
 def sales_text(figures: SalesFigures, lang: str = "zh") -> list[str]:
     """The report's selling line (zh or en)."""
+    # The report's own words; imported here because the reports package imports this module.
+    from bot.services.reports.labels import label
+
     def L(key: str) -> str:
         return label(key, lang)
 

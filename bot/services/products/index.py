@@ -21,10 +21,10 @@ from importlib import resources
 from itertools import pairwise
 from typing import Any
 
-import yaml
 from rapidfuzz import fuzz
 from rapidfuzz.process import cdist
 
+from phrases.yaml_text import load_yaml
 from storage.models.products import Product
 
 FUZZY_CUTOFF = 86.0
@@ -216,7 +216,7 @@ class Lexicon:
 
 @lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
-    raw: Any = yaml.safe_load(resources.files("phrases").joinpath(
+    raw: Any = load_yaml(resources.files("phrases").joinpath(
         "data", "lexicon", "products.yaml").read_text(encoding="utf-8"))
 
     def table(key: str) -> dict[str, tuple[str, ...]]:
