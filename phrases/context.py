@@ -12,10 +12,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-import yaml
-
 from phrases.matching.lexicon import LEXICON_DIR
 from phrases.normalize import normalize
+from phrases.yaml_text import load_yaml
 
 ORDER = "order"
 
@@ -55,7 +54,7 @@ class ContextRules:
 
 @lru_cache(maxsize=1)
 def context_rules() -> ContextRules:
-    data = yaml.safe_load((LEXICON_DIR / "context.yaml").read_text(encoding="utf-8"))
+    data = load_yaml((LEXICON_DIR / "context.yaml").read_text(encoding="utf-8"))
 
     def compiled(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
         return tuple(re.compile(p) for p in patterns)
