@@ -1,4 +1,4 @@
-"""Load benchmark over HTTP (issue 8): shoppers → fake Bot API server → bot process(es).
+"""Load benchmark over HTTP: shoppers → fake Bot API server → bot process(es).
 
 Each shopper writes one message, waits until it is handled, then writes the next (closed
 loop, ``--shoppers`` at a time). As Telegram does, at most ``--connections`` updates are in

@@ -4,7 +4,7 @@
 
 Entries are synthetic (random shop-like questions built from word lists, seeded), queries are
 perturbed entry questions plus out-of-scope noise, so both the pruning and the re-scoring
-paths run. Targets (issue 9): p99 <= 1 ms at 1,000 entries and <= 5 ms at 10,000, one core.
+paths run. Targets (P4): p99 <= 1 ms at 1,000 entries and <= 5 ms at 10,000, one core.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Benchmark: a month of a busy shop (~200,000 messages) in SQLite, then the monthly report.
 
-Target (issue 7): the report over the month in under 5 s. Run by hand:
+Target (P23's reports): the report over the month in under 5 s. Run by hand:
     .venv/bin/python bench/bench_report.py [--messages 200000] [--db PATH]
 Prints the generation time, the report time (with and without the previous-period
 comparison), the chart time and the report's headline figures.

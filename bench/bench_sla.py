@@ -1,4 +1,4 @@
-"""SLA clock benchmark (issue 4): 100,000 open conversations in a SQLite file.
+"""SLA clock benchmark (P1, P2): 100,000 open conversations in a SQLite file.
 
     .venv/bin/python bench/bench_sla.py [--open 100000] [--due 1000]
 

@@ -1,4 +1,4 @@
-"""What batching the inbound store across messages would save (issue 8, load; not built yet).
+"""What batching the inbound store across messages would save (now built: group_commit).
 
 Stores ``--messages`` messages of known shoppers on SQLite two ways and prints CPU ms per
 message: as the bot does today (one ORM session per message: customer + open conversation

@@ -49,6 +49,12 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_ms(pid: int) -> float:
+    """CPU time (user + system) the process has used so far, in milliseconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -97,6 +103,8 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="questions a second (open loop)")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--port", type=int, default=8791)
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="the source tree whose bot to start (before/after comparisons)")
     parser.add_argument("--no-greet", action="store_true",
                         help="skip greeting everyone first (a first message's reply is then "
                              "the greeting: new visitors)")
@@ -108,9 +116,10 @@ async def main() -> None:
     env |= {"DATABASE_URL": f"sqlite+aiosqlite:///{data / 'shop.sqlite3'}",
             "WEB_CHAT_LISTEN": f"127.0.0.1:{args.port}", "WEB_CHAT_IP_PER_MINUTE": "10000000",
             "WEB_CHAT_VISITOR_PER_MINUTE": "600", "SERVICE_HOURS": "always", "CI": "1"}
-    log = (data / "bot.log").open("wb")
+    log_path = data / "bot.log"
+    log = log_path.open("wb")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--web", cwd=ROOT, env=env,
+        sys.executable, "-m", "bot", "--web", cwd=args.root, env=env,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=log)
     try:
         await wait_ready(url, process)
@@ -148,6 +157,7 @@ async def main() -> None:
             total = int(args.rate * args.seconds)
             latencies: list[float] = []
             tasks = []
+            cpu0 = cpu_ms(process.pid)
             t0 = time.perf_counter()
             for n in range(total):
                 due = t0 + n / args.rate
@@ -157,22 +167,30 @@ async def main() -> None:
                 tasks.append(asyncio.create_task(visitor.ask(question, f"q{n}")))
             latencies = [t * 1000 for t in await asyncio.gather(*tasks)]
             sent_for = time.perf_counter() - t0
+            await asyncio.sleep(0.5)  # the writes after the last answer
+            cpu = (cpu_ms(process.pid) - cpu0) / total
             mid = rss_kib(process.pid)
             print(f"unsaturated: {total} questions at {args.rate:g}/s over {sent_for:.1f} s: "
                   f"p50 {statistics.median(latencies):.1f} ms, p90 "
                   f"{percentile(latencies, 90):.1f}, p99 {percentile(latencies, 99):.1f}, "
-                  f"max {max(latencies):.1f}; RSS {mid / 1024:.1f} MiB")
+                  f"max {max(latencies):.1f}; server CPU {cpu:.1f} ms per message; "
+                  f"RSS {mid / 1024:.1f} MiB")
 
             # (b) Burst: every visitor asks at once.
             await asyncio.sleep(2)
+            cpu0 = cpu_ms(process.pid)
             t0 = time.perf_counter()
             burst = [t * 1000 for t in await asyncio.gather(*(
                 v.ask(QUESTIONS[i % len(QUESTIONS)], f"b{i}") for i, v in enumerate(visitors)))]
             took = time.perf_counter() - t0
+            await asyncio.sleep(0.5)
+            cpu = (cpu_ms(process.pid) - cpu0) / len(burst)
+            failed = log_path.read_text(errors="replace").count("Traceback")
             print(f"burst: {len(burst)} questions at once, all answered in {took:.1f} s "
                   f"({len(burst) / took:.0f}/s): p50 {statistics.median(burst):.0f} ms, "
-                  f"p99 {percentile(burst, 99):.0f}, max {max(burst):.0f}; "
-                  f"RSS {rss_kib(process.pid) / 1024:.1f} MiB")
+                  f"p99 {percentile(burst, 99):.0f}, max {max(burst):.0f}; server CPU "
+                  f"{cpu:.1f} ms per message; RSS {rss_kib(process.pid) / 1024:.1f} MiB; "
+                  f"errors in the bot's log: {failed}")
             for v in visitors:
                 await v.ws.close()
     finally:

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
-    if argv[:1] == ["orders"]:  # python -m bot orders import FILE (issue 6)
+    if argv[:1] == ["orders"]:  # python -m bot orders import FILE (P19)
         from bot.cli.orders import main as orders_main
 
         return orders_main(settings, argv[1:])

@@ -1,9 +1,9 @@
-"""Two per-update costs of aiogram that the shopper pipeline does not need (issue 8, load).
+"""Two per-update costs of aiogram that the shopper pipeline does not need (measured under load).
 
 **Sync filters in threads.** aiogram 3 calls every synchronous callable through
 ``asyncio.to_thread`` — and every ``F.…`` magic filter resolves synchronously. With our eight
 routers that was about thirty thread hand-offs per update, each waiting for the GIL behind
-the event loop (issue 8, bench/bench_load.py).
+the event loop (bench/bench_load.py).
 Filters are pure attribute checks, so running them in the event loop is both faster and
 safe; handlers are left alone (a blocking sync handler still gets its thread).
 

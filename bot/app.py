@@ -170,7 +170,7 @@ def build_dispatcher(app: App) -> Dispatcher:
     dp.include_routers(
         # The agents' group first: topic commands (/note, /card) are the console's there.
         build_agent_router(app.settings.agent_chat_id),  # the roster: the agents table
-        build_aftersales_router(app.settings, app.clock),  # its commands and states go first
+        build_aftersales_router(app.settings),  # its commands and states go first
         build_catalogue_router(app.settings.owner_ids),  # owner's file import, product buttons
         build_owner_router(app.settings.owner_ids),  # before shoppers: owner commands
         build_reports_router(app.settings.owner_ids),  # /report (P23), owners only

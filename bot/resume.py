@@ -49,7 +49,7 @@ class UpdateTracker(BaseMiddleware):
     answer the webhook 200; if the shopper's message was not stored by then, 200 would lose it.
     In flight: the resumer leaves those alone. Under load a message can wait longer than the
     resumer's grace for its turn; resuming it then cost a lock wait and a query per message
-    while the process was already the bottleneck (issue 8, load).
+    while the process was already the bottleneck (measured under load).
     """
 
     def __init__(self) -> None:

@@ -66,7 +66,7 @@ async def _run(app: App, dp: Dispatcher, settings: Settings,
         log.warning("AGENT_CHAT_ID is not set: shoppers who ask for a person are queued, but no "
                     "agent is shown their chat; set it to the agents' forum supergroup")
     # ~500k objects (matcher index, routers, models) live as long as the process: the cyclic
-    # collector leaves them alone from here (issue 8, load: its full passes walked them all).
+    # collector leaves them alone from here (under load its full passes walked them all).
     gc.collect()
     gc.freeze()
     scheduler = build_scheduler(settings)  # calendar jobs only; features add theirs here
@@ -81,7 +81,7 @@ async def _run(app: App, dp: Dispatcher, settings: Settings,
         if app.sla is not None:
             app.sla.start()  # deadlines live in the DB: what fell due while down goes out now
         if settings.webhook_url and not settings.offline:
-            from bot.webhook import run_webhook  # several processes behind one URL (issue 8)
+            from bot.webhook import run_webhook  # several processes behind one URL
 
             await run_webhook(app, dp)
             return

@@ -15,14 +15,13 @@ import re
 from datetime import timedelta
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters import Command, CommandObject, Filter, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message, User
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
 from bot.services.aftersales import AfterSales
 from bot.services.agent_console import AgentConsole
 from bot.services.conversation import ConversationService, Intake
@@ -48,7 +47,7 @@ from handlers.keyboards import (
     packed,
 )
 from handlers.replying import answer_plain, tell
-from phrases.catalogue import LANGS
+from phrases.catalogue import LANGS, say
 from phrases.normalize import extract_order_ids
 from phrases.staff import StaffWords
 from storage.models.orders import TicketKind
@@ -56,53 +55,6 @@ from storage.repositories import Repo
 
 log = logging.getLogger(__name__)
 
-TEXTS = {
-    "zh": {
-        "kind": "请选择售后类型：",
-        "order": "是哪一个订单？可以点选下面的订单，或直接发订单号：",
-        "no_order": "没有订单号",
-        "reason": "请简单描述一下问题：",
-        "photos": "如有照片请发送（可多张），发完点“完成”：",
-        "done": "完成",
-        "photo_ok": "已收到第 {n} 张照片。",
-        "created": "已为您登记售后单 #{id}（{kind}），我们会在 {due} 前处理，"
-                   "进度可用 /tickets 查看。",
-        "complaint": "您的投诉已登记为 #{id}，已转给人工客服优先处理，请稍候。",
-        "cancelled": "已取消。",
-        "none": "您目前没有售后单。",
-        "opted_out": "好的，以后不再给您发送通知。",
-        "forget_ask": "确认删除您的个人资料吗？（统计数据会匿名保留）",
-        "forget_yes": "确认删除",
-        "forgotten": "您的个人资料已删除。",
-        "bad_order": "没看懂订单号，请再发一次，或点“没有订单号”。",
-    },
-    "en": {
-        "kind": "What do you need help with?",
-        "order": "Which order? Pick one below or send the order number:",
-        "no_order": "No order number",
-        "reason": "Please describe the problem briefly:",
-        "photos": "Send photos if you have any (several are fine), then press Done:",
-        "done": "Done",
-        "photo_ok": "Got photo {n}.",
-        "created": "Case #{id} ({kind}) is open; we will handle it by {due}. See /tickets "
-                   "for its status.",
-        "complaint": "Your complaint is registered as #{id} and passed to a colleague first "
-                     "thing; please hold on.",
-        "cancelled": "Cancelled.",
-        "none": "You have no after-sales cases.",
-        "opted_out": "Done — you will get no more notices.",
-        "forget_ask": "Delete your personal data? (Anonymous statistics are kept.)",
-        "forget_yes": "Yes, delete",
-        "forgotten": "Your personal data has been deleted.",
-        "bad_order": "I could not read an order number; please send it again or press "
-                     "“No order number”.",
-    },
-}
-KIND_LABELS = {
-    "zh": {"return": "退货", "exchange": "换货", "repair": "维修 / 质量问题", "complaint": "投诉"},
-    "en": {"return": "Return", "exchange": "Exchange", "repair": "Repair / quality",
-           "complaint": "Complaint"},
-}
 ORDER_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
 
 
@@ -140,10 +92,6 @@ class SurveyComment(StatesGroup):
     waiting = State()
 
 
-def lang_of(user: User | None) -> str:
-    return "en" if user and (user.language_code or "").startswith("en") else "zh"
-
-
 Rows = list[list[tuple[str, CallbackData | str]]]
 
 
@@ -159,463 +107,523 @@ def said(text: str, rows: Rows | None = None) -> list[Reply]:
     return [Reply(text, buttons(rows or []))]
 
 
-def build_aftersales_router(settings: Settings, clock: Clock) -> Router:
-    """Two routers under one: the shoppers' side goes through the intake (stored first, answered
-    through the conversation); the staff commands do not (they are not shopper messages)."""
+def step(name: str) -> dict[str, str]:
+    """What a dialogue answer meant, stored with it."""
+    return {"decision": "aftersales", "step": name}
+
+
+def words(knowledge: KnowledgeBase, intake: Intake, situation: str, *tags: str,
+          **values: object) -> str:
+    """A shopper-facing phrase (phrases.*.yaml, owner-editable, P9-checked) in the
+    conversation's language: the one language policy of the conversation service."""
+    text, _ = say(knowledge.catalogue, situation, intake.conversation.language, *tags,
+                  values=values)
+    return text
+
+
+def kind_label(knowledge: KnowledgeBase, intake: Intake, kind: str) -> str:
+    return words(knowledge, intake, "ticket_kind_label", kind)
+
+
+# ------------------------------------------------------------ the ticket dialogue (P18/P20)
+async def start_ticket(message: Message, state: FSMContext, repo: Repo, intake: Intake,
+                       knowledge: KnowledgeBase, conversations: ConversationService) -> None:
+    await state.clear()
+    rows: Rows = [[(kind_label(knowledge, intake, k), TicketPick(step="kind", value=k))]
+                  for k in TicketKind]
+    await conversations.reply(repo, intake, said(words(knowledge, intake, "ticket_kind"), rows),
+                              step("kind"))
+
+
+async def pick_kind(query: CallbackQuery, callback_data: TicketPick, state: FSMContext,
+                    repo: Repo, intake: Intake, knowledge: KnowledgeBase,
+                    conversations: ConversationService) -> None:
+    kind = callback_data.value
+    await query.answer()
+    if kind not in set(TicketKind):
+        return
+    await state.set_state(TicketForm.order)
+    await state.update_data(kind=kind, photos=[])
+    orders = await repo.orders.for_user(query.from_user.id, limit=5)
+    rows: Rows = [[(f"{o.order_ref} · {o.status}", TicketPick(step="order", value=o.order_ref))]
+                  for o in orders]
+    rows.append([(words(knowledge, intake, "ticket_button", "no_order"),
+                  TicketPick(step="order", value="-"))])
+    await conversations.reply(repo, intake, said(words(knowledge, intake, "ticket_order"), rows),
+                              step("order"))
+
+
+async def _ask_reason(state: FSMContext, ref: str | None, repo: Repo, intake: Intake,
+                      knowledge: KnowledgeBase, conversations: ConversationService) -> None:
+    await state.update_data(order_ref=ref)
+    await state.set_state(TicketForm.reason)
+    await conversations.reply(repo, intake, said(words(knowledge, intake, "ticket_reason")),
+                              step("reason"))
+
+
+async def pick_order(query: CallbackQuery, callback_data: TicketPick, state: FSMContext,
+                     repo: Repo, intake: Intake, knowledge: KnowledgeBase,
+                     conversations: ConversationService) -> None:
+    ref = callback_data.value
+    await query.answer()
+    await _ask_reason(state, None if ref == "-" else ref, repo, intake, knowledge,
+                      conversations)
+
+
+async def type_order(message: Message, state: FSMContext, repo: Repo, intake: Intake,
+                     knowledge: KnowledgeBase, conversations: ConversationService) -> None:
+    text = (message.text or "").strip()
+    found = extract_order_ids(text)
+    ref = found[0] if found else (text if ORDER_REF.match(text) else None)
+    if ref is None:
+        await conversations.reply(repo, intake, said(words(knowledge, intake,
+                                                           "ticket_bad_order")),
+                                  step("bad_order"))
+        return
+    await _ask_reason(state, ref, repo, intake, knowledge, conversations)
+
+
+async def give_reason(message: Message, state: FSMContext, repo: Repo, intake: Intake,
+                      knowledge: KnowledgeBase, conversations: ConversationService) -> None:
+    await state.update_data(reason=(message.text or "")[:2000])
+    await state.set_state(TicketForm.photos)
+    done = words(knowledge, intake, "ticket_button", "done")
+    await conversations.reply(repo, intake, said(
+        words(knowledge, intake, "ticket_photos"), [[(done, TicketDone())]]), step("photos"))
+
+
+async def add_photo(message: Message, state: FSMContext, repo: Repo, intake: Intake,
+                    knowledge: KnowledgeBase, conversations: ConversationService) -> None:
+    photos = list((await state.get_data()).get("photos", []))
+    photos.append(message.photo[-1].file_id)  # type: ignore[index]
+    await state.update_data(photos=photos[:10])
+    await conversations.reply(repo, intake, said(
+        words(knowledge, intake, "ticket_photo_ok", count=len(photos))), step("photo"))
+
+
+async def _create(state: FSMContext, repo: Repo, intake: Intake, knowledge: KnowledgeBase,
+                  aftersales: AfterSales, conversations: ConversationService,
+                  settings: Settings) -> None:
+    data = await state.get_data()
+    await state.clear()
+    ticket = await aftersales.tickets.open(
+        repo, intake.customer, data["kind"], data.get("reason", ""), conversations.clock.now(),
+        order_ref=data.get("order_ref"), photos=data.get("photos", []),
+    )
+    await repo.commit()
+    if ticket.kind == TicketKind.COMPLAINT:
+        text = words(knowledge, intake, "ticket_complaint", ticket_id=ticket.id)
+    else:
+        due = ticket.due_at.astimezone(settings.tz).strftime("%m-%d %H:%M")
+        text = words(knowledge, intake, "ticket_created", ticket_id=ticket.id,
+                     ticket_kind=kind_label(knowledge, intake, ticket.kind), due=due)
+    await conversations.reply(repo, intake, said(text),
+                              {**step("created"), "ticket": ticket.id})
+
+
+async def done_button(query: CallbackQuery, state: FSMContext, repo: Repo, intake: Intake,
+                      knowledge: KnowledgeBase, aftersales: AfterSales,
+                      conversations: ConversationService, settings: Settings) -> None:
+    await query.answer()
+    await _create(state, repo, intake, knowledge, aftersales, conversations, settings)
+
+
+async def done_command(message: Message, state: FSMContext, repo: Repo, intake: Intake,
+                       knowledge: KnowledgeBase, aftersales: AfterSales,
+                       conversations: ConversationService, settings: Settings) -> None:
+    await _create(state, repo, intake, knowledge, aftersales, conversations, settings)
+
+
+async def cancel(message: Message, state: FSMContext, repo: Repo, intake: Intake,
+                 knowledge: KnowledgeBase, conversations: ConversationService) -> None:
+    await state.clear()
+    await conversations.reply(repo, intake, said(words(knowledge, intake, "ticket_cancelled")),
+                              step("cancelled"))
+
+
+async def my_tickets(message: Message, repo: Repo, intake: Intake, knowledge: KnowledgeBase,
+                     conversations: ConversationService) -> None:
+    lang = intake.conversation.language
+    tickets = await repo.tickets.for_customer(intake.customer.id)
+    lines = ([TicketService.describe(t, lang) for t in tickets]
+             or [words(knowledge, intake, "ticket_none")])
+    # The replier escapes the text; at most 20 tickets keep it far below 4,096 characters.
+    await conversations.reply(repo, intake, said("\n".join(lines)), step("tickets"))
+
+
+# ------------------------------------------------------------ surveys and 回访 (P17, P21)
+async def rate(query: CallbackQuery, callback_data: SurveyScore, state: FSMContext,
+               repo: Repo, intake: Intake, aftersales: AfterSales,
+               conversations: ConversationService) -> None:
+    survey_id = callback_data.survey_id
+    notice, comment = await aftersales.aftercare.rate(
+        repo, intake.customer, survey_id, callback_data.score, conversations.clock.now())
+    await query.answer(notice[:190])
+    replies: list[Reply] = []
+    if comment:
+        await state.set_state(SurveyComment.waiting)
+        await state.update_data(survey_id=survey_id)
+        skip = aftersales.aftercare.skip_button(intake.conversation.language, survey_id)
+        replies = said(notice, [[(skip.text, skip.data)]])
+    await conversations.reply(repo, intake, replies, {"decision": "survey_score"})
+
+
+async def skip_comment(query: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    await query.answer()
+
+
+async def survey_comment(message: Message, state: FSMContext, repo: Repo, intake: Intake,
+                         aftersales: AfterSales, conversations: ConversationService) -> None:
+    survey_id = int((await state.get_data()).get("survey_id", 0))
+    await state.clear()
+    thanks = await aftersales.aftercare.comment(repo, intake.customer, survey_id,
+                                                message.text or "")
+    await conversations.reply(repo, intake, said(thanks) if thanks else [],
+                              {"decision": "survey_comment"})
+
+
+async def follow_up(query: CallbackQuery, callback_data: FollowUpAnswer, repo: Repo,
+                    intake: Intake, aftersales: AfterSales,
+                    conversations: ConversationService) -> None:
+    row_id, outcome = callback_data.row_id, callback_data.outcome
+    text = await aftersales.aftercare.follow_up_answer(
+        repo, intake.customer, row_id, outcome, conversations.clock.now())
+    await query.answer()
+    replies = said(text) if text else []
+    row = await repo.aftercare.follow_up(row_id) if text else None
+    if row is not None and row.customer_id == intake.customer.id:  # P17: then the scores
+        lang = await aftersales.aftercare.desk.language_of(repo, intake.customer)
+        question = aftersales.aftercare.score_question(row, lang)
+        replies += [question] if question else []
+    await conversations.reply(repo, intake, replies,
+                              {"decision": "follow_up", "outcome": outcome})
+
+
+async def follow_up_score(query: CallbackQuery, callback_data: FollowUpScore, repo: Repo,
+                          intake: Intake, aftersales: AfterSales,
+                          conversations: ConversationService) -> None:
+    """P17: one of the three 回访 scores (attitude, time, handling)."""
+    aspect = callback_data.aspect
+    replies = await aftersales.aftercare.score_follow_up(
+        repo, intake.customer, callback_data.row_id, aspect, callback_data.score)
+    await query.answer()
+    await conversations.reply(repo, intake, replies,
+                              {"decision": "follow_up_score", "aspect": aspect})
+
+
+# ------------------------------------------------------------ notices and /forget (P16, P22)
+async def stop_notices(message: Message, repo: Repo, intake: Intake, knowledge: KnowledgeBase,
+                       aftersales: AfterSales, conversations: ConversationService) -> None:
+    await aftersales.notices.opt_out(repo, intake.customer.id)
+    await conversations.reply(repo, intake, said(words(knowledge, intake, "notices_off")),
+                              {"decision": "stop_notices"})
+
+
+async def ask_forget(message: Message, repo: Repo, intake: Intake, knowledge: KnowledgeBase,
+                     conversations: ConversationService) -> None:
+    yes = words(knowledge, intake, "ticket_button", "forget_yes")
+    await conversations.reply(repo, intake, said(
+        words(knowledge, intake, "forget_ask"), [[(yes, ForgetConfirm())]]),
+        {"decision": "forget_ask"})
+
+
+async def do_forget(query: CallbackQuery, repo: Repo, intake: Intake, knowledge: KnowledgeBase,
+                    conversations: ConversationService,
+                    console: AgentConsole | None = None) -> None:
+    """P16: the press was stored first; the deletion then blanks it with the rest."""
+    await forget(repo, intake.customer, conversations.clock.now())
+    if console is not None:  # the topic's name and a word to the agents
+        await console.customer_forgotten(repo, intake.customer)
+    await repo.commit()
+    await query.answer()
+    await conversations.reply(repo, intake, said(words(knowledge, intake, "forgotten")),
+                              {"decision": "forgotten"})
+
+
+# ------------------------------------------------------------ staff commands
+async def notice(message: Message, command: CommandObject, bot: Bot, repo: Repo,
+                 knowledge: KnowledgeBase, aftersales: AfterSales, state: FSMContext,
+                 settings: Settings) -> None:
+    """/notice [audience] then the text, or lines "zh: …" / "en: …" (P22). Without an
+    audience the owner picks one with buttons; then a preview with the recipients per
+    language, checked for negative language (P9); sent only after confirmation."""
+    w = await staff_words(repo, knowledge, message.from_user.id)  # type: ignore[union-attr]
+    args = (command.args or "").strip()
+    head, _, rest = args.partition("\n")
+    first, _, tail = head.strip().partition(" ")
+    segment = segment_named(first, knowledge)
+    texts = notice_texts(f"{tail}\n{rest}".strip() if segment else args, settings.languages)
+    if not texts:
+        await answer_plain(message, w("notice.usage"))
+        return
+    await state.update_data(notice_draft={"segment": segment, "texts": texts})
+    if segment is None:
+        builder = InlineKeyboardBuilder()
+        for name in SEGMENTS:
+            audience = await aftersales.notices.audience(repo, name)
+            builder.button(text=w("notice.audience_button", label=w(f"notice.segment.{name}"),
+                                  count=audience.total),
+                           callback_data=NoticeAudience(segment=name))
+        builder.button(text=w("notice.button_cancel"),
+                       callback_data=NoticeAction(action="cancel"))
+        builder.adjust(1)
+        await answer_plain(message, w("notice.ask_audience",
+                                      text=next(iter(texts.values()))[:300]),
+                           builder.as_markup())
+        return
+    await notice_preview(message.chat.id, bot, repo, knowledge, aftersales, w, segment, texts,
+                         settings)
+
+
+async def notice_preview(chat_id: int, bot: Bot, repo: Repo, knowledge: KnowledgeBase,
+                         aftersales: AfterSales, w: StaffWords, segment: str,
+                         texts: dict[str, str], settings: Settings) -> None:
+    audience = await aftersales.notices.audience(repo, segment)
+    lines = [w("notice.preview", segment=w(f"notice.segment.{segment}"),
+               count=audience.total)]
+    first = next(iter(texts.values()))
+    for lang, count in sorted(audience.by_lang.items(), key=lambda item: -item[1]):
+        lines += [w("notice.preview_lang", lang=w(f"notice.lang.{lang}"), count=count),
+                  texts.get(lang) or first]
+    if audience.blocked:
+        lines.append(w("notice.blocked", count=audience.blocked))
+    lines.append(w("notice.pace", rate=f"{settings.notice_rate_per_second:g}",
+                   seconds=audience.seconds))
+    reports = {lang: knowledge.check_tone(text) for lang, text in texts.items()}
+    bad = sorted({p.term for r in reports.values() for p in r.problems})
+    choices = [("notice.button_send", "send"), ("notice.button_cancel", "cancel")]
+    if bad:
+        lines.append(w("notice.tone", terms=", ".join(bad)))
+        lines += [w("notice.suggested", lang=w(f"notice.lang.{lang}"), text=r.rewrite)
+                  for lang, r in reports.items() if not r.ok]
+        lines.append(w("notice.confirm_note"))
+        choices = [("notice.button_suggested", "rewrite"),
+                   ("notice.button_confirm", "confirm"), ("notice.button_cancel", "cancel")]
+    builder = InlineKeyboardBuilder()
+    for key, action in choices:
+        builder.button(text=w(key), callback_data=NoticeAction(action=action))  # type: ignore[arg-type]
+    builder.adjust(2 if not bad else 1)
+    await tell(bot, chat_id, "\n".join(lines), builder.as_markup())  # escaped, split
+
+
+async def notice_audience(query: CallbackQuery, callback_data: NoticeAudience, bot: Bot,
+                          repo: Repo, aftersales: AfterSales, knowledge: KnowledgeBase,
+                          state: FSMContext, settings: Settings) -> None:
+    w = await staff_words(repo, knowledge, query.from_user.id)
+    draft = (await state.get_data()).get("notice_draft")
+    if not draft or callback_data.segment not in SEGMENTS:
+        await query.answer(w("notice.cancelled"))
+        return
+    await state.update_data(notice_draft={**draft, "segment": callback_data.segment})
+    await query.answer()
+    await notice_preview(query.from_user.id, bot, repo, knowledge, aftersales, w,
+                         callback_data.segment, dict(draft["texts"]), settings)
+
+
+# Notices being sent in the background: referenced here until done, so none is collected.
+SENDING: set[asyncio.Task[NoticeReport]] = set()
+
+
+async def notice_button(query: CallbackQuery, callback_data: NoticeAction, bot: Bot,
+                        repo: Repo, aftersales: AfterSales, knowledge: KnowledgeBase,
+                        state: FSMContext) -> None:
+    w = await staff_words(repo, knowledge, query.from_user.id)
+    draft = (await state.get_data()).get("notice_draft")
+    if not draft or not draft.get("segment") or callback_data.action == "cancel":
+        await state.update_data(notice_draft=None)
+        await query.answer(w("notice.cancelled"))
+        return
+    texts: dict[str, str] = dict(draft["texts"])
+    reports = {lang: knowledge.check_tone(text) for lang, text in texts.items()}
+    bad = sorted({p.term for r in reports.values() for p in r.problems})
+    if bad and callback_data.action == "send":
+        await query.answer(w("notice.need_choice"))
+        return
+    if callback_data.action == "rewrite":
+        texts = {lang: reports[lang].rewrite for lang in texts}
+    await state.update_data(notice_draft=None)
+    try:
+        created, count = await aftersales.notices.create(
+            repo, draft["segment"], texts, query.from_user.id,
+            actor_name=query.from_user.full_name,
+            tone_confirmed=bad if callback_data.action == "confirm" else None)
+    except ValueError as error:
+        await query.answer(str(error)[:190])
+        return
+    await query.answer(w("notice.started"))
+    chat_id = query.from_user.id
+    await tell(bot, chat_id, w("notice.sending", id=created.id, count=count))
+
+    async def progress(done: int, total: int) -> None:
+        await tell(bot, chat_id, w("notice.progress", id=created.id, done=done, total=total))
+
+    task = asyncio.create_task(aftersales.notices.send(created.id, progress))
+    SENDING.add(task)
+
+    def finished(done: asyncio.Task[NoticeReport]) -> None:
+        SENDING.discard(done)
+        if done.exception() is not None:
+            log.error("notice %s failed", created.id, exc_info=done.exception())
+
+    task.add_done_callback(finished)
+
+
+async def card(message: Message, command: CommandObject, repo: Repo,
+               knowledge: KnowledgeBase, settings: Settings) -> None:
+    customer = await find_customer(repo, command.args or "")
+    if customer is None:
+        await answer_plain(message,
+                           "no such customer (telegram id, @username or order number)")
+        return
+    await answer_plain(message, (await customer_record(repo, customer)).render(
+        await staff_words(repo, knowledge, message.from_user.id),  # type: ignore[union-attr]
+        settings.tz))
+
+
+async def tag(message: Message, command: CommandObject, repo: Repo) -> None:
+    """/tag <telegram id|@user|order> +vip -wholesale: labels on the customer card (P16)."""
+    key, *changes = (command.args or "").split() or [""]
+    customer = await find_customer(repo, key) if key else None
+    if customer is None or not changes:
+        await answer_plain(message, "/tag <telegram id|@user|order number> +tag -tag")
+        return
+    tags = retag(customer, changes)
+    await repo.commit()
+    await answer_plain(message, "🏷 " + (" ".join(f"#{t}" for t in tags) or "no tags"))
+
+
+async def note(message: Message, command: CommandObject, repo: Repo,
+               conversations: ConversationService, settings: Settings) -> None:
+    """/note <telegram id|@user|order> <text>: an agent's note on the customer card (P16)."""
+    key, _, text = (command.args or "").strip().partition(" ")
+    customer = await find_customer(repo, key) if key else None
+    if customer is None or not text.strip():
+        await answer_plain(message, "/note <telegram id|@user|order number> <text>")
+        return
+    user = message.from_user
+    await add_note(repo, customer, user.full_name if user else "?", text,
+                   conversations.clock.now(), settings.tz, agent_id=user.id if user else None)
+    await repo.commit()
+    await answer_plain(message, "📝 noted")
+
+
+async def ticket(message: Message, command: CommandObject, repo: Repo,
+                 aftersales: AfterSales, conversations: ConversationService) -> None:
+    """/ticket <id> → details; /ticket <id> <status> [note] → move it."""
+    now = conversations.clock.now()
+    parts = (command.args or "").split(maxsplit=2)
+    if not parts or not parts[0].lstrip("#").isdigit():
+        await answer_plain(message,
+                           "/ticket <id> [in_progress|resolved|closed|reopened] [note]")
+        return
+    found = await repo.tickets.get(int(parts[0].lstrip("#")))
+    if found is None:
+        await answer_plain(message, "no such ticket")
+        return
+    actor = f"agent:{message.from_user.id}"  # type: ignore[union-attr]
+    if len(parts) > 1:
+        try:
+            await aftersales.tickets.move(repo, found, parts[1], actor, now,
+                                          parts[2] if len(parts) > 2 else "")
+        except (TicketError, ValueError) as error:
+            await answer_plain(message, f"❌ {error}")
+            return
+        if found.owner_id is None:
+            await aftersales.tickets.assign(repo, found, message.from_user.id,  # type: ignore[union-attr]
+                                            actor, now)
+        await repo.commit()
+    history = await repo.tickets.history(found.id)
+    lines = [TicketService.describe(found, "en"), f"reason: {found.reason or '—'}",
+             f"owner: {found.owner_id or '—'}, due {found.due_at:%Y-%m-%d %H:%M} UTC"]
+    lines += [f"  {h.at:%m-%d %H:%M} {h.actor}: {h.from_status or ''}→{h.to_status or ''} "
+              f"{h.note}" for h in history[-8:]]
+    await answer_plain(message, "\n".join(lines))
+
+
+async def ticket_open(message: Message, command: CommandObject, repo: Repo,
+                      aftersales: AfterSales, conversations: ConversationService) -> None:
+    """/ticket_open <telegram id|@user|order> <kind> <reason> — by an agent (P18)."""
+    parts = (command.args or "").split(maxsplit=2)
+    customer = await find_customer(repo, parts[0]) if parts else None
+    if customer is None or len(parts) < 2 or parts[1] not in set(TicketKind):
+        await answer_plain(message, "/ticket_open <telegram id|@user|order> "
+                             "<return|exchange|repair|complaint> <reason>")
+        return
+    order = await repo.orders.by_ref(parts[0])
+    actor = f"agent:{message.from_user.id}"  # type: ignore[union-attr]
+    created = await aftersales.tickets.open(
+        repo, customer, parts[1], parts[2] if len(parts) > 2 else "", conversations.clock.now(),
+        order_ref=order.order_ref if order else None, actor=actor,
+        owner_id=message.from_user.id)  # type: ignore[union-attr]
+    await repo.commit()
+    await answer_plain(message, f"✅ {TicketService.describe(created, 'en')}")
+
+
+async def rates(message: Message, command: CommandObject, repo: Repo,
+                aftersales: AfterSales, conversations: ConversationService) -> None:
+    """/rates [days]: P18 处理率, 及时率 and 返修率, defined as in the weekly report."""
+    days = int(command.args) if (command.args or "").strip().isdigit() else 30
+    end = conversations.clock.now()
+    found = await aftersales.tickets.rates(repo, end - timedelta(days=days), end)
+    lines = [f"tickets opened in {days} days: {found.opened}"]
+    for lang in ("zh", "en"):
+        lines += rates_text(found, lang)
+    await answer_plain(message, "\n".join(lines))
+
+
+class StaffOnly(Filter):
+    """An owner, or an agent on the roster now (the agents table, never AGENT_IDS); asked
+    after the command matched, so a shopper's text costs no roster query."""
+
+    def __init__(self, owners: frozenset[int]) -> None:
+        self.owners = owners
+
+    async def __call__(self, message: Message, roster: RosterCheck) -> bool:
+        user = message.from_user
+        return user is not None and (user.id in self.owners or await roster.has(user.id))
+
+
+def build_aftersales_router(settings: Settings) -> Router:
+    """Two routers under one: the shoppers' side goes through the intake (stored first,
+    answered through the conversation); the staff commands do not (they are not shopper
+    messages). The handlers above get their dependencies from workflow data."""
     router = Router(name="aftersales")
     shop = attach_intake(Router(name="aftersales_shopper"))
     desk = Router(name="aftersales_staff")
     router.include_routers(shop, desk)
     private = F.chat.type == "private"
     owners = frozenset(settings.owner_ids)
+    is_owner, is_staff = F.from_user.id.in_(owners), StaffOnly(owners)
 
-    async def is_staff(message: Message, roster: RosterCheck) -> bool:
-        """An owner, or an agent on the roster now (the agents table, never AGENT_IDS); asked
-        after the command matched, so a shopper's text costs no roster query."""
-        user = message.from_user
-        return user is not None and (user.id in owners or await roster.has(user.id))
-    running: set[asyncio.Task[NoticeReport]] = set()
+    said_to, pressed = shop.message.register, shop.callback_query.register
+    said_to(start_ticket, private, Command("aftersales", "return"))
+    pressed(pick_kind, TicketPick.filter(F.step == "kind"))
+    pressed(pick_order, TicketForm.order, TicketPick.filter(F.step == "order"))
+    said_to(type_order, private, TicketForm.order, F.text)
+    said_to(give_reason, private, TicketForm.reason, F.text)
+    said_to(add_photo, private, TicketForm.photos, F.photo)
+    pressed(done_button, TicketForm.photos, TicketDone.filter())
+    said_to(done_command, private, TicketForm.photos, Command("done"))
+    said_to(cancel, private, StateFilter(TicketForm), Command("cancel"))
+    said_to(my_tickets, private, Command("tickets"))
+    pressed(rate, SurveyScore.filter())
+    pressed(skip_comment, SurveySkip.filter())
+    said_to(survey_comment, private, SurveyComment.waiting, F.text, ~F.text.startswith("/"))
+    pressed(follow_up, FollowUpAnswer.filter())
+    pressed(follow_up_score, FollowUpScore.filter())
+    said_to(stop_notices, private, Command("stop_notices", "unsubscribe"))
+    said_to(ask_forget, private, Command("forget"))
+    pressed(do_forget, ForgetConfirm.filter())
 
-    def step(name: str) -> dict[str, str]:
-        return {"decision": "aftersales", "step": name}
-
-    # ------------------------------------------------------------ the ticket dialogue
-    @shop.message(private, Command("aftersales", "return"))
-    async def start_ticket(message: Message, state: FSMContext, repo: Repo, intake: Intake,
-                           conversations: ConversationService) -> None:
-        lang = lang_of(message.from_user)
-        await state.clear()
-        labels = KIND_LABELS[lang]
-        await conversations.reply(repo, intake, said(
-            TEXTS[lang]["kind"],
-            [[(labels[k], TicketPick(step="kind", value=k))] for k in TicketKind]),
-            step("kind"))
-
-    @shop.callback_query(TicketPick.filter(F.step == "kind"))
-    async def pick_kind(query: CallbackQuery, callback_data: TicketPick, state: FSMContext,
-                        repo: Repo, intake: Intake, conversations: ConversationService) -> None:
-        lang = lang_of(query.from_user)
-        kind = callback_data.value
-        await query.answer()
-        if kind not in set(TicketKind):
-            return
-        await state.set_state(TicketForm.order)
-        await state.update_data(kind=kind, photos=[])
-        orders = await repo.orders.for_user(query.from_user.id, limit=5)
-        rows: Rows = [[(f"{o.order_ref} · {o.status}", TicketPick(step="order", value=o.order_ref))]
-                      for o in orders]
-        rows.append([(TEXTS[lang]["no_order"], TicketPick(step="order", value="-"))])
-        await conversations.reply(repo, intake, said(TEXTS[lang]["order"], rows), step("order"))
-
-    async def _ask_reason(state: FSMContext, ref: str | None, lang: str, repo: Repo,
-                          intake: Intake, conversations: ConversationService) -> None:
-        await state.update_data(order_ref=ref)
-        await state.set_state(TicketForm.reason)
-        await conversations.reply(repo, intake, said(TEXTS[lang]["reason"]), step("reason"))
-
-    @shop.callback_query(TicketForm.order, TicketPick.filter(F.step == "order"))
-    async def pick_order(query: CallbackQuery, callback_data: TicketPick, state: FSMContext,
-                         repo: Repo, intake: Intake, conversations: ConversationService) -> None:
-        ref = callback_data.value
-        await query.answer()
-        await _ask_reason(state, None if ref == "-" else ref, lang_of(query.from_user), repo,
-                          intake, conversations)
-
-    @shop.message(private, TicketForm.order, F.text)
-    async def type_order(message: Message, state: FSMContext, repo: Repo, intake: Intake,
-                         conversations: ConversationService) -> None:
-        lang = lang_of(message.from_user)
-        text = (message.text or "").strip()
-        found = extract_order_ids(text)
-        ref = found[0] if found else (text if ORDER_REF.match(text) else None)
-        if ref is None:
-            await conversations.reply(repo, intake, said(TEXTS[lang]["bad_order"]),
-                                      step("bad_order"))
-            return
-        await _ask_reason(state, ref, lang, repo, intake, conversations)
-
-    @shop.message(private, TicketForm.reason, F.text)
-    async def give_reason(message: Message, state: FSMContext, repo: Repo, intake: Intake,
-                          conversations: ConversationService) -> None:
-        lang = lang_of(message.from_user)
-        await state.update_data(reason=(message.text or "")[:2000])
-        await state.set_state(TicketForm.photos)
-        await conversations.reply(repo, intake, said(
-            TEXTS[lang]["photos"], [[(TEXTS[lang]["done"], TicketDone())]]), step("photos"))
-
-    @shop.message(private, TicketForm.photos, F.photo)
-    async def add_photo(message: Message, state: FSMContext, repo: Repo, intake: Intake,
-                        conversations: ConversationService) -> None:
-        lang = lang_of(message.from_user)
-        photos = list((await state.get_data()).get("photos", []))
-        photos.append(message.photo[-1].file_id)  # type: ignore[index]
-        await state.update_data(photos=photos[:10])
-        await conversations.reply(repo, intake, said(
-            TEXTS[lang]["photo_ok"].format(n=len(photos))), step("photo"))
-
-    async def _create(user: User, state: FSMContext, repo: Repo, intake: Intake,
-                      aftersales: AfterSales, conversations: ConversationService) -> None:
-        lang = lang_of(user)
-        data = await state.get_data()
-        await state.clear()
-        ticket = await aftersales.tickets.open(
-            repo, intake.customer, data["kind"], data.get("reason", ""), clock.now(),
-            order_ref=data.get("order_ref"), photos=data.get("photos", []),
-        )
-        await repo.commit()
-        if ticket.kind == TicketKind.COMPLAINT:
-            text = TEXTS[lang]["complaint"].format(id=ticket.id)
-        else:
-            due = ticket.due_at.astimezone(settings.tz).strftime("%m-%d %H:%M")
-            text = TEXTS[lang]["created"].format(
-                id=ticket.id, kind=KIND_LABELS[lang][ticket.kind], due=due)
-        await conversations.reply(repo, intake, said(text),
-                                  {**step("created"), "ticket": ticket.id})
-
-    @shop.callback_query(TicketForm.photos, TicketDone.filter())
-    async def done_button(query: CallbackQuery, state: FSMContext, repo: Repo, intake: Intake,
-                          aftersales: AfterSales, conversations: ConversationService) -> None:
-        await query.answer()
-        await _create(query.from_user, state, repo, intake, aftersales, conversations)
-
-    @shop.message(private, TicketForm.photos, Command("done"))
-    async def done_command(message: Message, state: FSMContext, repo: Repo, intake: Intake,
-                           aftersales: AfterSales, conversations: ConversationService) -> None:
-        await _create(message.from_user, state, repo, intake, aftersales,  # type: ignore[arg-type]
-                      conversations)
-
-    @shop.message(private, StateFilter(TicketForm), Command("cancel"))
-    async def cancel(message: Message, state: FSMContext, repo: Repo, intake: Intake,
-                     conversations: ConversationService) -> None:
-        await state.clear()
-        await conversations.reply(repo, intake, said(
-            TEXTS[lang_of(message.from_user)]["cancelled"]), step("cancelled"))
-
-    @shop.message(private, Command("tickets"))
-    async def my_tickets(message: Message, repo: Repo, intake: Intake,
-                         conversations: ConversationService) -> None:
-        lang = lang_of(message.from_user)
-        tickets = await repo.tickets.for_customer(intake.customer.id)
-        lines = [TicketService.describe(t, lang) for t in tickets] or [TEXTS[lang]["none"]]
-        # The replier escapes the text; at most 20 tickets keep it far below 4,096 characters.
-        await conversations.reply(repo, intake, said("\n".join(lines)), step("tickets"))
-
-    # ------------------------------------------------------------ surveys and 回访
-    @shop.callback_query(SurveyScore.filter())
-    async def rate(query: CallbackQuery, callback_data: SurveyScore, state: FSMContext,
-                   repo: Repo, intake: Intake, aftersales: AfterSales,
-                   conversations: ConversationService) -> None:
-        survey_id = callback_data.survey_id
-        notice, comment = await aftersales.aftercare.rate(
-            repo, intake.customer, survey_id, callback_data.score, clock.now())
-        await query.answer(notice[:190])
-        replies: list[Reply] = []
-        if comment:
-            await state.set_state(SurveyComment.waiting)
-            await state.update_data(survey_id=survey_id)
-            skip = aftersales.aftercare.skip_button(lang_of(query.from_user), survey_id)
-            replies = said(notice, [[(skip.text, skip.data)]])
-        await conversations.reply(repo, intake, replies, {"decision": "survey_score"})
-
-    @shop.callback_query(SurveySkip.filter())
-    async def skip_comment(query: CallbackQuery, state: FSMContext) -> None:
-        await state.clear()
-        await query.answer()
-
-    @shop.message(private, SurveyComment.waiting, F.text, ~F.text.startswith("/"))
-    async def survey_comment(message: Message, state: FSMContext, repo: Repo, intake: Intake,
-                             aftersales: AfterSales, conversations: ConversationService) -> None:
-        survey_id = int((await state.get_data()).get("survey_id", 0))
-        await state.clear()
-        thanks = await aftersales.aftercare.comment(repo, intake.customer, survey_id,
-                                                    message.text or "")
-        await conversations.reply(repo, intake, said(thanks) if thanks else [],
-                                  {"decision": "survey_comment"})
-
-    @shop.callback_query(FollowUpAnswer.filter())
-    async def follow_up(query: CallbackQuery, callback_data: FollowUpAnswer, repo: Repo,
-                        intake: Intake, aftersales: AfterSales,
-                        conversations: ConversationService) -> None:
-        row_id, outcome = callback_data.row_id, callback_data.outcome
-        text = await aftersales.aftercare.follow_up_answer(
-            repo, intake.customer, row_id, outcome, clock.now())
-        await query.answer()
-        replies = said(text) if text else []
-        row = await repo.aftercare.follow_up(row_id) if text else None
-        if row is not None and row.customer_id == intake.customer.id:  # P17: then the scores
-            lang = await aftersales.aftercare.desk.language_of(repo, intake.customer)
-            question = aftersales.aftercare.score_question(row, lang)
-            replies += [question] if question else []
-        await conversations.reply(repo, intake, replies,
-                                  {"decision": "follow_up", "outcome": outcome})
-
-    @shop.callback_query(FollowUpScore.filter())
-    async def follow_up_score(query: CallbackQuery, callback_data: FollowUpScore, repo: Repo,
-                              intake: Intake, aftersales: AfterSales,
-                              conversations: ConversationService) -> None:
-        """P17: one of the three 回访 scores (attitude, time, handling)."""
-        aspect = callback_data.aspect
-        replies = await aftersales.aftercare.score_follow_up(
-            repo, intake.customer, callback_data.row_id, aspect, callback_data.score)
-        await query.answer()
-        await conversations.reply(repo, intake, replies,
-                                  {"decision": "follow_up_score", "aspect": aspect})
-
-    # ------------------------------------------------------------ notices and /forget
-    @shop.message(private, Command("stop_notices", "unsubscribe"))
-    async def stop_notices(message: Message, repo: Repo, intake: Intake,
-                           aftersales: AfterSales, conversations: ConversationService) -> None:
-        await aftersales.notices.opt_out(repo, intake.customer.id)
-        await conversations.reply(repo, intake, said(
-            TEXTS[lang_of(message.from_user)]["opted_out"]), {"decision": "stop_notices"})
-
-    @shop.message(private, Command("forget"))
-    async def ask_forget(message: Message, repo: Repo, intake: Intake,
-                         conversations: ConversationService) -> None:
-        lang = lang_of(message.from_user)
-        await conversations.reply(repo, intake, said(
-            TEXTS[lang]["forget_ask"], [[(TEXTS[lang]["forget_yes"], ForgetConfirm())]]),
-            {"decision": "forget_ask"})
-
-    @shop.callback_query(ForgetConfirm.filter())
-    async def do_forget(query: CallbackQuery, repo: Repo, intake: Intake,
-                        conversations: ConversationService,
-                        console: AgentConsole | None = None) -> None:
-        """P16: the press was stored first; the deletion then blanks it with the rest."""
-        await forget(repo, intake.customer, clock.now())
-        if console is not None:  # the topic's name and a word to the agents
-            await console.customer_forgotten(repo, intake.customer)
-        await repo.commit()
-        await query.answer()
-        await conversations.reply(repo, intake, said(
-            TEXTS[lang_of(query.from_user)]["forgotten"]), {"decision": "forgotten"})
-
-    # ------------------------------------------------------------ staff commands
-    is_owner = F.from_user.id.in_(set(settings.owner_ids))
-
-    @desk.message(is_owner, private, Command("notice"))
-    async def notice(message: Message, command: CommandObject, bot: Bot, repo: Repo,
-                     knowledge: KnowledgeBase, aftersales: AfterSales,
-                     state: FSMContext) -> None:
-        """/notice [audience] then the text, or lines "zh: …" / "en: …" (P22). Without an
-        audience the owner picks one with buttons; then a preview with the recipients per
-        language, checked for negative language (P9); sent only after confirmation."""
-        w = await staff_words(repo, knowledge, message.from_user.id)  # type: ignore[union-attr]
-        args = (command.args or "").strip()
-        head, _, rest = args.partition("\n")
-        first, _, tail = head.strip().partition(" ")
-        segment = segment_named(first, knowledge)
-        texts = notice_texts(f"{tail}\n{rest}".strip() if segment else args, settings.languages)
-        if not texts:
-            await answer_plain(message, w("notice.usage"))
-            return
-        await state.update_data(notice_draft={"segment": segment, "texts": texts})
-        if segment is None:
-            builder = InlineKeyboardBuilder()
-            for name in SEGMENTS:
-                audience = await aftersales.notices.audience(repo, name)
-                builder.button(text=w("notice.audience_button", label=w(f"notice.segment.{name}"),
-                                      count=audience.total),
-                               callback_data=NoticeAudience(segment=name))
-            builder.button(text=w("notice.button_cancel"),
-                           callback_data=NoticeAction(action="cancel"))
-            builder.adjust(1)
-            await answer_plain(message, w("notice.ask_audience",
-                                          text=next(iter(texts.values()))[:300]),
-                               builder.as_markup())
-            return
-        await notice_preview(message.chat.id, bot, repo, knowledge, aftersales, w, segment,
-                             texts)
-
-    async def notice_preview(chat_id: int, bot: Bot, repo: Repo, knowledge: KnowledgeBase,
-                             aftersales: AfterSales, w: StaffWords, segment: str,
-                             texts: dict[str, str]) -> None:
-        audience = await aftersales.notices.audience(repo, segment)
-        lines = [w("notice.preview", segment=w(f"notice.segment.{segment}"),
-                   count=audience.total)]
-        first = next(iter(texts.values()))
-        for lang, count in sorted(audience.by_lang.items(), key=lambda item: -item[1]):
-            lines += [w("notice.preview_lang", lang=w(f"notice.lang.{lang}"), count=count),
-                      texts.get(lang) or first]
-        if audience.blocked:
-            lines.append(w("notice.blocked", count=audience.blocked))
-        lines.append(w("notice.pace", rate=f"{settings.notice_rate_per_second:g}",
-                       seconds=audience.seconds))
-        reports = {lang: knowledge.check_tone(text) for lang, text in texts.items()}
-        bad = sorted({p.term for r in reports.values() for p in r.problems})
-        choices = [("notice.button_send", "send"), ("notice.button_cancel", "cancel")]
-        if bad:
-            lines.append(w("notice.tone", terms=", ".join(bad)))
-            lines += [w("notice.suggested", lang=w(f"notice.lang.{lang}"), text=r.rewrite)
-                      for lang, r in reports.items() if not r.ok]
-            lines.append(w("notice.confirm_note"))
-            choices = [("notice.button_suggested", "rewrite"),
-                       ("notice.button_confirm", "confirm"), ("notice.button_cancel", "cancel")]
-        builder = InlineKeyboardBuilder()
-        for key, action in choices:
-            builder.button(text=w(key), callback_data=NoticeAction(action=action))
-        builder.adjust(2 if not bad else 1)
-        await tell(bot, chat_id, "\n".join(lines), builder.as_markup())  # escaped, split
-
-    @desk.callback_query(NoticeAudience.filter(), F.from_user.id.in_(owners))
-    async def notice_audience(query: CallbackQuery, callback_data: NoticeAudience, bot: Bot,
-                              repo: Repo, aftersales: AfterSales, knowledge: KnowledgeBase,
-                              state: FSMContext) -> None:
-        w = await staff_words(repo, knowledge, query.from_user.id)
-        draft = (await state.get_data()).get("notice_draft")
-        if not draft or callback_data.segment not in SEGMENTS:
-            await query.answer(w("notice.cancelled"))
-            return
-        await state.update_data(notice_draft={**draft, "segment": callback_data.segment})
-        await query.answer()
-        await notice_preview(query.from_user.id, bot, repo, knowledge, aftersales, w,
-                             callback_data.segment, dict(draft["texts"]))
-
-    @desk.callback_query(NoticeAction.filter(), F.from_user.id.in_(owners))
-    async def notice_button(query: CallbackQuery, callback_data: NoticeAction, bot: Bot,
-                            repo: Repo, aftersales: AfterSales, knowledge: KnowledgeBase,
-                            state: FSMContext) -> None:
-        w = await staff_words(repo, knowledge, query.from_user.id)
-        draft = (await state.get_data()).get("notice_draft")
-        if not draft or not draft.get("segment") or callback_data.action == "cancel":
-            await state.update_data(notice_draft=None)
-            await query.answer(w("notice.cancelled"))
-            return
-        texts: dict[str, str] = dict(draft["texts"])
-        reports = {lang: knowledge.check_tone(text) for lang, text in texts.items()}
-        bad = sorted({p.term for r in reports.values() for p in r.problems})
-        if bad and callback_data.action == "send":
-            await query.answer(w("notice.need_choice"))
-            return
-        if callback_data.action == "rewrite":
-            texts = {lang: reports[lang].rewrite for lang in texts}
-        await state.update_data(notice_draft=None)
-        try:
-            created, count = await aftersales.notices.create(
-                repo, draft["segment"], texts, query.from_user.id,
-                actor_name=query.from_user.full_name,
-                tone_confirmed=bad if callback_data.action == "confirm" else None)
-        except ValueError as error:
-            await query.answer(str(error)[:190])
-            return
-        await query.answer(w("notice.started"))
-        chat_id = query.from_user.id
-        await tell(bot, chat_id, w("notice.sending", id=created.id, count=count))
-
-        async def progress(done: int, total: int) -> None:
-            await tell(bot, chat_id, w("notice.progress", id=created.id, done=done, total=total))
-
-        task = asyncio.create_task(
-            aftersales.notices.send(created.id, progress)
-        )
-        running.add(task)
-
-        def finished(done: asyncio.Task[NoticeReport]) -> None:
-            running.discard(done)
-            if done.exception() is not None:
-                log.error("notice %s failed", created.id, exc_info=done.exception())
-
-        task.add_done_callback(finished)
-
-    @desk.message(Command("card"), is_staff)
-    async def card(message: Message, command: CommandObject, repo: Repo,
-                   knowledge: KnowledgeBase) -> None:
-        customer = await find_customer(repo, command.args or "")
-        if customer is None:
-            await answer_plain(message,
-                               "no such customer (telegram id, @username or order number)")
-            return
-        await answer_plain(message, (await customer_record(repo, customer)).render(
-            await staff_words(repo, knowledge, message.from_user.id),  # type: ignore[union-attr]
-            settings.tz))
-
-    @desk.message(Command("tag"), is_staff)
-    async def tag(message: Message, command: CommandObject, repo: Repo) -> None:
-        """/tag <telegram id|@user|order> +vip -wholesale: labels on the customer card (P16)."""
-        key, *changes = (command.args or "").split() or [""]
-        customer = await find_customer(repo, key) if key else None
-        if customer is None or not changes:
-            await answer_plain(message, "/tag <telegram id|@user|order number> +tag -tag")
-            return
-        tags = retag(customer, changes)
-        await repo.commit()
-        await answer_plain(message, "🏷 " + (" ".join(f"#{t}" for t in tags) or "no tags"))
-
-    @desk.message(Command("note"), is_staff)
-    async def note(message: Message, command: CommandObject, repo: Repo) -> None:
-        """/note <telegram id|@user|order> <text>: an agent's note on the customer card (P16)."""
-        key, _, text = (command.args or "").strip().partition(" ")
-        customer = await find_customer(repo, key) if key else None
-        if customer is None or not text.strip():
-            await answer_plain(message, "/note <telegram id|@user|order number> <text>")
-            return
-        user = message.from_user
-        await add_note(repo, customer, user.full_name if user else "?", text, clock.now(),
-                       settings.tz, agent_id=user.id if user else None)
-        await repo.commit()
-        await answer_plain(message, "📝 noted")
-
-    @desk.message(Command("ticket"), is_staff)
-    async def ticket(message: Message, command: CommandObject, repo: Repo,
-                     aftersales: AfterSales) -> None:
-        """/ticket <id> → details; /ticket <id> <status> [note] → move it."""
-        parts = (command.args or "").split(maxsplit=2)
-        if not parts or not parts[0].lstrip("#").isdigit():
-            await answer_plain(message,
-                               "/ticket <id> [in_progress|resolved|closed|reopened] [note]")
-            return
-        found = await repo.tickets.get(int(parts[0].lstrip("#")))
-        if found is None:
-            await answer_plain(message, "no such ticket")
-            return
-        actor = f"agent:{message.from_user.id}"  # type: ignore[union-attr]
-        if len(parts) > 1:
-            try:
-                await aftersales.tickets.move(repo, found, parts[1], actor, clock.now(),
-                                              parts[2] if len(parts) > 2 else "")
-            except (TicketError, ValueError) as error:
-                await answer_plain(message, f"❌ {error}")
-                return
-            if found.owner_id is None:
-                await aftersales.tickets.assign(repo, found, message.from_user.id,  # type: ignore[union-attr]
-                                                actor, clock.now())
-            await repo.commit()
-        history = await repo.tickets.history(found.id)
-        lines = [TicketService.describe(found, "en"), f"reason: {found.reason or '—'}",
-                 f"owner: {found.owner_id or '—'}, due {found.due_at:%Y-%m-%d %H:%M} UTC"]
-        lines += [f"  {h.at:%m-%d %H:%M} {h.actor}: {h.from_status or ''}→{h.to_status or ''} "
-                  f"{h.note}" for h in history[-8:]]
-        await answer_plain(message, "\n".join(lines))
-
-    @desk.message(Command("ticket_open"), is_staff)
-    async def ticket_open(message: Message, command: CommandObject, repo: Repo,
-                          aftersales: AfterSales) -> None:
-        """/ticket_open <telegram id|@user|order> <kind> <reason> — by an agent (P18)."""
-        parts = (command.args or "").split(maxsplit=2)
-        customer = await find_customer(repo, parts[0]) if parts else None
-        if customer is None or len(parts) < 2 or parts[1] not in set(TicketKind):
-            await answer_plain(message, "/ticket_open <telegram id|@user|order> "
-                                 "<return|exchange|repair|complaint> <reason>")
-            return
-        order = await repo.orders.by_ref(parts[0])
-        actor = f"agent:{message.from_user.id}"  # type: ignore[union-attr]
-        created = await aftersales.tickets.open(
-            repo, customer, parts[1], parts[2] if len(parts) > 2 else "", clock.now(),
-            order_ref=order.order_ref if order else None, actor=actor,
-            owner_id=message.from_user.id)  # type: ignore[union-attr]
-        await repo.commit()
-        await answer_plain(message, f"✅ {TicketService.describe(created, 'en')}")
-
-    @desk.message(is_owner, Command("rates"))
-    async def rates(message: Message, command: CommandObject, repo: Repo,
-                    aftersales: AfterSales) -> None:
-        """/rates [days]: P18 处理率, 及时率 and 返修率, defined as in the weekly report."""
-        days = int(command.args) if (command.args or "").strip().isdigit() else 30
-        end = clock.now()
-        found = await aftersales.tickets.rates(repo, end - timedelta(days=days), end)
-        lines = [f"tickets opened in {days} days: {found.opened}"]
-        for lang in ("zh", "en"):
-            lines += rates_text(found, lang)
-        await answer_plain(message, "\n".join(lines))
-
+    command = desk.message.register
+    command(notice, is_owner, private, Command("notice"))
+    desk.callback_query.register(notice_audience, NoticeAudience.filter(), is_owner)
+    desk.callback_query.register(notice_button, NoticeAction.filter(), is_owner)
+    command(card, Command("card"), is_staff)
+    command(tag, Command("tag"), is_staff)
+    command(note, Command("note"), is_staff)
+    command(ticket, Command("ticket"), is_staff)
+    command(ticket_open, Command("ticket_open"), is_staff)
+    command(rates, is_owner, Command("rates"))
     return router

@@ -46,6 +46,7 @@ def post_of(message: Message) -> AgentPost:
         message_id=message.message_id, kind=message_kind(message),
         text=message.text or message.caption or "",
         reply_to_message_id=_reply_to(message),
+        file_id=message.photo[-1].file_id if message.photo else None,
     )
 
 

@@ -18,6 +18,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.services import handover as ho
 from bot.services import meeting, rota
 from bot.services import shifts as sh
+from bot.services.agent_console import AgentConsole
 from bot.services.conversation import ConversationService
 from bot.services.knowledge import KnowledgeBase
 from bot.services.staff import (
@@ -62,7 +63,10 @@ async def on_lang(message: Message, command: CommandObject, bot: Bot, repo: Repo
 
 
 async def on_duty_switch(message: Message, command: CommandObject, bot: Bot,
-                         repo: Repo, knowledge: KnowledgeBase) -> None:
+                         repo: Repo, knowledge: KnowledgeBase,
+                         console: AgentConsole | None = None) -> None:
+    """/duty on|off|auto, the agent's own switch; coming on duty hands out waiting chats at
+    once, as /on in the agents' group does (P11)."""
     w = await staff_words(repo, knowledge, message.chat.id)
     value = (command.args or "").strip().lower()
     try:
@@ -72,6 +76,9 @@ async def on_duty_switch(message: Message, command: CommandObject, bot: Bot,
         return
     await repo.commit()
     await tell(bot, message.chat.id, w("duty.set", value=w.label("duty", value)))
+    if value != "off" and console is not None:
+        await console.hand_out(repo)
+        await repo.commit()
 
 
 async def on_handover(message: Message, command: CommandObject, bot: Bot, repo: Repo,

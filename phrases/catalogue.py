@@ -287,11 +287,27 @@ SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "hello_again": ("greeting", ("hello_again",)),  # a greeting mid-conversation
     "help": ("explanation", ("help",)),
     # "我的退款到哪了" with an open case (P18): its status; extra tag open / resolved.
-    # values: case (#id), kind, status, due
+    # values: ticket_id, ticket_kind, status, due
     "case_status": ("explanation", ("case_status",)),
     "feedback_thanks": ("thanks", ("feedback",)),
     # A button no message of ours carries (forged, or a format long gone): a pop-up.
     "button_expired": ("explanation", ("button_expired",)),
+    # The after-sales ticket dialogue (P18/P20), /tickets, /stop_notices (P22), /forget (P16).
+    "ticket_kind": ("inquiry", ("ticket_kind",)),
+    "ticket_kind_label": ("explanation", ("ticket_kind_label",)),  # extra tag: the kind
+    "ticket_order": ("inquiry", ("ticket_order",)),
+    "ticket_bad_order": ("inquiry", ("ticket_bad_order",)),
+    "ticket_reason": ("inquiry", ("ticket_reason",)),
+    "ticket_photos": ("inquiry", ("ticket_photos",)),
+    "ticket_photo_ok": ("explanation", ("ticket_photo_ok",)),  # values: count
+    "ticket_created": ("explanation", ("ticket_created",)),  # values: ticket_id, ticket_kind, due
+    "ticket_complaint": ("apology", ("ticket_complaint",)),  # values: ticket_id
+    "ticket_cancelled": ("explanation", ("ticket_cancelled",)),
+    "ticket_none": ("explanation", ("ticket_none",)),
+    "ticket_button": ("explanation", ("ticket_button",)),  # extra tag: no_order/done/forget_yes
+    "notices_off": ("explanation", ("notices_off",)),
+    "forget_ask": ("inquiry", ("forget_ask",)),
+    "forgotten": ("explanation", ("forgotten",)),
 }
 
 

@@ -9,14 +9,26 @@ _LATIN_WORD_RE = re.compile(r"[A-Za-z]{2,}")
 _ZH_LATIN_SLANG = frozenset({"kd", "sf", "ok", "app", "logo", "vip", "qq", "thx", "hi", "hello"})
 
 
+# The one definition of a Chinese character: CJK unified ideographs with extension A, and the
+# compatibility ideographs. HAN is the range as a regex character class for the tokenisers
+# (``rf"[{HAN}]+"``); everything else asks is_chinese_char / has_chinese.
+HAN = "\u3400-\u9fff\uf900-\ufaff"
+_HAN_RE = re.compile(f"[{HAN}]")
+
+
 def is_chinese_char(ch: str) -> bool:
-    """CJK unified ideographs (and extension A, compatibility): the one test of "Chinese"."""
+    """The one test of "Chinese" for one character."""
     return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
 
 
 def has_chinese(text: str) -> bool:
     """Any Chinese character at all: enough to say a short message is Chinese ("好")."""
-    return any(is_chinese_char(ch) for ch in text)
+    return _HAN_RE.search(text) is not None
+
+
+def chinese_count(text: str) -> int:
+    """How many Chinese characters ``text`` holds."""
+    return sum(1 for ch in text if is_chinese_char(ch))
 
 
 def detect_language(text: str, default: str = "zh") -> str:
@@ -25,7 +37,7 @@ def detect_language(text: str, default: str = "zh") -> str:
     Counts CJK characters against Latin words (not letters), so "能发sf吗" is Chinese and
     "hello" alone falls back to `default` only when it is all slang both languages share.
     """
-    cjk = sum(1 for ch in text if is_chinese_char(ch))
+    cjk = chinese_count(text)
     words = [w.lower() for w in _LATIN_WORD_RE.findall(text)]
     real_words = [w for w in words if w not in _ZH_LATIN_SLANG]
     if cjk == 0 and not words:

@@ -53,11 +53,11 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
         "count": "how many (e.g. products imported)",
         "variants": "how many SKUs",
         "errors": "a list of problems, one per line",
-        # The shopper's own after-sales case (P18: "我的退款到哪了").
-        "case": "the case's number, e.g. '#12'",
-        "kind": "the kind of case: 退货 / 换货 / return / exchange …",
-        "status": "where the case stands: 处理中 / in progress …",
-        "due": "when it is due to be handled, e.g. '05-06 09:30'",
+        # After-sales tickets (P18/P20).
+        "ticket_id": "an after-sales case number, e.g. '12'",
+        "ticket_kind": "the kind of case in words, e.g. '退货' / 'Return'",
+        "due": "when the case will be handled by, e.g. '05-20 18:00'",
+        "status": "where an after-sales case stands, e.g. '处理中' / 'in progress'",
     }
 )
 

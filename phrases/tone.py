@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from phrases.lang import is_chinese_char
 from phrases.yaml_text import load_yaml
 
 # A clause ends at these marks (kept with the clause); a newline ends one too.
@@ -118,8 +119,7 @@ _SEPARATORS = " \t\n\u00a0\u3000._*·~\\/|-"
 _SEP = "[" + re.escape(_SEPARATORS) + "]"
 
 
-def _is_cjk(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+_is_cjk = is_chinese_char
 
 
 def _view(text: str) -> tuple[str, list[int]]:

@@ -17,7 +17,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from phrases.faq_file import FaqEntry
-from phrases.lang import detect_language
+from phrases.lang import chinese_count, detect_language
 from phrases.matching.features import W_CONCEPT, Analyzer
 from phrases.matching.index import Doc, FeatureIndex, Hit
 from phrases.matching.lexicon import LEXICON_DIR, Lexicon, default_lexicon
@@ -190,7 +190,7 @@ def _builtin_talk_index() -> FeatureIndex:
 
 def _is_short(text: str) -> bool:
     """Small talk is short: at most 10 words, or 14 Chinese characters."""
-    han = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
+    han = chinese_count(text)
     return han <= 14 and len(text.split()) <= 10
 
 

@@ -1,4 +1,4 @@
-"""aiosqlite, with each statement run where it costs least (issue 8, load).
+"""aiosqlite, with each statement run where it costs least (measured under load).
 
 aiosqlite runs every sqlite3 call on the connection's worker thread and wakes the event loop
 for its result: about 140 µs of CPU per hop on these machines, more under load (the two
@@ -70,7 +70,7 @@ class WriteGate:
 
     SQLite has one writer; without this, sessions meet at its write lock and the busy handler
     sleeps 1, 2, 5 … 100 ms between tries: with ten shoppers the reply p99 was a second, the
-    median 24 ms (issue 8). Here a writer waits for the previous one's commit or rollback in
+    median 24 ms (bench_load). Here a writer waits for the previous one's commit or rollback in
     order and goes on at once. Reads never wait (WAL). A waiter that has waited ``timeout``
     fails as SQLite would ("database is locked") unless the holder went away without ending
     its transaction; then it takes over.

@@ -11,4 +11,5 @@ from storage.models import (
     orders,  # noqa: F401
     products,  # noqa: F401
     shifts,  # noqa: F401
+    web,  # noqa: F401
 )

@@ -1,4 +1,4 @@
-"""Test back ends: SQLite always; PostgreSQL and Redis when reachable or startable (issue 8).
+"""Test back ends: SQLite always; PostgreSQL and Redis when reachable or startable.
 
 Choose with ``--backend sqlite|postgres`` (repeatable) or ``TEST_DATABASE=sqlite|postgres|both``
 (default both). Every test that uses ``db_url`` runs once per back end. On PostgreSQL each test

@@ -468,3 +468,26 @@ def _spot(position: int, wait: int) -> Any:
     from bot.services.queue import QueueSpot
 
     return QueueSpot(position, wait)
+
+
+# ------------------------------------------------------------------ /duty on (P11)
+async def test_duty_on_in_a_private_chat_hands_out_the_waiting_chats_P11(h: H) -> None:
+    """Coming on duty with /duty on (the agent's own switch, in her private chat) used to
+    leave the queue untouched until something else moved it; now it hands the waiting chat
+    over at once, as /on in the agents' group does: claimed, announced in the topic and to
+    the shopper."""
+    await h.duty(alice=False)
+    await h.shopper("转人工")
+    waiting = await h.conversation()
+    assert waiting.state == ConversationState.QUEUED
+    thread = await h.thread()
+    await h.feed(message_update(h.uid(), ALICE, "/duty on", first_name="Alice"))
+    taken = await h.conversation()
+    assert (taken.state, taken.agent_id) == (ConversationState.ASSIGNED, ALICE)
+    posts = [r.text for r in h.to(GROUP) if r.message_thread_id == thread]
+    assert any(f"{ALICE}接手" in p for p in posts), posts  # her name is learnt in the group
+    assert "接下来由我为您服务" in h.texts_to(SHOPPER)[-1]  # agent_joined
+    async with h.app.sessions() as db:
+        kinds = list(await db.scalars(select(Event.kind).where(
+            Event.conversation_id == taken.id)))
+    assert "assigned" in kinds, kinds  # the lifecycle's assign, not a field set by hand

@@ -1,4 +1,4 @@
-"""The demo shop shipped with the bot (issue 2): shop file and FAQ in both languages."""
+"""The demo shop shipped with the bot: shop file and FAQ in both languages."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ async def running_bot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
         async with polling_bot(
             server, data,
             AGENT_IDS="901",  # someone is on duty: the SLA clock sends holding replies (P2)
-            AGENT_CHAT_ID=str(AGENT_CHAT),  # the agents' forum group (issue 3)
+            AGENT_CHAT_ID=str(AGENT_CHAT),  # the agents' forum group (P8)
             SLA_REPLY_SECONDS=str(SLA_REPLY_SECONDS),  # short deadlines, real clock
             # P2 back-off between holding replies, shortened like the deadline (default 2, 10 min)
             SLA_HOLDING_BACKOFF=f"{SLA_REPLY_SECONDS},{SLA_REPLY_SECONDS}",

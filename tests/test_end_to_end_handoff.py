@@ -1,4 +1,4 @@
-"""End to end, issue 3 "Done when": one shopper and two agents through the human handoff.
+"""End to end (P8, P9): one shopper and two agents through the human handoff.
 
 The real bot process (``./run.sh bot``) polls the fake Bot API server; the test plays the
 shopper in a private chat and two agents in the agents' forum supergroup, and checks what the

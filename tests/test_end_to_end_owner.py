@@ -1,4 +1,4 @@
-"""End to end, issue 5 "Done when" (owner's controls, P10): the owner tunes the bot in Telegram.
+"""End to end, the owner's controls (P10): the owner tunes the bot in Telegram.
 
 One real bot process (``./run.sh bot``) polls the fake Bot API server for the whole module;
 the tests play the owner, an agent, a stranger and several shoppers in private chats and

@@ -1,4 +1,4 @@
-"""End to end, the SLA clock (issue 4, P2/P24) with short deadlines on the real clock.
+"""End to end, the SLA clock (P2, P24) with short deadlines on the real clock.
 
 Two ``python -m bot`` processes in webhook mode share one SQLite file (the fake Bot API server
 plays the load balancer); two agents are on duty and every reply is due ``SLA_REPLY_SECONDS``

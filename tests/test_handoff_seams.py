@@ -1,4 +1,4 @@
-"""Dispatcher tests for seams the handoff end-to-end test found (issue 3).
+"""Dispatcher tests for seams the handoff end-to-end test found (P8).
 
 - A photo sent while an agent has the chat got the bot's "I read only text, reply 人工 for a
   colleague" — the colleague was already there; now it only goes to the agent's topic.
@@ -61,7 +61,7 @@ async def test_the_only_waiting_shopper_is_not_told_someone_is_ahead(h: H, lang:
 
 
 async def test_what_the_bot_tells_a_waiting_shopper_is_shown_to_the_agents(h: H) -> None:
-    """Issue 3 seam: the bot still answers a FAQ question while the shopper waits for (or talks
+    """Handoff seam (P8): the bot still answers a FAQ question while the shopper waits for (or talks
     to) a person; the agent taking over must see that answer, not only the shopper's message."""
     await h.duty(alice=False)
     await h.shopper("转人工")

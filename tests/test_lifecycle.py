@@ -3,8 +3,10 @@ dispatcher for what used to be spread over eight modules (P2, P24)."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +14,7 @@ from sqlalchemy import select
 from bot.app import build_app, build_dispatcher
 from bot.clock import FixedClock
 from bot.services.availability import POLICY_HOURS
+from bot.services.lifecycle import OWNED_FIELDS
 from bot.services.staff import set_calendar_enabled, set_duty_switch
 from bot.settings import Settings, load_settings
 from storage.models import Conversation, Event
@@ -229,3 +232,24 @@ async def test_faq_hours_answer_in_english_says_the_hours_and_the_next_opening(
         assert "back at 18:30 today" in answer and "{" not in answer
     finally:
         await h.app.close()
+
+
+def test_only_the_lifecycle_assigns_a_conversations_state_and_sla_fields() -> None:
+    """One owner for the conversation: no module but bot/services/lifecycle.py assigns a
+    field the transitions own (``conversation.last_activity_at = now`` in the agents'
+    console was the last copy)."""
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for path in sorted([*root.glob("bot/**/*.py"), *root.glob("handlers/**/*.py")]):
+        if path.name == "lifecycle.py" and path.parent.name == "services":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = (node.targets if isinstance(node, ast.Assign) else
+                       [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
+            for target in targets:
+                for sub in ast.walk(target):
+                    if (isinstance(sub, ast.Attribute) and sub.attr in OWNED_FIELDS
+                            and "conv" in ast.unparse(sub.value).lower()):
+                        found.append(f"{path.relative_to(root)}:{node.lineno} "
+                                     f"{ast.unparse(sub)}")
+    assert found == []

@@ -1,4 +1,4 @@
-"""Stateful property test of a conversation's whole life (P1, P2, P8, P9, P24; issue 14 "Proof").
+"""Stateful property test of a conversation's whole life (P1, P2, P8, P9, P24).
 
 A hypothesis ``RuleBasedStateMachine`` drives the real app — dispatcher and routers, services,
 SLA clock and database, on SQLite and PostgreSQL — through random sequences of what shoppers,
@@ -96,7 +96,7 @@ DERANDOMIZE = not os.environ.get("LIFECYCLE_RANDOM")
 PHASES = [Phase.explicit, Phase.reuse, Phase.generate,
           *([Phase.shrink] if os.environ.get("LIFECYCLE_SHRINK") else [])]
 
-# Checks that main fails today, by name: the defect (issue 14) and who is fixing it. The
+# Checks that main fails today, by name: the defect and who is fixing it. The
 # machine skips a check while its name is here; the strict xfail tests at the end prove it
 # still fails, so the fix shows up as an XPASS failure: then delete the entry.
 KNOWN_DEFECTS: dict[str, str] = {}
@@ -374,11 +374,18 @@ class LifecycleMachine(RuleBasedStateMachine):
         self._count("agent_takes_oldest")
         self._agent_says(agent, "/take", None)
 
-    @rule(agent=st.sampled_from((*AGENTS, OWNER)), on=st.booleans())
-    def agent_duty(self, agent: int, on: bool) -> None:
-        self._count("agent_duty")
+    @rule(agent=st.sampled_from((*AGENTS, OWNER)), on=st.booleans(), private=st.booleans())
+    def agent_duty(self, agent: int, on: bool, private: bool = False) -> None:
+        """/on, /off in the agents' group, or the same switch as /duty on|off in the agent's
+        private chat (P11): coming on duty either way hands out the waiting chats."""
+        self._count("agent_duty_private" if private else "agent_duty")
         self.present = None
-        self._agent_says(agent, "/on" if on else "/off", None)
+        if private:
+            name = {901: "Alice", 902: "Bob"}.get(agent, "Olga")
+            self._feed(message_update(next(self.update_ids), agent,
+                                      f"/duty {'on' if on else 'off'}", first_name=name))
+        else:
+            self._agent_says(agent, "/on" if on else "/off", None)
 
     @rule(on=st.booleans())
     def owner_calendar(self, on: bool) -> None:

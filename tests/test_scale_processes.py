@@ -1,6 +1,6 @@
 """Two bot processes (webhook mode, PostgreSQL + Redis) behind the fake server's round robin.
 
-Issue 8: one conversation's messages are handled in order and answered once, a redelivered
+Several processes: one conversation's messages are handled in order and answered once, a redelivered
 update is answered once, a stopped process loses nothing, and a ``kill -9`` while shoppers
 write loses nothing either. One module fixture starts the two processes (aiogram is slow to
 import); the stop and crash tests restart what they took down.

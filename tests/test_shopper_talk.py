@@ -239,3 +239,38 @@ async def test_size_questions_without_a_product_get_the_size_guide(h: Harness, t
     said = "".join(sent(h)).replace("\n", "").replace(" ", "")
     assert entry.answer.replace("\n", "").replace(" ", "")[:40] in said
     assert (await conversation(h)).state == ConversationState.BOT
+
+
+@pytest.mark.parametrize("code", ["zh-hans", "zh-CN", "zh-hant", "zh"])
+@pytest.mark.parametrize("first", ["/start", "/help", "1945623307812"])
+async def test_a_chinese_shopper_opening_with_a_command_or_order_number_is_answered_in_chinese(
+    db_url: str, code: str, first: str
+) -> None:
+    """Even in a shop whose first language is English: Telegram's language_code decides when
+    the first message carries no language of its own (a command, an order number)."""
+    from bot.settings import load_settings
+    settings = load_settings({"DATABASE_URL": db_url, "OWNER_IDS": "900", "AGENT_IDS": "901",
+                              "SERVICE_HOURS": "always", "LANGUAGES": "en,zh"})
+    h = await Harness.start(settings, MORNING)
+    try:
+        await h.feed(message_update(1, SHOPPER, first, language_code=code))
+        said = [t.replace(h.app.settings.shop_name, "") for t in sent(h)]
+        assert said and all(has_chinese(t) for t in said), said
+        assert (await conversation(h)).language == "zh"
+    finally:
+        await h.app.close()
+
+
+async def test_no_language_code_then_chinese_switches_the_replies_to_chinese(
+    settings: Settings,
+) -> None:
+    h = await Harness.start(settings.model_copy(update={"languages": ("en", "zh")}), MORNING)
+    try:
+        await h.feed(message_update(1, SHOPPER, "/start", language_code=None))
+        h.take_sent()
+        await h.feed(message_update(2, SHOPPER, "你们几点发货？", language_code=None))
+        said = [t.replace(h.app.settings.shop_name, "") for t in sent(h)]
+        assert said and all(has_chinese(t) for t in said), said
+        assert (await conversation(h)).language == "zh"
+    finally:
+        await h.app.close()

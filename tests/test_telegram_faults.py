@@ -3,7 +3,7 @@
 The dispatcher runs in-process with the production session (aiohttp + OutgoingGuard) pointed
 at the fake server: 429 flood control waits at least ``retry_after`` (P2: late, never lost),
 403 marks the shopper blocked without retries, 5xx and timeouts are retried a bounded number
-of times, a malformed answer neither crashes the bot nor loses the message (issue 8).
+of times, a malformed answer neither crashes the bot nor loses the message.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ async def test_server_errors_are_retried_a_bounded_number_of_times(rig: Rig) -> 
 
 
 async def test_the_resumer_leaves_updates_still_being_handled_here_alone(rig: Rig) -> None:
-    """Under load a message waits its turn longer than the resumer's grace (issue 8)."""
+    """Under load a message waits its turn longer than the resumer's grace."""
     rig.server.fail_next("sendMessage", status=500, times=50, description="Internal")
     update_id = await rig.say(5107, FAQ_EN)
     rig.server._faults.clear()

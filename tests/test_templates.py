@@ -1,4 +1,4 @@
-"""Owner templates: safe placeholders (policy §七, P3; issue 9 "Phrase library and templates")."""
+"""Owner templates: safe placeholders (policy §七, P3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Property-based: whatever update arrives, the bot neither crashes nor loses it (issue 8).
+"""Property-based: whatever update arrives, the bot neither crashes nor loses it.
 
 Hypothesis generates Bot API updates — any unicode (empty, up to 4,096 characters), entities
 with any offsets, captions, unknown fields, media without text, edits, channel posts, group

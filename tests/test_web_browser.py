@@ -34,7 +34,7 @@ from tests.fakes.bot_processes import (
     stop_all,
 )
 from tests.fakes.telegram_server import FakeTelegramServer
-from tests.web_browser import Browser, browser_problem
+from tests.web_browser import Browser, browser_problem, tiny_png
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
@@ -186,6 +186,36 @@ async def test_long_poll_fallback_in_the_browser(world: World) -> None:
                                              not in t)
     assert answer
     assert await browser.script("return window.__xss === undefined")
+
+
+async def test_a_photo_upload_is_shown_and_sent_into_the_topic(
+        world: World, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A waiting shopper picks a picture with the widget's photo button: it shows in the
+    widget at once, the agents' topic gets it as a photo (sendPhoto with the caption), and
+    after a reload the widget shows it again (fetched with the visitor's own token)."""
+    browser, server = world.browser, world.server
+    await browser.open(world.shop_url)
+    await browser.script("localStorage.clear()")  # a new visitor
+    await browser.open(world.shop_url)
+    since = len(server.calls)
+    await browser.send("I want a human please")
+    topic = await server.wait_for(lambda c: c.method == "createForumTopic" and c.ok,
+                                  timeout=30, since=since)
+    thread = topic.result["message_thread_id"]
+    picture = tmp_path_factory.mktemp("upload") / "seam.png"
+    picture.write_bytes(tiny_png(40, 30))
+    await browser.type_only("the torn seam")
+    await browser.choose_file(".scw-file", str(picture))
+    shown = "return Array.from(document.querySelectorAll('.scw-me img')).filter(i => " \
+            "i.complete && i.naturalWidth === 40).length"
+    await browser.until(lambda d: d.execute_script(shown) >= 1)
+    sent = await server.wait_for(
+        lambda c: c.method == "sendPhoto" and str(c.params.get("chat_id")) == str(GROUP)
+        and c.params.get("message_thread_id") == thread, timeout=30, since=since)
+    assert sent.ok and sent.params["caption"] == "🌐 the torn seam"
+    await browser.open(world.shop_url)  # reload: the picture comes back from the history
+    await browser.until(lambda d: d.execute_script(shown) >= 1)
+    assert ("me", "the torn seam") in await browser.messages()
 
 
 async def test_a_bot_page_serves_with_csp_and_the_widget_works_there(world: World) -> None:

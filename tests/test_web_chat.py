@@ -8,6 +8,7 @@ What a browser does (rendering, reload, XSS in the DOM) is in tests/test_web_bro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from bot.services.channels import WEB, WEB_ID_BASE, channel_of
 from bot.settings import load_settings
 from bot.web.hub import Hub
 from bot.web.identity import VisitorTokens, update_id_for
-from bot.web.server import RateLimit, serving
+from bot.web.server import RateLimit, WebChat, serving
 from storage.models import Conversation, Customer, Message
 from tests.backends import postgres_db_url, redis_problem, selected_backends
 from tests.fakes.bot_processes import free_port
@@ -51,9 +52,10 @@ def web_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 class Chat:
     """The running web chat and a recording of what reached Telegram (the agents' group)."""
 
-    def __init__(self, port: int, session: RecordingSession, app: Any, dp: Any) -> None:
+    def __init__(self, port: int, session: RecordingSession, app: Any, dp: Any,
+                 web: WebChat) -> None:
         self.url = f"http://127.0.0.1:{port}"
-        self.session, self.app, self.dp = session, app, dp
+        self.session, self.app, self.dp, self.web = session, app, dp, web
         self.client = aiohttp.ClientSession()
 
     async def visitor(self, token: str | None = None, *, origin: str | None = None,
@@ -98,8 +100,8 @@ async def chat(web_db_url: str) -> AsyncIterator[Chat]:
     app = await build_app(settings, session=session)
     dp = build_dispatcher(app)
     port = free_port()
-    async with serving(app, dp, listen=f"127.0.0.1:{port}"):
-        chat = Chat(port, session, app, dp)
+    async with serving(app, dp, listen=f"127.0.0.1:{port}") as web:
+        chat = Chat(port, session, app, dp, web)
         try:
             yield chat
         finally:
@@ -116,6 +118,10 @@ async def test_ask_and_answer_stored_first_as_a_web_customer(chat: Chat) -> None
     assert "Eve" in greeting["text"]
     answer = await visitor.next(where=lambda e: "days" in e["text"])
     assert "Suzhou" in answer["text"]
+    # The "handled" mark is committed after the answer went out: a socket's frames are
+    # handled one after another, so the next frame's ack means the first is done.
+    cid = await visitor.say("thanks")
+    await visitor.next("ack", where=lambda e: e["cid"] == cid)
     async with chat.app.sessions() as db:
         customer = await db.scalar(select(Customer).where(Customer.name == "Eve"))
         assert customer is not None and customer.channel == WEB
@@ -124,9 +130,9 @@ async def test_ask_and_answer_stored_first_as_a_web_customer(chat: Chat) -> None
             Conversation.customer_id == customer.id))
         assert conversation is not None and conversation.channel == WEB
         stored = await db.scalar(select(Message).where(
-            Message.conversation_id == conversation.id, Message.sender == "shopper"))
+            Message.conversation_id == conversation.id, Message.sender == "shopper",
+            Message.update_id == update_id_for(customer.telegram_user_id, "c1")))
         assert stored is not None and stored.handled_at is not None
-        assert stored.update_id == update_id_for(customer.telegram_user_id, "c1")
     await visitor.ws.close()
 
 
@@ -353,24 +359,25 @@ async def test_long_poll_fallback(chat: Chat) -> None:
     async with chat.client.post(f"{lp}/hello", json={"lang": "en", "name": "Lou"},
                                 headers=headers) as hello:
         welcome = await hello.json()
-    token, since = welcome["token"], welcome["seq"]
+    token, cursor = welcome["token"], welcome["cursor"]
     async with chat.client.post(f"{lp}/send", headers=headers, json={
-            "token": token, "frame": {"t": "text", "text": "can I return an item?",
-                                      "cid": "lp1"}}) as sent:
+            "token": token, "lang": "en", "name": "Lou",
+            "frame": {"t": "text", "text": "can I return an item?", "cid": "lp1"}}) as sent:
         assert sent.status == 200
+        assert (await sent.json())["events"] == [{"t": "ack", "cid": "lp1"}]
     texts: list[str] = []
     for _ in range(5):
-        async with chat.client.post(f"{lp}/poll", json={"token": token, "since": since},
+        async with chat.client.post(f"{lp}/poll", json={"token": token, "cursor": cursor},
                                     headers=headers) as polled:
             answer = await polled.json()
-        since = answer["seq"]
+        cursor = answer["cursor"]
         texts += [e["text"] for e in answer["events"] if e["t"] == "msg"]
         if len(texts) >= 2:
             break
     assert len(texts) >= 2 and "Lou" in texts[0]  # the greeting, then the answer
     prefix, number, signature = token.split(".")
     async with chat.client.post(f"{lp}/poll", headers=headers, json={
-            "token": f"{prefix}.{int(number, 16) ^ 1:x}.{signature}", "since": 0}) as forged:
+            "token": f"{prefix}.{int(number, 16) ^ 1:x}.{signature}", "cursor": ""}) as forged:
         assert forged.status == 401
 
 
@@ -385,3 +392,230 @@ async def test_a_photo_to_a_web_visitor_leaves_no_file_id(chat: Chat) -> None:
         {"type": "photo", "media": "https://example.com/a.jpg", "caption": "A"},
         {"type": "photo", "media": "https://example.com/b.jpg", "caption": "B"}])
     assert len(album) == 2 and all(not message.photo for message in album)
+
+
+# ------------------------------------------------------------------ pictures
+async def _upload(chat: Chat, token: str | None, data: bytes, *, caption: str = "",
+                  cid: str = "p1", origin: str = SHOP_SITE,
+                  content_type: str = "image/jpeg", name: str = "Pia") -> tuple[int, Any]:
+    form = aiohttp.FormData()
+    for field, value in (("cid", cid), ("caption", caption), ("lang", "en"), ("name", name)):
+        form.add_field(field, value)
+    form.add_field("file", data, filename="cat.jpg", content_type=content_type)
+    headers = {"Origin": origin, **({"X-Chat-Token": token} if token else {})}
+    async with chat.client.post(f"{chat.url}/chat/upload?lang=en", data=form,
+                                headers=headers) as response:
+        body = await response.json() if response.content_type == "application/json" else None
+        return response.status, body
+
+
+async def _image(chat: Chat, image_id: int, token: str | None) -> tuple[int, bytes, str]:
+    headers = {"Origin": SHOP_SITE, **({"X-Chat-Token": token} if token else {})}
+    async with chat.client.get(f"{chat.url}/chat/img/{image_id}", headers=headers) as got:
+        return got.status, await got.read(), got.headers.get("Content-Type", "")
+
+
+async def _escalated(chat: Chat, visitor: Visitor, name: str) -> int:
+    """The visitor asks for a person; their topic's thread once it exists (queued, or
+    taken at once by the agent on duty)."""
+    from storage.models.agents import CustomerTopic
+
+    await visitor.say("I want to talk to a human")
+    for _ in range(int(WAIT / 0.05)):
+        async with chat.app.sessions() as db:
+            thread = await db.scalar(select(CustomerTopic.thread_id).join(
+                Customer, Customer.id == CustomerTopic.customer_id).where(
+                Customer.name == name))
+        if thread is not None:
+            return thread
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no topic for {name}")
+
+
+async def _images_of(chat: Chat, token: str) -> list[Any]:
+    """The pictures kept for the visitor the token names."""
+    from storage.models.web import WebImage
+
+    user_id = chat.web.tokens.verify(token)
+    assert user_id is not None
+    async with chat.app.sessions() as db:
+        return list(await db.scalars(select(WebImage).where(
+            WebImage.owner_chat_id == user_id)))
+
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 200  # the magic bytes are what count
+
+
+async def test_upload_limits_size_type_token_origin_and_rate(chat: Chat) -> None:
+    """A picture is checked before anything is kept: over 5 MB → 413 with the shop's words;
+    a page renamed .jpg (and claimed image/jpeg) → 415; an unsigned token → 401; another
+    site → 403; a visitor over the rate limit (bursts of 3 in this test) → 429. None of
+    these is stored."""
+    from bot.web.images import IMAGE_LIMIT
+
+    visitor = await chat.visitor(lang="en", name="Pat")
+    status, body = await _upload(chat, visitor.token, JPEG + b"\x00" * IMAGE_LIMIT)
+    assert status == 413 and body["code"] == "too_big" and "5 MB" in body["text"]
+    status, body = await _upload(chat, visitor.token, b"<html><script>alert(1)</script>",
+                                 cid="p2")
+    assert status == 415 and body["code"] == "bad_type" and body["cid"] == "p2"
+    assert "JPEG, PNG or WebP" in body["text"]
+    prefix, number, signature = visitor.token.split(".")
+    forged = f"{prefix}.{int(number, 16) ^ 1:x}.{signature}"
+    assert (await _upload(chat, forged, JPEG))[0] == 401
+    assert (await _upload(chat, None, JPEG))[0] == 401
+    assert (await _upload(chat, visitor.token, JPEG, origin="https://evil.example"))[0] == 403
+    assert await _images_of(chat, visitor.token) == []
+    await visitor.ws.close()
+    # Rate: checked before the body is read; a refused upload counts as a message too.
+    other = await chat.visitor(lang="en", name="Pat")
+    statuses = [(await _upload(chat, other.token, JPEG, cid=f"r{n}", name="Pat"))[0]
+                for n in range(4)]
+    assert statuses[:3] == [200, 200, 200] and statuses[3] == 429
+    assert len(await _images_of(chat, other.token)) == 3
+    await other.ws.close()
+
+
+async def test_photo_stored_first_relayed_as_a_photo_and_served_to_its_owner_only(
+        chat: Chat) -> None:
+    """A waiting web shopper's photo: kept, stored as a photo message through the intake,
+    sent into their topic as a photo with the caption (escaped, marked 🌐); the picture is
+    served to its owner's token only (anyone else: 404, no token: 401) and comes back in
+    the history after a reload."""
+    from tests.web_browser import tiny_png
+
+    visitor = await chat.visitor(lang="en", name="Pia")
+    thread = await _escalated(chat, visitor, "Pia")
+    png = tiny_png()
+    status, body = await _upload(chat, visitor.token, png, caption="the <b>torn</b> seam",
+                                 cid="ph1", content_type="application/octet-stream")
+    assert status == 200 and body["t"] == "ack" and body["cid"] == "ph1"
+    image_id = body["image"]
+    [kept] = await _images_of(chat, visitor.token)
+    assert kept.id == image_id and kept.content_type == "image/png" and kept.data == png
+    async with chat.app.sessions() as db:
+        stored = await db.scalar(select(Message).where(
+            Message.update_id == update_id_for(kept.owner_chat_id, "ph1")))
+    assert stored is not None and stored.kind == "photo" and stored.handled_at is not None
+    assert stored.text == "the <b>torn</b> seam"
+    assert stored.telegram_message_id == kept.message_id
+    sent = await _recorded(chat, lambda r: r.__api_method__ == "sendPhoto"
+                           and r.chat_id == GROUP and "torn" in (r.caption or ""))
+    assert sent.message_thread_id == thread
+    assert sent.caption == "🌐 the &lt;b&gt;torn&lt;/b&gt; seam"
+    assert sent.photo.data == png  # the picture itself, uploaded to Telegram
+
+    assert await _image(chat, image_id, visitor.token) == (200, png, "image/png")
+    stranger = await chat.visitor(lang="en", name="Sly")
+    assert (await _image(chat, image_id, stranger.token))[0] == 404
+    assert (await _image(chat, image_id, None))[0] == 401
+    assert (await _image(chat, image_id + 10**6, visitor.token))[0] == 404
+    await stranger.ws.close()
+    await visitor.ws.close()
+    again = await chat.visitor(visitor.token, lang="en", name="Pia")
+    shown = [m for m in again.hello["history"] if m.get("image") == image_id]
+    assert shown and shown[0]["from"] == "me" and shown[0]["text"] == "the <b>torn</b> seam"
+    await again.ws.close()
+
+
+async def test_an_agents_photo_reply_reaches_the_browser(chat: Chat) -> None:
+    """An agent answers in the topic with a photo: the web chat fetches it from Telegram
+    once, keeps it for the visitor, and the browser gets the caption with the picture (its
+    owner can load it)."""
+    visitor = await chat.visitor(lang="en", name="Quin")
+    thread = await _escalated(chat, visitor, "Quin")
+    await _upload(chat, visitor.token, JPEG, cid="q1", name="Quin")
+    chat.session.files["photos/file_7.jpg"] = JPEG + b"agent"
+    chat.session.add_result("getFile", {"file_id": "AgADagent", "file_unique_id": "agent1",
+                                        "file_size": len(JPEG) + 5,
+                                        "file_path": "photos/file_7.jpg"})
+    update = Update.model_validate({"update_id": 777101, "message": {
+        "message_id": 56, "date": 1, "caption": "This is the right colour",
+        "photo": [{"file_id": "AgADsmall", "file_unique_id": "s1", "width": 90, "height": 90},
+                  {"file_id": "AgADagent", "file_unique_id": "agent1", "width": 800,
+                   "height": 800}],
+        "message_thread_id": thread, "is_topic_message": True,
+        "chat": {"id": GROUP, "type": "supergroup", "title": "Agents", "is_forum": True},
+        "from": {"id": AGENT, "is_bot": False, "first_name": "Ann"}}},
+        context={"bot": chat.app.bot})
+    await chat.dp.feed_update(chat.app.bot, update)
+    shown = await visitor.next(where=lambda e: "right colour" in e["text"])
+    assert shown["image"] and shown["media"] == ["photo"]
+    assert await _image(chat, shown["image"], visitor.token) == (200, JPEG + b"agent",
+                                                                 "image/jpeg")
+    assert [r.file_id for r in chat.session.requests_of("getFile")] == ["AgADagent"]
+    assert len(await _images_of(chat, visitor.token)) == 2  # theirs and the agent's
+    await visitor.ws.close()
+
+
+async def test_delete_my_data_removes_the_visitors_pictures(chat: Chat) -> None:
+    """P16: "delete my data" in the widget removes the pictures the visitor sent."""
+    visitor = await chat.visitor(lang="en", name="Ros")
+    status, body = await _upload(chat, visitor.token, JPEG, cid="f0", name="Ros")
+    assert status == 200
+    await visitor.say("/forget")
+    ask = await visitor.next(where=lambda e: any(
+        b["data"] == "forget:yes" for row in e["buttons"] for b in row))
+    await visitor.ws.send_json({"t": "button", "data": "forget:yes", "label": "yes",
+                                "mid": ask["id"], "cid": "qf"})
+    await visitor.next(where=lambda e: e["id"] != ask["id"])
+    assert await _images_of(chat, visitor.token) == []
+    assert (await _image(chat, body["image"], visitor.token))[0] == 404
+    await visitor.ws.close()
+
+
+async def test_long_poll_resumes_across_two_processes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two app instances on one database and one Redis: a long-polling visitor's polls go
+    to either, and replies are produced by either while no poll is open. Resuming from the
+    cursor, every event arrives once, in order (a poll on the other process, or a gap
+    between polls, loses nothing)."""
+    if problem := redis_problem():
+        pytest.skip(f"Redis: {problem}")
+    from tests.backends import REDIS_URL, create_database, drop_database, require_postgres
+
+    require_postgres()
+    import bot.web.server as server
+
+    monkeypatch.setattr(server, "POLL_WAIT", 1.5)  # an empty poll (the bug) answers soon
+    database_url = create_database()
+    apps, stack = [], contextlib.AsyncExitStack()
+    try:
+        urls = []
+        for _ in range(2):
+            settings = load_settings({
+                "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL,
+                "SERVICE_HOURS": "always", "WEB_CHAT_ORIGINS": SHOP_SITE,
+                "WEB_CHAT_SECRET": "two-processes-one-secret"})
+            app = await build_app(settings, session=RecordingSession())
+            apps.append(app)
+            port = free_port()
+            await stack.enter_async_context(serving(app, build_dispatcher(app),
+                                                    listen=f"127.0.0.1:{port}"))
+            urls.append(f"http://127.0.0.1:{port}/chat/lp")
+        headers = {"Origin": SHOP_SITE}
+        async with aiohttp.ClientSession() as client:
+            async with client.post(f"{urls[0]}/hello", json={"lang": "en", "name": "Lin"},
+                                   headers=headers) as hello:
+                welcome = await hello.json()
+            token, cursor = welcome["token"], welcome["cursor"]
+            user_id = VisitorTokens("two-processes-one-secret").verify(token)
+            assert user_id is not None
+            got: list[str] = []
+            for n in range(6):
+                # Produced by one process while no poll is open …
+                await apps[n % 2].bot.send_message(user_id, f"note {n}")
+                # … polled on the other one (or, every third time, on the same one).
+                url = urls[(n + 1) % 2] if n % 3 else urls[n % 2]
+                async with client.post(f"{url}/poll", headers=headers, json={
+                        "token": token, "lang": "en", "name": "Lin",
+                        "cursor": cursor}) as polled:
+                    answer = await polled.json()
+                cursor = answer["cursor"]
+                got += [e["text"] for e in answer["events"] if e["t"] == "msg"]
+            assert got == [f"note {n}" for n in range(6)]
+    finally:
+        await stack.aclose()
+        for app in apps:
+            await app.close()
+        drop_database(database_url)

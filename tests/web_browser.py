@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import struct
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +40,17 @@ def browser_problem() -> str | None:
     if _first(DRIVER, "chromedriver") is None:
         return "chromedriver is not installed (apt-get install chromium-driver)"
     return None
+
+
+def tiny_png(width: int = 8, height: int = 6, rgb: tuple[int, int, int] = (47, 111, 79)) -> bytes:
+    """A real (decodable) PNG of one colour: what a shopper's photo upload carries."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+    row = b"\x00" + bytes(rgb) * width
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
 
 
 class Browser:
@@ -92,6 +105,20 @@ class Browser:
             box.send_keys(text)
             box.send_keys(Keys.ENTER)
         await self.run(type_it)
+
+    async def type_only(self, text: str) -> None:
+        """Type into the widget's box without sending (a picture's caption)."""
+        from selenium.webdriver.common.by import By
+
+        await self.run(lambda: self.driver.find_element(By.CSS_SELECTOR, ".scw-input")
+                       .send_keys(text))
+
+    async def choose_file(self, selector: str, path: str) -> None:
+        """Pick a file in a (hidden) file input, as the file chooser would."""
+        from selenium.webdriver.common.by import By
+
+        await self.run(lambda: self.driver.find_element(By.CSS_SELECTOR, selector)
+                       .send_keys(path))
 
     async def messages(self) -> list[tuple[str, str]]:
         """(from, text) of every bubble in the widget, as shown (textContent)."""

@@ -21,7 +21,7 @@ FALLBACK_DAILY = time(23, 55)  # no shift today (closed day): still summarise th
 
 
 async def agent_names(session: AsyncSession) -> dict[int, str]:
-    """Names of the agents the bot knows (issue 3's table), by Telegram user id."""
+    """Names of the agents the bot knows (the agents table), by Telegram user id."""
     try:
         agents = await Repo(session).agents.all()  # type: ignore[attr-defined]
     except Exception:  # no agents table in this database: ids are shown instead

@@ -71,6 +71,12 @@ class TopicPort(Protocol):
         thread_id: int | None = None, reply_to: int | None = None, caption: str | None = None,
     ) -> int | None: ...
 
+    async def send_photo(
+        self, chat_id: int, photo: str | bytes, *, caption: str = "",
+        thread_id: int | None = None, reply_to: int | None = None,
+        file_name: str = "photo.jpg",
+    ) -> int | None: ...
+
     async def close_buttons(self, chat_id: int, message_id: int, text: str) -> None: ...
 
 
@@ -87,6 +93,7 @@ class AgentPost:
     kind: str = "text"
     text: str = ""
     reply_to_message_id: int | None = None
+    file_id: str | None = None  # a photo's largest size (what a web visitor's browser gets)
 
 
 @dataclass
@@ -154,7 +161,22 @@ class AgentConsole:
         """Relay: make sure the topic exists (card first), copy the message into it, then post
         what the bot answered (a FAQ answer, the queue place) as the console's own lines."""
         topic = await self.ensure_topic(repo, customer, conversation)
-        if message is not None and customer.channel == WEB:
+        picture = None
+        if message is not None and customer.channel == WEB and message.kind == "photo":
+            with repo.session.no_autoflush:  # a read before a Telegram send (SQLite lock)
+                picture = await repo.web_images.of_message(customer.chat_id,
+                                                           message.telegram_message_id or 0)
+        if message is not None and picture is not None:
+            # A web visitor's photo: the stored picture goes up as a photo, its caption marked
+            # with the channel; linked, so an agent's reply to it answers that message.
+            sent = await self.port.send_photo(
+                topic.chat_id, picture.data, caption=f"🌐 {message.text}".strip(),
+                thread_id=topic.thread_id,
+                file_name="photo." + picture.content_type.rpartition("/")[2])
+            if sent is not None:
+                await repo.agents.link(conversation.id, customer.chat_id,
+                                       message.telegram_message_id or 0, topic.chat_id, sent)
+        elif message is not None and customer.channel == WEB:
             # A web visitor's message has no Telegram twin to copy: its text is posted (escaped
             # by the port), marked with the channel.
             await self._post(topic, f"🌐 {message.text}")
@@ -302,7 +324,7 @@ class AgentConsole:
                 "tone_guard", conversation_id=conversation.id, agent_id=post.agent_id,
                 action="blocked", terms=terms, original=post.text, rewrite=report.rewrite,
                 topic_message_id=post.message_id, reply_to=post.reply_to_message_id,
-                message_kind=post.kind, decided=None,
+                message_kind=post.kind, file_id=post.file_id, decided=None,
             )
             w = self.w
             buttons = ((Button(w("console.tone_rewrite_button"), tone_data(TONE_REWRITE, hit.id)),
@@ -314,7 +336,8 @@ class AgentConsole:
             await repo.commit()
             return
         await self._deliver(repo, chat, conversation, post.agent_id, post.message_id,
-                            post.reply_to_message_id, kind=post.kind, text=post.text)
+                            post.reply_to_message_id, kind=post.kind, text=post.text,
+                            file_id=post.file_id)
 
     async def tone_decision(
         self, repo: Repo, agent_id: int, choice: str, hit_id: int, message_id: int
@@ -341,7 +364,7 @@ class AgentConsole:
             repo, chat, conversation, agent_id, int(hit.data["topic_message_id"]),
             hit.data.get("reply_to"), kind=str(hit.data.get("message_kind") or "text"),
             text=str(hit.data["rewrite"] if rewrite else hit.data["original"]),
-            as_text=rewrite,
+            as_text=rewrite, file_id=hit.data.get("file_id"),
         )
         hit.data = {**hit.data, "decided": "rewrite" if rewrite else "original"}
         await repo.events.add("tone_guard", conversation_id=conversation.id, agent_id=agent_id,
@@ -354,7 +377,7 @@ class AgentConsole:
     async def _deliver(
         self, repo: Repo, chat: _Chat, conversation: Conversation, agent_id: int,
         topic_message_id: int, reply_to: int | None, *, kind: str, text: str,
-        as_text: bool = False,
+        as_text: bool = False, file_id: str | None = None,
     ) -> None:
         """Copy (or, for a rewrite, send) to the shopper; store it as the agent's; link both.
 
@@ -364,8 +387,12 @@ class AgentConsole:
         if reply_to is not None:
             shopper_reply = await repo.agents.shopper_twin(chat.topic.chat_id, reply_to)
         customer = chat.customer
-        # A web visitor's browser gets the text (a photo's caption); nothing to copy there.
-        if customer.channel == WEB or (as_text and kind not in CAPTIONED):
+        # A web visitor's browser gets the text, or a photo with its caption (the web chat
+        # keeps the picture for the browser); nothing to copy there.
+        if customer.channel == WEB and kind == "photo" and file_id:
+            sent = await self.port.send_photo(customer.chat_id, file_id, caption=text,
+                                              reply_to=shopper_reply)
+        elif customer.channel == WEB or (as_text and kind not in CAPTIONED):
             sent = await self.port.send_text(customer.chat_id, text, reply_to=shopper_reply)
         else:  # a rewritten caption travels with its photo (or video, file …), never alone
             sent = await self.port.copy(chat.topic.chat_id, topic_message_id, customer.chat_id,
@@ -377,13 +404,13 @@ class AgentConsole:
             telegram_message_id=sent, now=now, kind=kind, agent_id=agent_id,
         )
         if sent is None:
+            self.lifecycle.agent_wrote(conversation, now)
             await self._post(chat.topic, self.w("console.not_delivered"),
                              reply_to=topic_message_id)
         else:
             await repo.agents.link(conversation.id, customer.chat_id, sent, chat.topic.chat_id,
                                    topic_message_id)
             await self.lifecycle.agent_replied(repo.events, conversation, agent_id, now)
-        conversation.last_activity_at = now
         await repo.commit()
 
     # ================================================================= commands
@@ -522,8 +549,16 @@ class AgentConsole:
         agent.on_duty = on
         await self._say_in(post, self.w("console.on_duty" if on else "console.off_duty"))
         if on:
-            for conversation, _agent in await self.queue.fill(repo, self.clock.now()):
-                await self._announce_assignment(repo, conversation)
+            await self.hand_out(repo)
+
+    async def hand_out(self, repo: Repo) -> int:
+        """Someone came on duty (``/on`` here, ``/duty on`` in their private chat): waiting
+        chats go to agents with room, each claimed through the queue (the lifecycle's
+        ``assign``) and announced in its topic and to the shopper. The caller commits."""
+        handed = await self.queue.fill(repo, self.clock.now())
+        for conversation, _agent in handed:
+            await self._announce_assignment(repo, conversation)
+        return len(handed)
 
     async def queue_text(self, repo: Repo) -> str:
         """Waiting chats, longest first, with how long each has waited."""

@@ -88,8 +88,8 @@ class CaseDesk:
         text, key = say(
             self.knowledge.catalogue, "case_status", lang,
             "resolved" if ticket.status == TicketStatus.RESOLVED else "open",
-            values={"case": f"#{ticket.id}",
-                    "kind": KIND_NAMES[names].get(ticket.kind, ticket.kind),
+            values={"ticket_id": ticket.id,
+                    "ticket_kind": KIND_NAMES[names].get(ticket.kind, ticket.kind),
                     "status": STATUS_NAMES[names].get(ticket.status, ticket.status),
                     "due": due.strftime("%m-%d %H:%M")},
         )

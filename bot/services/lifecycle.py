@@ -4,7 +4,8 @@ The conversation is the aggregate: the functions below are the only code that ch
 state, its owner and its SLA fields (``state``, ``agent_id``, ``queued_at``, ``closed_at``,
 ``escalation_reason``, ``reply_due_at``, ``waiting_since``, ``off_hours_until``,
 ``sla_misses``, ``holding_sent``, ``longest_wait_seconds``, ``first_human_reply_at``,
-``greeted_at``, ``misunderstood_in_row``), and each records its events in the caller's
+``greeted_at``, ``misunderstood_in_row``, ``last_activity_at``: :data:`OWNED_FIELDS`, checked
+by tests/test_lifecycle.py), and each records its events in the caller's
 transaction. Services decide *what* happens (the bot understood, an agent typed /take) and
 call a transition; they never assign these fields. No aiogram, no sending: the caller sends,
 then tells the transition whether anything went out.
@@ -53,6 +54,9 @@ agent_replied  —                —                human_reply:     —
                                                  due, wait,
                                                  misses, holding,
                                                  off hours reset
+agent_wrote    activity         activity         activity only:   activity
+                                                 not delivered,
+                                                 the wait goes on
 release        —                —                → queued (CAS,   —
                                                  owner only);
                                                  misses=0
@@ -94,6 +98,12 @@ from storage.repositories import Repo
 
 WAITING_STATES = (ConversationState.QUEUED, ConversationState.ASSIGNED)
 COMPLAINT = "complaint"  # the escalation reason the queue serves first (P7, P20)
+# The conversation's fields only the transitions below assign.
+OWNED_FIELDS = frozenset({
+    "state", "agent_id", "queued_at", "closed_at", "escalation_reason", "reply_due_at",
+    "waiting_since", "off_hours_until", "sla_misses", "holding_sent", "longest_wait_seconds",
+    "first_human_reply_at", "greeted_at", "misunderstood_in_row", "last_activity_at",
+})
 
 
 class Phase(StrEnum):
@@ -372,6 +382,13 @@ class Lifecycle:
         conversation.holding_sent = 0
         conversation.last_activity_at = now
         return waited
+
+    @staticmethod
+    def agent_wrote(conversation: Conversation, now: datetime) -> None:
+        """An agent's message that did not reach the shopper (they blocked the bot, the chat
+        is gone): activity (idle closing, the sticky agent), not a reply — the wait, the
+        deadline and the misses stay as they were."""
+        conversation.last_activity_at = now
 
     async def close(
         self, events: EventSink, conversation: Conversation, now: datetime,

@@ -1,4 +1,4 @@
-"""The queue of shoppers waiting for a person, and who gets which chat (issue 3).
+"""The queue of shoppers waiting for a person, and who gets which chat (P8).
 
 Rules: assignment goes to an agent who can answer now (``Staffing``: switched on, and in
 service hours or the running shift; what the shopper was told, P24), least loaded first,

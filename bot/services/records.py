@@ -202,6 +202,7 @@ async def forget(repo: Repo, customer: Customer, now: datetime) -> None:
         update(Complaint).where(Complaint.conversation_id.in_(conversation_ids))
         .values(text="").execution_options(synchronize_session=False)
     )
+    await repo.web_images.forget(customer.chat_id)  # a web visitor's pictures
     await _forget_traces(repo, customer, conversation_ids)
     await repo.events.add("customer_forgotten", customer=customer.id, at=now)
 

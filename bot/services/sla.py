@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 
 class AgentDesk(Protocol):
-    """The agents' side (issue 3): a nudge in the topic, and handing a chat to someone else."""
+    """The agents' side (P8): a nudge in the topic, and handing a chat to someone else."""
 
     async def nudge(self, conversation_id: int, waited_seconds: int) -> None: ...
 

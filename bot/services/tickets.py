@@ -92,7 +92,7 @@ class TicketService:
                 due_at=opened + timedelta(hours=self.settings.ticket_due_hours),
             )
             if not await repo.tickets.add_once(ticket, "system", "complaint in chat"):
-                continue  # another process tracked this complaint a moment ago (issue 8)
+                continue  # another process tracked this complaint a moment ago (several processes)
             await repo.events.add("ticket_opened", ticket=ticket.id, ticket_kind="complaint")
             count += 1
         return count

@@ -20,6 +20,10 @@ shopper left without an answer. Pass ``retry_unsafe_on_timeout=True`` to prefer 
 losses. 429 and 5xx answers come from Telegram itself, which did not carry the call out, so they
 are retried for every method. ``getUpdates`` passes untouched: the polling loop has its own
 backoff. ``answerCallbackQuery`` is never retried: a late answer is useless.
+
+Posts into a group go through the guard's :class:`~bot.transport.fair_gate.GroupGate`: after a
+429 the group's posts are queued per topic and served fairly, paced to the group's limit, so
+one shopper's relays cannot hold back another's (P2). Messages to shoppers never wait there.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from aiogram.exceptions import (
 from aiogram.methods import AnswerCallbackQuery, GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiohttp import ClientConnectorError
+
+from bot.transport.fair_gate import GroupGate
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -82,6 +88,7 @@ class OutgoingGuard(BaseRequestMiddleware):
         on_blocked: BlockedCallback | None = None,
         sleep: Sleep = asyncio.sleep,
         retry_unsafe_on_timeout: bool = False,
+        gate: GroupGate | None = None,
     ) -> None:
         self.max_retries = max_retries
         self.max_retry_after = max_retry_after
@@ -89,6 +96,7 @@ class OutgoingGuard(BaseRequestMiddleware):
         self.on_blocked = on_blocked
         self.sleep = sleep
         self.retry_unsafe_on_timeout = retry_unsafe_on_timeout
+        self.gate = gate if gate is not None else GroupGate(sleep=sleep)
 
     async def __call__(
         self,
@@ -99,8 +107,11 @@ class OutgoingGuard(BaseRequestMiddleware):
         if isinstance(method, GetUpdates):
             return await make_request(bot, method)
         retries = 0
+        gated = self.gate.covers(method)
         while True:
             try:
+                if gated:  # a group post: its 429s are the gate's, waited out in fair order
+                    return await self.gate.send(method, lambda: make_request(bot, method))
                 return await make_request(bot, method)
             except TelegramRetryAfter as error:
                 delay = self._flood_delay(method, error, retries)

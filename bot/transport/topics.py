@@ -12,7 +12,7 @@ import logging
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
-from aiogram.types import ReplyParameters
+from aiogram.types import BufferedInputFile, ReplyParameters
 
 from bot.services.replies import Button, Reply
 from bot.transport.replier import caption as media_caption
@@ -81,6 +81,23 @@ class TelegramTopics:
                         error.message)
             return None
         return copied.message_id
+
+    async def send_photo(
+        self, chat_id: int, photo: str | bytes, *, caption: str = "",
+        thread_id: int | None = None, reply_to: int | None = None,
+        file_name: str = "photo.jpg",
+    ) -> int | None:
+        """A photo: a Telegram file id (an agent's photo, to a web visitor's browser) or the
+        picture's bytes (a web visitor's upload, into the topic); ``caption`` is plain text."""
+        media = BufferedInputFile(photo, file_name) if isinstance(photo, bytes) else photo
+        try:
+            sent = await self.bot.send_photo(
+                chat_id, media, caption=media_caption(caption) if caption else None,
+                message_thread_id=thread_id, reply_parameters=_reply_to(reply_to))
+        except (TelegramForbiddenError, TelegramBadRequest) as error:
+            log.warning("photo to chat %s not delivered: %s", chat_id, error.message)
+            return None
+        return sent.message_id
 
     async def close_buttons(self, chat_id: int, message_id: int, text: str) -> None:
         """Replace a message's text and drop its buttons (a decision was taken)."""

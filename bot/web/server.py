@@ -14,6 +14,10 @@ visitor reaches only the conversation their signed token names; messages over 4,
 characters or frames over 16 KB are refused with a clear error; rate limits per visitor and
 per IP address; pages carry a Content-Security-Policy; the widget shows every text with
 ``textContent``.
+
+Pictures travel over HTTP (``/chat/upload``, ``/chat/img/<id>``): checked (size, type by
+content) before they are kept, kept in the database (storage/models/web.py) under the
+message they belong to, and served only to the visitor whose signed token owns them.
 """
 
 from __future__ import annotations
@@ -24,18 +28,27 @@ import json
 import logging
 import re
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from aiogram.types import Update
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 from sqlalchemy import select
 
 from bot.web.hub import Hub, Listener
 from bot.web.identity import SECRET_KEY, VisitorTokens, update_id_for
+from bot.web.images import CAPTION_LIMIT, IMAGE_LIMIT, image_type
 from bot.web.outbox import TEXT_LIMIT
-from bot.web.updates import agent_button, agent_text, visitor_button, visitor_text
+from bot.web.updates import (
+    agent_button,
+    agent_text,
+    next_message_id,
+    visitor_button,
+    visitor_photo,
+    visitor_text,
+)
 from storage.models import Conversation, Message, Sender
 from storage.repositories import Repo
 
@@ -52,11 +65,15 @@ DATA_LIMIT = 64  # bytes of a button's data, as Telegram's callback_data
 NAME_LIMIT = 64
 HISTORY = 50
 HELLO_TIMEOUT = 15.0
+#: Updates one process's web chat hands the Dispatcher at once. Each holds a database
+#: connection for its whole handling; a burst of a thousand visitors waits here, in order,
+#: rather than in the connection pool, where the last ones timed out and were dropped
+#: (bench/bench_web.py burst: 516 of 1,000 failed with "QueuePool limit … reached").
+FEED_CONCURRENCY = 10
 POLL_WAIT = 25.0  # a long poll answers within this, events or none
-POLL_KEEP = 90.0  # a long-polling visitor's events are kept this long after their last poll
-POLL_BUFFER = 200
 WIDGET_WORDS = ("web_title", "web_open", "web_placeholder", "web_send", "web_forget",
-                "web_close", "web_typing", "web_reconnecting", "web_photo")
+                "web_close", "web_typing", "web_reconnecting", "web_photo", "web_attach",
+                "web_image_too_big", "web_image_type", "web_image_failed")
 _HOST = re.compile(r"^[A-Za-z0-9.\-\[\]:]{1,255}$")
 STATIC = resources.files("bot.web").joinpath("static")
 
@@ -83,63 +100,44 @@ class RateLimit:
         return True
 
 
-@dataclass
+@dataclass(eq=False)
 class Connection:
-    """One open WebSocket: events are written in order by one writer task."""
+    """One open WebSocket: events are written in order by one writer task, which runs only
+    while there is something to write (an idle visitor costs no task: memory per socket)."""
 
     ws: web.WebSocketResponse
-    queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
+    pending: deque[dict[str, Any]] = field(default_factory=deque)
     writer: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self.writer = asyncio.create_task(self._write())
+    closed: bool = False
 
     def deliver(self, event: dict[str, Any]) -> None:
-        self.queue.put_nowait(event)
+        if self.closed:
+            return
+        self.pending.append(event)
+        if self.writer is None:
+            self.writer = asyncio.create_task(self._write())
 
     async def _write(self) -> None:
-        while (event := await self.queue.get()) is not None:
-            if self.ws.closed:
-                return
-            try:
-                await self.ws.send_str(json.dumps(event, ensure_ascii=False))
-            except (ConnectionError, RuntimeError):
-                return
+        try:
+            while self.pending:
+                event = self.pending.popleft()
+                if self.ws.closed:
+                    self.pending.clear()
+                    return
+                try:
+                    await self.ws.send_str(json.dumps(event, ensure_ascii=False))
+                except (ConnectionError, RuntimeError):
+                    self.pending.clear()
+                    return
+        finally:
+            self.writer = None
 
     async def close(self) -> None:
-        self.queue.put_nowait(None)
+        """What was delivered before is still written; nothing after."""
+        self.closed = True
         if self.writer is not None:
             with contextlib.suppress(Exception):
                 await self.writer
-
-    def __hash__(self) -> int:
-        return id(self)
-
-
-class PollBox:
-    """A long-polling visitor's recent events, numbered, kept while they keep polling."""
-
-    def __init__(self, visitor: Visitor) -> None:
-        self.visitor = visitor
-        self.events: list[tuple[int, dict[str, Any]]] = []
-        self.seq = 0
-        self.seen = time.monotonic()
-        self._changed = asyncio.Event()
-
-    def deliver(self, event: dict[str, Any]) -> None:
-        self.seq += 1
-        self.events = [*self.events[-(POLL_BUFFER - 1):], (self.seq, event)]
-        self._changed.set()
-
-    async def after(self, since: int, wait: float) -> list[dict[str, Any]]:
-        if not any(n > since for n, _ in self.events):
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), wait)
-        return [{**event, "seq": n} for n, event in self.events if n > since]
-
-    def __hash__(self) -> int:
-        return id(self)
 
 
 def security_headers(request: web.Request) -> dict[str, str]:
@@ -147,7 +145,7 @@ def security_headers(request: web.Request) -> dict[str, str]:
     host = request.host if _HOST.match(request.host or "") else "127.0.0.1"
     return {
         "Content-Security-Policy": (
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
             f"connect-src 'self' ws://{host} wss://{host}; base-uri 'none'; "
             "form-action 'none'; frame-ancestors 'none'"),
         "X-Content-Type-Options": "nosniff",
@@ -166,7 +164,7 @@ class WebChat:
         self.per_visitor = RateLimit(settings.web_chat_visitor_per_minute)
         self.per_ip = RateLimit(settings.web_chat_ip_per_minute)
         self.playground = playground
-        self._boxes: dict[int, PollBox] = {}  # long-polling visitors of this process
+        self._feeding = asyncio.Semaphore(FEED_CONCURRENCY)
         self.workflow = {**dp.workflow_data, "dispatcher": dp, "bots": [app.bot]}
         self.workflow.pop("bot", None)
 
@@ -182,6 +180,12 @@ class WebChat:
         aio.router.add_post(f"{PREFIX}/lp/poll", self.lp_poll)
         for name in ("hello", "send", "poll"):
             aio.router.add_route("OPTIONS", f"{PREFIX}/lp/{name}", self.lp_preflight)
+        # Pictures: uploaded over HTTP (a photo is no WebSocket frame), served to their owner.
+        aio.router.add_post(f"{PREFIX}/upload", self.upload)
+        aio.router.add_get(PREFIX + "/img/{image_id:[0-9]{1,18}}", self.image)
+        aio.router.add_route("OPTIONS", f"{PREFIX}/upload", self.lp_preflight)
+        aio.router.add_route("OPTIONS", PREFIX + "/img/{image_id:[0-9]{1,18}}",
+                             self.lp_preflight)
         aio.router.add_get(f"{PREFIX}/", self.page("demo.html"))
         aio.router.add_get("/healthz", self.healthz)
         if self.playground is not None:
@@ -239,7 +243,6 @@ class WebChat:
             return ws
         visitor = await self._visitor(hello if isinstance(hello, dict) else {})
         connection = Connection(ws)
-        connection.start()
         self.hub.attach(visitor.user_id, connection)
         try:
             connection.deliver(await self._welcome(visitor))
@@ -260,13 +263,17 @@ class WebChat:
         token = str(hello.get("token"))
         if user_id is None:
             token, user_id = self.tokens.issue()
-        lang = str(hello.get("lang") or "").lower()[:16]
-        languages = self.app.settings.languages
-        lang = next((code for code in languages if lang.startswith(code)),
-                    self.app.settings.default_language)
+        lang = self._language(hello.get("lang"))
         name = " ".join(str(hello.get("name") or "").split())[:NAME_LIMIT]
         return Visitor(user_id=user_id, token=token, lang=lang,
                        name=name or self.word("web_visitor_name", lang, fallback="Guest"))
+
+    def _language(self, asked: Any) -> str:
+        """The shop's language the visitor's browser asked for (``en-GB`` → en), else the
+        shop's default."""
+        lang = str(asked or "").lower()[:16]
+        return next((code for code in self.app.settings.languages if lang.startswith(code)),
+                    self.app.settings.default_language)
 
     def word(self, key: str, lang: str, fallback: str = "", **values: Any) -> str:
         phrase = self.app.knowledge.catalogue.get(f"courtesy.{key}", lang)
@@ -276,8 +283,11 @@ class WebChat:
 
     async def _welcome(self, visitor: Visitor) -> dict[str, Any]:
         words = {key: self.word(key, visitor.lang) for key in WIDGET_WORDS}
+        words["web_image_too_big"] = self.word("web_image_too_big", visitor.lang,
+                                               max_mb=IMAGE_LIMIT // 2**20)
         return {"t": "hello", "token": visitor.token, "lang": visitor.lang, "words": words,
-                "limit": TEXT_LIMIT, "history": await self.history(visitor.user_id)}
+                "limit": TEXT_LIMIT, "image_limit": IMAGE_LIMIT,
+                "history": await self.history(visitor.user_id)}
 
     async def history(self, user_id: int) -> list[dict[str, Any]]:
         """The visitor's latest messages (theirs and the shop's), oldest first."""
@@ -289,9 +299,19 @@ class WebChat:
                 select(Message).join(Conversation, Message.conversation_id == Conversation.id)
                 .where(Conversation.customer_id == customer.id)
                 .order_by(Message.id.desc()).limit(HISTORY)))
-        return [{"from": "me" if m.sender == Sender.SHOPPER else "shop", "id": m.id,
-                 "text": m.text[:TEXT_LIMIT], "kind": m.kind}
-                for m in reversed(rows) if m.text]
+            images = await Repo(db).web_images.ids_of_messages(
+                user_id, (m.telegram_message_id for m in rows if m.kind == "photo"))
+        shown = []
+        for m in reversed(rows):
+            image = images.get(m.telegram_message_id) if m.kind == "photo" else None
+            if not m.text and image is None:
+                continue
+            item = {"from": "me" if m.sender == Sender.SHOPPER else "shop", "id": m.id,
+                    "text": m.text[:TEXT_LIMIT], "kind": m.kind}
+            if image is not None:
+                item["image"] = image
+            shown.append(item)
+        return shown
 
     async def _frame(self, visitor: Visitor, ip: str, connection: Listener,
                      data: str) -> None:
@@ -334,9 +354,112 @@ class WebChat:
         bot = self.app.bot
         try:
             update = Update.model_validate(raw, context={"bot": bot})
-            await self.dp.feed_update(bot, update, **self.workflow)
+            async with self._feeding:
+                await self.dp.feed_update(bot, update, **self.workflow)
         except Exception:
             log.exception("web chat update %s failed", raw.get("update_id"))
+
+    # ------------------------------------------------------------------ pictures
+    def _refusal(self, status: int, code: str, text: str, headers: dict[str, str],
+                 client_id: str = "") -> web.Response:
+        """An upload refused: the widget shows ``text`` (the shop's words) as an error."""
+        return web.json_response({"t": "error", "code": code, "cid": client_id, "text": text},
+                                 status=status, headers=headers)
+
+    async def upload(self, request: web.Request) -> web.Response:
+        """A visitor's picture: a multipart form (cid, caption, name, lang, then file) with
+        their token in the ``X-Chat-Token`` header.
+
+        Checked before the body is read: the origin, the signed token and the rate limits
+        (per visitor and per IP, as messages), the declared size; then, reading in chunks
+        and stopping beyond IMAGE_LIMIT, the real size and the type by its magic bytes.
+        Only then is the picture stored, and the photo message goes through the same intake
+        as every shopper message (stored before answered, relayed to the agents' topic)."""
+        headers = self._cors(request)
+        if headers is None:
+            return web.Response(status=403, text="origin not allowed")
+        user_id = self.tokens.verify(request.headers.get("X-Chat-Token"))
+        if user_id is None:
+            return web.Response(status=401, text="say hello first", headers=headers)
+        lang = self._language(request.query.get("lang"))
+        too_big = self.word("web_image_too_big", lang, max_mb=IMAGE_LIMIT // 2**20)
+        if not (self.per_visitor.allow(user_id) and self.per_ip.allow(request.remote or "?")):
+            return self._refusal(429, "slow_down", self.word("web_slow_down", lang), headers)
+        if (request.content_length or 0) > IMAGE_LIMIT + 64 * 1024:
+            return self._refusal(413, "too_big", too_big, headers)
+        try:
+            fields, data = await self._upload_parts(request)
+        except ValueError:
+            return web.Response(status=400, text="a multipart form", headers=headers)
+        visitor = await self._visitor({**fields, "token": request.headers["X-Chat-Token"]})
+        client_id = fields.get("cid", "")[:64]
+        if data is None:
+            return self._refusal(413, "too_big", too_big, headers, client_id)
+        caption = fields.get("caption", "").strip()
+        if len(caption) > CAPTION_LIMIT:
+            return self._refusal(413, "too_long", self.word(
+                "web_too_long", visitor.lang, max_length=CAPTION_LIMIT), headers, client_id)
+        content_type = image_type(data)
+        if content_type is None:
+            return self._refusal(415, "bad_type", self.word("web_image_type", visitor.lang),
+                                 headers, client_id)
+        message_id = next_message_id()
+        async with self.app.sessions() as db:
+            image = await Repo(db).web_images.add(visitor.user_id, message_id, content_type,
+                                                  data)
+            image_id = image.id
+            await db.commit()
+        update_id = update_id_for(visitor.user_id, client_id or f"{time.time_ns()}")
+        await self.feed(visitor_photo(update_id, visitor.user_id, visitor.name, visitor.lang,
+                                      image_id, caption, message_id))
+        return web.json_response({"t": "ack", "cid": client_id, "image": image_id},
+                                 headers=headers)
+
+    @staticmethod
+    async def _upload_parts(request: web.Request) -> tuple[dict[str, str], bytes | None]:
+        """The form's short fields, and the file (None when over IMAGE_LIMIT)."""
+        reader = await request.multipart()
+        fields: dict[str, str] = {}
+        data: bytes | None = b""
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise ValueError("nested multipart")
+            if part.name == "file":
+                chunks, size = [], 0
+                while chunk := await part.read_chunk(64 * 1024):
+                    size += len(chunk)
+                    if size > IMAGE_LIMIT:
+                        return fields, None
+                    chunks.append(chunk)
+                data = b"".join(chunks)
+            elif part.name in ("cid", "caption", "name", "lang"):
+                fields[part.name] = (await part.read(decode=False))[:8 * 1024].decode(
+                    "utf-8", "replace")
+        return fields, data
+
+    async def image(self, request: web.Request) -> web.Response:
+        """A picture of the chat, to its owner only: the visitor's signed token (header
+        ``X-Chat-Token``, so a copied address alone shows nothing) must name the visitor the
+        picture belongs to; anyone else gets 404, as for a picture that does not exist.
+        A browser sends no Origin on a same-origin GET (the bot's own pages): the token,
+        not the origin, is what guards a picture."""
+        headers: dict[str, str] = {}
+        if "Origin" in request.headers:
+            if (cors := self._cors(request)) is None:
+                return web.Response(status=403, text="origin not allowed")
+            headers = cors
+        user_id = self.tokens.verify(request.headers.get("X-Chat-Token"))
+        if user_id is None:
+            return web.Response(status=401, text="no token", headers=headers)
+        async with self.app.sessions() as db:
+            image = await Repo(db).web_images.owned(int(request.match_info["image_id"]),
+                                                    user_id)
+        if image is None:
+            return web.Response(status=404, text="not found", headers=headers)
+        return web.Response(body=image.data, content_type=image.content_type, headers={
+            **headers, "Cache-Control": "private, max-age=3600",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox"})
 
     # ------------------------------------------------------------------ long polling
     def _cors(self, request: web.Request) -> dict[str, str] | None:
@@ -344,8 +467,8 @@ class WebChat:
         if not self.origin_allowed(request):
             return None
         return {"Access-Control-Allow-Origin": request.headers["Origin"],
-                "Access-Control-Allow-Methods": "POST",
-                "Access-Control-Allow-Headers": "Content-Type",
+                "Access-Control-Allow-Methods": "GET, POST",
+                "Access-Control-Allow-Headers": "Content-Type, X-Chat-Token",
                 "Access-Control-Max-Age": "600", "Vary": "Origin"}
 
     async def lp_preflight(self, request: web.Request) -> web.Response:
@@ -364,63 +487,45 @@ class WebChat:
             raise web.HTTPBadRequest(text="a JSON object", headers=headers)
         return body, headers
 
-    def _box(self, visitor: Visitor) -> PollBox:
-        box = self._boxes.get(visitor.user_id)
-        if box is None:
-            box = self._boxes[visitor.user_id] = PollBox(visitor)
-            self.hub.attach(visitor.user_id, box)
-        box.seen = time.monotonic()
-        self._sweep()
-        return box
-
-    def _sweep(self) -> None:
-        """Boxes nobody polled for a while are dropped (their events are in the history)."""
-        now = time.monotonic()
-        for user_id, box in list(self._boxes.items()):
-            if now - box.seen > POLL_KEEP:
-                self.hub.detach(user_id, box)
-                del self._boxes[user_id]
-
     async def lp_hello(self, request: web.Request) -> web.Response:
         body, headers = await self._lp_body(request)
         if not self.per_ip.allow(request.remote or "?"):
             return web.Response(status=429, text="too many requests", headers=headers)
         visitor = await self._visitor(body)
-        box = self._box(visitor)
+        # The cursor before the history: an event in between comes twice, never not at all.
+        cursor = await self.hub.cursor(visitor.user_id)
         welcome = await self._welcome(visitor)
-        return web.json_response({**welcome, "seq": box.seq}, headers=headers)
+        return web.json_response({**welcome, "cursor": cursor}, headers=headers)
 
     async def _lp_visitor(self, body: dict[str, Any]) -> Visitor | None:
-        user_id = self.tokens.verify(str(body.get("token") or ""))
-        if user_id is None:
+        """The visitor a long-poll request names (any process: the token says who)."""
+        if self.tokens.verify(str(body.get("token") or "")) is None:
             return None
-        box = self._boxes.get(user_id)
-        if box is not None:
-            return box.visitor
         return await self._visitor(body)
 
     async def lp_send(self, request: web.Request) -> web.Response:
+        """A frame; its ack or error comes back in this answer, the bot's reply by polling."""
         body, headers = await self._lp_body(request)
         visitor = await self._lp_visitor(body)
         if visitor is None:
             return web.Response(status=401, text="say hello first", headers=headers)
         frame = body.get("frame")
-        box = self._box(visitor)
-        await self._frame(visitor, request.remote or "?", box,
+        answer = _Collected()
+        await self._frame(visitor, request.remote or "?", answer,
                           json.dumps(frame if isinstance(frame, dict) else {})[:FRAME_LIMIT])
-        return web.json_response({"ok": True}, headers=headers)
+        return web.json_response({"ok": True, "events": answer.events}, headers=headers)
 
     async def lp_poll(self, request: web.Request) -> web.Response:
-        """Events after ``since``: at once when there are some, else within POLL_WAIT."""
+        """Events after the visitor's ``cursor``: at once when there are some, else within
+        POLL_WAIT. The cursor is the hub's (bot/web/hub.py), so the next poll may reach any
+        process and loses nothing published meanwhile by any of them."""
         body, headers = await self._lp_body(request)
         visitor = await self._lp_visitor(body)
         if visitor is None:
             return web.Response(status=401, text="say hello first", headers=headers)
-        since = body.get("since") if isinstance(body.get("since"), int) else 0
-        box = self._box(visitor)
-        events = await box.after(since, POLL_WAIT)
-        box.seen = time.monotonic()
-        return web.json_response({"events": events, "seq": box.seq}, headers=headers)
+        cursor = str(body.get("cursor") or "")[:64]
+        events, cursor = await self.hub.after(visitor.user_id, cursor, POLL_WAIT)
+        return web.json_response({"events": events, "cursor": cursor}, headers=headers)
 
     # ------------------------------------------------------------------ the playground
     async def agents_socket(self, request: web.Request) -> web.StreamResponse:
@@ -431,7 +536,6 @@ class WebChat:
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=FRAME_LIMIT)
         await ws.prepare(request)
         connection = Connection(ws)
-        connection.start()
         room = self.playground.group_id
         self.hub.attach(room, connection)
         try:
@@ -458,6 +562,16 @@ class WebChat:
             await self.feed(agent_button(update_id, pg.group_id, pg.agent_id, pg.agent_name,
                                          str(frame.get("data"))[:DATA_LIMIT], frame["mid"],
                                          thread))
+
+
+class _Collected:
+    """A long-poll send's own answer (ack or error), returned in its HTTP response."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
 
 
 @dataclass(frozen=True)
@@ -503,7 +617,7 @@ async def serving(app: App, dp: Dispatcher, *, playground: Playground | None = N
     hub = Hub(app.settings.redis_url, namespace=str(app.bot.id))
     await hub.start()
     rooms = frozenset({playground.group_id}) if playground is not None else frozenset()
-    app.bot.session.middleware(WebOutbox(hub, rooms))
+    app.bot.session.middleware(WebOutbox(hub, rooms, app.sessions))
     chat = WebChat(app, dp, hub, await visitor_tokens(app), playground=playground)
     aio = web.Application(client_max_size=FRAME_LIMIT)
     chat.routes(aio)

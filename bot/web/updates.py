@@ -11,6 +11,7 @@ import itertools
 import time
 from typing import Any
 
+from bot.web.images import WEB_FILE_PREFIX
 from bot.web.outbox import CALLBACK_PREFIX
 
 _message_ids = itertools.count(time.time_ns() // 1000 % 2**50 + 2**50)
@@ -39,6 +40,27 @@ def visitor_text(update_id: int, user_id: int, name: str, language_code: str | N
     user = _user(user_id, name, language_code)
     chat = {"id": user_id, "type": "private", "first_name": name}
     return {"update_id": update_id, "message": _text_message(chat, user, text)}
+
+
+def next_message_id() -> int:
+    """A message id for a visitor's input, known before the update is built (a picture is
+    stored under it first)."""
+    return next(_message_ids)
+
+
+def visitor_photo(update_id: int, user_id: int, name: str, language_code: str | None,
+                  image_id: int, caption: str, message_id: int) -> dict[str, Any]:
+    """A private-chat photo: its file id names the stored picture (``web-image:<id>``), which
+    Telegram never hands out, so no Telegram call is ever made with it."""
+    user = _user(user_id, name, language_code)
+    chat = {"id": user_id, "type": "private", "first_name": name}
+    file = f"{WEB_FILE_PREFIX}{image_id}"
+    message: dict[str, Any] = {
+        "message_id": message_id, "date": int(time.time()), "chat": chat, "from": user,
+        "photo": [{"file_id": file, "file_unique_id": file, "width": 0, "height": 0}]}
+    if caption:
+        message["caption"] = caption
+    return {"update_id": update_id, "message": message}
 
 
 def visitor_button(update_id: int, user_id: int, name: str, language_code: str | None,

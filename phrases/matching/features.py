@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
+from phrases.lang import HAN
 from phrases.matching.lexicon import Lexicon, PhraseMatcher, Rewriter, alternation
 from phrases.normalize import NUMBER_TOKEN, ORDER_TOKEN, Normalized, normalize
 
@@ -25,8 +26,8 @@ W_STOP = 0.08  # filler word
 W_ENT = 0.15  # order id / number placeholder
 W_CONCEPT = 0.7  # a word class (快递公司, 地区, 颜色...) present in the text
 
-_HAN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
-_TOKEN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|⟨\w+⟩|[a-z0-9']+")
+_HAN_RE = re.compile(f"[{HAN}]+")
+_TOKEN_RE = re.compile(f"[{HAN}]+|⟨\\w+⟩|[a-z0-9']+")
 LATIN_WORD_RE = re.compile(r"[a-z][a-z']*")
 _DOUBLE_END_RE = re.compile(r"([bdfgklmnprtz])\1$")
 

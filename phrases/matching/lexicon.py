@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from phrases.lang import has_chinese
 from phrases.normalize import fold
 
 LEXICON_DIR = Path(__file__).resolve().parent.parent / "data" / "lexicon"
@@ -49,7 +50,6 @@ def alternation(words: Iterable[str]) -> str:
     return "|".join(parts) if parts else r"(?!x)x"
 
 
-_HAN_RE = re.compile(r"[\u3400-\u9fff]")
 _LATIN_TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9']*")
 
 
@@ -92,7 +92,7 @@ class PhraseMatcher:
             text = _LATIN_TOKEN_RE.sub(
                 lambda m: repl(m.group(0)) if m.group(0) in self.words else m.group(0), text
             )
-        if self._han is not None and _HAN_RE.search(text):
+        if self._han is not None and has_chinese(text):
             text = self._han.sub(lambda m: repl(m.group(0)), text)
         return text
 
@@ -103,7 +103,7 @@ class PhraseMatcher:
             found += self._multi.findall(text)  # type: ignore[union-attr]
         if self.words:
             found += [t for t in _LATIN_TOKEN_RE.findall(text) if t in self.words]
-        if self._han is not None and _HAN_RE.search(text):
+        if self._han is not None and has_chinese(text):
             found += self._han.findall(text)
         return found
 

@@ -120,7 +120,7 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_customer_status", "customer_id", "status"),
         # P20: a complaint made in chat becomes one ticket, whichever process tracks it first
-        # (issue 8: every process runs the tracking job).
+        # (every process runs the tracking job).
         Index("uq_tickets_chat_complaint", "conversation_id", unique=True,
               sqlite_where=text(CHAT_COMPLAINT), postgresql_where=text(CHAT_COMPLAINT)),
     )

@@ -16,6 +16,7 @@ from storage.repositories.orders import OrderRepo
 from storage.repositories.products import ProductRepo
 from storage.repositories.shifts import ShiftRepo
 from storage.repositories.tickets import TicketRepo
+from storage.repositories.web_images import WebImageRepo
 
 
 class Repo:
@@ -42,6 +43,7 @@ class Repo:
         self.aftercare = AftercareRepo(session)
         self.products = ProductRepo(session)  # catalogue and 催付 (P5, P6)
         self.audit = AuditRepo(session)  # the owner's changes, with who, when and undo
+        self.web_images = WebImageRepo(session)  # the web chat's pictures, each visitor's own
 
     async def commit(self) -> None:
         """Durable when this returns: in the writer's batch when the session's writes allow

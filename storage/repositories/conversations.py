@@ -24,7 +24,7 @@ from storage.models import (
 )
 
 # The statements every shopper message runs are built once, so no message builds them or
-# their cache keys again; the writes go through Core, not the ORM's unit of work (issue 8,
+# their cache keys again; the writes go through Core, not the ORM's unit of work (measured under
 # load: about 2 ms of CPU per message together).
 _MESSAGES = Message.__table__
 
@@ -123,7 +123,7 @@ class ConversationRepo:
     ) -> tuple[Customer | None, Conversation | None, int]:
         """The customer behind a Telegram user, their open conversation and how many messages
         the shopper wrote in it since ``since``, in one query (the first thing every shopper
-        message needs; issue 8, load)."""
+        message needs; measured under load)."""
         row = (await self.session.execute(
             _OF_USER, {"user_id": telegram_user_id, "since": since})).first()
         if row is None:
@@ -171,7 +171,7 @@ class ConversationRepo:
         conversation's next deadline) are reloaded as stored.
 
         One statement, ``INSERT … ON CONFLICT (update_id) DO NOTHING``: the unique
-        ``update_id`` decides, with no look-up first and no savepoint (issue 8, load). With a
+        ``update_id`` decides, with no look-up first and no savepoint (measured under load). With a
         group writer (storage/group_commit.py) the row, the changes and many other shoppers'
         messages are committed in one transaction; this returns once that committed.
         """
@@ -258,7 +258,7 @@ class ConversationRepo:
         self, conversation_id: int, replies: Sequence[BotReply], now: datetime
     ) -> None:
         """The bot's answer to one message, every part in one INSERT (Core: nothing reads these
-        rows back in this session; issue 8, load)."""
+        rows back in this session; measured under load)."""
         for reply in replies:  # with a group writer: written at the commit, in its batch
             row = {"conversation": conversation_id, "said": reply.text, "at": now,
                    "telegram_id": reply.telegram_message_id, "what": reply.meaning}

@@ -12,7 +12,7 @@ from storage.base import utcnow
 from storage.models import Customer
 
 #: last_seen_at is read by the day (records, 30-day follow-ups); writing it on every message
-#: cost an UPDATE per message (issue 8, load), so it moves only when a minute old.
+#: cost an UPDATE per message (measured under load), so it moves only when a minute old.
 SEEN_PRECISION = timedelta(minutes=1)
 
 

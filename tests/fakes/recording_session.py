@@ -9,7 +9,7 @@ queued gets a plausible default from `bot.transport.terminal.FakeResults`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,11 @@ class RecordingSession(BaseSession):
         self.results = FakeResults()
         self._answers: list[_Answer] = []
         self.closed = False
+        self.files: dict[str, bytes] = {}  # file_path → content, for bot.download()
+        # chat id -> (posts allowed per minute, clock); see limit_chat
+        self._limits: dict[int, tuple[int, Callable[[], float]]] = {}
+        self._posted: dict[int, list[float]] = {}
+        self.delivered: list[TelegramMethod[Any]] = []  # posts that succeeded, in order
 
     def make_bot(self, token: str = "42:TEST", **kwargs: Any) -> Bot:
         """A Bot using this session (any syntactically valid token)."""
@@ -85,6 +90,24 @@ class RecordingSession(BaseSession):
         """Queue an exception raised instead of answering (e.g. a TelegramNetworkError)."""
         self._answers.append(_Answer(method_key(method), 0, {}, exception))
 
+    def limit_chat(self, chat_id: int, per_minute: int, clock: Callable[[], float]) -> None:
+        """Answer posts into ``chat_id`` as Telegram does a group: beyond ``per_minute`` in
+        any 60 s, HTTP 429 with ``retry_after`` = seconds until the oldest leaves the minute."""
+        self._limits[chat_id] = (per_minute, clock)
+
+    def _over_limit(self, method: TelegramMethod[Any]) -> int | None:
+        chat_id = getattr(method, "chat_id", None)
+        if chat_id not in self._limits or not method_key(method).startswith(("send", "copy")):
+            return None
+        per_minute, clock = self._limits[chat_id]
+        now = clock()
+        posts = [t for t in self._posted.get(chat_id, []) if t > now - 60]
+        self._posted[chat_id] = posts
+        if len(posts) < per_minute:
+            posts.append(now)
+            return None
+        return max(1, int(posts[0] + 60 - now + 0.999))
+
     def pending(self, method: MethodRef | None = None) -> int:
         """How many queued answers were not used yet (for ``method``, or all)."""
         key = method_key(method) if method is not None else None
@@ -104,12 +127,18 @@ class RecordingSession(BaseSession):
         self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
     ) -> TelegramType:
         self.requests.append(method)
+        retry_after = self._over_limit(method)
+        if retry_after is not None:
+            body = {"ok": False, "error_code": 429, "parameters": {"retry_after": retry_after},
+                    "description": f"Too Many Requests: retry after {retry_after}"}
+            self.check_response(bot, method, 429, self.json_dumps(body))
         answer = self._take(method_key(method))
         if answer is None:
             answer = _Answer("", 200, {"ok": True, "result": self.results.build(bot, method)})
         if answer.exception is not None:
             raise answer.exception
         response = self.check_response(bot, method, answer.status, self.json_dumps(answer.body))
+        self.delivered.append(method)
         return response.result  # type: ignore[return-value]
 
     async def close(self) -> None:
@@ -119,4 +148,7 @@ class RecordingSession(BaseSession):
         self, url: str, headers: dict[str, Any] | None = None, timeout: int = 30,
         chunk_size: int = 65536, raise_for_status: bool = True,
     ) -> AsyncGenerator[bytes, None]:
-        yield b""
+        """A file's content as Telegram's file server gives it (``files`` by path), else
+        nothing."""
+        yield next((data for path, data in self.files.items() if url.endswith(f"/{path}")),
+                   b"")

@@ -24,14 +24,14 @@ from typing import Any
 from rapidfuzz import fuzz
 from rapidfuzz.process import cdist
 
+from phrases.lang import HAN, has_chinese, is_chinese_char
 from phrases.yaml_text import load_yaml
 from storage.models.products import Product
 
 FUZZY_CUTOFF = 86.0
 CANDIDATES = 40  # names scored per message at most (those sharing the most pieces)
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 _WORD = re.compile(r"[a-z0-9]+")
-_SPACES = re.compile(r"[^\w\u4e00-\u9fff]+")
+_SPACES = re.compile(f"[^\\w{HAN}]+")
 
 
 def normalise(text: str) -> str:
@@ -59,7 +59,7 @@ def syllables(text: str) -> list[str]:
         if word:
             out.append("".join(word))
             word = []
-        if "\u4e00" <= char <= "\u9fff":
+        if is_chinese_char(char):
             out.append(_sound(char))
     if word:
         out.append("".join(word))
@@ -111,7 +111,7 @@ class ProductIndex:
 
     def _add(self, product_id: int, raw: str) -> None:
         text = normalise(raw or "")
-        cjk = _CJK.search(text) is not None
+        cjk = has_chinese(text)
         if len(text.replace(" ", "")) < 2 or (not cjk and len(text) < 3):
             return  # one character or two letters would match everywhere
         tokens = syllables(text)

@@ -32,7 +32,7 @@ class Volumes:
     customers: int = 0
     new_customers: int = 0
     returning_customers: int = 0
-    # Conversations opened per channel (telegram, web: issue 20's web chat).
+    # Conversations opened per channel (telegram, web chat).
     by_channel: dict[str, int] = field(default_factory=dict)
 
 

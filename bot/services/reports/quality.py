@@ -2,7 +2,7 @@
 P20), tone-guard alerts (P9).
 
 Each figure reads its own source once that source exists in the database: surveys
-(issue 6), complaints (issue 5), ``tone_guard`` events (issue 3). Before complaints had their
+(P17, P21), complaints (P14), ``tone_guard`` events (P9). Before complaints had their
 own table they are counted from escalations whose reason was a complaint.
 """
 

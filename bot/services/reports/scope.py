@@ -16,7 +16,7 @@ from storage.models import Event
 # appear by themselves as the SLA clock, agents and shifts features land.
 KNOWN_EVENT_KINDS: frozenset[str] = frozenset({
     "escalated", "faq_feedback",  # conversation and escalation services
-    "sla_breach", "holding_reply", "reassigned",  # the SLA clock (issue 4)
+    "sla_breach", "holding_reply", "reassigned",  # the SLA clock (P2)
 })
 
 

@@ -18,7 +18,7 @@ from bot.services.reports.sql import distribution, seconds_between
 from bot.services.reports.volumes import agent_section, in_period
 from storage.models import Conversation, Event, Message, Sender
 
-# Event kind → Waiting / AgentSection attribute (recorded by the SLA clock, issue 4).
+# Event kind → Waiting / AgentSection attribute (recorded by the SLA clock, P2).
 SLA_EVENTS = {
     "sla_breach": "sla_breaches",
     "holding_reply": "holding_replies",

@@ -52,6 +52,15 @@
   input.rows = 2;
   var send = el("button", "scw-send");
   send.type = "submit";
+  // A picture: the button opens the file chooser; the text typed so far is its caption.
+  var attach = el("button", "scw-attach", "📷");
+  attach.type = "button";
+  var file = el("input", "scw-file");
+  file.type = "file";
+  file.accept = "image/jpeg,image/png,image/webp";
+  file.hidden = true;
+  form.appendChild(attach);
+  form.appendChild(file);
   form.appendChild(input);
   form.appendChild(send);
   var footer = el("footer", "scw-footer");
@@ -65,6 +74,7 @@
 
   var words = {};
   var limit = 4096;
+  var imageLimit = 5 * 1024 * 1024;
   var socket = null;
   var ready = false;
   var outbox = [];   // frames not yet acknowledged, sent again after a reconnect
@@ -73,7 +83,7 @@
   var polling = forcePoll || !window.WebSocket;  // long polling instead of the socket
   var wsFailures = 0;  // sockets that closed before the hello: after 2, long polling
   var token = null;
-  var seq = 0;
+  var cursor = "";  // long polling: where the next poll resumes (any server process)
 
   function cid() {
     counter += 1;
@@ -94,6 +104,27 @@
     log.appendChild(item);
     scroll();
     return item;
+  }
+
+  // A picture in a bubble: a local file as it is, a stored one fetched with the visitor's
+  // token (the bot serves a picture only to the visitor it belongs to).
+  function picture(item, source) {
+    var img = el("img", "scw-img");
+    img.alt = words.web_photo || "";
+    img.addEventListener("load", scroll);
+    item.insertBefore(img, item.firstChild);
+    if (source instanceof Blob) {
+      img.src = URL.createObjectURL(source);
+      return;
+    }
+    fetch(base.origin + "/chat/img/" + encodeURIComponent(String(source)), {
+      headers: { "X-Chat-Token": token || "" }, credentials: "omit", mode: "cors"
+    }).then(function (r) {
+      if (!r.ok) { throw new Error("HTTP " + r.status); }
+      return r.blob();
+    }).then(function (blob) {
+      img.src = URL.createObjectURL(blob);
+    }).catch(function () { img.remove(); });
   }
 
   function system(text, cls) {
@@ -127,11 +158,17 @@
   function shopMessage(event) {
     typing.hidden = true;
     var text = event.text || "";
-    if (event.media && event.media.length && words.web_photo) {
+    if (event.media && event.media.length && !event.image && words.web_photo) {
       text = (words.web_photo + " " + text).trim();
     }
     var item = bubble("shop", text, event.id);
+    if (event.image) { picture(item, event.image); }
     setButtons(item, event.buttons, event.id);
+  }
+
+  function historyItem(m) {
+    var item = bubble(m.from, m.text);
+    if (m.image) { picture(item, m.image); }
   }
 
   function applyWords() {
@@ -143,6 +180,8 @@
     input.placeholder = words.web_placeholder || "";
     send.textContent = words.web_send || "→";
     forget.textContent = words.web_forget || "";
+    attach.title = words.web_attach || "";
+    attach.setAttribute("aria-label", words.web_attach || "");
     typing.textContent = words.web_typing || "…";
     status.textContent = words.web_reconnecting || "…";
   }
@@ -154,9 +193,10 @@
       try { localStorage.setItem(storeKey, event.token); } catch (e) { /* private mode */ }
       words = event.words || {};
       limit = event.limit || limit;
+      imageLimit = event.image_limit || imageLimit;
       applyWords();
       while (log.firstChild) { log.removeChild(log.firstChild); }
-      (event.history || []).forEach(function (m) { bubble(m.from, m.text); });
+      (event.history || []).forEach(historyItem);
       ready = true;
       status.hidden = true;
       retry = 500;
@@ -195,19 +235,18 @@
 
   function transmit(frame) {
     if (polling) {
-      lp("send", { token: token, frame: frame }).catch(function () { /* kept in outbox */ });
+      lp("send", { token: token, lang: lang, name: name, frame: frame }).then(function (answer) {
+        (answer.events || []).forEach(handle);  // the ack, or an error to show
+      }).catch(function () { /* kept in outbox */ });
     } else if (socket && socket.readyState === 1) {
       socket.send(JSON.stringify(frame));
     }
   }
 
   function poll() {
-    lp("poll", { token: token, since: seq }).then(function (answer) {
-      (answer.events || []).forEach(function (event) {
-        seq = Math.max(seq, event.seq || 0);
-        handle(event);
-      });
-      seq = Math.max(seq, answer.seq || 0);
+    lp("poll", { token: token, lang: lang, name: name, cursor: cursor }).then(function (answer) {
+      (answer.events || []).forEach(handle);
+      cursor = answer.cursor || cursor;
       poll();
     }).catch(function () {
       ready = false;
@@ -222,7 +261,7 @@
     try { saved = localStorage.getItem(storeKey); } catch (e) { saved = null; }
     lp("hello", { token: saved, lang: lang, name: name }).then(function (hello) {
       handle(hello);
-      seq = hello.seq || 0;
+      cursor = hello.cursor || "";
       poll();
     }).catch(function () {
       status.hidden = false;
@@ -280,6 +319,46 @@
       e.preventDefault();
       form.requestSubmit();
     }
+  });
+  attach.addEventListener("click", function () { file.click(); });
+  file.addEventListener("change", function () {
+    var chosen = file.files && file.files[0];
+    file.value = "";
+    if (!chosen) { return; }
+    if (chosen.size > imageLimit) {  // the server checks again; this saves the upload
+      system(words.web_image_too_big || "", "scw-error");
+      return;
+    }
+    var caption = input.value.trim();
+    var id = cid();
+    var form = new FormData();
+    form.append("cid", id);
+    form.append("caption", caption);
+    form.append("lang", lang);
+    form.append("name", name);
+    form.append("file", chosen, "upload");
+    var mine = bubble("me", caption);
+    picture(mine, chosen);
+    input.value = "";
+    typing.hidden = false;
+    function refused(text) {  // not kept by the shop: the bubble goes, the error says why
+      typing.hidden = true;
+      mine.remove();
+      if (!input.value) { input.value = caption; }
+      system(text || words.web_image_failed || "", "scw-error");
+    }
+    fetch(base.origin + "/chat/upload?lang=" + encodeURIComponent(lang), {
+      method: "POST", body: form, headers: { "X-Chat-Token": token || "" },
+      credentials: "omit", mode: "cors"
+    }).then(function (r) {
+      return r.json().catch(function () { return { t: "error", text: "" }; });
+    }).then(function (answer) {
+      if (answer.t === "ack") {
+        mine.setAttribute("data-image", String(answer.image));
+      } else {
+        refused(answer.text);
+      }
+    }).catch(function () { refused(""); });
   });
   forget.addEventListener("click", function () {
     post({ t: "text", text: "/forget", cid: cid() });
