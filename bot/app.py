@@ -173,7 +173,7 @@ def build_dispatcher(app: App) -> Dispatcher:
         build_aftersales_router(app.settings),  # its commands and states go first
         build_catalogue_router(app.settings.owner_ids),  # owner's file import, product buttons
         build_owner_router(app.settings.owner_ids),  # before shoppers: owner commands
-        build_reports_router(app.settings.owner_ids),  # /report (P23), owners only
+        build_reports_router(app.settings.owner_ids, app.clock),  # /report (P23), owners only
         build_staff_router(app.settings.owner_ids),  # schedule, swaps, handover
         build_shopper_router(),
         build_group_router(app.settings.agent_chat_id),

@@ -5,27 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from bot.services import faq_changes as fc
 from bot.services import owner_admin as oa
-from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
-from bot.settings import Settings
+from bot.services.knowledge import KnowledgeBase
 from phrases.faq_file import FaqEntry
 from storage.models import Conversation, Customer, Message, Sender
 from storage.repositories import Repo
+from tests.owner_support import asked as shopper_asked
 
 OWNER = 900
 NOW = datetime(2026, 12, 3, 4, tzinfo=UTC)
 SINCE = NOW - timedelta(days=30)
-
-
-@pytest.fixture
-async def kb(repo: Repo, settings: Settings) -> KnowledgeBase:
-    await sync_faq_from_files(repo, settings)
-    knowledge = KnowledgeBase(settings)
-    await knowledge.reload(repo)
-    return knowledge
 
 
 async def live(repo: Repo, lang: str = "zh") -> list[tuple[object, ...]]:
@@ -69,19 +59,8 @@ async def test_replace_then_undo_restores_thresholds_phrasings_and_order_P10(
 async def test_inbox_preview_changes_nothing_and_names_the_answers_it_moves_P4(
     repo: Repo, kb: KnowledgeBase,
 ) -> None:
-    customer = Customer(telegram_user_id=77, chat_id=77)
-    repo.session.add(customer)
-    await repo.session.flush()
-    conversation = Conversation(customer_id=customer.id, language="zh")
-    repo.session.add(conversation)
-    await repo.session.flush()
-    asked = []
-    for text in ("可以寄到南极吗", "能寄到南极吗？急"):
-        message = Message(conversation_id=conversation.id, sender=Sender.SHOPPER, text=text,
-                          created_at=NOW, meaning={"decision": "none", "language": "zh"})
-        repo.session.add(message)
-        asked.append(message)
-    await repo.commit()
+    asked = [await shopper_asked(repo, text, NOW, lang="zh")
+             for text in ("可以寄到南极吗", "能寄到南极吗？急")]
     before = await live(repo)
     preview = await fc.preview_inbox(repo, kb, asked[0].id, SINCE, key="exchange")
     assert preview.now is None and preview.after == "exchange"

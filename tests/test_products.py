@@ -35,7 +35,7 @@ from storage.models.products import PaymentReminder, Product, ProductVariant, Re
 from storage.repositories import Repo
 from tests.fakes.updates import callback_update, message_update
 from tests.harness import BotHarness
-from tests.test_owner_flow import FileSession
+from tests.owner_support import FileSession
 
 MORNING = datetime(2026, 12, 3, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai, promotion running
 SHANGHAI = Settings.model_fields["timezone"].default

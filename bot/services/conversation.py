@@ -31,12 +31,12 @@ from bot.services.inbound import (
 )
 from bot.services.knowledge import KnowledgeBase
 from bot.services.lifecycle import Lifecycle, Phase, phase
-from bot.services.orders import ASK_PROOF, OrderDesk
+from bot.services.orders import ASK_PROOF_KEYS, OrderDesk
 from bot.services.products.desk import CatalogueDesk
 from bot.services.relay import NoRelay, Relay
 from bot.services.replies import Button, Replier, Reply
 from bot.settings import Settings
-from phrases.catalogue import say
+from phrases.catalogue import SITUATIONS, say
 from phrases.greeting import compose_greeting
 from phrases.lang import detect_language, message_language
 from phrases.splitting import split_message
@@ -363,7 +363,7 @@ class ConversationService:
             if conversation.state == ConversationState.ASSIGNED:
                 return [], {"decision": "media_relayed"}
             if conversation.state == ConversationState.QUEUED:
-                return [self._still_waiting(customer, conversation, now)], {
+                return self._still_waiting(customer, conversation, now), {
                     "decision": "media_relayed"}
             if self.catalogue is not None and inbound.file_unique_ids:  # P5: "sent a photo of"
                 about = await self.catalogue.photo(repo, customer, conversation,
@@ -394,8 +394,8 @@ class ConversationService:
             # them (relayed, the order on the card), not to the FAQ or the order desk.
             # Requests for a person and complaints still get their protective answer, and the
             # SLA clock's holding replies go on (P2).
-            waiting = [] if state == ConversationState.ASSIGNED or intent == Intent.ACK else [
-                self._still_waiting(customer, conversation, now)]
+            waiting = [] if state == ConversationState.ASSIGNED or intent == Intent.ACK else (
+                self._still_waiting(customer, conversation, now))
             return waiting, {**meaning, "decision": "relayed"}
         if (self.orders is not None and state != ConversationState.ASSIGNED
                 and intent not in (Intent.HUMAN, Intent.COMPLAINT)):
@@ -403,7 +403,7 @@ class ConversationService:
             # FAQ; complaints and requests for a person are never answered automatically.
             desk = await self.orders.answer(
                 repo, customer, conversation.language, inbound.text, understanding.order_ids,
-                now, proof_asked=conversation.last_phrase_key == ASK_PROOF)
+                now, proof_asked=conversation.last_phrase_key in ASK_PROOF_KEYS)
             if desk is not None:
                 self.life.understood(conversation)
                 return desk, {**meaning, "decision": "order"}
@@ -441,7 +441,7 @@ class ConversationService:
         if state == ConversationState.ASSIGNED:
             return [], meaning  # an agent owns the chat: the bot does not talk over them
         if state == ConversationState.QUEUED:
-            return [self._still_waiting(customer, conversation, now)], meaning
+            return self._still_waiting(customer, conversation, now), meaning
         if understanding.decision == "clarify" and len(understanding.candidates) >= 2:
             return self._which_one(customer, conversation, understanding), meaning
         if self.life.not_understood(conversation) >= MISSES_BEFORE_HUMAN:
@@ -507,6 +507,9 @@ class ConversationService:
             # Asked again while an agent has the chat: they see this message; a second "I am
             # your agent" from the bot would talk over them.
             return []
+        if not queued_now and phase(conversation, now) == Phase.QUEUED:
+            # Asked again while waiting: "已为您转接人工客服" is said once per wait.
+            return self._still_waiting(customer, conversation, now)
         # P24 when nobody can answer soon; else who joined, or the place and wait.
         situation, values = await self.escalation.status(repo, conversation, now)
         return [self._phrase(customer, conversation, situation, **values)]
@@ -543,14 +546,21 @@ class ConversationService:
 
     def _still_waiting(
         self, customer: Customer, conversation: Conversation, now: datetime
-    ) -> Reply:
-        """A queued shopper writes again: "please wait" only while someone can answer soon;
-        over off hours, that the message is kept for the next opening (P24)."""
+    ) -> list[Reply]:
+        """A queued shopper writes again. The escalation reply was said once for this wait;
+        now a short "noted" (``already_queued``), once after whatever the shop said last, then
+        nothing: the holding replies of the lifecycle (P2, a new promise per message) speak
+        next. Over off hours, that the message is kept for the next opening (P24)."""
         until = conversation.off_hours_until
         if until is not None and until > now:
             when = format_next_open(until, now, conversation.language, self.settings)
-            return self._phrase(customer, conversation, "message_kept", next_open=when)
-        return self._phrase(customer, conversation, "already_queued")
+            return [self._phrase(customer, conversation, "message_kept", next_open=when)]
+        last = self.knowledge.catalogue.get(conversation.last_phrase_key or "",
+                                            conversation.language)
+        _, (noted, *_) = SITUATIONS["already_queued"]
+        if last is not None and noted in last.tags:
+            return []  # noted once already since the shop last spoke
+        return [self._phrase(customer, conversation, "already_queued")]
 
     async def _faq(
         self, repo: Repo, conversation: Conversation, key: str, answer: str, now: datetime

@@ -12,7 +12,8 @@ the owner's own entries included — and reopens the inbox questions the change 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -335,6 +336,26 @@ async def question_text(repo: Repo, message_id: int) -> str | None:
     """The text of an inbox question, to quote it to the owner."""
     message = await repo.session.get(Message, message_id)
     return message.text if message is not None and message.text else None
+
+
+AUTO_KEY_WORDS = 4  # syllables or words of the question an automatic key is made of
+
+
+def auto_key(question: str, taken: Container[str]) -> str:
+    """A short ASCII key for an entry the owner gave none: the pinyin of the question's
+    start ("下单以后什么时候发货？" → "xia_dan_yi_hou"), or its first English words; "faq"
+    when nothing is left; "_2", "_3"… when taken. ASCII keeps the 👍/👎 buttons' data within
+    Telegram's 64 bytes."""
+    from pypinyin import lazy_pinyin  # its dictionaries load on first use, not at import
+
+    words = [w for w in (re.sub(r"[^a-z0-9]+", " ", t.lower()).strip()
+                         for t in lazy_pinyin(question)) for w in w.split() if w]
+    base = "_".join(words[:AUTO_KEY_WORDS])[:32].strip("_") or "faq"
+    key, n = base, 1
+    while key in taken:
+        n += 1
+        key = f"{base}_{n}"
+    return key
 
 
 def new_key(message_id: int) -> str:
