@@ -23,6 +23,7 @@ from bot.middlewares import RepoMiddleware
 from bot.services.aftersales import AfterSales, build_aftersales
 from bot.services.agent_console import AgentConsole
 from bot.services.availability import Staffing
+from bot.services.cases import CaseDesk
 from bot.services.conversation import ConversationService
 from bot.services.escalation import EscalationService
 from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
@@ -142,7 +143,7 @@ async def build_app(
         await catalogue.reload(Repo(db))
     conversations = ConversationService(
         settings, knowledge, replier(), clock, escalation, orders=aftersales.desk,
-        catalogue=catalogue,
+        catalogue=catalogue, cases=CaseDesk(settings, knowledge, aftersales.desk),
         relay=console if settings.agent_chat_id is not None else None,
     )
     # P1/P2/P24: holding replies, nudges and reassignment when people are slow (issue 4).

@@ -294,6 +294,9 @@ SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "closing": ("acknowledgement", ("closing",)),
     "hello_again": ("greeting", ("hello_again",)),  # a greeting mid-conversation
     "help": ("explanation", ("help",)),
+    # "我的退款到哪了" with an open case (P18): its status; extra tag open / resolved.
+    # values: ticket_id, ticket_kind, status, due
+    "case_status": ("explanation", ("case_status",)),
     "feedback_thanks": ("thanks", ("feedback",)),
     # A button no message of ours carries (forged, or a format long gone): a pop-up.
     "button_expired": ("explanation", ("button_expired",)),

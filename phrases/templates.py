@@ -65,6 +65,7 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
         "ticket_id": "an after-sales case number, e.g. '12'",
         "ticket_kind": "the kind of case in words, e.g. '退货' / 'Return'",
         "due": "when the case will be handled by, e.g. '05-20 18:00'",
+        "status": "where an after-sales case stands, e.g. '处理中' / 'in progress'",
     }
 )
 

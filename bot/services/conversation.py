@@ -14,6 +14,7 @@ from typing import Any
 from bot.clock import Clock
 from bot.services import callbacks
 from bot.services.availability import format_next_open, said_values
+from bot.services.cases import CaseDesk
 from bot.services.channels import channel_of
 from bot.services.escalation import EscalationService
 from bot.services.flood import FLOOD_WINDOW, Burst, burst_of
@@ -90,6 +91,7 @@ class ConversationService:
         relay: Relay | None = None,
         orders: OrderDesk | None = None,
         catalogue: CatalogueDesk | None = None,
+        cases: CaseDesk | None = None,
     ) -> None:
         self.settings = settings
         self.knowledge = knowledge
@@ -98,6 +100,7 @@ class ConversationService:
         self.escalation = escalation
         self.orders = orders  # P19 order questions, before the FAQ
         self.catalogue = catalogue  # P5/P6 product questions and recommendations, before the FAQ
+        self.cases = cases  # P18/P19 "我的退款到哪了": the shopper's own case, before the FAQ
         self.relay = relay or NoRelay()  # the agents see what a waiting shopper sends
         # Every change of state, deadline or counter is one of its transitions (P1/P2/P24).
         self.life = lifecycle or escalation.lifecycle
@@ -405,6 +408,14 @@ class ConversationService:
             if desk is not None:
                 self.life.understood(conversation)
                 return desk, {**meaning, "decision": "order"}
+        if self.cases is not None and state != ConversationState.ASSIGNED and intent is None:
+            # P18/P19: "it" is the shopper's own open case or recent order, not the general
+            # FAQ answer ("亲 我刚才问的换货的事 有人处理吗", "my refund", "where is my order").
+            status = await self.cases.answer(repo, customer, conversation.language,
+                                             inbound.text, now)
+            if status is not None:
+                self.life.understood(conversation)
+                return self._with_human_button(status), {**meaning, "decision": "case"}
         if (self.catalogue is not None and state != ConversationState.ASSIGNED
                 and intent in (None, Intent.GREETING)):
             # P5/P6: a product named (or in context) is answered from the catalogue.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,9 @@ FAQ_ACTIONS = ("faq_set", "faq_delete", "faq_alt", "faq_import", "faq_file", "in
 SIMILAR_SCORE = 55  # token-set ratio (0..100) at which a known question counts as similar
 SIMILAR_CHECKED = 40  # the most similar known questions tried against the changed matcher
 RECENT_QUESTIONS = 500  # shopper texts of the inbox window looked at
+# Questions the owner dismissed from the inbox are known to be out of scope: a phrasing that
+# would answer one of them from the FAQ is flagged (the latest shopper texts scanned for them).
+DISMISSED_SCANNED = 5000
 
 
 def entry_of(row: FaqEntryRow) -> FaqEntry:
@@ -244,6 +247,9 @@ class InboxPreview:
     after: str | None  # the entry it would be answered from
     answer: str  # the answer it would get
     shifts: tuple[Shift, ...]  # similar known questions that would change answer
+    # Dismissed (known out-of-scope) questions the change would answer from the FAQ: a
+    # phrasing that does this teaches the bot to answer what it must not (flag, don't add).
+    out_of_scope: tuple[str, ...] = ()
 
 
 def verdict(understanding: Understanding) -> str | None:
@@ -262,6 +268,26 @@ async def _known_questions(repo: Repo, entries: Sequence[FaqEntry], since: datet
                                    Message.text.is_not(None))
         .order_by(Message.id.desc()).limit(RECENT_QUESTIONS))
     texts += [t for t in rows if t and not t.startswith("/")]
+    return list(dict.fromkeys(texts))
+
+
+def newly_answered(before: Callable[[str], Understanding], after: Understander,
+                   texts: Iterable[str]) -> tuple[str, ...]:
+    """The texts ``after`` answers from the FAQ that ``before`` did not: for known
+    out-of-scope questions, each is a wrong answer the change would start giving."""
+    return tuple(t for t in texts
+                 if verdict(before(t)) is None and verdict(after.understand(t)) is not None)
+
+
+async def _dismissed_questions(repo: Repo, exclude: int) -> list[str]:
+    """Questions the owner dismissed from the inbox (known out of scope), newest first."""
+    rows = await repo.session.execute(
+        select(Message.text, Message.meaning)
+        .where(Message.sender == Sender.SHOPPER, Message.kind == "text",
+               Message.meaning.is_not(None), Message.id != exclude)
+        .order_by(Message.id.desc()).limit(DISMISSED_SCANNED))
+    texts = [text for text, meaning in rows
+             if text and (meaning or {}).get("inbox") == "dismissed"]
     return list(dict.fromkeys(texts))
 
 
@@ -299,9 +325,11 @@ async def preview_inbox(repo: Repo, knowledge: KnowledgeBase, message_id: int, s
             shifts.append(Shift(text, before, after))
     after = verdict(trial.understand(message.text))
     answer_text = next((e.answer for e in changed if e.id == after), "")
+    out_of_scope = newly_answered(lambda text: knowledge.understand(text, lang), trial,
+                                  await _dismissed_questions(repo, message_id))
     return InboxPreview(message_id, message.text, lang, key,
                         verdict(knowledge.understand(message.text, lang)), after, answer_text,
-                        tuple(shifts))
+                        tuple(shifts), out_of_scope)
 
 
 async def question_text(repo: Repo, message_id: int) -> str | None:

@@ -171,6 +171,10 @@ def inbox_preview(w: StaffWords, knowledge: KnowledgeBase,
                   for s in preview.shifts[:SHOWN_SHIFTS]]
     else:
         lines.append(w("inbox.no_shifts"))
+    if preview.out_of_scope:  # it would answer what the owner dismissed as not the shop's
+        lines.append(w("inbox.out_of_scope", count=len(preview.out_of_scope)))
+        lines += [w("inbox.out_of_scope_line", question=q[:80])
+                  for q in preview.out_of_scope[:SHOWN_SHIFTS]]
     builder = InlineKeyboardBuilder()
     builder.button(text=w("inbox.button_confirm"), callback_data=InboxChoice(action="confirm"))
     builder.button(text=w("inbox.button_cancel"), callback_data=InboxChoice(action="cancel"))
