@@ -7,8 +7,11 @@ plays the shoppers of past weeks: what the bot did not answer lands in the inbox
 the owner sees it (``owner_admin.group_questions``, biggest group first). For the k biggest
 groups whose question belongs to an FAQ entry, the owner taps "add as a phrasing" (the group's
 first question becomes an alternative phrasing of its entry, as ``inbox_to_phrasing`` does);
-groups of out-of-scope questions are dismissed and not counted. After each k the matcher is
-rebuilt and the held-out second half is scored: faq_top1 (hit rate) and oos_false_accept.
+groups of out-of-scope questions are dismissed and not counted. Dismissed questions are known
+out of scope: a phrasing that would make the matcher answer one of them from the FAQ is
+refused, as the owner's preview flags it (``faq_changes.newly_answered``). After each k the
+matcher is rebuilt and the held-out second half is scored: faq_top1 (hit rate) and
+oos_false_accept.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.services.faq_changes import newly_answered  # noqa: E402
 from bot.services.owner_admin import Question, group_questions  # noqa: E402
 from phrases.classify import label_of  # noqa: E402
-from phrases.faq_file import load_faq_file  # noqa: E402
+from phrases.faq_file import FaqFile, load_faq_file  # noqa: E402
 from phrases.understand import Understander  # noqa: E402
 
 SUITES = ("zh-shop", "en-retail")
@@ -64,7 +68,14 @@ def score(understander: Understander, rows: list[dict[str, str]]) -> tuple[float
     return hit / len(faq), (fa / len(oos) if oos else 0.0)
 
 
-def curve(eval_dir: Path, suite: str, steps: list[int]) -> list[tuple[int, int, float, float]]:
+def with_phrasings(faq: FaqFile, extra: dict[str, list[str]]) -> Understander:
+    entries = [dataclasses.replace(e, alt=(*e.alt, *extra.get(e.id, ()))) for e in faq.entries]
+    return Understander(entries, smalltalk=faq.smalltalk)
+
+
+def curve(eval_dir: Path, suite: str, steps: list[int],
+          guard: bool = True) -> list[tuple[int, int, int, float, float]]:
+    """(k, phrasings added, refused, held-out hit rate, held-out false accepts) per step."""
     faq = load_faq_file(eval_dir / suite / "faq.yaml")
     past, held = halves(load_jsonl(eval_dir / suite / "dev.jsonl"))
     base = Understander(faq.entries, smalltalk=faq.smalltalk)
@@ -73,18 +84,25 @@ def curve(eval_dir: Path, suite: str, steps: list[int]) -> list[tuple[int, int, 
     inbox = [Question(i, r["text"], lang) for i, r in enumerate(past)
              if not is_faq(label_of(base.understand(r["text"])))]
     groups = group_questions(inbox)
-    # The owner's work, in inbox order: one phrasing per group that belongs to an entry.
+    # The owner's work, in inbox order: one phrasing per group that belongs to an entry; the
+    # out-of-scope groups are dismissed, and so become known out-of-scope questions.
     work = [(gold[g.first.text], g.first.text) for g in groups if is_faq(gold[g.first.text])]
+    dismissed = [q.text for g in groups if gold[g.first.text] == "oos" for q in g.questions]
     out = []
+    extra: dict[str, list[str]] = {}
+    current, done, refused = base, 0, 0
     for k in steps:
-        extra: dict[str, list[str]] = {}
-        for key, text in work[:k]:
-            extra.setdefault(key, []).append(text)
-        entries = [dataclasses.replace(e, alt=(*e.alt, *extra.get(e.id, ())))
-                   for e in faq.entries]
-        understander = Understander(entries, smalltalk=faq.smalltalk)
-        hit, fa = score(understander, held)
-        out.append((k, min(k, len(work)), hit, fa))
+        for key, text in work[done:k]:
+            trial_extra = {**extra, key: [*extra.get(key, []), text]}
+            trial = with_phrasings(faq, trial_extra)
+            if guard and newly_answered(current.understand, trial, dismissed):
+                refused += 1  # the preview flags it: it would answer a dismissed question
+                continue
+            extra, current = trial_extra, trial
+        done = max(done, k)
+        added = sum(len(v) for v in extra.values())
+        hit, fa = score(current, held)
+        out.append((k, added, refused, hit, fa))
     return out
 
 
@@ -95,12 +113,14 @@ def main() -> int:
     args = parser.parse_args()
     eval_dir = args.eval_dir if args.eval_dir.exists() else Path("/work/shared/eval")
     steps = [int(s) for s in args.steps.split(",")]
-    print("| suite | groups turned into phrasings (k) | phrasings added | held-out faq_top1 "
-          "| held-out oos_false_accept |")
-    print("|---|---|---|---|---|")
+    print("| suite | inbox groups offered (k) | guard | phrasings added | refused "
+          "| held-out faq_top1 | held-out oos_false_accept |")
+    print("|---|---|---|---|---|---|---|")
     for suite in SUITES:
-        for k, added, hit, fa in curve(eval_dir, suite, steps):
-            print(f"| {suite} | {k} | {added} | {hit:.3f} | {fa:.3f} |")
+        for guard in (False, True):
+            for k, added, refused, hit, fa in curve(eval_dir, suite, steps, guard):
+                print(f"| {suite} | {k} | {'on' if guard else 'off'} | {added} | {refused} "
+                      f"| {hit:.3f} | {fa:.3f} |")
     return 0
 
 

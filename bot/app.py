@@ -23,6 +23,7 @@ from bot.middlewares import RepoMiddleware
 from bot.services.aftersales import AfterSales, build_aftersales
 from bot.services.agent_console import AgentConsole
 from bot.services.availability import Staffing
+from bot.services.cases import CaseDesk
 from bot.services.conversation import ConversationService
 from bot.services.escalation import EscalationService
 from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
@@ -142,7 +143,7 @@ async def build_app(
         await catalogue.reload(Repo(db))
     conversations = ConversationService(
         settings, knowledge, replier(), clock, escalation, orders=aftersales.desk,
-        catalogue=catalogue,
+        catalogue=catalogue, cases=CaseDesk(settings, knowledge, aftersales.desk),
         relay=console if settings.agent_chat_id is not None else None,
     )
     # P1/P2/P24: holding replies, nudges and reassignment when people are slow (issue 4).
@@ -172,7 +173,7 @@ def build_dispatcher(app: App) -> Dispatcher:
         build_aftersales_router(app.settings),  # its commands and states go first
         build_catalogue_router(app.settings.owner_ids),  # owner's file import, product buttons
         build_owner_router(app.settings.owner_ids),  # before shoppers: owner commands
-        build_reports_router(app.settings.owner_ids),  # /report (P23), owners only
+        build_reports_router(app.settings.owner_ids, app.clock),  # /report (P23), owners only
         build_staff_router(app.settings.owner_ids),  # schedule, swaps, handover
         build_shopper_router(),
         build_group_router(app.settings.agent_chat_id),

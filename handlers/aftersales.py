@@ -46,6 +46,7 @@ from handlers.keyboards import (
     TicketPick,
     packed,
 )
+from handlers.owner.common import flow
 from handlers.replying import answer_plain, tell
 from phrases.catalogue import LANGS, say
 from phrases.normalize import extract_order_ids
@@ -86,6 +87,13 @@ class TicketForm(StatesGroup):
     order = State()
     reason = State()
     photos = State()
+
+
+class NoticeDialogue(StatesGroup):
+    """An owner's /notice draft waiting for its audience and confirmation (namespace
+    ``notice``, handlers.owner.common.flow): other owner steps leave it alone."""
+
+    draft = State()
 
 
 class SurveyComment(StatesGroup):
@@ -357,7 +365,9 @@ async def notice(message: Message, command: CommandObject, bot: Bot, repo: Repo,
     if not texts:
         await answer_plain(message, w("notice.usage"))
         return
-    await state.update_data(notice_draft={"segment": segment, "texts": texts})
+    waiting = flow(state, "notice")  # its own namespace: a template preview etc. stay
+    await waiting.set_state(NoticeDialogue.draft)
+    await waiting.set_data({"notice_draft": {"segment": segment, "texts": texts}})
     if segment is None:
         builder = InlineKeyboardBuilder()
         for name in SEGMENTS:
@@ -411,6 +421,7 @@ async def notice_audience(query: CallbackQuery, callback_data: NoticeAudience, b
                           repo: Repo, aftersales: AfterSales, knowledge: KnowledgeBase,
                           state: FSMContext, settings: Settings) -> None:
     w = await staff_words(repo, knowledge, query.from_user.id)
+    state = flow(state, "notice")
     draft = (await state.get_data()).get("notice_draft")
     if not draft or callback_data.segment not in SEGMENTS:
         await query.answer(w("notice.cancelled"))
@@ -429,9 +440,10 @@ async def notice_button(query: CallbackQuery, callback_data: NoticeAction, bot: 
                         repo: Repo, aftersales: AfterSales, knowledge: KnowledgeBase,
                         state: FSMContext) -> None:
     w = await staff_words(repo, knowledge, query.from_user.id)
+    state = flow(state, "notice")
     draft = (await state.get_data()).get("notice_draft")
     if not draft or not draft.get("segment") or callback_data.action == "cancel":
-        await state.update_data(notice_draft=None)
+        await state.clear()
         await query.answer(w("notice.cancelled"))
         return
     texts: dict[str, str] = dict(draft["texts"])
@@ -442,7 +454,7 @@ async def notice_button(query: CallbackQuery, callback_data: NoticeAction, bot: 
         return
     if callback_data.action == "rewrite":
         texts = {lang: reports[lang].rewrite for lang in texts}
-    await state.update_data(notice_draft=None)
+    await state.clear()
     try:
         created, count = await aftersales.notices.create(
             repo, draft["segment"], texts, query.from_user.id,

@@ -5,8 +5,8 @@ Handlers match buttons with ``Factory.filter(...)`` and get typed fields as ``ca
 nobody splits a callback string by hand. The packed form is ``prefix:field:field`` — the
 strings the bot has always sent — so buttons already in shoppers' and staff's chats before an
 upgrade keep working (tests/test_keyboards.py lists each format). The services, free of
-aiogram, still write the same strings into their ``Button`` rows; the same test checks that
-what they write unpacks with the factory here.
+aiogram, write the same strings into their ``Button`` rows through ``bot.services.callbacks``
+(one function per factory); the same test checks each packs what its factory packs.
 
 Fixed words are ``Literal`` fields, so a factory matches only its own buttons (several share the
 ``own`` prefix) and a forged value matches none. A press that matches no factory (forged, or
@@ -107,7 +107,7 @@ class ForgetConfirm(CallbackData, prefix="forget"):
 class ToneChoice(CallbackData, prefix="tg"):
     """P9: send the suggested rewrite or the agent's own words (``tg:rw|og:<event id>``)."""
 
-    choice: Literal["rw", "og"]  # agent_console.TONE_REWRITE, TONE_ORIGINAL
+    choice: Literal["rw", "og"]  # callbacks.TONE_REWRITE, TONE_ORIGINAL
     hit_id: RowId
 
 

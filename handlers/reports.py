@@ -17,6 +17,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, InputMediaPhoto, Message
 
+from bot.clock import Clock
 from bot.services.knowledge import KnowledgeBase
 from bot.services.reports import build_report
 from bot.services.reports.charts import render_charts
@@ -76,7 +77,9 @@ def period_of(args: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetim
     return local_days(first, last, tz)
 
 
-def build_reports_router(owner_ids: Iterable[int]) -> Router:
+def build_reports_router(owner_ids: Iterable[int], clock: Clock) -> Router:
+    """``clock``: the bot's time (not the message's date), so "today" and "上周" are the
+    shop's, and tests with a fixed clock get the period they set."""
     owners = set(owner_ids)
     router = Router(name="reports")
     router.message.filter(F.chat.type == "private", F.from_user.id.in_(owners))
@@ -86,7 +89,7 @@ def build_reports_router(owner_ids: Iterable[int]) -> Router:
                         settings: Settings, knowledge: KnowledgeBase) -> None:
         sender = TelegramReportSender(bot)
         try:
-            start, end = period_of(command.args or "", message.date, settings.tz)
+            start, end = period_of(command.args or "", clock.now(), settings.tz)
         except ValueError as error:
             await sender.send_text(message.chat.id, str(error))
             return

@@ -88,7 +88,9 @@ async def on_handover(message: Message, command: CommandObject, bot: Bot, repo: 
     note = (command.args or "").strip()
     if not note:
         record = await repo.shifts.latest_record()
-        await tell(bot, message.chat.id, record.text if record else w("handover.none"))
+        await tell(bot, message.chat.id, ho.record_text(
+            record, await sh.shop_tz(repo), w, await agent_names(repo))
+            if record else w("handover.none"))
         return
     await ho.add_note(repo, message.from_user.id, note, conversations.clock.now())
     await tell(bot, message.chat.id, w("handover.noted"))
@@ -110,7 +112,8 @@ async def on_swap(message: Message, command: CommandObject, bot: Bot, repo: Repo
                                     conversations.clock.now())
     await repo.commit()
     if not outcome.ok or outcome.swap is None:
-        await tell(bot, message.chat.id, w("swap.refused", reason=outcome.reason))
+        reason = sh.swap_reason_text(outcome.reason, w, await agent_names(repo))
+        await tell(bot, message.chat.id, w("swap.refused", reason=reason))
         return
     swap = outcome.swap
     names = await agent_names(repo)
@@ -179,7 +182,8 @@ async def on_swap_button(query: CallbackQuery, callback_data: SwapAnswer, bot: B
                                        by_colleague=True)
     await repo.commit()
     w = await staff_words(repo, knowledge, query.from_user.id)
-    await query.answer(w("done") if outcome.swap else outcome.reason)
+    await query.answer(w("done") if outcome.swap
+                       else sh.swap_reason_text(outcome.reason, w)[:190])
     swap = outcome.swap
     if swap is None:
         return

@@ -139,6 +139,12 @@ class PhraseCatalogue:
                 return phrase
         return None
 
+    def text(self, key: str, lang: str, /, **values: object) -> str:
+        """The phrase ``key`` rendered with ``values`` (fallback language as :meth:`get`); the
+        key itself when no language has it, so a missing phrase shows in tests, never raises."""
+        phrase = self.get(key, lang)
+        return key if phrase is None else phrase.render(values)
+
     def find(self, category: str, lang: str, *tags: str) -> list[Phrase]:
         """Phrases of ``category`` having all ``tags``, in ``lang``; if none, another language."""
         wanted = set(tags)
@@ -279,13 +285,18 @@ SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "flood": ("explanation", ("flood",)),  # a burst of messages is answered once
     "unknown_command": ("explanation", ("unknown_command",)),  # values: command
     "group_only_private": ("explanation", ("group_only_private",)),
-    "already_queued": ("explanation", ("queued",)),  # the shopper writes again while waiting
+    # The shopper writes again while waiting: a short "noted", once after the shop last spoke
+    # (the escalation reply "已为您转接人工客服" is said once per wait).
+    "already_queued": ("acknowledgement", ("queued_ack",)),
     "complaint": ("apology", ("complaint",)),  # P7: apologise first, then a person takes over
     "farewell": ("farewell", ()),  # P8
     # A thanks / ok after an agent closed the chat: a short closing reply, no greeting (P8).
     "closing": ("acknowledgement", ("closing",)),
     "hello_again": ("greeting", ("hello_again",)),  # a greeting mid-conversation
     "help": ("explanation", ("help",)),
+    # "我的退款到哪了" with an open case (P18): its status; extra tag open / resolved.
+    # values: ticket_id, ticket_kind, status, due
+    "case_status": ("explanation", ("case_status",)),
     "feedback_thanks": ("thanks", ("feedback",)),
     # A button no message of ours carries (forged, or a format long gone): a pop-up.
     "button_expired": ("explanation", ("button_expired",)),

@@ -24,6 +24,13 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
         "order_id": "an order number the shopper gave or the bot found",
         "tracking_number": "a parcel tracking number",
         "courier": "the courier company's name",
+        # Order look-ups and notices (P19), surveys (P21) and follow-ups 回访 (P17).
+        "order_status": "an order's status in words, e.g. '已发货，运输中'",
+        "event_time": "when the latest tracking update happened, shop time, e.g. "
+        "'2026-05-20 14:30'",
+        "event_place": "where the latest tracking update happened, e.g. '杭州转运中心 '",
+        "event_text": "what the latest tracking update says",
+        "days": "how many days (e.g. a parcel without tracking updates)",
         "next_open": "when a person is next on duty, already formatted (P24), e.g. '18:30'",
         "opening_hours": "the shop's service hours as text, e.g. 'Mon-Sat 18:30-24:00'",
         "service_hours": "when people answer (P24), from the shift calendar or SERVICE_HOURS, "
@@ -33,6 +40,7 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
         "queue_position": "this shopper's place in the queue (1 = next)",
         "wait_minutes": "estimated minutes until a person answers",
         "max_length": "longest message the bot accepts, in characters",
+        "max_mb": "the largest picture a web visitor may send, in MB",
         "command": "the command the shopper sent, e.g. '/foo'",
         # The catalogue (P5, P6) and 催付 reminders.
         "product": "a product's title in the shopper's language",
@@ -57,6 +65,7 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
         "ticket_id": "an after-sales case number, e.g. '12'",
         "ticket_kind": "the kind of case in words, e.g. '退货' / 'Return'",
         "due": "when the case will be handled by, e.g. '05-20 18:00'",
+        "status": "where an after-sales case stands, e.g. '处理中' / 'in progress'",
     }
 )
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
 from bot.settings import Settings, load_settings
 from storage.engine import create_engine, create_session_factory
 from storage.migrate import migrate
@@ -75,6 +76,15 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def repo(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Repo]:
     async with sessions() as session:
         yield Repo(session)
+
+
+@pytest.fixture
+async def kb(repo: Repo, settings: Settings) -> KnowledgeBase:
+    """The demo shop's FAQ loaded into the database and the knowledge base built on it."""
+    await sync_faq_from_files(repo, settings)
+    knowledge = KnowledgeBase(settings)
+    await knowledge.reload(repo)
+    return knowledge
 
 
 @pytest.fixture

@@ -234,3 +234,30 @@ async def test_survey_buttons_and_comment_in_telegram_P21(settings: Settings) ->
         assert h.sent(OWNER) == []
     finally:
         await app.close()
+
+
+async def test_owner_rewords_the_survey_and_its_buttons_in_chinese_P21(
+    settings: Settings,
+) -> None:
+    """The survey, its thanks and the skip button are phrase data the owner edits by key."""
+    from tests.aftersales_support import Harness
+    from tests.fakes.updates import callback_update, message_update
+
+    h = await Harness.start(settings, MORNING)
+    try:
+        for n, (key, text) in enumerate((
+                ("inquiry.survey", "亲，这次聊得满意吗？给个分吧（1–5）："),
+                ("thanks.survey_rated", "收到您的评分啦，谢谢！想说点什么也可以直接回复～"),
+                ("acknowledgement.survey_skip", "不写了"))):
+            await h.feed(message_update(100 + n, OWNER, f"/settemplate {key} zh\n{text}"))
+            await h.feed(callback_update(200 + n, OWNER, "own:tpl:confirm"))
+        h.take_sent()
+        await closed_agent_chat(h.app.sessions)
+        await h.app.aftersales.aftercare.tick()
+        assert h.sent(SHOPPER) == ["亲，这次聊得满意吗？给个分吧（1–5）："]
+        await h.feed(callback_update(1, SHOPPER, "sv:1:5"))
+        assert h.sent(SHOPPER)[-1] == "收到您的评分啦，谢谢！想说点什么也可以直接回复～"
+        last = h.session.requests_of("sendMessage")[-1]
+        assert [b.text for row in last.reply_markup.inline_keyboard for b in row] == ["不写了"]
+    finally:
+        await h.app.close()

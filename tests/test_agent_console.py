@@ -429,6 +429,33 @@ async def test_the_queue_assigns_only_in_service_hours_as_the_shopper_was_told_P
     assert await queue.assign(repo, waiting, evening) == ALICE
 
 
+async def test_a_complaint_is_served_before_earlier_ordinary_waiters_P7_P20(
+    repo: Repo,
+) -> None:
+    """Two shoppers asked for a person first; an angry one escalated later is next in line:
+    first in the queue, told position 1, the first chat a freed agent gets."""
+    await repo.agents.ensure([ALICE])
+    queue, life = round_the_clock(1), Lifecycle()
+    chats = []
+    for i, reason in enumerate(("asked", "not_understood", "complaint")):
+        at = MORNING + timedelta(minutes=i)
+        customer, _ = await repo.customers.upsert_seen(
+            telegram_user_id=7400 + i, chat_id=7400 + i, name=f"c{i}", username=None,
+            language_code="zh", now=at)
+        chat = await repo.conversations.start(customer.id, "zh", at)
+        await life.escalate(repo.events, chat, reason, at)  # nobody free yet: all wait
+        chats.append(chat)
+    ordinary_1, ordinary_2, angry = chats
+    await repo.session.flush()
+    assert [c.id for c in await repo.agents.queued()] == [angry.id, ordinary_1.id,
+                                                          ordinary_2.id]
+    later = MORNING + timedelta(minutes=5)
+    assert (await queue.spot(repo, angry, later, agents=1)).position == 1
+    assert (await queue.spot(repo, ordinary_1, later, agents=1)).position == 2
+    [(served, agent)] = await queue.fill(repo, later)  # Alice has room for one
+    assert (served.id, agent) == (angry.id, ALICE)
+
+
 async def test_queue_position_is_told_and_retold_only_on_a_real_move(h: H) -> None:
     async with h.app.sessions() as db:  # Alice is there but has no room: the chat waits
         await db.execute(update(Agent).where(Agent.telegram_user_id == ALICE).values(cap=0))

@@ -12,24 +12,20 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 
 from bot.settings import Settings
 from handlers.aftersales import NoticeAction, NoticeAudience
+from handlers.keyboards import OwnerTemplate
 from handlers.owner.bulk import ImportChoice, InboxChoice
-from storage.models import FaqEntryRow, Message
 from storage.models.audit import AuditEntry
 from storage.models.orders import NoticeDelivery
-from tests.fakes.recording_session import RecordingSession
-from tests.fakes.updates import callback_update, message_update
-from tests.harness import BotHarness
+from tests.owner_support import FileSession
+from tests.owner_support import OwnerHarness as Harness
 
 OWNER, SHOPPER, SHOPPER_EN, OPTED_OUT = 900, 5101, 5102, 5103
 NOON = datetime(2026, 12, 3, 12, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(UTC)
@@ -40,62 +36,10 @@ UPLOAD = ("id,question,answer,alt\n"
           "antarctica,可以寄到南极科考站吗？,南极科考站我们暂时寄不到，抱歉～,\n")
 
 
-class FileSession(RecordingSession):
-    """Also serves file downloads: ``files`` maps a file path to its bytes."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.files: dict[str, bytes] = {}
-
-    async def stream_content(  # type: ignore[override]
-        self, url: str, headers: dict[str, Any] | None = None, timeout: int = 30,
-        chunk_size: int = 65536, raise_for_status: bool = True,
-    ) -> AsyncGenerator[bytes, None]:
-        yield self.files[url.rsplit("/", 1)[-1]]
-
-
-@dataclass
-class Harness(BotHarness):
-    session: FileSession
-    ids: itertools.count[int]
-
-    async def say(self, user: int, text: str, **kw: Any) -> list[str]:
-        self.session.requests.clear()
-        await self.feed(message_update(next(self.ids), user, text, **kw))
-        return self.sent(user)
-
-    async def tap(self, user: int, data: str) -> list[str]:
-        self.session.requests.clear()
-        await self.feed(callback_update(next(self.ids), user, data))
-        return self.sent(user)
-
-    def answered(self) -> list[str]:
-        return [r.text or "" for r in self.session.requests_of("answerCallbackQuery")]
-
-    async def upload(self, name: str, data: str, caption: str) -> list[str]:
-        self.session.files[name] = data.encode("utf-8")
-        for _ in range(2):  # the preview, and the confirmation reads the file again
-            self.session.add_result("getFile", {"file_id": name, "file_unique_id": name,
-                                                "file_path": name})
-        doc = {"document": {"file_id": name, "file_unique_id": name, "file_name": name},
-               "caption": caption}
-        self.session.requests.clear()
-        await self.feed(message_update(next(self.ids), OWNER, None, **doc))
-        return self.sent(OWNER)
-
-    async def faq(self, lang: str = "zh") -> list[tuple[str, str, str, tuple[str, ...], Any]]:
-        rows = await self.rows(FaqEntryRow)
-        return [(r.key, r.question, r.answer, tuple(r.alt or ()), r.threshold)
-                for r in sorted(rows, key=lambda r: r.id) if r.lang == lang]
-
-    async def message_id(self, text: str) -> int:
-        async with self.app.sessions() as db:
-            return int(await db.scalar(select(Message.id).where(Message.text == text)))
-
-
 @pytest.fixture
 async def h(settings: Settings) -> AsyncIterator[Harness]:
-    h = await Harness.start(settings, NOON, FileSession(), ids=itertools.count(1000))
+    h = await Harness.start(settings, NOON, FileSession(), ids=itertools.count(1000),
+                            to_sender_only=True)
     yield h
     await h.app.close()
 
@@ -260,3 +204,41 @@ async def test_changes_lists_every_change_with_who_and_when_P10(h: Harness) -> N
     for task in [t for t in asyncio.all_tasks()
                  if getattr(t.get_coro(), "__qualname__", "") == "NoticeService.send"]:
         await task
+
+
+async def test_faqset_takes_a_chinese_key_or_makes_one_from_the_question_P4(
+    h: Harness,
+) -> None:
+    """/faqset 发货时间 … keeps the Chinese key; /faqset with only Q:/A: gets a key made from
+    the question (pinyin, ASCII); both answer shoppers at once."""
+    await h.say(OWNER, "/faqset 发货时间\nQ: 双十二的订单什么时候发货？\n"
+                       "A: 双十二的订单48小时内发出～")
+    assert ("发货时间", "双十二的订单什么时候发货？") in [(k, q) for k, q, *_ in await h.faq()]
+    saved = await h.say(OWNER, "/faqset\nQ: 有没有礼品卡卖？\nA: 有的，礼品卡面值100元起。")
+    assert "you_mei_you_li" in saved[-1]
+    assert ("you_mei_you_li", "有没有礼品卡卖？") in [(k, q) for k, q, *_ in await h.faq()]
+    again = await h.say(OWNER, "/faqset zh\nQ: 有没有礼品卡？\nA: 有的。")
+    assert "you_mei_you_li_2" in again[-1]  # the first key is taken: not overwritten
+    answer = await h.say(SHOPPER, "双十二的订单什么时候发货？")
+    assert any("48小时内发出" in text for text in answer)
+
+
+async def test_a_notice_draft_a_template_preview_and_an_import_wait_side_by_side_P22(
+    h: Harness,
+) -> None:
+    """群发通知草稿、模板预览、常见问题导入各有各的对话状态 (aiogram FSM, one namespace per
+    flow): starting one never drops another's draft; /cancel names what it drops."""
+    await h.say(SHOPPER, "你好")
+    await h.say(OWNER, "/notice 双十二全场满199减30，欢迎选购")  # waits for its audience
+    key = h.app.knowledge.catalogue.categories("zh")["farewell"][0].key
+    await h.say(OWNER, f"/settemplate {key} zh\n再见，欢迎下次光临～")  # a preview waits too
+    await h.upload("faq.csv", UPLOAD, "/faqimport zh")  # and an import preview
+    preview = (await h.tap(OWNER, NoticeAudience(segment="all").pack()))[-1]
+    assert "共 1 人" in preview  # the notice draft outlived both
+    await h.tap(OWNER, OwnerTemplate(action="save").pack())
+    assert h.app.knowledge.catalogue.get(key, "zh").text == "再见，欢迎下次光临～"
+    done = await h.tap(OWNER, ImportChoice(mode="merge").pack())
+    assert "已导入" in done[-1]
+    assert await h.say(OWNER, "/cancel") == ["已取消：群发通知草稿。"]
+    await h.tap(OWNER, NoticeAction(action="send").pack())
+    assert await h.rows(NoticeDelivery) == []  # the cancelled draft is gone

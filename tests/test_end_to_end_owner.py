@@ -94,7 +94,7 @@ class OwnerBot:
     async def settemplate(self, key: str, text: str) -> RecordedCall:
         """The owner's edit; returns the bot's answer (preview with buttons, or refusal)."""
         mark = self.say(OWNER, f"/settemplate {key} zh\n{text}")
-        return await self.sent(OWNER, mark, lambda t: "Preview" in t or "Refused" in t)
+        return await self.sent(OWNER, mark, lambda t: "示例顾客看到的效果" in t or "未保存" in t)
 
     async def save(self, preview: RecordedCall, data: str = "own:tpl:save") -> None:
         assert preview.message is not None
@@ -104,7 +104,7 @@ class OwnerBot:
         mark = self.press(OWNER, data, preview.message)
         await self.server.wait_for(lambda c: c.method == "answerCallbackQuery", WAIT, since=mark)
         if data != "own:tpl:cancel":
-            await self.sent(OWNER, mark, lambda t: "Saved; the bot uses it now." in t)
+            await self.sent(OWNER, mark, lambda t: "已保存，机器人现在就用这段文字。" in t)
 
     async def faqset(self, command: str = SOCKS) -> None:
         mark = self.say(OWNER, command)
@@ -139,12 +139,12 @@ async def test_non_owner_settemplate_is_refused_and_changes_nothing_P10(
         await asyncio.sleep(0.2)
         replies = [c for c in b.server.calls[mark:] if c.ok and c.method == "sendMessage"
                    and c.params.get("chat_id") == user]
-        assert replies and not [c for c in replies if "Preview" in shown(c) or "Saved" in shown(c)
+        assert replies and not [c for c in replies if "示例顾客" in shown(c) or "已保存" in shown(c)
                                 or (c.message or {}).get("reply_markup")]  # no Save button
     await asyncio.sleep(0.3)  # anything the bot would still send or store has landed
     assert b.query("SELECT key FROM phrase_templates") == []
     assert b.query("SELECT 1 FROM audit_log") == []
-    assert not [t for t in b.texts_to(STRANGER, 0) + b.texts_to(AGENT, 0) if "Saved" in t]
+    assert not [t for t in b.texts_to(STRANGER, 0) + b.texts_to(AGENT, 0) if "已保存" in t]
 
 
 async def test_template_edit_preview_refusals_tone_warning_then_new_greeting_P3_P9_P10(
@@ -154,7 +154,7 @@ async def test_template_edit_preview_refusals_tone_warning_then_new_greeting_P3_
     key = NEW_GREETINGS[0]
     # Bad placeholders are refused with a message that names the problem; nothing is pending.
     refused = await b.settemplate(key, "您好{x.__class__}，欢迎光临")
-    assert shown(refused).startswith("Refused:") and "{x.__class__}" in shown(refused)
+    assert shown(refused).startswith("未保存：") and "{x.__class__}" in shown(refused)
     assert "attribute" in shown(refused) and not (refused.message or {}).get("reply_markup")
     refused = await b.settemplate(key, "您好{coupon_code}，欢迎光临")
     assert "unknown placeholder '{coupon_code}'" in shown(refused)
@@ -164,8 +164,8 @@ async def test_template_edit_preview_refusals_tone_warning_then_new_greeting_P3_
     # recorded confirmation) / Cancel; Cancel saves nothing.
     warned = await b.settemplate(key, "{customer_name}您好，我不能马上回复您，请稍等")
     text = shown(warned)
-    assert "Preview for a sample customer:\n小林您好" in text
-    assert "Negative language (P9): 我不能" in text and "Suggested:" in text
+    assert "示例顾客看到的效果：\n小林您好" in text
+    assert "负面用语（P9）：我不能" in text and "建议改为：" in text
     assert [b_["callback_data"] for b_ in warned.message["reply_markup"]["inline_keyboard"][0]] \
         == ["own:tpl:rewrite", "own:tpl:confirm", "own:tpl:cancel"]
     await b.save(warned, "own:tpl:cancel")
@@ -175,7 +175,7 @@ async def test_template_edit_preview_refusals_tone_warning_then_new_greeting_P3_
     preview = await b.settemplate(key, NEW_WORDING)
     text = shown(preview)
     assert "小林您好！这里是Pine & Thread / 松线小铺，本周新品月光围巾" in text
-    assert "Negative language" not in text
+    assert "负面用语" not in text
     assert b.query("SELECT key FROM phrase_templates") == []  # nothing before the owner saves
     await b.save(preview)
     rows = b.query("SELECT key, text FROM phrase_templates WHERE lang = 'zh'")

@@ -5,27 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from bot.services import faq_changes as fc
 from bot.services import owner_admin as oa
-from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
-from bot.settings import Settings
+from bot.services.knowledge import KnowledgeBase
 from phrases.faq_file import FaqEntry
 from storage.models import Conversation, Customer, Message, Sender
 from storage.repositories import Repo
+from tests.owner_support import asked as shopper_asked
 
 OWNER = 900
 NOW = datetime(2026, 12, 3, 4, tzinfo=UTC)
 SINCE = NOW - timedelta(days=30)
-
-
-@pytest.fixture
-async def kb(repo: Repo, settings: Settings) -> KnowledgeBase:
-    await sync_faq_from_files(repo, settings)
-    knowledge = KnowledgeBase(settings)
-    await knowledge.reload(repo)
-    return knowledge
 
 
 async def live(repo: Repo, lang: str = "zh") -> list[tuple[object, ...]]:
@@ -69,19 +59,8 @@ async def test_replace_then_undo_restores_thresholds_phrasings_and_order_P10(
 async def test_inbox_preview_changes_nothing_and_names_the_answers_it_moves_P4(
     repo: Repo, kb: KnowledgeBase,
 ) -> None:
-    customer = Customer(telegram_user_id=77, chat_id=77)
-    repo.session.add(customer)
-    await repo.session.flush()
-    conversation = Conversation(customer_id=customer.id, language="zh")
-    repo.session.add(conversation)
-    await repo.session.flush()
-    asked = []
-    for text in ("可以寄到南极吗", "能寄到南极吗？急"):
-        message = Message(conversation_id=conversation.id, sender=Sender.SHOPPER, text=text,
-                          created_at=NOW, meaning={"decision": "none", "language": "zh"})
-        repo.session.add(message)
-        asked.append(message)
-    await repo.commit()
+    asked = [await shopper_asked(repo, text, NOW, lang="zh")
+             for text in ("可以寄到南极吗", "能寄到南极吗？急")]
     before = await live(repo)
     preview = await fc.preview_inbox(repo, kb, asked[0].id, SINCE, key="exchange")
     assert preview.now is None and preview.after == "exchange"
@@ -93,3 +72,32 @@ async def test_inbox_preview_changes_nothing_and_names_the_answers_it_moves_P4(
     undone = await fc.undo_last(repo, kb, OWNER, NOW)
     assert undone is not None and undone.reopened == 1
     assert await live(repo) == before and len(await oa.unanswered_questions(repo, SINCE)) == 2
+
+
+async def test_inbox_phrasing_that_would_answer_a_dismissed_question_is_flagged_P4(
+    repo: Repo, kb: KnowledgeBase,
+) -> None:
+    """Questions the owner dismissed are known to be out of scope; a phrasing that would make
+    the bot answer one of them from the FAQ is flagged in the preview (the learning loop must
+    not teach wrong answers: bench/learning_curve.py)."""
+    customer = Customer(telegram_user_id=78, chat_id=78)
+    repo.session.add(customer)
+    await repo.session.flush()
+    conversation = Conversation(customer_id=customer.id, language="zh")
+    repo.session.add(conversation)
+    await repo.session.flush()
+    rows = {}
+    for text, inbox in (("可以寄到南极吗", None), ("可以寄到火星吗", "dismissed"),
+                        ("你们老板是谁", "dismissed")):
+        meaning = {"decision": "none", "language": "zh", **({"inbox": inbox} if inbox else {})}
+        rows[text] = Message(conversation_id=conversation.id, sender=Sender.SHOPPER, text=text,
+                             created_at=NOW, meaning=meaning)
+        repo.session.add(rows[text])
+    await repo.commit()
+    assert fc.verdict(kb.understand("可以寄到火星吗", "zh")) is None  # not answered today
+    preview = await fc.preview_inbox(repo, kb, rows["可以寄到南极吗"].id, SINCE, key="exchange")
+    assert preview.after == "exchange"
+    assert preview.out_of_scope == ("可以寄到火星吗",)  # the unrelated one is not named
+    entry = await fc.preview_inbox(repo, kb, rows["可以寄到南极吗"].id, SINCE,
+                                   answer="南极暂时寄不到哦")
+    assert entry.out_of_scope == ("可以寄到火星吗",)  # a new entry would answer it too

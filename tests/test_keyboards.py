@@ -13,8 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiogram.filters.callback_data import CallbackData
 
-from bot.services.agent_console import TONE_ORIGINAL, TONE_REWRITE, tone_data
-from bot.services.products.desk import button_data
+from bot.services import callbacks
 from handlers import keyboards as kb
 from phrases.catalogue import PhraseCatalogue, say
 from phrases.staff import StaffWords
@@ -83,10 +82,25 @@ def test_every_factory_in_the_module_is_listed() -> None:
 
 
 def test_what_the_services_write_is_what_the_factories_read() -> None:
-    """The services (no aiogram) write plain strings; they must be the factories' strings."""
-    assert button_data("sizes", 12) == kb.ProductAction(action="sizes", product_id=12).pack()
-    assert tone_data(TONE_REWRITE, 41) == kb.ToneChoice(choice="rw", hit_id=41).pack()
-    assert tone_data(TONE_ORIGINAL, 41) == kb.ToneChoice(choice="og", hit_id=41).pack()
+    """The services (no aiogram) write plain strings through bot.services.callbacks; each
+    must be its factory's string."""
+    pairs: list[tuple[str, CallbackData]] = [
+        (callbacks.ASK_HUMAN, kb.AskHuman()),
+        (callbacks.faq_pick("ship_time"), kb.FaqPick(entry="ship_time")),
+        (callbacks.faq_feedback(True, "ship_time"),
+         kb.FaqFeedback(verdict="up", entry="ship_time")),
+        (callbacks.faq_feedback(False, "ship_time"),
+         kb.FaqFeedback(verdict="down", entry="ship_time")),
+        (callbacks.product("sizes", 12), kb.ProductAction(action="sizes", product_id=12)),
+        (callbacks.survey_score(3, 5), kb.SurveyScore(survey_id=3, score=5)),
+        (callbacks.survey_skip(3), kb.SurveySkip(survey_id=3)),
+        (callbacks.follow_up(9, "problem"), kb.FollowUpAnswer(row_id=9, outcome="problem")),
+        (callbacks.follow_up_score(9, "time", 2),
+         kb.FollowUpScore(row_id=9, aspect="time", score=2)),
+        (callbacks.tone(callbacks.TONE_REWRITE, 41), kb.ToneChoice(choice="rw", hit_id=41)),
+        (callbacks.tone(callbacks.TONE_ORIGINAL, 41), kb.ToneChoice(choice="og", hit_id=41)),
+    ]
+    assert [written for written, _ in pairs] == [factory.pack() for _, factory in pairs]
 
 
 @pytest.mark.parametrize("data", [

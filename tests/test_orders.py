@@ -291,3 +291,22 @@ def test_amounts_are_read_strictly() -> None:
     assert second_proof_matches(order, "199") and second_proof_matches(order, "¥199.00")
     assert second_proof_matches(order, "199元") and not second_proof_matches(order, "1e999999")
     assert not second_proof_matches(order, "198.99") and not second_proof_matches(order, "")
+
+
+async def test_owner_rewords_the_order_check_and_the_shopper_reads_it_P19(h: Harness) -> None:
+    """The order desk's words are phrase data the owner edits by key, like any shopper text."""
+    await h.load([ORDER])
+    await h.feed(message_update(
+        901, OWNER, "/settemplate inquiry.order_ask_digits zh\n"
+                    "亲，请发一下订单 {order_id} 手机号的后4位，我帮您核对～"))
+    await h.feed(callback_update(902, OWNER, "own:tpl:confirm"))
+    h.take_sent()
+    await h.feed(message_update(1, SHOPPER, "我的订单20260501001到哪了"))
+    assert h.take_sent()[-1] == "亲，请发一下订单 20260501001 手机号的后4位，我帮您核对～"
+    # The status names are phrases too: the linked order reads in the owner's words.
+    await h.feed(message_update(
+        903, OWNER, "/settemplate explanation.order_status_shipped zh\n已经在路上啦"))
+    await h.feed(callback_update(904, OWNER, "own:tpl:confirm"))
+    await h.feed(message_update(2, SHOPPER, "8000"))
+    await h.feed(message_update(3, SHOPPER, "199"))
+    assert h.sent(SHOPPER)[-1].startswith("订单 20260501001：已经在路上啦\n物流：顺丰 SF1234567890")

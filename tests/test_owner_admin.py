@@ -8,23 +8,17 @@ import pytest
 from sqlalchemy import select
 
 from bot.services import owner_admin as oa
-from bot.services.knowledge import KnowledgeBase, sync_faq_from_files
+from bot.services.knowledge import KnowledgeBase
 from bot.settings import Settings
-from storage.models import Message, Sender
+from phrases.staff import StaffWords
+from storage.models import Message
 from storage.models.audit import AuditEntry
 from storage.repositories import Repo
+from tests.owner_support import asked
 
 OWNER = 900
 NOW = datetime(2026, 5, 4, 12, tzinfo=UTC)
 SINCE = NOW - timedelta(days=30)
-
-
-@pytest.fixture
-async def kb(repo: Repo, settings: Settings) -> KnowledgeBase:
-    await sync_faq_from_files(repo, settings)
-    knowledge = KnowledgeBase(settings)
-    await knowledge.reload(repo)
-    return knowledge
 
 
 def some_key(kb: KnowledgeBase) -> str:
@@ -93,19 +87,7 @@ async def test_bad_import_changes_nothing(repo: Repo, kb: KnowledgeBase) -> None
 
 
 async def _asked(repo: Repo, text: str, decision: str = "none") -> Message:
-    from storage.models import Conversation, Customer
-    customer = Customer(telegram_user_id=hash(text) % 10**9, chat_id=1)
-    repo.session.add(customer)
-    await repo.session.flush()
-    conversation = Conversation(customer_id=customer.id, language="en")
-    repo.session.add(conversation)
-    await repo.session.flush()
-    message = Message(conversation_id=conversation.id, sender=Sender.SHOPPER, text=text,
-                      created_at=NOW, meaning={"decision": decision, "intent": None,
-                                               "language": "en"})
-    repo.session.add(message)
-    await repo.commit()
-    return message
+    return await asked(repo, text, NOW, decision=decision)
 
 
 async def test_inbox_groups_similar_questions_and_one_tap_adds_a_phrasing(
@@ -131,7 +113,9 @@ async def test_inbox_question_becomes_a_new_entry(repo: Repo, kb: KnowledgeBase)
     assert await oa.unanswered_questions(repo, SINCE) == []
 
 
-async def test_settings_are_validated_and_recorded(repo: Repo, settings: Settings) -> None:
+async def test_settings_are_validated_and_recorded(
+    repo: Repo, settings: Settings, kb: KnowledgeBase,
+) -> None:
     assert await oa.change_setting(repo, OWNER, "swap_limit", "3") == "3"
     assert await oa.change_setting(repo, OWNER, "complaint_steps", "30, 60, dismiss")
     # SLA seconds live in the shop file: an owner /set that changed nothing would mislead.
@@ -139,5 +123,5 @@ async def test_settings_are_validated_and_recorded(repo: Repo, settings: Setting
                         ("sla_reply_seconds", "5"), ("nonsense", "1")]:
         with pytest.raises(ValueError):
             await oa.change_setting(repo, OWNER, name, value)
-    text = await oa.settings_text(repo, settings)
-    assert "swap_limit: 3" in text and "sla_reply_seconds: 20 (shop file)" in text
+    text = await oa.settings_text(repo, settings, StaffWords(kb.catalogue, "en"))
+    assert "swap_limit: 3" in text and "sla_reply_seconds: 20 (set in the shop file" in text

@@ -22,8 +22,8 @@ import pytest
 from bot.app import build_app, build_dispatcher
 from bot.clock import FixedClock
 from tests.fakes.updates import callback_update, message_update
+from tests.owner_support import FileSession
 from tests.test_agent_console import ALICE, GROUP, MORNING, OWNER, SHOPPER, H, console_settings
-from tests.test_owner_flow import FileSession
 
 NAMES = {OWNER: "店主 Olga", ALICE: "客服 小美", SHOPPER: "顾客 李雷", GROUP: "客服群"}
 FAQ_CSV = ("id,question,answer,alt\n"

@@ -7,8 +7,7 @@ Real aiogram routing with the FIFO recording session; the owner is 900, the agen
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,47 +24,15 @@ from storage.models.audit import AuditEntry
 from storage.models.orders import FollowUp, Ticket
 from storage.models.shifts import HandoverRecord, ShiftSwap, SwapState
 from storage.repositories import Repo
-from tests.fakes.recording_session import RecordingSession
-from tests.fakes.updates import callback_update, message_update
-from tests.harness import BotHarness
+from tests.fakes.updates import message_json, message_update
+from tests.owner_support import FileSession
+from tests.owner_support import OwnerHarness as Harness
 
 OWNER, AGENT, AGENT2, SHOPPER, STRANGER = 900, 901, 902, 5001, 7777
 GROUP = -100500
 SH = ZoneInfo("Asia/Shanghai")
 MONDAY = date(2026, 5, 4)
 NOON = datetime(2026, 5, 4, 12, tzinfo=SH).astimezone(UTC)
-
-
-class FileSession(RecordingSession):
-    """Also serves file downloads: ``files`` maps a file path to its bytes."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.files: dict[str, bytes] = {}
-
-    async def stream_content(  # type: ignore[override]
-        self, url: str, headers: dict[str, Any] | None = None, timeout: int = 30,
-        chunk_size: int = 65536, raise_for_status: bool = True,
-    ) -> AsyncGenerator[bytes, None]:
-        yield self.files[url.rsplit("/", 1)[-1]]
-
-
-@dataclass
-class Harness(BotHarness):
-    """The shared harness with numbered updates: ``say`` and ``tap`` return what was sent."""
-
-    session: FileSession
-    ids: itertools.count[int]
-
-    async def say(self, user: int, text: str, **kw: Any) -> list[str]:
-        self.session.requests.clear()
-        await self.feed(message_update(next(self.ids), user, text, **kw))
-        return self.sent()
-
-    async def tap(self, user: int, data: str) -> list[str]:
-        self.session.requests.clear()
-        await self.feed(callback_update(next(self.ids), user, data))
-        return self.sent()
 
 
 @pytest.fixture
@@ -89,7 +56,7 @@ async def test_template_edit_previews_then_saves_and_refuses_bad_placeholders_P3
 ) -> None:
     key = h.app.knowledge.catalogue.categories("zh")["farewell"][0].key
     refused = await h.say(OWNER, f"/settemplate {key} zh\n再见 {{x.__class__}}")
-    assert "Refused" in refused[0] and "attribute" in refused[0]
+    assert refused[0].startswith("未保存：") and "attribute" in refused[0]
     preview = await h.say(OWNER, f"/settemplate {key} zh\n{{customer_name}}，可是下次再见")
     assert "小林" in preview[0] and "可是" in preview[0]  # sample customer, tone warning
     assert h.buttons() == ["own:tpl:rewrite", "own:tpl:confirm", "own:tpl:cancel"]
@@ -173,15 +140,15 @@ async def test_the_owners_half_done_step_lives_in_the_fsm_not_the_settings_table
     """One dialogue-state store: aiogram's FSM (Redis when configured, shared by processes)."""
     from aiogram.fsm.storage.base import StorageKey
 
-    from handlers.owner import OwnerDialogue
+    from handlers.owner.common import TemplateDialogue
     from storage.models import ShopSetting
 
     key = h.app.knowledge.catalogue.categories("zh")["farewell"][0].key
     await h.say(OWNER, f"/settemplate {key} zh\n{{customer_name}}，下次再见")
-    fsm = StorageKey(bot_id=h.app.bot.id, chat_id=OWNER, user_id=OWNER)
-    assert await h.dp.fsm.storage.get_state(fsm) == OwnerDialogue.template.state
+    fsm = StorageKey(bot_id=h.app.bot.id, chat_id=OWNER, user_id=OWNER, destiny="template")
+    assert await h.dp.fsm.storage.get_state(fsm) == TemplateDialogue.preview.state
     assert [r for r in await h.rows(ShopSetting) if r.key.startswith("pending:")] == []
-    await h.say(OWNER, "/cancel")
+    assert await h.say(OWNER, "/cancel") == ["已取消：模板预览。"]
     assert await h.dp.fsm.storage.get_state(fsm) is None
     await h.tap(OWNER, "own:tpl:save")  # the preview was cancelled: nothing to save
     assert await h.rows(PhraseTemplate) == []
@@ -228,6 +195,30 @@ async def test_owner_adds_agent_by_forward_and_sees_schedule_P10_P11(h: Harness)
     assert await h.say(STRANGER, "/schedule") != schedule  # strangers are shoppers
 
 
+def forwarded_from(user_id: int, first_name: str, last_name: str = "") -> dict[str, Any]:
+    sender = {"id": user_id, "is_bot": False, "first_name": first_name,
+              **({"last_name": last_name} if last_name else {})}
+    return {"forward_origin": {"type": "user", "date": 1_780_000_000, "sender_user": sender}}
+
+
+async def test_an_agent_added_by_a_forwarded_message_is_listed_by_name_P10(h: Harness) -> None:
+    """转发一条消息 → 加为客服: /agents shows 王芳 by name before she ever writes in the group."""
+    await h.say(OWNER, "我是王芳，今晚七点上班", **forwarded_from(AGENT2, "芳", "王"))
+    await h.tap(OWNER, f"own:agt:add:{AGENT2}")
+    [agents] = await h.say(OWNER, "/agents")
+    assert f"芳 王（{AGENT2}）" in agents
+
+
+async def test_addagent_in_reply_to_a_forwarded_message_stores_the_name_P10(
+    h: Harness,
+) -> None:
+    """/addagent as a reply to a forwarded message adds its author, by name (李雷)."""
+    forwarded = message_json(OWNER, "我是李雷", **forwarded_from(AGENT2, "李雷"))
+    await h.say(OWNER, "/addagent", reply_to_message=forwarded)
+    [agents] = await h.say(OWNER, "/agents")
+    assert f"李雷（{AGENT2}）" in agents
+
+
 async def test_swap_asked_accepted_approved_in_telegram_P12(h: Harness) -> None:
     await h.say(OWNER, f"/addagent {AGENT2}")
     async with h.app.sessions() as db:
@@ -245,6 +236,24 @@ async def test_swap_asked_accepted_approved_in_telegram_P12(h: Harness) -> None:
     async with h.app.sessions() as db:
         after = await sh.shifts_between(Repo(db), MONDAY, MONDAY + timedelta(days=1))
     assert after[0].agents == (colleague,) and after[1].agents == (asker,)
+
+
+async def test_swap_refusals_say_why_in_chinese_with_names_P12(h: Harness) -> None:
+    """换班未成功：the reason in the agent's language, people by name, not ids."""
+    for agent, name in ((AGENT, "李雷"), (AGENT2, "王芳")):  # named by a forwarded message
+        await h.say(OWNER, f"我是{name}", **forwarded_from(agent, name))
+        await h.tap(OWNER, f"own:agt:add:{agent}")
+    async with h.app.sessions() as db:
+        shifts = await sh.shifts_between(Repo(db), MONDAY, MONDAY + timedelta(days=1))
+    mine, theirs = shifts[0], shifts[1]
+    asker = mine.agents[0]
+    refused = await h.say(asker, f"/swap {mine.day} {STRANGER}")
+    assert refused == [f"换班未成功：{STRANGER} 不是客服"]
+    await h.say(OWNER, "/set swap_limit 0")
+    colleague = AGENT2 if asker != AGENT2 else theirs.agents[0]
+    [limited] = await h.say(asker, f"/swap {mine.day} {colleague}")
+    assert limited.startswith("换班未成功：") and "每月上限 0 次" in limited
+    assert {AGENT: "李雷", AGENT2: "王芳"}[asker] in limited and str(asker) not in limited
 
 
 async def test_handover_record_at_shift_end_has_real_content_P13(h: Harness) -> None:
@@ -267,10 +276,10 @@ async def test_handover_record_at_shift_end_has_real_content_P13(h: Harness) -> 
     await people_tick(h.app)
     [record] = await h.rows(HandoverRecord)
     assert f"faq:{entry.id}" in record.text and "退款明天要跟进" in record.text
-    assert "Still open (1)" in record.text and "(asked)" in record.text
+    assert "未结的对话（1）：" in record.text and "（顾客要求人工）" in record.text  # zh shop
     # The chat was still with the evening's agent; the shift is over, so it goes back to the
     # queue, keeping its place, for the next shift to take (P13, lifecycle shift_ended).
-    assert f"agent {AGENT} (asked)" in record.text
+    assert f"，客服 {AGENT}（顾客要求人工）" in record.text
     async with h.app.sessions() as db:
         [waiting] = await db.scalars(select(Conversation).where(
             Conversation.escalation_reason == "asked"))
@@ -278,8 +287,8 @@ async def test_handover_record_at_shift_end_has_real_content_P13(h: Harness) -> 
     assert waiting.state == ConversationState.QUEUED and waiting.agent_id is None
     assert waiting.queued_at == datetime(2026, 5, 4, 19, tzinfo=SH).astimezone(UTC)
     assert (released.agent_id, released.data["reason"]) == (AGENT, "shift_ended")
-    assert "ticket #1 return — open" in record.text and "Call-backs due (1)" in record.text
-    assert any("Handover" in r.text for r in h.session.requests_of("sendMessage")
+    assert "售后单 #1 退货 — 待处理" in record.text and "待回访（1）：" in record.text
+    assert any(r.text.startswith("交接记录 — ") for r in h.session.requests_of("sendMessage")
                if r.chat_id == GROUP)
     await people_tick(h.app)  # idempotent
     assert len(await h.rows(HandoverRecord)) == 1
@@ -287,9 +296,12 @@ async def test_handover_record_at_shift_end_has_real_content_P13(h: Harness) -> 
     h.session.requests.clear()
     await people_tick(h.app)
     shown = h.session.requests_of("sendMessage")
-    assert shown and "Before your shift" in shown[0].text
+    assert shown and shown[0].text.startswith("上班前请先看上一班的交接：\n交接记录 — ")
     listing = await h.say(OWNER, "/handovers")
     assert f"#{record.id}" in listing[0]
+    await h.say(OWNER, "/lang en")  # each reader gets the record in their own language
+    [shown_en] = await h.say(OWNER, f"/handovershow {record.id}")
+    assert shown_en.startswith("Handover — shift 2026-05-04") and "Still open (1):" in shown_en
 
 
 async def test_strangers_messages_reach_the_shopper_flow_not_owner_handlers(h: Harness) -> None:
@@ -324,5 +336,5 @@ async def test_swap_over_the_monthly_limit_is_refused_in_telegram_P12(h: Harness
     mine = [s.day for s in shifts if s.agents == (first,)]
     assert "已询问" in (await h.say(first, f"/swap {mine[0]} {other}"))[0]
     refused = await h.say(first, f"/swap {mine[1]} {other}")
-    assert "换班未成功" in refused[0] and "limit 1" in refused[0]
+    assert "换班未成功" in refused[0] and "每月上限 1 次" in refused[0]
     assert "你的上班开关：强制下班" in (await h.say(first, "/duty off"))[0]

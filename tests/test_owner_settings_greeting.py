@@ -15,10 +15,13 @@ import pytest
 from bot.services import owner_admin as oa
 from bot.services.knowledge import KnowledgeBase
 from bot.settings import Settings
+from phrases.staff import StaffWords
 from storage.repositories import Repo
 from tests.fakes.updates import message_update
+from tests.owner_support import FileSession
+from tests.owner_support import OwnerHarness as Harness
 from tests.test_agent_console import MORNING, _customer_chat, round_the_clock
-from tests.test_owner_flow import GROUP, OWNER, FileSession, Harness
+from tests.test_owner_flow import GROUP, OWNER
 
 SH = ZoneInfo("Asia/Shanghai")
 ALICE, BOB = 901, 902
@@ -38,7 +41,7 @@ async def test_cap_3_sets_the_shops_default_cap_from_telegram(h: Harness) -> Non
     shown = "\n".join(await h.say(OWNER, "/settings"))
     assert "agent_cap: 3" in shown
     refused = "\n".join(await h.say(OWNER, "/cap 0"))
-    assert "未修改" in refused and "between 1 and 100" in refused
+    assert "未修改" in refused and "须在 1 到 100 之间" in refused
 
 
 async def test_the_owners_default_cap_decides_assignment(repo: Repo) -> None:
@@ -52,15 +55,18 @@ async def test_the_owners_default_cap_decides_assignment(repo: Repo) -> None:
 
 
 async def test_every_setting_shown_is_changeable_or_says_plainly_why(h: Harness) -> None:
-    for name, reason in oa.SHOP_FILE_REASONS.items():
+    """…in the owner's language (staff phrases set.reason.<name>)."""
+    zh = StaffWords(h.app.knowledge.catalogue, "zh")
+    for name in oa.SHOP_FILE_SETTINGS:
         reply = html.unescape("\n".join(await h.say(OWNER, f"/set {name} 1")))
-        assert reply.startswith("未修改") and "restart" in reply and reason in reply
+        assert reply.startswith("未修改") and "重启" in reply, reply
+        assert zh(f"set.reason.{name}") in reply
     shown = "\n".join(await h.say(OWNER, "/settings"))
     names = [line.split(":", 1)[0] for line in shown.splitlines() if ":" in line]
     for name in names:
         if name.startswith(("shifts", "班次：")):
             continue  # /setshift, /shifts
-        assert name in oa.SETTING_RULES or name in oa.SHOP_FILE_REASONS, name
+        assert name in oa.SETTING_RULES or name in oa.SHOP_FILE_SETTINGS, name
 
 
 # ------------------------------------------------------------------ one greeting (P3)
@@ -87,15 +93,15 @@ async def test_one_greeting_edit_is_what_a_new_shopper_gets_at_any_hour_P3(h: Ha
         h.clock.at = datetime(2026, 5, 5, hour, tzinfo=SH).astimezone(UTC)
         overview = "\n".join(await h.say(OWNER, "/greeting"))
         now_line = next(line for line in overview.splitlines()
-                        if line.startswith("  → now:"))  # the first: zh, a new shopper
-        assert now_line == f"  → now: {greeting}"
+                        if line.startswith("  → 现在："))  # the first: zh, a new shopper
+        assert now_line == f"  → 现在：{greeting}"
 
 
 async def test_greeting_refusals_name_the_problem(h: Harness) -> None:
     refused = "\n".join(await h.say(OWNER, "/greeting zh\n{time_of_day}{coupon}，欢迎"))
-    assert refused.startswith("Refused:") and "{coupon}" in refused
+    assert refused.startswith("未保存：") and "{coupon}" in refused
     usage = html.unescape("\n".join(await h.say(OWNER, "/greeting fr\n你好")))
-    assert "/greeting <lang>" in usage
+    assert "/greeting <语言 zh|en>" in usage
 
 
 async def test_an_edit_of_an_old_greeting_key_in_the_database_carries_over(

@@ -23,9 +23,9 @@ from sqlalchemy import select
 
 from bot.clock import FixedClock
 from bot.orders_api import build_orders_api
+from bot.services.callbacks import product as button_data
 from bot.services.orders import OrderDesk
 from bot.services.products import importer
-from bot.services.products.desk import button_data
 from bot.services.replies import Reply
 from bot.settings import Settings
 from handlers.catalogue import ProductAction
@@ -35,7 +35,7 @@ from storage.models.products import PaymentReminder, Product, ProductVariant, Re
 from storage.repositories import Repo
 from tests.fakes.updates import callback_update, message_update
 from tests.harness import BotHarness
-from tests.test_owner_flow import FileSession
+from tests.owner_support import FileSession
 
 MORNING = datetime(2026, 12, 3, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai, promotion running
 SHANGHAI = Settings.model_fields["timezone"].default

@@ -132,6 +132,26 @@ async def test_anger_and_insults_are_complaints_apology_and_a_person_P7_P20(
 
 
 @pytest.mark.parametrize(("lang", "text"), [
+    ("zh", "你们是不是骗子"), ("en", "this shop is a scam"),
+])
+async def test_anger_while_already_waiting_makes_it_a_complaint_served_first_P7_P20(
+    h: Harness, lang: str, text: str
+) -> None:
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, "转人工" if lang == "zh" else "human please",
+                                language_code=lang))
+    assert (await conversation(h)).escalation_reason == "asked"
+    h.take_sent()
+    await h.feed(message_update(3, SHOPPER, text, language_code=lang))
+    assert sent(h)[0] in phrase_texts(h, "complaint", lang)
+    chat = await conversation(h)
+    assert chat.escalation_reason == "complaint"  # the queue serves it first
+    assert [e for e in await h.rows(Event) if e.kind == "complaint_while_waiting"]
+    # and P20 counts it: the complaint becomes a ticket like any other
+    assert (await h.app.aftersales.aftercare.tick()).complaints_tracked == 1
+
+
+@pytest.mark.parametrize(("lang", "text"), [
     ("zh", "收到的东西坏了"), ("en", "the shirt arrived torn"),
 ])
 async def test_product_damage_gets_the_apology_and_after_sales_steps(
@@ -206,6 +226,19 @@ async def test_several_questions_in_one_message_are_answered_each_and_the_rest_o
     assert unanswered in said[-1]  # says which part needs a person
     assert last_buttons(h) == ["human"]
     assert (await conversation(h)).state == ConversationState.BOT  # offered, not handed over
+
+
+@pytest.mark.parametrize("text", ["尺码偏大还是偏小啊", "我165 110斤穿什么码"])
+async def test_size_questions_without_a_product_get_the_size_guide(h: Harness, text: str) -> None:
+    """P5: fit and size-for-my-body questions, asked as shoppers ask them, with no product in
+    context: the FAQ's size guide (the catalogue needs a product to advise on)."""
+    await start_chat(h, "zh")
+    await h.feed(message_update(2, SHOPPER, text, language_code="zh"))
+    entry = h.app.knowledge.entry("size_guide", "zh")
+    assert entry is not None
+    said = "".join(sent(h)).replace("\n", "").replace(" ", "")
+    assert entry.answer.replace("\n", "").replace(" ", "")[:40] in said
+    assert (await conversation(h)).state == ConversationState.BOT
 
 
 @pytest.mark.parametrize("code", ["zh-hans", "zh-CN", "zh-hant", "zh"])

@@ -450,3 +450,30 @@ async def test_calendar_on_and_no_shift_now_the_escalation_says_when_people_are_
         assert to_shopper(h) == []  # already told; no holding replies before the shift
     finally:
         await h.app.close()
+
+
+async def test_the_hand_over_line_is_said_once_per_wait_then_holding_replies_speak_P2(
+    h: Harness,
+) -> None:
+    """转人工 → the escalation reply once; while queued, the next message gets one short "noted"
+    (not "已为您转接人工客服" again), later ones — asking for a person again too — nothing, until
+    the lifecycle's holding reply speaks (a reply period after the last message, P2)."""
+    await h.feed(1, "你好")
+    await h.feed(2, "转人工")
+    assert (await h.conversation()).last_phrase_key.startswith("explanation.queued")
+    h.take_sent()
+    await h.feed(3, "在吗？")
+    [noted] = h.take_sent()
+    assert (await h.conversation()).last_phrase_key.startswith("acknowledgement.queued_ack")
+    assert "转接" not in noted
+    await h.feed(4, "快一点好吗，我等着用")
+    await h.feed(5, "转人工")
+    await h.feed(6, "人呢")
+    assert h.take_sent() == []
+    assert await h.at(10) == []  # within the reply period of the last message: quiet
+    [holding] = await h.at(20)
+    assert "转接" not in holding
+    await h.feed(7, "还在吗？")  # after the holding reply: one short "noted" again
+    [again] = h.take_sent()
+    assert "转接" not in again
+    assert (await h.conversation()).state == ConversationState.QUEUED

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -105,8 +105,21 @@ def test_named_report_periods_in_both_languages_P23() -> None:
     assert named_period("下周", thursday) is None
 
 
+async def test_report_periods_follow_the_bot_clock_not_the_message_date_P23(h: H) -> None:
+    """今天 / 上周 / 本月 are the shop's days by the bot's clock (the message may be old: sent
+    before an outage, or a test's fixed date); here the message says 28 May, the clock 3 Dec."""
+    h.clock.at = datetime(2026, 12, 3, 4, tzinfo=UTC)  # Thursday, noon in Shanghai
+    for words, first, last in (("上周", "2026-11-23", "2026-11-29"),
+                               ("今天", "2026-12-03", "2026-12-03"),
+                               ("本月", "2026-12-01", "2026-12-03"),
+                               ("昨天", "2026-12-02", "2026-12-02")):
+        told = await owner_says(h, f"/report {words}")
+        days = f"{first} – {last} " if first != last else f"{first} ("
+        assert told[0].startswith(f"📊 客服报表 {days}"), (words, told[:1])
+
+
 async def test_report_last_week_in_chinese_P23(h: H) -> None:
-    """/report 上周: last Monday … Sunday (of the message's date), in the owner's language."""
+    """/report 上周: last Monday … Sunday (of the bot's clock), in the owner's language."""
     told = await owner_says(h, "/report 上周")
     found = re.match(r"📊 客服报表 (\S+) – (\S+) ", told[0])
     assert found, told[:1]

@@ -67,10 +67,10 @@ async def test_negative_template_is_refused_without_explicit_confirmation_P9(h: 
     """An owner's template "不好意思，这个我们不能退，没办法。" went through before."""
     key = template_key(h)
     preview = await h.say(OWNER, f"/settemplate {key} zh\n{TEMPLATE}")
-    assert "我们不能" in preview[0] and "没办法" in preview[0] and "confirm" in preview[0]
+    assert "我们不能" in preview[0] and "没办法" in preview[0] and "确认后才会保存" in preview[0]
     assert h.buttons() == ["own:tpl:rewrite", "own:tpl:confirm", "own:tpl:cancel"]
     refused = await h.tap(OWNER, "own:tpl:save")  # a plain save (an old button) is refused
-    assert "Refused" in refused[0] and await h.rows(PhraseTemplate) == []
+    assert "未保存" in refused[0] and await h.rows(PhraseTemplate) == []
     await h.tap(OWNER, "own:tpl:confirm")
     [row] = await h.rows(PhraseTemplate)
     assert row.text == TEMPLATE
@@ -118,15 +118,15 @@ async def test_owner_lists_adds_and_removes_terms_in_telegram_P9(h: H) -> None:
     listing = await h.say(OWNER, "/tone")
     assert "我不能" in listing[0] and "爱买不买" in listing[0] and "not my problem" in listing[0]
     added = await h.say(OWNER, "/toneadd 找快递去 = 这边马上帮您联系快递")
-    assert "caught from now on" in added[0]
+    assert added[0].startswith("从现在起会提醒“找快递去”")
     key = template_key(h)
     preview = await h.say(OWNER, f"/settemplate {key} zh\n这个找快递去")
     assert "找快递去" in preview[0] and "这边马上帮您联系快递" in preview[0]
     refused = await h.say(OWNER, "/toneadd 太慢了 = 没办法")  # a suggestion must be positive
-    assert "Not added" in refused[0]
+    assert refused[0].startswith("未添加：")
     await h.say(OWNER, "/tonedel 可是")
     preview = await h.say(OWNER, f"/settemplate {key} zh\n好的，可是要等两天")
-    assert "Negative language" not in preview[0]
+    assert "负面用语" not in preview[0]
     assert h.buttons() == ["own:tpl:save", "own:tpl:cancel"]
     changes = [c.get("action") for c in await h.owner_changes()]
     assert "tone_term_add" in changes and "tone_term_remove" in changes

@@ -17,6 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.services import complaints as cp
 from bot.services import handover as ho
 from bot.services import meeting
+from bot.services.shifts import shop_tz
 from bot.services.staff import staff_words
 from handlers.owner import complaint_keyboard
 from handlers.replying import tell
@@ -34,10 +35,16 @@ async def people_tick(app: App) -> None:
     async with app.sessions() as db:
         repo = Repo(db)
         now = app.clock.now()
-        result = await ho.shift_tick(repo, now)
+        result = await ho.shift_tick(repo, now, app.knowledge.staff_words())
+        tz = await shop_tz(repo)
+        before_shift = [(agent, await staff_words(repo, app.knowledge, agent), record)
+                        for agent, record in result.to_show]
         complaints = await cp.collect_complaints(repo, now)
         week, to_ask = await meeting.agents_to_ask(repo, now)  # P15: before the meeting
         names = await cp.agent_names(repo)
+        shown = [(agent, w("handover.before_shift",
+                           record=ho.record_text(record, tz, w, names)), None)
+                 for agent, w, record in before_shift]
         notices = []  # P14: each owner reads the notice in their own language
         for owner in app.settings.owner_ids if complaints else ():
             w = await staff_words(repo, app.knowledge, owner)
@@ -48,8 +55,7 @@ async def people_tick(app: App) -> None:
     sends = []
     if app.settings.agent_chat_id is not None:
         sends += [(app.settings.agent_chat_id, r.text, None) for r in result.written]
-    sends += [(agent, f"Before your shift — the last handover:\n{r.text}", None)
-              for agent, r in result.to_show]
+    sends += shown
     sends += [(agent, meeting.ASK_TEXT.format(week=week), None) for agent in to_ask]
     sends += notices
     for chat_id, text, markup in sends:

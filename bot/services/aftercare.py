@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.services import callbacks
 from bot.services.orders import OrderDesk
 from bot.services.replies import Button, Replier, Reply
 from bot.services.staff import owner_setting, words_for
@@ -31,50 +32,15 @@ LOW_SCORE = 2
 # P17: the year-end report's 回访 asks "服务态度、解决时间、处理情况", each scored 1–5.
 FOLLOW_UP_ASPECTS = ("attitude", "time", "handling")
 
-TEXTS = {
-    "zh": {
-        "survey": "本次服务已结束，感谢您的耐心！请为我们的服务打个分吧"
-                  "（1 = 很不满意，5 = 非常满意）：",
-        "survey_thanks": "谢谢您的评价！如果愿意，可以直接回复一句意见或建议（可选）。",
-        "survey_done": "您已经评价过了，谢谢！",
-        "comment_thanks": "收到您的意见，谢谢！我们会认真改进。",
-        "skip": "不用了",
-        "fu_delivery": "您好！您的订单 {ref} 已签收几天了，商品用着还满意吗？",
-        "fu_ticket": "您好！您的售后单 #{ticket} 已处理完毕，问题解决了吗？",
-        "fu_ok": "👍 一切都好", "fu_problem": "⚠️ 还有问题",
-        "fu_thanks": "太好了，感谢您的反馈！",
-        "fu_problem_ack": "抱歉给您添麻烦了！已为您登记售后单 #{ticket}，同事会尽快联系您。",
-        "fq_attitude": "方便的话请为这次售后打个分（1–5）：① 客服的服务态度？",
-        "fq_time": "② 解决问题用的时间？",
-        "fq_handling": "③ 问题的处理结果？",
-        "fq_thanks": "感谢您的评分，我们会继续改进！",
-    },
-    "en": {
-        "survey": "Thank you for your patience! How satisfied are you with our service "
-                  "(1 = very unhappy, 5 = very happy)?",
-        "survey_thanks": "Thank you for rating us! If you like, reply with a comment "
-                         "(optional).",
-        "survey_done": "You have rated this already — thank you!",
-        "comment_thanks": "Thank you for your comment; we will learn from it.",
-        "skip": "No thanks",
-        "fu_delivery": "Hello! Your order {ref} arrived a few days ago — are you happy with it?",
-        "fu_ticket": "Hello! Your after-sales case #{ticket} was resolved — is everything "
-                     "fine now?",
-        "fu_ok": "👍 All good", "fu_problem": "⚠️ Still a problem",
-        "fu_thanks": "Great, thank you for letting us know!",
-        "fu_problem_ack": "Sorry about that! We opened case #{ticket}; a colleague will "
-                          "contact you soon.",
-        "fq_attitude": "If you have a moment, please score this case (1–5): ① our staff's "
-                       "attitude?",
-        "fq_time": "② the time it took to solve?",
-        "fq_handling": "③ how it was handled in the end?",
-        "fq_thanks": "Thank you for scoring us; we keep improving!",
-    },
-}
-
-
-def _t(lang: str) -> dict[str, str]:
-    return TEXTS[lang if lang in TEXTS else "zh"]
+# What the shopper reads: owner-editable phrases (phrases/data/phrases.*.yaml), by key.
+SURVEY_KEY = "inquiry.survey"
+SURVEY_RATED_KEY, SURVEY_DONE_KEY = "thanks.survey_rated", "thanks.survey_done"
+SURVEY_COMMENT_KEY, SURVEY_SKIP_KEY = "thanks.survey_comment", "acknowledgement.survey_skip"
+FOLLOW_UP_KEYS = {"delivery": "inquiry.follow_up_delivery", "ticket": "inquiry.follow_up_ticket"}
+FOLLOW_UP_BUTTONS = {"ok": "acknowledgement.follow_up_ok_button",
+                     "problem": "acknowledgement.follow_up_problem_button"}
+FOLLOW_UP_OK_KEY, FOLLOW_UP_PROBLEM_KEY = "thanks.follow_up_ok", "apology.follow_up_problem"
+FOLLOW_UP_SCORED_KEY = "thanks.follow_up_scored"
 
 
 @dataclass
@@ -101,6 +67,10 @@ class Aftercare:
         self.clock = clock
         self.desk = desk
         self.tickets = tickets
+
+    def _say(self, key: str, lang: str, /, **values: object) -> str:
+        """The owner's phrase ``key`` (else the built-in one) in ``lang``."""
+        return self.desk.wording.catalogue.text(key, lang, **values)
 
     # ------------------------------------------------------------ the periodic job
     async def tick(self) -> TickReport:
@@ -160,8 +130,9 @@ class Aftercare:
                 await repo.aftercare.mark(survey, JobStatus.FAILED, now)
                 await repo.commit()
                 continue
-            text = _t(survey.language)["survey"]
-            row = tuple(Button(str(score), f"sv:{survey.id}:{score}") for score in range(1, 6))
+            text = self._say(SURVEY_KEY, survey.language)
+            row = tuple(Button(str(score), callbacks.survey_score(survey.id, score))
+                        for score in range(1, 6))
             delivered = await self.replier.send(customer.chat_id, Reply(text, (row,)))
             status = JobStatus.SENT if delivered is not None else JobStatus.FAILED
             await repo.aftercare.mark(survey, status, now)
@@ -176,9 +147,9 @@ class Aftercare:
         survey = await repo.aftercare.survey(survey_id)
         lang = survey.language if survey else "zh"
         if survey is None or survey.customer_id != customer.id or not 1 <= score <= 5:
-            return _t(lang)["survey_done"], False
+            return self._say(SURVEY_DONE_KEY, lang), False
         if not await repo.aftercare.answer_survey(survey_id, score, now):
-            return _t(lang)["survey_done"], False
+            return self._say(SURVEY_DONE_KEY, lang), False
         await repo.events.add("survey_answered", conversation_id=survey.conversation_id,
                               agent_id=survey.agent_id, score=score)
         task = None
@@ -196,7 +167,7 @@ class Aftercare:
                 alert = w("alert.low_score", customer=customer.name or w("shopper"),
                           handle=handle, score=score, task=task.id)
                 await self.replier.send(owner, Reply(alert))
-        return _t(lang)["survey_thanks"], True
+        return self._say(SURVEY_RATED_KEY, lang), True
 
     async def comment(self, repo: Repo, customer: Customer, survey_id: int, text: str) -> str:
         survey = await repo.aftercare.survey(survey_id)
@@ -204,10 +175,10 @@ class Aftercare:
             return ""
         survey.comment = text[:2000]
         await repo.commit()
-        return _t(survey.language)["comment_thanks"]
+        return self._say(SURVEY_COMMENT_KEY, survey.language)
 
     def skip_button(self, survey_lang: str, survey_id: int) -> Button:
-        return Button(_t(survey_lang)["skip"], f"svskip:{survey_id}")
+        return Button(self._say(SURVEY_SKIP_KEY, survey_lang), callbacks.survey_skip(survey_id))
 
     # ------------------------------------------------------------ follow-ups (P17)
     async def schedule_delivery_follow_ups(self, repo: Repo, now: datetime) -> int:
@@ -235,14 +206,15 @@ class Aftercare:
                 await repo.aftercare.mark(row, JobStatus.FAILED, now)
                 await repo.commit()
                 continue
-            texts = _t(await self.desk.language_of(repo, customer))
+            lang = await self.desk.language_of(repo, customer)
             if row.kind == "ticket":
-                text = texts["fu_ticket"].format(ticket=row.ticket_id)
+                text = self._say(FOLLOW_UP_KEYS["ticket"], lang, ticket_id=row.ticket_id)
             else:
                 order = await repo.orders.get(row.order_id) if row.order_id else None
-                text = texts["fu_delivery"].format(ref=order.order_ref if order else "")
-            buttons = ((Button(texts["fu_ok"], f"fu:{row.id}:ok"),
-                        Button(texts["fu_problem"], f"fu:{row.id}:problem")),)
+                text = self._say(FOLLOW_UP_KEYS["delivery"], lang,
+                                 order_id=order.order_ref if order else "")
+            buttons = (tuple(Button(self._say(key, lang), callbacks.follow_up(row.id, outcome))
+                             for outcome, key in FOLLOW_UP_BUTTONS.items()),)
             delivered = await self.replier.send(customer.chat_id, Reply(text, buttons))
             await repo.aftercare.mark(row, JobStatus.SENT if delivered else JobStatus.FAILED, now)
             await repo.commit()
@@ -257,8 +229,9 @@ class Aftercare:
         aspect = next((a for a in FOLLOW_UP_ASPECTS if a not in (row.scores or {})), None)
         if aspect is None:
             return None
-        buttons = (tuple(Button(str(n), f"fq:{row.id}:{aspect}:{n}") for n in range(1, 6)),)
-        return Reply(_t(lang)[f"fq_{aspect}"], buttons)
+        buttons = (tuple(Button(str(n), callbacks.follow_up_score(row.id, aspect, n))
+                         for n in range(1, 6)),)
+        return Reply(self._say(f"inquiry.follow_up_{aspect}", lang), buttons)
 
     async def score_follow_up(
         self, repo: Repo, customer: Customer, row_id: int, aspect: str, score: int,
@@ -274,22 +247,22 @@ class Aftercare:
                               at=self.clock.now())
         await repo.commit()
         following = self.score_question(row, lang)
-        return [following] if following else [Reply(_t(lang)["fq_thanks"])]
+        return [following] if following else [Reply(self._say(FOLLOW_UP_SCORED_KEY, lang))]
 
     async def follow_up_answer(
         self, repo: Repo, customer: Customer, row_id: int, outcome: str, now: datetime,
     ) -> str:
         """A 回访 button: outcome recorded once; "problem" re-opens the ticket or opens one."""
-        texts = _t(await self.desk.language_of(repo, customer))
+        lang = await self.desk.language_of(repo, customer)
         row = await repo.aftercare.follow_up(row_id)
         if row is None or row.customer_id != customer.id or outcome not in ("ok", "problem"):
             return ""
         if not await repo.aftercare.answer_follow_up(row_id, outcome, now):
-            return texts["fu_thanks"] if outcome == "ok" else ""
+            return self._say(FOLLOW_UP_OK_KEY, lang) if outcome == "ok" else ""
         await repo.events.add("follow_up_answered", follow_up=row.kind, outcome=outcome)
         if outcome == "ok":
             await repo.commit()
-            return texts["fu_thanks"]
+            return self._say(FOLLOW_UP_OK_KEY, lang)
         ticket = await repo.tickets.get(row.ticket_id) if row.ticket_id else None
         if ticket is not None and ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
             await self.tickets.move(repo, ticket, TicketStatus.REOPENED, "shopper", now,
@@ -301,4 +274,4 @@ class Aftercare:
                 order_ref=order.order_ref if order else None)
         row.note = f"ticket #{ticket.id}"
         await repo.commit()
-        return texts["fu_problem_ack"].format(ticket=ticket.id)
+        return self._say(FOLLOW_UP_PROBLEM_KEY, lang, ticket_id=ticket.id)

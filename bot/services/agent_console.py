@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.locks import KeyedLocks
+from bot.services import callbacks
 from bot.services.availability import Staffing, on_duty_agents, said_values
+from bot.services.callbacks import TONE_ORIGINAL, TONE_REWRITE
 from bot.services.canned import Canned, search
 from bot.services.channels import WEB
 from bot.services.escalation import agent_display_name
@@ -39,12 +41,6 @@ from storage.models.agents import Agent, CustomerTopic
 from storage.repositories import Repo
 
 BOT_MARK = "🤖 "
-TONE_REWRITE, TONE_ORIGINAL = "rw", "og"
-
-
-def tone_data(choice: str, hit_id: int) -> str:
-    """Callback data of a tone-guard button; ``handlers.keyboards.ToneChoice`` packs the same."""
-    return f"tg:{choice}:{hit_id}"
 
 
 # Message kinds whose text is a caption: a tone-guard rewrite replaces the caption in the copy.
@@ -327,9 +323,10 @@ class AgentConsole:
                 message_kind=post.kind, file_id=post.file_id, decided=None,
             )
             w = self.w
-            buttons = ((Button(w("console.tone_rewrite_button"), tone_data(TONE_REWRITE, hit.id)),
+            buttons = ((Button(w("console.tone_rewrite_button"),
+                               callbacks.tone(TONE_REWRITE, hit.id)),
                         Button(w("console.tone_original_button"),
-                               tone_data(TONE_ORIGINAL, hit.id))),)
+                               callbacks.tone(TONE_ORIGINAL, hit.id))),)
             warning = w("console.tone_blocked", terms="、".join(terms) if w.zh
                         else ", ".join(terms), rewrite=report.rewrite)
             await self._post(chat.topic, warning, reply_to=post.message_id, buttons=buttons)

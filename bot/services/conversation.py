@@ -12,7 +12,9 @@ from functools import partial
 from typing import Any
 
 from bot.clock import Clock
+from bot.services import callbacks
 from bot.services.availability import format_next_open, said_values
+from bot.services.cases import CaseDesk
 from bot.services.channels import channel_of
 from bot.services.escalation import EscalationService
 from bot.services.flood import FLOOD_WINDOW, Burst, burst_of
@@ -30,12 +32,12 @@ from bot.services.inbound import (
 )
 from bot.services.knowledge import KnowledgeBase
 from bot.services.lifecycle import Lifecycle, Phase, phase
-from bot.services.orders import ASK_PROOF, OrderDesk
+from bot.services.orders import ASK_PROOF_KEYS, OrderDesk
 from bot.services.products.desk import CatalogueDesk
 from bot.services.relay import NoRelay, Relay
 from bot.services.replies import Button, Replier, Reply
 from bot.settings import Settings
-from phrases.catalogue import say
+from phrases.catalogue import SITUATIONS, say
 from phrases.greeting import compose_greeting
 from phrases.lang import detect_language, message_language
 from phrases.splitting import split_message
@@ -89,6 +91,7 @@ class ConversationService:
         relay: Relay | None = None,
         orders: OrderDesk | None = None,
         catalogue: CatalogueDesk | None = None,
+        cases: CaseDesk | None = None,
     ) -> None:
         self.settings = settings
         self.knowledge = knowledge
@@ -97,6 +100,7 @@ class ConversationService:
         self.escalation = escalation
         self.orders = orders  # P19 order questions, before the FAQ
         self.catalogue = catalogue  # P5/P6 product questions and recommendations, before the FAQ
+        self.cases = cases  # P18/P19 "我的退款到哪了": the shopper's own case, before the FAQ
         self.relay = relay or NoRelay()  # the agents see what a waiting shopper sends
         # Every change of state, deadline or counter is one of its transitions (P1/P2/P24).
         self.life = lifecycle or escalation.lifecycle
@@ -360,7 +364,7 @@ class ConversationService:
             if conversation.state == ConversationState.ASSIGNED:
                 return [], {"decision": "media_relayed"}
             if conversation.state == ConversationState.QUEUED:
-                return [self._still_waiting(customer, conversation, now)], {
+                return self._still_waiting(customer, conversation, now), {
                     "decision": "media_relayed"}
             if self.catalogue is not None and inbound.file_unique_ids:  # P5: "sent a photo of"
                 about = await self.catalogue.photo(repo, customer, conversation,
@@ -391,8 +395,8 @@ class ConversationService:
             # them (relayed, the order on the card), not to the FAQ or the order desk.
             # Requests for a person and complaints still get their protective answer, and the
             # SLA clock's holding replies go on (P2).
-            waiting = [] if state == ConversationState.ASSIGNED or intent == Intent.ACK else [
-                self._still_waiting(customer, conversation, now)]
+            waiting = [] if state == ConversationState.ASSIGNED or intent == Intent.ACK else (
+                self._still_waiting(customer, conversation, now))
             return waiting, {**meaning, "decision": "relayed"}
         if (self.orders is not None and state != ConversationState.ASSIGNED
                 and intent not in (Intent.HUMAN, Intent.COMPLAINT)):
@@ -400,10 +404,18 @@ class ConversationService:
             # FAQ; complaints and requests for a person are never answered automatically.
             desk = await self.orders.answer(
                 repo, customer, conversation.language, inbound.text, understanding.order_ids,
-                now, proof_asked=conversation.last_phrase_key == ASK_PROOF)
+                now, proof_asked=conversation.last_phrase_key in ASK_PROOF_KEYS)
             if desk is not None:
                 self.life.understood(conversation)
                 return desk, {**meaning, "decision": "order"}
+        if self.cases is not None and state != ConversationState.ASSIGNED and intent is None:
+            # P18/P19: "it" is the shopper's own open case or recent order, not the general
+            # FAQ answer ("亲 我刚才问的换货的事 有人处理吗", "my refund", "where is my order").
+            status = await self.cases.answer(repo, customer, conversation.language,
+                                             inbound.text, now)
+            if status is not None:
+                self.life.understood(conversation)
+                return self._with_human_button(status), {**meaning, "decision": "case"}
         if (self.catalogue is not None and state != ConversationState.ASSIGNED
                 and intent in (None, Intent.GREETING)):
             # P5/P6: a product named (or in context) is answered from the catalogue.
@@ -430,7 +442,7 @@ class ConversationService:
         if state == ConversationState.ASSIGNED:
             return [], meaning  # an agent owns the chat: the bot does not talk over them
         if state == ConversationState.QUEUED:
-            return [self._still_waiting(customer, conversation, now)], meaning
+            return self._still_waiting(customer, conversation, now), meaning
         if understanding.decision == "clarify" and len(understanding.candidates) >= 2:
             return self._which_one(customer, conversation, understanding), meaning
         if self.life.not_understood(conversation) >= MISSES_BEFORE_HUMAN:
@@ -496,6 +508,9 @@ class ConversationService:
             # Asked again while an agent has the chat: they see this message; a second "I am
             # your agent" from the bot would talk over them.
             return []
+        if not queued_now and phase(conversation, now) == Phase.QUEUED:
+            # Asked again while waiting: "已为您转接人工客服" is said once per wait.
+            return self._still_waiting(customer, conversation, now)
         # P24 when nobody can answer soon; else who joined, or the place and wait.
         situation, values = await self.escalation.status(repo, conversation, now)
         return [self._phrase(customer, conversation, situation, **values)]
@@ -532,14 +547,21 @@ class ConversationService:
 
     def _still_waiting(
         self, customer: Customer, conversation: Conversation, now: datetime
-    ) -> Reply:
-        """A queued shopper writes again: "please wait" only while someone can answer soon;
-        over off hours, that the message is kept for the next opening (P24)."""
+    ) -> list[Reply]:
+        """A queued shopper writes again. The escalation reply was said once for this wait;
+        now a short "noted" (``already_queued``), once after whatever the shop said last, then
+        nothing: the holding replies of the lifecycle (P2, a new promise per message) speak
+        next. Over off hours, that the message is kept for the next opening (P24)."""
         until = conversation.off_hours_until
         if until is not None and until > now:
             when = format_next_open(until, now, conversation.language, self.settings)
-            return self._phrase(customer, conversation, "message_kept", next_open=when)
-        return self._phrase(customer, conversation, "already_queued")
+            return [self._phrase(customer, conversation, "message_kept", next_open=when)]
+        last = self.knowledge.catalogue.get(conversation.last_phrase_key or "",
+                                            conversation.language)
+        _, (noted, *_) = SITUATIONS["already_queued"]
+        if last is not None and noted in last.tags:
+            return []  # noted once already since the shop last spoke
+        return [self._phrase(customer, conversation, "already_queued")]
 
     async def _faq(
         self, repo: Repo, conversation: Conversation, key: str, answer: str, now: datetime
@@ -558,8 +580,9 @@ class ConversationService:
         parts = split_message(answer, limit=ANSWER_PART_LIMIT) or [answer]
         replies = [Reply(text=part) for part in parts[:-1]]
         buttons: tuple[tuple[Button, ...], ...] = ()
-        if len(f"fb:down:{key}".encode()) <= 64:  # Telegram's callback data limit
-            buttons = ((Button("👍", f"fb:up:{key}"), Button("👎", f"fb:down:{key}")),)
+        if len(callbacks.faq_feedback(False, key).encode()) <= 64:  # Telegram's limit
+            buttons = ((Button("👍", callbacks.faq_feedback(True, key)),
+                        Button("👎", callbacks.faq_feedback(False, key))),)
         replies.append(Reply(text=parts[-1], buttons=buttons))
         return replies
 
@@ -607,14 +630,15 @@ class ConversationService:
         for candidate in understanding.candidates[:2]:
             entry = self.knowledge.entry(candidate.entry_id, conversation.language)
             if entry is not None and len(candidate.entry_id) <= 60:
-                rows.append((Button(entry.question[:60], f"faq:{candidate.entry_id}"),))
+                rows.append((Button(entry.question[:60], callbacks.faq_pick(candidate.entry_id)),))
         reply = self._phrase(customer, conversation, "choose")
         return self._with_human_button([Reply(reply.text, tuple(rows), reply.phrase_key)])
 
     def _with_human_button(self, replies: list[Reply]) -> list[Reply]:
         label = "🙋 人工客服" if self._lang_of(replies) == "zh" else "🙋 Talk to a person"
         last = replies[-1]
-        replies[-1] = Reply(last.text, (*last.buttons, (Button(label, "human"),)), last.phrase_key)
+        replies[-1] = Reply(last.text, (*last.buttons, (Button(label, callbacks.ASK_HUMAN),)),
+                            last.phrase_key)
         return replies
 
     @staticmethod

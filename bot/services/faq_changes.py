@@ -12,7 +12,8 @@ the owner's own entries included — and reopens the inbox questions the change 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,9 @@ FAQ_ACTIONS = ("faq_set", "faq_delete", "faq_alt", "faq_import", "faq_file", "in
 SIMILAR_SCORE = 55  # token-set ratio (0..100) at which a known question counts as similar
 SIMILAR_CHECKED = 40  # the most similar known questions tried against the changed matcher
 RECENT_QUESTIONS = 500  # shopper texts of the inbox window looked at
+# Questions the owner dismissed from the inbox are known to be out of scope: a phrasing that
+# would answer one of them from the FAQ is flagged (the latest shopper texts scanned for them).
+DISMISSED_SCANNED = 5000
 
 
 def entry_of(row: FaqEntryRow) -> FaqEntry:
@@ -243,6 +247,9 @@ class InboxPreview:
     after: str | None  # the entry it would be answered from
     answer: str  # the answer it would get
     shifts: tuple[Shift, ...]  # similar known questions that would change answer
+    # Dismissed (known out-of-scope) questions the change would answer from the FAQ: a
+    # phrasing that does this teaches the bot to answer what it must not (flag, don't add).
+    out_of_scope: tuple[str, ...] = ()
 
 
 def verdict(understanding: Understanding) -> str | None:
@@ -261,6 +268,26 @@ async def _known_questions(repo: Repo, entries: Sequence[FaqEntry], since: datet
                                    Message.text.is_not(None))
         .order_by(Message.id.desc()).limit(RECENT_QUESTIONS))
     texts += [t for t in rows if t and not t.startswith("/")]
+    return list(dict.fromkeys(texts))
+
+
+def newly_answered(before: Callable[[str], Understanding], after: Understander,
+                   texts: Iterable[str]) -> tuple[str, ...]:
+    """The texts ``after`` answers from the FAQ that ``before`` did not: for known
+    out-of-scope questions, each is a wrong answer the change would start giving."""
+    return tuple(t for t in texts
+                 if verdict(before(t)) is None and verdict(after.understand(t)) is not None)
+
+
+async def _dismissed_questions(repo: Repo, exclude: int) -> list[str]:
+    """Questions the owner dismissed from the inbox (known out of scope), newest first."""
+    rows = await repo.session.execute(
+        select(Message.text, Message.meaning)
+        .where(Message.sender == Sender.SHOPPER, Message.kind == "text",
+               Message.meaning.is_not(None), Message.id != exclude)
+        .order_by(Message.id.desc()).limit(DISMISSED_SCANNED))
+    texts = [text for text, meaning in rows
+             if text and (meaning or {}).get("inbox") == "dismissed"]
     return list(dict.fromkeys(texts))
 
 
@@ -298,15 +325,37 @@ async def preview_inbox(repo: Repo, knowledge: KnowledgeBase, message_id: int, s
             shifts.append(Shift(text, before, after))
     after = verdict(trial.understand(message.text))
     answer_text = next((e.answer for e in changed if e.id == after), "")
+    out_of_scope = newly_answered(lambda text: knowledge.understand(text, lang), trial,
+                                  await _dismissed_questions(repo, message_id))
     return InboxPreview(message_id, message.text, lang, key,
                         verdict(knowledge.understand(message.text, lang)), after, answer_text,
-                        tuple(shifts))
+                        tuple(shifts), out_of_scope)
 
 
 async def question_text(repo: Repo, message_id: int) -> str | None:
     """The text of an inbox question, to quote it to the owner."""
     message = await repo.session.get(Message, message_id)
     return message.text if message is not None and message.text else None
+
+
+AUTO_KEY_WORDS = 4  # syllables or words of the question an automatic key is made of
+
+
+def auto_key(question: str, taken: Container[str]) -> str:
+    """A short ASCII key for an entry the owner gave none: the pinyin of the question's
+    start ("下单以后什么时候发货？" → "xia_dan_yi_hou"), or its first English words; "faq"
+    when nothing is left; "_2", "_3"… when taken. ASCII keeps the 👍/👎 buttons' data within
+    Telegram's 64 bytes."""
+    from pypinyin import lazy_pinyin  # its dictionaries load on first use, not at import
+
+    words = [w for w in (re.sub(r"[^a-z0-9]+", " ", t.lower()).strip()
+                         for t in lazy_pinyin(question)) for w in w.split() if w]
+    base = "_".join(words[:AUTO_KEY_WORDS])[:32].strip("_") or "faq"
+    key, n = base, 1
+    while key in taken:
+        n += 1
+        key = f"{base}_{n}"
+    return key
 
 
 def new_key(message_id: int) -> str:

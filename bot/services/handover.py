@@ -18,7 +18,8 @@ from sqlalchemy import select
 from bot.services import shifts as sh
 from bot.services.availability import on_duty_agents
 from bot.services.lifecycle import Lifecycle
-from bot.services.staff import calendar_enabled
+from bot.services.staff import agent_names, calendar_enabled
+from phrases.staff import StaffWords
 from storage.models import Conversation, ConversationState, Customer, Message, Sender
 from storage.models.orders import FollowUp, JobStatus, Ticket, TicketStatus
 from storage.models.shifts import HandoverRecord
@@ -90,34 +91,58 @@ async def collect(repo: Repo, shift: sh.Shift, now: datetime) -> dict[str, Any]:
             "callbacks": callbacks, "asked": sum(q["count"] for q in questions)}
 
 
-def render(shift: sh.Shift, data: dict[str, Any], tz: ZoneInfo) -> str:
+def render(shift: sh.Shift, data: dict[str, Any], tz: ZoneInfo, w: StaffWords,
+           names: dict[int, str] | None = None) -> str:
+    """The record in one reader's words (staff phrases ``handover.*``), people by name."""
+    names = names or {}
+
+    def who(agent: int | None) -> str:
+        return names.get(agent, str(agent)) if agent else ""
+
+    def at(iso: str) -> str:
+        return f"{datetime.fromisoformat(iso).astimezone(tz):%m-%d %H:%M}"
+
     start, end = shift.start.astimezone(tz), shift.end.astimezone(tz)
     end_text = "24:00" if end.hour == end.minute == 0 else f"{end:%H:%M}"
-    lines = [f"Handover — shift {shift.day} {start:%H:%M}–{end_text} "
-             f"({', '.join(map(str, shift.agents)) or 'nobody'})",
-             f"Shoppers asked {data['asked']} things:"]
-    for q in data["questions"]:
-        samples = " / ".join(q["samples"])
-        lines.append(f"  {q['topic']} ×{q['count']}: {samples}")
-    lines.append(f"Still open ({len(data['open'])}):")
-    for o in data["open"]:
-        who = f", agent {o['agent']}" if o["agent"] else ""
-        why = f" ({o['reason']})" if o["reason"] else ""
-        lines.append(f"  #{o['conversation']} {o['customer']} — {o['state']}{who}{why}")
-    lines.append(f"Open tickets ({len(data.get('tickets', []))}):")
-    lines += [f"  ticket #{t['ticket']} {t['kind']} — {t['status']}, due "
-              f"{datetime.fromisoformat(t['due']).astimezone(tz):%m-%d %H:%M}"
-              f"{f', agent {t[AGENT]}' if t[AGENT] else ''}" for t in data.get("tickets", [])]
-    lines.append(f"Call-backs due ({len(data.get('callbacks', []))}):")
-    lines += [f"  #{c['follow_up']} {c['kind']} customer {c['customer']} at "
-              f"{datetime.fromisoformat(c['due']).astimezone(tz):%m-%d %H:%M}"
-              for c in data.get("callbacks", [])]
-    lines.append(f"Notes ({len(data['notes'])}):")
-    lines += [f"  {n['agent']}: {n['text']}" for n in data["notes"]]
+    lines = [w("handover.title", day=shift.day, start=f"{start:%H:%M}", end=end_text,
+               agents=", ".join(who(a) for a in shift.agents) or w("nobody")),
+             w("handover.asked", count=data["asked"])]
+    lines += [w("handover.topic", topic=q["topic"], count=q["count"],
+                samples=" / ".join(q["samples"])) for q in data["questions"]]
+    lines.append(w("handover.open", count=len(data["open"])))
+    lines += [w("handover.open_item", conversation=o["conversation"],
+                customer=o["customer"] or w("shopper"), state=w.label("state", o["state"]),
+                agent=w("handover.agent", agent=who(o["agent"])) if o["agent"] else "",
+                reason=w("handover.reason", reason=w.label("reason", o["reason"]))
+                if o["reason"] else "")
+              for o in data["open"]]
+    tickets, callbacks = data.get("tickets", []), data.get("callbacks", [])
+    lines.append(w("handover.tickets", count=len(tickets)))
+    lines += [w("handover.ticket", ticket=t["ticket"], kind=w.label("ticket", t["kind"]),
+                status=w.label("ticket", t["status"]), due=at(t["due"]),
+                agent=w("handover.agent", agent=who(t[AGENT])) if t[AGENT] else "")
+              for t in tickets]
+    lines.append(w("handover.callbacks", count=len(callbacks)))
+    lines += [w("handover.callback", follow_up=c["follow_up"], kind=c["kind"],
+                customer=c["customer"], due=at(c["due"])) for c in callbacks]
+    lines.append(w("handover.notes", count=len(data["notes"])))
+    lines += [w("handover.note", agent=who(n["agent"]), text=n["text"]) for n in data["notes"]]
     return "\n".join(lines)
 
 
-async def write_record(repo: Repo, shift: sh.Shift, now: datetime) -> HandoverRecord:
+def record_text(record: HandoverRecord, tz: ZoneInfo, w: StaffWords,
+                names: dict[int, str] | None = None) -> str:
+    """A stored record in the reader's language, from its data (a record written before
+    its data was kept: the text as written)."""
+    if not record.data or "asked" not in record.data:
+        return record.text
+    shift = sh.Shift(record.shift_day, record.shift_start, record.shift_end,
+                     tuple(record.agents or ()))
+    return render(shift, record.data, tz, w, names)
+
+
+async def write_record(repo: Repo, shift: sh.Shift, now: datetime,
+                       words: StaffWords) -> HandoverRecord:
     """Write (once) the handover record of ``shift``; its open notes are attached to it."""
     existing = await repo.shifts.record_for(shift.start)
     if existing is not None:
@@ -125,7 +150,9 @@ async def write_record(repo: Repo, shift: sh.Shift, now: datetime) -> HandoverRe
     data = await collect(repo, shift, now)
     record = await repo.shifts.add_record(HandoverRecord(
         shift_day=shift.day, shift_start=shift.start, shift_end=shift.end,
-        agents=list(shift.agents), text=render(shift, data, await sh.shop_tz(repo)), data=data,
+        agents=list(shift.agents), data=data,
+        # As written, in the shop's language; each reader gets record_text in their own.
+        text=render(shift, data, await sh.shop_tz(repo), words, await agent_names(repo)),
         created_at=now,
     ))
     for note in await repo.shifts.open_notes(until=now):
@@ -160,9 +187,9 @@ async def hand_back(repo: Repo, now: datetime) -> list[int]:
             if await life.shift_ended(repo, conversation, present, now)]
 
 
-async def shift_tick(repo: Repo, now: datetime) -> TickResult:
-    """Write the records of shifts that just ended; show the last one to the agents of the
-    shift that is running (each agent once)."""
+async def shift_tick(repo: Repo, now: datetime, words: StaffWords) -> TickResult:
+    """Write the records of shifts that just ended (their text in ``words``, the shop's
+    language); show the last one to the agents of the shift that is running (each once)."""
     result = TickResult()
     if not await calendar_enabled(repo):
         return result  # no calendar, no shifts to hand over
@@ -171,7 +198,7 @@ async def shift_tick(repo: Repo, now: datetime) -> TickResult:
             continue
         if shift.end <= now and now - shift.end <= CATCH_UP:
             if await repo.shifts.record_for(shift.start) is None:
-                result.written.append(await write_record(repo, shift, now))
+                result.written.append(await write_record(repo, shift, now, words))
                 result.requeued += await hand_back(repo, now)
         elif shift.contains(now):
             record = await repo.shifts.latest_record(before=shift.start)

@@ -6,8 +6,10 @@ that language's entries (the owner's edits in Telegram live until the file chang
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -69,6 +71,12 @@ def _entry(row: FaqEntryRow) -> FaqEntry:
                     alt=tuple(row.alt or ()), threshold=row.threshold)
 
 
+def build_matchers(entries: Mapping[str, Mapping[str, FaqEntry]]) -> dict[str, Understander]:
+    """One matcher per language (pure CPU, seconds for hundreds of entries: run it off the
+    event loop)."""
+    return {lang: understander_for(tuple(by_key.values())) for lang, by_key in entries.items()}
+
+
 class KnowledgeBase:
     """Per-language FAQ matchers plus the phrase catalogue with the owner's overrides."""
 
@@ -79,25 +87,44 @@ class KnowledgeBase:
         self._entries: dict[str, dict[str, FaqEntry]] = {}
         self.tone_added: dict[str, str] = {}
         self.tone_removed: tuple[str, ...] = ()
+        self._reloads_started = self._reloads_swapped = 0
 
     async def reload(self, repo: Repo) -> None:
-        """Rebuild from the database; call after any FAQ or template edit (no restart needed)."""
+        """Rebuild from the database; call after any FAQ or template edit (no restart needed).
+
+        A language's matcher takes seconds to build for hundreds of entries (bench/
+        bench_knowledge_reload.py), so only languages whose entries changed are rebuilt, on a
+        worker thread, and everything is swapped in at once when ready: meanwhile shoppers
+        are answered by the matcher in place. Of reloads that overlap, the last started wins.
+        """
+        self._reloads_started += 1
+        mine = self._reloads_started
         entries: dict[str, dict[str, FaqEntry]] = {}
         for row in await repo.faq.all():
             entries.setdefault(row.lang, {})[row.key] = _entry(row)
-        self._entries = entries
-        self._understanders = {
-            lang: understander_for(tuple(by_key.values())) for lang, by_key in entries.items()
-        }
         rows = sorted(await repo.templates.all(), key=lambda t: (t.updated_at, t.id))
         overrides = [
             Phrase(key=t.key, category=t.category, lang=t.lang, text=t.text, tags=tuple(t.tags))
             for t in rows
         ]
         # Edits of the 16 old time-of-day greetings live on as the one greeting (P3).
-        self.catalogue = PhraseCatalogue.builtin().with_overrides(
-            carry_over_greetings(overrides))
+        catalogue = PhraseCatalogue.builtin().with_overrides(carry_over_greetings(overrides))
         tone = json.loads(await repo.faq.setting(TONE_KEY) or "{}")
+        built: dict[str, Understander] = {}
+        while True:  # the live matchers may move while we build (another reload swapped)
+            if mine < self._reloads_swapped:
+                return  # a reload started after this one is live already
+            stale = {lang: by_key for lang, by_key in entries.items() if lang not in built
+                     and (self._entries.get(lang) != by_key or lang not in self._understanders)}
+            if not stale:
+                break
+            built.update(await asyncio.to_thread(build_matchers, stale))
+        # The swap: no await from here on, so a shopper sees all old or all new.
+        self._reloads_swapped = mine
+        self._understanders = {lang: built.get(lang) or self._understanders[lang]
+                               for lang in entries}
+        self._entries = entries
+        self.catalogue = catalogue
         self.tone_added = {str(k): str(v) for k, v in (tone.get("add") or {}).items()}
         self.tone_removed = tuple(str(t) for t in tone.get("remove") or ())
 

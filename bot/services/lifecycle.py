@@ -41,10 +41,10 @@ shopper_wrote  due = now+P1/P2  new promise: due as queued        —
                                 wait starts
 bot_replied    due = none       due = start+P    as queued        —
                (if sent)        (if sent)
-escalate       → queued;        — (False)        — (False)        —
-               queued_at, wait
-               starts; told
-               off hours?
+escalate       → queued;        — (False); a     as queued        —
+               queued_at, wait  complaint makes
+               starts; told     the reason
+               off hours?       "complaint"
 assign         —                → assigned       —                —
                                 (CAS); misses=0;
                                 agent present:
@@ -97,6 +97,7 @@ from storage.models import Conversation, ConversationState, Event
 from storage.repositories import Repo
 
 WAITING_STATES = (ConversationState.QUEUED, ConversationState.ASSIGNED)
+COMPLAINT = "complaint"  # the escalation reason the queue serves first (P7, P20)
 # The conversation's fields only the transitions below assign.
 OWNED_FIELDS = frozenset({
     "state", "agent_id", "queued_at", "closed_at", "escalation_reason", "reply_due_at",
@@ -256,8 +257,15 @@ class Lifecycle:
     ) -> bool:
         """Queue for a person; False when already waiting (idempotent). Not ``soon``: nobody
         can answer soon and the escalation reply says when people are back (``next_open``,
-        P24), which counts as the one off-hours notice."""
+        P24), which counts as the one off-hours notice.
+
+        A complaint made while already waiting makes it a complaint's wait (P7, P20): the
+        queue serves complaints first, and the complaint is tracked as a ticket."""
         if conversation.state in WAITING_STATES:
+            if reason == COMPLAINT and conversation.escalation_reason != COMPLAINT:
+                await events.add("complaint_while_waiting", conversation_id=conversation.id,
+                                 was=conversation.escalation_reason, at=now)
+                conversation.escalation_reason = COMPLAINT
             return False
         conversation.state = ConversationState.QUEUED
         conversation.queued_at = now

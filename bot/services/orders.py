@@ -24,6 +24,7 @@ from bot.services.escalation import BuiltinWording, Wording
 from bot.services.replies import Replier, Reply
 from bot.services.staff import words_for
 from bot.settings import Settings
+from phrases.staff import StaffWords
 from storage.models import Customer, Event
 from storage.models.orders import Order, OrderStatus, ShipmentEvent
 from storage.repositories import Repo
@@ -35,62 +36,25 @@ MAX_FAILED_PER_HOUR = 30  # the whole shop: more is someone guessing at scale
 FOUR_DIGITS = re.compile(r"^\s*(\d{4})\s*$")
 # The phrase key of the second question (receiver's name or amount): while it is the
 # conversation's last, the shopper's next text may be the proof, whatever it says.
-ASK_PROOF = "order_ask_proof"
+ASK_PROOF = "inquiry.order_ask_proof"
+ASK_PROOF_KEYS = (ASK_PROOF, "order_ask_proof")  # and the key it had before it was a phrase
 # An amount as people write it: "199", "¥199.00", "199元"; bounded, so "1e999999" is no number.
 AMOUNT = re.compile(r"^[¥￥$]?\s*(\d{1,9})(?:[.,](\d{1,2}))?\s*(?:元|块|rmb|cny)?$", re.I)
 DIGITS_OK, DIGITS_BAD = "digits_ok", "digits_bad"  # step two of a lookup, by the 4 digits
 
-STATUS_NAMES = {
-    "zh": {"pending": "待付款", "paid": "已付款，待发货", "shipped": "已发货，运输中",
-           "delayed": "运输延误", "delivered": "已签收", "cancelled": "已取消",
-           "returned": "已退货"},
-    "en": {"pending": "awaiting payment", "paid": "paid, waiting to ship",
-           "shipped": "shipped, on its way", "delayed": "delayed in transit",
-           "delivered": "delivered", "cancelled": "cancelled", "returned": "returned"},
-}
-TEXTS = {
-    "zh": {
-        "ask_digits": "为了保护您的隐私，请回复订单 {ref} 下单手机号的后4位数字，我来帮您核对。",
-        "ask_proof": "谢谢！再请回复订单 {ref} 的收货人姓名或订单金额，核对后就告诉您进度。",
-        "neutral": "抱歉，没有找到与这些信息相符的订单。请核对订单号和手机号；"
-                   "需要帮助可以回复“人工”。",
-        "status": "订单 {ref}：{status}",
-        "tracking": "\n物流：{carrier} {number}",
-        "event": "\n最新进展（{at}）：{location}{text}",
-        "no_event": "\n暂时还没有物流更新。",
-        "push_shipped": "您好！您的订单 {ref} 已发货啦",
-        "push_delayed": "抱歉，您的订单 {ref} 在运输中有些延误，我们正在跟进，请您放心。",
-        "push_delivered": "您的订单 {ref} 已签收，感谢您的支持！如有任何问题随时告诉我们。",
-        "stale": "⚠️ 物流停滞：订单 {ref}（{carrier} {number}）已 {days} 天没有物流更新。",
-        "stale_shopper": "您好！您的订单 {ref} 的物流信息已有 {days} 天没有更新，我们已在联系"
-                         "快递公司核查，有进展会第一时间告诉您，也可以随时回复我们询问。",
-    },
-    "en": {
-        "ask_digits": "To protect your privacy, please reply with the last 4 digits of the "
-                      "phone number used for order {ref}, and I will check it.",
-        "ask_proof": "Thank you! Please also reply with the receiver's name or the amount of "
-                     "order {ref}; once it matches I will show you the order.",
-        "neutral": "Sorry, I could not find an order matching those details. Please check the "
-                   "order number and phone number, or type “human” for help.",
-        "status": "Order {ref}: {status}",
-        "tracking": "\nShipment: {carrier} {number}",
-        "event": "\nLatest update ({at}): {location}{text}",
-        "no_event": "\nNo tracking update yet.",
-        "push_shipped": "Good news: your order {ref} has shipped",
-        "push_delayed": "Sorry, your order {ref} is delayed in transit; we are following it up.",
-        "push_delivered": "Your order {ref} has been delivered. Thank you! If anything is "
-                          "wrong, just tell us.",
-        "stale": "⚠️ Stalled shipment: order {ref} ({carrier} {number}) has had no tracking "
-                 "update for {days} days.",
-        "stale_shopper": "Hello! The tracking of your order {ref} has not moved for {days} "
-                         "days. We are checking with the courier and will tell you as soon as "
-                         "we know more; you can ask us here any time.",
-    },
-}
+# The shopper's words are owner-editable phrases (phrases/data/phrases.*.yaml, by key).
+ASK_DIGITS_KEY = "inquiry.order_ask_digits"
+NOT_FOUND_KEY = "explanation.order_not_found"  # the same words whatever was wrong
+STATUS_KEY, TRACKING_KEY = "explanation.order_status", "explanation.order_tracking"
+EVENT_KEY, NO_EVENT_KEY = "explanation.order_event", "explanation.order_no_event"
+STALLED_KEY = "explanation.order_stalled"
+PUSH_KEYS = {OrderStatus.SHIPPED: "explanation.order_shipped",
+             OrderStatus.DELAYED: "apology.order_delayed",
+             OrderStatus.DELIVERED: "thanks.order_delivered"}
 
 
 def _lang(lang: str) -> str:
-    return lang if lang in TEXTS else "zh"
+    return lang if lang in ("zh", "en") else "zh"
 
 
 def second_proof_matches(order: Order, text: str) -> bool:
@@ -152,7 +116,7 @@ class OrderDesk:
                 return [await self.status_reply(repo, order, lang)]
             # Unknown, someone else's, or not yet linked: the same question in every case.
             await repo.orders.start_lookup(customer.id, ref, now)
-            return [Reply(TEXTS[lang]["ask_digits"].format(ref=ref))]
+            return [Reply(self._say(ASK_DIGITS_KEY, lang, order_id=ref))]
         since = now - timedelta(minutes=LOOKUP_MINUTES)
         # Asked of every message: no autoflush, so no write lock is taken here before the
         # replies are sent (SQLite keeps it to the commit; see ConversationService._deliver).
@@ -168,7 +132,7 @@ class OrderDesk:
             right = (order is not None and order.telegram_user_id is None
                      and last_digits(order.phone) == match.group(1))
             lookup.outcome = DIGITS_OK if right else DIGITS_BAD  # the same question either way
-            return [Reply(TEXTS[lang]["ask_proof"].format(ref=lookup.order_ref),
+            return [Reply(self._say(ASK_PROOF, lang, order_id=lookup.order_ref),
                           phrase_key=ASK_PROOF)]
         # Step two: the receiver's name or the order's amount.
         order = await repo.orders.by_ref(lookup.order_ref)
@@ -182,7 +146,7 @@ class OrderDesk:
             return [await self.status_reply(repo, order, lang)]
         lookup.outcome = "failed"
         await self._watch_guessing(repo, now)
-        return [Reply(TEXTS[lang]["neutral"])]
+        return [Reply(self._say(NOT_FOUND_KEY, lang))]
 
     async def _may_try(self, repo: Repo, customer: Customer, order: Order, now: datetime) -> bool:
         """Within every limit: this account's, this order's and the whole shop's."""
@@ -206,25 +170,37 @@ class OrderDesk:
             await self.replier.send(owner, Reply(w("alert.order_guessing",
                                                    count=MAX_FAILED_PER_HOUR)))
 
+    def _say(self, key: str, lang: str, /, **values: object) -> str:
+        """The owner's phrase ``key`` (else the built-in one) in ``lang``."""
+        return self.wording.catalogue.text(key, lang, **values)
+
+    def status_name(self, status: str, lang: str) -> str:
+        """An order status in the shopper's words; the code itself for an unknown one."""
+        key = f"explanation.order_status_{status}"
+        return self._say(key, lang) if self.wording.catalogue.get(key, lang) else status
+
     async def status_reply(self, repo: Repo, order: Order, lang: str) -> Reply:
         lang = _lang(lang)
-        texts = TEXTS[lang]
-        status = STATUS_NAMES[lang].get(order.status, order.status)
-        text = texts["status"].format(ref=order.order_ref, status=status)
+        lines = [self._say(STATUS_KEY, lang, order_id=order.order_ref,
+                           order_status=self.status_name(order.status, lang))]
         if order.tracking_number:
-            text += texts["tracking"].format(carrier=order.carrier or "",
-                                             number=order.tracking_number)
+            lines.append(self._tracking(order, lang))
         event = await repo.orders.last_event(order.id)
         if event is not None:
-            text += self._event_text(event, lang)
+            lines.append(self._event_text(event, lang))
         elif order.status in (OrderStatus.SHIPPED, OrderStatus.DELAYED):
-            text += texts["no_event"]
-        return Reply(text)
+            lines.append(self._say(NO_EVENT_KEY, lang))
+        return Reply("\n".join(lines))
+
+    def _tracking(self, order: Order, lang: str) -> str:
+        return self._say(TRACKING_KEY, lang, courier=order.carrier or "",
+                         tracking_number=order.tracking_number)
 
     def _event_text(self, event: ShipmentEvent, lang: str) -> str:
         local = event.at.astimezone(self.settings.tz).strftime("%Y-%m-%d %H:%M")
         location = f"{event.location} " if event.location else ""
-        return TEXTS[lang]["event"].format(at=local, location=location, text=event.description)
+        return self._say(EVENT_KEY, lang, event_time=local, event_place=location,
+                         event_text=event.description)
 
     # ------------------------------------------------------------ proactive (P19)
     async def notify_due(self, repo: Repo, now: datetime) -> int:
@@ -246,15 +222,14 @@ class OrderDesk:
 
     async def push_reply(self, repo: Repo, order: Order, status: str, lang: str) -> Reply:
         lang = _lang(lang)
-        text = TEXTS[lang][f"push_{status}"].format(ref=order.order_ref)
+        lines = [self._say(PUSH_KEYS[status], lang, order_id=order.order_ref)]
         if status == OrderStatus.SHIPPED:
             if order.tracking_number:
-                text += TEXTS[lang]["tracking"].format(carrier=order.carrier or "",
-                                                       number=order.tracking_number)
+                lines.append(self._tracking(order, lang))
             event = await repo.orders.last_event(order.id)
             if event is not None:
-                text += self._event_text(event, lang)
-        return Reply(text)
+                lines.append(self._event_text(event, lang))
+        return Reply("\n".join(lines))
 
     async def language_of(self, repo: Repo, customer: Customer) -> str:
         conversation = await repo.conversations.open_for_customer(customer.id)
@@ -277,10 +252,11 @@ class OrderDesk:
             order.stale_flagged_at = now
             await repo.events.add("shipment_stale", order=order.order_ref)
             await repo.commit()
-            if self.settings.agent_chat_id is not None:
-                text = TEXTS[self.settings.default_language]["stale"].format(
-                    ref=order.order_ref, carrier=order.carrier or "",
-                    number=order.tracking_number or "-", days=days)
+            if self.settings.agent_chat_id is not None:  # the agents' group: shop language
+                w = StaffWords(self.wording.catalogue, self.settings.default_language)
+                text = w("alert.shipment_stale", order=order.order_ref,
+                         carrier=order.carrier or "", number=order.tracking_number or "-",
+                         days=days)
                 await self.replier.send(self.settings.agent_chat_id, Reply(text))
             await self._tell_shopper_stale(repo, order, days, now)
             flagged += 1
@@ -303,4 +279,4 @@ class OrderDesk:
         await repo.commit()
         lang = _lang(await self.language_of(repo, customer))
         await self.replier.send(customer.chat_id, Reply(
-            TEXTS[lang]["stale_shopper"].format(ref=order.order_ref, days=days)))
+            self._say(STALLED_KEY, lang, order_id=order.order_ref, days=days)))

@@ -13,7 +13,7 @@ import io
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +31,7 @@ from phrases.faq_file import FaqEntry, FaqFile, dump_faq_file, parse_faq
 from phrases.greeting import GREETING_KEYS, compose_greeting, time_of_day_word
 from phrases.splitting import CAPTION_LIMIT, TELEGRAM_LIMIT, units
 from phrases.staff import CATEGORY as STAFF
-from phrases.staff import staff_placeholders
+from phrases.staff import StaffWords, staff_placeholders
 from phrases.templates import render, validate_template
 from phrases.tone import ToneReport, check_tone, term_entries
 from phrases.yaml_text import load_yaml
@@ -44,13 +44,18 @@ SAMPLE_VALUES: dict[str, dict[str, object]] = {
            "opening_hours": "周一至周六 18:30-24:00，周日 9:30-24:00", "queue_position": 2,
            "service_hours": "周一至周六 18:30–24:00，周日 09:30–24:00",
            "next_opening": "客服同事将于今天 18:30上线",
-           "wait_minutes": 5, "max_length": 2000, "command": "/foo"},
+           "wait_minutes": 5, "max_length": 2000, "command": "/foo",
+           "order_status": "已发货，运输中", "event_time": "2026-05-04 10:00",
+           "event_place": "杭州转运中心 ", "event_text": "运输中", "days": 3, "ticket_id": 12},
     "en": {"customer_name": "Sam", "agent_name": "Ava", "order_id": "SO20260504001",
            "tracking_number": "SF1234567890", "courier": "SF Express", "next_open": "18:30 today",
            "opening_hours": "Mon-Sat 18:30-24:00, Sun 9:30-24:00", "queue_position": 2,
            "service_hours": "Mon–Sat 18:30–24:00, Sun 09:30–24:00",
            "next_opening": "our team is back at 18:30 today",
-           "wait_minutes": 5, "max_length": 2000, "command": "/foo"},
+           "wait_minutes": 5, "max_length": 2000, "command": "/foo",
+           "order_status": "shipped, on its way", "event_time": "2026-05-04 10:00",
+           "event_place": "Hangzhou hub ", "event_text": "in transit", "days": 3,
+           "ticket_id": 12},
 }
 INBOX_SIMILARITY = 70  # token-sort ratio (0..100) at which two questions count as one
 UNANSWERED_REASONS = ("not_understood", "rejected_answer")
@@ -149,16 +154,17 @@ def greeting_now(
 
 
 def greetings_text(knowledge: KnowledgeBase, languages: tuple[str, ...], now: datetime,
-                   shop_name: str) -> str:
-    """The two greetings per language, and what a new / returning shopper gets right now."""
-    lines = [f"Greetings ({now:%H:%M} shop time; {{time_of_day}} = "
-             "早上好/下午好/晚上好 by the hour):"]
+                   shop_name: str, w: StaffWords) -> str:
+    """The two greetings per language, and what a new / returning shopper gets right now,
+    in the owner's words (staff phrases ``greeting.*``)."""
+    lines = [w("greeting.overview", time=f"{now:%H:%M}")]
     for lang in languages:
         for kind, key in GREETING_KEYS.items():
             phrase = knowledge.catalogue.get(key, lang)
             shown = greeting_now(knowledge, lang, now, shop_name, returning=kind == "returning")
-            lines += [f"[{lang}] {kind}: {phrase.text if phrase else '—'}", f"  → now: {shown}"]
-    lines.append("Edit: /greeting <lang> [new|returning], then the new text on the next lines")
+            lines += [w("greeting.line", lang=lang, kind=w(f"tpl.kind.{kind}"),
+                        text=phrase.text if phrase else "—"), w("greeting.now", text=shown)]
+    lines.append(w("greeting.usage"))
     return "\n".join(lines)
 
 
@@ -219,18 +225,34 @@ class FaqEdit:
     alt: tuple[str, ...] = ()
 
 
-def parse_faq_edit(text: str) -> FaqEdit:
-    """'<key> <lang>\\nQ: question\\nA: answer (may span lines)\\nALT: one | two' → FaqEdit."""
+_FIELD_LINE = re.compile(r"\s*(Q|A|ALT)\s*[:：]\s*(.*)", re.IGNORECASE)
+KEY_BYTES = 40  # an owner's key, in UTF-8: buttons carry it within Telegram's 64 bytes
+
+
+def parse_faq_edit(text: str, default_lang: str = "zh") -> FaqEdit:
+    """'[key] [lang]\nQ: question\nA: answer (may span lines)\nALT: one | two' → FaqEdit.
+
+    The key may be Chinese (``发货时间``); without one the key is empty and
+    :func:`with_key` makes one from the question; without a language, ``default_lang``.
+    """
     head, _, body = text.strip().partition("\n")
+    if _FIELD_LINE.match(head):  # no first line: "/faqset\nQ: …"
+        head, body = "", text.strip()
     parts = head.split()
+    if len(parts) == 1 and parts[0] in SUPPORTED_LANGUAGES:
+        parts = ["", parts[0]]
+    elif len(parts) <= 1:
+        parts = [*(parts or [""]), default_lang]
     if len(parts) != 2 or parts[1] not in SUPPORTED_LANGUAGES:
-        raise ValueError("first line: <key> <lang>, e.g. 'ship_time zh'")
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,80}", parts[0]):
-        raise ValueError("key: letters, digits, _ . - only")
+        raise ValueError("first line: [key] [lang], e.g. '发货时间 zh' or 'ship_time en'")
+    if parts[0] and not (re.fullmatch(r"[\w.-]+", parts[0])
+                         and len(parts[0].encode()) <= KEY_BYTES):
+        raise ValueError(f"key: letters (中文 too), digits, _ . - only, at most "
+                         f"{KEY_BYTES} bytes")
     fields: dict[str, list[str]] = {"q": [], "a": [], "alt": []}
     current: str | None = None
     for line in body.splitlines():
-        match = re.match(r"\s*(Q|A|ALT)\s*[:：]\s*(.*)", line, re.IGNORECASE)
+        match = _FIELD_LINE.match(line)
         if match:
             current = match.group(1).lower()
             fields[current].append(match.group(2))
@@ -250,6 +272,15 @@ def _tone_warning(text: str, knowledge: KnowledgeBase) -> str:
         return ""
     terms = ", ".join(sorted({p.term for p in report.problems}))
     return f"tone (P9): avoid {terms}; suggested: {report.rewrite}"
+
+
+async def with_key(repo: Repo, edit: FaqEdit) -> FaqEdit:
+    """The edit with its key: the owner's, else one made from the question (free in its
+    language)."""
+    if edit.key:
+        return edit
+    taken = {row.key for row in await repo.faq.all(edit.lang)}
+    return replace(edit, key=fc.auto_key(edit.question, taken))
 
 
 async def upsert_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, edit: FaqEdit) -> str:
@@ -517,8 +548,9 @@ async def inbox_dismiss(repo: Repo, owner: int, message_id: int, since: datetime
 
 
 # ============================================================================ agents, settings
-async def add_agent(repo: Repo, owner: int, user_id: int) -> bool:
-    added = await staff.add_agent(repo, user_id)
+async def add_agent(repo: Repo, owner: int, user_id: int, name: str = "",
+                    username: str | None = None) -> bool:
+    added = await staff.add_agent(repo, user_id, name, username)
     await record_change(repo, owner, "agent_add", user=user_id)
     await repo.commit()
     return added
@@ -531,30 +563,45 @@ async def remove_agent(repo: Repo, owner: int, user_id: int) -> bool:
     return removed
 
 
+class SettingRefused(ValueError):
+    """Why /set changed nothing, in words staff read: the staff phrase ``set.reason.<key>``
+    with ``values`` (the owner reads it in their own language)."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key, self.values = key, values
+
+
 def _int_in(low: int, high: int) -> Any:
     def check(value: str) -> str:
-        number = int(value)
+        try:
+            number = int(value)
+        except ValueError:
+            raise SettingRefused("number", low=low, high=high) from None
         if not low <= number <= high:
-            raise ValueError(f"must be between {low} and {high}")
+            raise SettingRefused("range", low=low, high=high)
         return str(number)
     return check
 
 
 def _steps(value: str) -> str:
-    parse_steps(value)
+    try:
+        parse_steps(value)
+    except ValueError:
+        raise SettingRefused("steps") from None
     return value.replace(" ", "")
 
 
 def _period(value: str) -> str:
     if value not in ("all", "month", "quarter", "year"):
-        raise ValueError("all (cumulative), month, quarter or year")
+        raise SettingRefused("period")
     return value
 
 
 # Only settings the services read from the database at run time can be changed here (an
 # owner setting that changes nothing would mislead): the shop's default cap (``/cap 3``) is
 # read at every assignment; per-agent caps: /cap <agent> <n>. The rest stay in the shop file,
-# each with the plain reason the owner is told (SHOP_FILE_REASONS).
+# each with the plain reason the owner is told (staff phrase set.reason.<name>).
 SETTING_RULES = {
     "agent_cap": _int_in(1, 100),
     "swap_limit": _int_in(0, 31),
@@ -564,21 +611,9 @@ SETTING_RULES = {
     "swap_fine": _int_in(0, 10000),
     "bot_survey_share": _int_in(0, 100),
 }
-SHOP_FILE_REASONS = {
-    "shop_name": "the shop's name is part of the shop file every process and the FAQ files "
-                 "start from; change shop_name there and restart",
-    "languages": "adding or removing a language needs that language's FAQ and phrases "
-                 "loaded at start; change languages in the shop file and restart",
-    "timezone": "shifts, reports and greetings are all planned in this time zone when the "
-                "bot starts; change timezone in the shop file and restart",
-    "sla_greeting_seconds": "the P1 promise (greet within 15 s) is the policy's; the SLA "
-                            "clock of every process reads it at start: set "
-                            "SLA_GREETING_SECONDS and restart",
-    "sla_reply_seconds": "the P2 promise (never wait over 20 s) is the policy's; the SLA "
-                         "clock of every process reads it at start: set SLA_REPLY_SECONDS "
-                         "and restart",
-}
-SHOP_FILE_SETTINGS = tuple(SHOP_FILE_REASONS)
+# Settings of the shop file, each with the plain reason (staff phrase set.reason.<name>).
+SHOP_FILE_SETTINGS = ("shop_name", "languages", "timezone", "sla_greeting_seconds",
+                      "sla_reply_seconds")
 
 
 def parse_steps(value: str) -> list[float | None]:
@@ -601,11 +636,11 @@ def parse_steps(value: str) -> list[float | None]:
 async def change_setting(repo: Repo, owner: int, name: str, value: str) -> str:
     """Validate and store one owner setting; returns the stored value (ValueError if bad)."""
     value = value.strip()
-    if name in SHOP_FILE_REASONS:
-        raise ValueError(f"{name} is not changed from Telegram: {SHOP_FILE_REASONS[name]}")
+    if name in SHOP_FILE_SETTINGS:
+        raise SettingRefused(name, name=name)
     rule = SETTING_RULES.get(name)
     if rule is None:
-        raise ValueError(f"unknown setting; one of: {', '.join(SETTING_RULES)}")
+        raise SettingRefused("unknown", names=", ".join(SETTING_RULES))
     value = rule(value)
     await staff.set_owner_setting(repo, name, value)
     await record_change(repo, owner, "setting", name=name, value=value)
@@ -613,12 +648,13 @@ async def change_setting(repo: Repo, owner: int, name: str, value: str) -> str:
     return value
 
 
-async def settings_text(repo: Repo, settings: Settings) -> str:
+async def settings_text(repo: Repo, settings: Settings, w: StaffWords) -> str:
+    """The owner's settings, then those of the shop file (why not here: /set <name>)."""
     lines = [f"{name}: {await staff.owner_setting(repo, name)}" for name in SETTING_RULES
              if name != "agent_cap"]
-    lines.insert(0, f"agent_cap: {await staff.shop_agent_cap(repo, settings.agent_cap)}"
-                    " (/cap <n>)")
-    lines += [f"{name}: {getattr(settings, name)} (shop file)" for name in SHOP_FILE_SETTINGS]
+    lines.insert(0, w("settings.cap", value=await staff.shop_agent_cap(repo, settings.agent_cap)))
+    lines += [w("settings.shop_file", name=name, value=getattr(settings, name))
+              for name in SHOP_FILE_SETTINGS]
     return "\n".join(lines)
 
 

@@ -292,8 +292,33 @@ def schedule_text(shifts: list[Shift], tz: ZoneInfo, names: dict[int, str] | Non
 @dataclass(frozen=True)
 class SwapOutcome:
     ok: bool
-    reason: str = ""
+    reason: str = ""  # a code and its arguments (:func:`swap_reason_text` puts it in words)
     swap: ShiftSwap | None = None
+
+
+# Why a swap was refused, as stored (``ShiftSwap.reason``, events): a code, then arguments.
+SWAP_REASON_ARGS: dict[str, tuple[str, ...]] = {
+    "no_colleague": (), "not_agent": ("agent",), "over": (), "not_waiting": (),
+    "declined": (), "no_shift": ("agent", "day"), "closed_day": ("day",),
+    "uncovered": ("day",), "limit": ("agent", "limit", "month"),
+}
+
+
+def _why(code: str, *args: object) -> str:
+    return " ".join([code, *map(str, args)])
+
+
+def swap_reason_text(reason: str, w: StaffWords, names: dict[int, str] | None = None) -> str:
+    """A stored refusal reason in the reader's words (staff phrase ``swap.why.<code>``),
+    people by name; a reason stored before the codes stays as it was written."""
+    code, *args = reason.split()
+    fields = SWAP_REASON_ARGS.get(code)
+    if fields is None or len(args) != len(fields):
+        return reason
+    values: dict[str, object] = dict(zip(fields, args, strict=True))
+    if "agent" in values and str(values["agent"]).isdigit():
+        values["agent"] = (names or {}).get(int(str(values["agent"])), values["agent"])
+    return w(f"swap.why.{code}", **values)
 
 
 def _month(day: date) -> tuple[int, int]:
@@ -310,8 +335,7 @@ async def _limit_problem(repo: Repo, swap: ShiftSwap, states: list[str]) -> str:
     limit = int(await owner_setting(repo, "swap_limit"))
     for agent in (swap.requester_id, swap.colleague_id):
         if await _used_swaps(repo, agent, _month(swap.requester_day), states, swap.id) >= limit:
-            return (f"agent {agent} already has {limit} swaps in "
-                    f"{swap.requester_day:%Y-%m} (limit {limit} per month)")
+            return _why("limit", agent, limit, f"{swap.requester_day:%Y-%m}")
     return ""
 
 
@@ -323,21 +347,21 @@ async def _coverage_problem(repo: Repo, swap: ShiftSwap) -> tuple[str, dict[date
     result: dict[date, list[int]] = {}
     mine = shift_of(swap.requester_day, calendar)
     if mine is None or swap.requester_id not in mine.agents:
-        return f"{swap.requester_id} has no shift on {swap.requester_day}", {}
+        return _why("no_shift", swap.requester_id, swap.requester_day), {}
     result[swap.requester_day] = [a for a in mine.agents if a != swap.requester_id] + [
         swap.colleague_id]
     if swap.colleague_day is not None:
         theirs = shift_of(swap.colleague_day, calendar)
         if theirs is None or swap.colleague_id not in theirs.agents:
-            return f"{swap.colleague_id} has no shift on {swap.colleague_day}", {}
+            return _why("no_shift", swap.colleague_id, swap.colleague_day), {}
         result[swap.colleague_day] = [a for a in theirs.agents if a != swap.colleague_id] + [
             swap.requester_id]
     for day, agents in result.items():
         if calendar.closed.get(day) is not None:
-            return f"{day} is a closed day", {}
+            return _why("closed_day", day), {}
         staffed = [a for a in dict.fromkeys(agents) if a in active]
         if not staffed:
-            return f"the shift on {day} would be left uncovered (no active agent)", {}
+            return _why("uncovered", day), {}
         result[day] = staffed
     return "", result
 
@@ -349,11 +373,11 @@ async def request_swap(
     """An agent asks a colleague to take their shift on ``day`` (and give theirs, if named)."""
     tz = await shop_tz(repo)
     if colleague == requester:
-        return SwapOutcome(False, "a swap needs a colleague")
+        return SwapOutcome(False, _why("no_colleague"))
     if colleague not in await agent_ids(repo):
-        return SwapOutcome(False, f"{colleague} is not an agent")
+        return SwapOutcome(False, _why("not_agent", colleague))
     if min(day, colleague_day or day) < local_day(now, tz):
-        return SwapOutcome(False, "that shift is already over")
+        return SwapOutcome(False, _why("over"))
     swap = ShiftSwap(requester_id=requester, requester_day=day, colleague_id=colleague,
                      colleague_day=colleague_day, created_at=now)
     problem, _ = await _coverage_problem(repo, swap)
@@ -370,7 +394,7 @@ async def accept_swap(repo: Repo, swap_id: int, by: int, now: datetime) -> SwapO
     """The colleague agrees; the owner still has to approve."""
     swap = await repo.shifts.swap(swap_id)
     if swap is None or swap.colleague_id != by or swap.state != SwapState.ASKED:
-        return SwapOutcome(False, "no such swap waiting for you")
+        return SwapOutcome(False, _why("not_waiting"))
     swap.state = SwapState.ACCEPTED
     return SwapOutcome(True, "", swap)
 
@@ -382,8 +406,8 @@ async def decide_swap(
     swap = await repo.shifts.swap(swap_id)
     wanted = SwapState.ASKED if by_colleague else SwapState.ACCEPTED
     if swap is None or swap.state != wanted or (by_colleague and swap.colleague_id != owner):
-        return SwapOutcome(False, "no such swap waiting for a decision")
-    reason = "declined" if not approve else ""
+        return SwapOutcome(False, _why("not_waiting"))
+    reason = _why("declined") if not approve else ""
     new_days: dict[date, list[int]] = {}
     if approve:
         reason, new_days = await _coverage_problem(repo, swap)
@@ -415,7 +439,8 @@ def swap_text(swap: ShiftSwap, names: dict[int, str] | None = None,
                 f"{colleague}{theirs} — {swap.state}"
                 + (f" ({swap.reason})" if swap.reason else ""))
     theirs = w("swap.theirs", day=swap.colleague_day) if swap.colleague_day else ""
-    reason = w("swap.reason", reason=swap.reason) if swap.reason else ""
+    reason = (w("swap.reason", reason=swap_reason_text(swap.reason, w, names))
+              if swap.reason else "")
     return w("swap.text", swap=swap.id, asker=asker, day=swap.requester_day,
              colleague=colleague, theirs=theirs, state=w.label("swap.state", swap.state),
              reason=reason)

@@ -102,12 +102,34 @@ async def set_agents(repo: Repo, ids: Iterable[int]) -> None:
     await repo.agents.ensure(wanted)
 
 
-async def add_agent(repo: Repo, user_id: int) -> bool:
-    """Returns False when already an agent."""
-    if await repo.agents.is_agent(user_id):
-        return False
-    await repo.agents.ensure([user_id])
-    return True
+PERSON_KEY = "person:{}"  # a name seen on a message the owner forwarded, for "add as agent"
+
+
+async def remember_person(repo: Repo, user_id: int, name: str, username: str | None) -> None:
+    """The name on a message the owner forwarded: the buttons under it carry only the id, so
+    a later "add as agent" still knows who it is (P10: people by name)."""
+    await repo.faq.set_setting(PERSON_KEY.format(user_id), json.dumps(
+        {"name": name[:200], "username": username}, ensure_ascii=False))
+
+
+async def add_agent(repo: Repo, user_id: int, name: str = "",
+                    username: str | None = None) -> bool:
+    """Put someone on the roster; returns False when already an agent.
+
+    ``name``: from a message of theirs (replied to or forwarded), else the one remembered from
+    a forward (:func:`remember_person`); stored even for an agent already on the roster, so
+    /agents shows a name before they ever write in the agents' group.
+    """
+    if not name:
+        seen = json.loads(await repo.faq.setting(PERSON_KEY.format(user_id)) or "{}")
+        name, username = str(seen.get("name") or ""), seen.get("username") or username
+    added = not await repo.agents.is_agent(user_id)
+    if added:
+        await repo.agents.ensure([user_id])
+    row = await repo.agents.by_telegram_id(user_id)
+    if row is not None and (name.strip() or username):
+        row.name, row.username = name.strip()[:200] or row.name, username or row.username
+    return added
 
 
 async def remove_agent(repo: Repo, user_id: int, now: datetime | None = None) -> bool:

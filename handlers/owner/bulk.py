@@ -27,7 +27,7 @@ from bot.services.knowledge import KnowledgeBase
 from bot.services.staff import agent_names, staff_words
 from bot.settings import Settings
 from handlers.keyboards import ImportChoice, InboxChoice
-from handlers.owner.common import INBOX_DAYS, lang_or_default
+from handlers.owner.common import INBOX_DAYS, flow, lang_or_default
 from handlers.replying import tell
 from phrases.staff import StaffWords
 from storage.repositories import Repo
@@ -37,11 +37,16 @@ SHOWN_SHIFTS = 8  # similar questions listed under an inbox preview
 CHANGES_SHOWN = 20
 
 
-class BulkDialogue(StatesGroup):
-    """A preview waiting for the owner's button (aiogram FSM, like the other owner steps)."""
+class ImportDialogue(StatesGroup):
+    """An FAQ import's preview waiting for merge / replace (namespace ``import``)."""
 
-    faq_import = State()
-    inbox_confirm = State()
+    choice = State()
+
+
+class InboxDialogue(StatesGroup):
+    """An inbox action's preview waiting for Apply (namespace ``inbox``)."""
+
+    confirm = State()
 
 
 def _keys(entries: Any) -> str:
@@ -101,7 +106,8 @@ async def on_faqimport_document(message: Message, bot: Bot, repo: Repo, state: F
     except ValueError as error:
         await tell(bot, message.chat.id, w("faqimport.failed", error=str(error)))
         return
-    await state.set_state(BulkDialogue.faq_import)
+    state = flow(state, "import")  # its own namespace: other drafts stay
+    await state.set_state(ImportDialogue.choice)
     await state.set_data({"import": {"file_id": message.document.file_id, "name": name,
                                      "lang": lang}})
     text, markup = import_preview(w, plan)
@@ -114,8 +120,9 @@ async def on_import_choice(query: CallbackQuery, callback_data: ImportChoice, bo
     """Apply the import as chosen (the file is read again: nothing big waits in the FSM)."""
     owner = query.from_user.id
     w = await staff_words(repo, knowledge, owner)
+    state = flow(state, "import")
     pending = (await state.get_data()).get("import")
-    if await state.get_state() != BulkDialogue.faq_import.state or not pending:
+    if await state.get_state() != ImportDialogue.choice.state or not pending:
         await query.answer(w("faqimport.expired"))
         return
     await state.clear()
@@ -164,6 +171,10 @@ def inbox_preview(w: StaffWords, knowledge: KnowledgeBase,
                   for s in preview.shifts[:SHOWN_SHIFTS]]
     else:
         lines.append(w("inbox.no_shifts"))
+    if preview.out_of_scope:  # it would answer what the owner dismissed as not the shop's
+        lines.append(w("inbox.out_of_scope", count=len(preview.out_of_scope)))
+        lines += [w("inbox.out_of_scope_line", question=q[:80])
+                  for q in preview.out_of_scope[:SHOWN_SHIFTS]]
     builder = InlineKeyboardBuilder()
     builder.button(text=w("inbox.button_confirm"), callback_data=InboxChoice(action="confirm"))
     builder.button(text=w("inbox.button_cancel"), callback_data=InboxChoice(action="cancel"))
@@ -183,7 +194,8 @@ async def show_inbox_preview(owner: int, bot: Bot, repo: Repo, state: FSMContext
     except ValueError as error:
         await tell(bot, owner, w("inbox.failed", error=str(error)))
         return
-    await state.set_state(BulkDialogue.inbox_confirm)
+    state = flow(state, "inbox")
+    await state.set_state(InboxDialogue.confirm)
     await state.set_data({"inbox": {"message_id": message_id, "key": key, "answer": answer}})
     text, markup = inbox_preview(w, knowledge, preview, new=key is None)
     await tell(bot, owner, text, markup)
@@ -206,8 +218,9 @@ async def on_inbox_choice(query: CallbackQuery, callback_data: InboxChoice, bot:
                           conversations: ConversationService) -> None:
     owner = query.from_user.id
     w = await staff_words(repo, knowledge, owner)
+    state = flow(state, "inbox")
     pending = (await state.get_data()).get("inbox")
-    if await state.get_state() != BulkDialogue.inbox_confirm.state or not pending:
+    if await state.get_state() != InboxDialogue.confirm.state or not pending:
         await query.answer(w("inbox.expired"))
         return
     await state.clear()

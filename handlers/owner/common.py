@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
+from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 
 from bot.settings import Settings
@@ -13,11 +15,33 @@ INBOX_GROUPS_SHOWN = 8
 
 
 class OwnerDialogue(StatesGroup):
-    """What the owner's next step answers (aiogram FSM: in memory, or Redis shared by every
-    process): a template preview waiting for Save, or the answer to an inbox question."""
+    """The inbox's "New entry": the owner's next text is the answer. The one step that takes
+    free text, so it lives in the default namespace, which the text handler's filter reads."""
 
-    template = State()
     inbox_answer = State()
+
+
+class TemplateDialogue(StatesGroup):
+    """A template or greeting preview waiting for Save (namespace ``template``)."""
+
+    preview = State()
+
+
+# The owner's flows, each with its own FSM state and data (aiogram's StorageKey.destiny;
+# Redis keys carry it, bot/fsm.py): a /notice draft, a template preview, an FAQ import and an
+# inbox action wait side by side, and finishing or cancelling one leaves the others alone.
+FLOWS = ("template", "import", "inbox", "notice")
+
+
+def flow(state: FSMContext, name: str) -> FSMContext:
+    """The FSM context of one owner flow (``name`` of :data:`FLOWS`)."""
+    return FSMContext(storage=state.storage, key=replace(state.key, destiny=name))
+
+
+async def pending_flows(state: FSMContext) -> list[str]:
+    """The flows waiting for the owner (``default``: an inbox answer), for /cancel to name."""
+    waiting = [name for name in FLOWS if await flow(state, name).get_state() is not None]
+    return (["default"] if await state.get_state() is not None else []) + waiting
 
 
 def lang_or_default(value: str | None, settings: Settings) -> str:

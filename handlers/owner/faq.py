@@ -13,10 +13,19 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from bot.services import owner_admin as oa
 from bot.services.conversation import ConversationService
 from bot.services.knowledge import KnowledgeBase
+from bot.services.staff import staff_words
 from bot.settings import Settings
 from handlers.keyboards import InboxButton, InboxPhrasing, keyboard
 from handlers.owner import bulk
-from handlers.owner.common import INBOX_DAYS, INBOX_GROUPS_SHOWN, OwnerDialogue, lang_or_default
+from handlers.owner.common import (
+    FLOWS,
+    INBOX_DAYS,
+    INBOX_GROUPS_SHOWN,
+    OwnerDialogue,
+    flow,
+    lang_or_default,
+    pending_flows,
+)
 from handlers.replying import tell
 from storage.repositories import Repo
 
@@ -37,13 +46,15 @@ async def on_faqshow(message: Message, command: CommandObject, bot: Bot, repo: R
 
 
 async def on_faqset(message: Message, bot: Bot, repo: Repo,
-                    knowledge: KnowledgeBase) -> None:
+                    knowledge: KnowledgeBase, settings: Settings) -> None:
+    """'/faqset 发货时间 zh' + Q:/A: lines; without a key one is made from the question."""
     body = (message.text or "").split(maxsplit=1)
     try:
-        edit = oa.parse_faq_edit(body[1] if len(body) > 1 else "")
+        edit = oa.parse_faq_edit(body[1] if len(body) > 1 else "", settings.default_language)
     except ValueError as error:
         await tell(bot, message.chat.id, f"Not saved: {error}")
         return
+    edit = await oa.with_key(repo, edit)
     warning = await oa.upsert_faq(repo, knowledge, message.from_user.id, edit)
     await tell(bot, message.chat.id,
                f"Saved {edit.key} [{edit.lang}]; answered from now on." +
@@ -123,9 +134,17 @@ async def on_inbox_button(query: CallbackQuery, callback_data: InboxButton, bot:
         await tell(bot, owner, "Dismissed.")
 
 
-async def on_cancel(message: Message, bot: Bot, state: FSMContext) -> None:
+async def on_cancel(message: Message, bot: Bot, repo: Repo, state: FSMContext,
+                    knowledge: KnowledgeBase) -> None:
+    """/cancel: every step waiting for the owner is dropped, and named."""
+    w = await staff_words(repo, knowledge, message.chat.id)
+    dropped = await pending_flows(state)
     await state.clear()
-    await tell(bot, message.chat.id, "Cancelled.")
+    for name in FLOWS:
+        await flow(state, name).clear()
+    names = ("、" if w.zh else ", ").join(w(f"flow.{name}") for name in dropped)
+    await tell(bot, message.chat.id, w("cancel.done", flows=names) if dropped
+               else w("cancel.nothing"))
 
 
 async def on_pending_text(message: Message, bot: Bot, repo: Repo, state: FSMContext,

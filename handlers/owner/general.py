@@ -25,7 +25,7 @@ async def on_settings(message: Message, bot: Bot, repo: Repo, settings: Settings
                       knowledge: KnowledgeBase) -> None:
     w = await staff_words(repo, knowledge, message.chat.id)
     pattern = sh.pattern_text(await sh.load_pattern(repo), w)
-    await tell(bot, message.chat.id, f"{await oa.settings_text(repo, settings)}\n"
+    await tell(bot, message.chat.id, f"{await oa.settings_text(repo, settings, w)}\n"
                                      f"{w('settings.shifts', week=pattern)}")
 
 
@@ -33,9 +33,10 @@ async def set_value(message: Message, bot: Bot, repo: Repo, knowledge: Knowledge
                     name: str, value: str) -> None:
     try:
         stored = await oa.change_setting(repo, message.from_user.id, name, value)
-    except ValueError as error:
+    except oa.SettingRefused as refused:  # why, in the owner's language
         w = await staff_words(repo, knowledge, message.chat.id)
-        await tell(bot, message.chat.id, w("set.not_changed", reason=str(error)))
+        reason = w(f"set.reason.{refused.key}", **refused.values)
+        await tell(bot, message.chat.id, w("set.not_changed", reason=reason))
         return
     await tell(bot, message.chat.id, f"{name} = {stored}")
 

@@ -7,8 +7,9 @@ from html import escape
 
 from aiogram import Bot
 from aiogram.filters import CommandObject
-from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, Message, User
 
+from bot.services import handover as ho
 from bot.services import owner_admin as oa
 from bot.services import rota
 from bot.services import shifts as sh
@@ -19,6 +20,7 @@ from bot.services.staff import (
     agent_names,
     calendar_enabled,
     duty_switches,
+    remember_person,
     set_calendar_enabled,
     staff_words,
 )
@@ -54,6 +56,13 @@ async def on_addagent(message: Message, command: CommandObject, bot: Bot,
         ids = parse_ids(command.args or "")
     except ValueError:
         ids = []
+    person = _author(message.reply_to_message) if command.command == "addagent" else None
+    if not ids and person is not None:  # /addagent in reply to a message of theirs
+        added = await oa.add_agent(repo, message.from_user.id, person.id, person.full_name,
+                                   person.username)
+        await tell(bot, message.chat.id, "Done." if added else "Done (no change for "
+                   "some: already so).")
+        return
     if not ids:
         await tell(bot, message.chat.id, f"Write: /{command.command} <telegram id>, or "
                                          "forward me a message of theirs.")
@@ -64,9 +73,18 @@ async def on_addagent(message: Message, command: CommandObject, bot: Bot,
                "some: already so).")
 
 
-async def on_forward(message: Message, bot: Bot) -> None:
-    origin = message.forward_origin
-    user = getattr(origin, "sender_user", None)
+def _author(message: Message | None) -> User | None:
+    """Who wrote a message the owner forwarded (or replies to): None when hidden or absent."""
+    if message is None:
+        return None
+    return getattr(message.forward_origin, "sender_user", None)
+
+
+async def on_forward(message: Message, bot: Bot, repo: Repo) -> None:
+    user = _author(message)
+    if user is not None:  # the buttons carry the id; the name is kept for "add as agent"
+        await remember_person(repo, user.id, user.full_name, user.username)
+        await repo.commit()
     if user is None:
         await tell(bot, message.chat.id, "Their privacy settings hide who wrote it; "
                                          "ask for their id and use /addagent <id>.")
@@ -259,7 +277,10 @@ async def on_handovers(message: Message, bot: Bot, repo: Repo,
 
 
 async def on_handovershow(message: Message, command: CommandObject, bot: Bot,
-                          repo: Repo) -> None:
+                          repo: Repo, knowledge: KnowledgeBase) -> None:
+    w = await staff_words(repo, knowledge, message.chat.id)
     arg = (command.args or "").lstrip("#").strip()
     record = await repo.shifts.record(int(arg)) if arg.isdigit() else None
-    await tell(bot, message.chat.id, record.text if record else "Write /handovershow <id>")
+    await tell(bot, message.chat.id, ho.record_text(
+        record, await sh.shop_tz(repo), w, await agent_names(repo))
+        if record else w("handovershow.usage"))

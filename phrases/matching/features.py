@@ -40,7 +40,10 @@ NUMBER_UNITS = {
     "块": "钱", "元": "钱", "毛": "钱", "dollars": "money", "dollar": "money", "euros": "money",
     "天": "时间", "日": "时间", "号": "时间", "点": "时间", "小时": "时间", "days": "time",
     "hours": "time", "斤": "尺码", "公斤": "尺码", "码": "尺码", "cm": "尺码",
-    "kg": "尺码",
+    "kg": "尺码", "厘米": "尺码", "米": "尺码",
+    # Body measurements in English (5ft6, 130lbs): the same size concept as 斤 and cm.
+    "lbs": "尺码", "lb": "尺码", "pounds": "尺码", "ft": "尺码", "feet": "尺码",
+    "inches": "尺码", "kgs": "尺码",
 }
 _NUM_UNIT_RE = re.compile(
     rf"{re.escape(NUMBER_TOKEN)}\s*(" + "|".join(sorted(NUMBER_UNITS, key=len, reverse=True))
@@ -153,26 +156,40 @@ class Analyzer:
                 add("e:num", W_ENT)
                 prev_content = None
             elif _HAN_RE.match(token):
-                self._han(token, add)
+                for key, weight in _han_features(token):
+                    add(key, weight)
                 prev_content = None
             elif token in self.en_stopwords or not token.strip("'"):
                 add("s" + token, self.stop_weight)
             else:
-                s = stem(token)
-                add("w" + s, W_WORD)
-                padded = f"#{token}#"
-                for i in range(len(padded) - 2):
-                    add("t" + padded[i : i + 3], W_TRI)
+                s, word_feats = _word_features(token)
+                for key, weight in word_feats:
+                    add(key, weight)
                 if prev_content is not None:
                     add(f"v{prev_content}_{s}", W_WBI)
                 prev_content = s
         return feats
 
-    @staticmethod
-    def _han(run: str, add: Callable[[str, float], None]) -> None:
-        pys = [pinyin_of(ch) for ch in run]
-        for i, ch in enumerate(run):
-            add("c" + ch, W_UNI)
-            if i + 1 < len(run):
-                add("b" + run[i : i + 2], W_BI)
-                add(f"p{pys[i]}_{pys[i + 1]}", W_PY)
+
+# Per-token features, cached: every message repeats the same few hundred words and runs, and
+# building their n-grams in Python was the largest part of a query's cost (bench_matcher).
+@lru_cache(maxsize=65536)
+def _word_features(token: str) -> tuple[str, tuple[tuple[str, float], ...]]:
+    """A Latin word's stem, and its stem and character trigram features."""
+    s = stem(token)
+    padded = f"#{token}#"
+    return s, (("w" + s, W_WORD),
+               *(("t" + padded[i : i + 3], W_TRI) for i in range(len(padded) - 2)))
+
+
+@lru_cache(maxsize=65536)
+def _han_features(run: str) -> tuple[tuple[str, float], ...]:
+    """A Chinese run's character, bigram and toneless pinyin bigram features."""
+    pys = [pinyin_of(ch) for ch in run]
+    out: list[tuple[str, float]] = []
+    for i, ch in enumerate(run):
+        out.append(("c" + ch, W_UNI))
+        if i + 1 < len(run):
+            out.append(("b" + run[i : i + 2], W_BI))
+            out.append((f"p{pys[i]}_{pys[i + 1]}", W_PY))
+    return tuple(out)

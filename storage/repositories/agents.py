@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -126,10 +126,12 @@ class AgentRepo:
         return result.rowcount == 1  # type: ignore[attr-defined]
 
     async def queued(self) -> list[Conversation]:
-        """Waiting conversations, longest waiting first."""
+        """Waiting conversations in the order agents serve them: complaints first (P7, P20:
+        an angry shopper is not left behind ordinary waiters), then longest waiting first."""
+        ordinary = case((Conversation.escalation_reason == "complaint", 0), else_=1)
         return list(await self.session.scalars(
             select(Conversation).where(Conversation.state == ConversationState.QUEUED)
-            .order_by(Conversation.queued_at, Conversation.id)
+            .order_by(ordinary, Conversation.queued_at, Conversation.id)
         ))
 
     # ----------------------------------------------------------------- topics

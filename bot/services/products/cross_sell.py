@@ -12,8 +12,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
+from bot.services import callbacks
 from bot.services.orders import OrderDesk
-from bot.services.products.desk import CatalogueDesk, button_data
+from bot.services.products.desk import CatalogueDesk
 from bot.services.products.reminders import PaymentReminders
 from bot.services.replies import Button, Replier, Reply
 from storage.models.orders import Order
@@ -62,7 +63,7 @@ class CrossSeller:
                                      price=self.desk.price_text(suggestion, now))
         button = Button(self.desk.phrase("product_button", lang, "details",
                                          product=title)[0][:60],
-                        button_data("rec", suggestion.id))
+                        callbacks.product("rec", suggestion.id))
         await self.replier.send(customer.chat_id, Reply(text, ((button,),), key))
         await repo.events.add("cross_sell_sent", order=order.order_ref, customer=customer.id,
                               product_id=suggestion.id, at=now)

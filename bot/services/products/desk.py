@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.clock import Clock
+from bot.services import callbacks
 from bot.services.canned import Canned
 from bot.services.knowledge import KnowledgeBase
 from bot.services.products.importer import price_now, promo_active
@@ -52,11 +53,6 @@ MULTI_LETTER_SIZE = re.compile(r"(?<![a-z0-9])(xxxl|xxl|[2-5]xl|xl|xs|xxs)(?![a-
 ONE_LETTER_SIZE = re.compile(r"(?<![A-Za-z0-9])([SML])(?![A-Za-z0-9])")
 SIZE_WITH_WORD = re.compile(r"(?<![a-z0-9])([a-z0-9]{1,4})\s*(?:码|号)|size\s+([a-z0-9]{1,4})\b")
 ACTIONS = ("pick", "details", "sizes", "rec")
-
-
-def button_data(action: str, product_id: int) -> str:
-    """Callback data of a product button; ``handlers.keyboards.ProductAction`` packs the same."""
-    return f"prod:{action}:{product_id}"
 
 
 @dataclass(frozen=True)
@@ -273,15 +269,15 @@ class CatalogueDesk:
                 break
         if not picks:
             text, key = self._phrase("recommend_none", lang)
-            return [Reply(text, ((Button(self._human_label(lang), "human"),),), key)]
+            return [Reply(text, ((Button(self._human_label(lang), callbacks.ASK_HUMAN),),), key)]
         photos = tuple(Photo(p.photos[0], self._say(
             "recommend_caption", lang, product=self._title(p, lang),
             price=self._price_text(p, now), material=_of(p.material, lang)))
             for p in picks if p.photos)
         rows = tuple((Button(self._say("product_button", lang, "details",
                                        product=self._title(p, lang))[:60],
-                             button_data("rec", p.id)),) for p in picks)
-        rows += ((Button(self._human_label(lang), "human"),),)
+                             callbacks.product("rec", p.id)),) for p in picks)
+        rows += ((Button(self._human_label(lang), callbacks.ASK_HUMAN),),)
         _record(repo, "recommendation_shown", conversation_id=conversation.id, at=now,
                               customer=customer.id, products=[p.id for p in picks])
         text, key = self._phrase("recommend_intro", lang)
@@ -311,7 +307,7 @@ class CatalogueDesk:
         _record(repo, "product_which", conversation_id=conversation.id, at=now,
                               text=text[:500], products=[h.product_id for h in hits])
         rows = tuple((Button(self.index.title(h.product_id, lang)[:60],
-                             button_data("pick", h.product_id)),) for h in hits)
+                             callbacks.product("pick", h.product_id)),) for h in hits)
         text_, key = self._phrase("product_which", lang)
         return [Reply(text_, rows, key)]
 
@@ -395,8 +391,8 @@ class CatalogueDesk:
             price=self._price_text(product, now), material=_of(product.material, lang),
             fit=fit, options=_options(product.variants, lang) or "—")
         rows = ((Button(self._say("product_button", lang, "sizes")[:60],
-                        button_data("sizes", product.id)),),
-                (Button(self._human_label(lang), "human"),))
+                        callbacks.product("sizes", product.id)),),
+                (Button(self._human_label(lang), callbacks.ASK_HUMAN),))
         photos = (Photo(product.photos[0]),) if product.photos else ()
         return Reply(text, rows, key, photos=photos)
 
