@@ -174,8 +174,9 @@ async def test_approved_leave_re_plans_the_rota_with_the_other_group_P11(h: H) -
     async with h.app.sessions() as db:
         repo = Repo(db)
         assert await sh.on_duty(repo, at(tuesday, 20)) == [cover]
-        await ho.shift_tick(repo, at(tuesday, 1))  # Monday's record is written…
-        shown = await ho.shift_tick(repo, at(tuesday, 19))  # …and shown to Tuesday's shift
+        words = h.app.knowledge.staff_words()
+        await ho.shift_tick(repo, at(tuesday, 1), words)  # Monday's record is written…
+        shown = await ho.shift_tick(repo, at(tuesday, 19), words)  # …and shown to Tuesday's shift
     assert [agent for agent, _ in shown.to_show] == [cover]
     schedule = await h.say(cover, "/schedule")
     assert any(f"{tuesday:%m-%d}" in t and names[cover] in t for t in schedule)
