@@ -435,7 +435,7 @@ async def test_a_complaint_is_served_before_earlier_ordinary_waiters_P7_P20(
     """Two shoppers asked for a person first; an angry one escalated later is next in line:
     first in the queue, told position 1, the first chat a freed agent gets."""
     await repo.agents.ensure([ALICE])
-    queue, life = round_the_clock(1), Lifecycle()
+    queue, life = await round_the_clock(repo, 1), Lifecycle()
     chats = []
     for i, reason in enumerate(("asked", "not_understood", "complaint")):
         at = MORNING + timedelta(minutes=i)
