@@ -27,7 +27,7 @@ from bot.services.knowledge import KnowledgeBase
 from bot.services.staff import agent_names, staff_words
 from bot.settings import Settings
 from handlers.keyboards import ImportChoice, InboxChoice
-from handlers.owner.common import INBOX_DAYS, flow, lang_or_default
+from handlers.owner.common import INBOX_DAYS, flow, lang_or_default, take_draft
 from handlers.replying import tell
 from phrases.staff import StaffWords
 from storage.repositories import Repo
@@ -120,12 +120,10 @@ async def on_import_choice(query: CallbackQuery, callback_data: ImportChoice, bo
     """Apply the import as chosen (the file is read again: nothing big waits in the FSM)."""
     owner = query.from_user.id
     w = await staff_words(repo, knowledge, owner)
-    state = flow(state, "import")
-    pending = (await state.get_data()).get("import")
-    if await state.get_state() != ImportDialogue.choice.state or not pending:
+    pending = await take_draft(state, "import", ImportDialogue.choice)
+    if pending is None:
         await query.answer(w("faqimport.expired"))
         return
-    await state.clear()
     if callback_data.mode not in (fc.MERGE, fc.REPLACE):
         await query.answer(w("faqimport.cancelled"))
         return
@@ -218,12 +216,10 @@ async def on_inbox_choice(query: CallbackQuery, callback_data: InboxChoice, bot:
                           conversations: ConversationService) -> None:
     owner = query.from_user.id
     w = await staff_words(repo, knowledge, owner)
-    state = flow(state, "inbox")
-    pending = (await state.get_data()).get("inbox")
-    if await state.get_state() != InboxDialogue.confirm.state or not pending:
+    pending = await take_draft(state, "inbox", InboxDialogue.confirm)
+    if pending is None:
         await query.answer(w("inbox.expired"))
         return
-    await state.clear()
     if callback_data.action != "confirm":
         await query.answer(w("inbox.cancelled"))
         return

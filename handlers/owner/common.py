@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -36,6 +37,17 @@ FLOWS = ("template", "import", "inbox", "notice")
 def flow(state: FSMContext, name: str) -> FSMContext:
     """The FSM context of one owner flow (``name`` of :data:`FLOWS`)."""
     return FSMContext(storage=state.storage, key=replace(state.key, destiny=name))
+
+
+async def take_draft(state: FSMContext, name: str, step: State) -> dict[str, Any] | None:
+    """The draft flow ``name`` keeps under its own name while the owner is at ``step``, taken
+    (the flow is cleared) so one button press acts once; None when it expired or was dropped."""
+    own = flow(state, name)
+    draft = (await own.get_data()).get(name)
+    if await own.get_state() != step.state or not draft:
+        return None
+    await own.clear()
+    return dict(draft)
 
 
 async def pending_flows(state: FSMContext) -> list[str]:
