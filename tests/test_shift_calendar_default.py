@@ -9,9 +9,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -23,15 +22,9 @@ from storage.repositories import Repo
 from tests.fakes.recording_session import RecordingSession
 from tests.fakes.updates import message_update
 from tests.harness import BotHarness
+from tests.test_rota_discipline import GROUP, KEN, MEI, MONDAY, OWNER, at
 
-OWNER, MEI, KEN, SHOPPER = 900, 901, 902, 5301
-GROUP = -100999
-SH = ZoneInfo("Asia/Shanghai")
-MONDAY = date(2026, 5, 4)
-
-
-def at(day: date, hh: int, mm: int = 0) -> datetime:
-    return datetime(day.year, day.month, day.day, hh, mm, tzinfo=SH).astimezone(UTC)
+SHOPPER = 5301
 
 
 @dataclass
