@@ -57,7 +57,7 @@ async def sync_faq_from_files(repo: Repo, settings: Settings) -> dict[str, int]:
     return loaded
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=4)  # per language: the live matcher and the one before (memory)
 def understander_for(entries: tuple[FaqEntry, ...]) -> Understander:
     """The matcher of one exact set of entries, built once per process: an edit of one
     language's FAQ (or of a template) does not rebuild the other languages' matchers, and
@@ -110,19 +110,14 @@ class KnowledgeBase:
         # Edits of the 16 old time-of-day greetings live on as the one greeting (P3).
         catalogue = PhraseCatalogue.builtin().with_overrides(carry_over_greetings(overrides))
         tone = json.loads(await repo.faq.setting(TONE_KEY) or "{}")
-        built: dict[str, Understander] = {}
-        while True:  # the live matchers may move while we build (another reload swapped)
-            if mine < self._reloads_swapped:
-                return  # a reload started after this one is live already
-            stale = {lang: by_key for lang, by_key in entries.items() if lang not in built
-                     and (self._entries.get(lang) != by_key or lang not in self._understanders)}
-            if not stale:
-                break
-            built.update(await asyncio.to_thread(build_matchers, stale))
+        # Off the loop; a language whose entries did not change comes back from the memo
+        # (understander_for) at once, so only edited languages are really rebuilt.
+        built = await asyncio.to_thread(build_matchers, entries)
+        if mine < self._reloads_swapped:
+            return  # a reload started after this one is live already
         # The swap: no await from here on, so a shopper sees all old or all new.
         self._reloads_swapped = mine
-        self._understanders = {lang: built.get(lang) or self._understanders[lang]
-                               for lang in entries}
+        self._understanders = built
         self._entries = entries
         self.catalogue = catalogue
         self.tone_added = {str(k): str(v) for k, v in (tone.get("add") or {}).items()}
