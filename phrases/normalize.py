@@ -53,8 +53,10 @@ def to_simplified(text: str) -> str:
 
 def fold(text: str) -> str:
     """Width, case, script and punctuation folding, without touching entities."""
-    text = unicodedata.normalize("NFKC", text).replace("’", "'").replace("‘", "'")
-    text = to_simplified(text).lower()
+    if not text.isascii():  # width and script folding change nothing in plain ASCII
+        text = unicodedata.normalize("NFKC", text).replace("’", "'").replace("‘", "'")
+        text = to_simplified(text)
+    text = text.lower()
     text = _DROP_RE.sub(" ", text)
     text = _APOS_RE.sub(" ", text)
     text = _REPEAT_CHAR_RE.sub(r"\1\1", text)

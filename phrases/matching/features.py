@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from phrases.lang import HAN
@@ -79,6 +80,14 @@ def stem(word: str) -> str:
     return w
 
 
+@dataclass(frozen=True)
+class Query:
+    """A query analysed once: the rewritten text (for fuzzy re-scoring) and its features."""
+
+    rewritten: str
+    features: Features
+
+
 class Analyzer:
     """Text -> features, with the lexicon's slang, synonyms and filler words applied."""
 
@@ -125,6 +134,16 @@ class Analyzer:
         """The text as fuzzy string matching should see it: filler words gone."""
         text = self._zh_stop_re.sub("", rewritten)
         return " ".join(w for w in text.split() if w not in self.en_stopwords)
+
+    def query(self, folded: str, correct: Callable[[str], str] | None = None) -> Query:
+        """`folded` rewritten (typos repaired if `correct` is given) and its features."""
+        rewritten = self.rewrite(folded, correct)
+        return Query(rewritten, self.features_of(rewritten))
+
+    def same_features(self, other: Analyzer) -> bool:
+        """True when both give every text the same features (one analysis can serve both)."""
+        return (self.lexicon is other.lexicon and self.stop_weight == other.stop_weight
+                and self.concept_weight == other.concept_weight)
 
     def features(self, folded: str, correct: Callable[[str], str] | None = None) -> Features:
         """Features of an already normalised text; `correct` may fix misspelt Latin words."""
