@@ -15,7 +15,15 @@ from functools import lru_cache
 
 from phrases.lang import HAN
 from phrases.matching.lexicon import Lexicon, PhraseMatcher, Rewriter, alternation
-from phrases.normalize import NUMBER_TOKEN, ORDER_TOKEN, Normalized, normalize
+from phrases.normalize import (
+    HEIGHT_TOKEN,
+    NUMBER_TOKEN,
+    ORDER_TOKEN,
+    WEIGHT_TOKEN,
+    Normalized,
+    normalize,
+)
+from phrases.sizing import mark_body
 
 W_UNI = 0.25  # Chinese single character
 W_BI = 1.0  # Chinese character bigram
@@ -26,6 +34,7 @@ W_WBI = 0.4  # bigram of two content words
 W_STOP = 0.08  # filler word
 W_ENT = 0.15  # order id / number placeholder
 W_CONCEPT = 0.7  # a word class (快递公司, 地区, 颜色...) present in the text
+W_BODY = 1.0  # a body height or weight, whatever its unit (5ft6, 165cm, 110斤, 130lbs)
 
 _HAN_RE = re.compile(f"[{HAN}]+")
 _TOKEN_RE = re.compile(f"[{HAN}]+|⟨\\w+⟩|[a-z0-9']+")
@@ -46,6 +55,9 @@ NUMBER_UNITS = {
     "lbs": "尺码", "lb": "尺码", "pounds": "尺码", "ft": "尺码", "feet": "尺码",
     "inches": "尺码", "kgs": "尺码",
 }
+BODY_MARKS = {"height": HEIGHT_TOKEN, "weight": WEIGHT_TOKEN}
+# A body measurement is about size, as its unit after a plain number would say.
+BODY_CONCEPT = NUMBER_UNITS["cm"]
 _NUM_UNIT_RE = re.compile(
     rf"{re.escape(NUMBER_TOKEN)}\s*(" + "|".join(sorted(NUMBER_UNITS, key=len, reverse=True))
     + r")(?![a-z])"
@@ -122,7 +134,7 @@ class Analyzer:
         tail = _TAIL_TOKEN_RE.search(text)
         if tail and tail.group(1) in slang:
             text = f"{text[: tail.start(1)]} {slang[tail.group(1)]} {text[tail.end(1):]}"
-        return normalize(text)
+        return normalize(mark_body(text, BODY_MARKS))
 
     def rewrite(self, folded: str, correct: Callable[[str], str] | None = None) -> str:
         """Typo repair of Latin words (if `correct` is given), then synonyms -> canonical."""
@@ -173,6 +185,10 @@ class Analyzer:
                 prev_content = None
             elif token == NUMBER_TOKEN:
                 add("e:num", W_ENT)
+                prev_content = None
+            elif token in (HEIGHT_TOKEN, WEIGHT_TOKEN):
+                add("e:" + token.strip("⟨⟩"), W_BODY)
+                feats["k" + BODY_CONCEPT] = self.concept_weight
                 prev_content = None
             elif _HAN_RE.match(token):
                 for key, weight in _han_features(token):
