@@ -106,7 +106,7 @@ class Settings(BaseModel):
         default="mon 14:00", pattern=r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$"
     )
     report_daily_at: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    # Scale (issue 8): Redis for FSM storage and per-user event isolation; webhook mode when
+    # Scale: Redis for FSM storage and per-user event isolation; webhook mode when
     # WEBHOOK_URL is set (several processes behind one public URL), else long polling.
     redis_url: str | None = None
     webhook_url: str | None = Field(default=None, pattern=r"^https?://")

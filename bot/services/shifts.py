@@ -6,7 +6,7 @@ with one agent per week in turn (a lone agent works every shift). A shift may en
 midnight ("20:00-02:00"); it belongs to the day it starts. Only departures from the rota are
 stored: closed days and explicit assignments (the owner's, or those of an approved swap).
 
-Contract used by assignment (issue 3) and the SLA clock (issue 4):
+Contract used by assignment (P9) and the SLA clock (P1/P2):
 ``await on_duty(repo, now) -> list[int]`` and ``await next_shift_start(repo, now)``.
 """
 
