@@ -1,4 +1,4 @@
-"""The agents' console in a forum supergroup: one topic per customer (issue 3, P9).
+"""The agents' console in a forum supergroup: one topic per customer (P9).
 
 Aiogram-free: Telegram is reached through a ``TopicPort`` (``bot.transport.topics``) and the
 shopper through a ``Replier``. The console relays a waiting shopper's messages into their topic
@@ -577,7 +577,7 @@ class AgentConsole:
     async def nudge_agent(self, conversation_id: int, waited_seconds: int) -> None:
         """Post a reminder into the conversation's topic, naming the agent who owns it.
 
-        Called by the SLA clock (issue 4) when a shopper has waited too long; opens its own
+        Called by the SLA clock (P2) when a shopper has waited too long; opens its own
         database session. Does nothing when the conversation has no topic.
         """
         async with self.sessions() as db:
