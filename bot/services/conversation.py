@@ -360,7 +360,7 @@ class ConversationService:
             return await self._command(repo, customer, conversation, inbound, greeted, now)
         if inbound.kind != "text":
             # Waiting for or talking to a person, the media goes to them (relay): the bot's
-            # "I read only text, ask for a person" would be a seam (issue 3).
+            # "I read only text, ask for a person" would be a seam between bot and person.
             if conversation.state == ConversationState.ASSIGNED:
                 return [], {"decision": "media_relayed"}
             if conversation.state == ConversationState.QUEUED:
