@@ -234,13 +234,16 @@ class AgentConsole:
             task.cancel()
         self._digest_timers.clear()
         for conversation_id in waiting:
-            async with self.sessions() as db:
-                repo = Repo(db)
-                conversation = await repo.conversations.get(conversation_id)
-                customer = (await repo.customers.get(conversation.customer_id)
-                            if conversation is not None else None)
-                if conversation is not None and customer is not None:
-                    await self._post_digest(repo, customer, conversation, self.clock.now())
+            await self._post_digest_of(conversation_id)
+
+    async def _post_digest_of(self, conversation_id: int) -> None:
+        async with self.sessions() as db:
+            repo = Repo(db)
+            conversation = await repo.conversations.get(conversation_id)
+            customer = (await repo.customers.get(conversation.customer_id)
+                        if conversation is not None else None)
+            if conversation is not None and customer is not None:
+                await self._post_digest(repo, customer, conversation, self.clock.now())
 
     def _digest_later(self, conversation_id: int) -> None:
         """One timer per conversation and process; it removes itself when done."""
@@ -250,13 +253,7 @@ class AgentConsole:
         async def run() -> None:
             try:
                 await asyncio.sleep(self.digest_delay)
-                async with self.sessions() as db:
-                    repo = Repo(db)
-                    conversation = await repo.conversations.get(conversation_id)
-                    customer = (await repo.customers.get(conversation.customer_id)
-                                if conversation is not None else None)
-                    if conversation is not None and customer is not None:
-                        await self._post_digest(repo, customer, conversation, self.clock.now())
+                await self._post_digest_of(conversation_id)
             except Exception:  # the next flood message or timer tries again
                 log.exception("flood digest of conversation %s failed", conversation_id)
             finally:
