@@ -669,7 +669,7 @@ class AgentConsole:
         agent = await repo.agents.by_telegram_id(conversation.agent_id or 0)
         await self._tell_shopper(repo, chat.customer, conversation, "agent_joined",
                                  self.clock.now(),
-                                 agent_name=agent_display_name(agent, conversation.language))
+                                 agent_name=agent_display_name(agent))
         await self._retell(repo, self.clock.now())
 
     async def _announce_assignment(self, repo: Repo, conversation: Conversation) -> None:
