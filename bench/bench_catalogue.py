@@ -1,4 +1,4 @@
-"""Catalogue speed (issue: product lookup and size advice p99 ≤ 2 ms with 10,000 SKUs; import of
+"""Catalogue speed (target: product lookup and size advice p99 ≤ 2 ms with 10,000 SKUs; import of
 10,000 rows ≤ 10 s).
 
     python bench/bench_catalogue.py [--products 2000] [--queries 3000] [--db URL]

@@ -1,4 +1,4 @@
-"""Web chat under load: many WebSocket visitors on one bot process (issue 20, "Speed").
+"""Web chat under load: many WebSocket visitors on one bot process (the web chat's speed targets).
 
 Starts ``python -m bot --web`` (the offline playground: the web chat without Telegram) on a
 fresh SQLite file, opens ``--visitors`` WebSockets (each a new visitor saying hello), and

@@ -69,9 +69,9 @@ class App:
     knowledge: KnowledgeBase
     conversations: ConversationService
     clock: Clock
-    console: AgentConsole | None = None  # the agents' forum console (issue 3)
-    aftersales: AfterSales | None = None  # orders, tickets, surveys, notices (issue 6)
-    sla: SlaClock | None = None  # the SLA clock (issue 4); the runner starts and stops it
+    console: AgentConsole | None = None  # the agents' forum console (P9)
+    aftersales: AfterSales | None = None  # orders, tickets, surveys, notices (P17–P22)
+    sla: SlaClock | None = None  # the SLA clock (P1/P2); the runner starts and stops it
     photo_files: PhotoFiles | None = None  # catalogue pictures Telegram holds (file ids)
     writer: GroupWriter | None = None  # the process's group commit (storage/group_commit.py)
 
@@ -108,7 +108,7 @@ async def build_app(
     async with sessions() as db:
         repo = Repo(db)
         await sync_faq_from_files(repo, settings)
-        await seed_staff(repo, settings)  # issue 5: roster and time zone for shifts
+        await seed_staff(repo, settings)  # P11: roster and time zone for shifts
         await sync_catalogue_from_file(repo, settings)  # the shop file's catalogue (P5)
         await knowledge.reload(repo)
 
@@ -146,7 +146,7 @@ async def build_app(
         catalogue=catalogue, cases=CaseDesk(settings, knowledge, aftersales.desk),
         relay=console if settings.agent_chat_id is not None else None,
     )
-    # P1/P2/P24: holding replies, nudges and reassignment when people are slow (issue 4).
+    # P1/P2/P24: holding replies, nudges and reassignment when people are slow.
     sla = SlaClock(settings, sessions, knowledge, replier(), clock,
                    desk=ConsoleDesk(console), staffing=staffing, lifecycle=lifecycle)
     # One writer per process: the store-first rows, replies and handled marks of many
@@ -179,7 +179,7 @@ def build_dispatcher(app: App) -> Dispatcher:
         build_group_router(app.settings.agent_chat_id),
         build_error_router(),
     )
-    inline_sync_filters(dp)  # F-filters in the event loop, not a thread each (issue 8, load)
+    inline_sync_filters(dp)  # F-filters in the event loop, not a thread each (measured under load)
     pin_response_types()
     return dp
 

@@ -7,6 +7,7 @@ SLA_GREETING_SECONDS, SLA_REPLY_SECONDS, SLA_HOLDING_BACKOFF, SERVICE_HOURS, SHI
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,6 +31,8 @@ DEMO_SHOP = Path(__file__).with_name("demo") / "shop.yaml"
 SUPPORTED_LANGUAGES = ("zh", "en")
 
 UserId = Annotated[int, Field(gt=0)]
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(Exception):
@@ -106,7 +109,7 @@ class Settings(BaseModel):
         default="mon 14:00", pattern=r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$"
     )
     report_daily_at: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    # Scale (issue 8): Redis for FSM storage and per-user event isolation; webhook mode when
+    # Scale: Redis for FSM storage and per-user event isolation; webhook mode when
     # WEBHOOK_URL is set (several processes behind one public URL), else long polling.
     redis_url: str | None = None
     webhook_url: str | None = Field(default=None, pattern=r"^https?://")
@@ -254,6 +257,17 @@ def read_shop_file(path: Path) -> dict[str, Any]:
     return values
 
 
+def shop_file_only(environ: Mapping[str, str]) -> list[str]:
+    """Environment names that look like settings but are read only from the shop file.
+
+    An operator who exports LANGUAGES=en expects it to count; saying it does not beats a shop
+    that quietly speaks the other language.
+    """
+    by_env = set(ENVIRONMENT.values())
+    return sorted(name.upper() for name in Settings.model_fields
+                  if name not in by_env and environ.get(name.upper(), "").strip())
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Shop file (SHOP_CONFIG or the demo shop) with environment values on top."""
     environ = os.environ if environ is None else environ
@@ -262,6 +276,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for name, field in ENVIRONMENT.items():
         if environ.get(name, "").strip():
             values[field] = environ[name].strip()
+    for name in shop_file_only(environ):
+        log.warning("%s is set in the environment but is a shop-file setting (%s: %s); "
+                    "the environment value is ignored", name, shop_path, name.lower())
     try:
         settings = Settings(**values)
     except ValidationError as error:

@@ -30,7 +30,7 @@ from bot.services.notices import SEGMENTS, NoticeReport
 from bot.services.rates import rates_text
 from bot.services.records import add_note, customer_record, find_customer, forget, retag
 from bot.services.replies import Button, Reply
-from bot.services.staff import RosterCheck, staff_words
+from bot.services.staff import RosterCheck, agent_names, staff_words
 from bot.services.tickets import TicketError, TicketService
 from bot.settings import Settings
 from handlers.intake import attach_intake
@@ -51,7 +51,7 @@ from handlers.replying import answer_plain, tell
 from phrases.catalogue import LANGS, say
 from phrases.normalize import extract_order_ids
 from phrases.staff import StaffWords
-from storage.models.orders import TicketKind
+from storage.models.orders import Ticket, TicketKind
 from storage.repositories import Repo
 
 log = logging.getLogger(__name__)
@@ -483,84 +483,105 @@ async def notice_button(query: CallbackQuery, callback_data: NoticeAction, bot: 
 
 async def card(message: Message, command: CommandObject, repo: Repo,
                knowledge: KnowledgeBase, settings: Settings) -> None:
+    w = await staff_words(repo, knowledge, message.from_user.id)  # type: ignore[union-attr]
     customer = await find_customer(repo, command.args or "")
     if customer is None:
-        await answer_plain(message,
-                           "no such customer (telegram id, @username or order number)")
+        await answer_plain(message, w("customer.not_found", command="card"))
         return
-    await answer_plain(message, (await customer_record(repo, customer)).render(
-        await staff_words(repo, knowledge, message.from_user.id),  # type: ignore[union-attr]
-        settings.tz))
+    await answer_plain(message, (await customer_record(repo, customer)).render(w, settings.tz))
 
 
-async def tag(message: Message, command: CommandObject, repo: Repo) -> None:
+async def tag(message: Message, command: CommandObject, repo: Repo,
+              knowledge: KnowledgeBase) -> None:
     """/tag <telegram id|@user|order> +vip -wholesale: labels on the customer card (P16)."""
+    w = await staff_words(repo, knowledge, message.from_user.id)  # type: ignore[union-attr]
     key, *changes = (command.args or "").split() or [""]
     customer = await find_customer(repo, key) if key else None
     if customer is None or not changes:
-        await answer_plain(message, "/tag <telegram id|@user|order number> +tag -tag")
+        await answer_plain(message, w("tag.usage"))
         return
     tags = retag(customer, changes)
     await repo.commit()
-    await answer_plain(message, "🏷 " + (" ".join(f"#{t}" for t in tags) or "no tags"))
+    await answer_plain(message, w("tag.done", tags=" ".join(f"#{t}" for t in tags)
+                                  or w("tag.none")))
 
 
-async def note(message: Message, command: CommandObject, repo: Repo,
+async def note(message: Message, command: CommandObject, repo: Repo, knowledge: KnowledgeBase,
                conversations: ConversationService, settings: Settings) -> None:
     """/note <telegram id|@user|order> <text>: an agent's note on the customer card (P16)."""
+    w = await staff_words(repo, knowledge, message.from_user.id)  # type: ignore[union-attr]
     key, _, text = (command.args or "").strip().partition(" ")
     customer = await find_customer(repo, key) if key else None
     if customer is None or not text.strip():
-        await answer_plain(message, "/note <telegram id|@user|order number> <text>")
+        await answer_plain(message, w("note.usage"))
         return
     user = message.from_user
     await add_note(repo, customer, user.full_name if user else "?", text,
                    conversations.clock.now(), settings.tz, agent_id=user.id if user else None)
     await repo.commit()
-    await answer_plain(message, "📝 noted")
+    await answer_plain(message, w("console.note_saved"))
+
+
+def _ticket_line(w: StaffWords, found: Ticket) -> str:
+    """"#12 退货：处理中" in the reader's words (staff phrases ticket.<kind|status>)."""
+    return w("ticketcmd.line", ticket=found.id, kind=w.label("ticket", found.kind),
+             status=w.label("ticket", found.status))
 
 
 async def ticket(message: Message, command: CommandObject, repo: Repo,
+                 knowledge: KnowledgeBase, settings: Settings,
                  aftersales: AfterSales, conversations: ConversationService) -> None:
     """/ticket <id> → details; /ticket <id> <status> [note] → move it."""
+    w = await staff_words(repo, knowledge, message.from_user.id)  # type: ignore[union-attr]
     now = conversations.clock.now()
     parts = (command.args or "").split(maxsplit=2)
     if not parts or not parts[0].lstrip("#").isdigit():
-        await answer_plain(message,
-                           "/ticket <id> [in_progress|resolved|closed|reopened] [note]")
+        await answer_plain(message, w("ticketcmd.usage"))
         return
     found = await repo.tickets.get(int(parts[0].lstrip("#")))
     if found is None:
-        await answer_plain(message, "no such ticket")
+        await answer_plain(message, w("ticketcmd.none", ticket=parts[0].lstrip("#")))
         return
     actor = f"agent:{message.from_user.id}"  # type: ignore[union-attr]
     if len(parts) > 1:
         try:
             await aftersales.tickets.move(repo, found, parts[1], actor, now,
                                           parts[2] if len(parts) > 2 else "")
-        except (TicketError, ValueError) as error:
-            await answer_plain(message, f"❌ {error}")
+        except (TicketError, ValueError):
+            await answer_plain(message, w("ticketcmd.refused", ticket=found.id,
+                                          status=w.label("ticket", found.status),
+                                          wanted=parts[1]))
             return
         if found.owner_id is None:
             await aftersales.tickets.assign(repo, found, message.from_user.id,  # type: ignore[union-attr]
                                             actor, now)
         await repo.commit()
+    names = await agent_names(repo)
+
+    def who(actor_id: object) -> str:  # "agent:901" → the agent's name
+        raw = str(actor_id or "").removeprefix("agent:")
+        return names.get(int(raw), raw) if raw.isdigit() else raw or w("nobody")
+
     history = await repo.tickets.history(found.id)
-    lines = [TicketService.describe(found, "en"), f"reason: {found.reason or '—'}",
-             f"owner: {found.owner_id or '—'}, due {found.due_at:%Y-%m-%d %H:%M} UTC"]
-    lines += [f"  {h.at:%m-%d %H:%M} {h.actor}: {h.from_status or ''}→{h.to_status or ''} "
-              f"{h.note}" for h in history[-8:]]
+    lines = [_ticket_line(w, found),
+             w("ticketcmd.detail", reason=found.reason or "—", owner=who(found.owner_id),
+               due=f"{found.due_at.astimezone(settings.tz):%Y-%m-%d %H:%M}")]
+    lines += [w("ticketcmd.history", at=f"{h.at.astimezone(settings.tz):%m-%d %H:%M}",
+                who=who(h.actor), before=w.label("ticket", h.from_status) if h.from_status
+                else "", after=w.label("ticket", h.to_status) if h.to_status else "",
+                note=h.note or "") for h in history[-8:]]
     await answer_plain(message, "\n".join(lines))
 
 
 async def ticket_open(message: Message, command: CommandObject, repo: Repo,
-                      aftersales: AfterSales, conversations: ConversationService) -> None:
+                      knowledge: KnowledgeBase, aftersales: AfterSales,
+                      conversations: ConversationService) -> None:
     """/ticket_open <telegram id|@user|order> <kind> <reason> — by an agent (P18)."""
+    w = await staff_words(repo, knowledge, message.from_user.id)  # type: ignore[union-attr]
     parts = (command.args or "").split(maxsplit=2)
     customer = await find_customer(repo, parts[0]) if parts else None
     if customer is None or len(parts) < 2 or parts[1] not in set(TicketKind):
-        await answer_plain(message, "/ticket_open <telegram id|@user|order> "
-                             "<return|exchange|repair|complaint> <reason>")
+        await answer_plain(message, w("ticketcmd.open_usage"))
         return
     order = await repo.orders.by_ref(parts[0])
     actor = f"agent:{message.from_user.id}"  # type: ignore[union-attr]
@@ -569,18 +590,17 @@ async def ticket_open(message: Message, command: CommandObject, repo: Repo,
         order_ref=order.order_ref if order else None, actor=actor,
         owner_id=message.from_user.id)  # type: ignore[union-attr]
     await repo.commit()
-    await answer_plain(message, f"✅ {TicketService.describe(created, 'en')}")
+    await answer_plain(message, w("ticketcmd.opened", ticket=_ticket_line(w, created)))
 
 
-async def rates(message: Message, command: CommandObject, repo: Repo,
+async def rates(message: Message, command: CommandObject, repo: Repo, knowledge: KnowledgeBase,
                 aftersales: AfterSales, conversations: ConversationService) -> None:
     """/rates [days]: P18 处理率, 及时率 and 返修率, defined as in the weekly report."""
+    w = await staff_words(repo, knowledge, message.from_user.id)  # type: ignore[union-attr]
     days = int(command.args) if (command.args or "").strip().isdigit() else 30
     end = conversations.clock.now()
     found = await aftersales.tickets.rates(repo, end - timedelta(days=days), end)
-    lines = [f"tickets opened in {days} days: {found.opened}"]
-    for lang in ("zh", "en"):
-        lines += rates_text(found, lang)
+    lines = [w("rates.opened", days=days, count=found.opened), *rates_text(found, w.lang)]
     await answer_plain(message, "\n".join(lines))
 
 

@@ -67,8 +67,10 @@ def fallback_langs(lang: str) -> tuple[str, ...]:
     return (lang, *(x for x in rest if x != lang))
 
 
-# Placeholders a phrase can do without (the text reads fine when they are empty).
-OPTIONAL_PLACEHOLDERS = frozenset({"customer_name", "shop_name", "agent_name"})
+# Placeholders a phrase can do without (the text reads fine when they are empty). Not
+# agent_name: "Hello, this is ." does not; an agent the bot has no name for gets the
+# agent_joined phrase without it (P3).
+OPTIONAL_PLACEHOLDERS = frozenset({"customer_name", "shop_name"})
 
 
 # Tags that tie a phrase to hours of the shop's local day (P8: 晚安 only at night). A phrase
@@ -313,6 +315,8 @@ SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "ticket_cancelled": ("explanation", ("ticket_cancelled",)),
     "ticket_none": ("explanation", ("ticket_none",)),
     "ticket_button": ("explanation", ("ticket_button",)),  # extra tag: no_order/done/forget_yes
+    # The button under a reply the bot is unsure of: a person one tap away (P4, P7).
+    "human_button": ("explanation", ("human_button",)),
     "notices_off": ("explanation", ("notices_off",)),
     "forget_ask": ("inquiry", ("forget_ask",)),
     "forgotten": ("explanation", ("forgotten",)),

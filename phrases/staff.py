@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from phrases.refused import Refused
 from phrases.templates import placeholders_in, render
 
 if TYPE_CHECKING:
@@ -67,6 +68,13 @@ class StaffWords:
         no text exists for it, so a new status still shows."""
         key = f"{prefix}.{code}"
         return self(key) if self.has(key) else str(code)
+
+    def why(self, error: BaseException) -> str:
+        """A refusal in words: a :class:`Refused` from its phrase, anything else as it says
+        (a file's own parse error names the line it found)."""
+        if isinstance(error, Refused):
+            return self(error.key, **error.values)
+        return str(error)
 
     def has(self, key: str) -> bool:
         return self.catalogue.get(f"{CATEGORY}.{key}", self.lang) is not None

@@ -172,7 +172,10 @@ async def _drop_stale() -> None:
         for row in rows:
             pid = int(row["datname"].split("_")[2])
             if pid != os.getpid() and not _alive(pid):
-                await connection.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}"')
+                try:
+                    await connection.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}"')
+                except asyncpg.PostgresError:  # another run is dropping it, or a child of
+                    continue  # the dead run still holds it: the next run's sweep takes it
     finally:
         await connection.close()
 

@@ -47,7 +47,7 @@ def _sqlite_template() -> Path:
 @pytest.fixture
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database: SQLite by default; parametrized per back end by
-    tests/backends.py (issue 8)."""
+    tests/backends.py."""
     if getattr(request, "param", "sqlite") == "postgres":
         yield from postgres_db_url()
     else:

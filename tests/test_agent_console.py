@@ -1,4 +1,4 @@
-"""Dispatcher tests of the agents' console (issue 3): topics, relay both ways, commands, the
+"""Dispatcher tests of the agents' console (P9): topics, relay both ways, commands, the
 tone guard (P9), canned phrases, and the queue rules (claim race, sticky, cap)."""
 
 from __future__ import annotations

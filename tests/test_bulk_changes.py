@@ -14,6 +14,7 @@ import itertools
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from html import unescape
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -164,6 +165,31 @@ async def test_inbox_phrasing_is_previewed_with_the_answers_it_moves_then_undone
     assert "已撤销" in undone[-1] and "回到了 /inbox" in undone[-1]
     assert await h.faq() == before
     assert [t for t in await h.say(OWNER, "/inbox") if "可以寄到南极吗" in t]  # back again
+
+
+def button_labels(h: Harness) -> list[str]:
+    """The labels of the last message's inline buttons (what the owner reads)."""
+    markup = h.session.requests_of("sendMessage")[-1].reply_markup
+    return [b.text for row in markup.inline_keyboard for b in row] if markup else []
+
+
+async def test_the_inbox_screen_and_its_buttons_are_in_chinese_P4(h: Harness) -> None:
+    """/inbox lists the groups with their questions; its buttons, /alt's usage and Dismiss
+    answer in the owner's language (staff phrases inbox.*), not in English."""
+    await h.say(SHOPPER, "可以寄到南极吗")
+    screen = await h.say(OWNER, "/inbox")
+    assert screen[0] == "最近 30 天有 1 组未回答的问题："
+    question = await h.message_id("可以寄到南极吗")
+    assert screen[1] == f"#{question} ×1（zh）可以寄到南极吗"
+    labels = button_labels(h)
+    assert labels[-2:] == ["新建问答", "忽略"]
+    assert all(label.startswith("+ 作为「") for label in labels[:-2]), labels
+    assert [unescape(t) for t in await h.say(OWNER, "/alt 南极")] == [
+        "用法：/alt <问题编号> <问答 key>（编号见 /inbox；先预览，确认后生效）"]
+    assert (await h.say(OWNER, f"/alt {question} no_such_entry"))[-1] == (
+        "没有修改：找不到问答 no_such_entry")
+    assert await h.tap(OWNER, f"own:inb:dis:{question}") == ["已忽略这个问题和与它相似的问题。"]
+    assert await h.say(OWNER, "/inbox") == ["没有未回答的问题。"]
 
 
 async def test_inbox_new_entry_quotes_the_question_and_waits_for_confirmation_P4(

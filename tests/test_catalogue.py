@@ -219,3 +219,18 @@ def test_holding_reply_joins_apology_and_inquiry_and_varies(cat: PhraseCatalogue
     text2, key2 = holding_reply(cat, "zh", avoid=key, rng=rng)
     assert not set(key2.split("+")) & set(key.split("+"))
     assert check_tone(text).ok and check_tone(text2).ok
+
+
+@pytest.mark.parametrize(("lang", "named", "unnamed"), [
+    ("zh", "您好，我是客服阿青，接下来由我为您服务。", "您好，我是本店客服，接下来由我为您服务。"),
+    ("en", "Hello, this is Ava. I'll be looking after you from here.",
+     "Hello, this is a colleague from our team. I'll be looking after you from here.")])
+def test_an_agent_without_a_name_joins_in_phrase_data_P3(
+    cat: PhraseCatalogue, lang: str, named: str, unnamed: str,
+) -> None:
+    """agent_display_name gives "" for an agent the bot has no name for: the picker then
+    says the unnamed phrase (owner-editable, zh and en), never "Hello, this is ." """
+    name = {"zh": "阿青", "en": "Ava"}[lang]
+    for _ in range(10):  # the picker varies: the named phrase wins whenever a name is known
+        assert say(cat, "agent_joined", lang, values={"agent_name": name})[0] == named
+        assert say(cat, "agent_joined", lang, values={"agent_name": ""})[0] == unnamed

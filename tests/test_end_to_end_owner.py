@@ -108,7 +108,7 @@ class OwnerBot:
 
     async def faqset(self, command: str = SOCKS) -> None:
         mark = self.say(OWNER, command)
-        await self.sent(OWNER, mark, lambda t: t.startswith("Saved "))
+        await self.sent(OWNER, mark, lambda t: t.startswith("已保存问答 moon_socks（en）"))
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -212,15 +212,15 @@ async def test_inbox_one_tap_makes_a_question_a_phrasing_the_bot_then_answers_P4
     assert not [t for t in b.texts_to(7603, mark) if "moon socks" in t]  # not answered yet
 
     mark = b.say(OWNER, "/inbox")
-    await b.sent(OWNER, mark, lambda t: "groups of unanswered questions" in t)
+    await b.sent(OWNER, mark, lambda t: "组未回答的问题" in t)
     item = await b.sent(OWNER, mark, lambda t: question in t)
-    assert shown(item).startswith(f"#{message_id} ×1 [en] {question}")
+    assert shown(item).startswith(f"#{message_id} ×1（en）{question}")
     assert item.message is not None
     buttons = {btn["text"]: btn["callback_data"]
                for row in item.message["reply_markup"]["inline_keyboard"] for btn in row}
-    assert buttons["+ phrasing of moon_socks"] == f"own:inb:alt:{message_id}:moon_socks"
-    assert {"New entry", "Dismiss"} <= set(buttons)
-    mark = b.press(OWNER, buttons["+ phrasing of moon_socks"], item.message)
+    assert buttons["+ 作为「moon_socks」的问法"] == f"own:inb:alt:{message_id}:moon_socks"
+    assert {"新建问答", "忽略"} <= set(buttons)
+    mark = b.press(OWNER, buttons["+ 作为「moon_socks」的问法"], item.message)
     preview = await b.sent(OWNER, mark, lambda t: "预览" in t)  # the result first
     assert "之后：按「moon_socks」回答" in shown(preview) and preview.message is not None
     (alt,) = b.query("SELECT alt FROM faq_entries WHERE key = 'moon_socks' AND lang = 'en'")
@@ -239,6 +239,6 @@ async def test_inbox_one_tap_makes_a_question_a_phrasing_the_bot_then_answers_P4
     assert "three sizes" in shown(answer)
     # The question left the inbox.
     mark = b.say(OWNER, "/inbox")
-    await b.sent(OWNER, mark, lambda t: "unanswered" in t)
+    await b.sent(OWNER, mark, lambda t: "未回答的问题" in t)
     await asyncio.sleep(0.3)
     assert not [t for t in b.texts_to(OWNER, mark) if question in t]

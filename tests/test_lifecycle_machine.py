@@ -57,7 +57,6 @@ from hypothesis.stateful import (
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, text
 
-import bot.services.knowledge as knowledge_module
 from bot.app import App, build_app, build_dispatcher
 from bot.clock import FixedClock
 from bot.resume import install_resumer
@@ -668,19 +667,9 @@ def machine_for(db_url: str, loop: asyncio.AbstractEventLoop,
 
 
 @pytest.fixture
-def loop(monkeypatch: pytest.MonkeyPatch) -> Iterator[asyncio.AbstractEventLoop]:
-    """The machine's own event loop (hypothesis rules are plain functions), and FAQ matchers
-    built once per FAQ content instead of once per app."""
-    built: dict[tuple[Any, ...], Any] = {}
-    original = knowledge_module.Understander
-
-    def understander(entries: Any) -> Any:
-        key = tuple(entries)
-        if key not in built:
-            built[key] = original(key)
-        return built[key]
-
-    monkeypatch.setattr(knowledge_module, "Understander", understander)
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """The machine's own event loop (hypothesis rules are plain functions). FAQ matchers are
+    built once per FAQ content by the process-wide memo (``knowledge.understander_for``)."""
     new_loop = asyncio.new_event_loop()
     yield new_loop
     new_loop.close()

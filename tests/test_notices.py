@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import AsyncIterator
 
 import pytest
@@ -248,3 +249,37 @@ async def test_agents_tag_customers_and_the_card_shows_the_tags_P16(h: Harness) 
     await h.feed(message_update(5, SHOPPER, f"/tag {SHOPPER} +spam"))  # shoppers cannot tag
     await h.feed(message_update(6, AGENT, f"/card {SHOPPER}"))
     assert "#spam" not in h.sent(AGENT)[-1]
+
+
+async def test_card_tag_note_and_ticket_commands_answer_staff_in_chinese_P16_P18(
+    h: Harness,
+) -> None:
+    """/card /tag /note /ticket /ticket_open /rates: usage lines, refusals and results in the
+    staff member's language (staff phrases), the ticket's agent by name, times in shop time."""
+    await h.feed(message_update(1, SHOPPER, "你好", first_name="林小姐"))
+    for number, (command, said) in enumerate((
+        ("/card 不存在", "没有找到这位顾客。用法：/card <Telegram 编号、@用户名或订单号>"),
+        ("/tag", "用法：/tag <Telegram 编号、@用户名或订单号> +标签 -标签"),
+        ("/note", "用法：/note <Telegram 编号、@用户名或订单号> <内容>（内部备注，不会发给顾客）"),
+        (f"/note {SHOPPER} 喜欢棉麻", "📝 备注已保存（内部，不会发给顾客）。"),
+        (f"/tag {SHOPPER} -vip", "🏷 没有标签"),
+        ("/ticket", "用法：/ticket <编号> 查看；/ticket <编号> in_progress|resolved|closed|"
+                    "reopened [备注] 改状态"),
+        ("/ticket 99", "没有售后单 #99"),
+        ("/ticket_open", "用法：/ticket_open <Telegram 编号、@用户名或订单号> "
+                         "<return|exchange|repair|complaint> <原因>"),
+        (f"/ticket_open {SHOPPER} return 尺码偏小", "✅ 已建售后单 #1 退货：待处理"),
+    ), start=2):
+        await h.feed(message_update(number, AGENT, command))
+        assert html.unescape(h.sent(AGENT)[-1]) == said, command
+    await h.feed(message_update(20, AGENT, "/ticket 1 in_progress 已联系顾客"))
+    shown = h.sent(AGENT)[-1].split("\n")
+    assert shown[0] == "#1 退货：处理中" and shown[1] == "原因：尺码偏小"
+    assert shown[2].startswith("负责：") and " 前处理" in shown[2]
+    assert shown[-1].endswith("：待处理→处理中 已联系顾客")
+    await h.feed(message_update(21, AGENT, "/ticket 1 frozen"))
+    assert h.sent(AGENT)[-1].startswith("售后单 #1 现在是“处理中”，改成“frozen”要按流程来")
+    await h.feed(message_update(22, OWNER, "/rates 7"))
+    rates = h.sent(OWNER)[-1].split("\n")
+    assert rates[0].startswith("最近 7 天新建售后单 ") and rates[1].startswith("处理率")
+    assert not [line for line in rates if "rate" in line]  # one language: the owner's

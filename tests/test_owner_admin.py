@@ -52,7 +52,7 @@ async def test_saved_template_is_live_without_restart_and_audited(
 async def test_faq_edit_is_answered_without_restart_P4(repo: Repo, kb: KnowledgeBase) -> None:
     edit = oa.parse_faq_edit("moon_socks en\nQ: Do you sell socks for astronauts?\n"
                              "A: Yes, moon socks, free of charge.\nALT: astronaut socks")
-    assert await oa.upsert_faq(repo, kb, OWNER, edit) == ""
+    assert (await oa.upsert_faq(repo, kb, OWNER, edit)).ok  # P9: no tone warning
     understood = kb.understand("do you sell socks for astronauts", "en")
     assert understood.decision == "answer" and understood.best.entry_id == "moon_socks"
     assert await oa.delete_faq(repo, kb, OWNER, "moon_socks", "en")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from html import unescape
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -72,9 +73,28 @@ async def test_template_edit_previews_then_saves_and_refuses_bad_placeholders_P3
 async def test_faq_set_is_answered_at_once_without_restart_P4(h: Harness) -> None:
     reply = await h.say(OWNER, "/faqset moon_socks en\nQ: Do you sell socks for astronauts?\n"
                                "A: Yes — our moon socks, in three sizes.")
-    assert "Saved" in reply[0]
+    assert reply[0].startswith("已保存问答 moon_socks（en）")
     answer = await h.say(SHOPPER, "do you sell socks for astronauts", language_code="en")
     assert any("moon socks" in text for text in answer)
+
+
+async def test_faq_screens_answer_the_owner_in_chinese_P4_P9(h: Harness) -> None:
+    """/faqset's refusals and tone warning, /faqshow, /faqdel and /faq in the owner's
+    language (the shop's: Chinese), from the staff phrases faq*.*."""
+    assert await h.say(OWNER, "/faqset 发票 zh\nQ: 可以开发票吗？") == [
+        "未保存：请在“Q:”后写问题，“A:”后写回答"]
+    assert (await h.say(OWNER, "/faqset 发票 xx\nQ: 可以开发票吗？\nA: 可以"))[0].startswith(
+        "未保存：第一行写 [key] [语言]")
+    saved = await h.say(OWNER, "/faqset 发票 zh\nQ: 可以开发票吗？\nA: 可以，可是我不能开专票")
+    assert saved[0].startswith("已保存问答 发票（zh），现在起就按它回答。")
+    assert "⚠ 回答里有负面用语（P9）：" in saved[0] and "建议改为：" in saved[0]  # P9
+    assert await h.say(OWNER, "/faqshow 发票") == [
+        "发票（zh）\n问：可以开发票吗？\n答：可以，可是我不能开专票\n其他问法：无"]
+    assert "发票：可以开发票吗？" in (await h.say(OWNER, "/faq zh"))[0]
+    assert await h.say(OWNER, "/faqdel 发票") == ["已删除问答 发票（zh）。发 /faqundo 可恢复。"]
+    assert await h.say(OWNER, "/faqdel 发票") == ["没有这个问答：发票（/faq 列出全部）"]
+    assert [unescape(t) for t in await h.say(OWNER, "/faqdel")] == [
+        "用法：/faqdel <key> [语言]（key 见 /faq）"]
 
 
 async def test_faq_import_by_document_then_export_P4(h: Harness) -> None:

@@ -194,6 +194,10 @@ async def test_approved_leave_nobody_can_cover_flags_the_empty_shift_to_the_owne
     await h.say(away, f"/leave {tuesday}")
     told = await approve(h)
     assert any("空班" in t and f"/assign {tuesday}" in t for t in told), told
+    # The agent on leave is off the plan even with nobody to cover: no chat is handed to them.
+    assert (await shift_of(h, tuesday)).agents == ()
+    async with h.app.sessions() as db:
+        assert await sh.on_duty(Repo(db), at(tuesday, 20)) == []
 
 
 async def test_owner_gets_the_month_as_an_image_with_chinese_names_in_the_cjk_font_P11(

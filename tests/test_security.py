@@ -67,7 +67,7 @@ async def owner_says(h: H, text: str) -> list[str]:
 # ------------------------------------------------------------------ one roster (P10)
 async def test_a_removed_agent_loses_every_agent_power_at_once_P10(h: H) -> None:
     thread = await queued(h)  # waiting for someone to /take it
-    assert await owner_says(h, f"/removeagent {BOB}") == ["Done."]
+    assert await owner_says(h, f"/removeagent {BOB}") == ["好的。"]
     await h.agent(BOB, "/on")
     assert NOT_AN_AGENT in h.texts_to(GROUP)[-1]
     await h.agent(BOB, "/take", thread)

@@ -78,3 +78,14 @@ def test_unknown_shop_file_key_is_refused(shop_file: Path) -> None:
     shop_file.write_text("name: X\nsla_reply_secs: 5\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="sla_reply_secs"):
         load_settings({"SHOP_CONFIG": str(shop_file)})
+
+
+def test_a_shop_file_setting_in_the_environment_is_reported_not_silently_ignored(
+        shop_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """LANGUAGES, TIMEZONE … are shop-file settings: exporting them must say they do not count."""
+    with caplog.at_level("WARNING", logger="bot.settings"):
+        settings = load_settings({"SHOP_CONFIG": str(shop_file), "LANGUAGES": "en",
+                                  "AGENT_CAP": "9"})
+    assert settings.languages != ("en",)
+    warned = " ".join(record.getMessage() for record in caplog.records)
+    assert "LANGUAGES" in warned and "AGENT_CAP" in warned and "shop-file setting" in warned

@@ -94,6 +94,25 @@ async def test_unclear_question_gets_a_guiding_question_and_a_person_button_P4(h
     assert conversation.state == ConversationState.BOT and conversation.misunderstood_in_row == 1
 
 
+@pytest.mark.parametrize(("lang", "text", "label"), [
+    ("zh", "量子纠缠的火星探测器怎么组装", "🙋 人工客服"),
+    ("en", "how do I assemble a quantum entangled mars probe", "🙋 Talk to a person")])
+async def test_the_person_button_speaks_the_shoppers_language_from_phrase_data_P4(
+    h: Harness, lang: str, text: str, label: str,
+) -> None:
+    """The button's label is the phrase ``explanation.button_human`` of the conversation's
+    language: an English shopper reads English, and the owner's wording replaces it."""
+    await h.feed(message_update(1, SHOPPER, text, language_code=lang))
+    last = h.session.requests_of("sendMessage")[-1]
+    assert [b.text for row in last.reply_markup.inline_keyboard for b in row] == [label]
+    owner = int(h.app.settings.owner_ids[0])
+    await h.feed(message_update(2, owner, f"/settemplate explanation.button_human {lang}\n🙋 找真人"))
+    await h.feed(callback_update(3, owner, "own:tpl:save"))
+    await h.feed(message_update(4, SHOPPER + 1, text, language_code=lang))
+    last = h.session.requests_of("sendMessage")[-1]
+    assert [b.text for row in last.reply_markup.inline_keyboard for b in row] == ["🙋 找真人"]
+
+
 async def test_two_misunderstandings_in_a_row_hand_over_to_a_person(h: Harness) -> None:
     await h.feed(message_update(1, SHOPPER, "量子纠缠的火星探测器怎么组装"))
     await h.feed(message_update(2, SHOPPER, "黑洞蒸发的霍金辐射温度是多少"))

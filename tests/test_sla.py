@@ -1,4 +1,4 @@
-"""The SLA clock (issue 4, P1/P2/P24): dispatcher tests on a FixedClock, ticks called by hand."""
+"""The SLA clock (P1/P2/P24): dispatcher tests on a FixedClock, ticks called by hand."""
 
 from __future__ import annotations
 

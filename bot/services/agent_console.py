@@ -1,4 +1,4 @@
-"""The agents' console in a forum supergroup: one topic per customer (issue 3, P9).
+"""The agents' console in a forum supergroup: one topic per customer (P9).
 
 Aiogram-free: Telegram is reached through a ``TopicPort`` (``bot.transport.topics``) and the
 shopper through a ``Replier``. The console relays a waiting shopper's messages into their topic
@@ -234,13 +234,16 @@ class AgentConsole:
             task.cancel()
         self._digest_timers.clear()
         for conversation_id in waiting:
-            async with self.sessions() as db:
-                repo = Repo(db)
-                conversation = await repo.conversations.get(conversation_id)
-                customer = (await repo.customers.get(conversation.customer_id)
-                            if conversation is not None else None)
-                if conversation is not None and customer is not None:
-                    await self._post_digest(repo, customer, conversation, self.clock.now())
+            await self._post_digest_of(conversation_id)
+
+    async def _post_digest_of(self, conversation_id: int) -> None:
+        async with self.sessions() as db:
+            repo = Repo(db)
+            conversation = await repo.conversations.get(conversation_id)
+            customer = (await repo.customers.get(conversation.customer_id)
+                        if conversation is not None else None)
+            if conversation is not None and customer is not None:
+                await self._post_digest(repo, customer, conversation, self.clock.now())
 
     def _digest_later(self, conversation_id: int) -> None:
         """One timer per conversation and process; it removes itself when done."""
@@ -250,13 +253,7 @@ class AgentConsole:
         async def run() -> None:
             try:
                 await asyncio.sleep(self.digest_delay)
-                async with self.sessions() as db:
-                    repo = Repo(db)
-                    conversation = await repo.conversations.get(conversation_id)
-                    customer = (await repo.customers.get(conversation.customer_id)
-                                if conversation is not None else None)
-                    if conversation is not None and customer is not None:
-                        await self._post_digest(repo, customer, conversation, self.clock.now())
+                await self._post_digest_of(conversation_id)
             except Exception:  # the next flood message or timer tries again
                 log.exception("flood digest of conversation %s failed", conversation_id)
             finally:
@@ -577,7 +574,7 @@ class AgentConsole:
     async def nudge_agent(self, conversation_id: int, waited_seconds: int) -> None:
         """Post a reminder into the conversation's topic, naming the agent who owns it.
 
-        Called by the SLA clock (issue 4) when a shopper has waited too long; opens its own
+        Called by the SLA clock (P2) when a shopper has waited too long; opens its own
         database session. Does nothing when the conversation has no topic.
         """
         async with self.sessions() as db:
@@ -672,7 +669,7 @@ class AgentConsole:
         agent = await repo.agents.by_telegram_id(conversation.agent_id or 0)
         await self._tell_shopper(repo, chat.customer, conversation, "agent_joined",
                                  self.clock.now(),
-                                 agent_name=agent_display_name(agent, conversation.language))
+                                 agent_name=agent_display_name(agent))
         await self._retell(repo, self.clock.now())
 
     async def _announce_assignment(self, repo: Repo, conversation: Conversation) -> None:

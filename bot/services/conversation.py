@@ -39,7 +39,7 @@ from bot.services.replies import Button, Replier, Reply
 from bot.settings import Settings
 from phrases.catalogue import SITUATIONS, say
 from phrases.greeting import compose_greeting
-from phrases.lang import detect_language, message_language
+from phrases.lang import message_language
 from phrases.splitting import split_message
 from phrases.templates import render
 from phrases.understand import Intent, Understanding
@@ -360,7 +360,7 @@ class ConversationService:
             return await self._command(repo, customer, conversation, inbound, greeted, now)
         if inbound.kind != "text":
             # Waiting for or talking to a person, the media goes to them (relay): the bot's
-            # "I read only text, ask for a person" would be a seam (issue 3).
+            # "I read only text, ask for a person" would be a seam between bot and person.
             if conversation.state == ConversationState.ASSIGNED:
                 return [], {"decision": "media_relayed"}
             if conversation.state == ConversationState.QUEUED:
@@ -375,7 +375,8 @@ class ConversationService:
             return [media], {"decision": "media"}
         if len(inbound.text) > self.settings.long_text_limit:
             too_long = phrase("too_long", max_length=self.settings.long_text_limit)
-            return self._with_human_button([too_long]), {"decision": "too_long"}
+            return (self._with_human_button(conversation, [too_long]),
+                    {"decision": "too_long"})
         assert understanding is not None
         meaning: dict[str, Any] = {
             "decision": understanding.decision,
@@ -415,7 +416,8 @@ class ConversationService:
                                              inbound.text, now)
             if status is not None:
                 self.life.understood(conversation)
-                return self._with_human_button(status), {**meaning, "decision": "case"}
+                return (self._with_human_button(conversation, status),
+                        {**meaning, "decision": "case"})
         if (self.catalogue is not None and state != ConversationState.ASSIGNED
                 and intent in (None, Intent.GREETING)):
             # P5/P6: a product named (or in context) is answered from the catalogue.
@@ -448,7 +450,7 @@ class ConversationService:
         if self.life.not_understood(conversation) >= MISSES_BEFORE_HUMAN:
             replies = await self._escalate(repo, conversation, customer, "not_understood", now)
             return replies, meaning
-        return self._with_human_button([phrase("clarify")]), meaning
+        return self._with_human_button(conversation, [phrase("clarify")]), meaning
 
     async def _intent(
         self, repo: Repo, customer: Customer, conversation: Conversation, intent: Intent,
@@ -470,9 +472,11 @@ class ConversationService:
             bot_holds = conversation.state == ConversationState.BOT
             return said("ack_reply") if bot_holds and not greeted else []
         if intent == Intent.BOT:
-            return self._with_human_button(said("bot_identity"))  # honest, person one tap away
+            # honest, a person one tap away
+            return self._with_human_button(conversation, said("bot_identity"))
         if intent == Intent.OFFTOPIC:
-            return self._with_human_button(said("off_topic"))  # P4: what the bot is for
+            # P4: what the bot is for
+            return self._with_human_button(conversation, said("off_topic"))
         if intent == Intent.GREETING:
             return [] if greeted else said("hello_again")
         if intent == Intent.THANKS:
@@ -493,7 +497,7 @@ class ConversationService:
             return [], meaning
         if command == "help":
             help_text = self._phrase(customer, conversation, "help")
-            return self._with_human_button([help_text]), meaning
+            return self._with_human_button(conversation, [help_text]), meaning
         if command in ("human", "agent", "operator"):
             return await self._escalate(repo, conversation, customer, "asked", now), meaning
         unknown = self._phrase(customer, conversation, "unknown_command", command=f"/{command}")
@@ -607,7 +611,7 @@ class ConversationService:
         if missed:
             ask = self._phrase(customer, conversation, "part_needs_human",
                                question=missed[0][:60])
-            replies = self._with_human_button([*replies, ask])
+            replies = self._with_human_button(conversation, [*replies, ask])
         return replies
 
     def _faq_steps(
@@ -632,18 +636,17 @@ class ConversationService:
             if entry is not None and len(candidate.entry_id) <= 60:
                 rows.append((Button(entry.question[:60], callbacks.faq_pick(candidate.entry_id)),))
         reply = self._phrase(customer, conversation, "choose")
-        return self._with_human_button([Reply(reply.text, tuple(rows), reply.phrase_key)])
+        return self._with_human_button(
+            conversation, [Reply(reply.text, tuple(rows), reply.phrase_key)])
 
-    def _with_human_button(self, replies: list[Reply]) -> list[Reply]:
-        label = "🙋 人工客服" if self._lang_of(replies) == "zh" else "🙋 Talk to a person"
+    def _with_human_button(self, conversation: Conversation,
+                           replies: list[Reply]) -> list[Reply]:
+        """A person one tap away, labelled in the conversation's language (phrase data)."""
+        label, _ = say(self.knowledge.catalogue, "human_button", conversation.language)
         last = replies[-1]
         replies[-1] = Reply(last.text, (*last.buttons, (Button(label, callbacks.ASK_HUMAN),)),
                             last.phrase_key)
         return replies
-
-    @staticmethod
-    def _lang_of(replies: list[Reply]) -> str:
-        return detect_language(replies[-1].text, default="zh") if replies else "zh"
 
     # ----------------------------------------------------------------- delivery
     async def _deliver(

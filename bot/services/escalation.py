@@ -19,12 +19,11 @@ ESCALATION_REASONS = (
 )
 
 
-def agent_display_name(agent: Agent | None, lang: str) -> str:
-    """The agent's name for the shopper; without one, never "Hello, this is ." (P3): the
-    Chinese phrase already says 客服, the English one gets "a colleague from our team"."""
-    if agent is not None and agent.name.strip():
-        return agent.name
-    return "" if lang.startswith("zh") else "a colleague from our team"
+def agent_display_name(agent: Agent | None) -> str:
+    """The agent's name for the shopper, or "" when the bot does not know it: then the
+    phrase picker skips the greetings that need {agent_name} and says ``agent_joined_unnamed``
+    ("我是本店客服", never "Hello, this is ." — P3), in the owner-editable phrase data."""
+    return agent.name.strip() if agent is not None and agent.name.strip() else ""
 
 
 class Wording(Protocol):
@@ -79,7 +78,7 @@ class EscalationService:
             if until is None or until <= now:
                 agent = await repo.agents.by_telegram_id(conversation.agent_id)
                 return "agent_joined", {
-                    "agent_name": agent_display_name(agent, conversation.language)}
+                    "agent_name": agent_display_name(agent)}
         available = await self.staffing.at(repo, now)
         if not available.soon:
             return "off_hours", said_values(available, conversation.language, self.settings,

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from bot.services import audit
 from phrases.faq_file import FaqEntry
+from phrases.refused import Refused
 from phrases.understand import Understander, Understanding
 from storage.models import FaqEntryRow, Message, Sender
 from storage.repositories import Repo
@@ -297,13 +298,13 @@ async def preview_inbox(repo: Repo, knowledge: KnowledgeBase, message_id: int, s
     ``answer``, on a copy of the live FAQ; nothing is saved."""
     message = await repo.session.get(Message, message_id)
     if message is None or not message.text:
-        raise ValueError("that question is gone")
+        raise Refused("inbox.err_gone")
     lang = (message.meaning or {}).get("language") or "zh"
     live = [entry_of(r) for r in await repo.faq.all(lang)]
     if key is not None:
         target = next((e for e in live if e.id == key), None)
         if target is None:
-            raise ValueError(f"no FAQ entry {key!r}")
+            raise Refused("inbox.err_no_entry", key=key)
         changed_entry = FaqEntry(target.id, target.question, target.answer,
                                  (*target.alt, message.text), target.threshold)
         changed = [changed_entry if e.id == key else e for e in live]

@@ -29,6 +29,7 @@ from bot.settings import SUPPORTED_LANGUAGES, Settings
 from phrases.catalogue import CATEGORIES, Phrase
 from phrases.faq_file import FaqEntry, FaqFile, dump_faq_file, parse_faq
 from phrases.greeting import GREETING_KEYS, compose_greeting, time_of_day_word
+from phrases.refused import Refused
 from phrases.splitting import CAPTION_LIMIT, TELEGRAM_LIMIT, units
 from phrases.staff import CATEGORY as STAFF
 from phrases.staff import StaffWords, staff_placeholders
@@ -211,9 +212,12 @@ def _row_entry(row: FaqEntryRow) -> FaqEntry:
     return FaqEntry(row.key, row.question, row.answer, tuple(row.alt or ()), row.threshold)
 
 
-async def faq_list(repo: Repo, lang: str) -> str:
+async def faq_list(repo: Repo, lang: str, w: StaffWords) -> str:
+    """The language's entries, key and the start of the question (the key is what /faqshow,
+    /faqdel and /alt take)."""
     rows = await repo.faq.all(lang)
-    return "\n".join(f"{r.key}: {r.question[:60]}" for r in rows) or f"no FAQ entries in {lang}"
+    return "\n".join(w("faq.line", key=r.key, question=r.question[:60]) for r in rows) or (
+        w("faq.empty", lang=lang))
 
 
 @dataclass(frozen=True)
@@ -244,11 +248,10 @@ def parse_faq_edit(text: str, default_lang: str = "zh") -> FaqEdit:
     elif len(parts) <= 1:
         parts = [*(parts or [""]), default_lang]
     if len(parts) != 2 or parts[1] not in SUPPORTED_LANGUAGES:
-        raise ValueError("first line: [key] [lang], e.g. '发货时间 zh' or 'ship_time en'")
+        raise Refused("faqset.err_head")
     if parts[0] and not (re.fullmatch(r"[\w.-]+", parts[0])
                          and len(parts[0].encode()) <= KEY_BYTES):
-        raise ValueError(f"key: letters (中文 too), digits, _ . - only, at most "
-                         f"{KEY_BYTES} bytes")
+        raise Refused("faqset.err_key", bytes=KEY_BYTES)
     fields: dict[str, list[str]] = {"q": [], "a": [], "alt": []}
     current: str | None = None
     for line in body.splitlines():
@@ -261,17 +264,9 @@ def parse_faq_edit(text: str, default_lang: str = "zh") -> FaqEdit:
     question = "\n".join(fields["q"]).strip()
     answer = "\n".join(fields["a"]).strip()
     if not question or not answer:
-        raise ValueError("write the question after 'Q:' and the answer after 'A:'")
+        raise Refused("faqset.err_fields")
     alt = tuple(a.strip() for a in " | ".join(fields["alt"]).split("|") if a.strip())
     return FaqEdit(parts[0], parts[1], question, answer, alt)
-
-
-def _tone_warning(text: str, knowledge: KnowledgeBase) -> str:
-    report = knowledge.check_tone(text)
-    if report.ok:
-        return ""
-    terms = ", ".join(sorted({p.term for p in report.problems}))
-    return f"tone (P9): avoid {terms}; suggested: {report.rewrite}"
 
 
 async def with_key(repo: Repo, edit: FaqEdit) -> FaqEdit:
@@ -283,8 +278,9 @@ async def with_key(repo: Repo, edit: FaqEdit) -> FaqEdit:
     return replace(edit, key=fc.auto_key(edit.question, taken))
 
 
-async def upsert_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, edit: FaqEdit) -> str:
-    """Add or replace an entry; returns a tone warning about the answer, or ''."""
+async def upsert_faq(repo: Repo, knowledge: KnowledgeBase, owner: int,
+                     edit: FaqEdit) -> ToneReport:
+    """Add or replace an entry; returns the P9 check of its answer (the owner is warned)."""
     undo = {"faq": await fc.snapshot(repo, edit.lang, [edit.key])}
     row = await repo.faq.get(edit.key, edit.lang)
     if row is None:
@@ -296,7 +292,7 @@ async def upsert_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, edit: Faq
                         new=row is None)
     await repo.commit()
     await knowledge.reload(repo)
-    return _tone_warning(edit.answer, knowledge)
+    return knowledge.check_tone(edit.answer)
 
 
 async def delete_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, key: str,
@@ -349,12 +345,12 @@ def parse_faq_upload(filename: str, data: bytes) -> FaqFile:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise ValueError("the file is not UTF-8 text") from error
+        raise Refused("faqimport.err_utf8") from error
     if filename.lower().endswith(".csv"):
         reader = csv.DictReader(io.StringIO(text))
         missing = {"id", "question", "answer"} - set(reader.fieldnames or ())
         if missing:
-            raise ValueError(f"CSV needs the columns {sorted(missing)}")
+            raise Refused("faqimport.err_columns", columns=", ".join(sorted(missing)))
         raw: list[dict[str, Any]] = []
         for row in reader:
             entry: dict[str, Any] = {k: row.get(k) for k in ("id", "question", "answer")}
@@ -365,22 +361,23 @@ def parse_faq_upload(filename: str, data: bytes) -> FaqFile:
                 try:
                     entry["threshold"] = float(row["threshold"])
                 except ValueError as error:
-                    raise ValueError(f"row {row.get('id')!r}: threshold is not a number") from error
+                    raise Refused("faqimport.err_threshold",
+                                  row=row.get("id") or "") from error
             raw.append(entry)
         return parse_faq({"faq": raw})
     try:
         return parse_faq(load_yaml(text))
     except yaml.YAMLError as error:
-        raise ValueError(f"not valid YAML: {error}") from error
+        raise Refused("faqimport.err_yaml", error=str(error)[:300]) from error
 
 
 def read_faq_upload(lang: str, filename: str, data: bytes) -> list[FaqEntry]:
     """The entries of an uploaded FAQ file (ValueError says what is wrong)."""
     if lang not in SUPPORTED_LANGUAGES:
-        raise ValueError(f"language must be one of {SUPPORTED_LANGUAGES}")
+        raise Refused("err_lang", languages=" / ".join(SUPPORTED_LANGUAGES))
     faq = parse_faq_upload(filename, data)
     if not faq.entries:
-        raise ValueError("the file has no entries")
+        raise Refused("faqimport.err_empty")
     return faq.entries
 
 
@@ -476,7 +473,7 @@ async def _close_group(repo: Repo, message_id: int, action: str,
     """Mark the question and the ones similar to it as dealt with; returns their ids."""
     target = await repo.session.get(Message, message_id)
     if target is None:
-        raise ValueError("that question is gone")
+        raise Refused("inbox.err_gone")
     pending = await unanswered_questions(repo, since)
     similar = [q.message_id for q in pending
                if fuzz.token_sort_ratio(q.text, target.text, processor=utils.default_process)
@@ -497,12 +494,12 @@ async def inbox_to_phrasing(repo: Repo, knowledge: KnowledgeBase, owner: int, me
     Show ``faq_changes.preview_inbox`` first: it says which answers this moves."""
     message = await repo.session.get(Message, message_id)
     if message is None:
-        raise ValueError("that question is gone")
+        raise Refused("inbox.err_gone")
     lang = (message.meaning or {}).get("language") or "zh"
     row = await repo.faq.get(key, lang) or next(
         (r for r in await repo.faq.all() if r.key == key), None)
     if row is None:
-        raise ValueError(f"no FAQ entry {key!r}")
+        raise Refused("inbox.err_no_entry", key=key)
     undo = {"faq": await fc.snapshot(repo, row.lang, [row.key])}
     if message.text not in (row.alt or []) and message.text != row.question:
         row.alt = [*(row.alt or []), message.text]
@@ -520,10 +517,10 @@ async def inbox_to_entry(repo: Repo, knowledge: KnowledgeBase, owner: int, messa
     """The question becomes a new entry with the owner's answer (undoable); returns its key."""
     message = await repo.session.get(Message, message_id)
     if message is None:
-        raise ValueError("that question is gone")
+        raise Refused("inbox.err_gone")
     answer = answer.strip()
     if not answer:
-        raise ValueError("the answer is empty")
+        raise Refused("inbox.err_empty")
     lang = (message.meaning or {}).get("language") or "zh"
     key = fc.new_key(message_id)
     undo = {"faq": await fc.snapshot(repo, lang, [key])}

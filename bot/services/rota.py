@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from phrases.staff import StaffWords
 
 LEAVE = "leave_request"
-LEAVE_APPROVED = "leave_approved"
+LEAVE_APPROVED = sh.LEAVE_APPROVED
 SWAP_FINE = "swap_fine"
 EARLY_WINDOW = timedelta(hours=1)  # activity this long before the start counts as on time
 # Events an agent causes by acting (not those the bot records about them, e.g. "assigned").
@@ -121,8 +121,9 @@ async def approve_leave(repo: Repo, leave_event_id: int, owner: int,
     The agent leaves the day's shift; if that leaves it short, the agent of the other group
     (not working that day, not on leave themselves) with the fewest shifts in the month
     covers it, stored as the day's assignment, so /schedule, /rota, who is on duty and the
-    handover records all follow. When nobody can, the shift is empty and the caller tells the
-    owner. The caller commits."""
+    handover records all follow. When nobody can, the shift is empty (approved leave takes the
+    agent off any plan, ``shifts.approved_leave``) and the caller tells the owner. The caller
+    commits."""
     event = await repo.events.get(leave_event_id)
     if event is None or event.kind != LEAVE or event.agent_id is None:
         return None
@@ -136,7 +137,8 @@ async def approve_leave(repo: Repo, leave_event_id: int, owner: int,
                               by=owner, on_shift=False)
         return LeavePlan(agent, day, shift, on_shift=False)
     staying = [a for a in shift.agents if a != agent]
-    replacement = await _cover(repo, day, shift, away={agent, *await _on_leave(repo, day)})
+    on_leave = (await sh.approved_leave(repo, day, day)).get(day, set())
+    replacement = await _cover(repo, day, shift, away={agent, *on_leave})
     agents = [*staying, *([replacement] if replacement is not None else [])]
     if agents:
         await repo.shifts.assign(day, agents, source="leave")
@@ -149,13 +151,6 @@ async def approve_leave(repo: Repo, leave_event_id: int, owner: int,
 async def _shift(repo: Repo, day: date) -> sh.Shift | None:
     found = await sh.shifts_between(repo, day, day)
     return found[0] if found else None
-
-
-async def _on_leave(repo: Repo, day: date) -> set[int]:
-    """Agents whose leave for ``day`` was approved."""
-    events = await repo.session.scalars(select(Event).where(Event.kind == LEAVE_APPROVED))
-    return {e.agent_id for e in events
-            if e.agent_id is not None and e.data.get("day") == day.isoformat()}
 
 
 async def _cover(repo: Repo, day: date, shift: sh.Shift, away: set[int]) -> int | None:

@@ -6,7 +6,7 @@ with one agent per week in turn (a lone agent works every shift). A shift may en
 midnight ("20:00-02:00"); it belongs to the day it starts. Only departures from the rota are
 stored: closed days and explicit assignments (the owner's, or those of an approved swap).
 
-Contract used by assignment (issue 3) and the SLA clock (issue 4):
+Contract used by assignment (P9) and the SLA clock (P1/P2):
 ``await on_duty(repo, now) -> list[int]`` and ``await next_shift_start(repo, now)``.
 """
 
@@ -19,6 +19,8 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
 from bot.services.staff import (
     agent_ids,
     calendar_enabled,
@@ -29,6 +31,7 @@ from bot.services.staff import (
 )
 from phrases.when import DAYS as WEEKDAYS
 from phrases.when import day_line
+from storage.models import Event
 from storage.models.shifts import ShiftSwap, SwapState
 from storage.repositories import Repo
 
@@ -39,6 +42,7 @@ DAYS = WEEKDAYS  # "mon" … "sun"
 PATTERN_KEY = "shift_pattern"
 SCHEDULE_DAYS = 14  # P12: agents and owner see the coming two weeks
 EPOCH_MONDAY = date(2024, 1, 1)  # rotation counts from here (a Monday)
+LEAVE_APPROVED = "leave_approved"  # event kind: an agent's leave for data["day"] (P11)
 
 # P11: weekday → (start, end) as "HH:MM"; end "24:00" is midnight; end <= start is next day.
 DEFAULT_PATTERN: dict[int, tuple[str, str] | None] = {
@@ -72,6 +76,7 @@ class Calendar:
     roster: list[int]
     assignments: dict[date, list[int]] = field(default_factory=dict)
     closed: dict[date, str] = field(default_factory=dict)
+    on_leave: dict[date, set[int]] = field(default_factory=dict)  # approved leave (P11)
 
 
 # ----------------------------------------------------------------------------- pure rules
@@ -171,7 +176,9 @@ def shift_of(day: date, calendar: Calendar) -> Shift | None:
     if hours is None:
         return None
     start, end = window(day, hours, calendar.tz)
-    agents = tuple(calendar.assignments.get(day) or rotation(day, calendar.roster))
+    planned = calendar.assignments.get(day) or rotation(day, calendar.roster)
+    away = calendar.on_leave.get(day, set())
+    agents = tuple(a for a in planned if a not in away)  # approved leave always wins (P11)
     return Shift(day, start, end, agents, calendar.closed.get(day))
 
 
@@ -216,7 +223,19 @@ async def load_calendar(repo: Repo, first: date, last: date) -> Calendar:
         roster=await agent_ids(repo),
         assignments=await repo.shifts.assignments(first, last),
         closed=await repo.shifts.closed_days(first, last),
+        on_leave=await approved_leave(repo, first, last),
     )
+
+
+async def approved_leave(repo: Repo, first: date, last: date) -> dict[date, set[int]]:
+    """Agents whose leave the owner approved, per day between ``first`` and ``last``."""
+    events = await repo.session.scalars(select(Event).where(Event.kind == LEAVE_APPROVED))
+    out: dict[date, set[int]] = {}
+    for event in events:
+        day = date.fromisoformat(str(event.data.get("day")))
+        if event.agent_id is not None and first <= day <= last:
+            out.setdefault(day, set()).add(event.agent_id)
+    return out
 
 
 async def shifts_between(repo: Repo, first: date, last: date) -> list[Shift]:

@@ -149,7 +149,7 @@ async def remove_agent(repo: Repo, user_id: int, now: datetime | None = None) ->
 
 
 async def console_switched_off(repo: Repo) -> set[int]:
-    """Agents whose own switch in the agents' console (issue 3) is off."""
+    """Agents whose own switch in the agents' console is off."""
     return {a.telegram_user_id for a in await repo.agents.all() if not a.on_duty}
 
 
@@ -212,7 +212,7 @@ async def duty_switch(repo: Repo, agent_id: int) -> str:
 
 
 async def set_duty_switch(repo: Repo, agent_id: int, value: str) -> None:
-    """The agent's own switch; the agents' console (issue 3) keeps the same on/off."""
+    """The agent's own switch; the agents' console keeps the same on/off."""
     if value not in ("on", "off", "auto"):
         raise ValueError("duty switch is on, off or auto")
     await repo.faq.set_setting(f"duty:{agent_id}", value)

@@ -104,7 +104,7 @@ async def on_faqimport_document(message: Message, bot: Bot, repo: Repo, state: F
         plan = await oa.plan_faq_import(repo, knowledge, lang, name,
                                         await _download(bot, message.document.file_id))
     except ValueError as error:
-        await tell(bot, message.chat.id, w("faqimport.failed", error=str(error)))
+        await tell(bot, message.chat.id, w("faqimport.failed", error=w.why(error)))
         return
     state = flow(state, "import")  # its own namespace: other drafts stay
     await state.set_state(ImportDialogue.choice)
@@ -136,7 +136,7 @@ async def on_import_choice(query: CallbackQuery, callback_data: ImportChoice, bo
                                        at=conversations.clock.now())
     except ValueError as error:
         await query.answer()
-        await tell(bot, owner, w("faqimport.failed", error=str(error)))
+        await tell(bot, owner, w("faqimport.failed", error=w.why(error)))
         return
     await query.answer()
     await tell(bot, owner, w("faqimport.done", mode=w(f"faqimport.mode.{callback_data.mode}"),
@@ -190,7 +190,7 @@ async def show_inbox_preview(owner: int, bot: Bot, repo: Repo, state: FSMContext
         preview = await fc.preview_inbox(repo, knowledge, message_id, since, key=key,
                                          answer=answer)
     except ValueError as error:
-        await tell(bot, owner, w("inbox.failed", error=str(error)))
+        await tell(bot, owner, w("inbox.failed", error=w.why(error)))
         return
     state = flow(state, "inbox")
     await state.set_state(InboxDialogue.confirm)
@@ -205,7 +205,7 @@ async def ask_inbox_answer(owner: int, bot: Bot, repo: Repo, knowledge: Knowledg
     w = await staff_words(repo, knowledge, owner)
     question = await fc.question_text(repo, message_id)
     if question is None:
-        await tell(bot, owner, w("inbox.failed", error="#" + str(message_id)))
+        await tell(bot, owner, w("inbox.failed", error=w("inbox.err_gone")))
         return None
     await tell(bot, owner, w("inbox.ask_answer", question=question))
     return question
@@ -237,7 +237,7 @@ async def on_inbox_choice(query: CallbackQuery, callback_data: InboxChoice, bot:
                                           at=now)
             done = w("inbox.done_entry", key=key)
     except ValueError as error:
-        await tell(bot, owner, w("inbox.failed", error=str(error)))
+        await tell(bot, owner, w("inbox.failed", error=w.why(error)))
         return
     await tell(bot, owner, done)
 

@@ -31,42 +31,53 @@ from storage.repositories import Repo
 
 
 async def on_faq(message: Message, command: CommandObject, bot: Bot, repo: Repo,
-                 settings: Settings) -> None:
-    await tell(bot, message.chat.id,
-               await oa.faq_list(repo, lang_or_default((command.args or "").strip(), settings)))
+                 knowledge: KnowledgeBase, settings: Settings) -> None:
+    w = await staff_words(repo, knowledge, message.chat.id)
+    lang = lang_or_default((command.args or "").strip(), settings)
+    await tell(bot, message.chat.id, await oa.faq_list(repo, lang, w))
 
 
 async def on_faqshow(message: Message, command: CommandObject, bot: Bot, repo: Repo,
-                     settings: Settings) -> None:
+                     knowledge: KnowledgeBase, settings: Settings) -> None:
+    w = await staff_words(repo, knowledge, message.chat.id)
     key, _, lang = (command.args or "").partition(" ")
     row = await repo.faq.get(key.strip(), lang_or_default(lang.strip(), settings))
-    text = (f"{row.key} [{row.lang}]\nQ: {row.question}\nA: {row.answer}\n"
-            f"ALT: {' | '.join(row.alt or [])}" if row else f"no entry {key!r}")
+    text = w("faq.show", key=row.key, lang=row.lang, question=row.question, answer=row.answer,
+             alt=" | ".join(row.alt or []) or w("none")) if row else (
+        w("faq.no_entry", key=key.strip()))
     await tell(bot, message.chat.id, text)
 
 
 async def on_faqset(message: Message, bot: Bot, repo: Repo,
                     knowledge: KnowledgeBase, settings: Settings) -> None:
     """'/faqset 发货时间 zh' + Q:/A: lines; without a key one is made from the question."""
+    w = await staff_words(repo, knowledge, message.chat.id)
     body = (message.text or "").split(maxsplit=1)
     try:
         edit = oa.parse_faq_edit(body[1] if len(body) > 1 else "", settings.default_language)
     except ValueError as error:
-        await tell(bot, message.chat.id, f"Not saved: {error}")
+        await tell(bot, message.chat.id, w("faqset.not_saved", error=w.why(error)))
         return
     edit = await oa.with_key(repo, edit)
-    warning = await oa.upsert_faq(repo, knowledge, message.from_user.id, edit)
-    await tell(bot, message.chat.id,
-               f"Saved {edit.key} [{edit.lang}]; answered from now on." +
-               (f"\n⚠ {warning}" if warning else ""))
+    tone = await oa.upsert_faq(repo, knowledge, message.from_user.id, edit)
+    lines = [w("faqset.saved", key=edit.key, lang=edit.lang)]
+    if not tone.ok:  # P9: saved (the owner's answer), with the suggested wording beside it
+        lines.append(w("faqset.tone", terms=", ".join(sorted({p.term for p in tone.problems})),
+                       rewrite=tone.rewrite))
+    await tell(bot, message.chat.id, "\n".join(lines))
 
 
 async def on_faqdel(message: Message, command: CommandObject, bot: Bot, repo: Repo,
                     knowledge: KnowledgeBase, settings: Settings) -> None:
+    w = await staff_words(repo, knowledge, message.chat.id)
     key, _, lang = (command.args or "").partition(" ")
-    done = await oa.delete_faq(repo, knowledge, message.from_user.id, key.strip(),
-                               lang_or_default(lang.strip(), settings))
-    await tell(bot, message.chat.id, "Deleted." if done else f"no entry {key!r}")
+    lang = lang_or_default(lang.strip(), settings)
+    if not key.strip():
+        await tell(bot, message.chat.id, w("faqdel.usage"))
+        return
+    done = await oa.delete_faq(repo, knowledge, message.from_user.id, key.strip(), lang)
+    await tell(bot, message.chat.id, w("faqdel.done", key=key.strip(), lang=lang) if done
+               else w("faq.no_entry", key=key.strip()))
 
 
 async def on_faqexport(message: Message, command: CommandObject, bot: Bot, repo: Repo,
@@ -80,22 +91,25 @@ async def on_faqexport(message: Message, command: CommandObject, bot: Bot, repo:
 
 async def on_inbox(message: Message, bot: Bot, repo: Repo, knowledge: KnowledgeBase,
                    conversations: ConversationService) -> None:
+    w = await staff_words(repo, knowledge, message.chat.id)
     since = conversations.clock.now() - timedelta(days=INBOX_DAYS)
     groups = oa.group_questions(await oa.unanswered_questions(repo, since), knowledge)
     if not groups:
-        await tell(bot, message.chat.id, "No unanswered questions.")
+        await tell(bot, message.chat.id, w("inbox.empty"))
         return
-    await tell(bot, message.chat.id, f"{len(groups)} groups of unanswered questions:")
+    await tell(bot, message.chat.id, w("inbox.title", count=len(groups), days=INBOX_DAYS))
     for group in groups[:INBOX_GROUPS_SHOWN]:
         first = group.first
-        lines = [f"#{first.message_id} ×{len(group.questions)} [{first.lang}] {first.text}"]
-        lines += [f"  · {q.text}" for q in group.questions[1:4]]
+        lines = [w("inbox.group", id=first.message_id, count=len(group.questions),
+                   lang=first.lang, question=first.text)]
+        lines += [w("inbox.member", question=q.text) for q in group.questions[1:4]]
         buttons: list[tuple[str, CallbackData]] = []
         if group.suggestion:
-            buttons.append((f"+ phrasing of {group.suggestion}",
+            buttons.append((w("inbox.button_phrasing", key=group.suggestion),
                             InboxPhrasing(message_id=first.message_id, entry=group.suggestion)))
-        buttons += [("New entry", InboxButton(action="new", message_id=first.message_id)),
-                    ("Dismiss", InboxButton(action="dis", message_id=first.message_id))]
+        buttons += [(w("inbox.button_new"), InboxButton(action="new", message_id=first.message_id)),
+                    (w("inbox.button_dismiss"),
+                     InboxButton(action="dis", message_id=first.message_id))]
         await tell(bot, message.chat.id, "\n".join(lines), keyboard(buttons))
 
 
@@ -104,7 +118,8 @@ async def on_alt(message: Message, command: CommandObject, bot: Bot, repo: Repo,
                  conversations: ConversationService) -> None:
     parts = (command.args or "").split()
     if len(parts) != 2 or not parts[0].lstrip("#").isdigit():
-        await tell(bot, message.chat.id, "Write: /alt <question id> <entry key>")
+        w = await staff_words(repo, knowledge, message.chat.id)
+        await tell(bot, message.chat.id, w("alt.usage"))
         return
     await bulk.show_inbox_preview(message.from_user.id, bot, repo, state, knowledge,
                                   conversations, int(parts[0].lstrip("#")), key=parts[1])
@@ -131,7 +146,8 @@ async def on_inbox_button(query: CallbackQuery, callback_data: InboxButton, bot:
     elif callback_data.action == "dis":
         since = conversations.clock.now() - timedelta(days=INBOX_DAYS)
         await oa.inbox_dismiss(repo, owner, message_id, since)
-        await tell(bot, owner, "Dismissed.")
+        w = await staff_words(repo, knowledge, owner)
+        await tell(bot, owner, w("inbox.dismissed"))
 
 
 async def on_cancel(message: Message, bot: Bot, repo: Repo, state: FSMContext,
@@ -158,4 +174,5 @@ async def on_pending_text(message: Message, bot: Bot, repo: Repo, state: FSMCont
         await bulk.show_inbox_preview(owner, bot, repo, state, knowledge, conversations,
                                       int(waiting["message_id"]), answer=message.text or "")
     else:
-        await tell(bot, message.chat.id, "Nothing was waiting for that; see /owner.")
+        w = await staff_words(repo, knowledge, owner)
+        await tell(bot, message.chat.id, w("pending.nothing"))

@@ -51,7 +51,8 @@ async def on_agents(message: Message, bot: Bot, repo: Repo, knowledge: Knowledge
 
 
 async def on_addagent(message: Message, command: CommandObject, bot: Bot,
-                      repo: Repo) -> None:
+                      repo: Repo, knowledge: KnowledgeBase) -> None:
+    w = await staff_words(repo, knowledge, message.chat.id)
     try:
         ids = parse_ids(command.args or "")
     except ValueError:
@@ -60,17 +61,14 @@ async def on_addagent(message: Message, command: CommandObject, bot: Bot,
     if not ids and person is not None:  # /addagent in reply to a message of theirs
         added = await oa.add_agent(repo, message.from_user.id, person.id, person.full_name,
                                    person.username)
-        await tell(bot, message.chat.id, "Done." if added else "Done (no change for "
-                   "some: already so).")
+        await tell(bot, message.chat.id, w("done") if added else w("agents.already"))
         return
     if not ids:
-        await tell(bot, message.chat.id, f"Write: /{command.command} <telegram id>, or "
-                                         "forward me a message of theirs.")
+        await tell(bot, message.chat.id, w("agents.usage", command=command.command))
         return
     change = oa.add_agent if command.command == "addagent" else oa.remove_agent
     results = [await change(repo, message.from_user.id, i) for i in ids]
-    await tell(bot, message.chat.id, "Done." if all(results) else "Done (no change for "
-               "some: already so).")
+    await tell(bot, message.chat.id, w("done") if all(results) else w("agents.already"))
 
 
 def _author(message: Message | None) -> User | None:
@@ -80,25 +78,26 @@ def _author(message: Message | None) -> User | None:
     return getattr(message.forward_origin, "sender_user", None)
 
 
-async def on_forward(message: Message, bot: Bot, repo: Repo) -> None:
+async def on_forward(message: Message, bot: Bot, repo: Repo, knowledge: KnowledgeBase) -> None:
+    w = await staff_words(repo, knowledge, message.chat.id)
     user = _author(message)
     if user is not None:  # the buttons carry the id; the name is kept for "add as agent"
         await remember_person(repo, user.id, user.full_name, user.username)
         await repo.commit()
     if user is None:
-        await tell(bot, message.chat.id, "Their privacy settings hide who wrote it; "
-                                         "ask for their id and use /addagent <id>.")
+        await tell(bot, message.chat.id, w("agents.hidden"))
         return
-    await tell(bot, message.chat.id, f"{user.full_name} ({user.id})", keyboard(
-        [("Add as agent", AgentChoice(action="add", user_id=user.id)),
-         ("Remove agent", AgentChoice(action="del", user_id=user.id))]))
+    await tell(bot, message.chat.id, w("agents.who", agent=user.full_name, id=user.id), keyboard(
+        [(w("agents.button_add"), AgentChoice(action="add", user_id=user.id)),
+         (w("agents.button_remove"), AgentChoice(action="del", user_id=user.id))]))
 
 
 async def on_agent_button(query: CallbackQuery, callback_data: AgentChoice, bot: Bot,
-                          repo: Repo) -> None:
+                          repo: Repo, knowledge: KnowledgeBase) -> None:
     change = oa.add_agent if callback_data.action == "add" else oa.remove_agent
     changed = await change(repo, query.from_user.id, callback_data.user_id)
-    await query.answer("Done." if changed else "No change.")
+    w = await staff_words(repo, knowledge, query.from_user.id)
+    await query.answer(w("done") if changed else w("agents.no_change"))
 
 
 async def on_shifts(message: Message, command: CommandObject, bot: Bot, repo: Repo,
