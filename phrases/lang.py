@@ -27,8 +27,9 @@ def has_chinese(text: str) -> bool:
 
 
 def chinese_count(text: str) -> int:
-    """How many Chinese characters ``text`` holds."""
-    return sum(1 for ch in text if is_chinese_char(ch))
+    """How many Chinese characters ``text`` holds (a regex scan: a Python loop over the
+    characters cost as much as a whole FAQ search on long English messages)."""
+    return len(_HAN_RE.findall(text))
 
 
 def detect_language(text: str, default: str = "zh") -> str:

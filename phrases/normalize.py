@@ -15,6 +15,10 @@ from pathlib import Path
 
 ORDER_TOKEN = "⟨order⟩"
 NUMBER_TOKEN = "⟨num⟩"
+# A body height / weight in any unit (165, 5ft6, 1米65 / 110斤, 130lbs), as the matcher sees
+# it: phrases.sizing finds them, the matcher's analyzer puts these in their place.
+HEIGHT_TOKEN = "⟨height⟩"
+WEIGHT_TOKEN = "⟨weight⟩"
 
 # An order/tracking number: 6+ digits, optionally with a short letter prefix (SF1234567890)
 # or a leading '#'. Shorter numbers (prices, sizes, days) stay plain numbers.
@@ -53,8 +57,10 @@ def to_simplified(text: str) -> str:
 
 def fold(text: str) -> str:
     """Width, case, script and punctuation folding, without touching entities."""
-    text = unicodedata.normalize("NFKC", text).replace("’", "'").replace("‘", "'")
-    text = to_simplified(text).lower()
+    if not text.isascii():  # width and script folding change nothing in plain ASCII
+        text = unicodedata.normalize("NFKC", text).replace("’", "'").replace("‘", "'")
+        text = to_simplified(text)
+    text = text.lower()
     text = _DROP_RE.sub(" ", text)
     text = _APOS_RE.sub(" ", text)
     text = _REPEAT_CHAR_RE.sub(r"\1\1", text)

@@ -35,6 +35,8 @@ WEIGHT_FORMS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?:体重|weight|weigh)\s*[:：]?\s*" + _NUM, re.I), "kg?"),
 )
 BARE = re.compile(r"(?<![\d.])(\d{2,3}(?:\.\d)?)(?![\d.])")
+# 200×230 (a duvet, a box) is a size of a thing, never a body: left out before looking.
+DIMENSIONS = re.compile(r"\d+(?:\.\d+)?\s*[×xX*]\s*\d+(?:\.\d+)?(?:\s*[×xX*]\s*\d+(?:\.\d+)?)*")
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,8 @@ def _height(text: str) -> tuple[float | None, str, tuple[int, int] | None]:
                 cm = inches * CM_PER_INCH
             else:
                 cm = float(match.group(1))
-            if 100 <= cm <= 230:
-                return round(cm), match.group(0).strip(), match.span()
+            if 100 <= cm <= 230:  # the span starts at the number: "身高" stays a word
+                return round(cm), match.group(0).strip(), (match.start(1), match.end())
     return None, "", None
 
 
@@ -76,37 +78,75 @@ def _weight(text: str, zh: bool) -> tuple[float | None, str, tuple[int, int] | N
                 shown = f"{value:g}{'斤' if unit == 'jin' else 'kg'}"
             kg = value / 2 if unit == "jin" else value * KG_PER_LB if unit == "lb" else value
             if 25 <= kg <= 200:
-                return round(kg, 1), shown, match.span()
+                return round(kg, 1), shown, (match.start(1), match.end())
     return None, "", None
 
 
-def parse_body(text: str) -> Body:
-    """Height and weight found in a message (either may be missing)."""
+# Where a measurement sits in the text: (start, end, "height" | "weight").
+Span = tuple[int, int, str]
+
+
+def _blank(text: str, span: tuple[int, int]) -> str:
+    return text[: span[0]] + " " * (span[1] - span[0]) + text[span[1]:]
+
+
+def find_body(text: str) -> tuple[Body, tuple[Span, ...]]:
+    """Height and weight found in a message (either may be missing), and where they are."""
     zh = has_chinese(text)
+    spans: list[Span] = []
+    text = DIMENSIONS.sub(lambda m: " " * len(m.group(0)), text)
     height, height_text, h_span = _height(text)
-    rest = text if h_span is None else text[: h_span[0]] + " " * (h_span[1] - h_span[0]) + text[
-        h_span[1]:]
+    rest = text
+    if h_span is not None:
+        rest = _blank(rest, h_span)
+        spans.append((*h_span, "height"))
     weight, weight_text, w_span = _weight(rest, zh)
     if w_span is not None:
-        rest = rest[: w_span[0]] + " " * (w_span[1] - w_span[0]) + rest[w_span[1]:]
-    bare = [float(m.group(1)) for m in BARE.finditer(rest)]
+        rest = _blank(rest, w_span)
+        spans.append((*w_span, "weight"))
+    bare = [(float(m.group(1)), m.span(1)) for m in BARE.finditer(rest)]
     if height is None and weight is not None:
-        tall = [n for n in bare if 140 <= n <= 210]
+        tall = [b for b in bare if 140 <= b[0] <= 210]
         if tall:
-            height, height_text = tall[0], f"{tall[0]:g}"
+            height, height_text = tall[0][0], f"{tall[0][0]:g}"
+            spans.append((*tall[0][1], "height"))
             bare.remove(tall[0])
-    if height is None and weight is None and len(bare) >= 2 and 140 <= bare[0] <= 210:
-        height, height_text = bare[0], f"{bare[0]:g}"
+    if height is None and weight is None and len(bare) >= 2 and 140 <= bare[0][0] <= 210:
+        height, height_text = bare[0][0], f"{bare[0][0]:g}"
+        spans.append((*bare[0][1], "height"))
         bare = bare[1:]
     if height is not None and weight is None and bare:
-        value = bare[0]
+        value, span = bare[0]
         kg = value / 2 if zh and value >= 80 else value
         if 25 <= kg <= 200:
             weight = round(kg, 1)
             weight_text = f"{value:g}{'斤' if zh and value >= 80 else 'kg'}"
+            spans.append((*span, "weight"))
     if height is not None and not re.search(r"[a-z米厘公'\"]", height_text, re.I):
         height_text = f"{height:g}cm"
-    return Body(height, weight, height_text, weight_text)
+    return Body(height, weight, height_text, weight_text), tuple(sorted(spans))
+
+
+def parse_body(text: str) -> Body:
+    """Height and weight found in a message (either may be missing)."""
+    return find_body(text)[0]
+
+
+_DIGIT_RE = re.compile(r"\d")
+
+
+def mark_body(text: str, marks: dict[str, str]) -> str:
+    """`text` with each height or weight, in whatever unit, replaced by ``marks[kind]``.
+
+    What the matcher sees instead of 165 / 5ft6 / 110斤 / 130lbs: a body measurement is one
+    thing in every unit, so "5ft6 130lbs" and "175 cm and 80 kg" ask the same question.
+    """
+    if _DIGIT_RE.search(text) is None:
+        return text
+    _, spans = find_body(text)
+    for start, end, kind in reversed(spans):
+        text = f"{text[:start]} {marks[kind]} {text[end:]}"
+    return text
 
 
 @dataclass(frozen=True)

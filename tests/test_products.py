@@ -29,7 +29,7 @@ from bot.services.products import importer
 from bot.services.replies import Reply
 from bot.settings import Settings
 from handlers.catalogue import ProductAction
-from phrases.sizing import parse_body, pick_size
+from phrases.sizing import mark_body, parse_body, pick_size
 from storage.models import Event
 from storage.models.products import PaymentReminder, Product, ProductVariant, ReminderStatus
 from storage.repositories import Repo
@@ -293,6 +293,17 @@ def test_body_sizes_in_every_common_form(text: str, height: int, weight: int) ->
     body = parse_body(text)
     assert body.height_cm == pytest.approx(height, abs=0.5)
     assert body.weight_kg == pytest.approx(weight, abs=0.5)
+
+
+@pytest.mark.parametrize(("text", "marked"), [
+    ("我165 110斤穿什么码", "我 H   W 穿什么码"), ("I'm 5ft6 and 130lbs", "I'm  H and  W "),
+    ("身高170体重120", "身高 H 体重 W "), ("175 cm and 80 kg", " H  and  W "),
+    ("1.8米床选220x240厘米被套", "1.8米床选220x240厘米被套"),  # a duvet's size, not a body
+    ("满99包邮", "满99包邮"),
+])
+def test_body_measurements_are_marked_whatever_the_unit(text: str, marked: str) -> None:
+    """What the FAQ matcher sees: a height or weight is one thing in cm, 斤, ft/in or lbs."""
+    assert mark_body(text, {"height": "H", "weight": "W"}) == marked
 
 
 def test_size_pick_from_a_chart_both_larger_and_the_looser_option() -> None:

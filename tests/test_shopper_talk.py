@@ -228,13 +228,20 @@ async def test_several_questions_in_one_message_are_answered_each_and_the_rest_o
     assert (await conversation(h)).state == ConversationState.BOT  # offered, not handed over
 
 
-@pytest.mark.parametrize("text", ["尺码偏大还是偏小啊", "我165 110斤穿什么码"])
-async def test_size_questions_without_a_product_get_the_size_guide(h: Harness, text: str) -> None:
+@pytest.mark.parametrize(("lang", "text"), [
+    ("zh", "尺码偏大还是偏小啊"), ("zh", "我165 110斤穿什么码"), ("zh", "1米58 47公斤选哪个"),
+    ("en", "I'm 5ft6 and 130lbs what size"), ("en", "5'10\", 170 pounds - medium or large?"),
+    ("en", "do your shirts run small or large?"),
+])
+async def test_size_questions_without_a_product_get_the_size_guide(
+    h: Harness, lang: str, text: str
+) -> None:
     """P5: fit and size-for-my-body questions, asked as shoppers ask them, with no product in
-    context: the FAQ's size guide (the catalogue needs a product to advise on)."""
-    await start_chat(h, "zh")
-    await h.feed(message_update(2, SHOPPER, text, language_code="zh"))
-    entry = h.app.knowledge.entry("size_guide", "zh")
+    context: the FAQ's size guide (the catalogue needs a product to advise on). Heights and
+    weights count in any unit (斤, 公斤, cm, 1米58, ft/in, lbs), not only as the FAQ wrote them."""
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, text, language_code=lang))
+    entry = h.app.knowledge.entry("size_guide", lang)
     assert entry is not None
     said = "".join(sent(h)).replace("\n", "").replace(" ", "")
     assert entry.answer.replace("\n", "").replace(" ", "")[:40] in said

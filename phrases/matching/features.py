@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from phrases.lang import HAN
 from phrases.matching.lexicon import Lexicon, PhraseMatcher, Rewriter, alternation
-from phrases.normalize import NUMBER_TOKEN, ORDER_TOKEN, Normalized, normalize
+from phrases.normalize import (
+    HEIGHT_TOKEN,
+    NUMBER_TOKEN,
+    ORDER_TOKEN,
+    WEIGHT_TOKEN,
+    Normalized,
+    normalize,
+)
+from phrases.sizing import mark_body
 
 W_UNI = 0.25  # Chinese single character
 W_BI = 1.0  # Chinese character bigram
@@ -25,6 +34,7 @@ W_WBI = 0.4  # bigram of two content words
 W_STOP = 0.08  # filler word
 W_ENT = 0.15  # order id / number placeholder
 W_CONCEPT = 0.7  # a word class (快递公司, 地区, 颜色...) present in the text
+W_BODY = 1.0  # a body height or weight, whatever its unit (5ft6, 165cm, 110斤, 130lbs)
 
 _HAN_RE = re.compile(f"[{HAN}]+")
 _TOKEN_RE = re.compile(f"[{HAN}]+|⟨\\w+⟩|[a-z0-9']+")
@@ -45,6 +55,9 @@ NUMBER_UNITS = {
     "lbs": "尺码", "lb": "尺码", "pounds": "尺码", "ft": "尺码", "feet": "尺码",
     "inches": "尺码", "kgs": "尺码",
 }
+BODY_MARKS = {"height": HEIGHT_TOKEN, "weight": WEIGHT_TOKEN}
+# A body measurement is about size, as its unit after a plain number would say.
+BODY_CONCEPT = NUMBER_UNITS["cm"]
 _NUM_UNIT_RE = re.compile(
     rf"{re.escape(NUMBER_TOKEN)}\s*(" + "|".join(sorted(NUMBER_UNITS, key=len, reverse=True))
     + r")(?![a-z])"
@@ -77,6 +90,14 @@ def stem(word: str) -> str:
     if len(w) > 3 and w.endswith("e"):
         w = w[:-1]
     return w
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query analysed once: the rewritten text (for fuzzy re-scoring) and its features."""
+
+    rewritten: str
+    features: Features
 
 
 class Analyzer:
@@ -113,7 +134,7 @@ class Analyzer:
         tail = _TAIL_TOKEN_RE.search(text)
         if tail and tail.group(1) in slang:
             text = f"{text[: tail.start(1)]} {slang[tail.group(1)]} {text[tail.end(1):]}"
-        return normalize(text)
+        return normalize(mark_body(text, BODY_MARKS))
 
     def rewrite(self, folded: str, correct: Callable[[str], str] | None = None) -> str:
         """Typo repair of Latin words (if `correct` is given), then synonyms -> canonical."""
@@ -125,6 +146,16 @@ class Analyzer:
         """The text as fuzzy string matching should see it: filler words gone."""
         text = self._zh_stop_re.sub("", rewritten)
         return " ".join(w for w in text.split() if w not in self.en_stopwords)
+
+    def query(self, folded: str, correct: Callable[[str], str] | None = None) -> Query:
+        """`folded` rewritten (typos repaired if `correct` is given) and its features."""
+        rewritten = self.rewrite(folded, correct)
+        return Query(rewritten, self.features_of(rewritten))
+
+    def same_features(self, other: Analyzer) -> bool:
+        """True when both give every text the same features (one analysis can serve both)."""
+        return (self.lexicon is other.lexicon and self.stop_weight == other.stop_weight
+                and self.concept_weight == other.concept_weight)
 
     def features(self, folded: str, correct: Callable[[str], str] | None = None) -> Features:
         """Features of an already normalised text; `correct` may fix misspelt Latin words."""
@@ -154,6 +185,10 @@ class Analyzer:
                 prev_content = None
             elif token == NUMBER_TOKEN:
                 add("e:num", W_ENT)
+                prev_content = None
+            elif token in (HEIGHT_TOKEN, WEIGHT_TOKEN):
+                add("e:" + token.strip("⟨⟩"), W_BODY)
+                feats["k" + BODY_CONCEPT] = self.concept_weight
                 prev_content = None
             elif _HAN_RE.match(token):
                 for key, weight in _han_features(token):

@@ -17,7 +17,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from phrases.matching.features import LATIN_WORD_RE, Analyzer, Features
+from phrases.matching.features import LATIN_WORD_RE, Analyzer, Features, Query
 
 # A query feature the index has never seen counts this many times the rarest known feature:
 # unknown content ("高铁票", "luggage") is what tells an out-of-scope question apart.
@@ -31,6 +31,9 @@ UNKNOWN_IDF_FACTOR = 1.5
 # instead of 1,500 keeps the right-entry rate within a point and cuts the query's CPU by a
 # third (bench_matcher; the eval suites, 25-40 entries, are unchanged).
 PRUNE_POSTINGS = 600
+
+# Unknown words remembered with their repair; the memo starts over when it is this full.
+MAX_CORRECTIONS = 20_000
 PRUNE_IDF = 1.6
 
 
@@ -126,9 +129,13 @@ class FeatureIndex:
         post_w = weights[order]
         ptr = np.concatenate(([0], np.cumsum(np.bincount(feat, minlength=n_feats))))
         bounds = ptr.tolist()
-        self.postings = {
-            f: (post_docs[bounds[fid] : bounds[fid + 1]], post_w[bounds[fid] : bounds[fid + 1]])
+        # What a query walks: the posting lists pruning keeps, with their lengths (decided
+        # once here rather than per query feature on every query).
+        self.live = {
+            f: (post_docs[bounds[fid] : bounds[fid + 1]], post_w[bounds[fid] : bounds[fid + 1]],
+                bounds[fid + 1] - bounds[fid])
             for f, fid in feat_ids.items()
+            if bounds[fid + 1] - bounds[fid] < PRUNE_POSTINGS or self.idf[f] > PRUNE_IDF
         }
         self.doc_fuzzy = [d.fuzzy for d in docs]
         self.n_docs = len(docs)
@@ -141,6 +148,7 @@ class FeatureIndex:
         known = dict.fromkeys(self.analyzer.known_words, 0)
         known.update(word_counts)
         self.vocab = frozenset(known)
+        self._corrections: dict[str, str] = {}
         self._by_initial: dict[str, list[str]] = {}
         self._by_swapped: dict[str, list[str]] = {}  # "ab" -> words starting "ba"
         for word in sorted(known, key=lambda w: -known[w]):
@@ -149,9 +157,20 @@ class FeatureIndex:
                 self._by_swapped.setdefault(word[1] + word[0], []).append(word)
 
     def correct(self, word: str) -> str:
-        """Nearest known word for an unknown Latin word of 4+ letters (typo repair)."""
+        """Nearest known word for an unknown Latin word of 4+ letters (typo repair).
+
+        Memoised per index: the fuzzy lookup of an unknown word was the largest part of a
+        query's cost, and shoppers repeat the same words (bench_matcher)."""
         if word in self.vocab:
             return word
+        known = self._corrections.get(word)
+        if known is None:
+            if len(self._corrections) >= MAX_CORRECTIONS:
+                self._corrections.clear()
+            known = self._corrections[word] = self._correct(word)
+        return known
+
+    def _correct(self, word: str) -> str:
         if len(word) == 3:  # only a swapped pair: "egt" -> "get"
             for cand in (word[1] + word[0] + word[2], word[0] + word[2] + word[1]):
                 if cand in self.vocab:
@@ -189,16 +208,23 @@ class FeatureIndex:
         """`folded` with misspelt or glued Latin words repaired."""
         return LATIN_WORD_RE.sub(lambda m: self.correct(m.group(0)), folded)
 
-    def query_vector(self, rewritten: str) -> tuple[dict[str, float], float]:
+    def query(self, folded: str) -> Query:
+        """A normalised text ready to search: typos repaired against this index's words."""
+        return self.analyzer.query(folded, self.correct)
+
+    def query_vector(self, query: Query) -> tuple[dict[str, float], float]:
         """Query features weighted by IDF, and the query norm (unknown features included)."""
-        feats = self.analyzer.features_of(rewritten)
-        vec = {f: w * self.idf.get(f, self.idf_unknown) for f, w in feats.items()}
+        idf, unknown = self.idf, self.idf_unknown
+        vec = {f: w * idf.get(f, unknown) for f, w in query.features.items()}
         norm = math.sqrt(sum(v * v for v in vec.values()))
         return vec, norm
 
-    def search(self, folded: str, k: int = 10, fuzz_weight: float = 0.0,
+    def search(self, query: str | Query, k: int = 10, fuzz_weight: float = 0.0,
                second_weight: float = 0.0) -> list[Hit]:
         """Best phrasing per label, up to `k` labels, best first.
+
+        `query` is a normalised text, or a Query already analysed (one analysis serves the
+        FAQ and the small-talk index when their analyzers agree: see Analyzer.same_features).
 
         With `second_weight` > 0 a label's score is (best + w * second best) / (1 + w) over
         its own texts: a question two phrasings of one entry agree on is more likely that
@@ -207,19 +233,20 @@ class FeatureIndex:
         With `fuzz_weight` > 0 the score is (cosine + w * rapidfuzz ratio) / (1 + w), the
         ratio taken between the query and the label's best-matching phrasing.
         """
-        rewritten = self.analyzer.rewrite(folded, self.correct)
-        vec, norm = self.query_vector(rewritten)
+        if isinstance(query, str):
+            query = self.query(query)
+        vec, norm = self.query_vector(query)
         if norm == 0.0 or self.n_docs == 0:
             return []
         ids_parts, w_parts, scales, sizes = [], [], [], []
-        postings, idf = self.postings, self.idf
+        live = self.live
         for f, qv in vec.items():
-            post = postings.get(f)
-            if post is not None and (len(post[0]) < PRUNE_POSTINGS or idf[f] > PRUNE_IDF):
+            post = live.get(f)
+            if post is not None:
                 ids_parts.append(post[0])
                 w_parts.append(post[1])
                 scales.append(qv / norm)
-                sizes.append(len(post[0]))
+                sizes.append(post[2])
         if not ids_parts:
             return []
         # One multiply for all postings (a numpy call per feature costs more than its work).
@@ -256,7 +283,7 @@ class FeatureIndex:
                         / (1.0 + second_weight), h.doc) for i, h in enumerate(hits)]
             hits.sort(key=lambda h: -h.score)
         if fuzz_weight > 0.0 and hits:
-            hits = self._rerank(self.analyzer.surface(rewritten), hits, fuzz_weight)
+            hits = self._rerank(self.analyzer.surface(query.rewritten), hits, fuzz_weight)
         return hits
 
     def _rerank(self, query: str, hits: list[Hit], weight: float) -> list[Hit]:
