@@ -293,7 +293,7 @@ async def test_bad_values_get_a_clear_answer_never_an_exception(
     before = len(h.texts_to(OWNER))
     await h.feed(message_update(h.uid(), OWNER, "/report 0001-01-01 9999-12-31",
                                 first_name="Olga"))
-    assert "at most" in "".join(h.texts_to(OWNER)[before:])
+    assert "一份报表最多 366 天" in "".join(h.texts_to(OWNER)[before:])  # report.too_long
     for data in ("sv:abc", "fu:x", "sv:1", "sv:99999999999999999999999:5", "fu:"):
         await h.feed(callback_update(h.uid(), SHOPPER, data))
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
