@@ -228,6 +228,32 @@ async def test_several_questions_in_one_message_are_answered_each_and_the_rest_o
     assert (await conversation(h)).state == ConversationState.BOT  # offered, not handed over
 
 
+@pytest.mark.parametrize(("lang", "text", "keys", "fourth"), [
+    ("zh", "满多少包邮？能开发票吗？优惠券怎么用？还有公司团购有优惠吗",
+     ["free_shipping", "invoice", "promotions"], "公司团购有优惠吗"),
+    ("en", "how long does delivery take? can I get an invoice? how do I use a coupon? also do "
+     "you give discounts for company orders?", ["delivery_time", "invoice", "promotions"],
+     "discounts for company orders"),
+])
+async def test_four_answerable_questions_get_three_answers_and_the_fourth_is_named_P2(
+    h: Harness, lang: str, text: str, keys: list[str], fourth: str
+) -> None:
+    """At most three answers to one message (P2); the question past the cap is not dropped
+    in silence: the shopper hears which one a person will take, with the button."""
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, text, language_code=lang))
+    said = sent(h)
+    flat = "".join(t.replace("\n", "").replace(" ", "") for t in said)
+    for key in keys:
+        entry = h.app.knowledge.entry(key, lang)
+        assert entry is not None
+        assert entry.answer.replace("\n", "").replace(" ", "")[:30] in flat, key
+    bulk = h.app.knowledge.entry("bulk_orders", lang)
+    assert bulk is not None and bulk.answer.replace("\n", "").replace(" ", "")[:30] not in flat
+    assert fourth in said[-1]
+    assert last_buttons(h) == ["human"]
+
+
 @pytest.mark.parametrize(("lang", "text"), [
     ("zh", "尺码偏大还是偏小啊"), ("zh", "我165 110斤穿什么码"), ("zh", "1米58 47公斤选哪个"),
     ("en", "I'm 5ft6 and 130lbs what size"), ("en", "5'10\", 170 pounds - medium or large?"),
