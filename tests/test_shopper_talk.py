@@ -13,7 +13,8 @@ import pytest
 from bot.settings import Settings
 from phrases.catalogue import SITUATIONS
 from phrases.lang import has_chinese
-from storage.models import Conversation, ConversationState, Event, Message, Sender
+from storage.models import Conversation, ConversationState, Customer, Event, Message, Sender
+from storage.repositories import Repo
 from tests.fakes.updates import message_update
 from tests.harness import BotHarness as Harness
 
@@ -151,6 +152,24 @@ async def test_anger_while_already_waiting_makes_it_a_complaint_served_first_P7_
     assert (await h.app.aftersales.aftercare.tick()).complaints_tracked == 1
 
 
+@pytest.mark.parametrize(("lang", "asked", "angry"), [
+    ("zh", "转人工", "质量太差了 什么破玩意儿"), ("en", "human please", "you guys are useless"),
+])
+async def test_an_angry_shopper_is_served_before_one_who_asked_earlier_P7_P20(
+    h: Harness, lang: str, asked: str, angry: str
+) -> None:
+    """"A person with priority": the complaint written after an ordinary request for a person
+    is first in the queue."""
+    calm, cross = SHOPPER, SHOPPER + 1
+    await h.feed(message_update(1, calm, asked, language_code=lang))
+    await h.feed(message_update(2, cross, angry, language_code=lang))
+    async with h.app.sessions() as db:
+        queued = await Repo(db).agents.queued()
+    owners = {c.id: c.customer_id for c in await h.rows(Conversation)}
+    customers = {c.id: c.telegram_user_id for c in await h.rows(Customer)}
+    assert [customers[owners[c.id]] for c in queued] == [cross, calm]
+
+
 @pytest.mark.parametrize(("lang", "text"), [
     ("zh", "收到的东西坏了"), ("en", "the shirt arrived torn"),
 ])
@@ -196,6 +215,21 @@ async def test_shopper_language_is_kept_through_commands_numbers_and_emoji(h: Ha
                                 first_name="Sam"))
     assert (await conversation(h)).language == "en"  # a clear English message switches
     assert not has_chinese(sent(h)[0].replace(h.app.settings.shop_name, ""))
+
+
+async def test_english_shopper_keeps_english_through_numbers_then_switches_on_clear_chinese(
+    h: Harness,
+) -> None:
+    # Telegram says en; an order number, 👍 and "好" carry no clear language of their own.
+    await h.feed(message_update(1, SHOPPER, "/start", language_code="en", first_name="Sam"))
+    for n, text in enumerate(["1945623307812", "👍", "ok"], start=2):
+        await h.feed(message_update(n, SHOPPER, text, language_code="en", first_name="Sam"))
+        assert (await conversation(h)).language == "en", text
+    h.take_sent()
+    await h.feed(message_update(9, SHOPPER, "你们几点发货？", language_code="en",
+                                first_name="Sam"))
+    assert (await conversation(h)).language == "zh"  # a clear Chinese message switches
+    assert has_chinese(sent(h)[0].replace(h.app.settings.shop_name, ""))
 
 
 async def test_english_shopper_stays_english_after_a_command(h: Harness) -> None:
