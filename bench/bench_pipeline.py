@@ -5,14 +5,20 @@ once), ``--shoppers`` closed-loop shoppers writing ``--messages`` each, and repo
 and CPU milliseconds per message, for our bot and for a bare echo dispatcher on the same
 session. Used to find and check hot-path work before the HTTP benchmark (bench_load.py).
 
-    .venv/bin/python bench/bench_pipeline.py --shoppers 200 --messages 10 [--database URL]
-        [--statements]   # also SQL statements per message, most frequent first
+    .venv/bin/python bench/bench_pipeline.py --shoppers 500 --messages 4 [--database URL]
+        [--connections 100]       # updates in flight at once, as Telegram's webhook allows
+        [--gc bot|freeze|default] # the collector as the bot sets it (bot/heap.py) or not
+        [--statements]            # also SQL statements per message, most frequent first
+
+At most 8 messages per shopper: more within 10 s is a flood (bot/services/flood.py), answered
+once per burst, which is not the path to measure.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import random
 import sys
 import tempfile
@@ -29,19 +35,43 @@ from aiogram.types import Message  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
 from bench.bench_load import QUESTIONS  # noqa: E402
+from bot import heap  # noqa: E402
 from bot.app import build_app, build_dispatcher  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from tests.fakes.recording_session import RecordingSession  # noqa: E402
 from tests.fakes.updates import message_update  # noqa: E402
 
 
-async def drive(dp: Dispatcher, bot: object, shoppers: int, messages: int) -> tuple[float, float]:
+class GcClock:
+    """Passes of the cyclic collector and their time, while ``on``."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.passes = 0
+        self.seconds = 0.0
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, _info: dict[str, Any]) -> None:
+        if not self.on:
+            return
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.passes += 1
+            self.seconds += time.perf_counter() - self._start
+
+
+async def drive(dp: Dispatcher, bot: object, shoppers: int, messages: int,
+                connections: int = 100) -> tuple[float, float]:
     ids = iter(range(1, 10**9))
+    in_flight = asyncio.Semaphore(connections)  # as Telegram's webhook max_connections
 
     async def shopper(user: int) -> None:
         for _ in range(messages):
             update = message_update(next(ids), user, random.choice(QUESTIONS), language_code="en")
-            await dp.feed_update(bot, update)
+            async with in_flight:
+                await dp.feed_update(bot, update)
 
     wall, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(shopper(100_000 + i) for i in range(shoppers)))
@@ -53,11 +83,17 @@ async def main() -> None:
     parser.add_argument("--shoppers", type=int, default=200)
     parser.add_argument("--messages", type=int, default=10)
     parser.add_argument("--database", default="")
+    parser.add_argument("--connections", type=int, default=100,
+                        help="updates handled at once (Telegram's webhook max_connections)")
     parser.add_argument("--profile", default="", help="write a cProfile file of our run here")
+    parser.add_argument("--gc", choices=("bot", "freeze", "default"), default="bot",
+                        help="the collector as the bot sets it (bot/heap.py), only frozen, or "
+                             "CPython's defaults")
     parser.add_argument("--statements", action="store_true",
                         help="count the SQL statements our run sends, per message")
     args = parser.parse_args()
     total = args.shoppers * args.messages
+    collector = GcClock()
     session = RecordingSession()
     echo = Dispatcher()
 
@@ -69,7 +105,8 @@ async def main() -> None:
         url = args.database or f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
         app = await build_app(load_settings({"DATABASE_URL": url}), session=session)
         dp = build_dispatcher(app)
-        rows = [("echo", *await drive(echo, app.bot, args.shoppers, args.messages))]
+        rows = [("echo", *await drive(echo, app.bot, args.shoppers, args.messages,
+                                           args.connections))]
         session.requests.clear()
         counts: Counter[str] = Counter()
         if args.statements:
@@ -82,7 +119,15 @@ async def main() -> None:
 
             profiler = cProfile.Profile()
             profiler.enable()
-        rows.append(("ours", *await drive(dp, app.bot, args.shoppers, args.messages)))
+        if args.gc == "bot":
+            heap.settle()  # as the bot's runner does once started
+        elif args.gc == "freeze":
+            gc.collect()
+            gc.freeze()
+        collector.on = True
+        rows.append(("ours", *await drive(dp, app.bot, args.shoppers, args.messages,
+                                           args.connections)))
+        collector.on = False
         if args.profile:
             profiler.disable()
             profiler.dump_stats(args.profile)
@@ -94,6 +139,8 @@ async def main() -> None:
     print(f"{args.shoppers} shoppers × {args.messages} messages, {url.split(':')[0]}")
     for name, wall, cpu in rows:
         print(f"{name:5} {total / wall:8.0f} msg/s  {cpu / total * 1000:6.2f} ms CPU/msg")
+    print(f"garbage collector: {collector.passes} passes, "
+          f"{collector.seconds / total * 1000:.2f} ms per message")
     if counts:
         print(f"SQL statements per message: {sum(counts.values()) / total:.2f}")
         for statement, n in counts.most_common(15):

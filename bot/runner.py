@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import os
 import sys
@@ -12,6 +11,7 @@ import webbrowser
 
 from aiogram import Dispatcher
 
+from bot import heap
 from bot.app import App, build_app, build_dispatcher, dispatching
 from bot.jobs.aftersales import start_aftersales
 from bot.jobs.catalogue import install_catalogue_jobs
@@ -65,10 +65,7 @@ async def _run(app: App, dp: Dispatcher, settings: Settings,
     if settings.agent_chat_id is None and not settings.offline:
         log.warning("AGENT_CHAT_ID is not set: shoppers who ask for a person are queued, but no "
                     "agent is shown their chat; set it to the agents' forum supergroup")
-    # ~500k objects (matcher index, routers, models) live as long as the process: the cyclic
-    # collector leaves them alone from here (under load its full passes walked them all).
-    gc.collect()
-    gc.freeze()
+    heap.settle()  # the start-up heap out of the collector's sight; fewer young passes
     scheduler = build_scheduler(settings)  # calendar jobs only; features add theirs here
     add_housekeeping(scheduler, app.sessions, app.clock)
     start_reports(app, scheduler)  # weekly report (P15) and the daily summary

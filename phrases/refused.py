@@ -15,5 +15,11 @@ class Refused(ValueError):
         super().__init__(key)
         self.key, self.values = key, values
 
+    def __eq__(self, other: object) -> bool:  # the same reason, however often it is found
+        return isinstance(other, Refused) and (self.key, self.values) == (other.key, other.values)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
     def __str__(self) -> str:
         return f"{self.key} {self.values}" if self.values else self.key

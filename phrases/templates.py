@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from phrases.refused import Refused
+
 PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
     {
         "customer_name": "the shopper's name or nickname, as we know it (P3)",
@@ -76,13 +78,15 @@ _FIELD = re.compile(r"\{([^{}]*)\}")
 _MISSING = "\x00"  # marks an empty substitution so the text around it can be tidied
 
 
-def validate_template(text: str, allowed: Mapping[str, str] | None = None) -> list[str]:
-    """Return human-readable problems in ``text``; an empty list means it is safe to save.
+def validate_template(text: str, allowed: Mapping[str, str] | None = None) -> list[Refused]:
+    """Return the problems in ``text``; an empty list means it is safe to save.
 
+    Each problem is a :class:`Refused` naming a staff phrase (``tpl.err.*``), so the owner
+    reads it in their own language; ``str()`` of one is its key and values (logs, tests).
     ``allowed`` replaces :data:`PLACEHOLDERS` when a caller supports a different set.
     """
     names = PLACEHOLDERS if allowed is None else allowed
-    errors: list[str] = []
+    errors: list[Refused] = []
     pos = 0
     while pos < len(text):
         if text.startswith(("{{", "}}"), pos):
@@ -90,7 +94,7 @@ def validate_template(text: str, allowed: Mapping[str, str] | None = None) -> li
             continue
         char = text[pos]
         if char == "}":
-            errors.append(f"position {pos}: '}}' has no matching '{{' (write '}}}}' for a brace)")
+            errors.append(Refused("tpl.err.unmatched_close", pos=pos))
             pos += 1
             continue
         if char != "{":
@@ -98,7 +102,7 @@ def validate_template(text: str, allowed: Mapping[str, str] | None = None) -> li
             continue
         field = _FIELD.match(text, pos)
         if field is None:
-            errors.append(f"position {pos}: '{{' is never closed (write '{{{{' for a brace)")
+            errors.append(Refused("tpl.err.unclosed", pos=pos))
             pos += 1
             continue
         errors.extend(_field_errors(field.group(1), pos, names))
@@ -106,20 +110,21 @@ def validate_template(text: str, allowed: Mapping[str, str] | None = None) -> li
     return errors
 
 
-def _field_errors(inner: str, pos: int, names: Mapping[str, str]) -> list[str]:
+def _field_errors(inner: str, pos: int, names: Mapping[str, str]) -> list[Refused]:
     """Problems with one ``{...}`` field found at ``pos``."""
     stripped = inner.strip()
+    field = "{" + inner + "}"
     if not stripped:
-        return [f"position {pos}: empty placeholder '{{}}'"]
+        return [Refused("tpl.err.empty_field", pos=pos)]
     if any(c in inner for c in ".[]"):
-        return [f"position {pos}: '{{{inner}}}' uses attribute or index access; use a plain name"]
+        return [Refused("tpl.err.attribute", pos=pos, field=field)]
     if any(c in inner for c in "!:"):
-        return [f"position {pos}: '{{{inner}}}' has a conversion or format spec; use a plain name"]
+        return [Refused("tpl.err.format_spec", pos=pos, field=field)]
     if stripped != inner or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", inner):
-        return [f"position {pos}: '{{{inner}}}' is not a valid placeholder name"]
+        return [Refused("tpl.err.bad_name", pos=pos, field=field)]
     if inner not in names:
-        known = ", ".join(sorted(names))
-        return [f"position {pos}: unknown placeholder '{{{inner}}}' (known: {known})"]
+        return [Refused("tpl.err.unknown", pos=pos, field=field,
+                        known=", ".join(sorted(names)))]
     return []
 
 

@@ -41,8 +41,8 @@ from sqlalchemy import Executable, Table, bindparam, event, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, object_mapper
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.base import instance_state
+from sqlalchemy.orm.state import InstanceState
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def _update_of(table: Table, columns: tuple[str, ...]) -> Executable:
 @dataclass
 class _Plan:
     statements: list[tuple[Executable, dict[str, Any]]]
-    changed: list[tuple[object, tuple[str, ...]]]  # (object, attribute keys) to settle
+    changed: list[InstanceState[Any]]  # the dirty rows whose changes the statements write
 
 
 def _plan(session: Session) -> _Plan | None:
@@ -146,7 +146,7 @@ def _plan(session: Session) -> _Plan | None:
             if connection.info.get(WROTE):
                 return None
     statements: list[tuple[Executable, dict[str, Any]]] = []
-    changed: list[tuple[object, tuple[str, ...]]] = []
+    changed: list[InstanceState[Any]] = []
     for obj in session.dirty:
         if type(obj) not in GROUPED_CLASSES:
             return None
@@ -164,11 +164,12 @@ def _plan(session: Session) -> _Plan | None:
                 column = prop.columns[0].name
                 keys.append(key)
                 params[f"_v_{column}"] = added[0]
-        if not keys or params["_pk"] is None:
+        if params["_pk"] is None:
             continue
-        columns = tuple(sorted(mapper.column_attrs[k].columns[0].name for k in keys))
-        statements.append((_update_of(table, columns), params))
-        changed.append((obj, tuple(keys)))
+        changed.append(state)  # settled after the commit, with or without a change
+        if keys:
+            columns = tuple(sorted(mapper.column_attrs[k].columns[0].name for k in keys))
+            statements.append((_update_of(table, columns), params))
     return _Plan(statements, changed)
 
 
@@ -204,13 +205,15 @@ async def commit(session: AsyncSession, inbound: dict[str, Any] | None = None) -
         session.info[PENDING] = pending  # a retry by the caller commits them itself
         raise
     if inbound is not None and outcome.inbound_id is None:
-        for obj, _ in plan.changed:  # a redelivery: nothing was written, forget the changes
-            await session.refresh(obj)
+        for state in plan.changed:  # a redelivery: nothing was written, forget the changes
+            await session.refresh(state.obj())
     else:
-        for obj, keys in plan.changed:
-            values = instance_state(obj).dict
-            for key in keys:
-                set_committed_value(obj, key, values.get(key))
+        # What the batch wrote is what these rows now hold: committed, and no longer dirty
+        # (a row merely set to the same value is "modified" too), so the commit below has
+        # nothing to flush. Left dirty, each commit ran the ORM's unit of work over them to
+        # find nothing: 0.25 ms per commit, two commits per message (measured).
+        InstanceState._commit_all_states(
+            [(state, state.dict) for state in plan.changed], session.sync_session.identity_map)
     await session.commit()  # nothing left to flush: ends the read transaction
     return outcome
 

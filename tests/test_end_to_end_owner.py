@@ -155,9 +155,10 @@ async def test_template_edit_preview_refusals_tone_warning_then_new_greeting_P3_
     # Bad placeholders are refused with a message that names the problem; nothing is pending.
     refused = await b.settemplate(key, "您好{x.__class__}，欢迎光临")
     assert shown(refused).startswith("未保存：") and "{x.__class__}" in shown(refused)
-    assert "attribute" in shown(refused) and not (refused.message or {}).get("reply_markup")
+    assert "里有“.”或“[]”，请只写占位符的名字" in shown(refused)
+    assert not (refused.message or {}).get("reply_markup")
     refused = await b.settemplate(key, "您好{coupon_code}，欢迎光临")
-    assert "unknown placeholder '{coupon_code}'" in shown(refused)
+    assert "占位符 {coupon_code} 机器人填不了；可以用：" in shown(refused)
     assert "customer_name" in shown(refused)  # the message lists the known names
 
     # 我不能 (P9): the preview warns and offers Save suggested / Keep my wording (an explicit,

@@ -140,3 +140,35 @@ async def test_replies_and_the_handled_mark_go_with_the_batch_or_with_a_session_
     assert [(m.sender, m.text, m.handled_at is not None) for m in rows] == [
         (Sender.SHOPPER, "hi", True), (Sender.SHOPPER, "hi", True),
         (Sender.BOT, "hello", True), (Sender.BOT, "hi", True)]
+
+
+async def test_after_a_grouped_commit_the_sessions_rows_are_clean(
+    sessions: async_sessionmaker[AsyncSession], writer: GroupWriter
+) -> None:
+    """What the batch wrote is what the session's rows hold: none of them is left dirty, so
+    the session's own commit has nothing to flush (the unit of work ran twice per message for
+    nothing). A value set to what it was (the shopper's name seen again) counts as written."""
+    await _shoppers(sessions, 1)
+    flushes = 0
+
+    def flushed(*_: object) -> None:
+        nonlocal flushes
+        flushes += 1
+
+    async with sessions() as db:
+        group_commit.event.listen(db.sync_session, "after_flush", flushed)
+        repo = Repo(db, writer)
+        customer, conversation, _ = await repo.conversations.of_user(1, NOW)
+        assert customer is not None and conversation is not None
+        customer.name = customer.name  # as record_seen does for a shopper seen again
+        conversation.last_activity_at = NOW.replace(minute=9)
+        stored, _ = await repo.conversations.store_first(
+            conversation_id=conversation.id, update_id=900, kind="text", text="hi",
+            telegram_message_id=900, now=NOW, changed=(conversation,))
+        assert not db.dirty
+        await repo.conversations.mark_handled(stored, NOW, {"decision": "answer"})
+        await repo.commit()
+        assert not db.dirty and flushes == 0
+    async with sessions() as db:
+        row = await db.get(Conversation, conversation.id)
+        assert row is not None and row.last_activity_at.minute == 9

@@ -57,7 +57,7 @@ async def test_template_edit_previews_then_saves_and_refuses_bad_placeholders_P3
 ) -> None:
     key = h.app.knowledge.catalogue.categories("zh")["farewell"][0].key
     refused = await h.say(OWNER, f"/settemplate {key} zh\n再见 {{x.__class__}}")
-    assert refused[0].startswith("未保存：") and "attribute" in refused[0]
+    assert refused[0].startswith("未保存：\n第 3 个字符：{x.__class__} 里有“.”或“[]”")
     preview = await h.say(OWNER, f"/settemplate {key} zh\n{{customer_name}}，可是下次再见")
     assert "小林" in preview[0] and "可是" in preview[0]  # sample customer, tone warning
     assert h.buttons() == ["own:tpl:rewrite", "own:tpl:confirm", "own:tpl:cancel"]
@@ -95,6 +95,19 @@ async def test_faq_screens_answer_the_owner_in_chinese_P4_P9(h: Harness) -> None
     assert await h.say(OWNER, "/faqdel 发票") == ["没有这个问答：发票（/faq 列出全部）"]
     assert [unescape(t) for t in await h.say(OWNER, "/faqdel")] == [
         "用法：/faqdel <key> [语言]（key 见 /faq）"]
+
+
+async def test_template_lists_answer_the_owner_in_chinese_P10(h: Harness) -> None:
+    """/templates and /template in the owner's language: categories by their Chinese names,
+    with the code that /templates takes beside them; the staff screens are listed too."""
+    overview = (await h.say(OWNER, "/templates"))[0].split("\n")
+    assert overview[0].startswith("问候：") and overview[0].endswith("条（/templates greeting）")
+    assert overview[-1].startswith("员工界面文字：")
+    assert (await h.say(OWNER, "/templates 不存在"))[0].startswith("没有“不存在”这个类别；可选：")
+    farewell = (await h.say(OWNER, "/templates farewell"))[0].split("\n")[0]
+    key = farewell.split("　")[0]
+    assert (await h.say(OWNER, f"/template {key}"))[0].startswith(f"{key}（zh，告别）\n")
+    assert (await h.say(OWNER, "/template no.such"))[0] == "没有这个模板：no.such（见 /templates）"
 
 
 async def test_faq_import_by_document_then_export_P4(h: Harness) -> None:

@@ -479,7 +479,7 @@ async def test_owner_edits_the_reminder_wording_through_the_tone_guard_P9(
     assert not kind.errors and not kind.tone.problems
     async with oh.app.sessions() as db:
         refused = await oa.save_template(Repo(db), oh.app.knowledge, OWNER, rude)
-        assert refused and "negative language" in refused[0]  # … and not saved unconfirmed
+        assert refused and refused[0].key == "tpl.err.tone_unconfirmed"  # … not saved unconfirmed
         assert await oa.save_template(Repo(db), oh.app.knowledge, OWNER, kind) == []
     await oh.load([UNPAID])
     await oh.remind()

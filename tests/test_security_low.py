@@ -112,13 +112,14 @@ async def test_owner_text_over_telegrams_limit_is_refused_on_save_with_the_limit
     greeting = kb.catalogue.categories("zh")["greeting"][0].key
     long = "{customer_name}，" + "欢迎光临" * 1023  # 4,094 as written, longer once filled
     check = oa.check_template(kb, greeting, "zh", long)
-    assert not check.savable and "4,096" in check.errors[0]
+    assert not check.savable and check.errors[0].values["limit"] == "4,096"
     assert await oa.save_template(repo, kb, 900, check) == list(check.errors)
     assert kb.catalogue.get(greeting, "zh").text != long.strip()
     [caption] = [p.key for p in kb.catalogue.categories("zh")["explanation"]
                  if "recommend_caption" in p.tags]
     refused = oa.check_template(kb, caption, "zh", "{product}｜{price}\n" + "棉" * 1020)
-    assert not refused.savable and "1,024" in refused.errors[0]
+    assert not refused.savable and refused.errors[0].key == "tpl.err.too_long_caption"
+    assert refused.errors[0].values["limit"] == "1,024"
     fits = oa.check_template(kb, caption, "zh", "{product}｜{price}\n" + "棉" * 900)
     assert fits.savable
     assert await oa.save_template(repo, kb, 900, fits) == []

@@ -106,7 +106,8 @@ async def test_the_person_button_speaks_the_shoppers_language_from_phrase_data_P
     last = h.session.requests_of("sendMessage")[-1]
     assert [b.text for row in last.reply_markup.inline_keyboard for b in row] == [label]
     owner = int(h.app.settings.owner_ids[0])
-    await h.feed(message_update(2, owner, f"/settemplate explanation.button_human {lang}\n🙋 找真人"))
+    await h.feed(message_update(2, owner,
+                                f"/settemplate explanation.button_human {lang}\n🙋 找真人"))
     await h.feed(callback_update(3, owner, "own:tpl:save"))
     await h.feed(message_update(4, SHOPPER + 1, text, language_code=lang))
     last = h.session.requests_of("sendMessage")[-1]

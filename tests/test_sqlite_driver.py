@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from storage.engine import create_engine
 from storage.sqlite_driver import InlineConnection, WriteGate, connect, on_worker
@@ -166,3 +166,33 @@ async def test_a_writer_waiting_too_long_fails_as_sqlite_would(tmp_path: Path) -
     finally:
         await first.close()
         await second.close()
+
+
+async def test_connections_opened_under_load_are_kept_not_reopened(tmp_path: Path) -> None:
+    """A hundred updates in flight hold a hundred sessions' connections: after the burst they
+    stay in the pool, so the next burst opens none (each open is a thread and a file)."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'd.sqlite3'}")
+    opened = 0
+
+    def count(*_: object) -> None:
+        nonlocal opened
+        opened += 1
+
+    event.listen(engine.sync_engine, "connect", count)
+    release = asyncio.Event()
+
+    async def update() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            await release.wait()
+
+    try:
+        for _ in range(2):
+            burst = [asyncio.create_task(update()) for _ in range(60)]
+            await asyncio.sleep(0.05)
+            release.set()
+            await asyncio.gather(*burst)
+            release.clear()
+        assert opened == 60
+    finally:
+        await engine.dispose()

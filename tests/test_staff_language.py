@@ -173,3 +173,17 @@ async def test_an_english_staff_member_still_gets_english(h: H) -> None:
     # Alice chose nothing: the shop's language; the agents' group stays in it too.
     await h.agent(ALICE, "/queue")
     assert h.texts_to(GROUP)[-1].startswith("🤖 排队中")
+
+
+def test_a_service_refusal_reads_in_the_staff_members_language() -> None:
+    """Services refuse with a staff key (phrases.refused.Refused); each reader gets it in
+    their own language, and any other error as it says (a file's own parse error)."""
+    from phrases.refused import Refused
+
+    refusal = Refused("notice.err_too_long", langs="zh", limit="4,096")
+    assert StaffWords(CATALOGUE, "zh").why(refusal) == (
+        "zh 的文字超过 Telegram 的 4,096 字上限，请删短一些")
+    assert StaffWords(CATALOGUE, "en").why(refusal) == (
+        "the zh text is over Telegram's 4,096 characters; shorten it")
+    assert StaffWords(CATALOGUE, "zh").why(ValueError("row 3: bad")) == "row 3: bad"
+    assert refusal == Refused("notice.err_too_long", langs="zh", limit="4,096")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from phrases.catalogue import PhraseCatalogue
+from phrases.staff import StaffWords
 from phrases.templates import PLACEHOLDERS, placeholders_in, render, validate_template
 
 
@@ -27,24 +29,29 @@ def test_valid_template_has_no_errors() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "fragment"),
+    ("text", "key"),
     [
-        ("Hi {nickname}", "unknown placeholder"),
-        ("{customer_name.__class__}", "attribute or index"),
-        ("{customer_name[0]}", "attribute or index"),
-        ("{shop_name!r}", "conversion or format spec"),
-        ("{shop_name:>99999}", "conversion or format spec"),
-        ("Hello {customer_name", "never closed"),
-        ("Hello customer_name}", "no matching"),
-        ("empty {}", "empty placeholder"),
-        ("{ customer_name }", "not a valid placeholder name"),
-        ("{0}", "not a valid placeholder name"),
+        ("Hi {nickname}", "tpl.err.unknown"),
+        ("{customer_name.__class__}", "tpl.err.attribute"),
+        ("{customer_name[0]}", "tpl.err.attribute"),
+        ("{shop_name!r}", "tpl.err.format_spec"),
+        ("{shop_name:>99999}", "tpl.err.format_spec"),
+        ("Hello {customer_name", "tpl.err.unclosed"),
+        ("Hello customer_name}", "tpl.err.unmatched_close"),
+        ("empty {}", "tpl.err.empty_field"),
+        ("{ customer_name }", "tpl.err.bad_name"),
+        ("{0}", "tpl.err.bad_name"),
     ],
 )
-def test_bad_templates_are_rejected_with_a_readable_reason(text: str, fragment: str) -> None:
+def test_bad_templates_are_rejected_with_a_readable_reason(text: str, key: str) -> None:
+    """Each problem names a staff phrase, read in the owner's language (zh + en)."""
     errors = validate_template(text)
     assert errors, text
-    assert any(fragment in e for e in errors), errors
+    assert any(e.key == key for e in errors), errors
+    for lang in ("zh", "en"):
+        words = StaffWords(PhraseCatalogue.builtin(), lang)
+        assert all(words.has(e.key) and str(e.values.get("pos")) in words.why(e)
+                   for e in errors)
 
 
 def test_validate_accepts_a_custom_allowed_set() -> None:

@@ -5,6 +5,7 @@ tests through the real routers; owner 900, agent 901 (Mei)."""
 from __future__ import annotations
 
 import asyncio
+import html
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -117,13 +118,20 @@ async def test_clean_notice_is_sent_after_the_preview_P22(h: H) -> None:
 async def test_owner_lists_adds_and_removes_terms_in_telegram_P9(h: H) -> None:
     listing = await h.say(OWNER, "/tone")
     assert "我不能" in listing[0] and "爱买不买" in listing[0] and "not my problem" in listing[0]
+    lines = html.unescape(listing[0]).split("\n")  # the owner's words, not English
+    assert lines[0] == "语气检查会提醒的负面用语（P9）——词 → 建议的说法："
+    assert "【中文】" in lines and "【英文】" in lines
+    assert lines[-1] == "/toneadd <词> = <建议的说法> · /tonedel <词>"
+    assert html.unescape((await h.say(OWNER, "/toneadd 找快递去"))[0]) == (
+        "未添加：请这样写：/toneadd <词> = <建议的说法>")
     added = await h.say(OWNER, "/toneadd 找快递去 = 这边马上帮您联系快递")
     assert added[0].startswith("从现在起会提醒“找快递去”")
     key = template_key(h)
     preview = await h.say(OWNER, f"/settemplate {key} zh\n这个找快递去")
     assert "找快递去" in preview[0] and "这边马上帮您联系快递" in preview[0]
     refused = await h.say(OWNER, "/toneadd 太慢了 = 没办法")  # a suggestion must be positive
-    assert refused[0].startswith("未添加：")
+    assert refused[0] == "未添加：建议的说法「没办法」本身也含负面用语"
+    assert "【您添加的】" in (await h.say(OWNER, "/tone"))[0]
     await h.say(OWNER, "/tonedel 可是")
     preview = await h.say(OWNER, f"/settemplate {key} zh\n好的，可是要等两天")
     assert "负面用语" not in preview[0]

@@ -26,7 +26,7 @@ from bot.services import faq_changes as fc
 from bot.services.knowledge import TONE_KEY, KnowledgeBase
 from bot.services.products.wording import CAPTION_SITUATIONS
 from bot.settings import SUPPORTED_LANGUAGES, Settings
-from phrases.catalogue import CATEGORIES, Phrase
+from phrases.catalogue import ALL_CATEGORIES, Phrase
 from phrases.faq_file import FaqEntry, FaqFile, dump_faq_file, parse_faq
 from phrases.greeting import GREETING_KEYS, compose_greeting, time_of_day_word
 from phrases.refused import Refused
@@ -69,15 +69,18 @@ async def record_change(repo: Repo, owner: int, action: str, *,
 
 
 # ============================================================================ templates
-def template_list(knowledge: KnowledgeBase, lang: str, category: str | None = None) -> str:
-    """Categories with counts, or the phrases of one category (key and start of text)."""
+def template_list(knowledge: KnowledgeBase, lang: str, w: StaffWords,
+                  category: str | None = None) -> str:
+    """Categories with counts, or the phrases of one category (key and start of text), in
+    the owner's words; the codes stay beside them (what /templates and /settemplate take)."""
     groups = knowledge.catalogue.categories(lang)
     if category is None:
-        return "\n".join(f"{c}: {len(groups.get(c, []))}" for c in CATEGORIES)
+        return "\n".join(w("tpl.category_line", label=w.label("category", c), category=c,
+                           count=len(groups.get(c, []))) for c in ALL_CATEGORIES)
     if category not in groups:
-        return f"unknown category {category!r}; one of: {', '.join(CATEGORIES)}"
-    lines = [f"{p.key}  {p.text[:50]}" for p in groups[category]]
-    return "\n".join(lines) or "(none)"
+        return w("tpl.unknown_category", category=category, categories=", ".join(ALL_CATEGORIES))
+    lines = [w("tpl.list_line", key=p.key, text=p.text[:50]) for p in groups[category]]
+    return "\n".join(lines) or w("none")
 
 
 def template_show(knowledge: KnowledgeBase, key: str, lang: str) -> Phrase | None:
@@ -91,7 +94,7 @@ class TemplateCheck:
     key: str
     lang: str
     text: str
-    errors: tuple[str, ...]
+    errors: tuple[Refused, ...]  # staff phrases: StaffWords.why renders each
     tone: ToneReport
     preview: str
     category: str = ""
@@ -112,15 +115,15 @@ def check_template(
     now gets with this text saved (the same ``compose_greeting``, festival wishes included)."""
     text = text.strip()
     current = knowledge.catalogue.get(key, lang)
-    errors: list[str] = []
+    errors: list[Refused] = []
     if current is None:
-        errors.append(f"no template {key!r}; see /templates")
+        errors.append(Refused("tpl.none", key=key))
     if lang not in SUPPORTED_LANGUAGES:
-        errors.append(f"language must be one of {SUPPORTED_LANGUAGES}")
+        errors.append(Refused("err_lang", languages=" / ".join(SUPPORTED_LANGUAGES)))
     if current is not None and current.category == "negative":
-        errors.append("the negative-language list is not a template")
+        errors.append(Refused("tpl.err.negative_list"))
     if not text:
-        errors.append("the text is empty")
+        errors.append(Refused("tpl.err.empty"))
     if current is not None and current.category == STAFF:  # its own placeholders (staff.py)
         own = staff_placeholders(knowledge.catalogue, key)
         errors += validate_template(text, {name: name for name in own})
@@ -169,7 +172,7 @@ def greetings_text(knowledge: KnowledgeBase, languages: tuple[str, ...], now: da
     return "\n".join(lines)
 
 
-def _length_errors(text: str, preview: str, tags: Sequence[str]) -> list[str]:
+def _length_errors(text: str, preview: str, tags: Sequence[str]) -> list[Refused]:
     """Telegram refuses a message over 4,096 characters and a caption over 1,024 whole: an
     owner's text that long is refused on save, with the limit, not found out at send time."""
     caption = any(tag in CAPTION_SITUATIONS for tag in tags)
@@ -177,15 +180,14 @@ def _length_errors(text: str, preview: str, tags: Sequence[str]) -> list[str]:
     length = max(units(text), units(preview))
     if length <= limit:
         return []
-    where = "a photo caption" if caption else "one message"
-    return [f"too long: {length:,} characters, and Telegram takes at most {limit:,} in "
-            f"{where} — shorten it by {length - limit:,}"]
+    return [Refused("tpl.err.too_long_caption" if caption else "tpl.err.too_long",
+                    length=f"{length:,}", limit=f"{limit:,}", over=f"{length - limit:,}")]
 
 
 async def save_template(
     repo: Repo, knowledge: KnowledgeBase, owner: int, check: TemplateCheck,
     confirm_negative: bool = False,
-) -> list[str]:
+) -> list[Refused]:
     """Save a checked edit (checked again: the text may come back from a pending state).
 
     P9: a text with negative language is refused unless the owner explicitly confirmed it;
@@ -195,8 +197,7 @@ async def save_template(
         return list(again.errors)
     terms = sorted({p.term for p in again.tone.problems})
     if terms and not confirm_negative:
-        return [f"negative language (P9): {', '.join(terms)} — save the suggested wording, "
-                "or confirm this wording explicitly"]
+        return [Refused("tpl.err.tone_unconfirmed", terms=", ".join(terms))]
     await repo.templates.upsert(key=check.key, lang=check.lang, category=again.category,
                                 text=again.text, tags=list(again.tags))
     await record_change(repo, owner, "template", key=check.key, lang=check.lang,
@@ -656,21 +657,22 @@ async def settings_text(repo: Repo, settings: Settings, w: StaffWords) -> str:
 
 
 # ============================================================================ P9 terms
-def tone_terms_text(knowledge: KnowledgeBase) -> str:
-    """The terms the guard checks now: built-in (minus removed) and the owner's own."""
+def tone_terms_text(knowledge: KnowledgeBase, w: StaffWords) -> str:
+    """The terms the guard checks now: built-in (minus removed) and the owner's own, in the
+    owner's words (staff phrases tone.*)."""
     removed = {t.casefold() for t in knowledge.tone_removed}
-    lines = ["Negative language the guard catches (P9) — term → suggested instead:"]
+    lines = [w("tone.title")]
     for lang, terms in term_entries().items():
-        shown = [f"  {t.term} → {knowledge.tone_added.get(t.term, t.rewrite)}"
+        shown = [w("tone.line", term=t.term, rewrite=knowledge.tone_added.get(t.term, t.rewrite))
                  for t in terms if t.term.casefold() not in removed]
-        lines += [f"[{lang}]", *shown]
-    own = [f"  {t} → {r}" for t, r in knowledge.tone_added.items()
+        lines += [w("tone.lang", lang=w.label("notice.lang", lang)), *shown]
+    own = [w("tone.line", term=t, rewrite=r) for t, r in knowledge.tone_added.items()
            if not any(t == e.term for terms in term_entries().values() for e in terms)]
     if own:
-        lines += ["[yours]", *own]
+        lines += [w("tone.yours"), *own]
     if knowledge.tone_removed:
-        lines.append("Removed: " + ", ".join(knowledge.tone_removed))
-    lines.append("/toneadd <term> = <what to say instead> · /tonedel <term>")
+        lines.append(w("tone.removed_list", terms=", ".join(knowledge.tone_removed)))
+    lines.append(w("tone.usage"))
     return "\n".join(lines)
 
 
@@ -687,12 +689,12 @@ async def add_tone_term(repo: Repo, knowledge: KnowledgeBase, owner: int, term: 
     """The owner adds (or re-words) a term; the suggestion must itself pass the guard."""
     term, rewrite = term.strip(), rewrite.strip()
     if not term or not rewrite:
-        raise ValueError("write: /toneadd <term> = <what to say instead>")
+        raise Refused("tone.add_usage")
     if len(term) > 60 or len(rewrite) > 200:
-        raise ValueError("a term has at most 60 characters, its suggestion 200")
+        raise Refused("tone.err_length", term=60, rewrite=200)
     added = {**knowledge.tone_added, term: rewrite}
     if not check_tone(rewrite, added, knowledge.tone_removed).ok:
-        raise ValueError(f"the suggestion {rewrite!r} is negative language itself")
+        raise Refused("tone.err_negative", rewrite=rewrite)
     removed = [t for t in knowledge.tone_removed if t.casefold() != term.casefold()]
     await record_change(repo, owner, "tone_term_add", term=term, rewrite=rewrite)
     await _save_tone(repo, knowledge, added, removed)

@@ -20,12 +20,13 @@ from phrases.staff import StaffWords
 from storage.repositories import Repo
 
 
-async def on_templates(message: Message, command: CommandObject, bot: Bot,
+async def on_templates(message: Message, command: CommandObject, bot: Bot, repo: Repo,
                        knowledge: KnowledgeBase, settings: Settings) -> None:
+    w = await staff_words(repo, knowledge, message.chat.id)
     args = (command.args or "").split()
     category = next((a for a in args if a not in settings.languages), None)
     lang = lang_or_default(next((a for a in args if a in settings.languages), None), settings)
-    await tell(bot, message.chat.id, oa.template_list(knowledge, lang, category))
+    await tell(bot, message.chat.id, oa.template_list(knowledge, lang, w, category))
 
 
 async def on_template(message: Message, command: CommandObject, bot: Bot, repo: Repo,
@@ -33,8 +34,9 @@ async def on_template(message: Message, command: CommandObject, bot: Bot, repo: 
     w = await staff_words(repo, knowledge, message.chat.id)
     key, _, lang = (command.args or "").partition(" ")
     phrase = oa.template_show(knowledge, key.strip(), lang_or_default(lang.strip(), settings))
-    text = (f"{phrase.key} [{phrase.lang}, {phrase.category}]\n{phrase.text}"
-            if phrase else w("tpl.none", key=key.strip()))
+    text = w("tpl.show", key=phrase.key, lang=phrase.lang, text=phrase.text,
+             category=w.label("category", phrase.category)) if phrase else (
+        w("tpl.none", key=key.strip()))
     await tell(bot, message.chat.id, text)
 
 
@@ -82,7 +84,8 @@ async def _offer(message: Message, bot: Bot, state: FSMContext, check: oa.Templa
     """The preview with Save / Cancel (P9: a negative wording only with an explicit
     confirmation); the edit waits in the owner's dialogue state."""
     if not check.savable:
-        await tell(bot, message.chat.id, w("tpl.refused", errors="\n".join(check.errors)))
+        await tell(bot, message.chat.id, w("tpl.refused", errors="\n".join(
+            w.why(error) for error in check.errors)))
         return
     lines = [f"{heading}\n{check.preview}"]
     waiting = flow(state, "template")  # its own namespace: a /notice draft etc. stay
@@ -120,11 +123,12 @@ async def on_template_button(query: CallbackQuery, callback_data: OwnerTemplate,
         await state.clear()  # a refused save can still be confirmed
     await query.answer(w("tpl.saved_short") if not errors else w("tpl.refused_short"))
     await tell(bot, owner, w("tpl.saved") if not errors
-               else w("tpl.refused", errors="\n".join(errors)))
+               else w("tpl.refused", errors="\n".join(w.why(error) for error in errors)))
 
 
-async def on_tone(message: Message, bot: Bot, knowledge: KnowledgeBase) -> None:
-    await tell(bot, message.chat.id, oa.tone_terms_text(knowledge))
+async def on_tone(message: Message, bot: Bot, repo: Repo, knowledge: KnowledgeBase) -> None:
+    w = await staff_words(repo, knowledge, message.chat.id)
+    await tell(bot, message.chat.id, oa.tone_terms_text(knowledge, w))
 
 
 async def on_toneadd(message: Message, command: CommandObject, bot: Bot, repo: Repo,
@@ -134,7 +138,7 @@ async def on_toneadd(message: Message, command: CommandObject, bot: Bot, repo: R
     try:
         await oa.add_tone_term(repo, knowledge, message.from_user.id, term, rewrite)
     except ValueError as error:
-        await tell(bot, message.chat.id, w("tone.not_added", error=str(error)))
+        await tell(bot, message.chat.id, w("tone.not_added", error=w.why(error)))
         return
     await tell(bot, message.chat.id, w("tone.added", term=term.strip(),
                                        rewrite=rewrite.strip()))
