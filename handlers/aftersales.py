@@ -461,7 +461,7 @@ async def notice_button(query: CallbackQuery, callback_data: NoticeAction, bot: 
             actor_name=query.from_user.full_name,
             tone_confirmed=bad if callback_data.action == "confirm" else None)
     except ValueError as error:
-        await query.answer(str(error)[:190])
+        await query.answer(w.why(error)[:190])
         return
     await query.answer(w("notice.started"))
     chat_id = query.from_user.id

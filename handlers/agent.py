@@ -33,7 +33,6 @@ AGENT_COMMANDS = ("take", "release", "transfer", "close", "note", "card", "custo
                   "on", "off")
 TOPIC_ONLY = ("note", "card")  # outside a topic these belong to other features (aftersales)
 INLINE_LIMIT = 50  # Telegram answers an inline query with at most 50 results
-NOT_AN_AGENT = "Sorry, only the shop's agents can use these commands. 抱歉，仅客服可用。"
 
 
 def post_of(message: Message) -> AgentPost:
@@ -69,8 +68,10 @@ class OnRoster(Filter):
         return user is not None and await roster.has(user.id)
 
 
-async def refuse(message: Message) -> None:
-    await message.reply(NOT_AN_AGENT)
+async def refuse(message: Message, repo: Repo, knowledge: KnowledgeBase) -> None:
+    """Someone off the roster used an agent command: told so in the shop's language."""
+    w = await staff_words(repo, knowledge, message.from_user.id if message.from_user else None)
+    await message.reply(w("console.agents_only"))
 
 
 async def ignore(message: Message) -> None:
@@ -91,8 +92,9 @@ async def on_topic_message(message: Message, repo: Repo, console: AgentConsole) 
     await console.agent_message(repo, post_of(message))
 
 
-async def refuse_button(query: CallbackQuery) -> None:
-    await query.answer(NOT_AN_AGENT, show_alert=True)
+async def refuse_button(query: CallbackQuery, repo: Repo, knowledge: KnowledgeBase) -> None:
+    w = await staff_words(repo, knowledge, query.from_user.id)
+    await query.answer(w("console.agents_only"), show_alert=True)
 
 
 async def on_tone_button(query: CallbackQuery, callback_data: ToneChoice, repo: Repo,

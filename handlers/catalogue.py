@@ -16,6 +16,7 @@ from bot.services.inbound import ProductChosen
 from bot.services.knowledge import KnowledgeBase
 from bot.services.products import importer
 from bot.services.products.wording import product_say
+from bot.services.staff import staff_words
 from bot.settings import Settings
 from handlers.intake import attach_intake
 from handlers.keyboards import ProductAction
@@ -25,11 +26,6 @@ from storage.repositories import Repo
 
 IMPORT_COMMAND = "/catalogueimport"
 MAX_ERRORS_SHOWN = 40
-
-
-def owner_language(message: Message, settings: Settings) -> str:
-    code = ((message.from_user.language_code if message.from_user else None) or "")[:2]
-    return code if code in settings.languages else settings.default_language
 
 
 def build_catalogue_router(owner_ids: Iterable[int]) -> Router:
@@ -52,7 +48,8 @@ def build_catalogue_router(owner_ids: Iterable[int]) -> Router:
         result = await importer.import_from_owner(
             repo, message.from_user.id, document.file_name or "catalogue.csv",
             buffer.getvalue(), settings.tz)
-        lang = owner_language(message, settings)
+        # The owner's staff language (/lang, else the shop's), as on every owner screen.
+        lang = (await staff_words(repo, knowledge, message.from_user.id)).lang
         if result.ok:
             if conversations.catalogue is not None:
                 await conversations.catalogue.reload(repo)

@@ -26,11 +26,9 @@ from bot.services.reports.text import render_text
 from bot.services.staff import agent_names, staff_words
 from bot.settings import Settings
 from handlers.replying import chunks
+from phrases.refused import Refused
 from phrases.when import named_period
 from storage.repositories import Repo
-
-USAGE = ("/report [今天|昨天|本周|上周|本月|上月|today|yesterday|this week|last week|"
-         "this month|last month|week|month|YYYY-MM-DD YYYY-MM-DD]")
 
 
 class TelegramReportSender:
@@ -56,7 +54,8 @@ MAX_PERIOD = timedelta(days=366)  # one report; longer ones are several
 
 
 def period_of(args: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The /report argument as [start, end); raises ValueError with the usage on bad input."""
+    """The /report argument as [start, end); raises Refused (staff phrase report.usage or
+    report.too_long) on bad input."""
     today = now.astimezone(tz).date()
     words = args.split()
     named = named_period(args, today) if words else None  # 上周, 本月, last week … (zh/en)
@@ -71,9 +70,9 @@ def period_of(args: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetim
     try:
         first, last = (date.fromisoformat(w) for w in (words if len(words) == 2 else []))
     except ValueError:
-        raise ValueError(USAGE) from None
+        raise Refused("report.usage") from None
     if not timedelta(0) <= last - first <= MAX_PERIOD or first.year < 2000 or last.year > 2999:
-        raise ValueError(f"A period of at most {MAX_PERIOD.days} days, first day first. {USAGE}")
+        raise Refused("report.too_long", days=MAX_PERIOD.days)
     return local_days(first, last, tz)
 
 
@@ -91,7 +90,8 @@ def build_reports_router(owner_ids: Iterable[int], clock: Clock) -> Router:
         try:
             start, end = period_of(command.args or "", clock.now(), settings.tz)
         except ValueError as error:
-            await sender.send_text(message.chat.id, str(error))
+            w = await staff_words(repo, knowledge, message.chat.id)
+            await sender.send_text(message.chat.id, w.why(error))
             return
         report = await build_report(
             repo, start, end, settings.tz, agent_ids=settings.agent_ids,

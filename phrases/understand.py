@@ -367,18 +367,28 @@ class Understander:
         return self.index.search(query, k=8, fuzz_weight=FUZZ_WEIGHT[language],
                                  second_weight=SECOND_WEIGHT[language])
 
+    def threshold(self, entry_id: str, language: str) -> float:
+        """The score at which an entry is answered (its own, else the language's)."""
+        entry = self.entries[entry_id]
+        if entry.threshold is not None:
+            return entry.threshold
+        return self.thresholds.get(language, self.thresholds["zh"])
+
+    def answer_floor(self, entry_id: str, language: str) -> float:
+        """The lowest score at which an entry can be answered at all (the low zone's floor,
+        reached only with a clear lead over the runner-up)."""
+        return self.low_factors.get(language, 1.0) * self.threshold(entry_id, language)
+
     def _decide(self, faq: list[Hit], language: str) -> str:
         if not faq:
             return "none"
         best = faq[0]
-        entry = self.entries[best.label]
-        threshold = entry.threshold if entry.threshold is not None else self.thresholds.get(
-            language, self.thresholds["zh"])
+        threshold = self.threshold(best.label, language)
         runner_up = faq[1].score if len(faq) > 1 else 0.0
         if best.score < threshold:
             clear_lead = runner_up <= LOW_MAX_RATIO * best.score
-            floor = self.low_factors.get(language, 1.0) * threshold
-            return "answer" if clear_lead and best.score >= floor else "none"
+            return ("answer" if clear_lead and best.score >= self.answer_floor(best.label, language)
+                    else "none")
         if runner_up < CLOSE_RATIO * best.score or runner_up < CLARIFY_FLOOR * threshold:
             return "answer"
         return "clarify"

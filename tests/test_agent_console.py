@@ -292,7 +292,7 @@ async def test_commands_outside_a_topic_and_unknown_ones_get_clear_errors(h: H) 
 async def test_a_non_agent_in_the_group_cannot_act(h: H) -> None:
     thread = await queued(h)
     await h.agent(STRANGER, "/take", thread)
-    assert "only the shop's agents" in h.texts_to(GROUP)[-1]
+    assert h.texts_to(GROUP)[-1] == "抱歉，这些指令只有本店客服可以使用。"  # the shop's zh
     await h.agent(STRANGER, "hi shopper", thread)
     assert (await h.conversation()).state == ConversationState.QUEUED
     assert h.to(SHOPPER, "copyMessage") == []

@@ -9,6 +9,7 @@ from bot.services import faq_changes as fc
 from bot.services import owner_admin as oa
 from bot.services.knowledge import KnowledgeBase
 from phrases.faq_file import FaqEntry
+from phrases.understand import Understander
 from storage.models import Conversation, Customer, Message, Sender
 from storage.repositories import Repo
 from tests.owner_support import asked as shopper_asked
@@ -101,3 +102,19 @@ async def test_inbox_phrasing_that_would_answer_a_dismissed_question_is_flagged_
     entry = await fc.preview_inbox(repo, kb, rows["可以寄到南极吗"].id, SINCE,
                                    answer="南极暂时寄不到哦")
     assert entry.out_of_scope == ("可以寄到火星吗",)  # a new entry would answer it too
+
+
+def test_a_phrasing_that_pulls_a_dismissed_question_towards_its_entry_is_flagged() -> None:
+    """A dismissed (out-of-scope) question already answered wrongly, or held back only by a
+    close runner-up, is not "newly answered"; a phrasing that raises its entry's score on it
+    still teaches the wrong answer, so the preview names it too (pulled_in)."""
+    base = [FaqEntry("ship_abroad", "能寄到国外吗？", "可以寄到大部分国家。"),
+            FaqEntry("ship_time", "什么时候发货？", "48小时内发货。"),
+            FaqEntry("mars_mug", "火星图案的杯子还有吗？", "火星图案杯子已售罄。")]
+    before = Understander(base)
+    after = Understander([FaqEntry("ship_abroad", "能寄到国外吗？", "可以寄到大部分国家。",
+                                   ("可以寄到火星去吗",)), *base[1:]])
+    dismissed = ["可以寄到火星吗", "火星离地球多远", "你们老板是谁"]
+    assert fc.newly_answered(before.understand, after, dismissed) == ()
+    assert fc.pulled_in(before.understand, after, "ship_abroad", dismissed) == ("可以寄到火星吗",)
+    assert fc.pulled_in(before.understand, after, "ship_time", dismissed) == ()

@@ -47,7 +47,7 @@ async def test_agents_self_reports_reach_the_meeting_report_P15(h: BotHarness) -
     await people_tick(h.app)  # a second run asks nobody twice
     for agent in (MEI, KEN):
         [asked] = h.sent(agent)
-        assert "/weekly" in asked and "2026-05-04" in asked
+        assert asked.startswith("今天 14:30 开周例会（P15）") and "（2026-05-04）" in asked
     ids = itertools.count(100)
     await h.feed(message_update(next(ids), MEI, "/weekly 完成目标：回复都在20秒内\n"
                                                  "问题：退货咨询多\n改进：整理退货FAQ"))

@@ -345,7 +345,7 @@ async def test_strangers_messages_reach_the_shopper_flow_not_owner_handlers(h: H
 async def test_owner_settings_shift_pattern_closed_days_and_caps_are_recorded_P10_P11(
     h: Harness,
 ) -> None:
-    assert "swap_limit = 1" in (await h.say(OWNER, "/set swap_limit 1"))[0]
+    assert (await h.say(OWNER, "/set swap_limit 1"))[0] == "已修改：每月换班次数上限 swap_limit = 1"
     assert "未修改" in (await h.say(OWNER, "/set swap_limit lots"))[0]
     assert "周五 20:00-02:00" in (await h.say(OWNER, "/setshift fri 20:00-02:00"))[0]
     assert "休息" in (await h.say(OWNER, f"/closed {MONDAY} 劳动节"))[0]

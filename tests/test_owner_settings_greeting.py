@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -37,9 +38,9 @@ async def h(settings: Settings) -> AsyncIterator[Harness]:
 
 
 async def test_cap_3_sets_the_shops_default_cap_from_telegram(h: Harness) -> None:
-    assert await h.say(OWNER, "/cap 3") == ["agent_cap = 3"]
+    assert await h.say(OWNER, "/cap 3") == ["已修改：每位客服同时接待上限 agent_cap = 3"]
     shown = "\n".join(await h.say(OWNER, "/settings"))
-    assert "agent_cap: 3" in shown
+    assert "每位客服同时接待上限：3（/cap &lt;数量&gt;" in shown
     refused = "\n".join(await h.say(OWNER, "/cap 0"))
     assert "未修改" in refused and "须在 1 到 100 之间" in refused
 
@@ -61,12 +62,15 @@ async def test_every_setting_shown_is_changeable_or_says_plainly_why(h: Harness)
         reply = html.unescape("\n".join(await h.say(OWNER, f"/set {name} 1")))
         assert reply.startswith("未修改") and "重启" in reply, reply
         assert zh(f"set.reason.{name}") in reply
-    shown = "\n".join(await h.say(OWNER, "/settings"))
-    names = [line.split(":", 1)[0] for line in shown.splitlines() if ":" in line]
-    for name in names:
-        if name.startswith(("shifts", "班次：")):
+    shown = html.unescape("\n".join(await h.say(OWNER, "/settings")))
+    named: set[str] = set()
+    for line in shown.splitlines():  # each line: its name in Chinese and how to change it
+        if line.startswith("班次："):
             continue  # /setshift, /shifts
-        assert name in oa.SETTING_RULES or name in oa.SHOP_FILE_SETTINGS, name
+        assert re.search(r"[\u4e00-\u9fff]", line.split("：", 1)[0]), line
+        found = re.search(r"/set (\w+)", line)
+        named.add(found.group(1) if found else "agent_cap" if "/cap <数量>" in line else line)
+    assert named == set(oa.SETTING_RULES) | set(oa.SHOP_FILE_SETTINGS)  # every setting
 
 
 # ------------------------------------------------------------------ one greeting (P3)

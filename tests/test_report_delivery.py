@@ -124,7 +124,7 @@ def test_report_command_periods() -> None:
         "2026-03-02", "2026-03-09")
     start, end = period_of("2026-03-01 2026-03-31", now, TZ)
     assert end - start == (datetime(2026, 4, 1) - datetime(2026, 3, 1))
-    with pytest.raises(ValueError, match="/report"):
+    with pytest.raises(ValueError, match=r"report\.usage"):
         period_of("yesterday-ish", now, TZ)
 
 

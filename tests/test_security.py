@@ -40,7 +40,7 @@ from tests.test_agent_console import (
 )
 
 CAROL = 903
-NOT_AN_AGENT = "only the shop's agents"
+NOT_AN_AGENT = "只有本店客服可以使用"  # staff phrase console.agents_only (the shop's zh)
 
 
 async def start(db_url: str, **env: str) -> H:
@@ -230,6 +230,7 @@ async def test_a_flood_is_answered_once_and_shown_to_agents_as_one_post(h: H) ->
     assert len(group) <= 2 * FLOOD_BURST + 2, [getattr(r, "text", "copy") for r in group]
     shown = "\n".join(r.text for r in h.to(GROUP))
     assert "在吗 59" in shown and "在吗 10" in shown  # nothing the shopper wrote is hidden
+    assert "条消息（已合并）：" in shown  # the collapsed post in the agents' words (flood.head)
 
 
 async def test_a_flood_in_the_bot_state_gets_one_reply_not_sixty(h: H) -> None:
@@ -292,7 +293,7 @@ async def test_bad_values_get_a_clear_answer_never_an_exception(
     before = len(h.texts_to(OWNER))
     await h.feed(message_update(h.uid(), OWNER, "/report 0001-01-01 9999-12-31",
                                 first_name="Olga"))
-    assert "at most" in "".join(h.texts_to(OWNER)[before:])
+    assert "一份报表最多 366 天" in "".join(h.texts_to(OWNER)[before:])  # report.too_long
     for data in ("sv:abc", "fu:x", "sv:1", "sv:99999999999999999999999:5", "fu:"):
         await h.feed(callback_update(h.uid(), SHOPPER, data))
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []

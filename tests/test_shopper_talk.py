@@ -13,7 +13,8 @@ import pytest
 from bot.settings import Settings
 from phrases.catalogue import SITUATIONS
 from phrases.lang import has_chinese
-from storage.models import Conversation, ConversationState, Event, Message, Sender
+from storage.models import Conversation, ConversationState, Customer, Event, Message, Sender
+from storage.repositories import Repo
 from tests.fakes.updates import message_update
 from tests.harness import BotHarness as Harness
 
@@ -151,6 +152,24 @@ async def test_anger_while_already_waiting_makes_it_a_complaint_served_first_P7_
     assert (await h.app.aftersales.aftercare.tick()).complaints_tracked == 1
 
 
+@pytest.mark.parametrize(("lang", "asked", "angry"), [
+    ("zh", "转人工", "质量太差了 什么破玩意儿"), ("en", "human please", "you guys are useless"),
+])
+async def test_an_angry_shopper_is_served_before_one_who_asked_earlier_P7_P20(
+    h: Harness, lang: str, asked: str, angry: str
+) -> None:
+    """"A person with priority": the complaint written after an ordinary request for a person
+    is first in the queue."""
+    calm, cross = SHOPPER, SHOPPER + 1
+    await h.feed(message_update(1, calm, asked, language_code=lang))
+    await h.feed(message_update(2, cross, angry, language_code=lang))
+    async with h.app.sessions() as db:
+        queued = await Repo(db).agents.queued()
+    owners = {c.id: c.customer_id for c in await h.rows(Conversation)}
+    customers = {c.id: c.telegram_user_id for c in await h.rows(Customer)}
+    assert [customers[owners[c.id]] for c in queued] == [cross, calm]
+
+
 @pytest.mark.parametrize(("lang", "text"), [
     ("zh", "收到的东西坏了"), ("en", "the shirt arrived torn"),
 ])
@@ -198,6 +217,21 @@ async def test_shopper_language_is_kept_through_commands_numbers_and_emoji(h: Ha
     assert not has_chinese(sent(h)[0].replace(h.app.settings.shop_name, ""))
 
 
+async def test_english_shopper_keeps_english_through_numbers_then_switches_on_clear_chinese(
+    h: Harness,
+) -> None:
+    # Telegram says en; an order number, 👍 and "好" carry no clear language of their own.
+    await h.feed(message_update(1, SHOPPER, "/start", language_code="en", first_name="Sam"))
+    for n, text in enumerate(["1945623307812", "👍", "ok"], start=2):
+        await h.feed(message_update(n, SHOPPER, text, language_code="en", first_name="Sam"))
+        assert (await conversation(h)).language == "en", text
+    h.take_sent()
+    await h.feed(message_update(9, SHOPPER, "你们几点发货？", language_code="en",
+                                first_name="Sam"))
+    assert (await conversation(h)).language == "zh"  # a clear Chinese message switches
+    assert has_chinese(sent(h)[0].replace(h.app.settings.shop_name, ""))
+
+
 async def test_english_shopper_stays_english_after_a_command(h: Harness) -> None:
     await h.feed(message_update(1, SHOPPER, "/start", language_code="en", first_name="Sam"))
     await h.feed(message_update(2, SHOPPER, "👍", language_code="en", first_name="Sam"))
@@ -226,6 +260,32 @@ async def test_several_questions_in_one_message_are_answered_each_and_the_rest_o
     assert unanswered in said[-1]  # says which part needs a person
     assert last_buttons(h) == ["human"]
     assert (await conversation(h)).state == ConversationState.BOT  # offered, not handed over
+
+
+@pytest.mark.parametrize(("lang", "text", "keys", "fourth"), [
+    ("zh", "满多少包邮？能开发票吗？优惠券怎么用？还有公司团购有优惠吗",
+     ["free_shipping", "invoice", "promotions"], "公司团购有优惠吗"),
+    ("en", "how long does delivery take? can I get an invoice? how do I use a coupon? also do "
+     "you give discounts for company orders?", ["delivery_time", "invoice", "promotions"],
+     "discounts for company orders"),
+])
+async def test_four_answerable_questions_get_three_answers_and_the_fourth_is_named_P2(
+    h: Harness, lang: str, text: str, keys: list[str], fourth: str
+) -> None:
+    """At most three answers to one message (P2); the question past the cap is not dropped
+    in silence: the shopper hears which one a person will take, with the button."""
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, text, language_code=lang))
+    said = sent(h)
+    flat = "".join(t.replace("\n", "").replace(" ", "") for t in said)
+    for key in keys:
+        entry = h.app.knowledge.entry(key, lang)
+        assert entry is not None
+        assert entry.answer.replace("\n", "").replace(" ", "")[:30] in flat, key
+    bulk = h.app.knowledge.entry("bulk_orders", lang)
+    assert bulk is not None and bulk.answer.replace("\n", "").replace(" ", "")[:30] not in flat
+    assert fourth in said[-1]
+    assert last_buttons(h) == ["human"]
 
 
 @pytest.mark.parametrize(("lang", "text"), [

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from aiogram import Router
+from aiogram.filters import Command
 
 from bot.app import build_app, build_dispatcher
 from bot.clock import FixedClock
@@ -173,3 +175,52 @@ async def test_an_english_staff_member_still_gets_english(h: H) -> None:
     # Alice chose nothing: the shop's language; the agents' group stays in it too.
     await h.agent(ALICE, "/queue")
     assert h.texts_to(GROUP)[-1].startswith("🤖 排队中")
+
+
+def test_a_service_refusal_reads_in_the_staff_members_language() -> None:
+    """Services refuse with a staff key (phrases.refused.Refused); each reader gets it in
+    their own language, and any other error as it says (a file's own parse error)."""
+    from phrases.refused import Refused
+
+    refusal = Refused("notice.err_too_long", langs="zh", limit="4,096")
+    assert StaffWords(CATALOGUE, "zh").why(refusal) == (
+        "zh 的文字超过 Telegram 的 4,096 字上限，请删短一些")
+    assert StaffWords(CATALOGUE, "en").why(refusal) == (
+        "the zh text is over Telegram's 4,096 characters; shorten it")
+    assert StaffWords(CATALOGUE, "zh").why(ValueError("row 3: bad")) == "row 3: bad"
+    assert refusal == Refused("notice.err_too_long", langs="zh", limit="4,096")
+
+
+def registered_commands(router: Router) -> set[str]:
+    """Every /command a message handler of ``router`` (and its sub-routers) answers."""
+    found: set[str] = set()
+    for handler in router.message.handlers:
+        for flt in handler.filters or ():
+            if isinstance(flt.callback, Command):
+                found |= {c for c in flt.callback.commands if isinstance(c, str)}
+    for sub in router.sub_routers:
+        found |= registered_commands(sub)
+    return found
+
+
+SHOPPER_COMMANDS = {"start", "help", "human", "aftersales", "return", "done", "tickets",
+                    "stop_notices", "unsubscribe", "forget"}
+AGENT_ONLY = {"schedule", "duty", "handover", "swap", "weekly", "leave",  # in /help of agents
+              "take", "release", "transfer", "close", "customer", "queue", "on", "off", "admin"}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_owner_help_names_every_owner_command_and_each_one_answers(
+    h: H, lang: str,
+) -> None:
+    """/owner lists every command the owner has (P10), and each it names is answered as an
+    owner command, never with the shopper's "unknown command"."""
+    text = StaffWords(h.app.knowledge.catalogue, lang)("owner.help")
+    named = set(re.findall(r"(?<![A-Za-z0-9_])/([a-z_]+)", text))
+    owner_side = registered_commands(h.dp) - SHOPPER_COMMANDS - AGENT_ONLY - {"owner"}
+    assert owner_side - named == set()  # nothing the owner can do is missing from /owner
+    unknown = [p.text.split("{")[0][:8] for p in CATALOGUE.categories("zh")["explanation"]
+               + CATALOGUE.categories("en")["explanation"] if "unknown_command" in p.tags]
+    for command in sorted(named - {"lang", "faqimport", "catalogueimport"}):
+        told = await owner_says(h, f"/{command}")
+        assert not any(t.startswith(tuple(unknown)) for t in told), (command, told)

@@ -41,6 +41,9 @@ async def people_tick(app: App) -> None:
                         for agent, record in result.to_show]
         complaints = await cp.collect_complaints(repo, now)
         week, to_ask = await meeting.agents_to_ask(repo, now)  # P15: before the meeting
+        asks = [(agent, (await staff_words(repo, app.knowledge, agent))(meeting.ASK_KEY,
+                                                                         week=week), None)
+                for agent in to_ask]  # each agent in their own language
         names = await cp.agent_names(repo)
         shown = [(agent, w("handover.before_shift",
                            record=ho.record_text(record, tz, w, names)), None)
@@ -56,7 +59,7 @@ async def people_tick(app: App) -> None:
     if app.settings.agent_chat_id is not None:
         sends += [(app.settings.agent_chat_id, r.text, None) for r in result.written]
     sends += shown
-    sends += [(agent, meeting.ASK_TEXT.format(week=week), None) for agent in to_ask]
+    sends += asks
     sends += notices
     for chat_id, text, markup in sends:
         try:

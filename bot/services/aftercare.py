@@ -21,6 +21,7 @@ from bot.services.replies import Button, Replier, Reply
 from bot.services.staff import owner_setting, words_for
 from bot.services.tickets import TicketService
 from bot.settings import Settings
+from phrases.staff import StaffWords
 from storage.models import Customer
 from storage.models.orders import FollowUp, JobStatus, Survey, TicketKind, TicketStatus
 from storage.repositories import Repo
@@ -264,13 +265,15 @@ class Aftercare:
             await repo.commit()
             return self._say(FOLLOW_UP_OK_KEY, lang)
         ticket = await repo.tickets.get(row.ticket_id) if row.ticket_id else None
+        # Stored with the ticket and read by staff: in the shop's language (staff phrases).
+        w = StaffWords(self.desk.wording.catalogue, self.settings.default_language)
         if ticket is not None and ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
             await self.tickets.move(repo, ticket, TicketStatus.REOPENED, "shopper", now,
-                                    "回访: problem not solved")
+                                    w("ticket.follow_up_unsolved"))
         else:
             order = await repo.orders.get(row.order_id) if row.order_id else None
             ticket = await self.tickets.open(
-                repo, customer, TicketKind.REPAIR, "回访: problem reported", now,
+                repo, customer, TicketKind.REPAIR, w("ticket.follow_up_problem"), now,
                 order_ref=order.order_ref if order else None)
         row.note = f"ticket #{ticket.id}"
         await repo.commit()

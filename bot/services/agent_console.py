@@ -225,7 +225,7 @@ class AgentConsole:
         await repo.events.add("flood_digest", conversation_id=conversation.id,
                               up_to=pending[-1].id, count=len(pending), at=now)
         await repo.commit()
-        await self._post(topic, digest_text(pending))
+        await self._post(topic, digest_text(pending, self.w))
 
     async def flush_bursts(self) -> None:
         """Post every waiting collapsed post now (at shutdown, and for tests)."""

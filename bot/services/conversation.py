@@ -598,22 +598,27 @@ class ConversationService:
         most MAX_PARTS, each its own part), then which clause needs a person, with the button.
         Empty unless at least two clauses are answered confidently by different entries."""
         answered: dict[str, str] = {}
-        missed: list[str] = []
+        missed: list[str] = []  # in the message's order
         for clause, part in self.knowledge.understand_parts(text, conversation.language):
             if part.intent is None and part.decision == "answer" and part.best is not None:
-                answered.setdefault(part.best.entry_id, clause)
+                key = part.best.entry_id
+                if key in answered or len(answered) < MAX_PARTS:
+                    answered.setdefault(key, clause)
+                else:  # past the cap: named as needing a person, never dropped silently
+                    missed.append(clause)
             elif part.intent is None:
                 missed.append(clause)
         if len(answered) < 2:
             return []
         replies: list[Reply] = []
-        for key in list(answered)[:MAX_PARTS]:
+        for key in answered:
             entry = self.knowledge.entry(key, conversation.language)
             if entry is not None:
                 replies += self._faq_answer(entry.id, entry.answer)
         if missed:
+            sep = "；" if conversation.language.startswith("zh") else "; "
             ask = self._phrase(customer, conversation, "part_needs_human",
-                               question=missed[0][:60])
+                               question=sep.join(missed)[:120])
             replies = self._with_human_button(conversation, [*replies, ask])
         return replies
 

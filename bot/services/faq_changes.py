@@ -248,8 +248,9 @@ class InboxPreview:
     after: str | None  # the entry it would be answered from
     answer: str  # the answer it would get
     shifts: tuple[Shift, ...]  # similar known questions that would change answer
-    # Dismissed (known out-of-scope) questions the change would answer from the FAQ: a
-    # phrasing that does this teaches the bot to answer what it must not (flag, don't add).
+    # Dismissed (known out-of-scope) questions the change would answer from the FAQ, or pull
+    # up to the edge of an answer (pulled_in): a phrasing that does this teaches the bot to
+    # answer what it must not (flag, don't add).
     out_of_scope: tuple[str, ...] = ()
 
 
@@ -278,6 +279,26 @@ def newly_answered(before: Callable[[str], Understanding], after: Understander,
     out-of-scope questions, each is a wrong answer the change would start giving."""
     return tuple(t for t in texts
                  if verdict(before(t)) is None and verdict(after.understand(t)) is not None)
+
+
+def pulled_in(before: Callable[[str], Understanding], after: Understander, key: str,
+              texts: Iterable[str]) -> tuple[str, ...]:
+    """The texts on which entry ``key`` scores higher after the change than before and now
+    leads within the answer zone: for known out-of-scope questions, a change that does this
+    moves the bot to the edge of a wrong answer even where a close runner-up still holds it
+    back (the learning loop's false accepts came this way: bench/learning_curve.py)."""
+    out = []
+    for text in texts:
+        now = after.understand(text)
+        best = now.best
+        if best is None or best.entry_id != key or now.intent is not None:
+            continue
+        if best.score < after.answer_floor(key, now.language):
+            continue
+        was = next((c.score for c in before(text).candidates if c.entry_id == key), 0.0)
+        if best.score > was:
+            out.append(text)
+    return tuple(out)
 
 
 async def _dismissed_questions(repo: Repo, exclude: int) -> list[str]:
@@ -326,8 +347,13 @@ async def preview_inbox(repo: Repo, knowledge: KnowledgeBase, message_id: int, s
             shifts.append(Shift(text, before, after))
     after = verdict(trial.understand(message.text))
     answer_text = next((e.answer for e in changed if e.id == after), "")
-    out_of_scope = newly_answered(lambda text: knowledge.understand(text, lang), trial,
-                                  await _dismissed_questions(repo, message_id))
+    dismissed = await _dismissed_questions(repo, message_id)
+
+    def now(text: str) -> Understanding:
+        return knowledge.understand(text, lang)
+
+    out_of_scope = tuple(dict.fromkeys([*newly_answered(now, trial, dismissed),
+                                        *pulled_in(now, trial, key, dismissed)]))
     return InboxPreview(message_id, message.text, lang, key,
                         verdict(knowledge.understand(message.text, lang)), after, answer_text,
                         tuple(shifts), out_of_scope)

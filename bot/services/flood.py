@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from phrases.staff import StaffWords
 from storage.models import Message
 from storage.repositories import Repo
 
@@ -54,16 +55,17 @@ async def burst_of(repo: Repo, message: Message, known: int | None = None) -> Bu
     return Burst(await repo.conversations.burst_size(message, FLOOD_WINDOW))
 
 
-def digest_text(messages: list[Message]) -> str:
-    """One post listing a flood's messages (text trimmed, media named), bounded in length."""
-    head = f"📨 {len(messages)} more messages in a burst (collapsed):"
+def digest_text(messages: list[Message], w: StaffWords) -> str:
+    """One post listing a flood's messages (text trimmed, media named), bounded in length,
+    in the agents' words (staff phrases flood.*)."""
+    head = w("flood.head", count=len(messages))
     lines: list[str] = []
     used = len(head)
     for i, message in enumerate(messages):
         text = " ".join(message.text.split()) if message.text else f"[{message.kind}]"
         line = "• " + (text if len(text) <= DIGEST_LINE else text[:DIGEST_LINE] + "…")
         if used + len(line) + 1 > DIGEST_LIMIT:
-            lines.append(f"… and {len(messages) - i} more (kept in the chat history)")
+            lines.append(w("flood.more", count=len(messages) - i))
             break
         lines.append(line)
         used += len(line) + 1

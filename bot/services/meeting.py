@@ -25,8 +25,7 @@ ASKED = "self_report_asked"
 ASK_AT = time(9, 0)  # Monday morning, well before the 14:30 meeting
 TEXT_LIMIT = 1500
 
-ASK_TEXT = ("Weekly meeting today at 14:30 (P15). Please send your self-report for last week "
-            "({week}) before it, in one message:\n/weekly 完成目标：…\n问题：…\n改进：…")
+ASK_KEY = "weekly.ask"  # the staff phrase asking for the self-report (values: week)
 
 
 def week_reported(now: datetime, tz: object) -> date:

@@ -21,6 +21,7 @@ from bot.services import audit
 from bot.services.orders import OrderDesk
 from bot.services.replies import Replier, Reply
 from bot.settings import Settings
+from phrases.refused import Refused
 from phrases.splitting import TELEGRAM_LIMIT, units
 from storage.models.orders import JobStatus, Notice, NoticeDelivery
 from storage.repositories import Repo
@@ -103,13 +104,13 @@ class NoticeService:
         """Writes the notice and its recipients, and records it in the change log (with the
         negative terms the owner confirmed, P9); returns (notice, number of recipients)."""
         if segment not in SEGMENTS:
-            raise ValueError(f"unknown segment {segment!r}; one of {', '.join(SEGMENTS)}")
+            raise Refused("notice.err_segment", segments=", ".join(SEGMENTS))
         texts = {lang: text.strip() for lang, text in texts.items() if text.strip()}
         if not texts:
-            raise ValueError("a notice needs some text")
+            raise Refused("notice.err_empty")
         if too_long := [lang for lang, text in texts.items() if units(text) > TELEGRAM_LIMIT]:
-            raise ValueError(f"the {'/'.join(too_long)} text is over Telegram's "
-                             f"{TELEGRAM_LIMIT:,} characters; shorten it")
+            raise Refused("notice.err_too_long", langs="/".join(too_long),
+                          limit=f"{TELEGRAM_LIMIT:,}")
         now = self.clock.now()
         recipients = await repo.aftercare.segment(segment, now)
         notice = Notice(segment=segment, texts=texts, created_by=created_by, created_at=now)

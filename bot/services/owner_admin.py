@@ -646,13 +646,22 @@ async def change_setting(repo: Repo, owner: int, name: str, value: str) -> str:
     return value
 
 
+def _shown(value: object) -> str:
+    """A shop-file value as the owner reads it: a list without brackets and quotes."""
+    if isinstance(value, tuple | list):
+        return ", ".join(str(v) for v in value)
+    return str(getattr(value, "key", value))  # a time zone by its name
+
+
 async def settings_text(repo: Repo, settings: Settings, w: StaffWords) -> str:
     """The owner's settings, then those of the shop file (why not here: /set <name>)."""
-    lines = [f"{name}: {await staff.owner_setting(repo, name)}" for name in SETTING_RULES
-             if name != "agent_cap"]
-    lines.insert(0, w("settings.cap", value=await staff.shop_agent_cap(repo, settings.agent_cap)))
-    lines += [w("settings.shop_file", name=name, value=getattr(settings, name))
-              for name in SHOP_FILE_SETTINGS]
+    lines = [w("settings.line", label=w.label("setting", name), name=name,
+               value=w.label(f"setting.{name}", await staff.owner_setting(repo, name)))
+             for name in SETTING_RULES if name != "agent_cap"]  # a code value in words
+    lines.insert(0, w("settings.cap", label=w.label("setting", "agent_cap"),
+                      value=await staff.shop_agent_cap(repo, settings.agent_cap)))
+    lines += [w("settings.shop_file", label=w.label("setting", name), name=name,
+                value=_shown(getattr(settings, name))) for name in SHOP_FILE_SETTINGS]
     return "\n".join(lines)
 
 

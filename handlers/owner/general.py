@@ -38,7 +38,9 @@ async def set_value(message: Message, bot: Bot, repo: Repo, knowledge: Knowledge
         reason = w(f"set.reason.{refused.key}", **refused.values)
         await tell(bot, message.chat.id, w("set.not_changed", reason=reason))
         return
-    await tell(bot, message.chat.id, f"{name} = {stored}")
+    w = await staff_words(repo, knowledge, message.chat.id)
+    await tell(bot, message.chat.id, w("set.done", label=w.label("setting", name), name=name,
+                                       value=stored))
 
 
 async def on_set(message: Message, command: CommandObject, bot: Bot, repo: Repo,

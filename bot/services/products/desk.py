@@ -39,6 +39,7 @@ from bot.services.products.index import (
 )
 from bot.services.products.wording import FIT_NAMES, money, product_say
 from bot.services.replies import Button, Photo, Reply
+from phrases.catalogue import say
 from phrases.lang import has_chinese
 from phrases.sizing import Body, parse_body, pick_size
 from phrases.splitting import split_message
@@ -419,7 +420,8 @@ class CatalogueDesk:
             or product.title_en
 
     def _human_label(self, lang: str) -> str:
-        return "🙋 人工客服" if lang == "zh" else "🙋 Talk to a person"
+        """The person button's label: the phrase the conversation service uses too."""
+        return say(self.knowledge.catalogue, "human_button", lang)[0]
 
     def _phrase(self, situation: str, lang: str, *tags: str, **values: object,
                 ) -> tuple[str, str]:
