@@ -44,7 +44,7 @@ from sqlalchemy import Executable, Table, bindparam, event, insert, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, object_mapper
-from sqlalchemy.orm.base import instance_state
+from sqlalchemy.orm.base import NO_VALUE, instance_state
 from sqlalchemy.orm.state import InstanceState
 
 log = logging.getLogger(__name__)
@@ -197,15 +197,17 @@ def _plan(session: Session) -> _Plan | None:
         table = mapper.local_table
         keys: list[str] = []
         params: dict[str, Any] = {"_pk": state.identity[0] if state.identity else None}
-        for key in state.committed_state:
+        values = state.dict
+        for key, before in state.committed_state.items():
             prop = mapper.column_attrs.get(key)
             if prop is None:
                 return None  # a relationship changed: the ORM's flush knows how
-            added = state.attrs[key].history.added
-            if added:
-                column = prop.columns[0].name
+            if key not in values:
+                return None  # expired since: the ORM's flush knows how
+            now = values[key]
+            if now is not before and (before is NO_VALUE or now != before):
                 keys.append(key)
-                params[f"_v_{column}"] = added[0]
+                params[f"_v_{prop.columns[0].name}"] = now
         if params["_pk"] is None:
             continue
         changed.append(state)  # settled after the commit, with or without a change
@@ -232,7 +234,9 @@ async def commit(session: AsyncSession, inbound: dict[str, Any] | None = None) -
     writer = writer_of(session)
     if writer is None:
         return None
-    plan = await session.run_sync(_plan)
+    # In place, not through run_sync's greenlet: reading the session's pending changes does
+    # no I/O (only values already loaded are compared).
+    plan = _plan(session.sync_session)
     if plan is None:
         writer.alone += 1
         return None
