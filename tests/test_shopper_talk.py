@@ -185,6 +185,28 @@ async def test_product_damage_gets_the_apology_and_after_sales_steps(
     assert ("抱歉" if lang == "zh" else "sorry") in said
 
 
+@pytest.mark.parametrize(("lang", "text", "key"), [
+    ("zh", "衣服会起球吗", None), ("zh", "衣服能退吗", "returns"),
+    ("en", "will the clothes pill?", None), ("en", "can I return clothes?", "returns"),
+])
+async def test_a_question_naming_clothes_is_not_a_damage_report(
+    h: Harness, lang: str, text: str, key: str | None
+) -> None:
+    """"Clothes" names the thing, not what is asked: a question about pilling or returns gets
+    no damaged-item apology (the FAQ has no pilling entry: ask back; returns: that answer)."""
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, text, language_code=lang))
+    said = "".join(sent(h)).replace("\n", "").replace(" ", "")
+    damaged = h.app.knowledge.entry("damaged_item", lang)
+    assert damaged is not None
+    assert damaged.answer.replace("\n", "").replace(" ", "")[:30] not in said
+    if key is not None:
+        entry = h.app.knowledge.entry(key, lang)
+        assert entry is not None
+        assert entry.answer.replace("\n", "").replace(" ", "")[:30] in said
+    assert (await conversation(h)).escalation_reason != "complaint"
+
+
 @pytest.mark.parametrize(("lang", "text"), [
     ("zh", "收到的东西坏了 什么破玩意儿 气死我了"), ("en", "the shirt arrived torn, what a scam"),
 ])
