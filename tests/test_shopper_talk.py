@@ -76,10 +76,15 @@ async def test_acknowledgement_gets_a_short_reply_never_a_hand_over_or_a_greetin
     assert not [e for e in await h.rows(Event) if e.kind == "escalated"]
 
 
-async def test_acknowledgement_while_a_person_has_the_chat_adds_nothing(h: Harness) -> None:
-    await h.feed(message_update(1, SHOPPER, "转人工"))
+@pytest.mark.parametrize(("lang", "asked", "ack"), [
+    ("zh", "转人工", "好的"), ("en", "human please", "ok"),
+])
+async def test_acknowledgement_while_a_person_has_the_chat_adds_nothing(
+    h: Harness, lang: str, asked: str, ack: str
+) -> None:
+    await h.feed(message_update(1, SHOPPER, asked, language_code=lang))
     h.take_sent()
-    await h.feed(message_update(2, SHOPPER, "好的"))
+    await h.feed(message_update(2, SHOPPER, ack, language_code=lang))
     assert h.sent() == []  # the bot does not talk over the queue or the agent
 
 
