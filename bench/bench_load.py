@@ -18,6 +18,11 @@ Configurations:
   one-process shop with a token): updates wait at the fake server for ``getUpdates``.
 
     .venv/bin/python bench/bench_load.py --shoppers 2000 --messages 10 [--only echo,pg-1,pg-2]
+    .venv/bin/python bench/bench_load.py --shoppers 10 --messages 20 --think 1.5   # unsaturated
+
+Unsaturated, latency is the figure (msg/s is set by the think time): a shopper may write at
+most 8 messages in 10 s before the flood rule answers the burst once (bot/services/flood.py),
+so ``--think`` must keep them under it.
 
 Prints one table row per configuration: messages, seconds, messages/s, reply p50/p99 (ms),
 errors, lost (messages without a reply or not stored), peak RSS of the bot processes (MB),
@@ -112,7 +117,7 @@ def peak_rss_mb(pid: int) -> float:
 
 
 async def drive(server: BenchServer, urls: list[str], shoppers: int, messages: int,
-                secret: str | None, max_connections: int) -> dict[str, Any]:
+                secret: str | None, max_connections: int, think: float = 0.0) -> dict[str, Any]:
     turn = itertools.count()
     connections = asyncio.Semaphore(max_connections)
     reply_ms: list[float] = []
@@ -126,7 +131,9 @@ async def drive(server: BenchServer, urls: list[str], shoppers: int, messages: i
         async def shopper(chat: int) -> None:
             nonlocal errors, no_reply
             user = {"id": chat, "is_bot": False, "first_name": f"S{chat}", "language_code": "en"}
-            for _ in range(messages):
+            for number in range(messages):
+                if think and number:
+                    await asyncio.sleep(think)  # reads the answer, types the next question
                 msg = server._incoming(chat, user, "private", None)
                 msg["text"] = random.choice(QUESTIONS)
                 server._messages[(chat, msg["message_id"])] = msg
@@ -186,7 +193,8 @@ async def stored_unhandled(database_url: str, expected: int) -> int:
 
 
 async def run_config(
-    name: str, shoppers: int, messages: int, max_connections: int, work: Path
+    name: str, shoppers: int, messages: int, max_connections: int, work: Path,
+    think: float = 0.0,
 ) -> dict[str, Any]:
     server = BenchServer()
     await server.start()
@@ -226,7 +234,7 @@ async def run_config(
             pids = [p.process.pid for p in procs if p.process]
         cpu_before = sum(cpu_seconds(pid) for pid in pids)
         bench_before, busy_before = time.process_time(), machine_busy_seconds()
-        result = await drive(server, urls, shoppers, messages, secret, max_connections)
+        result = await drive(server, urls, shoppers, messages, secret, max_connections, think)
         bot_cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
         result["cpu_ms"] = bot_cpu * 1000 / result["messages"]
         # Where the machine's cores went: the bot, this process (fake server and shoppers),
@@ -257,8 +265,14 @@ async def main() -> None:
     parser.add_argument("--only", default="echo,match,sqlite-1,pg-1,pg-2")
     parser.add_argument("--connections", type=int, default=100,
                         help="webhook deliveries in flight at once (Telegram's max_connections)")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="seconds a shopper waits after a reply before the next message: "
+                             "the unsaturated mode (10 shoppers, --think 1.5: at most 7 "
+                             "messages per shopper in 10 s, under the flood rule's 8)")
     args = parser.parse_args()
-    print(f"{args.shoppers} shoppers × {args.messages} messages, closed loop, "
+    loop = f"closed loop, {args.think:g} s between a reply and the next message" if args.think \
+        else "closed loop"
+    print(f"{args.shoppers} shoppers × {args.messages} messages, {loop}, "
           f"{args.connections} webhook connections\n")
     print("| config | messages | s | msg/s | reply p50 ms | reply p99 ms | errors | lost "
           "| peak RSS MB | bot CPU ms/msg | cores busy: all (bot/bench/other) |")
@@ -267,7 +281,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.only.split(","):
             r = await run_config(name, args.shoppers, args.messages, args.connections,
-                                 Path(tmp))
+                                 Path(tmp), args.think)
             rates[name] = r["rate"]
             print(f"| {name} | {r['messages']} | {r['seconds']:.1f} | {r['rate']:.0f} | "
                   f"{r['p50']:.0f} | {r['p99']:.0f} | {r['errors']} | {r['lost']} | "

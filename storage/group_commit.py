@@ -15,11 +15,14 @@ What a handler hands in (a :class:`WriteSet`):
   when its update id was stored already (a redelivery) nothing else of the set is written;
 * Core statements deferred by the repositories (the bot's reply rows, the "handled" mark);
 * the changed columns of the session's loaded customers, conversations and messages (what the
-  lifecycle's transitions and ``record_seen`` set), as one UPDATE per row.
+  lifecycle's transitions and ``record_seen`` set), as one UPDATE per row;
+* new rows added and not flushed, of classes nobody reads back at once (events for the
+  reports), as INSERTs.
 
 A session that wrote anything itself (a new row flushed, an escalation's CAS update, an
-event) is not grouped: it commits on its own as before, the deferred statements included
-(``before_commit`` hook) — so every path stays one transaction, only the hot one is shared.
+event added with ``events.add``, which flushes) is not grouped: it commits on its own as
+before, the deferred statements included (``before_commit`` hook) — so every path stays one
+transaction, only the hot one is shared.
 
 The bound on waiting: the writer commits as soon as a turn of the event loop brings no new
 work, and never later than ``linger`` after the first write of a batch (a lone shopper waits
@@ -37,7 +40,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Table, bindparam, event, update
+from sqlalchemy import Executable, Table, bindparam, event, insert, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, object_mapper
@@ -120,6 +123,10 @@ def defer(session: AsyncSession, statement: Executable, params: dict[str, Any]) 
 
 # ------------------------------------------------------------------ the session's side
 GROUPED_CLASSES: set[type] = set()  # mapped classes whose changed columns may be grouped
+# Mapped classes whose new rows, added but not flushed, may be written by the batch: rows
+# nobody reads back in the same session (an event for the reports). Flushed ones (an id was
+# needed) made the session write by itself, so it commits alone.
+INSERTED_CLASSES: set[type] = set()
 
 
 @cache
@@ -129,16 +136,44 @@ def _update_of(table: Table, columns: tuple[str, ...]) -> Executable:
     return update(table).where(table.c.id == bindparam("_pk")).values(values)
 
 
+@cache
+def _insert_of(table: Table) -> Executable:
+    return insert(table)
+
+
+def _new_row(obj: object) -> dict[str, Any] | None:
+    """A pending row's INSERT parameters, every column but the key (Python-side defaults
+    applied, as the ORM would); None when a column's default is the database's."""
+    mapper = object_mapper(obj)
+    values = instance_state(obj).dict
+    params: dict[str, Any] = {}
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if column.primary_key:
+            continue
+        value = values.get(prop.key)
+        if value is None and column.server_default is not None:
+            return None
+        if value is None and column.default is not None:
+            if not (column.default.is_scalar or column.default.is_callable):
+                return None  # a SQL expression: the ORM's flush knows how
+            arg = column.default.arg  # type: ignore[attr-defined]
+            value = arg(None) if column.default.is_callable else arg
+        params[column.key] = value
+    return params
+
+
 @dataclass
 class _Plan:
     statements: list[tuple[Executable, dict[str, Any]]]
     changed: list[InstanceState[Any]]  # the dirty rows whose changes the statements write
+    inserted: list[object]  # the pending rows the statements insert
 
 
 def _plan(session: Session) -> _Plan | None:
     """The session's pending changes as Core statements, or None when they cannot be grouped
-    (new or deleted objects, other classes, relationships, or the session wrote already)."""
-    if session.new or session.deleted:
+    (deleted objects, other classes, relationships, or the session wrote already)."""
+    if session.deleted:
         return None
     transaction = session.get_transaction()
     if transaction is not None:
@@ -147,6 +182,13 @@ def _plan(session: Session) -> _Plan | None:
                 return None
     statements: list[tuple[Executable, dict[str, Any]]] = []
     changed: list[InstanceState[Any]] = []
+    inserted: list[object] = []
+    for obj in session.new:
+        row = _new_row(obj) if type(obj) in INSERTED_CLASSES else None
+        if row is None:
+            return None
+        statements.append((_insert_of(object_mapper(obj).local_table), row))
+        inserted.append(obj)
     for obj in session.dirty:
         if type(obj) not in GROUPED_CLASSES:
             return None
@@ -170,7 +212,7 @@ def _plan(session: Session) -> _Plan | None:
         if keys:
             columns = tuple(sorted(mapper.column_attrs[k].columns[0].name for k in keys))
             statements.append((_update_of(table, columns), params))
-    return _Plan(statements, changed)
+    return _Plan(statements, changed, inserted)
 
 
 def _connections(session: Session) -> list[Connection]:
@@ -204,6 +246,8 @@ async def commit(session: AsyncSession, inbound: dict[str, Any] | None = None) -
     except BaseException:
         session.info[PENDING] = pending  # a retry by the caller commits them itself
         raise
+    for obj in plan.inserted:  # written by the batch (or, for a redelivery, never to be)
+        session.expunge(obj)
     if inbound is not None and outcome.inbound_id is None:
         for state in plan.changed:  # a redelivery: nothing was written, forget the changes
             await session.refresh(state.obj())

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage import group_commit
 from storage.group_commit import GroupWriter, WriteSet
-from storage.models import Conversation, Message, Sender
+from storage.models import Conversation, Event, Message, Sender
 from storage.repositories import Repo
 from storage.repositories.conversations import BotReply, inbound_insert_for
 
@@ -172,3 +172,29 @@ async def test_after_a_grouped_commit_the_sessions_rows_are_clean(
     async with sessions() as db:
         row = await db.get(Conversation, conversation.id)
         assert row is not None and row.last_activity_at.minute == 9
+
+
+async def test_an_event_added_without_a_flush_goes_with_the_batch(
+    sessions: async_sessionmaker[AsyncSession], writer: GroupWriter
+) -> None:
+    """An event nobody reads back (the catalogue's ``product_asked``) is written in the
+    writer's batch with the reply, defaults applied, instead of making the session commit
+    alone; one added with ``events.add`` (flushed: its id was wanted) still commits alone."""
+    await _shoppers(sessions, 1)
+    _, first = await _store(sessions, writer, 1, 21)
+    sets = writer.sets
+    async with sessions() as db:
+        repo = Repo(db, writer)
+        message = await db.get(Message, first)
+        assert message is not None
+        db.add(Event(kind="product_asked", conversation_id=message.conversation_id,
+                     data={"product_id": 3}))
+        await repo.conversations.mark_handled(message, NOW, {"decision": "catalogue"})
+        await repo.commit()
+        assert not db.new
+    assert writer.sets == sets + 1 and writer.alone == 0
+    async with sessions() as db:
+        [event] = (await db.scalars(select(Event))).all()
+        handled = await db.scalar(select(Message.handled_at).where(Message.id == first))
+    assert event.kind == "product_asked" and event.data == {"product_id": 3}
+    assert event.at is not None and handled is not None

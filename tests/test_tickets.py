@@ -6,11 +6,14 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.state import State
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.escalation import EscalationService
 from bot.services.tickets import TicketError, TicketService
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
+from handlers.aftersales import build_aftersales_router, command_or_dialogue
 from storage.models import Conversation, ConversationState, Customer
 from storage.models.orders import Ticket, TicketStatus
 from storage.repositories import Repo
@@ -112,7 +115,7 @@ async def test_shopper_opens_a_return_through_the_guided_dialogue_P18(h: Harness
     assert ticket.order_id is not None and ticket.status == S.OPEN
     h.take_sent()
     await h.feed(message_update(7, SHOPPER, "/tickets"))
-    assert "#1" in h.sent()[-1] and "已受理" in h.sent()[-1]
+    assert h.sent()[-1] == "#1 退货：已受理"  # phrase data ticket_line, in the shopper's words
     # The dialogue is over: ordinary messages go to the conversation again.
     await h.feed(message_update(8, SHOPPER, "你好"))
     assert await h.rows(Ticket) == [ticket] or len(await h.rows(Ticket)) == 1
@@ -185,3 +188,18 @@ async def test_two_processes_tracking_one_chat_complaint_open_one_ticket_P20(
         assert await tickets.track_complaints(second, now) == 0  # the unique index says no
         await second.commit()
     assert [t.opened_by for t in await h.rows(Ticket)] == ["system"]
+
+
+def test_every_after_sales_message_handler_wants_a_command_or_a_dialogue_step() -> None:
+    """The after-sales routers turn a shopper's plain question away with one filter
+    (``command_or_dialogue``), before their handlers' filters: that holds only while each of
+    their message handlers needs a command or an FSM state. A handler added without either
+    would never be reached; this names it."""
+    router = build_aftersales_router(load_settings({}))
+    assert any(f.callback is command_or_dialogue or getattr(f.callback, "__wrapped__", None)
+               is command_or_dialogue for f in router.message._handler.filters or ())
+    for each in router.chain_tail:
+        for handler in each.message.handlers:
+            kinds = [f.callback for f in handler.filters or ()]
+            assert any(isinstance(k, Command | StateFilter | State) for k in kinds), \
+                handler.callback.__name__

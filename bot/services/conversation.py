@@ -244,6 +244,7 @@ class ConversationService:
         seen = dict(chat_id=shopper.chat_id, name=shopper.name, username=shopper.username,
                     language_code=shopper.language_code, now=now)
         channel = channel_of(shopper.user_id)  # web visitors have ids of their own
+        first_contact = customer is None
         if customer is None:
             customer = await repo.customers.create(telegram_user_id=shopper.user_id,
                                                    channel=channel, **seen)
@@ -257,7 +258,9 @@ class ConversationService:
             conversation = None
         if conversation is not None:
             return customer, conversation, False, recent
-        ended = None if idled else await self._just_closed(repo, customer, text, now)
+        # A customer created just now has no conversation to have closed: no query (P8).
+        ended = None if idled or first_contact else await self._just_closed(
+            repo, customer, text, now)
         if ended is not None:
             # "好的谢谢" after /close: a closing reply (P8); its burst is counted when answered
             return customer, ended, False, None

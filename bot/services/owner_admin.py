@@ -656,8 +656,8 @@ def _shown(value: object) -> str:
 async def settings_text(repo: Repo, settings: Settings, w: StaffWords) -> str:
     """The owner's settings, then those of the shop file (why not here: /set <name>)."""
     lines = [w("settings.line", label=w.label("setting", name), name=name,
-               value=await staff.owner_setting(repo, name))
-             for name in SETTING_RULES if name != "agent_cap"]
+               value=w.label(f"setting.{name}", await staff.owner_setting(repo, name)))
+             for name in SETTING_RULES if name != "agent_cap"]  # a code value in words
     lines.insert(0, w("settings.cap", label=w.label("setting", "agent_cap"),
                       value=await staff.shop_agent_cap(repo, settings.agent_cap)))
     lines += [w("settings.shop_file", label=w.label("setting", name), name=name,

@@ -8,8 +8,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import group_commit
 from storage.base import utcnow
 from storage.models import Event
+
+# An event added without a flush (nobody needs its id: bot/services/products/desk.py) is
+# written in the group writer's batch with the reply, not by a commit of its own.
+group_commit.INSERTED_CLASSES.add(Event)
 
 
 class EventRepo:
