@@ -253,7 +253,7 @@ async def my_tickets(message: Message, repo: Repo, intake: Intake, knowledge: Kn
                      conversations: ConversationService) -> None:
     lang = intake.conversation.language
     tickets = await repo.tickets.for_customer(intake.customer.id)
-    lines = ([TicketService.describe(t, lang) for t in tickets]
+    lines = ([TicketService.describe(t, lang, knowledge.catalogue) for t in tickets]
              or [words(knowledge, intake, "ticket_none")])
     # The replier escapes the text; at most 20 tickets keep it far below 4,096 characters.
     await conversations.reply(repo, intake, said("\n".join(lines)), step("tickets"))

@@ -305,6 +305,10 @@ SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     # The after-sales ticket dialogue (P18/P20), /tickets, /stop_notices (P22), /forget (P16).
     "ticket_kind": ("inquiry", ("ticket_kind",)),
     "ticket_kind_label": ("explanation", ("ticket_kind_label",)),  # extra tag: the kind
+    # The kind inside a sentence ("your exchange request"; the label above is for buttons).
+    "ticket_kind_name": ("explanation", ("ticket_kind_name",)),  # extra tag: the kind
+    "ticket_status_label": ("explanation", ("ticket_status_label",)),  # extra tag: status
+    "ticket_line": ("explanation", ("ticket_line",)),  # /tickets: ticket_id, ticket_kind, status
     "ticket_order": ("inquiry", ("ticket_order",)),
     "ticket_bad_order": ("inquiry", ("ticket_bad_order",)),
     "ticket_reason": ("inquiry", ("ticket_reason",)),

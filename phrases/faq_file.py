@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from phrases.refused import Refused
 from phrases.yaml_text import load_yaml
 
 SMALLTALK_INTENTS = ("greeting", "thanks", "farewell", "human", "complaint")
@@ -49,26 +50,28 @@ class FaqFile:
     smalltalk: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _text(value: Any, where: str, name: str, *, required: bool = True) -> str:
+def _text(value: Any, where: dict[str, object], name: str, *, required: bool = True) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise ValueError(f"{where}: '{name}' must be text, got {type(value).__name__}")
+        raise Refused("faqfile.not_text", **where, name=name)
     text = str(value).strip()
     if required and not text:
-        raise ValueError(f"{where}: '{name}' is empty")
+        raise Refused("faqfile.empty", **where, name=name)
     return text
 
 
 def _entry(index: int, raw: Any) -> FaqEntry:
-    where = f"faq entry #{index}"
+    """One entry; a problem is refused naming the entry (1-based, the owner counts so) and
+    its id, in words staff read (staff phrases faqfile.*)."""
+    where: dict[str, object] = {"entry": index + 1, "id": "—"}
     if not isinstance(raw, dict):
-        raise ValueError(f"{where}: expected a mapping with id/question/answer")
+        raise Refused("faqfile.not_mapping", entry=index + 1)
     if "id" in raw and isinstance(raw["id"], str):
-        where = f"faq entry #{index} (id {raw['id']!r})"
+        where["id"] = raw["id"]
     unknown = set(raw) - {"id", "question", "answer", "alt", "threshold"}
     if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
+        raise Refused("faqfile.unknown_keys", **where, keys=", ".join(sorted(map(str, unknown))))
     entry_id = _text(raw.get("id"), where, "id")
     question = _text(raw.get("question"), where, "question")
     answer = _text(raw.get("answer"), where, "answer")
@@ -76,14 +79,14 @@ def _entry(index: int, raw: Any) -> FaqEntry:
     if isinstance(alt_raw, str):
         alt_raw = [alt_raw]
     if not isinstance(alt_raw, list):
-        raise ValueError(f"{where}: 'alt' must be a list of texts")
+        raise Refused("faqfile.alt_list", **where)
     alt = tuple(_text(a, where, f"alt[{i}]") for i, a in enumerate(alt_raw))
     threshold = raw.get("threshold")
     if threshold is not None:
         if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-            raise ValueError(f"{where}: 'threshold' must be a number between 0 and 1")
+            raise Refused("faqfile.threshold", **where, threshold=str(threshold)[:20])
         if not 0.0 <= float(threshold) <= 1.0:
-            raise ValueError(f"{where}: 'threshold' {threshold} is outside 0..1")
+            raise Refused("faqfile.threshold", **where, threshold=threshold)
         threshold = float(threshold)
     return FaqEntry(id=entry_id, question=question, answer=answer, alt=alt, threshold=threshold)
 
@@ -103,26 +106,24 @@ def _smalltalk(raw: Any) -> dict[str, list[str]]:
             examples = [examples]
         if not isinstance(examples, list):
             raise ValueError(f"smalltalk.{intent}: expected a list of examples")
-        out[intent] = [_text(e, f"smalltalk.{intent}[{i}]", "example") for i, e in
-                       enumerate(examples)]
+        out[intent] = [_text(e, {"entry": f"smalltalk.{intent}[{i}]", "id": "—"}, "example")
+                       for i, e in enumerate(examples)]
     return out
 
 
 def parse_faq(data: Any) -> FaqFile:
     """Build a FaqFile from already-parsed YAML/JSON data; ValueError on bad data."""
     if not isinstance(data, dict):
-        raise ValueError("FAQ file: expected a mapping with a 'faq' list")
+        raise Refused("faqfile.not_file")
     raw_entries = data.get("faq")
     if not isinstance(raw_entries, list):
-        raise ValueError("FAQ file: 'faq' must be a list of entries")
+        raise Refused("faqfile.not_file")
     entries = [_entry(i, raw) for i, raw in enumerate(raw_entries)]
     seen: dict[str, int] = {}
     for i, entry in enumerate(entries):
         if entry.id in seen:
             first = seen[entry.id]
-            raise ValueError(
-                f"faq entry #{i} (id {entry.id!r}): duplicate id, first used by entry #{first}"
-            )
+            raise Refused("faqfile.duplicate", entry=i + 1, id=entry.id, first=first + 1)
         seen[entry.id] = i
     return FaqFile(entries=entries, smalltalk=_smalltalk(data.get("smalltalk")))
 

@@ -133,6 +133,11 @@ def parse_body(text: str) -> Body:
 
 
 _DIGIT_RE = re.compile(r"\d")
+# Every height and weight form above has a unit or a keyword next to a number; only the bare
+# forms (我165 110) need two numbers. A text with neither is not searched (most are not).
+_MAYBE_BODY = re.compile(
+    r"\d\s*(?:cm|厘米|公分|米|m|ft|feet|foot|'|\"|斤|kg|公斤|千克|kilo|lb|pound|磅)"
+    r"|身高|体重|height|weigh|tall", re.I)
 
 
 def mark_body(text: str, marks: dict[str, str]) -> str:
@@ -141,7 +146,8 @@ def mark_body(text: str, marks: dict[str, str]) -> str:
     What the matcher sees instead of 165 / 5ft6 / 110斤 / 130lbs: a body measurement is one
     thing in every unit, so "5ft6 130lbs" and "175 cm and 80 kg" ask the same question.
     """
-    if _DIGIT_RE.search(text) is None:
+    if _DIGIT_RE.search(text) is None or (
+            _MAYBE_BODY.search(text) is None and len(BARE.findall(text)) < 2):
         return text
     _, spans = find_body(text)
     for start, end, kind in reversed(spans):

@@ -268,3 +268,14 @@ async def test_a_notice_draft_a_template_preview_and_an_import_wait_side_by_side
     assert await h.say(OWNER, "/cancel") == ["已取消：群发通知草稿。"]
     await h.tap(OWNER, NoticeAction(action="send").pack())
     assert await h.rows(NoticeDelivery) == []  # the cancelled draft is gone
+
+
+async def test_a_bad_faq_file_is_refused_in_chinese_naming_the_entry_P4(h: Harness) -> None:
+    """A blank answer cell: nothing imported, and the owner reads which entry, in Chinese."""
+    before = await h.faq()
+    told = await h.upload("faq.csv", "id,question,answer\n发货时间,什么时候发货？,48小时内\n"
+                                     "开发票,可以开发票吗？,\n", "/faqimport zh")
+    assert told == ["没有导入，常见问题保持原样：第 2 条（开发票）：“answer”是空的"]
+    assert await h.faq() == before
+    told = await h.upload("faq.csv", "id,question\n发货时间,什么时候发货？\n", "/faqimport zh")
+    assert told[0].startswith("没有导入，常见问题保持原样：CSV 缺少这些列：answer")

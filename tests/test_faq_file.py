@@ -5,7 +5,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from phrases.catalogue import PhraseCatalogue
 from phrases.faq_file import FaqEntry, FaqFile, dump_faq_file, load_faq_file, parse_faq
+from phrases.refused import Refused
+from phrases.staff import StaffWords
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
 
@@ -42,25 +45,35 @@ def test_round_trip_through_yaml() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "message"),
+    ("data", "key", "values"),
     [
-        ({"faq": [_entry(answer="")]}, "entry #0 (id 'ship_time'): 'answer' is empty"),
-        ({"faq": [_entry(), _entry()]}, "entry #1 (id 'ship_time'): duplicate id"),
-        ({"faq": [_entry(threshold=1.5)]}, "outside 0..1"),
-        ({"faq": [_entry(threshold="high")]}, "'threshold' must be a number"),
-        ({"faq": [_entry(colour="red")]}, "unknown keys ['colour']"),
-        ({"faq": [_entry(alt={"x": 1})]}, "'alt' must be a list"),
-        ({"faq": ["just text"]}, "faq entry #0: expected a mapping"),
-        ({"faq": [_entry(), {"question": "q", "answer": "a"}]}, "faq entry #1: 'id'"),
-        ({"faq": "nope"}, "'faq' must be a list"),
-        ([], "expected a mapping"),
-        ({"faq": [], "smalltalk": {"weather": ["晴"]}}, "unknown intent 'weather'"),
+        ({"faq": [_entry(answer="")]}, "faqfile.empty",
+         {"entry": 1, "id": "ship_time", "name": "answer"}),
+        ({"faq": [_entry(), _entry()]}, "faqfile.duplicate",
+         {"entry": 2, "id": "ship_time", "first": 1}),
+        ({"faq": [_entry(threshold=1.5)]}, "faqfile.threshold", {"threshold": 1.5}),
+        ({"faq": [_entry(threshold="high")]}, "faqfile.threshold", {"threshold": "high"}),
+        ({"faq": [_entry(colour="red")]}, "faqfile.unknown_keys", {"keys": "colour"}),
+        ({"faq": [_entry(alt={"x": 1})]}, "faqfile.alt_list", {"entry": 1}),
+        ({"faq": ["just text"]}, "faqfile.not_mapping", {"entry": 1}),
+        ({"faq": [_entry(), {"question": "q", "answer": "a"}]}, "faqfile.not_text",
+         {"entry": 2, "id": "—", "name": "id"}),
+        ({"faq": "nope"}, "faqfile.not_file", {}),
+        ([], "faqfile.not_file", {}),
     ],
 )
-def test_bad_data_names_the_entry(data: object, message: str) -> None:
-    with pytest.raises(ValueError) as err:
+def test_bad_data_names_the_entry(data: object, key: str, values: dict[str, object]) -> None:
+    """The entry (counted from 1, as the owner counts) and its id, in words staff read."""
+    with pytest.raises(Refused) as err:
         parse_faq(data)
-    assert message in str(err.value)
+    assert err.value.key == key and values.items() <= err.value.values.items()
+    zh = StaffWords(PhraseCatalogue.builtin(), "zh").why(err.value)
+    assert zh != key and all(str(v) in zh for v in values.values() if v != "—")
+
+
+def test_an_unknown_small_talk_intent_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown intent 'weather'"):
+        parse_faq({"faq": [], "smalltalk": {"weather": ["晴"]}})
 
 
 def test_invalid_yaml_is_a_value_error(tmp_path: Path) -> None:

@@ -124,4 +124,5 @@ async def test_settings_are_validated_and_recorded(
         with pytest.raises(ValueError):
             await oa.change_setting(repo, OWNER, name, value)
     text = await oa.settings_text(repo, settings, StaffWords(kb.catalogue, "en"))
-    assert "swap_limit: 3" in text and "sla_reply_seconds: 20 (set in the shop file" in text
+    assert "swaps per agent per month: 3 (/set swap_limit <value>)" in text
+    assert "reply deadline (s): 20 (set in the shop file; /set sla_reply_seconds says why)" in text

@@ -18,6 +18,8 @@ from bot.services.staff import (
     set_owner_setting,
 )
 from bot.settings import Settings
+from phrases.catalogue import PhraseCatalogue
+from phrases.staff import StaffWords
 from storage.models.shifts import SwapState
 from storage.repositories import Repo
 
@@ -125,8 +127,9 @@ async def test_next_shift_start_and_closed_days_P11_P24(staffed: Repo) -> None:
     await staffed.commit()
     assert await sh.next_shift_start(staffed, morning) == at(MONDAY + timedelta(days=1), 18, 30)
     assert await sh.on_duty(staffed, at(MONDAY, 20)) == []
-    text = sh.schedule_text(await sh.coming_schedule(staffed, morning), SH)
-    assert "closed (holiday)" in text and len(text.splitlines()) == sh.SCHEDULE_DAYS
+    zh = StaffWords(PhraseCatalogue.builtin(), "zh")
+    text = sh.schedule_text(await sh.coming_schedule(staffed, morning), SH, {}, zh)
+    assert "休息（holiday）" in text and len(text.splitlines()) == sh.SCHEDULE_DAYS
 
 
 async def test_agent_switch_overrides_the_calendar(staffed: Repo) -> None:

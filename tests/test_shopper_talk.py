@@ -76,10 +76,15 @@ async def test_acknowledgement_gets_a_short_reply_never_a_hand_over_or_a_greetin
     assert not [e for e in await h.rows(Event) if e.kind == "escalated"]
 
 
-async def test_acknowledgement_while_a_person_has_the_chat_adds_nothing(h: Harness) -> None:
-    await h.feed(message_update(1, SHOPPER, "转人工"))
+@pytest.mark.parametrize(("lang", "asked", "ack"), [
+    ("zh", "转人工", "好的"), ("en", "human please", "ok"),
+])
+async def test_acknowledgement_while_a_person_has_the_chat_adds_nothing(
+    h: Harness, lang: str, asked: str, ack: str
+) -> None:
+    await h.feed(message_update(1, SHOPPER, asked, language_code=lang))
     h.take_sent()
-    await h.feed(message_update(2, SHOPPER, "好的"))
+    await h.feed(message_update(2, SHOPPER, ack, language_code=lang))
     assert h.sent() == []  # the bot does not talk over the queue or the agent
 
 
@@ -183,6 +188,28 @@ async def test_product_damage_gets_the_apology_and_after_sales_steps(
     said = "".join(sent(h)).replace("\n", "").replace(" ", "")
     assert entry.answer.replace("\n", "").replace(" ", "") in said
     assert ("抱歉" if lang == "zh" else "sorry") in said
+
+
+@pytest.mark.parametrize(("lang", "text", "key"), [
+    ("zh", "衣服会起球吗", None), ("zh", "衣服能退吗", "returns"),
+    ("en", "will the clothes pill?", None), ("en", "can I return clothes?", "returns"),
+])
+async def test_a_question_naming_clothes_is_not_a_damage_report(
+    h: Harness, lang: str, text: str, key: str | None
+) -> None:
+    """"Clothes" names the thing, not what is asked: a question about pilling or returns gets
+    no damaged-item apology (the FAQ has no pilling entry: ask back; returns: that answer)."""
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, text, language_code=lang))
+    said = "".join(sent(h)).replace("\n", "").replace(" ", "")
+    damaged = h.app.knowledge.entry("damaged_item", lang)
+    assert damaged is not None
+    assert damaged.answer.replace("\n", "").replace(" ", "")[:30] not in said
+    if key is not None:
+        entry = h.app.knowledge.entry(key, lang)
+        assert entry is not None
+        assert entry.answer.replace("\n", "").replace(" ", "")[:30] in said
+    assert (await conversation(h)).escalation_reason != "complaint"
 
 
 @pytest.mark.parametrize(("lang", "text"), [

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from bot.services.knowledge import KnowledgeBase
 from bot.services.orders import OrderDesk
 from bot.services.replies import Reply
-from bot.services.tickets import KIND_NAMES, STATUS_NAMES
+from bot.services.tickets import ticket_words
 from bot.settings import Settings
 from phrases.catalogue import say
 from phrases.context import ORDER, about_own_case
@@ -83,14 +83,11 @@ class CaseDesk:
                 if o.status not in FINISHED_ORDERS and o.created_at >= since]
 
     def _ticket_reply(self, ticket: Ticket, lang: str) -> Reply:
-        names = lang if lang in KIND_NAMES else "zh"
         due = ticket.due_at.astimezone(self.settings.tz)
         text, key = say(
             self.knowledge.catalogue, "case_status", lang,
             "resolved" if ticket.status == TicketStatus.RESOLVED else "open",
-            values={"ticket_id": ticket.id,
-                    "ticket_kind": KIND_NAMES[names].get(ticket.kind, ticket.kind),
-                    "status": STATUS_NAMES[names].get(ticket.status, ticket.status),
+            values={**ticket_words(self.knowledge.catalogue, ticket, lang),
                     "due": due.strftime("%m-%d %H:%M")},
         )
         return Reply(text, phrase_key=key)

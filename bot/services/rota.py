@@ -43,21 +43,16 @@ AGENT_ACTIONS = ("tone_guard", "released", "transferred", "closed_by_agent", "ag
 
 
 async def month_table(repo: Repo, year: int, month: int, names: dict[int, str],
-                      w: StaffWords | None = None) -> str:
+                      w: StaffWords) -> str:
     """P11: the month's rota, one line per shift (day, weekday, hours, agents by name)."""
     first = date(year, month, 1)
     last = date(year, month, month_calendar.monthrange(year, month)[1])
     tz = await sh.shop_tz(repo)
     shifts = await sh.shifts_between(repo, first, last)
     on = await sh.calendar_enabled(repo)
-    if w is None:
-        state = "on" if on else "off (every present agent on duty)"
-        header = [f"Rota {year}-{month:02d} ({tz.key}; calendar {state})",
-                  "date  day hours        agents"]
-    else:
-        header = [w("rota.title", month=f"{year}-{month:02d}", tz=tz.key,
-                    state=w("rota.calendar_on" if on else "rota.calendar_off")),
-                  w("rota.columns")]
+    header = [w("rota.title", month=f"{year}-{month:02d}", tz=tz.key,
+                state=w("rota.calendar_on" if on else "rota.calendar_off")),
+              w("rota.columns")]
     return "\n".join(header + sh.schedule_text(shifts, tz, names, w).splitlines())
 
 

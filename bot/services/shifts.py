@@ -289,10 +289,10 @@ async def coming_schedule(repo: Repo, now: datetime, days: int = SCHEDULE_DAYS) 
     return await shifts_around(repo, now, 0, days - 1)
 
 
-def schedule_text(shifts: list[Shift], tz: ZoneInfo, names: dict[int, str] | None = None,
-                  w: StaffWords | None = None) -> str:
-    """One line per shift: date, weekday, hours, agents by name (or why the day is closed)."""
-    names = names or {}
+def schedule_text(shifts: list[Shift], tz: ZoneInfo, names: dict[int, str],
+                  w: StaffWords) -> str:
+    """One line per shift: date, weekday, hours, agents by name (or why the day is closed),
+    in the reader's words."""
     lines = []
     for s in shifts:
         start, end = s.start.astimezone(tz), s.end.astimezone(tz)
@@ -300,11 +300,10 @@ def schedule_text(shifts: list[Shift], tz: ZoneInfo, names: dict[int, str] | Non
             end.strftime("%H:%M"))
         who = ", ".join(names.get(a, str(a)) for a in s.agents) or "—"
         if s.closed is not None:
-            who = (w("shift.closed_day", reason=s.closed) if w is not None
-                   else f"closed ({s.closed})")
-        day = w(f"day.{s.day.weekday()}") if w is not None else DAYS[s.day.weekday()]
+            who = w("shift.closed_day", reason=s.closed)
+        day = w(f"day.{s.day.weekday()}")
         lines.append(f"{s.day:%m-%d} {day} {start:%H:%M}-{end_text}  {who}")
-    return "\n".join(lines) or (w("shift.none") if w is not None else "no shifts")
+    return "\n".join(lines) or w("shift.none")
 
 
 # ----------------------------------------------------------------------------- swaps (P12)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from bot.services.escalation import EscalationService
 from bot.services.rates import TicketRates, ticket_rates
 from bot.settings import Settings
+from phrases.catalogue import PhraseCatalogue, say
 from storage.models import Customer, Sender
 from storage.models.orders import Ticket, TicketKind, TicketStatus
 from storage.repositories import Repo
@@ -25,17 +26,12 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     S.CLOSED: (S.REOPENED,),
     S.REOPENED: (S.IN_PROGRESS, S.RESOLVED, S.CLOSED),
 }
-KIND_NAMES = {
-    "zh": {"return": "退货", "exchange": "换货", "repair": "维修/质量问题", "complaint": "投诉"},
-    "en": {"return": "return", "exchange": "exchange", "repair": "repair / quality problem",
-           "complaint": "complaint"},
-}
-STATUS_NAMES = {
-    "zh": {"open": "已受理", "in_progress": "处理中", "resolved": "已解决", "closed": "已关闭",
-           "reopened": "重新处理中"},
-    "en": {"open": "received", "in_progress": "in progress", "resolved": "resolved",
-           "closed": "closed", "reopened": "re-opened"},
-}
+def ticket_words(catalogue: PhraseCatalogue, ticket: Ticket, lang: str) -> dict[str, object]:
+    """The ticket's number, kind and status as the shopper reads them (phrase data:
+    ticket_kind_name, ticket_status_label), for the phrases that name a ticket."""
+    return {"ticket_id": ticket.id,
+            "ticket_kind": say(catalogue, "ticket_kind_name", lang, ticket.kind)[0],
+            "status": say(catalogue, "ticket_status_label", lang, ticket.status)[0]}
 
 
 class TicketError(Exception):
@@ -135,8 +131,7 @@ class TicketService:
         return await ticket_rates(repo.session, start, end)
 
     @staticmethod
-    def describe(ticket: Ticket, lang: str) -> str:
-        lang = lang if lang in KIND_NAMES else "zh"
-        kind = KIND_NAMES[lang].get(ticket.kind, ticket.kind)
-        status = STATUS_NAMES[lang].get(ticket.status, ticket.status)
-        return f"#{ticket.id} {kind}: {status}"
+    def describe(ticket: Ticket, lang: str, catalogue: PhraseCatalogue) -> str:
+        """"#12 退货：处理中" for the shopper's /tickets (phrase ticket_line)."""
+        values = ticket_words(catalogue, ticket, lang)
+        return say(catalogue, "ticket_line", lang, values=values)[0]

@@ -142,6 +142,9 @@ class FeatureIndex:
         self.label_docs: list[list[int]] = [[] for _ in self.labels]
         for i, lab in enumerate(self.doc_label):
             self.label_docs[int(lab)].append(i)
+        # What fuzzy re-scoring compares a query with, per label (its question texts).
+        self.label_surfaces: list[list[str]] = [
+            [self.doc_surfaces[d] for d in docs if self.doc_fuzzy[d]] for docs in self.label_docs]
 
     def _init_vocab(self, word_counts: dict[str, int]) -> None:
         """Spelling-correction vocabulary, most frequent first so ties go to common words."""
@@ -287,12 +290,19 @@ class FeatureIndex:
         return hits
 
     def _rerank(self, query: str, hits: list[Hit], weight: float) -> list[Hit]:
-        rescored = []
-        for hit in hits:
-            docs = self.label_docs[self.label_ids[hit.label]]
-            best = max((fuzz.ratio(query, self.doc_surfaces[d]) for d in docs
-                        if self.doc_fuzzy[d]), default=0.0)
-            score = (hit.score + weight * best / 100.0) / (1.0 + weight)
-            rescored.append(Hit(hit.label, score, hit.doc))
+        # One rapidfuzz call over every candidate text (a call per text cost more than the
+        # comparisons), then each label's best ratio.
+        surfaces: list[str] = []
+        owner: list[int] = []
+        for i, hit in enumerate(hits):
+            texts = self.label_surfaces[self.label_ids[hit.label]]
+            surfaces += texts
+            owner += [i] * len(texts)
+        best = [0.0] * len(hits)
+        for _, ratio, j in process.extract(query, surfaces, scorer=fuzz.ratio, limit=None):
+            if ratio > best[owner[j]]:
+                best[owner[j]] = ratio
+        rescored = [Hit(h.label, (h.score + weight * best[i] / 100.0) / (1.0 + weight), h.doc)
+                    for i, h in enumerate(hits)]
         rescored.sort(key=lambda h: -h.score)
         return rescored
