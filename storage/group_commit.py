@@ -44,7 +44,7 @@ from sqlalchemy import Executable, Table, bindparam, event, insert, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, object_mapper
-from sqlalchemy.orm.base import instance_state
+from sqlalchemy.orm.base import NO_VALUE, instance_state
 from sqlalchemy.orm.state import InstanceState
 
 log = logging.getLogger(__name__)
@@ -170,13 +170,14 @@ class _Plan:
     inserted: list[object]  # the pending rows the statements insert
 
 
-def _plan(session: Session) -> _Plan | None:
+def _plan(session: Session, *, alone: bool = False) -> _Plan | None:
     """The session's pending changes as Core statements, or None when they cannot be grouped
-    (deleted objects, other classes, relationships, or the session wrote already)."""
+    (deleted objects, other classes, relationships, or — unless ``alone`` — the session wrote
+    already)."""
     if session.deleted:
         return None
     transaction = session.get_transaction()
-    if transaction is not None:
+    if transaction is not None and not alone:
         for connection in _connections(session):
             if connection.info.get(WROTE):
                 return None
@@ -197,15 +198,17 @@ def _plan(session: Session) -> _Plan | None:
         table = mapper.local_table
         keys: list[str] = []
         params: dict[str, Any] = {"_pk": state.identity[0] if state.identity else None}
-        for key in state.committed_state:
+        values = state.dict
+        for key, before in state.committed_state.items():
             prop = mapper.column_attrs.get(key)
             if prop is None:
                 return None  # a relationship changed: the ORM's flush knows how
-            added = state.attrs[key].history.added
-            if added:
-                column = prop.columns[0].name
+            if key not in values:
+                return None  # expired since: the ORM's flush knows how
+            now = values[key]
+            if now is not before and (before is NO_VALUE or now != before):
                 keys.append(key)
-                params[f"_v_{column}"] = added[0]
+                params[f"_v_{prop.columns[0].name}"] = now
         if params["_pk"] is None:
             continue
         changed.append(state)  # settled after the commit, with or without a change
@@ -232,9 +235,13 @@ async def commit(session: AsyncSession, inbound: dict[str, Any] | None = None) -
     writer = writer_of(session)
     if writer is None:
         return None
-    plan = await session.run_sync(_plan)
+    # In place, not through run_sync's greenlet: reading the session's pending changes does
+    # no I/O (only values already loaded are compared).
+    plan = _plan(session.sync_session)
     if plan is None:
         writer.alone += 1
+        if inbound is None:
+            await write_in_place(session)
         return None
     pending = session.info.pop(PENDING, None) or []
     writes = WriteSet(inbound, [*pending, *plan.statements])
@@ -246,20 +253,43 @@ async def commit(session: AsyncSession, inbound: dict[str, Any] | None = None) -
     except BaseException:
         session.info[PENDING] = pending  # a retry by the caller commits them itself
         raise
-    for obj in plan.inserted:  # written by the batch (or, for a redelivery, never to be)
-        session.expunge(obj)
     if inbound is not None and outcome.inbound_id is None:
-        for state in plan.changed:  # a redelivery: nothing was written, forget the changes
+        for obj in plan.inserted:  # a redelivery: nothing was written, forget the changes
+            session.expunge(obj)
+        for state in plan.changed:
             await session.refresh(state.obj())
     else:
-        # What the batch wrote is what these rows now hold: committed, and no longer dirty
-        # (a row merely set to the same value is "modified" too), so the commit below has
-        # nothing to flush. Left dirty, each commit ran the ORM's unit of work over them to
-        # find nothing: 0.25 ms per commit, two commits per message (measured).
-        InstanceState._commit_all_states(
-            [(state, state.dict) for state in plan.changed], session.sync_session.identity_map)
+        _settle(session, plan)
     await session.commit()  # nothing left to flush: ends the read transaction
     return outcome
+
+
+def _settle(session: AsyncSession, plan: _Plan) -> None:
+    """What the statements wrote is what these rows now hold: committed, and no longer dirty
+    (a row merely set to the same value is "modified" too), so the session's commit has
+    nothing to flush. Left dirty, each commit ran the ORM's unit of work over them to find
+    nothing: 0.25 ms per commit, two commits per message (measured). New rows written are
+    let go (nobody reads them back)."""
+    for obj in plan.inserted:
+        session.expunge(obj)
+    InstanceState._commit_all_states(
+        [(state, state.dict) for state in plan.changed], session.sync_session.identity_map)
+
+
+async def write_in_place(session: AsyncSession) -> bool:
+    """A session that wrote by itself commits alone: its pending changes are written now on its
+    own connection, as the same Core statements the writer would run, instead of by the ORM's
+    flush at its commit (a first message's conversation; measured: 0.25 ms less). False when
+    they cannot be planned (then the flush writes them)."""
+    plan = _plan(session.sync_session, alone=True)
+    if plan is None:
+        return False
+    if plan.statements:
+        connection = await session.connection()
+        for statement, params in plan.statements:
+            await connection.execute(statement, params)
+    _settle(session, plan)
+    return True
 
 
 # ------------------------------------------------------------------ the writer

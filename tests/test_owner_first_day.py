@@ -70,7 +70,8 @@ class Day:
 
     async def tap(self, user: int, data: str, label: str) -> list[Any]:
         self.lines.append(f"{NAMES.get(user, user)}：[点按钮「{label}」]")
-        return await self._feed(callback_update(next(self.ids), user, data))
+        name = {SHOPPER: "李雷", OWNER: "Olga"}.get(user, "小美")  # as on their messages
+        return await self._feed(callback_update(next(self.ids), user, data, first_name=name))
 
     async def _feed(self, update: Any) -> list[Any]:
         self.session.requests.clear()
@@ -156,7 +157,7 @@ async def test_an_owners_first_day_in_chinese(day: Day) -> None:
     if merge:
         await day.tap(OWNER, merge[0][1], merge[0][0])
 
-    day.heading("下午：顾客找人工，客服接手；收工前看修改记录和报表")
+    day.heading("同一天（机器人的钟停在 09:30）：顾客找人工，客服接手；收工前看修改记录和报表")
     await day.h.duty(alice=False)
     await day.send(SHOPPER, "我的订单还没到，转人工")
     await day.h.duty(alice=True)

@@ -224,3 +224,15 @@ async def test_owner_help_names_every_owner_command_and_each_one_answers(
     for command in sorted(named - {"lang", "faqimport", "catalogueimport"}):
         told = await owner_says(h, f"/{command}")
         assert not any(t.startswith(tuple(unknown)) for t in told), (command, told)
+
+
+def test_a_collapsed_burst_names_media_in_the_agents_words_P2() -> None:
+    """The one post a flood becomes: its head and a photo or a sticker in the group's words."""
+    from bot.services.flood import digest_text
+    from storage.models import Message
+
+    burst = [Message(kind="text", text="在吗"), Message(kind="photo", text=""),
+             Message(kind="sticker", text="")]
+    assert digest_text(burst, StaffWords(CATALOGUE, "zh")).split("\n") == [
+        "📨 顾客连续发来 3 条消息（已合并）：", "• 在吗", "• [图片]", "• [表情]"]
+    assert "• [photo]" in digest_text(burst, StaffWords(CATALOGUE, "en"))

@@ -62,7 +62,8 @@ def digest_text(messages: list[Message], w: StaffWords) -> str:
     lines: list[str] = []
     used = len(head)
     for i, message in enumerate(messages):
-        text = " ".join(message.text.split()) if message.text else f"[{message.kind}]"
+        text = (" ".join(message.text.split()) if message.text
+                else w("flood.media", kind=w.label("kind", message.kind)))
         line = "• " + (text if len(text) <= DIGEST_LINE else text[:DIGEST_LINE] + "…")
         if used + len(line) + 1 > DIGEST_LIMIT:
             lines.append(w("flood.more", count=len(messages) - i))

@@ -24,7 +24,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import group_commit
-from storage.base import upsert_for, utcnow
+from storage.base import insert_loaded, upsert_for, utcnow
 from storage.models import (
     OPEN_STATES,
     Conversation,
@@ -159,13 +159,10 @@ class ConversationRepo:
 
     async def start(self, customer_id: int, language: str, now: datetime,
                     channel: str = "telegram") -> Conversation:
-        conversation = Conversation(
+        return await insert_loaded(self.session, Conversation, dict(
             customer_id=customer_id, language=language, opened_at=now, last_activity_at=now,
             state=ConversationState.BOT, channel=channel,
-        )
-        self.session.add(conversation)
-        await self.session.flush()
-        return conversation
+        ))
 
     async def store_first(
         self,
@@ -202,6 +199,8 @@ class ConversationRepo:
         if not fresh:
             for row in changed:
                 await self.session.refresh(row)
+        elif group_commit.writer_of(self.session) is not None:
+            await group_commit.write_in_place(self.session)  # the hot path: no ORM flush
         await self.session.commit()
         return stored, fresh
 

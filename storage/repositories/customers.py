@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.base import utcnow
+from storage.base import insert_loaded, utcnow
 from storage.models import Customer
 
 #: last_seen_at is read by the day (records, 30-day follow-ups); writing it on every message
@@ -66,14 +66,11 @@ class CustomerRepo:
         self, *, telegram_user_id: int, chat_id: int, name: str, username: str | None,
         language_code: str | None, now: datetime, channel: str = "telegram",
     ) -> Customer:
-        customer = Customer(
+        return await insert_loaded(self.session, Customer, dict(
             telegram_user_id=telegram_user_id, chat_id=chat_id, name=clean_name(name),
             username=username, language_code=language_code, first_seen_at=now, last_seen_at=now,
             channel=channel,
-        )
-        self.session.add(customer)
-        await self.session.flush()
-        return customer
+        ))
 
     @staticmethod
     def record_seen(

@@ -56,11 +56,12 @@ def edited_update(update_id: int, user_id: int, text: str, **kw: Any) -> Update:
     return Update.model_validate({"update_id": update_id, "edited_message": message})
 
 
-def callback_update(update_id: int, user_id: int, data: str, **kw: Any) -> Update:
+def callback_update(update_id: int, user_id: int, data: str, *, first_name: str = "小林",
+                    **kw: Any) -> Update:
     return Update.model_validate({
         "update_id": update_id,
         "callback_query": {
-            "id": str(next(_ids)), "from": user_json(user_id), "chat_instance": "ci",
+            "id": str(next(_ids)), "from": user_json(user_id, first_name), "chat_instance": "ci",
             "data": data, "message": message_json(user_id, "…", **kw),
         },
     })
