@@ -39,7 +39,7 @@ def add_catalogue_routes(
 
     async def write(result: importer.CatalogueImport, kind: str) -> web.Response:
         if not result.ok:
-            return web.json_response({"errors": result.errors}, status=422)
+            return web.json_response({"errors": importer.errors_text(result)}, status=422)
         async with sessions() as db:
             repo = Repo(db)
             if kind == "stock":
@@ -48,7 +48,8 @@ def add_catalogue_routes(
                 await importer.apply(repo, result, clock.now())
             if not result.ok:
                 await db.rollback()
-                return web.json_response({"errors": result.errors}, status=422)
+                return web.json_response({"errors": importer.errors_text(result)},
+                                         status=422)
             await repo.events.add(f"catalogue_{kind}_posted", variants=result.variants)
             await repo.commit()
         if on_change is not None:

@@ -49,14 +49,15 @@ def build_catalogue_router(owner_ids: Iterable[int]) -> Router:
             repo, message.from_user.id, document.file_name or "catalogue.csv",
             buffer.getvalue(), settings.tz)
         # The owner's staff language (/lang, else the shop's), as on every owner screen.
-        lang = (await staff_words(repo, knowledge, message.from_user.id)).lang
+        w = await staff_words(repo, knowledge, message.from_user.id)
+        lang = w.lang
         if result.ok:
             if conversations.catalogue is not None:
                 await conversations.catalogue.reload(repo)
             text, _ = product_say(knowledge.catalogue, "catalogue_imported", lang,
                                   values={"count": result.created, "variants": result.variants})
         else:
-            shown = result.errors[:MAX_ERRORS_SHOWN]
+            shown = w.whys(result.errors[:MAX_ERRORS_SHOWN])
             more = len(result.errors) - len(shown)
             errors = "\n".join(shown + ([f"… +{more}"] if more > 0 else []))
             text, _ = product_say(knowledge.catalogue, "catalogue_rejected", lang,

@@ -8,7 +8,7 @@ language (``/lang zh|en``), else the shop's. Texts are plain: callers escape for
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -70,11 +70,16 @@ class StaffWords:
         return self(key) if self.has(key) else str(code)
 
     def why(self, error: BaseException) -> str:
-        """A refusal in words: a :class:`Refused` from its phrase, anything else as it says
-        (a file's own parse error names the line it found)."""
+        """A refusal in words: a :class:`Refused` from its phrase (a value that is itself a
+        Refused, such as where a problem is, in words too), anything else as it says (a
+        file's own parse error names the line it found)."""
         if isinstance(error, Refused):
-            return self(error.key, **error.values)
+            return self(error.key, **{name: self.why(value) if isinstance(value, Refused)
+                                      else value for name, value in error.values.items()})
         return str(error)
+
+    def whys(self, errors: Iterable[BaseException]) -> list[str]:
+        return [self.why(error) for error in errors]
 
     def has(self, key: str) -> bool:
         return self.catalogue.get(f"{CATEGORY}.{key}", self.lang) is not None

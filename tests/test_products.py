@@ -170,7 +170,9 @@ async def test_owner_imports_a_file_in_telegram_all_or_nothing_P5(h: Harness) ->
     doc = {"document": {"file_id": "c1", "file_unique_id": "c1u", "file_name": "bad.csv"},
            "caption": "/catalogueimport"}
     [reply] = await h.say(None, OWNER, **doc)  # type: ignore[arg-type]
-    assert "没有导入" in reply and "line 3: price 'abc'" in reply
+    assert "没有导入" in reply and "第 3 行：price 'abc' 要写成金额（0 或以上）" in reply
+    assert "第 4 行：code 缺少或格式有误（—）" in reply
+    assert "第 6 行：sku T1-S 和第 2 行重复" in reply  # where a problem is, in words too
     h.session.files["good.csv"] = GOOD_CSV.encode()
     h.session.add_result("getFile", {"file_id": "c2", "file_unique_id": "c2u",
                                      "file_path": "good.csv"})

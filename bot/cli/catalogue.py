@@ -21,14 +21,14 @@ async def run_import(settings: Settings, path: Path) -> tuple[int, list[str]]:
     except importer.CatalogueFileError as error:
         return 2, [str(error)]
     if not result.ok:
-        return refused(result.errors)
+        return refused(importer.errors_text(result))
     for product in result.products:  # pictures are named from the shop catalogue's folder
         product.photos = photos.rebase(product.photos, path.parent, photos.media_root(settings))
     async with migrated_repo(settings) as repo:
         await importer.apply(repo, result)
         if not result.ok:  # checks against what the database holds (related items, SKUs)
             await repo.session.rollback()
-            return refused(result.errors)
+            return refused(importer.errors_text(result))
         await repo.events.add("catalogue_imported", file=path.name,
                               products=len(result.products), variants=result.variants)
         await repo.commit()

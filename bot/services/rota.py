@@ -266,20 +266,16 @@ def duty_text(summary: DutySummary, names: dict[int, str], lang: str = "zh") -> 
     def who(agent: int) -> str:
         return names.get(agent, str(agent))
 
-    zh = lang == "zh"
-    shifts = len({c.day for c in summary.checked})
-    lines = [f"值班纪律：已核对班次 {shifts}" if zh else f"Duty: shifts checked {shifts}"]
-    for c in summary.late:
-        lines.append(f"  {'迟到' if zh else 'late'} {c.day:%m-%d} {who(c.agent_id)} "
-                     f"+{c.late_minutes} {'分钟' if zh else 'min'}")
-    for agent, day, on_time in summary.leaves:
-        note = ("提前申请" if on_time else "未提前一天申请") if zh else (
-            "asked the day before" if on_time else "NOT asked the day before")
-        lines.append(f"  {'请假' if zh else 'leave'} {day} {who(agent)} ({note})")
-    for c in summary.empty_after_swap:
-        lines.append(f"  {'换班后空班' if zh else 'empty shift after swap'} #{c.swap_id} "
-                     f"{c.day:%m-%d} {who(c.agent_id)}")
-    for agent, swap, amount in summary.fines:
-        lines.append(f"  {'换班交待不清罚款' if zh else 'unclear swap fine'} #{swap} "
-                     f"{who(agent)} {amount:g} 元")
+    from bot.services.reports.labels import label  # the report's own words, zh and en
+
+    lines = [label("duty_checked", lang, n=len({c.day for c in summary.checked}))]
+    lines += ["  " + label("duty_late", lang, day=f"{c.day:%m-%d}", agent=who(c.agent_id),
+                           minutes=c.late_minutes) for c in summary.late]
+    lines += ["  " + label("duty_leave_on_time" if on_time else "duty_leave_late", lang,
+                           day=day, agent=who(agent))
+              for agent, day, on_time in summary.leaves]
+    lines += ["  " + label("duty_empty_after_swap", lang, swap=c.swap_id, day=f"{c.day:%m-%d}",
+                           agent=who(c.agent_id)) for c in summary.empty_after_swap]
+    lines += ["  " + label("duty_swap_fine", lang, swap=swap, agent=who(agent),
+                           amount=f"{amount:g}") for agent, swap, amount in summary.fines]
     return lines

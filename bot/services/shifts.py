@@ -445,17 +445,11 @@ async def decide_swap(
     return SwapOutcome(True, "", swap)
 
 
-def swap_text(swap: ShiftSwap, names: dict[int, str] | None = None,
-              w: StaffWords | None = None) -> str:
-    """'换班 #3：王芳把 05-04 的班给李雷（换 05-06）— 已同意', people by name."""
-    names = names or {}
+def swap_text(swap: ShiftSwap, names: dict[int, str], w: StaffWords) -> str:
+    """'换班 #3：王芳把 05-04 的班给李雷（换 05-06）— 已同意', people by name, in the
+    reader's words."""
     asker = names.get(swap.requester_id, str(swap.requester_id))
     colleague = names.get(swap.colleague_id, str(swap.colleague_id))
-    if w is None:
-        theirs = f" for their {swap.colleague_day}" if swap.colleague_day else ""
-        return (f"swap #{swap.id}: {asker} gives {swap.requester_day} to "
-                f"{colleague}{theirs} — {swap.state}"
-                + (f" ({swap.reason})" if swap.reason else ""))
     theirs = w("swap.theirs", day=swap.colleague_day) if swap.colleague_day else ""
     reason = (w("swap.reason", reason=swap_reason_text(swap.reason, w, names))
               if swap.reason else "")

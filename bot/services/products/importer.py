@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 from bot.services import audit
 from bot.services.products.photos import is_local, stored_name
+from phrases.refused import Refused
 from storage.base import utcnow
 from storage.models.products import ProductVariant
 from storage.repositories import Repo
@@ -58,10 +59,36 @@ class CatalogueFileError(Exception):
     """The input could not be read at all (not a CSV/JSON file, unreadable)."""
 
 
+def errors_text(result: CatalogueImport) -> list[str]:
+    """The problems in English, for the command line, the shop system's API and the log
+    (the owner in Telegram reads them in their own language)."""
+    from phrases.catalogue import PhraseCatalogue
+    from phrases.staff import StaffWords
+
+    return StaffWords(PhraseCatalogue.builtin(), "en").whys(result.errors)
+
+
+def _shown(value: str | None) -> str:
+    """A value as the file had it, quoted; "—" when there was none."""
+    return "—" if value is None else repr(value)
+
+
+def _line(number: int) -> Refused:
+    """Where a problem is, in words staff read: a CSV line (staff phrase catalogue.where.*)."""
+    return Refused("catalogue.where.line", line=number)
+
+
+def _item(number: int, variant: int | None = None) -> Refused:
+    """A JSON item, or one of its variants."""
+    if variant is None:
+        return Refused("catalogue.where.item", item=number)
+    return Refused("catalogue.where.variant", item=number, variant=variant)
+
+
 @dataclass
 class VariantIn:
     sku: str
-    where: str
+    where: Refused
     size: str | None = None
     colour: dict[str, str] | None = None
     price_cents: int | None = None
@@ -76,7 +103,7 @@ class ProductIn:
     """One checked product; ``None`` fields were not given and leave the stored value alone."""
 
     code: str
-    where: str
+    where: Refused
     title_zh: str | None = None
     title_en: str | None = None
     aliases: list[str] | None = None
@@ -97,7 +124,9 @@ class ProductIn:
 class CatalogueImport:
     products: list[ProductIn] = field(default_factory=list)
     updates: list[VariantIn] = field(default_factory=list)  # stock/price updates by SKU
-    errors: list[str] = field(default_factory=list)
+    # Each problem as a staff phrase (catalogue.err.*) with where it is: the owner reads it
+    # in their language (StaffWords.why), the command line and the API in English.
+    errors: list[Refused] = field(default_factory=list)
     created: int = 0
     updated: int = 0
     variants: int = 0
@@ -135,7 +164,7 @@ def _bilingual(value: Any, zh: Any = None, en: Any = None) -> dict[str, str] | N
     return out or None
 
 
-def _money(value: Any, name: str, where: str, errors: list[str]) -> int | None:
+def _money(value: Any, name: str, where: Refused, errors: list[Refused]) -> int | None:
     text = _text(value)
     if text is None:
         return None
@@ -144,22 +173,23 @@ def _money(value: Any, name: str, where: str, errors: list[str]) -> int | None:
         if amount < 0 or not amount.is_finite():
             raise InvalidOperation
     except InvalidOperation:
-        errors.append(f"{where}: {name} {text!r} is not a non-negative amount")
+        errors.append(Refused("catalogue.err.amount", where=where, name=name, value=repr(text)))
         return None
     return int((amount * 100).to_integral_value())
 
 
-def _count(value: Any, name: str, where: str, errors: list[str]) -> int | None:
+def _count(value: Any, name: str, where: Refused, errors: list[Refused]) -> int | None:
     text = _text(value)
     if text is None:
         return None
     if not re.fullmatch(r"\d{1,9}", text):
-        errors.append(f"{where}: {name} {text!r} is not a whole number ≥ 0")
+        errors.append(Refused("catalogue.err.count", where=where, name=name, value=repr(text)))
         return None
     return int(text)
 
 
-def _when(value: Any, name: str, where: str, errors: list[str], tz: ZoneInfo) -> datetime | None:
+def _when(value: Any, name: str, where: Refused, errors: list[Refused],
+          tz: ZoneInfo) -> datetime | None:
     """ISO 8601; a bare date means the end of that day in the shop's time zone."""
     text = _text(value)
     if text is None:
@@ -170,12 +200,12 @@ def _when(value: Any, name: str, where: str, errors: list[str], tz: ZoneInfo) ->
             return datetime.combine(day, time(23, 59, 59), tz)
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        errors.append(f"{where}: {name} {text!r} is not a date or time (ISO 8601)")
+        errors.append(Refused("catalogue.err.when", where=where, name=name, value=repr(text)))
         return None
     return at if at.tzinfo else at.replace(tzinfo=tz)
 
 
-def _chart(value: Any, where: str, errors: list[str]) -> list[dict[str, Any]] | None:
+def _chart(value: Any, where: Refused, errors: list[Refused]) -> list[dict[str, Any]] | None:
     if value in (None, "", []):
         return None
     rows: list[dict[str, Any]] = []
@@ -198,14 +228,14 @@ def _chart(value: Any, where: str, errors: list[str]) -> list[dict[str, Any]] | 
                     or not 2 <= weight[0] <= 300):
                 raise ValueError
         except (KeyError, TypeError, ValueError):
-            errors.append(f"{where}: size_chart entry {item!r} is not "
-                          "'SIZE:height-height/weight-weight' (cm, kg)")
+            errors.append(Refused("catalogue.err.chart", where=where, value=repr(item)[:80]))
             return None
         rows.append({"size": size, "height": height, "weight": weight})
     return rows
 
 
-def _photos(value: Any, where: str, errors: list[str], base: Path | None) -> list[str] | None:
+def _photos(value: Any, where: Refused, errors: list[Refused],
+            base: Path | None) -> list[str] | None:
     """Picture files must exist (relative to the catalogue file's folder); they are stored
     relative to that folder (``photos.stored_name``), not as this machine's absolute path."""
     if value in (None, "", []):
@@ -217,7 +247,7 @@ def _photos(value: Any, where: str, errors: list[str], base: Path | None) -> lis
             if not path.is_absolute() and base is not None:
                 path = base / path
             if not path.is_file():
-                errors.append(f"{where}: photo file {item!r} not found")
+                errors.append(Refused("catalogue.err.photo", where=where, value=repr(item)))
                 continue
             item = stored_name(path, base)
         out.append(item)
@@ -225,13 +255,13 @@ def _photos(value: Any, where: str, errors: list[str], base: Path | None) -> lis
 
 
 def check_variant(
-    raw: dict[str, Any], where: str, tz: ZoneInfo, *, nulls_clear: bool = False,
-) -> tuple[VariantIn | None, list[str]]:
+    raw: dict[str, Any], where: Refused, tz: ZoneInfo, *, nulls_clear: bool = False,
+) -> tuple[VariantIn | None, list[Refused]]:
     """One variant (CSV row part, JSON variant or stock update) or the reasons it is wrong."""
-    errors: list[str] = []
+    errors: list[Refused] = []
     sku = _text(raw.get("sku"), 64)
     if sku is None or not CODE.match(sku):
-        return None, [f"{where}: sku missing or malformed ({sku!r})"]
+        return None, [Refused("catalogue.err.sku", where=where, value=_shown(sku))]
     variant = VariantIn(sku=sku, where=where)
     size = _text(raw.get("size"), 16)
     variant.size = size.upper() if size else None
@@ -253,18 +283,18 @@ def check_variant(
             setattr(variant, attr, None)
     if (isinstance(variant.promo_price_cents, int) and variant.price_cents is not None
             and variant.promo_price_cents > variant.price_cents):
-        errors.append(f"{where}: promo_price is higher than price")
+        errors.append(Refused("catalogue.err.promo", where=where))
     return (None if errors else variant), errors
 
 
 def check_product(
-    raw: dict[str, Any], where: str, base: Path | None,
-) -> tuple[ProductIn | None, list[str]]:
+    raw: dict[str, Any], where: Refused, base: Path | None,
+) -> tuple[ProductIn | None, list[Refused]]:
     """The product part of a CSV row or JSON item, or the reasons it is wrong."""
-    errors: list[str] = []
+    errors: list[Refused] = []
     code = _text(raw.get("code"), 64)
     if code is None or not CODE.match(code):
-        return None, [f"{where}: code missing or malformed ({code!r})"]
+        return None, [Refused("catalogue.err.code", where=where, value=_shown(code))]
     product = ProductIn(code=code, where=where)
     title = raw.get("title")
     titles = title if isinstance(title, dict) else {}
@@ -279,7 +309,7 @@ def check_product(
     if fit is not None:
         product.fit = FITS.get(fit.lower())
         if product.fit is None:
-            errors.append(f"{where}: fit {fit!r} is not slim, regular or loose")
+            errors.append(Refused("catalogue.err.fit", where=where, value=repr(fit)))
     product.season = _text(raw.get("season"), 32)
     if raw.get("tags") not in (None, ""):
         product.tags = [t.lower()[:40] for t in _list(raw["tags"])]
@@ -307,14 +337,14 @@ def parse_csv(text: str, tz: ZoneInfo, base: Path | None = None) -> CatalogueImp
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     names = [(f or "").strip() for f in reader.fieldnames or []]
     if "code" not in names or "sku" not in names:
-        result.errors.append("line 1: header must name the code and sku columns")
+        result.errors.append(Refused("catalogue.err.header", where=_line(1)))
         return result
     by_code: dict[str, ProductIn] = {}
-    skus: dict[str, str] = {}
+    skus: dict[str, Refused] = {}
     for row in reader:
-        where = f"line {reader.line_num}"
+        where = _line(reader.line_num)
         if None in row:
-            result.errors.append(f"{where}: more values than columns")
+            result.errors.append(Refused("catalogue.err.columns", where=where))
             continue
         clean = {(k or "").strip(): v for k, v in row.items()}
         if not any((v or "").strip() for v in clean.values()):
@@ -325,7 +355,8 @@ def parse_csv(text: str, tz: ZoneInfo, base: Path | None = None) -> CatalogueImp
         if product is None or variant is None:
             continue
         if variant.sku in skus:
-            result.errors.append(f"{where}: sku {variant.sku} repeats {skus[variant.sku]}")
+            result.errors.append(Refused("catalogue.err.repeat", where=where, sku=variant.sku,
+                                         first=skus[variant.sku]))
             continue
         skus[variant.sku] = where
         known = by_code.get(product.code)
@@ -343,31 +374,32 @@ def parse_json(data: Any, tz: ZoneInfo, base: Path | None = None) -> CatalogueIm
     if isinstance(data, dict):
         data = data.get("products", [data])
     if not isinstance(data, list):
-        result.errors.append("item 1: expected a list of products")
+        result.errors.append(Refused("catalogue.err.list", where=_item(1)))
         return result
-    skus: dict[str, str] = {}
+    skus: dict[str, Refused] = {}
     for number, item in enumerate(data, 1):
-        where = f"item {number}"
+        where = _item(number)
         if not isinstance(item, dict):
-            result.errors.append(f"{where}: expected an object")
+            result.errors.append(Refused("catalogue.err.object", where=where))
             continue
         product, errors = check_product(item, where, base)
         result.errors += errors
         variants = item.get("variants") or []
         if not isinstance(variants, list):
-            result.errors.append(f"{where}: variants must be a list")
+            result.errors.append(Refused("catalogue.err.variants", where=where))
             continue
         for v_number, raw in enumerate(variants, 1):
-            v_where = f"{where} variant {v_number}"
+            v_where = _item(number, v_number)
             if not isinstance(raw, dict):
-                result.errors.append(f"{v_where}: expected an object")
+                result.errors.append(Refused("catalogue.err.object", where=v_where))
                 continue
             variant, v_errors = check_variant(raw, v_where, tz)
             result.errors += v_errors
             if variant is None or product is None:
                 continue
             if variant.sku in skus:
-                result.errors.append(f"{v_where}: sku {variant.sku} repeats {skus[variant.sku]}")
+                result.errors.append(Refused("catalogue.err.repeat", where=v_where,
+                                             sku=variant.sku, first=skus[variant.sku]))
                 continue
             skus[variant.sku] = v_where
             product.variants.append(variant)
@@ -382,13 +414,13 @@ def parse_updates(data: Any, tz: ZoneInfo) -> CatalogueImport:
     if isinstance(data, dict):
         data = data.get("variants", data.get("updates", [data]))
     if not isinstance(data, list):
-        result.errors.append("item 1: expected a list of updates")
+        result.errors.append(Refused("catalogue.err.updates", where=_item(1)))
         return result
     for number, item in enumerate(data, 1):
         if not isinstance(item, dict):
-            result.errors.append(f"item {number}: expected an object")
+            result.errors.append(Refused("catalogue.err.object", where=_item(number)))
             continue
-        variant, errors = check_variant(item, f"item {number}", tz, nulls_clear=True)
+        variant, errors = check_variant(item, _item(number), tz, nulls_clear=True)
         result.errors += errors
         if variant is not None:
             result.updates.append(variant)
@@ -438,10 +470,11 @@ async def apply(repo: Repo, result: CatalogueImport, now: datetime | None = None
         v.sku for p in result.products for v in p.variants)
     for incoming in result.products:
         if incoming.code not in existing and not (incoming.title_zh or incoming.title_en):
-            result.errors.append(f"{incoming.where}: new product {incoming.code} needs a title")
+            result.errors.append(Refused("catalogue.err.title", where=incoming.where,
+                                         code=incoming.code))
         for v in incoming.variants:
             if v.sku not in variants and v.price_cents is None:
-                result.errors.append(f"{v.where}: new sku {v.sku} needs a price")
+                result.errors.append(Refused("catalogue.err.price", where=v.where, sku=v.sku))
     if not result.ok:
         return result
     fresh = [p for p in result.products if p.code not in existing]
@@ -492,8 +525,8 @@ async def apply_updates(repo: Repo, result: CatalogueImport, now: datetime | Non
     if not result.ok:
         return result
     variants = await repo.products.variants_by_sku(v.sku for v in result.updates)
-    result.errors += [f"{v.where}: unknown sku {v.sku}" for v in result.updates
-                      if v.sku not in variants]
+    result.errors += [Refused("catalogue.err.unknown_sku", where=v.where, sku=v.sku)
+                      for v in result.updates if v.sku not in variants]
     if not result.ok:
         return result
     for update in result.updates:

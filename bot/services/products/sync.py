@@ -39,7 +39,8 @@ async def sync_catalogue_from_file(repo: Repo, settings: Settings) -> int | None
     await importer.apply(repo, result)
     if not result.ok:
         await repo.session.rollback()
-        log.error("catalogue file %s not loaded:\n%s", path, "\n".join(result.errors[:50]))
+        log.error("catalogue file %s not loaded:\n%s", path,
+                  "\n".join(importer.errors_text(result)[:50]))
         return None
     await repo.faq.set_setting(SETTING_KEY, digest)
     await repo.commit()

@@ -86,6 +86,18 @@ LABELS: dict[str, dict[str, str]] = {
     "paid_after": {"zh": "之后付款", "en": "paid after"},
     "recommendations": {"zh": "推荐展示", "en": "recommendations shown"},
     "clicked": {"zh": "点击", "en": "tapped"},
+    # Duty discipline (P11/P12), bot.services.rota.duty_text
+    "duty_checked": {"zh": "值班纪律：已核对班次 {n}", "en": "Duty: shifts checked {n}"},
+    "duty_late": {"zh": "迟到 {day} {agent} +{minutes} 分钟",
+                  "en": "late {day} {agent} +{minutes} min"},
+    "duty_leave_on_time": {"zh": "请假 {day} {agent} (提前申请)",
+                           "en": "leave {day} {agent} (asked the day before)"},
+    "duty_leave_late": {"zh": "请假 {day} {agent} (未提前一天申请)",
+                        "en": "leave {day} {agent} (NOT asked the day before)"},
+    "duty_empty_after_swap": {"zh": "换班后空班 #{swap} {day} {agent}",
+                              "en": "empty shift after swap #{swap} {day} {agent}"},
+    "duty_swap_fine": {"zh": "换班交待不清罚款 #{swap} {agent} {amount} 元",
+                       "en": "unclear swap fine #{swap} {agent} {amount} yuan"},
 }
 
 
