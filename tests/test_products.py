@@ -377,6 +377,37 @@ async def test_body_with_a_product_in_context_is_advised_without_asking_P5(h: Ha
     assert "纯棉T恤" in answer and "建议选M码" in answer
 
 
+@pytest.mark.parametrize("text", ["这件衬衫衣长多少", "衣长多少", "胸围和袖长是多少"])
+async def test_a_garment_measure_with_no_product_known_asks_which_then_the_chart_P5(
+    h: Harness, text: str,
+) -> None:
+    """P5: a product's measure (衣长 胸围 肩宽 袖长 腰围 臀围) is the product desk's, before
+    the FAQ (not the fabric-care entry that shares 衬衫): with no product known, which one."""
+    answer = await h.say(text)
+    care = h.app.knowledge.entry("fabric_care", "zh")
+    assert care is None or not any(care.answer[:20] in t for t in answer)
+    async with h.app.sessions() as db:
+        linen = await Repo(db).products.by_code("LS01")
+    assert linen is not None and button_data("pick", linen.id) in h.buttons()
+    [chart] = await h.tap(button_data("pick", linen.id))
+    assert "亚麻衬衫" in chart
+    if "衣长" in text:
+        assert "衣长" in chart and "S 68cm" in chart and "XL 74cm" in chart
+    else:
+        assert "胸围" in chart and "M 112cm" in chart and "袖长" in chart and "L 58cm" in chart
+
+
+async def test_a_garment_measure_of_a_named_or_known_product_en_and_zh_P5(h: Harness) -> None:
+    answer = await h.say("what's the waist on the linen wide-leg trousers?", language_code="en")
+    assert any("waist" in t and "M 68cm" in t for t in answer)
+    answer = await h.say("and the hip?", language_code="en")  # the trousers are in context
+    assert any("hip" in t and "L 108cm" in t for t in answer)
+    await h.say("纯棉T恤多少钱", language_code="zh")
+    [answer] = await h.say("肩宽多少", language_code="zh")  # the tee's chart has no measures
+    assert "纯棉T恤" in answer and "肩宽" in answer and "暂时没有数据" in answer
+    assert not any(ch.isdigit() for ch in answer.split("肩宽")[1])  # no figure made up
+
+
 # ---------------------------------------------------------------------- recommendations
 async def test_recommendation_album_has_only_items_in_stock_P6(h: Harness) -> None:
     await h.say("夏天穿的有什么推荐")

@@ -34,6 +34,7 @@ from bot.services.products.index import (
     cues_in,
     has_word,
     lexicon,
+    measures_in,
     normalise,
     wishes_in,
 )
@@ -49,7 +50,7 @@ from storage.repositories import Repo
 
 TIE = 1.0  # two products whose scores differ less than this are "two candidates"
 RECOMMEND_COUNT = 3
-ASPECT_CUES = {"price", "stock", "colour", "material", "care", "fit", "size"}
+ASPECT_CUES = {"price", "stock", "colour", "material", "care", "fit", "size", "measure"}
 MULTI_LETTER_SIZE = re.compile(r"(?<![a-z0-9])(xxxl|xxl|[2-5]xl|xl|xs|xxs)(?![a-z0-9])")
 ONE_LETTER_SIZE = re.compile(r"(?<![A-Za-z0-9])([SML])(?![A-Za-z0-9])")
 SIZE_WITH_WORD = re.compile(r"(?<![a-z0-9])([a-z0-9]{1,4})\s*(?:码|号)|size\s+([a-z0-9]{1,4})\b")
@@ -57,7 +58,8 @@ ACTIONS = ("pick", "details", "sizes", "rec")
 SIZE_CHOICES = 6  # items offered when measurements come with no product (best sellers first)
 # The bot's last message asked which product (two close names; measurements with no item):
 # the question it kept in ``product_which`` is still open for the product named next.
-WHICH_TAGS = frozenset(SITUATIONS[s][1][0] for s in ("product_which", "size_which"))
+WHICH_TAGS = frozenset(SITUATIONS[s][1][0]
+                       for s in ("product_which", "size_which", "measure_which"))
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,13 @@ class CatalogueDesk:
                 return None  # nothing a product in context could answer: no query at all
             product = await self._in_context(repo, conversation)
             if product is None and body.complete:
-                return await self._which_for_body(repo, conversation, body, text, now)
+                return await self._which_sized(repo, conversation, text, now, "size_which",
+                                               height=body.height_text,
+                                               weight=body.weight_text)
+            if product is None and "measure" in cues:  # 衣长多少 with no product known
+                return await self._which_sized(
+                    repo, conversation, text, now, "measure_which",
+                    measure=self._measure_names(measures_in(norm), lang=conversation.language))
             if product is None:
                 return None
             asked = self._asked(product, text, norm, cues, body)
@@ -194,6 +202,8 @@ class CatalogueDesk:
         aspects = asked.aspects
         if asked.body.height_cm is not None or "size" in aspects:
             lines += self._size_lines(product, asked.body, lang, extra)
+        if "measure" in aspects:
+            lines += self._measure_lines(product, measures_in(norm), lang)
         if "price" in aspects:
             lines.append(self._price_line(product, asked, lang, now))
         if aspects & {"stock", "colour"} or asked.size or asked.colour:
@@ -322,13 +332,15 @@ class CatalogueDesk:
         text_, key = self._phrase("product_which", lang)
         return [Reply(text_, rows, key)]
 
-    async def _which_for_body(
-        self, repo: Repo, conversation: Conversation, body: Body, text: str, now: datetime,
+    async def _which_sized(
+        self, repo: Repo, conversation: Conversation, text: str, now: datetime,
+        situation: str, **values: object,
     ) -> list[Reply] | None:
-        """P5 with no product known: the measurements were understood, so say so and ask
-        which item (buttons: the sized items in stock), not the size guide that asks for
-        them again. The message is kept as the open question (``product_which``): the item
-        tapped or named next is answered with these measurements."""
+        """P5 with no product known: a body's measurements (``size_which``) or a garment
+        measure (``measure_which``) were understood, so say so and ask which item (buttons:
+        the sized items in stock), not the size guide that asks for them again. The message
+        is kept as the open question (``product_which``): the item tapped or named next is
+        answered with it."""
         lang = conversation.language
         products = [p for p in await repo.products.many(self.sized)
                     if p.active and _in_stock(p.variants)][:SIZE_CHOICES]
@@ -338,8 +350,7 @@ class CatalogueDesk:
                 text=text[:500], products=[p.id for p in products])
         rows = tuple((Button(self._title(p, lang)[:60], callbacks.product("pick", p.id)),)
                      for p in products)
-        said, key = self._phrase("size_which", lang, height=body.height_text,
-                                 weight=body.weight_text)
+        said, key = self._phrase(situation, lang, **values)
         return [Reply(said, rows, key)]
 
     async def _with_open_question(
@@ -395,6 +406,32 @@ class CatalogueDesk:
                            weight=body.weight_text, size=pick.size, reason=reason)]
         if pick.looser:
             lines.append(self._say("size_advice_loose", lang, alt_size=pick.looser))
+        return lines
+
+    def _measure_names(self, measures: Sequence[str], lang: str) -> str:
+        names = [self._say("measure_name", lang, m) for m in measures]
+        return ("、" if lang == "zh" else ", ").join(names)
+
+    def _measure_lines(self, product: Product, measures: Sequence[str], lang: str,
+                       ) -> list[str]:
+        """A garment measure per size, from the product's size chart (flat, cm); the ones
+        the chart does not give are said so, with where to find them (no figure made up)."""
+        title = self._title(product, lang)
+        lines: list[str] = []
+        missing: list[str] = []
+        for measure in measures:
+            sizes = [(str(row["size"]), row[measure]) for row in product.size_chart or ()
+                     if row.get(measure)]
+            if not sizes:
+                missing.append(measure)
+                continue
+            joined = ("、" if lang == "zh" else ", ").join(
+                f"{size} {float(value):g}cm" for size, value in sizes)
+            lines.append(self._say("measure_sizes", lang, product=title, sizes=joined,
+                                   measure=self._measure_names([measure], lang)))
+        if missing:
+            lines.append(self._say("measure_unknown", lang, product=title,
+                                   measure=self._measure_names(missing, lang)))
         return lines
 
     def _price_line(self, product: Product, asked: Asked, lang: str, now: datetime) -> str:

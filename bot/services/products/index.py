@@ -212,6 +212,7 @@ class Lexicon:
     cues: dict[str, tuple[str, ...]]
     tags: dict[str, tuple[str, ...]]
     seasons: dict[str, tuple[str, ...]]
+    measures: dict[str, tuple[str, ...]]  # garment measure (a size chart's key) → its words
 
 
 @lru_cache(maxsize=1)
@@ -223,7 +224,9 @@ def lexicon() -> Lexicon:
         return {name: tuple(str(w).lower() for w in words)
                 for name, words in (raw.get(key) or {}).items()}
 
-    return Lexicon(table("cues"), table("tags"), table("seasons"))
+    measures = table("measures")
+    cues = {**table("cues"), "measure": tuple(w for ws in measures.values() for w in ws)}
+    return Lexicon(cues, table("tags"), table("seasons"), measures)
 
 
 @lru_cache(maxsize=4096)
@@ -248,6 +251,11 @@ def has_word(text: str, words: Iterable[str]) -> bool:
 def cues_in(text: str) -> set[str]:
     """Which aspects a (normalised) message asks about: price, stock, material, …"""
     return {name for name, words in lexicon().cues.items() if has_word(text, words)}
+
+
+def measures_in(text: str) -> list[str]:
+    """The garment measures a (normalised) message names (衣长 → length), lexicon order."""
+    return [name for name, words in lexicon().measures.items() if has_word(text, words)]
 
 
 def wishes_in(text: str) -> tuple[set[str], set[str]]:
