@@ -16,6 +16,7 @@ from bot.app import build_app, build_dispatcher
 from bot.clock import FixedClock
 from bot.jobs.people import people_tick
 from bot.services import shifts as sh
+from handlers.keyboards import OwnerTemplate
 from phrases.catalogue import PhraseCatalogue
 from phrases.staff import NAME_LIMIT, StaffWords, topic_name
 from phrases.templates import placeholders_in
@@ -23,7 +24,6 @@ from phrases.tone import check_tone
 from phrases.when import named_period
 from storage.repositories import Repo
 from tests.fakes.recording_session import RecordingSession
-from handlers.keyboards import OwnerTemplate
 from tests.fakes.updates import callback_update, message_update
 from tests.test_agent_console import ALICE, GROUP, MORNING, OWNER, H, console_settings
 
