@@ -55,12 +55,20 @@ async def insert_loaded(session: AsyncSession, cls: type[T], values: dict[str, A
     mapper = inspect(cls)
     connection = await session.connection()
     row = (await connection.execute(_insert_returning(mapper.local_table), values)).one()
+    return as_loaded(session, cls, {prop.key: row._mapping[prop.columns[0]]
+                                    for prop in mapper.column_attrs})
+
+
+def as_loaded(session: AsyncSession, cls: type[T], values: dict[str, Any]) -> T:
+    """A row known in full (every column attribute in ``values``) put in the session as if
+    read back: no constructor, no attribute events, nothing to flush (half the cost of
+    ``cls(**values)`` made persistent, measured on the store-first row)."""
+    mapper = inspect(cls)
     obj = mapper.class_manager.new_instance()
     state = instance_state(obj)
-    for prop in mapper.column_attrs:
-        state.dict[prop.key] = row._mapping[prop.columns[0]]
+    state.dict.update(values)
     state.key = mapper.identity_key_from_primary_key(
-        tuple(state.dict[mapper.get_property_by_column(c).key] for c in mapper.primary_key))
+        tuple(values[mapper.get_property_by_column(c).key] for c in mapper.primary_key))
     session.add(obj)
     return obj  # type: ignore[no-any-return]
 

@@ -20,11 +20,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import group_commit
-from storage.base import insert_loaded, upsert_for, utcnow
+from storage.base import as_loaded, insert_loaded, upsert_for, utcnow
 from storage.models import (
     OPEN_STATES,
     Conversation,
@@ -229,10 +228,8 @@ class ConversationRepo:
         if inserted is not None:
             # The row as stored, made persistent in this session without a query: every
             # column set, so nothing is loaded lazily later.
-            message = Message(id=inserted, agent_id=None, handled_at=None, meaning=None,
-                              **values)
-            make_transient_to_detached(message)
-            self.session.add(message)
+            message = as_loaded(self.session, Message, dict(
+                id=inserted, agent_id=None, handled_at=None, meaning=None, **values))
             return message, True
         # Stored before: redelivered, or another process stored it a moment ago.
         update_id = values["update_id"]
