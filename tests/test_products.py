@@ -340,6 +340,43 @@ async def test_size_advice_in_context_and_without_a_chart_the_size_guide_P5(
     assert any("尺码表" in t for t in answer[1:])  # the FAQ's size guide follows
 
 
+async def test_body_without_a_product_asks_which_item_then_advises_on_a_tap_P4_P5(
+    h: Harness,
+) -> None:
+    """P5: height and weight with no product: not the size guide that asks for them again."""
+    [question] = await h.say("我165 110斤穿什么码")
+    assert "165" in question and "110斤" in question  # the measurements were understood
+    assert "身高、体重" not in question and "建议选" not in question
+    picks = h.buttons()
+    assert picks and all(p.startswith("prod:pick:") for p in picks)
+    async with h.app.sessions() as db:
+        tee = await Repo(db).products.by_code("CT01")
+        scarf = await Repo(db).products.by_code("SC01")
+        dress = await Repo(db).products.by_code("DR01")
+    assert tee is not None and scarf is not None and dress is not None
+    assert button_data("pick", tee.id) in picks
+    assert button_data("pick", scarf.id) not in picks  # one size: no size to choose
+    assert button_data("pick", dress.id) not in picks  # sold out in every size
+    [answer] = await h.tap(button_data("pick", tee.id))
+    assert "纯棉T恤" in answer and "建议选M码" in answer and "110斤" in answer
+
+
+async def test_body_without_a_product_then_the_item_named_in_english_P5(h: Harness) -> None:
+    """The measurements are kept with the question (product_which): naming the item after
+    the bot asked which one gives its size advice without asking for them again."""
+    [question] = await h.say("I'm 5ft5 and 120lbs what size", language_code="en")
+    assert "5ft5" in question and "120lbs" in question
+    assert h.buttons() and "height and weight" not in question.lower()
+    answer = await h.say("the cotton tee", language_code="en")
+    assert any("size M" in t and "5ft5" in t for t in answer)
+
+
+async def test_body_with_a_product_in_context_is_advised_without_asking_P5(h: Harness) -> None:
+    await h.say("纯棉T恤有什么颜色")
+    [answer] = await h.say("我165 110斤穿什么码")
+    assert "纯棉T恤" in answer and "建议选M码" in answer
+
+
 # ---------------------------------------------------------------------- recommendations
 async def test_recommendation_album_has_only_items_in_stock_P6(h: Harness) -> None:
     await h.say("夏天穿的有什么推荐")
