@@ -26,6 +26,7 @@ from bot.orders_api import build_orders_api
 from bot.services.callbacks import product as button_data
 from bot.services.orders import OrderDesk
 from bot.services.products import importer
+from bot.services.products.index import measures_in, normalise
 from bot.services.replies import Reply
 from bot.settings import Settings
 from handlers.catalogue import ProductAction
@@ -375,6 +376,17 @@ async def test_body_with_a_product_in_context_is_advised_without_asking_P5(h: Ha
     await h.say("纯棉T恤有什么颜色")
     [answer] = await h.say("我165 110斤穿什么码")
     assert "纯棉T恤" in answer and "建议选M码" in answer
+
+
+@pytest.mark.parametrize(("text", "asked"), [
+    ("这件衬衫衣长多少", ["length"]), ("胸围和袖长是多少", ["chest", "sleeve"]),
+    ("what is the sleeve length?", ["sleeve"]),
+    ("length and waist of the trousers", ["length", "waist"]),
+    ("我胸围96 腰围72 哪个号合适", []), ("胸围是96", []), ("my waist is 28, chest 38", []),
+])
+def test_a_garment_measure_asked_not_a_body_measure_given(text: str, asked: list[str]) -> None:
+    """衣长多少 asks a garment's measure; 胸围96 / waist is 28 gives the shopper's own."""
+    assert measures_in(normalise(text)) == asked
 
 
 @pytest.mark.parametrize("text", ["这件衬衫衣长多少", "衣长多少", "胸围和袖长是多少"])

@@ -325,14 +325,17 @@ async def test_four_answerable_questions_get_three_answers_and_the_fourth_is_nam
 
 
 @pytest.mark.parametrize(("lang", "text"), [
-    ("zh", "尺码偏大还是偏小啊"), ("zh", "衣服尺码怎么选"),
+    ("zh", "尺码偏大还是偏小啊"), ("zh", "衣服尺码怎么选"), ("zh", "我胸围96 腰72 哪个号合适"),
     ("en", "do your shirts run small or large?"), ("en", "how do I choose my size?"),
+    ("en", "my waist is 28, chest 38 - which size?"),
 ])
 async def test_size_questions_without_a_product_get_the_size_guide(
     h: Harness, lang: str, text: str
 ) -> None:
-    """P5: fit and how-to-choose questions with no product in context and no measurements:
-    the FAQ's size guide (the catalogue needs a product and a body to advise on)."""
+    """P5: fit and how-to-choose questions with no product in context and no height and
+    weight: the FAQ's size guide (the catalogue needs a product and a body to advise on).
+    A body measure with its number (胸围96, waist is 28) is the shopper's own, not a
+    question about a garment's measure."""
     await start_chat(h, lang)
     await h.feed(message_update(2, SHOPPER, text, language_code=lang))
     entry = h.app.knowledge.entry("size_guide", lang)
