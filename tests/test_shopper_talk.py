@@ -325,17 +325,14 @@ async def test_four_answerable_questions_get_three_answers_and_the_fourth_is_nam
 
 
 @pytest.mark.parametrize(("lang", "text"), [
-    ("zh", "尺码偏大还是偏小啊"), ("zh", "衣服尺码怎么选"), ("zh", "我胸围96 腰72 哪个号合适"),
+    ("zh", "尺码偏大还是偏小啊"), ("zh", "衣服尺码怎么选"),
     ("en", "do your shirts run small or large?"), ("en", "how do I choose my size?"),
-    ("en", "my waist is 28, chest 38 - which size?"),
 ])
 async def test_size_questions_without_a_product_get_the_size_guide(
     h: Harness, lang: str, text: str
 ) -> None:
     """P5: fit and how-to-choose questions with no product in context and no height and
-    weight: the FAQ's size guide (the catalogue needs a product and a body to advise on).
-    A body measure with its number (胸围96, waist is 28) is the shopper's own, not a
-    question about a garment's measure."""
+    weight: the FAQ's size guide (the catalogue needs a product and a body to advise on)."""
     await start_chat(h, lang)
     await h.feed(message_update(2, SHOPPER, text, language_code=lang))
     entry = h.app.knowledge.entry("size_guide", lang)
@@ -343,6 +340,23 @@ async def test_size_questions_without_a_product_get_the_size_guide(
     said = "".join(sent(h)).replace("\n", "").replace(" ", "")
     assert entry.answer.replace("\n", "").replace(" ", "")[:40] in said
     assert (await conversation(h)).state == ConversationState.BOT
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("zh", "我胸围96 腰72 哪个号合适"), ("en", "my waist is 28, chest 38 - which size?"),
+])
+async def test_body_measures_given_are_not_a_question_about_a_garment_measure_P5(
+    h: Harness, lang: str, text: str
+) -> None:
+    """胸围96 / waist is 28 is the shopper's own body: not "which item's chest?" from the
+    product desk (a garment-measure question is 衣长多少 / what's the sleeve length)."""
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, text, language_code=lang))
+    category, tags = PRODUCT_SITUATIONS["measure_which"]
+    openings = [p.text.split("{")[0] for p in h.app.knowledge.catalogue.find(category, lang, *tags)]
+    said = sent(h)
+    assert openings and said and not any(s.startswith(o) for o in openings for s in said)
+    assert not any(b.startswith("prod:pick:") for b in last_buttons(h))
 
 
 @pytest.mark.parametrize(("lang", "text", "height", "weight"), [
