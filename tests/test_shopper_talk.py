@@ -324,6 +324,37 @@ async def test_four_answerable_questions_get_three_answers_and_the_fourth_is_nam
     assert last_buttons(h) == ["human"]
 
 
+@pytest.mark.parametrize(("lang", "text", "keys", "fourth", "measure"), [
+    ("zh", "这件衬衫衣长多少？退货的运费谁出？优惠券怎么用？还有你们公司团购有优惠吗",
+     ["return_shipping", "promotions"], "公司团购有优惠吗", "衣长"),
+    ("en", "what's the sleeve length? how long does delivery take? can I get an invoice? also "
+     "do you give discounts for company orders?", ["delivery_time", "invoice"],
+     "discounts for company orders", "sleeve length"),
+])
+async def test_a_garment_measure_among_several_questions_goes_to_the_product_desk_P2_P5(
+    h: Harness, lang: str, text: str, keys: list[str], fourth: str, measure: str
+) -> None:
+    """The transcript's four-question message: its 衣长 part is a product's measure (the
+    product desk asks which item, with buttons), not the fabric-care entry that shares 衬衫;
+    it counts as one of the three parts (P2) and the fourth is named for a person."""
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, text, language_code=lang))
+    said = sent(h)
+    flat = "".join(t.replace("\n", "").replace(" ", "") for t in said)
+    care = h.app.knowledge.entry("fabric_care", lang)
+    assert care is not None and care.answer.replace("\n", "").replace(" ", "")[:30] not in flat
+    assert said[0] in phrase_texts_with(h, "measure_which", lang, measure=measure)
+    for key in keys:
+        entry = h.app.knowledge.entry(key, lang)
+        assert entry is not None
+        assert entry.answer.replace("\n", "").replace(" ", "")[:30] in flat, key
+    assert fourth in said[-1]
+    [first, *_] = h.session.requests_of("sendMessage")
+    picks = [b.callback_data for row in first.reply_markup.inline_keyboard for b in row]
+    assert picks and all(p.startswith("prod:pick:") for p in picks)
+    assert last_buttons(h) == ["human"]
+
+
 @pytest.mark.parametrize(("lang", "text"), [
     ("zh", "尺码偏大还是偏小啊"), ("zh", "衣服尺码怎么选"),
     ("en", "do your shirts run small or large?"), ("en", "how do I choose my size?"),

@@ -168,6 +168,11 @@ class CatalogueDesk:
             return None  # "亚麻衬衫运费多少": a shipping question that names a product
         return await self.about(repo, customer, conversation, product, text, now)
 
+    def asks_measure(self, text: str) -> bool:
+        """A garment measure asked (衣长多少, sleeve length?): this desk's question, before
+        the FAQ, also as one clause of a several-question message (P5)."""
+        return bool(len(self.index)) and bool(measures_in(normalise(text)))
+
     async def photo(
         self, repo: Repo, customer: Customer, conversation: Conversation,
         unique_ids: Sequence[str], caption: str, now: datetime,
