@@ -177,7 +177,7 @@ def build_dispatcher(app: App) -> Dispatcher:
         build_staff_router(app.settings.owner_ids),  # schedule, swaps, handover
         build_shopper_router(),
         build_group_router(app.settings.agent_chat_id),
-        build_error_router(),
+        build_error_router(app.sessions),
     )
     inline_sync_filters(dp)  # F-filters in the event loop, not a thread each (measured under load)
     pin_response_types()

@@ -600,7 +600,7 @@ async def rates(message: Message, command: CommandObject, repo: Repo, knowledge:
     days = int(command.args) if (command.args or "").strip().isdigit() else 30
     end = conversations.clock.now()
     found = await aftersales.tickets.rates(repo, end - timedelta(days=days), end)
-    lines = [w("rates.opened", days=days, count=found.opened), *rates_text(found, w.lang)]
+    lines = [w("rates.opened", days=days, count=found.opened), *rates_text(found, w)]
     await answer_plain(message, "\n".join(lines))
 
 

@@ -97,8 +97,8 @@ def build_reports_router(owner_ids: Iterable[int], clock: Clock) -> Router:
             repo, start, end, settings.tz, agent_ids=settings.agent_ids,
             greeting_seconds=settings.sla_greeting_seconds, agent_names=await agent_names(repo),
         )
-        lang = (await staff_words(repo, knowledge, message.chat.id)).lang  # the owner's own
-        await sender.send_text(message.chat.id, render_text(report, lang))
-        await sender.send_images(message.chat.id, render_charts(report, lang))
+        w = await staff_words(repo, knowledge, message.chat.id)  # the owner's own, edited
+        await sender.send_text(message.chat.id, render_text(report, w))
+        await sender.send_images(message.chat.id, render_charts(report, w))
 
     return router

@@ -60,6 +60,8 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
         "size": "a size, e.g. 'M'",
         "alt_size": "the next size up, for a looser fit",
         "reason": "why that size (from the size-reason phrases)",
+        "measure": "a garment measure in words, e.g. '衣长' / 'sleeve length'",
+        "sizes": "a measure per size, e.g. 'S 68cm、M 70cm'",
         "count": "how many (e.g. products imported)",
         "variants": "how many SKUs",
         "errors": "a list of problems, one per line",

@@ -7,12 +7,17 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import pytest
 from matplotlib import font_manager, rc_context
+from matplotlib.figure import Figure
 
 from bot.cli.report import parse_args, run_report
-from bot.services.reports import build_report
+from bot.services.reports import Report, build_report, charts
 from bot.services.reports.charts import _fonts, build_figure, packaged_cjk_font, render_chart
+from bot.services.reports.labels import Words
 from bot.settings import load_settings
+from phrases.catalogue import Phrase, PhraseCatalogue
+from phrases.staff import StaffWords
 from storage.repositories import Repo
 from tests.report_history import WEEK_END, WEEK_START, build_history
 
@@ -51,3 +56,29 @@ async def test_report_command_on_a_brand_new_database_migrates_first(tmp_path: P
     out = await run_report(settings, parse_args(["--from", "2026-03-02", "--to", "2026-03-08",
                                                  "--lang", "en"]))
     assert "conversations 0" in out  # no "no such table: events"
+
+
+async def test_without_a_cjk_font_the_charts_fall_back_to_english_words_P23(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No CJK font: Chinese labels would be boxes, so the charts use the English texts — the
+    owner's edited English ones when the reader's words are at hand (staff.report.<key>)."""
+    report = await build_report(repo, WEEK_START, WEEK_END, "Asia/Shanghai")
+    edited = PhraseCatalogue.builtin().with_overrides(
+        [Phrase("staff.report.chart_wait", "staff", "en", "Waiting times")])
+    titles: list[str] = []
+    drawn = charts.build_figure
+
+    def spy(report: Report, name: str, words: Words = "zh") -> Figure:
+        figure = drawn(report, name, words)
+        titles.append(figure.axes[0].get_title())
+        return figure
+
+    monkeypatch.setattr(charts, "build_figure", spy)
+    monkeypatch.setattr(charts, "_cjk_font", lambda: None)
+    charts.render_chart(report, "wait", "zh")
+    charts.render_chart(report, "wait", StaffWords(edited, "zh"))
+    assert titles == ["Shopper wait", "Waiting times"]
+    monkeypatch.setattr(charts, "_cjk_font", lambda: "Noto Sans CJK SC")
+    charts.render_chart(report, "wait", StaffWords(edited, "zh"))
+    assert titles[-1] == "顾客等待时间分布"

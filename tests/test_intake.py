@@ -221,3 +221,32 @@ async def test_a_shoppers_first_and_next_questions_are_stored_without_the_orms_f
     assert sorted(rows) == [1, 2] and all(m.handled_at is not None for m in rows.values())
     assert len(await bot_texts(h)) >= 3  # greeting and two answers
     assert flushes == 0
+
+
+async def test_a_failure_before_storing_sends_nothing_and_one_after_storing_apologises(
+        h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Store first holds on the error path too: the apology says "your message is saved", so a
+    message that could not be stored (the database away) gets no word — Telegram delivers it
+    again — and one that was stored and then failed gets the apology."""
+    from bot.services.conversation import ConversationService
+    from handlers.errors import SORRY
+
+    session: StoreCheckingSession = h.session  # type: ignore[assignment]
+    stored_intake = ConversationService.intake
+    answer = ConversationService.answer
+
+    async def database_away(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("too many clients already")
+
+    monkeypatch.setattr(ConversationService, "intake", database_away)
+    await h.feed(message_update(101, SHOPPER, "多久发货"))
+    assert session.seen_at_send == []  # not stored, so not answered, not even "sorry"
+
+    monkeypatch.setattr(ConversationService, "intake", stored_intake)
+    monkeypatch.setattr(ConversationService, "answer", database_away)
+    await h.feed(message_update(102, SHOPPER, "多久发货"))
+    assert [(text, 102 in seen) for text, seen in session.seen_at_send] == [(SORRY, True)]
+
+    monkeypatch.setattr(ConversationService, "answer", answer)
+    await h.feed(message_update(101, SHOPPER, "多久发货"))  # Telegram's next delivery
+    assert session.seen_at_send[-1][0] != SORRY and 101 in session.seen_at_send[-1][1]

@@ -26,6 +26,7 @@ from bot.orders_api import build_orders_api
 from bot.services.callbacks import product as button_data
 from bot.services.orders import OrderDesk
 from bot.services.products import importer
+from bot.services.products.index import measures_in, normalise
 from bot.services.replies import Reply
 from bot.settings import Settings
 from handlers.catalogue import ProductAction
@@ -338,6 +339,85 @@ async def test_size_advice_in_context_and_without_a_chart_the_size_guide_P5(
     answer = await h.say("我165 55kg穿什么码")
     assert any("尺码表还在整理中" in t for t in answer)
     assert any("尺码表" in t for t in answer[1:])  # the FAQ's size guide follows
+
+
+async def test_body_without_a_product_asks_which_item_then_advises_on_a_tap_P4_P5(
+    h: Harness,
+) -> None:
+    """P5: height and weight with no product: not the size guide that asks for them again."""
+    [question] = await h.say("我165 110斤穿什么码")
+    assert "165" in question and "110斤" in question  # the measurements were understood
+    assert "身高、体重" not in question and "建议选" not in question
+    picks = h.buttons()
+    assert picks and all(p.startswith("prod:pick:") for p in picks)
+    async with h.app.sessions() as db:
+        tee = await Repo(db).products.by_code("CT01")
+        scarf = await Repo(db).products.by_code("SC01")
+        dress = await Repo(db).products.by_code("DR01")
+    assert tee is not None and scarf is not None and dress is not None
+    assert button_data("pick", tee.id) in picks
+    assert button_data("pick", scarf.id) not in picks  # one size: no size to choose
+    assert button_data("pick", dress.id) not in picks  # sold out in every size
+    [answer] = await h.tap(button_data("pick", tee.id))
+    assert "纯棉T恤" in answer and "建议选M码" in answer and "110斤" in answer
+
+
+async def test_body_without_a_product_then_the_item_named_in_english_P5(h: Harness) -> None:
+    """The measurements are kept with the question (product_which): naming the item after
+    the bot asked which one gives its size advice without asking for them again."""
+    [question] = await h.say("I'm 5ft5 and 120lbs what size", language_code="en")
+    assert "5ft5" in question and "120lbs" in question
+    assert h.buttons() and "height and weight" not in question.lower()
+    answer = await h.say("the cotton tee", language_code="en")
+    assert any("size M" in t and "5ft5" in t for t in answer)
+
+
+async def test_body_with_a_product_in_context_is_advised_without_asking_P5(h: Harness) -> None:
+    await h.say("纯棉T恤有什么颜色")
+    [answer] = await h.say("我165 110斤穿什么码")
+    assert "纯棉T恤" in answer and "建议选M码" in answer
+
+
+@pytest.mark.parametrize(("text", "asked"), [
+    ("这件衬衫衣长多少", ["length"]), ("胸围和袖长是多少", ["chest", "sleeve"]),
+    ("what is the sleeve length?", ["sleeve"]),
+    ("length and waist of the trousers", ["length", "waist"]),
+    ("我胸围96 腰围72 哪个号合适", []), ("胸围是96", []), ("my waist is 28, chest 38", []),
+])
+def test_a_garment_measure_asked_not_a_body_measure_given(text: str, asked: list[str]) -> None:
+    """衣长多少 asks a garment's measure; 胸围96 / waist is 28 gives the shopper's own."""
+    assert measures_in(normalise(text)) == asked
+
+
+@pytest.mark.parametrize("text", ["这件衬衫衣长多少", "衣长多少", "胸围和袖长是多少"])
+async def test_a_garment_measure_with_no_product_known_asks_which_then_the_chart_P5(
+    h: Harness, text: str,
+) -> None:
+    """P5: a product's measure (衣长 胸围 肩宽 袖长 腰围 臀围) is the product desk's, before
+    the FAQ (not the fabric-care entry that shares 衬衫): with no product known, which one."""
+    answer = await h.say(text)
+    care = h.app.knowledge.entry("fabric_care", "zh")
+    assert care is None or not any(care.answer[:20] in t for t in answer)
+    async with h.app.sessions() as db:
+        linen = await Repo(db).products.by_code("LS01")
+    assert linen is not None and button_data("pick", linen.id) in h.buttons()
+    [chart] = await h.tap(button_data("pick", linen.id))
+    assert "亚麻衬衫" in chart
+    if "衣长" in text:
+        assert "衣长" in chart and "S 68cm" in chart and "XL 74cm" in chart
+    else:
+        assert "胸围" in chart and "M 112cm" in chart and "袖长" in chart and "L 58cm" in chart
+
+
+async def test_a_garment_measure_of_a_named_or_known_product_en_and_zh_P5(h: Harness) -> None:
+    answer = await h.say("what's the waist on the linen wide-leg trousers?", language_code="en")
+    assert any("waist" in t and "M 68cm" in t for t in answer)
+    answer = await h.say("and the hip?", language_code="en")  # the trousers are in context
+    assert any("hip" in t and "L 108cm" in t for t in answer)
+    await h.say("羊绒开衫多少钱", language_code="zh")
+    [answer] = await h.say("肩宽多少", language_code="zh")  # the cardigan's chart: no measures
+    assert "羊绒开衫" in answer and "肩宽" in answer and "暂时没有数据" in answer
+    assert not any(ch.isdigit() for ch in answer.split("肩宽")[1])  # no figure made up
 
 
 # ---------------------------------------------------------------------- recommendations

@@ -15,6 +15,7 @@ from bot.clock import FixedClock
 from bot.services.reports.delivery import ReportDelivery, parse_weekly, schedule_reports
 from bot.settings import Settings
 from handlers.reports import period_of
+from phrases.catalogue import Phrase
 from storage.repositories import Repo
 from tests.fakes.recording_session import RecordingSession
 from tests.fakes.updates import message_update
@@ -146,5 +147,40 @@ async def test_report_command_is_for_owners_only(settings: Settings) -> None:
         await dp.feed_update(app.bot, message_update(2, 5001, "/report"))
         assert not any("客服报表" in r.text for r in session.requests_of("sendMessage"))
         assert session.requests_of("sendMediaGroup") == []
+    finally:
+        await app.close()
+
+
+class Jobs:
+    """A scheduler that only records the jobs it is given."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def add_job(self, func: object, trigger: object = None, **kw: object) -> None:
+        self.ids.append(str(kw.get("id")))
+
+
+async def test_scheduled_report_reads_the_owners_edited_labels_P23(settings: Settings) -> None:
+    """The weekly report the bot sends by itself uses the staff words as they are when it
+    runs: an owner's edit of staff.report.<key> (after the catalogue reloads) shows."""
+    from bot.jobs.reports import start_reports
+
+    app = await build_app(settings, session=RecordingSession(),
+                          clock=FixedClock(datetime(2026, 3, 9, 2, 0, tzinfo=UTC)))
+    try:
+        async with app.sessions() as db:
+            await build_history(Repo(db))
+        jobs = Jobs()
+        report_delivery = start_reports(app, jobs)
+        assert "report_weekly" in jobs.ids
+        report_delivery.sender = sender = ListSender()
+        await report_delivery.weekly(MONDAY_MEETING)
+        assert "\n业务量: 会话 3" in sender.sent[0][2]
+        app.knowledge.catalogue = app.knowledge.catalogue.with_overrides(
+            [Phrase("staff.report.volumes", "staff", "zh", "本周工作量")])
+        sender.sent.clear()
+        await report_delivery.weekly(MONDAY_MEETING)
+        assert "\n本周工作量: 会话 3" in sender.sent[0][2]
     finally:
         await app.close()

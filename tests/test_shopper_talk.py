@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.services.products.wording import SITUATIONS as PRODUCT_SITUATIONS
 from bot.settings import Settings
 from phrases.catalogue import SITUATIONS
 from phrases.lang import has_chinese
 from storage.models import Conversation, ConversationState, Customer, Event, Message, Sender
 from storage.repositories import Repo
-from tests.fakes.updates import message_update
+from tests.fakes.updates import callback_update, message_update
 from tests.harness import BotHarness as Harness
 
 MORNING = datetime(2026, 5, 4, 1, 30, tzinfo=UTC)
@@ -35,6 +36,14 @@ def phrase_texts(h: Harness, situation: str, lang: str) -> set[str]:
     found = h.app.knowledge.catalogue.find(category, lang, *tags)
     assert found, situation
     return {p.render({"shop_name": h.app.settings.shop_name}) for p in found}
+
+
+def phrase_texts_with(h: Harness, situation: str, lang: str, **values: str) -> set[str]:
+    """Every text the catalogue's product desk may say for a situation, with these values."""
+    category, tags = PRODUCT_SITUATIONS[situation]
+    found = h.app.knowledge.catalogue.find(category, lang, *tags)
+    assert found, situation
+    return {p.render(values) for p in found}
 
 
 def sent(h: Harness) -> list[str]:
@@ -315,23 +324,96 @@ async def test_four_answerable_questions_get_three_answers_and_the_fourth_is_nam
     assert last_buttons(h) == ["human"]
 
 
+@pytest.mark.parametrize(("lang", "text", "keys", "fourth", "measure"), [
+    ("zh", "这件衬衫衣长多少？退货的运费谁出？优惠券怎么用？还有你们公司团购有优惠吗",
+     ["return_shipping", "promotions"], "公司团购有优惠吗", "衣长"),
+    ("en", "what's the sleeve length? how long does delivery take? can I get an invoice? also "
+     "do you give discounts for company orders?", ["delivery_time", "invoice"],
+     "discounts for company orders", "sleeve length"),
+])
+async def test_a_garment_measure_among_several_questions_goes_to_the_product_desk_P2_P5(
+    h: Harness, lang: str, text: str, keys: list[str], fourth: str, measure: str
+) -> None:
+    """The transcript's four-question message: its 衣长 part is a product's measure (the
+    product desk asks which item, with buttons), not the fabric-care entry that shares 衬衫;
+    it counts as one of the three parts (P2) and the fourth is named for a person."""
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, text, language_code=lang))
+    said = sent(h)
+    flat = "".join(t.replace("\n", "").replace(" ", "") for t in said)
+    care = h.app.knowledge.entry("fabric_care", lang)
+    assert care is not None and care.answer.replace("\n", "").replace(" ", "")[:30] not in flat
+    assert said[0] in phrase_texts_with(h, "measure_which", lang, measure=measure)
+    for key in keys:
+        entry = h.app.knowledge.entry(key, lang)
+        assert entry is not None
+        assert entry.answer.replace("\n", "").replace(" ", "")[:30] in flat, key
+    assert fourth in said[-1]
+    [first, *_] = h.session.requests_of("sendMessage")
+    picks = [b.callback_data for row in first.reply_markup.inline_keyboard for b in row]
+    assert picks and all(p.startswith("prod:pick:") for p in picks)
+    assert last_buttons(h) == ["human"]
+
+
 @pytest.mark.parametrize(("lang", "text"), [
-    ("zh", "尺码偏大还是偏小啊"), ("zh", "我165 110斤穿什么码"), ("zh", "1米58 47公斤选哪个"),
-    ("en", "I'm 5ft6 and 130lbs what size"), ("en", "5'10\", 170 pounds - medium or large?"),
-    ("en", "do your shirts run small or large?"),
+    ("zh", "尺码偏大还是偏小啊"), ("zh", "衣服尺码怎么选"),
+    ("en", "do your shirts run small or large?"), ("en", "how do I choose my size?"),
 ])
 async def test_size_questions_without_a_product_get_the_size_guide(
     h: Harness, lang: str, text: str
 ) -> None:
-    """P5: fit and size-for-my-body questions, asked as shoppers ask them, with no product in
-    context: the FAQ's size guide (the catalogue needs a product to advise on). Heights and
-    weights count in any unit (斤, 公斤, cm, 1米58, ft/in, lbs), not only as the FAQ wrote them."""
+    """P5: fit and how-to-choose questions with no product in context and no height and
+    weight: the FAQ's size guide (the catalogue needs a product and a body to advise on)."""
     await start_chat(h, lang)
     await h.feed(message_update(2, SHOPPER, text, language_code=lang))
     entry = h.app.knowledge.entry("size_guide", lang)
     assert entry is not None
     said = "".join(sent(h)).replace("\n", "").replace(" ", "")
     assert entry.answer.replace("\n", "").replace(" ", "")[:40] in said
+    assert (await conversation(h)).state == ConversationState.BOT
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("zh", "我胸围96 腰72 哪个号合适"), ("en", "my waist is 28, chest 38 - which size?"),
+])
+async def test_body_measures_given_are_not_a_question_about_a_garment_measure_P5(
+    h: Harness, lang: str, text: str
+) -> None:
+    """胸围96 / waist is 28 is the shopper's own body: not "which item's chest?" from the
+    product desk (a garment-measure question is 衣长多少 / what's the sleeve length)."""
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, text, language_code=lang))
+    category, tags = PRODUCT_SITUATIONS["measure_which"]
+    openings = [p.text.split("{")[0] for p in h.app.knowledge.catalogue.find(category, lang, *tags)]
+    said = sent(h)
+    assert openings and said and not any(s.startswith(o) for o in openings for s in said)
+    assert not any(b.startswith("prod:pick:") for b in last_buttons(h))
+
+
+@pytest.mark.parametrize(("lang", "text", "height", "weight"), [
+    ("zh", "我165 110斤穿什么码", "165cm", "110斤"),
+    ("zh", "1米58 47公斤选哪个", "1米58", "47公斤"),
+    ("en", "I'm 5ft6 and 130lbs what size", "5ft6", "130lbs"),
+    ("en", "5'10\", 170 pounds - medium or large?", "5'10\"", "170 pounds"),
+])
+async def test_measurements_without_a_product_are_understood_and_which_item_asked_P5(
+    h: Harness, lang: str, text: str, height: str, weight: str
+) -> None:
+    """P5: height and weight (any unit: 斤, 公斤, 1米58, ft/in, lbs) with no product known:
+    not the size guide, which ends by asking for them again; the shopper hears them back and
+    picks the item (buttons), whose size advice then uses them."""
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, text, language_code=lang))
+    [said] = sent(h)
+    assert height in said and weight in said
+    assert said in phrase_texts_with(h, "size_which", lang, height=height, weight=weight)
+    picks = last_buttons(h)
+    assert picks and all(p.startswith("prod:pick:") for p in picks)
+    h.take_sent()
+    await h.feed(callback_update(3, SHOPPER, picks[0]))
+    [advice] = sent(h)
+    assert weight in advice
+    assert ("建议选" if lang == "zh" else "we suggest size") in advice
     assert (await conversation(h)).state == ConversationState.BOT
 
 

@@ -16,6 +16,7 @@ from bot.app import build_app, build_dispatcher
 from bot.clock import FixedClock
 from bot.jobs.people import people_tick
 from bot.services import shifts as sh
+from handlers.keyboards import OwnerTemplate
 from phrases.catalogue import PhraseCatalogue
 from phrases.staff import NAME_LIMIT, StaffWords, topic_name
 from phrases.templates import placeholders_in
@@ -23,7 +24,7 @@ from phrases.tone import check_tone
 from phrases.when import named_period
 from storage.repositories import Repo
 from tests.fakes.recording_session import RecordingSession
-from tests.fakes.updates import message_update
+from tests.fakes.updates import callback_update, message_update
 from tests.test_agent_console import ALICE, GROUP, MORNING, OWNER, H, console_settings
 
 CATALOGUE = PhraseCatalogue.builtin()
@@ -105,6 +106,21 @@ def test_named_report_periods_in_both_languages_P23() -> None:
     assert named_period("上个月", thursday) == (date(2026, 11, 1), date(2026, 11, 30))
     assert named_period("昨天", thursday) == (date(2026, 12, 2),) * 2
     assert named_period("下周", thursday) is None
+
+
+async def test_an_owners_edited_report_label_shows_in_the_report_P23(h: H) -> None:
+    """The report's words are staff phrases (staff.report.<key>): the owner edits one with
+    /settemplate like any staff text and the next /report reads it, in zh and in en."""
+    before = (await owner_says(h, "/report 上周"))[0]
+    assert "\n服务质量: 满意度" in before and "服务表现" not in before
+    await owner_says(h, "/settemplate staff.report.quality zh\n服务表现")
+    h.session.requests.clear()
+    await h.feed(callback_update(h.uid(), OWNER, OwnerTemplate(action="save").pack()))
+    after = (await owner_says(h, "/report 上周"))[0]
+    assert "\n服务表现: 满意度" in after and "服务质量" not in after
+    await owner_says(h, "/lang en")
+    english = (await owner_says(h, "/report last week"))[0]
+    assert "\nQuality: satisfaction" in english  # the English text is untouched
 
 
 async def test_report_periods_follow_the_bot_clock_not_the_message_date_P23(h: H) -> None:

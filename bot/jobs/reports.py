@@ -37,6 +37,7 @@ def start_reports(app: App, scheduler: object) -> ReportDelivery:
         owner_ids=settings.owner_ids, agent_chat_id=settings.agent_chat_id,
         agent_ids=settings.agent_ids, lang=settings.default_language,
         greeting_seconds=settings.sla_greeting_seconds, agent_names=agent_names,
+        staff_words=app.knowledge.staff_words,
     )
 
     async def last_shift_end(now: datetime) -> datetime:

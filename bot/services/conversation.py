@@ -435,7 +435,7 @@ class ConversationService:
             return await self._intent(repo, customer, conversation, intent, greeted, now,
                                       understanding), meaning
         if intent is None and state == ConversationState.BOT:
-            several = self._several(customer, conversation, inbound.text)
+            several = await self._several(repo, customer, conversation, inbound.text, now)
             if several:  # P2: several questions in one message, each answered on its own
                 self.life.understood(conversation)
                 return several, {**meaning, "decision": "several"}
@@ -593,25 +593,40 @@ class ConversationService:
         replies.append(Reply(text=parts[-1], buttons=buttons))
         return replies
 
-    def _several(self, customer: Customer, conversation: Conversation, text: str) -> list[Reply]:
+    async def _several(
+        self, repo: Repo, customer: Customer, conversation: Conversation, text: str,
+        now: datetime,
+    ) -> list[Reply]:
         """Answers to a message with several questions: each FAQ entry its clauses match (at
         most MAX_PARTS, each its own part), then which clause needs a person, with the button.
-        Empty unless at least two clauses are answered confidently by different entries."""
-        answered: dict[str, str] = {}
+        A clause asking a product's measure (这件衬衫衣长多少) is the product desk's, before
+        the FAQ (P5), and counts as one of the parts. Empty unless at least two clauses are
+        answered confidently by different entries (or the desk)."""
+        planned: dict[str | tuple[str, int], str] = {}  # FAQ entry (or desk part) → clause
         missed: list[str] = []  # in the message's order
         for clause, part in self.knowledge.understand_parts(text, conversation.language):
-            if part.intent is None and part.decision == "answer" and part.best is not None:
+            if part.intent is not None:
+                continue
+            key: str | tuple[str, int] | None = None
+            if self.catalogue is not None and self.catalogue.asks_measure(clause):
+                key = ("desk", len(planned))
+            elif part.decision == "answer" and part.best is not None:
                 key = part.best.entry_id
-                if key in answered or len(answered) < MAX_PARTS:
-                    answered.setdefault(key, clause)
-                else:  # past the cap: named as needing a person, never dropped silently
-                    missed.append(clause)
-            elif part.intent is None:
+            if key is not None and (key in planned or len(planned) < MAX_PARTS):
+                planned.setdefault(key, clause)
+            else:  # unanswered or past the cap: named as needing a person, never dropped
                 missed.append(clause)
-        if len(answered) < 2:
+        if len(planned) < 2:
             return []
         replies: list[Reply] = []
-        for key in answered:
+        for key, clause in planned.items():
+            if isinstance(key, tuple):
+                assert self.catalogue is not None
+                desk = await self.catalogue.answer(repo, customer, conversation, clause, now)
+                if desk is None:
+                    missed.append(clause)
+                replies += desk or []
+                continue
             entry = self.knowledge.entry(key, conversation.language)
             if entry is not None:
                 replies += self._faq_answer(entry.id, entry.answer)

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models.orders import Ticket
+
+if TYPE_CHECKING:
+    from bot.services.reports.labels import Words
 
 HANDLED_TARGET = 0.98
 ON_TIME_TARGET = 0.98
@@ -69,19 +73,22 @@ async def ticket_rates(session: AsyncSession, start: datetime, end: datetime) ->
     return TicketRates(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
 
-def rates_text(rates: TicketRates, lang: str = "zh") -> list[str]:
-    """The three figures as the owner reads them, the same in /rates and in the report."""
-    from bot.services.reports.labels import label  # the report's own words, zh and en
+def rates_text(rates: TicketRates, words: Words = "zh") -> list[str]:
+    """The three figures as the owner reads them, the same in /rates and in the report;
+    ``words``: the reader's staff words (edited labels) or a language (packaged labels)."""
+    from bot.services.reports.labels import label, words_of  # the report's words (phrase data)
+
+    w = words_of(words)
 
     def pct(value: float | None) -> str:
         return "—" if value is None else f"{value:.1%}"
 
-    target = label("target", lang)
+    target = label("target", w)
     return [
-        f"{label('handling_rate', lang)} {pct(rates.handled_rate)} "
+        f"{label('handling_rate', w)} {pct(rates.handled_rate)} "
         f"({rates.resolved}/{rates.opened}, {target} ≥ 98%)",
-        f"{label('on_time_rate', lang)} {pct(rates.on_time_rate)} "
+        f"{label('on_time_rate', w)} {pct(rates.on_time_rate)} "
         f"({rates.on_time}/{rates.resolved})",
-        f"{label('reopen_rate', lang)} {pct(rates.rework_rate)} "
+        f"{label('reopen_rate', w)} {pct(rates.rework_rate)} "
         f"({rates.reopened}/{rates.resolved}, {target} ≤ 5%)",
     ]

@@ -32,6 +32,7 @@ from storage.models.shifts import ShiftSwap, SwapState
 from storage.repositories import Repo
 
 if TYPE_CHECKING:
+    from bot.services.reports.labels import Words
     from phrases.staff import StaffWords
 
 LEAVE = "leave_request"
@@ -261,21 +262,23 @@ async def duty_summary(repo: Repo, start: datetime, end: datetime, now: datetime
     return DutySummary(checked, leaves, fines)
 
 
-def duty_text(summary: DutySummary, names: dict[int, str], lang: str = "zh") -> list[str]:
+def duty_text(summary: DutySummary, names: dict[int, str], words: Words = "zh") -> list[str]:
     """Report lines (P11/P12): lateness, leave (on time or not), empty swap shifts, fines."""
     def who(agent: int) -> str:
         return names.get(agent, str(agent))
 
-    from bot.services.reports.labels import label  # the report's own words, zh and en
+    from bot.services.reports.labels import label, words_of  # the report's words (phrases)
 
-    lines = [label("duty_checked", lang, n=len({c.day for c in summary.checked}))]
-    lines += ["  " + label("duty_late", lang, day=f"{c.day:%m-%d}", agent=who(c.agent_id),
+    w = words_of(words)
+
+    lines = [label("duty_checked", w, n=len({c.day for c in summary.checked}))]
+    lines += ["  " + label("duty_late", w, day=f"{c.day:%m-%d}", agent=who(c.agent_id),
                            minutes=c.late_minutes) for c in summary.late]
-    lines += ["  " + label("duty_leave_on_time" if on_time else "duty_leave_late", lang,
+    lines += ["  " + label("duty_leave_on_time" if on_time else "duty_leave_late", w,
                            day=day, agent=who(agent))
               for agent, day, on_time in summary.leaves]
-    lines += ["  " + label("duty_empty_after_swap", lang, swap=c.swap_id, day=f"{c.day:%m-%d}",
+    lines += ["  " + label("duty_empty_after_swap", w, swap=c.swap_id, day=f"{c.day:%m-%d}",
                            agent=who(c.agent_id)) for c in summary.empty_after_swap]
-    lines += ["  " + label("duty_swap_fine", lang, swap=swap, agent=who(agent),
+    lines += ["  " + label("duty_swap_fine", w, swap=swap, agent=who(agent),
                            amount=f"{amount:g}") for agent, swap, amount in summary.fines]
     return lines

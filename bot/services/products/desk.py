@@ -34,10 +34,11 @@ from bot.services.products.index import (
     cues_in,
     has_word,
     lexicon,
+    measures_in,
     normalise,
     wishes_in,
 )
-from bot.services.products.wording import FIT_NAMES, money, product_say
+from bot.services.products.wording import FIT_NAMES, SITUATIONS, money, product_say
 from bot.services.replies import Button, Photo, Reply
 from phrases.catalogue import say
 from phrases.lang import has_chinese
@@ -49,11 +50,16 @@ from storage.repositories import Repo
 
 TIE = 1.0  # two products whose scores differ less than this are "two candidates"
 RECOMMEND_COUNT = 3
-ASPECT_CUES = {"price", "stock", "colour", "material", "care", "fit", "size"}
+ASPECT_CUES = {"price", "stock", "colour", "material", "care", "fit", "size", "measure"}
 MULTI_LETTER_SIZE = re.compile(r"(?<![a-z0-9])(xxxl|xxl|[2-5]xl|xl|xs|xxs)(?![a-z0-9])")
 ONE_LETTER_SIZE = re.compile(r"(?<![A-Za-z0-9])([SML])(?![A-Za-z0-9])")
 SIZE_WITH_WORD = re.compile(r"(?<![a-z0-9])([a-z0-9]{1,4})\s*(?:码|号)|size\s+([a-z0-9]{1,4})\b")
 ACTIONS = ("pick", "details", "sizes", "rec")
+SIZE_CHOICES = 6  # items offered when measurements come with no product (best sellers first)
+# The bot's last message asked which product (two close names; measurements with no item):
+# the question it kept in ``product_which`` is still open for the product named next.
+WHICH_TAGS = frozenset(SITUATIONS[s][1][0]
+                       for s in ("product_which", "size_which", "measure_which"))
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class CatalogueDesk:
         self.index = ProductIndex(())
         self.meta: dict[int, tuple[frozenset[str], str, int]] = {}  # tags, season, sales
         self.by_photo: dict[str, int] = {}  # a catalogue picture's stored name → its product
+        self.sized: tuple[int, ...] = ()  # products with a size chart, best sellers first
         self.loaded_at: datetime | None = None
         self.stamp: tuple[int, datetime | None] | None = None
 
@@ -86,6 +93,8 @@ class CatalogueDesk:
         self.index = ProductIndex(products)
         self.meta = {p.id: (frozenset(p.tags), p.season.lower(), p.sales) for p in products}
         self.by_photo = {source: p.id for p in products for source in p.photos}
+        self.sized = tuple(p.id for p in sorted(products, key=lambda p: -p.sales)
+                           if p.size_chart)
         self.loaded_at = self.clock.now()
         self.stamp = await repo.products.stamp()
 
@@ -130,6 +139,7 @@ class CatalogueDesk:
         if not hits and ("recommend" in cues or ("wish" in cues and not faq_sure)):
             return await self.recommend(repo, customer, conversation, norm, now)
         if hits:
+            text = await self._with_open_question(repo, conversation, text, norm, cues)
             close = [h for h in hits[1:] if hits[0].score - h.score < TIE]
             if close:
                 return await self._which(repo, conversation, [hits[0], close[0]], text, now)
@@ -139,6 +149,14 @@ class CatalogueDesk:
             if not (cues & ASPECT_CUES or body.height_cm or _size_like(text, norm)):
                 return None  # nothing a product in context could answer: no query at all
             product = await self._in_context(repo, conversation)
+            if product is None and body.complete:
+                return await self._which_sized(repo, conversation, text, now, "size_which",
+                                               height=body.height_text,
+                                               weight=body.weight_text)
+            if product is None and "measure" in cues:  # 衣长多少 with no product known
+                return await self._which_sized(
+                    repo, conversation, text, now, "measure_which",
+                    measure=self._measure_names(measures_in(norm), lang=conversation.language))
             if product is None:
                 return None
             asked = self._asked(product, text, norm, cues, body)
@@ -149,6 +167,11 @@ class CatalogueDesk:
         if "veto" in cues and not (cues & ASPECT_CUES - {"price"}):
             return None  # "亚麻衬衫运费多少": a shipping question that names a product
         return await self.about(repo, customer, conversation, product, text, now)
+
+    def asks_measure(self, text: str) -> bool:
+        """A garment measure asked (衣长多少, sleeve length?): this desk's question, before
+        the FAQ, also as one clause of a several-question message (P5)."""
+        return bool(len(self.index)) and bool(measures_in(normalise(text)))
 
     async def photo(
         self, repo: Repo, customer: Customer, conversation: Conversation,
@@ -184,6 +207,8 @@ class CatalogueDesk:
         aspects = asked.aspects
         if asked.body.height_cm is not None or "size" in aspects:
             lines += self._size_lines(product, asked.body, lang, extra)
+        if "measure" in aspects:
+            lines += self._measure_lines(product, measures_in(norm), lang)
         if "price" in aspects:
             lines.append(self._price_line(product, asked, lang, now))
         if aspects & {"stock", "colour"} or asked.size or asked.colour:
@@ -312,6 +337,42 @@ class CatalogueDesk:
         text_, key = self._phrase("product_which", lang)
         return [Reply(text_, rows, key)]
 
+    async def _which_sized(
+        self, repo: Repo, conversation: Conversation, text: str, now: datetime,
+        situation: str, **values: object,
+    ) -> list[Reply] | None:
+        """P5 with no product known: a body's measurements (``size_which``) or a garment
+        measure (``measure_which``) were understood, so say so and ask which item (buttons:
+        the sized items in stock), not the size guide that asks for them again. The message
+        is kept as the open question (``product_which``): the item tapped or named next is
+        answered with it."""
+        lang = conversation.language
+        products = [p for p in await repo.products.many(self.sized)
+                    if p.active and _in_stock(p.variants)][:SIZE_CHOICES]
+        if not products:
+            return None  # nothing to size: the FAQ's size guide
+        _record(repo, "product_which", conversation_id=conversation.id, at=now,
+                text=text[:500], products=[p.id for p in products])
+        rows = tuple((Button(self._title(p, lang)[:60], callbacks.product("pick", p.id)),)
+                     for p in products)
+        said, key = self._phrase(situation, lang, **values)
+        return [Reply(said, rows, key)]
+
+    async def _with_open_question(
+        self, repo: Repo, conversation: Conversation, text: str, norm: str, cues: set[str],
+    ) -> str:
+        """A message that only names a product, right after the bot asked which one: the
+        question asked then (its measurements, "多少钱") is the one to answer about it."""
+        if cues & ASPECT_CUES or _size_like(text, norm) or parse_body(text).height_cm:
+            return text  # a question of its own
+        last = self.knowledge.catalogue.get(conversation.last_phrase_key or "",
+                                            conversation.language)
+        if last is None or not WHICH_TAGS & set(last.tags):
+            return text
+        asked = await repo.events.latest("product_which", conversation.id)
+        question = str(asked.data.get("text", "")) if asked is not None else ""
+        return f"{text}\n{question}" if question else text
+
     async def _in_context(self, repo: Repo, conversation: Conversation) -> Product | None:
         event = await repo.events.latest("product_asked", conversation.id)
         if event is None:
@@ -350,6 +411,32 @@ class CatalogueDesk:
                            weight=body.weight_text, size=pick.size, reason=reason)]
         if pick.looser:
             lines.append(self._say("size_advice_loose", lang, alt_size=pick.looser))
+        return lines
+
+    def _measure_names(self, measures: Sequence[str], lang: str) -> str:
+        names = [self._say("measure_name", lang, m) for m in measures]
+        return ("、" if lang == "zh" else ", ").join(names)
+
+    def _measure_lines(self, product: Product, measures: Sequence[str], lang: str,
+                       ) -> list[str]:
+        """A garment measure per size, from the product's size chart (flat, cm); the ones
+        the chart does not give are said so, with where to find them (no figure made up)."""
+        title = self._title(product, lang)
+        lines: list[str] = []
+        missing: list[str] = []
+        for measure in measures:
+            sizes = [(str(row["size"]), row[measure]) for row in product.size_chart or ()
+                     if row.get(measure)]
+            if not sizes:
+                missing.append(measure)
+                continue
+            joined = ("、" if lang == "zh" else ", ").join(
+                f"{size} {float(value):g}cm" for size, value in sizes)
+            lines.append(self._say("measure_sizes", lang, product=title, sizes=joined,
+                                   measure=self._measure_names([measure], lang)))
+        if missing:
+            lines.append(self._say("measure_unknown", lang, product=title,
+                                   measure=self._measure_names(missing, lang)))
         return lines
 
     def _price_line(self, product: Product, asked: Asked, lang: str, now: datetime) -> str:

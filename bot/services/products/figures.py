@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Customer, Event
 from storage.models.orders import Order, OrderStatus
 from storage.models.products import PaymentReminder, ReminderStatus
+
+if TYPE_CHECKING:
+    from bot.services.reports.labels import Words
 
 CONVERSION_WINDOW = timedelta(hours=48)
 PAID = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELAYED, OrderStatus.DELIVERED,
@@ -92,13 +96,15 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-def sales_text(figures: SalesFigures, lang: str = "zh") -> list[str]:
-    """The report's selling line (zh or en)."""
+def sales_text(figures: SalesFigures, words: Words = "zh") -> list[str]:
+    """The report's selling line in the reader's staff words (or a language's packaged ones)."""
     # The report's own words; imported here because the reports package imports this module.
-    from bot.services.reports.labels import label
+    from bot.services.reports.labels import label, words_of
+
+    w = words_of(words)
 
     def L(key: str) -> str:
-        return label(key, lang)
+        return label(key, w)
 
     f = figures
     return [

@@ -14,7 +14,8 @@ stock, restock_at. Lists are separated by ``|``; a size chart is ``S:150-160/40-
 
 JSON: a list of products (or ``{"products": [...]}``) with the same keys, ``title``,
 ``material``, ``care`` as ``{"zh", "en"}`` or separate keys, ``size_chart`` as
-``[{"size", "height": [min, max], "weight": [min, max]}]`` and ``variants``: a list of
+``[{"size", "height": [min, max], "weight": [min, max]}]`` (optionally garment measures in cm:
+``length``, ``chest``, ``shoulder``, ``sleeve``, ``waist``, ``hip``) and ``variants``: a list of
 ``{"sku", "size", "colour" ({"zh", "en"} or text), "price", "promo_price", "promo_ends",
 "stock", "restock_at"}``.
 
@@ -47,6 +48,8 @@ CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 FITS = {"slim": "slim", "regular": "regular", "loose": "loose", "修身": "slim",
         "常规": "regular", "标准": "regular", "宽松": "loose", "oversize": "loose",
         "oversized": "loose", "relaxed": "loose"}
+# Garment measures a JSON size-chart row may add, flat in cm (衣长 胸围 肩宽 袖长 腰围 臀围).
+MEASURES = ("length", "chest", "shoulder", "sleeve", "waist", "hip")
 CHART_ROW = re.compile(
     r"^\s*([^:：]{1,16})[:：]\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*/\s*"
     r"(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
@@ -212,10 +215,12 @@ def _chart(value: Any, where: Refused, errors: list[Refused]) -> list[dict[str, 
     items = value if isinstance(value, list) else _list(value)
     for item in items:
         try:
+            measures: dict[str, float] = {}
             if isinstance(item, dict):
                 size = str(item["size"]).strip().upper()
                 height = [float(x) for x in item["height"]]
                 weight = [float(x) for x in item["weight"]]
+                measures = {key: float(item[key]) for key in MEASURES if key in item}
             else:
                 match = CHART_ROW.match(str(item))
                 if match is None:
@@ -225,12 +230,13 @@ def _chart(value: Any, where: Refused, errors: list[Refused]) -> list[dict[str, 
                 weight = [float(match.group(4)), float(match.group(5))]
             if (not size or len(height) != 2 or len(weight) != 2 or height[0] > height[1]
                     or weight[0] > weight[1] or not 50 <= height[0] <= 250
-                    or not 2 <= weight[0] <= 300):
+                    or not 2 <= weight[0] <= 300
+                    or not all(1 <= v <= 300 for v in measures.values())):
                 raise ValueError
         except (KeyError, TypeError, ValueError):
             errors.append(Refused("catalogue.err.chart", where=where, value=repr(item)[:80]))
             return None
-        rows.append({"size": size, "height": height, "weight": weight})
+        rows.append({"size": size, "height": height, "weight": weight, **measures})
     return rows
 
 

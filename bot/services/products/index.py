@@ -212,6 +212,7 @@ class Lexicon:
     cues: dict[str, tuple[str, ...]]
     tags: dict[str, tuple[str, ...]]
     seasons: dict[str, tuple[str, ...]]
+    measures: dict[str, tuple[str, ...]]  # garment measure (a size chart's key) → its words
 
 
 @lru_cache(maxsize=1)
@@ -223,7 +224,7 @@ def lexicon() -> Lexicon:
         return {name: tuple(str(w).lower() for w in words)
                 for name, words in (raw.get(key) or {}).items()}
 
-    return Lexicon(table("cues"), table("tags"), table("seasons"))
+    return Lexicon(table("cues"), table("tags"), table("seasons"), table("measures"))
 
 
 @lru_cache(maxsize=4096)
@@ -247,7 +248,30 @@ def has_word(text: str, words: Iterable[str]) -> bool:
 
 def cues_in(text: str) -> set[str]:
     """Which aspects a (normalised) message asks about: price, stock, material, …"""
-    return {name for name, words in lexicon().cues.items() if has_word(text, words)}
+    found = {name for name, words in lexicon().cues.items() if has_word(text, words)}
+    return found | {"measure"} if measures_in(text) else found
+
+
+@lru_cache(maxsize=256)
+def _asked_measure(word: str) -> re.Pattern[str]:
+    """A measure word not followed by a number: "胸围96" / "waist 28" is the shopper's own
+    body (the size guide's question), "衣长多少" / "sleeve length?" asks the garment's."""
+    edge = r"(?<![a-z0-9])" if word.isascii() else ""
+    tail = r"(?![a-z0-9])" if word.isascii() else ""
+    given = r"(?!\s*(?:is|of|are|是|为|有)?\s*\d)"  # 胸围96, 胸围是96, waist is 28
+    return re.compile(f"{edge}{re.escape(normalise(word))}{tail}{given}")
+
+
+def measures_in(text: str) -> list[str]:
+    """The garment measures a (normalised) message asks about (衣长 → length), lexicon order;
+    a measure given with a number is the shopper's body, not a question (the cue ``measure``
+    is these)."""
+    spans = [(m.start(), m.end(), name) for name, words in lexicon().measures.items()
+             for w in words for m in _asked_measure(w).finditer(text)]
+    inside = {i for i, (s, e, _) in enumerate(spans) for (s2, e2, _) in spans
+              if s2 <= s and e <= e2 and (s2, e2) != (s, e)}  # "length" of "sleeve length"
+    found = {name for i, (_, _, name) in enumerate(spans) if i not in inside}
+    return [name for name in lexicon().measures if name in found]
 
 
 def wishes_in(text: str) -> tuple[set[str], set[str]]:

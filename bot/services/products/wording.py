@@ -27,6 +27,11 @@ SITUATIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "size_advice_loose": ("explanation", ("size_advice_loose",)),
     "size_advice_no_chart": ("explanation", ("size_advice_no_chart",)),
     "size_need_body": ("inquiry", ("size_need_body",)),
+    "size_which": ("inquiry", ("size_which",)),  # measurements given, no product: which item
+    "measure_which": ("inquiry", ("measure_which",)),  # 衣长多少 with no product: which item
+    "measure_sizes": ("explanation", ("measure_sizes",)),
+    "measure_unknown": ("explanation", ("measure_unknown",)),
+    "measure_name": ("explanation", ("measure_name",)),  # extra tag: length / chest / …
     "size_reason": ("explanation", ("size_reason",)),  # extra tag: both / larger / nearest
     "recommend_intro": ("explanation", ("recommend_intro",)),
     "recommend_none": ("explanation", ("recommend_none",)),

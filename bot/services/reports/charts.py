@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.services.reports.labels import label
+from bot.services.reports.labels import Words, in_language, label, lang_of
 from bot.services.reports.model import Report
 
 if TYPE_CHECKING:
@@ -62,9 +62,18 @@ def chart_language(lang: str) -> str:
     return "en" if lang == "zh" and _cjk_font() is None else lang
 
 
-def render_charts(report: Report, lang: str = "zh") -> dict[str, bytes]:
-    """Every chart (CHARTS): name → PNG bytes."""
-    return {name: render_chart(report, name, lang) for name in CHARTS}
+def chart_words(words: Words) -> Words:
+    """The words the charts can draw: English ones (the owner's edited English texts when
+    ``words`` are the reader's) when no CJK font exists."""
+    lang = lang_of(words)
+    shown = chart_language(lang)
+    return words if shown == lang else in_language(words, shown)
+
+
+def render_charts(report: Report, words: Words = "zh") -> dict[str, bytes]:
+    """Every chart (CHARTS): name → PNG bytes; ``words``: the reader's staff words or a
+    language (the packaged labels)."""
+    return {name: render_chart(report, name, words) for name in CHARTS}
 
 
 def _fonts(lang: str) -> dict[str, object]:
@@ -75,8 +84,8 @@ def _fonts(lang: str) -> dict[str, object]:
     return {"font.family": ["sans-serif"], "font.sans-serif": [font, "DejaVu Sans"]}
 
 
-def build_figure(report: Report, name: str, lang: str = "zh") -> Figure:
-    """One chart as a matplotlib Figure (Agg canvas attached), labels in ``lang``."""
+def build_figure(report: Report, name: str, words: Words = "zh") -> Figure:
+    """One chart as a matplotlib Figure (Agg canvas attached), labels in ``words``."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg: no display, no pyplot
     from matplotlib.figure import Figure
 
@@ -85,17 +94,17 @@ def build_figure(report: Report, name: str, lang: str = "zh") -> Figure:
     axes = figure.add_subplot()
     draw = {"wait": _wait, "hour": _hour, "satisfaction": _satisfaction,
             "agents": _agents, "sales": _sales}[name]
-    draw(report, axes, lang)
+    draw(report, axes, words)
     figure.tight_layout()
     return figure
 
 
-def render_chart(report: Report, name: str, lang: str = "zh") -> bytes:
+def render_chart(report: Report, name: str, words: Words = "zh") -> bytes:
     from matplotlib import rc_context
 
-    lang = chart_language(lang)
-    with rc_context(_fonts(lang)):
-        figure = build_figure(report, name, lang)
+    words = chart_words(words)
+    with rc_context(_fonts(lang_of(words))):
+        figure = build_figure(report, name, words)
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
@@ -106,47 +115,47 @@ def _empty(axes: Axes, text: str) -> None:
               fontsize=14, color="grey")
 
 
-def _wait(report: Report, axes: Axes, lang: str) -> None:
+def _wait(report: Report, axes: Axes, words: Words) -> None:
     names = [name for name, _ in report.waiting.wait_buckets]
     counts = [n for _, n in report.waiting.wait_buckets]
-    axes.set_title(label("chart_wait", lang))
+    axes.set_title(label("chart_wait", words))
     colours = ["#4caf50", "#8bc34a", "#cddc39", "#ff9800", "#f44336", "#b71c1c"]
     axes.bar(names, counts, color=colours[: len(names)])
-    axes.set_ylabel(label("count", lang))
+    axes.set_ylabel(label("count", words))
     if not any(counts):
-        _empty(axes, label("no_data", lang))
+        _empty(axes, label("no_data", words))
 
 
-def _hour(report: Report, axes: Axes, lang: str) -> None:
-    axes.set_title(label("chart_hour", lang))
+def _hour(report: Report, axes: Axes, words: Words) -> None:
+    axes.set_title(label("chart_hour", words))
     axes.bar(range(24), report.by_hour, color="#2196f3")
     axes.set_xticks(range(0, 24, 2))
-    axes.set_xlabel(label("hour", lang))
-    axes.set_ylabel(label("count", lang))
+    axes.set_xlabel(label("hour", words))
+    axes.set_ylabel(label("count", words))
     if not any(report.by_hour):
-        _empty(axes, label("no_data", lang))
+        _empty(axes, label("no_data", words))
 
 
-def _satisfaction(report: Report, axes: Axes, lang: str) -> None:
-    axes.set_title(label("chart_satisfaction", lang))
+def _satisfaction(report: Report, axes: Axes, words: Words) -> None:
+    axes.set_title(label("chart_satisfaction", words))
     points = report.satisfaction_by_day
     if report.quality.survey_answers is None:
-        _empty(axes, label("not_recorded", lang))
+        _empty(axes, label("not_recorded", words))
         return
     if not points:
-        _empty(axes, label("no_data", lang))
+        _empty(axes, label("no_data", words))
         return
     days = [day.strftime("%m-%d") for day, _ in points]
     axes.plot(days, [score for _, score in points], marker="o", color="#9c27b0")
     axes.set_ylim(1, 5)
-    axes.set_ylabel(label("satisfaction", lang))
+    axes.set_ylabel(label("satisfaction", words))
 
 
-def _agents(report: Report, axes: Axes, lang: str) -> None:
-    axes.set_title(label("chart_agents", lang))
+def _agents(report: Report, axes: Axes, words: Words) -> None:
+    axes.set_title(label("chart_agents", words))
     agents = report.agents
     if not agents:
-        _empty(axes, label("no_data", lang))
+        _empty(axes, label("no_data", words))
         return
     names = [agent.label for agent in agents]
     positions = range(len(agents))
@@ -154,14 +163,14 @@ def _agents(report: Report, axes: Axes, lang: str) -> None:
     conversations = [agent.conversations for agent in agents]
     first = [agent.first_reply.p50 or 0 for agent in agents]
     axes.bar([p - width / 2 for p in positions], conversations, width,
-             label=label("conversations", lang), color="#3f51b5")
-    axes.set_ylabel(label("conversations", lang))
+             label=label("conversations", words), color="#3f51b5")
+    axes.set_ylabel(label("conversations", words))
     axes.set_xticks(list(positions), names)
     twin = axes.twinx()
     twin.bar([p + width / 2 for p in positions], first, width,
-             label=f"{label('first_reply', lang)} p50 ({label('seconds', lang)})",
+             label=f"{label('first_reply', words)} p50 ({label('seconds', words)})",
              color="#ff9800")
-    twin.set_ylabel(f"{label('first_reply', lang)} p50 ({label('seconds', lang)})")
+    twin.set_ylabel(f"{label('first_reply', words)} p50 ({label('seconds', words)})")
     handles = axes.get_legend_handles_labels()
     twin_handles = twin.get_legend_handles_labels()
     # Below the axes, so the legend never covers a bar.
@@ -169,22 +178,22 @@ def _agents(report: Report, axes: Axes, lang: str) -> None:
                 loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
 
 
-def _sales(report: Report, axes: Axes, lang: str) -> None:
+def _sales(report: Report, axes: Axes, words: Words) -> None:
     """Selling (P5, P6, 催缴): 询单转化率, paid after a 催付 reminder, recommendations tapped —
     each a percentage, its counts written on the bar (the figures of products/figures.py)."""
-    axes.set_title(label("chart_sales", lang))
+    axes.set_title(label("chart_sales", words))
     sales = report.sales
     if sales is None:
-        _empty(axes, label("not_recorded", lang))
+        _empty(axes, label("not_recorded", words))
         return
     bars = [
-        (label("conversion_rate", lang), sales.converted_shoppers, sales.inquiring_shoppers),
-        (label("paid_after_reminder", lang), sales.reminders_paid, sales.reminders_sent),
-        (label("recommendation_taps", lang), sales.recommendations_clicked,
+        (label("conversion_rate", words), sales.converted_shoppers, sales.inquiring_shoppers),
+        (label("paid_after_reminder", words), sales.reminders_paid, sales.reminders_sent),
+        (label("recommendation_taps", words), sales.recommendations_clicked,
          sales.recommendations_shown),
     ]
     if not any(total for _, _, total in bars):
-        _empty(axes, label("no_data", lang))
+        _empty(axes, label("no_data", words))
         return
     rates = [100 * part / total if total else 0 for _, part, total in bars]
     drawn = axes.bar([name for name, _, _ in bars], rates, color=["#009688", "#ff9800",

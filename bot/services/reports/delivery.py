@@ -13,17 +13,20 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.reports.build import build_report
 from bot.services.reports.charts import render_charts
-from bot.services.reports.labels import label
+from bot.services.reports.labels import Words, label
 from bot.services.reports.model import Report
 from bot.services.reports.period import previous_week, today_until
 from bot.services.reports.text import render_agent, render_text
+
+if TYPE_CHECKING:
+    from phrases.staff import StaffWords
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,9 @@ class ReportDelivery:
     lang: str = "zh"
     greeting_seconds: int = 15
     agent_names: Callable[[AsyncSession], Awaitable[dict[int, str]]] | None = None
+    # The staff words in a language as they are now (KnowledgeBase.staff_words: the owner's
+    # edited report labels); without it the packaged labels.
+    staff_words: Callable[[str], StaffWords] | None = None
     sent: list[tuple[str, datetime]] = field(default_factory=list)
 
     async def build(self, start: datetime, end: datetime) -> Report:
@@ -67,20 +73,24 @@ class ReportDelivery:
                 greeting_seconds=self.greeting_seconds,
             )
 
+    def words(self) -> Words:
+        return self.staff_words(self.lang) if self.staff_words else self.lang
+
     async def weekly(self, now: datetime) -> Report:
         """Last Monday–Sunday: owners get it all, the agents' group gets each one's section."""
         report = await self.build(*previous_week(now, self.tz))
-        text = render_text(report, self.lang)
-        charts = render_charts(report, self.lang)
+        words = self.words()
+        text = render_text(report, words)
+        charts = render_charts(report, words)
         for owner in self.owner_ids:
             await self._send(owner, text, charts)
         if self.agent_chat_id is not None:
-            summary = render_text(report, self.lang, with_agents=False)
+            summary = render_text(report, words, with_agents=False)
             await self._send(self.agent_chat_id, summary, charts)
             for agent in report.agents:
                 await self._safe(self.sender.send_text(
-                    self.agent_chat_id, f"{label('agents', self.lang)} — "
-                    f"{render_agent(agent, self.lang).removeprefix('• ')}"
+                    self.agent_chat_id, f"{label('agents', words)} — "
+                    f"{render_agent(agent, words).removeprefix('• ')}"
                 ))
         self.sent.append(("weekly", now))
         return report
@@ -88,7 +98,7 @@ class ReportDelivery:
     async def daily(self, now: datetime) -> Report:
         """Today so far, to the owners, at the end of the last shift."""
         report = await self.build(*today_until(now, self.tz))
-        text = render_text(report, self.lang)
+        text = render_text(report, self.words())
         for owner in self.owner_ids:
             await self._safe(self.sender.send_text(owner, text))
         self.sent.append(("daily", now))

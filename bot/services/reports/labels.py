@@ -1,108 +1,48 @@
-"""Labels of the report in the shop's two languages (zh first: the seed's own words)."""
+"""The report's words (P23): staff phrases ``staff.report.<key>`` in phrases/data/staff.*.yaml.
+
+One home for words staff read: the owner edits a label like any staff text
+(/settemplate staff.report.complaints zh …). A caller that holds the reader's
+:class:`StaffWords` passes them and the owner's edits show; a caller that only knows a
+language (the CLI, a test, a chart's English fallback) gets the packaged texts.
+"""
 
 from __future__ import annotations
 
-LABELS: dict[str, dict[str, str]] = {
-    "title": {"zh": "客服报表", "en": "Customer service report"},
-    "volumes": {"zh": "业务量", "en": "Volumes"},
-    "conversations": {"zh": "会话", "en": "conversations"},
-    "shopper_messages": {"zh": "顾客消息", "en": "shopper messages"},
-    "agent_messages": {"zh": "客服消息", "en": "agent messages"},
-    "channels": {"zh": "渠道", "en": "channels"},
-    "channel_telegram": {"zh": "Telegram", "en": "Telegram"},
-    "channel_web": {"zh": "网页", "en": "web"},
-    "customers": {"zh": "顾客", "en": "customers"},
-    "new": {"zh": "新顾客", "en": "new"},
-    "returning": {"zh": "老顾客", "en": "returning"},
-    "bot": {"zh": "机器人", "en": "The bot"},
-    "resolved_share": {"zh": "无需人工解决", "en": "resolved without a person"},
-    "faq_hit_rate": {"zh": "FAQ 命中率", "en": "FAQ hit rate"},
-    "feedback": {"zh": "答案有帮助", "en": "answers rated helpful"},
-    "escalations": {"zh": "转人工原因", "en": "handed to a person"},
-    "unanswered": {"zh": "未能回答的问题", "en": "unanswered questions"},
-    "waiting": {"zh": "等待", "en": "Waiting"},
-    "shopper_wait": {"zh": "顾客等待", "en": "shopper wait"},
-    "no_reply": {"zh": "未回复", "en": "without reply"},
-    "greeted_share": {"zh": "{s} 秒内问候", "en": "greeted within {s} s"},
-    "sla_breaches": {"zh": "超时", "en": "SLA breaches"},
-    "holding_replies": {"zh": "安抚回复", "en": "holding replies"},
-    "reassignments": {"zh": "转派", "en": "reassignments"},
-    "first_reply": {"zh": "人工首次回复", "en": "first human reply"},
-    "next_reply": {"zh": "人工后续回复", "en": "next human reply"},
-    "quality": {"zh": "服务质量", "en": "Quality"},
-    "satisfaction": {"zh": "满意度", "en": "satisfaction"},
-    "satisfied_share": {"zh": "4–5 分", "en": "scores 4–5"},
-    "complaints": {"zh": "投诉", "en": "complaints"},
-    "complaint_steps": {"zh": "投诉处理步骤", "en": "complaint steps"},
-    "complaint_step": {"zh": "处罚步骤", "en": "step"},
-    "complaints_by_cause": {"zh": "投诉原因", "en": "complaints by cause"},
-    "tone_guard": {"zh": "语气提醒", "en": "tone-guard alerts"},
-    "aftersales": {"zh": "售后", "en": "After-sales"},
-    "tickets_opened": {"zh": "新工单", "en": "tickets opened"},
-    "tickets_resolved": {"zh": "已解决", "en": "resolved"},
-    "handling_rate": {"zh": "处理率", "en": "handled rate"},
-    "on_time_rate": {"zh": "及时率", "en": "on-time rate"},
-    "reopen_rate": {"zh": "返修率", "en": "rework rate"},
-    "follow_ups": {"zh": "回访", "en": "follow-ups done"},
-    "follow_up_scores": {"zh": "回访评分", "en": "follow-up scores"},
-    "self_report": {"zh": "自我汇报", "en": "self-report"},
-    "bot_satisfaction": {"zh": "机器人独立服务满意度", "en": "satisfaction with the bot alone"},
-    "fq_attitude": {"zh": "服务态度", "en": "attitude"},
-    "fq_time": {"zh": "解决时间", "en": "time to solve"},
-    "fq_handling": {"zh": "处理情况", "en": "handling"},
-    "late_shipments": {"zh": "延迟发货", "en": "late shipments"},
-    "target": {"zh": "目标", "en": "target"},
-    "agents": {"zh": "客服个人", "en": "Agents"},
-    "messages": {"zh": "消息", "en": "messages"},
-    "changes": {"zh": "与上期相比", "en": "Against the previous period"},
-    "not_recorded": {"zh": "尚未记录", "en": "not recorded yet"},
-    "wait_p95": {"zh": "顾客等待 p95", "en": "shopper wait p95"},
-    "first_reply_p50": {"zh": "人工首次回复 p50", "en": "first human reply p50"},
-    "satisfaction_avg": {"zh": "满意度", "en": "satisfaction"},
-    # escalation reasons (bot/services/escalation.py)
-    "reason_asked": {"zh": "顾客要求", "en": "asked"},
-    "reason_complaint": {"zh": "投诉", "en": "complaint"},
-    "reason_rejected_answer": {"zh": "答案没帮助", "en": "answer rejected"},
-    "reason_not_understood": {"zh": "没听懂", "en": "not understood"},
-    "reason_too_long": {"zh": "消息太长", "en": "too long"},
-    "reason_media": {"zh": "图片/语音", "en": "media"},
-    # charts
-    "chart_wait": {"zh": "顾客等待时间分布", "en": "Shopper wait"},
-    "chart_hour": {"zh": "按小时的顾客消息", "en": "Shopper messages by hour"},
-    "chart_satisfaction": {"zh": "满意度趋势", "en": "Satisfaction trend"},
-    "chart_agents": {"zh": "客服对比", "en": "Agents compared"},
-    "chart_sales": {"zh": "销售：询单转化、催付、推荐", "en": "Selling: conversion, reminders, "
-                                                          "recommendations"},
-    "paid_after_reminder": {"zh": "催付后付款", "en": "paid after a reminder"},
-    "recommendation_taps": {"zh": "推荐点击率", "en": "recommendations tapped"},
-    "hour": {"zh": "小时", "en": "hour (shop time)"},
-    "count": {"zh": "数量", "en": "count"},
-    "seconds": {"zh": "秒", "en": "seconds"},
-    "no_data": {"zh": "本期无数据", "en": "no data in this period"},
-    # selling (P5, P6, 催缴): bot/services/products/figures.py
-    "sales": {"zh": "销售", "en": "Selling"},
-    "conversion_rate": {"zh": "询单转化率", "en": "inquiry conversion (48 h)"},
-    "payment_reminders": {"zh": "催付", "en": "payment reminders"},
-    "paid_after": {"zh": "之后付款", "en": "paid after"},
-    "recommendations": {"zh": "推荐展示", "en": "recommendations shown"},
-    "clicked": {"zh": "点击", "en": "tapped"},
-    # Duty discipline (P11/P12), bot.services.rota.duty_text
-    "duty_checked": {"zh": "值班纪律：已核对班次 {n}", "en": "Duty: shifts checked {n}"},
-    "duty_late": {"zh": "迟到 {day} {agent} +{minutes} 分钟",
-                  "en": "late {day} {agent} +{minutes} min"},
-    "duty_leave_on_time": {"zh": "请假 {day} {agent} (提前申请)",
-                           "en": "leave {day} {agent} (asked the day before)"},
-    "duty_leave_late": {"zh": "请假 {day} {agent} (未提前一天申请)",
-                        "en": "leave {day} {agent} (NOT asked the day before)"},
-    "duty_empty_after_swap": {"zh": "换班后空班 #{swap} {day} {agent}",
-                              "en": "empty shift after swap #{swap} {day} {agent}"},
-    "duty_swap_fine": {"zh": "换班交待不清罚款 #{swap} {agent} {amount} 元",
-                       "en": "unclear swap fine #{swap} {agent} {amount} yuan"},
-}
+from dataclasses import replace
+from functools import cache
+
+from phrases.catalogue import PhraseCatalogue
+from phrases.staff import StaffWords
+
+PREFIX = "report."
+
+Words = StaffWords | str  # the reader's words, or a language code for the packaged texts
 
 
-def label(key: str, lang: str, **values: object) -> str:
-    text = LABELS.get(key, {}).get(lang) or LABELS.get(key, {}).get("en")
-    if text is None:
+@cache
+def _packaged() -> PhraseCatalogue:
+    return PhraseCatalogue.builtin()
+
+
+def words_of(words: Words) -> StaffWords:
+    """Staff words for ``words``: itself, or the packaged texts in that language."""
+    return words if isinstance(words, StaffWords) else StaffWords(_packaged(), words)
+
+
+def in_language(words: Words, lang: str) -> Words:
+    """The same words in another language (the charts' English fallback keeps the owner's
+    edited English texts when it has them)."""
+    return replace(words, lang=lang) if isinstance(words, StaffWords) else lang
+
+
+def lang_of(words: Words) -> str:
+    return words.lang if isinstance(words, StaffWords) else words
+
+
+def label(key: str, words: Words, **values: object) -> str:
+    """``label("complaints", w)`` → 投诉; a key without a text (a new escalation reason) shows
+    as itself, without its ``reason_`` prefix."""
+    w = words_of(words)
+    if not w.has(PREFIX + key):
         return key.removeprefix("reason_")
-    return text.format(**values) if values else text
+    return w(PREFIX + key, **values)
