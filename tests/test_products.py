@@ -671,3 +671,16 @@ async def test_one_cross_sell_after_a_paid_order_only_items_in_stock_P6(oh: Orde
     rows = {r.order_id: r for r in await oh.rows(CrossSell)}
     assert sorted((r.product_code or "", r.sent) for r in rows.values()) == [
         ("", False), ("WP01", True)]
+
+
+async def test_a_measure_of_another_kind_than_the_item_in_context_asks_which_P5(
+        h: Harness) -> None:
+    """"这件衬衫衣长多少" right after the T-shirt: the shopper means a shirt, so the T-shirt's
+    chart would be a wrong answer; the bot asks which item. The same kind keeps the context."""
+    await h.say("纯棉T恤多少钱")
+    [answer] = await h.say("这件衬衫衣长多少")
+    assert "纯棉T恤" not in answer and "衣长" in answer, answer
+    assert any(d.startswith("prod:pick:") for d in h.buttons())
+    await h.say("纯棉T恤多少钱")
+    [answer] = await h.say("这件T恤衣长多少")
+    assert "纯棉T恤" in answer and "M 68cm" in answer, answer

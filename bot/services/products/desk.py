@@ -33,6 +33,7 @@ from bot.services.products.index import (
     ProductIndex,
     cues_in,
     has_word,
+    kinds_in,
     lexicon,
     measures_in,
     normalise,
@@ -149,6 +150,9 @@ class CatalogueDesk:
             if not (cues & ASPECT_CUES or body.height_cm or _size_like(text, norm)):
                 return None  # nothing a product in context could answer: no query at all
             product = await self._in_context(repo, conversation)
+            named = kinds_in(norm)
+            if product is not None and named and not named & self.index.kinds_of(product.id):
+                product = None  # "这件衬衫…" while a T-shirt is in context: not about it
             if product is None and body.complete:
                 return await self._which_sized(repo, conversation, text, now, "size_which",
                                                height=body.height_text,

@@ -134,6 +134,10 @@ class ProductIndex:
         """The product's names as matched (normalised): titles and aliases."""
         return self.by_product.get(product_id, [])
 
+    def kinds_of(self, product_id: int) -> set[str]:
+        """The kinds of goods the product's names say it is (亚麻衬衫 → shirt)."""
+        return set().union(*(kinds_in(name) for name in self.names_of(product_id)))
+
     def title(self, product_id: int, lang: str) -> str:
         titles = self.titles.get(product_id, {})
         return titles.get(lang) or titles.get("zh") or ""
@@ -213,6 +217,7 @@ class Lexicon:
     tags: dict[str, tuple[str, ...]]
     seasons: dict[str, tuple[str, ...]]
     measures: dict[str, tuple[str, ...]]  # garment measure (a size chart's key) → its words
+    kinds: dict[str, tuple[str, ...]]  # kind of goods (shirt, tee …) → its words
 
 
 @lru_cache(maxsize=1)
@@ -224,7 +229,27 @@ def lexicon() -> Lexicon:
         return {name: tuple(str(w).lower() for w in words)
                 for name, words in (raw.get(key) or {}).items()}
 
-    return Lexicon(table("cues"), table("tags"), table("seasons"), table("measures"))
+    return Lexicon(table("cues"), table("tags"), table("seasons"), table("measures"),
+                   table("kinds"))
+
+
+def kinds_in(text: str) -> set[str]:
+    """Kinds of goods a (normalised) text names: 衬衫 → shirt, "t-shirt" → tee. Longest words
+    first, each taking its place away, so "t shirt" is a tee and not also a shirt."""
+    found: set[str] = set()
+    padded = f" {text} "
+    for word, kind in _kind_words():
+        key = _whole(word) if word.isascii() else word
+        if key in padded:
+            found.add(kind)
+            padded = padded.replace(key, " ")
+    return found
+
+
+@lru_cache(maxsize=1)
+def _kind_words() -> tuple[tuple[str, str], ...]:
+    pairs = [(word, kind) for kind, words in lexicon().kinds.items() for word in words]
+    return tuple(sorted(pairs, key=lambda pair: -len(normalise(pair[0]))))
 
 
 @lru_cache(maxsize=4096)
