@@ -449,3 +449,24 @@ async def test_no_language_code_then_chinese_switches_the_replies_to_chinese(
         assert (await conversation(h)).language == "zh"
     finally:
         await h.app.close()
+
+
+@pytest.mark.parametrize(("lang", "text", "product", "faq_key"), [
+    ("zh", "亚麻衬衫多少钱？退货的运费谁出？", "亚麻衬衫", "return_shipping"),
+    ("en", "how much is the linen shirt? and who pays for return shipping?", "Linen",
+     "return_shipping"),
+])
+async def test_a_product_question_and_an_faq_question_in_one_message_both_answered_P2_P5(
+    h: Harness, lang: str, text: str, product: str, faq_key: str
+) -> None:
+    """A message that names a product and asks something else: the product desk answers
+    its part and the FAQ the other; before, the desk took the whole message and the second
+    question went unanswered (P2)."""
+    await start_chat(h, lang)
+    await h.feed(message_update(2, SHOPPER, text, language_code=lang))
+    said = sent(h)
+    flat = "".join(t.replace("\n", "").replace(" ", "") for t in said)
+    assert any(product in t and "¥" in t for t in said), said
+    entry = h.app.knowledge.entry(faq_key, lang)
+    assert entry is not None
+    assert entry.answer.replace("\n", "").replace(" ", "")[:30] in flat, said

@@ -421,6 +421,11 @@ class ConversationService:
                 self.life.understood(conversation)
                 return (self._with_human_button(conversation, status),
                         {**meaning, "decision": "case"})
+        if intent is None and state == ConversationState.BOT:
+            several = await self._several(repo, customer, conversation, inbound.text, now)
+            if several:  # P2: several questions in one message, each answered on its own
+                self.life.understood(conversation)
+                return several, {**meaning, "decision": "several"}
         if (self.catalogue is not None and state != ConversationState.ASSIGNED
                 and intent in (None, Intent.GREETING)):
             # P5/P6: a product named (or in context) is answered from the catalogue.
@@ -434,11 +439,6 @@ class ConversationService:
             self.life.understood(conversation)
             return await self._intent(repo, customer, conversation, intent, greeted, now,
                                       understanding), meaning
-        if intent is None and state == ConversationState.BOT:
-            several = await self._several(repo, customer, conversation, inbound.text, now)
-            if several:  # P2: several questions in one message, each answered on its own
-                self.life.understood(conversation)
-                return several, {**meaning, "decision": "several"}
         if understanding.decision == "answer" and understanding.best is not None:
             self.life.understood(conversation)
             entry = self.knowledge.entry(understanding.best.entry_id, conversation.language)
@@ -599,16 +599,16 @@ class ConversationService:
     ) -> list[Reply]:
         """Answers to a message with several questions: each FAQ entry its clauses match (at
         most MAX_PARTS, each its own part), then which clause needs a person, with the button.
-        A clause asking a product's measure (这件衬衫衣长多少) is the product desk's, before
+        A clause the product desk takes (这件衬衫衣长多少, 亚麻衬衫多少钱) is the desk's, before
         the FAQ (P5), and counts as one of the parts. Empty unless at least two clauses are
-        answered confidently by different entries (or the desk)."""
+        answered confidently by different entries (or the desk), one of them the FAQ's."""
         planned: dict[str | tuple[str, int], str] = {}  # FAQ entry (or desk part) → clause
         missed: list[str] = []  # in the message's order
         for clause, part in self.knowledge.understand_parts(text, conversation.language):
             if part.intent is not None:
                 continue
             key: str | tuple[str, int] | None = None
-            if self.catalogue is not None and self.catalogue.asks_measure(clause):
+            if self.catalogue is not None and self.catalogue.takes(clause):
                 key = ("desk", len(planned))
             elif part.decision == "answer" and part.best is not None:
                 key = part.best.entry_id
@@ -616,8 +616,8 @@ class ConversationService:
                 planned.setdefault(key, clause)
             else:  # unanswered or past the cap: named as needing a person, never dropped
                 missed.append(clause)
-        if len(planned) < 2:
-            return []
+        if len(planned) < 2 or all(isinstance(key, tuple) for key in planned):
+            return []  # one question, or all about products: the desk answers it whole
         replies: list[Reply] = []
         for key, clause in planned.items():
             if isinstance(key, tuple):

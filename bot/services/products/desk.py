@@ -177,6 +177,18 @@ class CatalogueDesk:
         the FAQ, also as one clause of a several-question message (P5)."""
         return bool(len(self.index)) and bool(measures_in(normalise(text)))
 
+    def takes(self, clause: str) -> bool:
+        """One clause of a several-question message this desk answers (P2, P5): a garment
+        measure asked, or a product named with something to ask of it that is not a
+        shipping or returns question ("亚麻衬衫运费多少" stays the FAQ's)."""
+        if self.asks_measure(clause):
+            return True
+        if not len(self.index) or not self.index.find(clause):
+            return False
+        cues = cues_in(normalise(clause))
+        return bool(cues & ASPECT_CUES) and not ("veto" in cues
+                                                 and not cues & ASPECT_CUES - {"price"})
+
     async def photo(
         self, repo: Repo, customer: Customer, conversation: Conversation,
         unique_ids: Sequence[str], caption: str, now: datetime,
