@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from bot.app import App, build_app, build_dispatcher
 from bot.clock import FixedClock
 from bot.settings import Settings
 from tests.fakes.recording_session import RecordingSession
+from tests.fakes.updates import message_update
 
 
 @dataclass
@@ -57,3 +59,16 @@ class BotHarness:
     async def rows(self, model: type) -> list[Any]:
         async with self.app.sessions() as db:
             return list(await db.scalars(select(model)))
+
+
+@dataclass
+class ChatHarness(BotHarness):
+    """A harness whose people type: each message gets the next update id."""
+
+    ids: itertools.count[int]
+
+    async def say(self, user: int, text: str, **kw: Any) -> list[str]:
+        """``user`` sends ``text``; returns what the bot sent in answer (to anyone)."""
+        self.session.requests.clear()
+        await self.feed(message_update(next(self.ids), user, text, **kw))
+        return self.sent()

@@ -9,7 +9,6 @@ import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,7 +24,7 @@ from storage.models.agents import Agent, CustomerTopic
 from storage.models.shifts import Complaint, ComplaintStatus
 from tests.fakes.recording_session import RecordingSession
 from tests.fakes.updates import callback_update, message_update
-from tests.harness import BotHarness
+from tests.harness import ChatHarness
 
 OWNER, MEI, KEN = 900, 901, 902
 GROUP = -100777
@@ -34,14 +33,7 @@ NOON = datetime(2026, 5, 4, 12, tzinfo=SH).astimezone(UTC)
 
 
 @dataclass
-class H(BotHarness):
-    ids: itertools.count[int]
-
-    async def say(self, user: int, text: str, **kw: Any) -> list[str]:
-        self.session.requests.clear()
-        await self.feed(message_update(next(self.ids), user, text, **kw))
-        return self.sent()
-
+class H(ChatHarness):
     async def in_topic(self, agent: int, thread: int, text: str) -> None:
         await self.feed(message_update(
             next(self.ids), agent, text, chat_type="supergroup", chat_id=GROUP,

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,7 +25,7 @@ from storage.models.agents import Agent, CustomerTopic
 from storage.repositories import Repo
 from tests.fakes.recording_session import RecordingSession
 from tests.fakes.updates import callback_update, message_update
-from tests.harness import BotHarness
+from tests.harness import ChatHarness
 
 OWNER, MEI, KEN = 900, 901, 902
 GROUP = -100999
@@ -39,14 +38,7 @@ def at(day: date, hh: int, mm: int = 0) -> datetime:
 
 
 @dataclass
-class H(BotHarness):
-    ids: itertools.count[int]
-
-    async def say(self, user: int, text: str, **kw: Any) -> list[str]:
-        self.session.requests.clear()
-        await self.feed(message_update(next(self.ids), user, text, **kw))
-        return self.sent()
-
+class H(ChatHarness):
     async def report(self, first: date, last: date) -> str:
         async with self.app.sessions() as db:
             report = await build_report(db, at(first, 0), at(last + timedelta(days=1), 0),

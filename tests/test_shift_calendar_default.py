@@ -20,20 +20,17 @@ from bot.settings import load_settings
 from storage.models import Conversation, ConversationState
 from storage.repositories import Repo
 from tests.fakes.recording_session import RecordingSession
-from tests.fakes.updates import message_update
-from tests.harness import BotHarness
+from tests.harness import ChatHarness
 from tests.test_rota_discipline import GROUP, KEN, MEI, MONDAY, OWNER, at
 
 SHOPPER = 5301
 
 
 @dataclass
-class H(BotHarness):
-    ids: itertools.count[int]
-
+class H(ChatHarness):
     async def say(self, user: int, text: str, **kw: Any) -> list[str]:
-        self.session.requests.clear()
-        await self.feed(message_update(next(self.ids), user, text, **kw))
+        """What the bot sent back to ``user`` only."""
+        await super().say(user, text, **kw)
         return self.sent(user)
 
     async def conversation(self) -> Conversation:

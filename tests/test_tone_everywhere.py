@@ -22,7 +22,7 @@ from storage.models.audit import AuditEntry
 from storage.models.orders import NoticeDelivery
 from tests.fakes.recording_session import RecordingSession
 from tests.fakes.updates import callback_update, message_update
-from tests.harness import BotHarness
+from tests.harness import ChatHarness
 
 OWNER, MEI, SHOPPER = 900, 901, 5001
 GROUP = -100888
@@ -31,14 +31,7 @@ TEMPLATE = "不好意思，这个我们不能退，没办法。"
 
 
 @dataclass
-class H(BotHarness):
-    ids: itertools.count[int]
-
-    async def say(self, user: int, text: str, **kw: Any) -> list[str]:
-        self.session.requests.clear()
-        await self.feed(message_update(next(self.ids), user, text, **kw))
-        return self.sent()
-
+class H(ChatHarness):
     async def tap(self, user: int, data: str) -> list[str]:
         self.session.requests.clear()
         await self.feed(callback_update(next(self.ids), user, data))
