@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _LATIN_WORD_RE = re.compile(r"[A-Za-z]{2,}")
 # Latin words that Chinese shoppers mix in; they say nothing about the language.
@@ -30,6 +31,11 @@ def chinese_count(text: str) -> int:
     """How many Chinese characters ``text`` holds (a regex scan: a Python loop over the
     characters cost as much as a whole FAQ search on long English messages)."""
     return len(_HAN_RE.findall(text))
+
+
+def series(items: Iterable[str], lang: str) -> str:
+    """Items of a list in a sentence: 、 between them in Chinese, a comma in English."""
+    return ("、" if lang.startswith("zh") else ", ").join(items)
 
 
 def detect_language(text: str, default: str = "zh") -> str:

@@ -34,6 +34,7 @@ from bot.services.replies import Button, Replier, Reply
 from bot.services.staff import staff_words
 from bot.settings import Settings
 from phrases.catalogue import say
+from phrases.lang import series
 from phrases.staff import StaffWords, topic_name
 from storage.locks import TOPIC_LOCK_SPACE, transaction_lock
 from storage.models import Conversation, ConversationState, Customer, Message, Sender
@@ -324,8 +325,8 @@ class AgentConsole:
                                callbacks.tone(TONE_REWRITE, hit.id)),
                         Button(w("console.tone_original_button"),
                                callbacks.tone(TONE_ORIGINAL, hit.id))),)
-            warning = w("console.tone_blocked", terms="、".join(terms) if w.zh
-                        else ", ".join(terms), rewrite=report.rewrite)
+            warning = w("console.tone_blocked", terms=series(terms, w.lang),
+                        rewrite=report.rewrite)
             await self._post(chat.topic, warning, reply_to=post.message_id, buttons=buttons)
             await repo.commit()
             return

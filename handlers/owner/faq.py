@@ -27,6 +27,7 @@ from handlers.owner.common import (
     pending_flows,
 )
 from handlers.replying import tell
+from phrases.lang import series
 from storage.repositories import Repo
 
 
@@ -158,7 +159,7 @@ async def on_cancel(message: Message, bot: Bot, repo: Repo, state: FSMContext,
     await state.clear()
     for name in FLOWS:
         await flow(state, name).clear()
-    names = ("、" if w.zh else ", ").join(w(f"flow.{name}") for name in dropped)
+    names = series((w(f"flow.{name}") for name in dropped), w.lang)
     await tell(bot, message.chat.id, w("cancel.done", flows=names) if dropped
                else w("cancel.nothing"))
 

@@ -42,7 +42,7 @@ from bot.services.products.index import (
 from bot.services.products.wording import FIT_NAMES, SITUATIONS, money, product_say
 from bot.services.replies import Button, Photo, Reply
 from phrases.catalogue import say
-from phrases.lang import has_chinese
+from phrases.lang import has_chinese, series
 from phrases.sizing import Body, parse_body, pick_size
 from phrases.splitting import split_message
 from storage.models import Conversation, Customer, Event
@@ -431,7 +431,7 @@ class CatalogueDesk:
 
     def _measure_names(self, measures: Sequence[str], lang: str) -> str:
         names = [self._say("measure_name", lang, m) for m in measures]
-        return ("、" if lang == "zh" else ", ").join(names)
+        return series(names, lang)
 
     def _measure_lines(self, product: Product, measures: Sequence[str], lang: str,
                        ) -> list[str]:
@@ -446,8 +446,7 @@ class CatalogueDesk:
             if not sizes:
                 missing.append(measure)
                 continue
-            joined = ("、" if lang == "zh" else ", ").join(
-                f"{size} {float(value):g}cm" for size, value in sizes)
+            joined = series((f"{size} {float(value):g}cm" for size, value in sizes), lang)
             lines.append(self._say("measure_sizes", lang, product=title, sizes=joined,
                                    measure=self._measure_names([measure], lang)))
         if missing:
