@@ -73,6 +73,12 @@ class Asked:
     body: Body
 
 
+def _faqs_question(cues: set[str]) -> bool:
+    """Shipping, returns, damage … asked of a named product ("亚麻衬衫运费多少"): the FAQ's
+    question, unless the product itself is asked about too (its price is not enough)."""
+    return "veto" in cues and not cues & (ASPECT_CUES - {"price"})
+
+
 class CatalogueDesk:
     """Answers product questions, advises sizes, recommends; long-lived, one per process."""
 
@@ -168,7 +174,7 @@ class CatalogueDesk:
                 return None
         if product is None:
             return None
-        if "veto" in cues and not (cues & ASPECT_CUES - {"price"}):
+        if _faqs_question(cues):
             return None  # "亚麻衬衫运费多少": a shipping question that names a product
         return await self.about(repo, customer, conversation, product, text, now)
 
@@ -186,8 +192,7 @@ class CatalogueDesk:
         if not len(self.index) or not self.index.find(clause):
             return False
         cues = cues_in(normalise(clause))
-        return bool(cues & ASPECT_CUES) and not ("veto" in cues
-                                                 and not cues & ASPECT_CUES - {"price"})
+        return bool(cues & ASPECT_CUES) and not _faqs_question(cues)
 
     async def photo(
         self, repo: Repo, customer: Customer, conversation: Conversation,
