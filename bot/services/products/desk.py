@@ -157,7 +157,8 @@ class CatalogueDesk:
                 return None  # nothing a product in context could answer: no query at all
             product = await self._in_context(repo, conversation)
             named = kinds_in(norm)
-            if product is not None and named and not named & self.index.kinds_of(product.id):
+            kinds = self.index.kinds.get(product.id, set()) if product is not None else set()
+            if product is not None and named and not named & kinds:
                 product = None  # "这件衬衫…" while a T-shirt is in context: not about it
             if product is None and body.complete:
                 return await self._which_sized(repo, conversation, text, now, "size_which",

@@ -108,6 +108,10 @@ class ProductIndex:
                                        "en": product.title_en or product.title_zh}
             for raw in dict.fromkeys([product.title_zh, product.title_en, *product.aliases]):
                 self._add(product.id, raw)
+        # What kind of goods each product is (亚麻衬衫 → shirt), from its names, once.
+        self.kinds: dict[int, set[str]] = {
+            pid: set().union(*(kinds_in(name) for name in names))
+            for pid, names in self.by_product.items()}
 
     def _add(self, product_id: int, raw: str) -> None:
         text = normalise(raw or "")
@@ -134,9 +138,6 @@ class ProductIndex:
         """The product's names as matched (normalised): titles and aliases."""
         return self.by_product.get(product_id, [])
 
-    def kinds_of(self, product_id: int) -> set[str]:
-        """The kinds of goods the product's names say it is (亚麻衬衫 → shirt)."""
-        return set().union(*(kinds_in(name) for name in self.names_of(product_id)))
 
     def title(self, product_id: int, lang: str) -> str:
         titles = self.titles.get(product_id, {})
