@@ -238,12 +238,6 @@ def parse_phrase_file(data: object, lang: str | None = None) -> list[Phrase]:
     return result
 
 
-def load_phrase_file(path: str) -> list[Phrase]:
-    """Phrases from an owner's YAML file in the same format as the built-in ones."""
-    with open(path, encoding="utf-8") as handle:
-        return parse_phrase_file(load_yaml(handle))
-
-
 @lru_cache(maxsize=1)
 def _builtin_phrases() -> tuple[Phrase, ...]:
     phrases: list[Phrase] = []

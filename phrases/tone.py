@@ -103,12 +103,6 @@ def parse_term_entries(data: object) -> dict[str, tuple[Term, ...]]:
     return result
 
 
-def parse_terms(data: object) -> dict[str, dict[str, str]]:
-    """Read a ``{lang: [{term, rewrite}, ...]}`` structure; raise ValueError if malformed."""
-    return {lang: {t.term: t.rewrite for t in terms}
-            for lang, terms in parse_term_entries(data).items()}
-
-
 def _key(text: str) -> str:
     """Normalised form used to compare terms."""
     return re.sub(r"\s+", " ", text.replace("’", "'")).casefold()
@@ -272,9 +266,3 @@ def _match_case(found: str, suggestion: str) -> str:
     if found[:1].isupper() and suggestion[:1].islower():
         return suggestion[0].upper() + suggestion[1:]
     return suggestion
-
-
-def find_negative(texts: Iterable[str]) -> list[tuple[str, ToneReport]]:
-    """The texts among ``texts`` that fail the guard, with their reports (for owner screens)."""
-    reports = ((t, check_tone(t)) for t in texts)
-    return [(t, r) for t, r in reports if not r.ok]

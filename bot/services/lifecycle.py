@@ -129,11 +129,6 @@ def phase(conversation: Conversation, now: datetime) -> Phase:
     return Phase.WITH_AGENT if state == ConversationState.ASSIGNED else Phase.QUEUED
 
 
-def is_waiting(conversation: Conversation) -> bool:
-    """Waiting for a person (queued or with an agent)."""
-    return conversation.state in WAITING_STATES
-
-
 class EventSink(Protocol):
     """Where transitions record events: ``repo.events`` (one row, flushed) or a :class:`Journal`
     (many rows, one INSERT; the SLA clock's batch)."""

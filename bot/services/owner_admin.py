@@ -309,21 +309,6 @@ async def delete_faq(repo: Repo, knowledge: KnowledgeBase, owner: int, key: str,
     return True
 
 
-async def add_phrasing(repo: Repo, knowledge: KnowledgeBase, owner: int, key: str, lang: str,
-                       phrasing: str) -> bool:
-    """An extra way to ask an existing entry (alt)."""
-    row = await repo.faq.get(key, lang)
-    if row is None:
-        return False
-    undo = {"faq": await fc.snapshot(repo, lang, [key])}
-    if phrasing not in (row.alt or []) and phrasing != row.question:
-        row.alt = [*(row.alt or []), phrasing]
-    await record_change(repo, owner, "faq_alt", undo=undo, key=key, lang=lang)
-    await repo.commit()
-    await knowledge.reload(repo)
-    return True
-
-
 CSV_COLUMNS = ("id", "question", "answer", "alt", "threshold")
 
 
