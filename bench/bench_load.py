@@ -17,6 +17,12 @@ Configurations:
 * ``sqlite-poll`` / ``pg-poll``  our bot, one process, long polling instead of a webhook (a
   one-process shop with a token): updates wait at the fake server for ``getUpdates``.
 
+``--queued``: the relay path. The shop has an agents' forum group and two agents; each shopper
+first asks for a person (转人工: two chats go to each agent up to their cap, the rest wait in
+the queue), then writes. Every message is relayed into the shopper's topic, and its clock runs
+until the copy reaches the group (the bot itself often stays quiet while a person has the
+chat). Our configurations only.
+
     .venv/bin/python bench/bench_load.py --shoppers 2000 --messages 10 [--only echo,pg-1,pg-2]
     .venv/bin/python bench/bench_load.py --shoppers 10 --messages 20 --think 2   # unsaturated
 
@@ -41,6 +47,7 @@ import itertools
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -67,6 +74,9 @@ from tests.fakes.bot_processes import (  # noqa: E402
 )
 from tests.fakes.telegram_server import FakeTelegramServer  # noqa: E402
 
+ASK_FOR_A_PERSON = "转人工"
+AGENTS_GROUP = -1009990777  # --queued: the agents' forum supergroup
+AGENTS = "900001,900002"
 QUESTIONS = ["How long does delivery take?", "Do you ship abroad?", "What payment methods?",
              "运费多少？", "可以退货吗？", "hello", "thanks", "Is the linen shirt in stock?"]
 
@@ -82,12 +92,15 @@ class BenchServer(FakeTelegramServer):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.waiting: dict[int, asyncio.Future[float]] = {}
+        self.relayed = False  # --queued: a message is done when its copy reaches the group
 
     async def _call(self, method: str, params: dict[str, Any],
                     token: str) -> tuple[int, dict[str, Any] | str]:
         status, body = await super()._call(method, params, token)
-        if method.lower() == "sendmessage" and status == 200:
-            future = self.waiting.pop(int(params["chat_id"]), None)
+        done = "copymessage" if self.relayed else "sendmessage"
+        if method.lower() == done and status == 200:
+            chat = params["from_chat_id"] if self.relayed else params["chat_id"]
+            future = self.waiting.pop(int(chat), None)
             if future is not None and not future.done():
                 future.set_result(time.monotonic())
         return status, body
@@ -122,7 +135,8 @@ def peak_rss_mb(pid: int) -> float:
 
 
 async def drive(server: BenchServer, urls: list[str], shoppers: int, messages: int,
-                secret: str | None, max_connections: int, think: float = 0.0) -> dict[str, Any]:
+                secret: str | None, max_connections: int, think: float = 0.0,
+                queued: bool = False) -> dict[str, Any]:
     turn = itertools.count()
     connections = asyncio.Semaphore(max_connections)
     reply_ms: list[float] = []
@@ -142,7 +156,8 @@ async def drive(server: BenchServer, urls: list[str], shoppers: int, messages: i
                 if think and number:  # reads the answer, types the next question
                     await asyncio.sleep(think * random.uniform(1 - THINK_JITTER, 1 + THINK_JITTER))
                 msg = server._incoming(chat, user, "private", None)
-                msg["text"] = random.choice(QUESTIONS)
+                msg["text"] = ASK_FOR_A_PERSON if queued and number == 0 else random.choice(
+                    QUESTIONS)
                 server._messages[(chat, msg["message_id"])] = msg
                 update = {"update_id": next(server._ids["update"]), "message": msg}
                 replied: asyncio.Future[float] = asyncio.get_running_loop().create_future()
@@ -199,11 +214,23 @@ async def stored_unhandled(database_url: str, expected: int) -> int:
         await engine.dispose()
 
 
+def start_profile(pid: int, out: Path, seconds: int) -> subprocess.Popen[bytes]:
+    """py-spy on the bot process from now on (raw stacks; summarise with a collapsed-stack
+    tool), beside the measurement."""
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(
+        [str(spy), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200",
+         "--format", "raw", "-o", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 async def run_config(
     name: str, shoppers: int, messages: int, max_connections: int, work: Path,
-    think: float = 0.0,
+    think: float = 0.0, queued: bool = False, profile: Path | None = None,
+    profile_seconds: int = 20,
 ) -> dict[str, Any]:
     server = BenchServer()
+    server.relayed = queued
     await server.start()
     database_url = ""
     procs: list[BotProcess] = []
@@ -234,14 +261,19 @@ async def run_config(
                 procs = [BotProcess(env, work / f"{name}-{i}.log") for i in range(count)]
             for proc in procs:
                 proc.env["SLA_GREETING_SECONDS"] = proc.env["SLA_REPLY_SECONDS"] = "3600"
+                if queued:
+                    proc.env.update(AGENT_CHAT_ID=str(AGENTS_GROUP), AGENT_IDS=AGENTS)
                 await proc.start()
             await asyncio.gather(*(p.wait_ready() for p in procs))
             urls = [] if polling else [p.url for p in procs]
             secret = WEBHOOK_SECRET
             pids = [p.process.pid for p in procs if p.process]
+        spy = (start_profile(pids[0], profile.with_name(f"{profile.stem}-{name}.txt"),
+                             profile_seconds) if profile is not None else None)
         cpu_before = sum(cpu_seconds(pid) for pid in pids)
         bench_before, busy_before = time.process_time(), machine_busy_seconds()
-        result = await drive(server, urls, shoppers, messages, secret, max_connections, think)
+        result = await drive(server, urls, shoppers, messages, secret, max_connections, think,
+                             queued)
         bot_cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
         result["cpu_ms"] = bot_cpu * 1000 / result["messages"]
         # Where the machine's cores went: the bot, this process (fake server and shoppers),
@@ -253,6 +285,8 @@ async def run_config(
         result["rss"] = max(peak_rss_mb(pid) for pid in pids)
         result["lost"] = (await stored_unhandled(database_url, result["messages"])
                           if database_url else result["no_reply"])
+        if spy is not None:
+            await asyncio.to_thread(spy.wait)
         return result
     finally:
         for proc in procs:
@@ -277,10 +311,20 @@ async def main() -> None:
                              "(±25 %%, and a random start): the unsaturated mode (10 shoppers, "
                              "--think 2: at most 7 messages per shopper in 10 s, under the "
                              "flood rule's 8)")
+    parser.add_argument("--queued", action="store_true",
+                        help="shoppers ask for a person first, then write: the relay path")
+    parser.add_argument("--profile", type=Path,
+                        help="py-spy the (first) bot process from the first message on: raw "
+                             "stacks in FILE-<config>.txt")
+    parser.add_argument("--profile-seconds", type=int, default=20)
     args = parser.parse_args()
+    if args.queued and {"echo", "match"} & set(args.only.split(",")):
+        parser.error("--queued measures our bot's relay: not with echo or match")
     loop = f"closed loop, {args.think:g} s between a reply and the next message" if args.think \
         else "closed loop"
-    print(f"{args.shoppers} shoppers × {args.messages} messages, {loop}, "
+    relay = ", each asking for a person first (relayed to the agents' group)" \
+        if args.queued else ""
+    print(f"{args.shoppers} shoppers × {args.messages} messages{relay}, {loop}, "
           f"{args.connections} webhook connections\n")
     print("| config | messages | s | msg/s | reply p50 ms | reply p99 ms | errors | lost "
           "| peak RSS MB | bot CPU ms/msg | cores busy: all (bot/bench/other) |")
@@ -289,7 +333,8 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.only.split(","):
             r = await run_config(name, args.shoppers, args.messages, args.connections,
-                                 Path(tmp), args.think)
+                                 Path(tmp), args.think, args.queued, args.profile,
+                                 args.profile_seconds)
             rates[name] = r["rate"]
             print(f"| {name} | {r['messages']} | {r['seconds']:.1f} | {r['rate']:.0f} | "
                   f"{r['p50']:.0f} | {r['p99']:.0f} | {r['errors']} | {r['lost']} | "

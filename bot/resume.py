@@ -2,10 +2,12 @@
 
 A message is stored (and committed) before it is answered; a process killed in between, a
 handler that failed, or a batch stored ahead of its handling leaves a row with no
-``handled_at``. The ``Resumer`` answers those: once at start, then every few seconds, in both
-modes, and always under the shopper's event-isolation lock (the lock the dispatcher holds
-around a whole update, Redis with several processes), so a message still being handled
-elsewhere is waited for and then found answered: answered once.
+``handled_at``. The ``Resumer`` answers those: once at start, then every few seconds (a pass
+only when this process handled something since the last empty one, else a sweep every half
+of the shortest SLA notice for what another process left), in both modes, and always under
+the shopper's event-isolation lock (the lock the dispatcher holds around a whole update, Redis
+with several processes), so a message still being handled elsewhere is waited for and then
+found answered: answered once.
 
 How a row is answered: a text or a command is fed through the dispatcher again as the update
 it was (same update id, same chat, same words), so it reaches the handler it was meant for —
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -36,6 +39,7 @@ from sqlalchemy import select
 from bot.app import App
 from bot.fsm import user_lock
 from bot.services.inbound import TEXT_KINDS
+from bot.services.lifecycle import Lifecycle
 from storage.models import Conversation, Customer, Message, Sender
 from storage.repositories import Repo
 
@@ -55,6 +59,7 @@ class UpdateTracker(BaseMiddleware):
     def __init__(self) -> None:
         self.failed: set[int] = set()
         self.in_flight: set[int] = set()
+        self.left_at = 0.0  # monotonic time the last update left (the resumer's idle check)
 
     async def __call__(
         self,
@@ -73,6 +78,7 @@ class UpdateTracker(BaseMiddleware):
             raise
         finally:
             self.in_flight.discard(update_id)
+            self.left_at = time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,28 @@ class Resumer:
     grace: float = 2.0  # only messages older than this: newer ones are being handled
     max_attempts: int = 3  # per message and process; then it is left for the SLA clock/people
     tracker: UpdateTracker | None = None  # updates this process is handling: not resumed
+    # Quiet, the longest between two passes (what another process left): None, half the
+    # shortest notice (Lifecycle.shortest_notice), so a dead peer's message is answered
+    # before its promise falls due.
+    sweep: float | None = None
     _attempts: dict[int, int] = field(default_factory=dict)
+    _clean_at: float | None = None  # monotonic start of the last pass that found no row
+
+    def __post_init__(self) -> None:
+        if self.sweep is None:
+            self.sweep = Lifecycle(self.app.settings).shortest_notice.total_seconds() / 2
+
+    def quiet(self) -> bool:
+        """Whether a pass now could find nothing new of this process: the last pass found no
+        unanswered row, and no update was in flight, failed or left since that pass's
+        cutoff (its grace: a row stored before it was old enough to be seen). Another
+        process's leftovers are looked for every ``sweep`` all the same."""
+        tracker, clean_at = self.tracker, self._clean_at
+        if tracker is None or clean_at is None or tracker.in_flight or tracker.failed:
+            return False
+        if tracker.left_at >= clean_at - self.grace:
+            return False
+        return time.monotonic() - clean_at < (self.sweep or 0.0)
 
     async def pending(self, older_than_seconds: float, limit: int = 200) -> list[Unanswered]:
         """Unanswered shopper messages of unblocked customers, oldest first."""
@@ -142,8 +169,10 @@ class Resumer:
             .order_by(Message.id)
             .limit(limit)
         )
+        started = time.monotonic()
         async with self.app.sessions() as db:
             rows = [Unanswered(*row) for row in (await db.execute(query)).all()]
+        self._clean_at = None if rows else started
         # Attempts are remembered only for messages still unanswered: the rest is forgotten.
         waiting = {row.message_id for row in rows}
         self._attempts = {k: n for k, n in self._attempts.items() if k in waiting}
@@ -189,6 +218,8 @@ class Resumer:
     async def run_forever(self, interval: float = 2.0) -> None:
         while True:
             await asyncio.sleep(interval)
+            if self.quiet():  # idle: nothing of ours can be unanswered, no sweep due yet
+                continue
             try:
                 await self.run_once()
             except Exception:  # the database may be away for a moment; try again later
@@ -197,7 +228,7 @@ class Resumer:
     @contextlib.asynccontextmanager
     async def running(self, interval: float = 2.0) -> AsyncIterator[Resumer]:
         """A pass now (what a previous run left), then one every ``interval`` seconds while
-        the body runs (polling, or the webhook server)."""
+        the body runs (polling, or the webhook server), skipped while ``quiet``."""
         resumed = await self.run_once(older_than_seconds=0.0)
         if resumed:
             log.warning("answered %d messages left unanswered by a previous run", resumed)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from bot.fsm import user_lock
 from bot.resume import Resumer, install_resumer
@@ -127,3 +128,49 @@ async def stored_row(h: Harness, update_id: int) -> Message:
         found = await Repo(db).conversations.by_update_id(update_id)
         assert found is not None
         return found
+
+
+async def test_an_idle_resumer_does_not_query_between_sweeps(h: Harness) -> None:
+    """Nothing handled here since a pass found nothing: no query until the sweep (for what
+    another process left), instead of one every interval."""
+    resumer = install_resumer(h.app, h.dp)
+    resumer.sweep = 3600.0
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    async with resumer.running(interval=0.01):
+        event.listen(h.app.engine.sync_engine, "before_cursor_execute", seen)
+        try:
+            for _ in range(30):
+                await asyncio.sleep(0.01)
+        finally:
+            event.remove(h.app.engine.sync_engine, "before_cursor_execute", seen)
+    assert statements == []
+    assert resumer.quiet()
+
+
+async def test_after_an_update_the_resumer_looks_again(h: Harness) -> None:
+    """An update handled here may have left its message unanswered (a handler that failed
+    half-way): the next pass after it looks, sweep or not."""
+    resumer = install_resumer(h.app, h.dp)
+    resumer.sweep = 3600.0
+    assert await resumer.run_once() == 0 and resumer.quiet()
+    await h.feed(message_update(79, SHOPPER, "你好"))
+    assert not resumer.quiet()
+
+
+async def test_a_message_another_process_left_is_answered_by_the_sweep(h: Harness) -> None:
+    """Nothing happens in this process, yet a peer died with a stored message: the sweep
+    finds it (P1/P2: the sweep comes within half the shortest notice)."""
+    resumer = install_resumer(h.app, h.dp)
+    assert resumer.sweep == h.app.settings.sla_greeting_seconds / 2
+    resumer.sweep = 0.05
+    async with resumer.running(interval=0.01):
+        message_id = await stored_unanswered(h, "你好", "text")
+        for _ in range(200):
+            if (await row(h, message_id)).handled_at is not None:
+                break
+            await asyncio.sleep(0.02)
+    assert (await row(h, message_id)).handled_at is not None

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiogram import Dispatcher
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from bot.app import App, build_app, build_dispatcher
 from bot.clock import FixedClock
@@ -477,3 +477,46 @@ async def test_the_hand_over_line_is_said_once_per_wait_then_holding_replies_spe
     [again] = h.take_sent()
     assert "转接" not in again
     assert (await h.conversation()).state == ConversationState.QUEUED
+
+
+def test_no_deadline_is_set_closer_than_the_shortest_notice(settings: Settings) -> None:
+    """What lets the clock look seldom (P1/P2): the greeting and reply periods and the
+    holding back-off steps are the only notices a transition gives."""
+    life = Lifecycle(settings.model_copy(update={"sla_greeting_seconds": 15,
+                                                 "sla_reply_seconds": 20,
+                                                 "sla_holding_backoff": (120, 9)}))
+    assert life.shortest_notice == timedelta(seconds=9)
+    assert Lifecycle(settings).shortest_notice == timedelta(
+        seconds=min(settings.sla_greeting_seconds, settings.sla_reply_seconds,
+                    *settings.sla_holding_backoff))
+
+
+async def test_an_idle_clock_looks_once_per_half_the_shortest_notice_P1_P2(
+    h: Harness,
+) -> None:
+    """Idle: one indexed MIN, then sleep half of the shortest notice (P1's 15 s → 7.5 s), not
+    a tick and a MIN every second."""
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(h.app.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        assert await h.sla.wake() == h.app.settings.sla_greeting_seconds / 2
+    finally:
+        event.remove(h.app.engine.sync_engine, "before_cursor_execute", seen)
+    assert len(statements) == 1 and "min(" in statements[0].lower()
+
+
+async def test_the_clock_sleeps_exactly_until_a_deadline_it_has_seen_P2(h: Harness) -> None:
+    """A queued chat's holding reply is due at 20 s: looking at 15 s the clock sleeps 5 s and
+    sends nothing; waking at 20 s it sends the holding reply, then sleeps at most its
+    interval (the next deadline is the back-off's 120 s)."""
+    await queued(h)
+    h.clock.at = MORNING + timedelta(seconds=15)
+    assert await h.sla.wake() == pytest.approx(5.0)
+    assert h.take_sent() == []
+    h.clock.at = MORNING + timedelta(seconds=20)
+    assert await h.sla.wake() == h.sla.interval
+    assert len(h.take_sent()) == 1

@@ -181,6 +181,17 @@ class Lifecycle:
         self.backoff = tuple(timedelta(seconds=s) for s in settings.sla_holding_backoff)
 
     @property
+    def shortest_notice(self) -> timedelta:
+        """No transition sets a deadline closer than this to the moment it sets it.
+
+        Every deadline is a period counted from now or later (``wait_start`` is never before
+        now, an opening is in the future, the clock's claim leases a reply period): the P1
+        and P2 periods and the holding back-off steps. So the SLA clock, looking at the
+        earliest deadline at least twice per this span, sees each one before it falls due,
+        whichever process set it, and then sleeps exactly until it."""
+        return min((self.greeting_period, self.reply_period, *self.backoff))
+
+    @property
     def holding_max(self) -> int:
         """Holding replies per promise: the first, then one per back-off step."""
         return 1 + len(self.backoff)

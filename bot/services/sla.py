@@ -1,6 +1,9 @@
 """The SLA clock (design.md "The SLA clock", P1/P2/P24): one loop per process, deadlines in the DB.
 
-Every tick selects the conversations whose ``reply_due_at`` has passed (an indexed range scan,
+The loop sleeps until the earliest deadline (an indexed MIN), looking again at least every
+half of the shortest notice a transition gives (7.5 s by default), so a deadline another
+process set is seen before it falls due; idle, that is one small query per look. A tick
+selects the conversations whose ``reply_due_at`` has passed (an indexed range scan,
 so 100,000 open chats cost nothing when none is due) and claims each with a compare-and-set
 UPDATE on the deadline it saw: of several processes sharing the database exactly one wins, so a
 holding reply is never sent twice. The winner then, per conversation waiting for a person:
@@ -96,7 +99,8 @@ class _Plan:
 
 
 class SlaClock:
-    """Ticks about once a second in its own task; ``tick()`` is callable directly in tests."""
+    """Wakes at the next deadline in its own task (``wake``); ``tick()`` is callable directly
+    in tests."""
 
     def __init__(
         self,
@@ -108,7 +112,7 @@ class SlaClock:
         *,
         desk: AgentDesk | None = None,
         staffing: Staffing | None = None,
-        interval: float = 1.0,
+        interval: float | None = None,
         batch: int = 2000,
         concurrency: int = 16,
         lifecycle: Lifecycle | None = None,
@@ -122,7 +126,10 @@ class SlaClock:
         self.desk: AgentDesk = desk or NoDesk()
         # "When can a person reply?": the same answer the escalation reply and the FAQ give.
         self.staffing = staffing or Staffing(settings)
-        self.interval = interval
+        # The longest the clock goes without looking at the earliest deadline: half the
+        # shortest notice any transition gives, so it never learns of one too late.
+        self.interval = (interval if interval is not None
+                         else self.lifecycle.shortest_notice.total_seconds() / 2)
         self.batch = batch
         self._sending = asyncio.Semaphore(concurrency)
         self._task: asyncio.Task[None] | None = None
@@ -155,23 +162,36 @@ class SlaClock:
         while not self._stopping.is_set():
             delay = self.interval
             try:
-                report = await self.tick()
-                if report.due >= self.batch:
-                    delay = 0  # more are due than one batch holds
-                else:
-                    delay = await self._until_next_due(delay)
+                delay = await self.wake()
             except Exception:  # the clock must survive a bad row or a lost connection
                 log.exception("SLA clock tick failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
 
-    async def _until_next_due(self, at_most: float) -> float:
-        """Sleep until the earliest deadline (indexed MIN), at most ``at_most`` seconds."""
-        async with self.sessions() as db:
-            earliest = await db.scalar(select(func.min(Conversation.reply_due_at)))
+    async def wake(self) -> float:
+        """One look: tick only when the earliest deadline has passed; returns how long to
+        sleep (until the earliest deadline, at most ``interval``).
+
+        Idle, a look is one indexed MIN every ``interval`` (half the shortest notice: 7.5 s
+        with the defaults), not a tick and a MIN every second: no deadline is ever set
+        closer than the shortest notice (``Lifecycle.shortest_notice``), so none is seen
+        late, and once seen the clock sleeps exactly until it."""
+        earliest = await self._earliest()
+        if earliest is not None and earliest <= self.clock.now():
+            report = await self.tick()
+            if report.due >= self.batch:
+                return 0  # more are due than one batch holds
+            earliest = await self._earliest()  # the tick moved what it claimed
         if earliest is None:
-            return at_most
-        return min(at_most, max(0.01, (earliest - self.clock.now()).total_seconds()))
+            return self.interval
+        return min(self.interval, max(0.01, (earliest - self.clock.now()).total_seconds()))
+
+    async def _earliest(self) -> datetime | None:
+        """The earliest deadline of any conversation (an indexed MIN)."""
+        async with self.sessions() as db:
+            earliest: datetime | None = await db.scalar(
+                select(func.min(Conversation.reply_due_at)))
+        return earliest
 
     # ----------------------------------------------------------------- one tick
     async def tick(self) -> TickReport:
