@@ -11,7 +11,7 @@ from aiogram.types import TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.staff import RosterCheck
-from storage.direct import DirectReader
+from storage.direct import DirectReader, close_session
 from storage.group_commit import GroupWriter
 from storage.repositories import Repo
 
@@ -32,7 +32,10 @@ class RepoMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        async with self.session_factory() as session:
+        session = self.session_factory()
+        try:
             repo = data["repo"] = Repo(session, self.writer, self.reader)
             data["roster"] = RosterCheck(repo)
             return await handler(event, data)
+        finally:
+            await close_session(session)

@@ -56,14 +56,15 @@ class _Compiled:
                    tuple(processors.get(name) for name in names), results)
 
     def arguments(self, params: dict[str, Any]) -> tuple[Any, ...]:
-        values = (self.literals[name] if name in self.literals else params[name]
-                  for name in self.names)
-        return tuple(value if bind is None or value is None else bind(value)
-                     for bind, value in zip(self.binds, values, strict=True))
+        values = [self.literals[name] if name in self.literals else params[name]
+                  for name in self.names]
+        return tuple([value if bind is None or value is None else bind(value)
+                      for bind, value in zip(self.binds, values, strict=True)])
 
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(value if result is None else result(value)
-                     for result, value in zip(self.results, raw, strict=True))
+        """A NULL is None whatever the type: no conversion called for it."""
+        return tuple([value if result is None or value is None else result(value)
+                      for result, value in zip(self.results, raw, strict=True)])
 
 
 class DirectReader:
@@ -130,3 +131,14 @@ def reader_of(session: AsyncSession) -> DirectReader | None:
     if reader is None or group_commit.wrote(session.sync_session):
         return None
     return reader
+
+
+async def close_session(session: AsyncSession) -> None:
+    """Close ``session``; one that never took a connection (the hot path: its read was the
+    reader's, its writes the group writer's) has nothing to give back and closes in place,
+    without the greenlet an async close runs in."""
+    transaction = session.sync_session.get_transaction()
+    if transaction is None or not transaction._connections:
+        session.sync_session.close()
+    else:
+        await session.close()
