@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, inspect, select, update
+from sqlalchemy import bindparam, func, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import upsert_for
@@ -21,6 +21,11 @@ from storage.models.products import (
     ProductVariant,
     ReminderStatus,
 )
+
+# Built once: asked with every product question (building an IN clause costs more than
+# running it; the expanding parameter takes any number of ids).
+_VERSIONS = select(Product.id, Product.updated_at).where(
+    Product.id.in_(bindparam("ids", expanding=True)))
 
 
 def later(before: datetime | None, now: datetime) -> datetime:
@@ -92,8 +97,7 @@ class ProductRepo:
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return {}
-        rows = await self.session.execute(
-            select(Product.id, Product.updated_at).where(Product.id.in_(wanted)))
+        rows = await self.session.execute(_VERSIONS, {"ids": wanted})
         return {product_id: at for product_id, at in rows}
 
     async def changed(self, ids: Iterable[int], now: datetime) -> None:
@@ -102,8 +106,7 @@ class ProductRepo:
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return
-        rows = await self.session.execute(
-            select(Product.id, Product.updated_at).where(Product.id.in_(wanted)))
+        rows = await self.session.execute(_VERSIONS, {"ids": wanted})
         moved = [{"id": product_id, "updated_at": later(at, now)} for product_id, at in rows]
         if moved:
             await self.session.execute(update(Product), moved)  # one bulk UPDATE by id

@@ -285,29 +285,42 @@ def has_word(text: str, words: Iterable[str]) -> bool:
 
 
 @dataclass(frozen=True)
-class _Keys:
-    """One cue's words as ``has_word`` tests them, prepared once: English words normalised and
-    padded (matched whole), Chinese ones as written (matched anywhere)."""
+class _CueTable:
+    """The cue words by what a message is looked up with, built once: English words
+    (normalised, matched whole: runs of the message's words) and the others (matched
+    anywhere: the message's substrings of their lengths). The same matches as ``has_word``
+    over every cue's words, in one pass over the message instead of one test per word."""
 
-    whole: tuple[str, ...]
-    inside: tuple[str, ...]
-
-    def found_in(self, padded: str, text: str) -> bool:
-        return any(k in padded for k in self.whole) or any(w in text for w in self.inside)
+    runs: dict[str, set[str]]
+    most_words: int
+    inside: dict[str, set[str]]
+    lengths: tuple[int, ...]
 
 
 @lru_cache(maxsize=1)
-def _cue_keys() -> tuple[tuple[str, _Keys], ...]:
-    return tuple((name, _Keys(tuple(_whole(w) for w in words if w.isascii()),
-                              tuple(w for w in words if not w.isascii())))
-                 for name, words in lexicon().cues.items())
+def _cue_table() -> _CueTable:
+    runs: dict[str, set[str]] = {}
+    inside: dict[str, set[str]] = {}
+    for name, words in lexicon().cues.items():
+        for word in words:
+            if word.isascii():
+                runs.setdefault(normalise(word), set()).add(name)
+            else:
+                inside.setdefault(word, set()).add(name)
+    return _CueTable(runs, max(run.count(" ") + 1 for run in runs) if runs else 1, inside,
+                     tuple(sorted({len(word) for word in inside})))
 
 
 def cues_in(text: str) -> set[str]:
-    """Which aspects a (normalised) message asks about: price, stock, material, … (each cue
-    as ``has_word`` finds it, with the words prepared once: this runs on every message)."""
-    padded = f" {text} "
-    found = {name for name, keys in _cue_keys() if keys.found_in(padded, text)}
+    """Which aspects a (normalised) message asks about: price, stock, material, …"""
+    table = _cue_table()
+    found: set[str] = set()
+    for run in _runs(text.split(" "), table.most_words):
+        found.update(table.runs.get(run, ()))
+    if table.inside and not text.isascii():  # the other words are not in an ASCII text
+        for length in table.lengths:
+            for start in range(len(text) - length + 1):
+                found.update(table.inside.get(text[start:start + length], ()))
     return found | {"measure"} if measures_in(text) else found
 
 
