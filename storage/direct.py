@@ -125,12 +125,26 @@ class DirectReader:
 
 
 def reader_of(session: AsyncSession) -> DirectReader | None:
-    """The process's reader, when ``session`` has nothing of its own a read must see (no new,
-    changed or deleted rows, no statement that wrote): then committed state is its state."""
+    """The process's reader, when ``session`` has nothing of its own a read must see (no
+    statement of its transaction wrote, and — unless autoflush is off, as in ``no_autoflush``
+    — no new, changed or deleted rows a query would flush first): then what is committed is
+    what its own query would read."""
     reader: DirectReader | None = session.info.get(READER)
-    if reader is None or group_commit.wrote(session.sync_session):
+    sync = session.sync_session
+    if reader is None or (group_commit.wrote(sync) if sync.autoflush
+                          else group_commit.wrote_itself(sync)):
         return None
     return reader
+
+
+async def rows(session: AsyncSession, statement: Select[Any],
+               params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """``statement``'s rows (a Core SELECT of columns): the reader's when ``reader_of`` allows,
+    else the session's own query. Put them into the session with ``base.as_loaded``."""
+    reader = reader_of(session)
+    if reader is not None:
+        return await reader.rows(statement, params)
+    return [tuple(row) for row in (await session.execute(statement, params)).all()]
 
 
 async def close_session(session: AsyncSession) -> None:

@@ -182,7 +182,7 @@ def _plan(session: Session, *, alone: bool = False) -> _Plan | None:
     already)."""
     if session.deleted:
         return None
-    if not alone and _wrote_itself(session):
+    if not alone and wrote_itself(session):
         return None
     statements: list[tuple[Executable, dict[str, Any]]] = []
     changed: list[InstanceState[Any]] = []
@@ -221,7 +221,7 @@ def _plan(session: Session, *, alone: bool = False) -> _Plan | None:
     return _Plan(statements, changed, inserted)
 
 
-def _wrote_itself(session: Session) -> bool:
+def wrote_itself(session: Session) -> bool:
     """Did a statement of the session's own transaction write (a flush, a Core write)?"""
     transaction = session.get_transaction()
     if transaction is None:
@@ -232,7 +232,7 @@ def _wrote_itself(session: Session) -> bool:
 def wrote(session: Session) -> bool:
     """Has the session anything of its own that a read must see: rows new, changed or
     deleted and not yet flushed, or flushed and not committed?"""
-    return bool(session.new or session.dirty or session.deleted) or _wrote_itself(session)
+    return bool(session.new or session.dirty or session.deleted) or wrote_itself(session)
 
 
 async def commit(session: AsyncSession, inbound: dict[str, Any] | None = None) -> Outcome | None:

@@ -109,3 +109,39 @@ async def test_a_row_the_session_has_already_is_returned_as_it_is(
         first, _, _ = await repo.conversations.of_user(7, SINCE)
         again, _, _ = await repo.conversations.of_user(7, SINCE)
         assert again is first
+
+
+async def test_a_shoppers_orders_through_the_reader_are_the_sessions_P19(
+    sessions: async_sessionmaker[AsyncSession], reader: DirectReader
+) -> None:
+    async with sessions() as db:
+        repo = Repo(db)
+        for ref, user, age in (("A1", 7, 2), ("A2", 7, 1), ("B1", 8, 1)):
+            await repo.orders.add(order_ref=ref, telegram_user_id=user, items=[{"sku": ref}],
+                                  created_at=NOW - timedelta(days=age),
+                                  updated_at=NOW - timedelta(days=age))
+        await db.commit()
+    async with sessions() as db:
+        plain = await Repo(db).orders.for_user(7)
+    async with sessions() as db:
+        repo = Repo(db, reader=reader)
+        direct = await repo.orders.for_user(7)
+        assert not (db.sync_session.get_transaction() and
+                    db.sync_session.get_transaction()._connections)
+    assert [o.order_ref for o in direct] == [o.order_ref for o in plain] == ["A2", "A1"]
+    assert direct[0].items == [{"sku": "A2"}] and direct[0].created_at.tzinfo is not None
+
+
+async def test_with_autoflush_off_pending_changes_do_not_keep_the_reader_away(
+    sessions: async_sessionmaker[AsyncSession], reader: DirectReader
+) -> None:
+    """Under ``no_autoflush`` (the case desk's reads while the reply is being made) the
+    session's own query would not see its pending changes either: the reader may answer."""
+    await _known_shopper(sessions)
+    async with sessions() as db:
+        repo = Repo(db, reader=reader)
+        _, conversation, _ = await repo.conversations.of_user(7, SINCE)
+        conversation.reply_due_at = NOW
+        assert reader_of(db) is None
+        with db.no_autoflush:
+            assert reader_of(db) is reader

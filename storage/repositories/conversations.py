@@ -141,12 +141,8 @@ class ConversationRepo:
         """The customer behind a Telegram user, their open conversation and how many messages
         the shopper wrote in it since ``since``, in one query (the first thing every shopper
         message needs; measured under load)."""
-        params = {"user_id": telegram_user_id, "since": since}
-        reader = direct.reader_of(self.session)
-        if reader is not None:
-            rows = await reader.rows(_OF_USER, params)
-        else:
-            rows = list((await self.session.execute(_OF_USER, params)).all())
+        rows = await direct.rows(self.session, _OF_USER,
+                                 {"user_id": telegram_user_id, "since": since})
         if not rows:
             return None, None, 0
         row, split = rows[0], len(_CUSTOMER_KEYS)
