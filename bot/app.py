@@ -49,6 +49,7 @@ from handlers.reports import build_reports_router
 from handlers.shopper import build_shopper_router
 from handlers.staff import build_staff_router
 from storage import group_commit
+from storage.direct import DirectReader
 from storage.engine import create_engine, create_session_factory
 from storage.group_commit import GroupWriter
 from storage.migrate import migrate
@@ -74,12 +75,15 @@ class App:
     sla: SlaClock | None = None  # the SLA clock (P1/P2); the runner starts and stops it
     photo_files: PhotoFiles | None = None  # catalogue pictures Telegram holds (file ids)
     writer: GroupWriter | None = None  # the process's group commit (storage/group_commit.py)
+    reader: DirectReader | None = None  # the hot path's first reads (storage/direct.py)
 
     async def close(self) -> None:
         if self.photo_files is not None:
             await self.photo_files.drain()
         if self.writer is not None:
             await self.writer.close()
+        if self.reader is not None:
+            await self.reader.close()
         await self.bot.session.close()
         await self.engine.dispose()
 
@@ -154,8 +158,11 @@ async def build_app(
     group_commit.install(engine)
     writer = GroupWriter(engine, inbound_insert_for)
     await writer.start()
+    reader = DirectReader(engine)  # who wrote, in which conversation: without a session
+    await reader.start()
     return App(settings, bot, engine, sessions, knowledge, conversations, clock, console,
-               aftersales=aftersales, sla=sla, photo_files=photo_files, writer=writer)
+               aftersales=aftersales, sla=sla, photo_files=photo_files, writer=writer,
+               reader=reader)
 
 
 def build_dispatcher(app: App) -> Dispatcher:
@@ -166,7 +173,7 @@ def build_dispatcher(app: App) -> Dispatcher:
         settings=app.settings, knowledge=app.knowledge, conversations=app.conversations,
         console=app.console, aftersales=app.aftersales,
     )
-    dp.update.outer_middleware(RepoMiddleware(app.sessions, app.writer))
+    dp.update.outer_middleware(RepoMiddleware(app.sessions, app.writer, app.reader))
     dp.include_routers(
         # The agents' group first: topic commands (/note, /card) are the console's there.
         build_agent_router(app.settings.agent_chat_id),  # the roster: the agents table

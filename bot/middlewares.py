@@ -11,6 +11,7 @@ from aiogram.types import TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.staff import RosterCheck
+from storage.direct import DirectReader, close_session
 from storage.group_commit import GroupWriter
 from storage.repositories import Repo
 
@@ -20,9 +21,10 @@ class RepoMiddleware(BaseMiddleware):
     and ``roster``, the routers' filters' one check of "is the sender an agent" (P10)."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession],
-                 writer: GroupWriter | None = None) -> None:
+                 writer: GroupWriter | None = None, reader: DirectReader | None = None) -> None:
         self.session_factory = session_factory
         self.writer = writer  # the process's group commit (storage/group_commit.py)
+        self.reader = reader  # the hot path's first reads (storage/direct.py)
 
     async def __call__(
         self,
@@ -30,7 +32,10 @@ class RepoMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        async with self.session_factory() as session:
-            repo = data["repo"] = Repo(session, self.writer)
+        session = self.session_factory()
+        try:
+            repo = data["repo"] = Repo(session, self.writer, self.reader)
             data["roster"] = RosterCheck(repo)
             return await handler(event, data)
+        finally:
+            await close_session(session)

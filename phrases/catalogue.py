@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 from phrases.staff import parse_staff_file
@@ -60,6 +60,16 @@ class Phrase:
         """The phrase text with its placeholders filled (see :func:`phrases.templates.render`)."""
         return render(self.text, values)
 
+    # Asked of every phrase of a category each time one is picked (most replies): found once.
+    @cached_property
+    def needs(self) -> frozenset[str]:
+        """The placeholders the text cannot do without (not ``OPTIONAL_PLACEHOLDERS``)."""
+        return frozenset(placeholders_in(self.text) - OPTIONAL_PLACEHOLDERS)
+
+    @cached_property
+    def tag_set(self) -> frozenset[str]:
+        return frozenset(self.tags)
+
 
 def fallback_langs(lang: str) -> tuple[str, ...]:
     """``lang`` first, then the languages to try when it has no suitable phrase."""
@@ -99,14 +109,11 @@ def best_for(phrases: Sequence[Phrase], values: Mapping[str, object]) -> list[Ph
     and they use as many of the known values as any other (say the time when it is known).
     Returns ``phrases`` unchanged when none qualifies."""
 
-    def needed(p: Phrase) -> set[str]:
-        return placeholders_in(p.text) - OPTIONAL_PLACEHOLDERS
-
-    usable = [p for p in phrases if all(_known(values, n) for n in needed(p))]
+    usable = [p for p in phrases if all(_known(values, n) for n in p.needs)]
     if not usable:
         return list(phrases)
-    best = max(len(needed(p)) for p in usable)
-    return [p for p in usable if len(needed(p)) == best]
+    best = max(len(p.needs) for p in usable)
+    return [p for p in usable if len(p.needs) == best]
 
 
 class PhraseCatalogue:
@@ -151,7 +158,7 @@ class PhraseCatalogue:
         """Phrases of ``category`` having all ``tags``, in ``lang``; if none, another language."""
         wanted = set(tags)
         for candidate in fallback_langs(lang):
-            found = [p for p in self._index.get((category, candidate), []) if wanted <= set(p.tags)]
+            found = [p for p in self._index.get((category, candidate), []) if wanted <= p.tag_set]
             if found:
                 return found
         return []
@@ -180,7 +187,7 @@ class PhraseCatalogue:
                 wanted = set(tags[:n])
                 found = [
                     p for p in self._index.get((category, candidate), [])
-                    if wanted <= set(p.tags) and fits_hour(p, hour)
+                    if wanted <= p.tag_set and fits_hour(p, hour)
                 ]
                 if found:
                     return choose(best_for(found, values or {}), avoid=avoid, rng=rng)

@@ -82,6 +82,9 @@ def _weight(text: str, zh: bool) -> tuple[float | None, str, tuple[int, int] | N
     return None, "", None
 
 
+NO_BODY = Body(None, None)
+_DIGIT_RE = re.compile(r"\d")
+
 # Where a measurement sits in the text: (start, end, "height" | "weight").
 Span = tuple[int, int, str]
 
@@ -92,6 +95,8 @@ def _blank(text: str, span: tuple[int, int]) -> str:
 
 def find_body(text: str) -> tuple[Body, tuple[Span, ...]]:
     """Height and weight found in a message (either may be missing), and where they are."""
+    if _DIGIT_RE.search(text) is None:
+        return NO_BODY, ()  # every form has a number: most messages have none
     zh = has_chinese(text)
     spans: list[Span] = []
     text = DIMENSIONS.sub(lambda m: " " * len(m.group(0)), text)
@@ -132,7 +137,6 @@ def parse_body(text: str) -> Body:
     return find_body(text)[0]
 
 
-_DIGIT_RE = re.compile(r"\d")
 # Every height and weight form above has a unit or a keyword next to a number; only the bare
 # forms (我165 110) need two numbers. A text with neither is not searched (most are not).
 _MAYBE_BODY = re.compile(

@@ -9,6 +9,7 @@ units, as Telegram counts them, and no part ever exceeds Telegram's 4096.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 TELEGRAM_LIMIT = 4096
 CAPTION_LIMIT = 1024  # a photo's caption
@@ -28,7 +29,7 @@ _LEVELS: tuple[re.Pattern[str], ...] = (
 
 def units(text: str) -> int:
     """Length as Telegram counts it (UTF-16 code units: an emoji may count 2)."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2  # in C: no loop per character
 
 
 def split_message(text: str, limit: int = 350) -> list[str]:
@@ -42,8 +43,15 @@ def split_message(text: str, limit: int = 350) -> list[str]:
         return []
     if units(text) <= limit:
         return [text]
+    return list(_parts_of(text, limit))
+
+
+@lru_cache(maxsize=256)
+def _parts_of(text: str, limit: int) -> tuple[str, ...]:
+    """The parts of a long text, found once per text: an FAQ answer is split again for
+    every shopper who asks it."""
     parts = (p.strip() for p in _split(text, limit, 0))
-    return [p for p in parts if p]
+    return tuple(p for p in parts if p)
 
 
 def _pieces(text: str, pattern: re.Pattern[str]) -> list[str]:

@@ -59,17 +59,34 @@ async def insert_loaded(session: AsyncSession, cls: type[T], values: dict[str, A
                                     for prop in mapper.column_attrs})
 
 
+@cache
+def column_keys(cls: type) -> tuple[str, ...]:
+    """The attribute names of ``cls``'s columns, in its table's column order (``select(*table.c)``
+    rows zip with them)."""
+    mapper = inspect(cls)
+    return tuple(mapper.get_property_by_column(column).key for column in mapper.local_table.c)
+
+
 def as_loaded(session: AsyncSession, cls: type[T], values: dict[str, Any]) -> T:
     """A row known in full (every column attribute in ``values``) put in the session as if
     read back: no constructor, no attribute events, nothing to flush (half the cost of
-    ``cls(**values)`` made persistent, measured on the store-first row)."""
+    ``cls(**values)`` made persistent, measured on the store-first row). A row the session
+    has already is returned as it is, as an ORM query would."""
     mapper = inspect(cls)
+    key = mapper.identity_key_from_primary_key(
+        tuple(values[mapper.get_property_by_column(c).key] for c in mapper.primary_key))
+    sync = session.sync_session
+    existing = sync.identity_map.get(key)
+    if existing is not None:
+        return existing  # type: ignore[no-any-return]
     obj = mapper.class_manager.new_instance()
     state = instance_state(obj)
     state.dict.update(values)
-    state.key = mapper.identity_key_from_primary_key(
-        tuple(values[mapper.get_property_by_column(c).key] for c in mapper.primary_key))
-    session.add(obj)
+    state.key = key
+    # Attached as the ORM's loader attaches the rows it reads (sqlalchemy.orm.loading), not by
+    # ``session.add``, whose cascade and bookkeeping cost as much again (measured).
+    state.session_id = sync.hash_key
+    sync.identity_map._add_unpresent(state, key)
     return obj  # type: ignore[no-any-return]
 
 

@@ -49,7 +49,7 @@ def on_worker() -> Iterator[None]:
         _OFF_LOOP.reset(token)
 
 
-def _is_busy(error: sqlite3.OperationalError) -> bool:
+def is_busy(error: sqlite3.OperationalError) -> bool:
     return getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
 
 
@@ -186,7 +186,7 @@ class InlineConnection(aiosqlite.Connection):
             try:
                 return call()
             except sqlite3.OperationalError as error:
-                if not _is_busy(error):
+                if not is_busy(error):
                     raise
         return await super()._execute(_patiently, self._connection, self.busy_timeout, call)
 

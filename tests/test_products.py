@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.clock import FixedClock
 from bot.orders_api import build_orders_api
@@ -284,6 +284,51 @@ async def test_a_product_named_alone_gets_its_card_with_photo_and_buttons_P5(
     [card] = h.sent()
     assert "真丝围巾" in card and "¥169" in card and "桑蚕丝" in card
     assert any(b.startswith("prod:sizes:") for b in h.buttons())
+
+
+async def test_a_product_asked_again_is_read_with_one_small_query_P5(h: Harness) -> None:
+    """The desk holds each product; asked again, one query (its version) says it is current,
+    where reading it was two (the product, its variants)."""
+    await h.say("亚麻衬衫多少钱")
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "products" in statement or "product_variants" in statement:
+            statements.append(statement)
+
+    engine = h.app.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        [answer] = await h.say("亚麻衬衫多少钱")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert "¥159" in answer
+    assert len(statements) == 1 and "product_variants" not in statements[0]
+
+
+async def test_stock_price_and_fields_changed_elsewhere_are_answered_at_once_P5(
+    h: Harness,
+) -> None:
+    """Another process (here: another session, this process's desk not told) posts stock and
+    price, then imports new fields, within one clock tick: the next answers say the new ones
+    (P5: stock and price as they are now)."""
+    [before] = await h.say("亚麻衬衫白色M码有货吗")
+    assert "有货" in before
+    async with h.app.sessions() as db:
+        repo = Repo(db)
+        await importer.apply_updates(repo, importer.parse_updates(
+            [{"sku": "LS01-1M", "stock": 0}], SHANGHAI), MORNING)
+        await repo.commit()
+    [after] = await h.say("亚麻衬衫白色M码有货吗")
+    assert "卖完" in after and "白色 M" in after
+    async with h.app.sessions() as db:
+        repo = Repo(db)
+        await importer.apply(repo, importer.parse_json(
+            {"code": "LS01", "material": {"zh": "亚麻混纺", "en": "linen blend"}}, SHANGHAI),
+            MORNING)
+        await repo.commit()
+    [material] = await h.say("亚麻衬衫是什么面料")
+    assert "亚麻混纺" in material
 
 
 # ---------------------------------------------------------------------- size advice

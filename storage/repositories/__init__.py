@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import group_commit
+from storage import direct, group_commit
 from storage.repositories.aftercare import AftercareRepo
 from storage.repositories.agents import AgentRepo
 from storage.repositories.audit import AuditRepo
@@ -23,14 +23,18 @@ class Repo:
     """Facade over one session: ``repo.customers.get(...)``; one update = one session.
 
     With the process's ``writer`` (storage/group_commit.py) the hot path's writes are
-    committed in its shared batches; without one (tools, tests) each commit is its own.
+    committed in its shared batches, and with its ``reader`` (storage/direct.py) its first read
+    skips the session; without them (tools, tests) each query and commit is the session's.
     """
 
     def __init__(self, session: AsyncSession,
-                 writer: group_commit.GroupWriter | None = None) -> None:
+                 writer: group_commit.GroupWriter | None = None,
+                 reader: direct.DirectReader | None = None) -> None:
         self.session = session
         if writer is not None:
             session.info[group_commit.WRITER] = writer
+        if reader is not None:
+            session.info[direct.READER] = reader
         self.customers = CustomerRepo(session)
         self.conversations = ConversationRepo(session)
         self.faq = FaqRepo(session)

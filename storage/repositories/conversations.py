@@ -22,8 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from storage import group_commit
-from storage.base import as_loaded, insert_loaded, upsert_for, utcnow
+from storage import direct, group_commit
+from storage.base import as_loaded, column_keys, insert_loaded, upsert_for, utcnow
 from storage.models import (
     OPEN_STATES,
     Conversation,
@@ -56,13 +56,18 @@ _RECENT_FROM_SHOPPER = (
 # Open as three plain comparisons, not IN (…): an IN list is an "expanding" parameter that
 # SQLAlchemy renders anew at every execution (a sixth of this query's CPU, measured).
 _IS_OPEN = or_(*(Conversation.state == state for state in OPEN_STATES))
+_CUSTOMERS, _CONVERSATIONS = Customer.__table__, Conversation.__table__
+# Columns, not entities: the rows are put into the session by ``as_loaded`` (no ORM loading),
+# so the same statement runs through the session or the process's DirectReader.
 _OF_USER = (
-    select(Customer, Conversation, _RECENT_FROM_SHOPPER)
-    .outerjoin(Conversation, and_(Conversation.customer_id == Customer.id, _IS_OPEN))
+    select(*_CUSTOMERS.c, *_CONVERSATIONS.c, _RECENT_FROM_SHOPPER)
+    .outerjoin(_CONVERSATIONS, and_(Conversation.customer_id == Customer.id, _IS_OPEN))
     .where(Customer.telegram_user_id == bindparam("user_id"))
     .order_by(Conversation.id.desc())
     .limit(1)
 )
+_CUSTOMER_KEYS = column_keys(Customer)
+_CONVERSATION_KEYS = column_keys(Conversation)
 _BOT_REPLY_INSERT = insert(_MESSAGES).values(
     conversation_id=bindparam("conversation"), sender=Sender.BOT, kind="text",
     text=bindparam("said"), telegram_message_id=bindparam("telegram_id"),
@@ -136,11 +141,17 @@ class ConversationRepo:
         """The customer behind a Telegram user, their open conversation and how many messages
         the shopper wrote in it since ``since``, in one query (the first thing every shopper
         message needs; measured under load)."""
-        row = (await self.session.execute(
-            _OF_USER, {"user_id": telegram_user_id, "since": since})).first()
-        if row is None:
+        rows = await direct.rows(self.session, _OF_USER,
+                                 {"user_id": telegram_user_id, "since": since})
+        if not rows:
             return None, None, 0
-        return row[0], row[1], int(row[2] or 0)
+        row, split = rows[0], len(_CUSTOMER_KEYS)
+        customer = as_loaded(self.session, Customer, dict(zip(_CUSTOMER_KEYS, row, strict=False)))
+        if row[split] is None:  # no open conversation
+            return customer, None, 0
+        conversation = as_loaded(self.session, Conversation, dict(
+            zip(_CONVERSATION_KEYS, row[split:], strict=False)))
+        return customer, conversation, int(row[-1] or 0)
 
     async def latest_of(self, customer_id: int) -> Conversation | None:
         """The customer's newest conversation, open or closed."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import direct
+from storage.base import as_loaded, column_keys
 from storage.models.orders import (
     IN_TRANSIT,
     NOTIFY_STATUSES,
@@ -16,6 +18,11 @@ from storage.models.orders import (
     OrderStatus,
     ShipmentEvent,
 )
+
+_ORDERS = Order.__table__
+_FOR_USER = (select(*_ORDERS.c).where(_ORDERS.c.telegram_user_id == bindparam("user_id"))
+             .order_by(_ORDERS.c.created_at.desc()).limit(bindparam("limit")))
+_ORDER_KEYS = column_keys(Order)
 
 
 class OrderRepo:
@@ -35,11 +42,12 @@ class OrderRepo:
         return {order.order_ref: order for order in rows}
 
     async def for_user(self, telegram_user_id: int, limit: int = 20) -> list[Order]:
-        rows = await self.session.scalars(
-            select(Order).where(Order.telegram_user_id == telegram_user_id)
-            .order_by(Order.created_at.desc()).limit(limit)
-        )
-        return list(rows)
+        """The user's orders, newest first; asked on every "where is my order" (P19), so
+        through the process's reader when the session allows (storage/direct.py)."""
+        rows = await direct.rows(self.session, _FOR_USER,
+                                 {"user_id": telegram_user_id, "limit": limit})
+        return [as_loaded(self.session, Order, dict(zip(_ORDER_KEYS, row, strict=True)))
+                for row in rows]
 
     async def add(self, **values: Any) -> Order:
         order = Order(**values)

@@ -1,12 +1,14 @@
-"""The catalogue's queries (P5, P6): upserts for imports, fresh variants for answers, 催付 rows."""
+"""The catalogue's queries (P5, P6): upserts for imports, products and their versions for
+answers (``versions``, ``changed``), 催付 rows."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import upsert_for
@@ -20,13 +22,38 @@ from storage.models.products import (
     ReminderStatus,
 )
 
+# Built once: asked with every product question (building an IN clause costs more than
+# running it; the expanding parameter takes any number of ids).
+_VERSIONS = select(Product.id, Product.updated_at).where(
+    Product.id.in_(bindparam("ids", expanding=True)))
+
+
+def later(before: datetime | None, now: datetime) -> datetime:
+    """A change's ``updated_at``: ``now``, or just after the one before when the clock has
+    not moved on (a fixed clock, two posts in one tick), so a change always shows."""
+    if before is None or now > before:
+        return now
+    return before + timedelta(microseconds=1)
+
+
+def detached_copy(product: Product) -> Product:
+    """A copy of a loaded product and its variants that belongs to no session: held in
+    memory between messages (the catalogue desk), never flushed, never expired by a commit."""
+    def columns(row: Any) -> dict[str, Any]:
+        return {attr.key: copy.deepcopy(getattr(row, attr.key))
+                for attr in inspect(type(row)).column_attrs}
+
+    held = Product(**columns(product))
+    held.variants = [ProductVariant(**columns(v)) for v in product.variants]
+    return held
+
 
 class ProductRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def get(self, product_id: int) -> Product | None:
-        """A product with its variants as stored now (stock and price are never cached)."""
+        """A product with its variants as stored now (two queries: the product, its variants)."""
         return await self.session.get(Product, product_id)
 
     async def by_code(self, code: str) -> Product | None:
@@ -63,6 +90,26 @@ class ProductRepo:
         rows = {p.id: p for p in await self.session.scalars(
             select(Product).where(Product.id.in_(wanted)))}
         return [rows[i] for i in wanted if i in rows]
+
+    async def versions(self, ids: Iterable[int]) -> dict[int, datetime]:
+        """Each product's ``updated_at``, which moves on every change of it or its variants
+        (``changed``): one small query tells a held copy is still the row as stored."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        rows = await self.session.execute(_VERSIONS, {"ids": wanted})
+        return {product_id: at for product_id, at in rows}
+
+    async def changed(self, ids: Iterable[int], now: datetime) -> None:
+        """Mark products changed (a variant's stock or price, a SKU moved away): their
+        ``updated_at`` moves forward, so every process sees its copy is stale."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return
+        rows = await self.session.execute(_VERSIONS, {"ids": wanted})
+        moved = [{"id": product_id, "updated_at": later(at, now)} for product_id, at in rows]
+        if moved:
+            await self.session.execute(update(Product), moved)  # one bulk UPDATE by id
 
     async def stamp(self) -> tuple[int, datetime | None]:
         """(products, last change): a cheap way for a process to see its index is stale."""

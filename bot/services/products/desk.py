@@ -4,10 +4,12 @@ Consulted by the conversation for every text message a bot-handled shopper sends
 when a product is named in the message, or when one is in context (the last product this
 conversation asked about) and the message asks about price, stock, size, colour, material,
 care or fit; it recommends in-stock items when asked for ideas (P6). Otherwise it returns
-None and the FAQ answers as before. Stock and prices are read from the database at answer
-time; only names (and which picture shows which product) are held in memory
-(``ProductIndex``, ``by_photo``). A catalogue picture the shopper sends back puts its product
-in context (``photo``).
+None and the FAQ answers as before. Names (``ProductIndex``), which picture shows which product
+(``by_photo``) and a copy of each product with its variants are held in memory. A copy is
+used only after one small query found the product's ``updated_at`` unchanged (every change of
+a product, its stock or price moves it, in whichever process or tool made the change:
+``ProductRepo.changed``); a stale or missing one is read again. A catalogue picture the
+shopper sends back puts its product in context (``photo``).
 
 Events it records (reports: 询单转化率, recommendations shown/clicked):
 ``product_asked`` {customer, product_id, code, aspects}, ``recommendation_shown`` {customer,
@@ -48,6 +50,7 @@ from phrases.splitting import split_message
 from storage.models import Conversation, Customer, Event
 from storage.models.products import Product, ProductVariant
 from storage.repositories import Repo
+from storage.repositories.products import detached_copy
 
 TIE = 1.0  # two products whose scores differ less than this are "two candidates"
 RECOMMEND_COUNT = 3
@@ -88,6 +91,7 @@ class CatalogueDesk:
         self.index = ProductIndex(())
         self.meta: dict[int, tuple[frozenset[str], str, int]] = {}  # tags, season, sales
         self.by_photo: dict[str, int] = {}  # a catalogue picture's stored name → its product
+        self.held: dict[int, Product] = {}  # copies, used while their version is current
         self.sized: tuple[int, ...] = ()  # products with a size chart, best sellers first
         self.loaded_at: datetime | None = None
         self.stamp: tuple[int, datetime | None] | None = None
@@ -98,6 +102,7 @@ class CatalogueDesk:
         products = await repo.products.active()
         lexicon()  # the cue words, read at start rather than by the first shopper's message
         self.index = ProductIndex(products)
+        self.held = {p.id: detached_copy(p) for p in products}
         self.meta = {p.id: (frozenset(p.tags), p.season.lower(), p.sales) for p in products}
         self.by_photo = {source: p.id for p in products for source in p.photos}
         self.sized = tuple(p.id for p in sorted(products, key=lambda p: -p.sales)
@@ -150,7 +155,7 @@ class CatalogueDesk:
             close = [h for h in hits[1:] if hits[0].score - h.score < TIE]
             if close:
                 return await self._which(repo, conversation, [hits[0], close[0]], text, now)
-            product = await repo.products.get(hits[0].product_id)
+            product = await self._product(repo, hits[0].product_id)
         else:
             body = parse_body(text)
             if not (cues & ASPECT_CUES or body.height_cm or _size_like(text, norm)):
@@ -208,7 +213,7 @@ class CatalogueDesk:
             await self._fresh(repo, now)
             ids = [self.by_photo[s] for s in await repo.products.photo_sources(unique_ids)
                    if s in self.by_photo]
-            product = await repo.products.get(ids[0]) if ids else None
+            product = await self._product(repo, ids[0]) if ids else None
             if product is None or not product.active:
                 return None
             return await self.about(repo, customer, conversation, product, caption, now)
@@ -266,7 +271,7 @@ class CatalogueDesk:
     ) -> list[Reply]:
         if action not in ACTIONS:
             return []
-        product = await repo.products.get(product_id)
+        product = await self._product(repo, product_id)
         if product is None or not product.active:
             return []
         lang = conversation.language
@@ -310,7 +315,7 @@ class CatalogueDesk:
         picks: list[Product] = []
         for start in range(0, min(len(ranked), 60), 12):
             ids = [product_id for product_id, _ in ranked[start:start + 12]]
-            for product in await repo.products.many(ids):
+            for product in await self._products(repo, ids):
                 if product.active and _in_stock(product.variants) and len(picks) < 3:
                     picks.append(product)
             if len(picks) >= RECOMMEND_COUNT:
@@ -340,8 +345,8 @@ class CatalogueDesk:
         lang = "zh" if has_chinese(query) else "en"
         now = self.clock.now()
         with repo.session.no_autoflush:
-            products = await repo.products.many(
-                [hit.product_id for hit in self.index.find(query)[:limit]])
+            products = await self._products(
+                repo, [hit.product_id for hit in self.index.find(query)[:limit]])
         return [Canned(f"product:{p.id}", f"🛍 {self._title(p, lang)}",
                        self.card(p, lang, now).text) for p in products if p.active]
 
@@ -369,7 +374,7 @@ class CatalogueDesk:
         is kept as the open question (``product_which``): the item tapped or named next is
         answered with it."""
         lang = conversation.language
-        products = [p for p in await repo.products.many(self.sized)
+        products = [p for p in await self._products(repo, self.sized)
                     if p.active and _in_stock(p.variants)][:SIZE_CHOICES]
         if not products:
             return None  # nothing to size: the FAQ's size guide
@@ -400,8 +405,23 @@ class CatalogueDesk:
         if event is None:
             return None
         product_id = event.data.get("product_id")
-        product = await repo.products.get(int(product_id)) if product_id else None
+        product = await self._product(repo, int(product_id)) if product_id else None
         return product if product is not None and product.active else None
+
+    async def _product(self, repo: Repo, product_id: int) -> Product | None:
+        found = await self._products(repo, (product_id,))
+        return found[0] if found else None
+
+    async def _products(self, repo: Repo, ids: Sequence[int]) -> list[Product]:
+        """The products as stored now, in ``ids``' order (unknown ids left out): the copies
+        held when their version is current (one query), the others read and held."""
+        versions = await repo.products.versions(ids)
+        current = {i for i, at in versions.items()
+                   if (held := self.held.get(i)) is not None and held.updated_at == at}
+        for product in await repo.products.many(i for i in versions if i not in current):
+            self.held[product.id] = detached_copy(product)
+            current.add(product.id)
+        return [self.held[i] for i in dict.fromkeys(ids) if i in current]
 
     def _asked(self, product: Product, text: str, norm: str, cues: set[str], body: Body,
                ) -> Asked:

@@ -43,6 +43,7 @@ from phrases.refused import Refused
 from storage.base import utcnow
 from storage.models.products import ProductVariant
 from storage.repositories import Repo
+from storage.repositories.products import later
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 FITS = {"slim": "slim", "regular": "regular", "loose": "loose", "修身": "slim",
@@ -496,6 +497,7 @@ async def apply(repo: Repo, result: CatalogueImport, now: datetime | None = None
             {p.code for p in fresh if any(v.sku in variants for v in p.variants)}))
     else:
         fresh_codes = set()
+    left: set[int] = set()
     for incoming in result.products:
         if incoming.code in fresh_codes:
             moved = [v for v in incoming.variants if v.sku in variants]
@@ -510,7 +512,7 @@ async def apply(repo: Repo, result: CatalogueImport, now: datetime | None = None
             value = getattr(incoming, name)
             if value is not None:
                 setattr(product, name, value)
-        product.updated_at = now
+        product.updated_at = later(product.updated_at, now)
         for v in incoming.variants:
             variant = variants.get(v.sku)
             if variant is None:
@@ -518,9 +520,11 @@ async def apply(repo: Repo, result: CatalogueImport, now: datetime | None = None
                 variants[v.sku] = variant
                 product.variants.append(variant)
             elif variant.product_id != product.id:
+                left.add(variant.product_id)  # the product it left changed too
                 variant.product = product  # the SKU moved to another product
             _update_variant(variant, v)
             result.variants += 1
+    await repo.products.changed(left, now)
     await repo.products.flush()
     return result
 
@@ -538,6 +542,9 @@ async def apply_updates(repo: Repo, result: CatalogueImport, now: datetime | Non
     for update in result.updates:
         _update_variant(variants[update.sku], update)
         result.variants += 1
+    # Stock and price are the product's too: its copy held in every process is now stale.
+    await repo.products.changed({variants[u.sku].product_id for u in result.updates},
+                                now or utcnow())
     await repo.products.flush()
     return result
 

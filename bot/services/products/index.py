@@ -5,7 +5,9 @@ A name scores 100 when its text is in the message, 95 when its pinyin is (鸭麻
 a homophone typo): both found by looking the message's substrings and syllable runs up in
 dicts, so no name is visited. Only when none is there, the names sharing the most pieces
 (pinyin/word bigrams for Chinese, words for English) get a rapidfuzz ratio against runs of the
-message of about their length (linnen shirt → linen shirt), in one ``cdist`` call.
+message of about their length (linnen shirt → linen shirt), in one ``cdist`` call. All three
+need a syllable (pinyin or word) of the message to be one of a name's: a message with none,
+most messages, is seen to name no product in one set lookup.
 Stock and price are not held here: the desk reads them from the database when it answers.
 """
 
@@ -101,6 +103,10 @@ class ProductIndex:
         self.by_product: dict[int, list[str]] = {}
         self.longest = 2  # characters of the longest Chinese name
         self.most_words = 1  # words (or syllables) of the longest name
+        # Every syllable of every name: a message sharing none names no product (exactly,
+        # by text, sound or fuzzily, all of which need a shared syllable); None when a name
+        # has no syllable at all (letters that are neither Latin nor Chinese), so no shortcut.
+        self.sounds: set[str] | None = set()
         for product in products:
             if not product.active:
                 continue
@@ -119,6 +125,10 @@ class ProductIndex:
         if len(text.replace(" ", "")) < 2 or (not cjk and len(text) < 3):
             return  # one character or two letters would match everywhere
         tokens = syllables(text)
+        if self.sounds is not None and tokens:
+            self.sounds.update(tokens)
+        elif not tokens:
+            self.sounds = None
         number = len(self.names)
         name = Name(product_id, text, " ".join(tokens), cjk)
         self.names.append(name)
@@ -154,6 +164,8 @@ class ProductIndex:
         if not text:
             return []
         tokens = syllables(text)
+        if self.sounds is not None and self.sounds.isdisjoint(tokens):
+            return []  # not one syllable of any name: nothing here could match
         best: dict[int, Hit] = {}
         for number in self._exact(text):
             self._keep(best, number, 100.0)
@@ -166,7 +178,7 @@ class ProductIndex:
 
     def _exact(self, text: str) -> set[int]:
         found: set[int] = set()
-        length = len(text)
+        length = len(text) if has_chinese(text) else 0  # a Chinese name needs a Chinese char
         for start in range(length):  # Chinese names (and mixed ones like "t恤") anywhere
             for end in range(start + 2, min(length, start + self.longest) + 1):
                 for number in self.by_text.get(text[start:end], ()):
@@ -272,9 +284,43 @@ def has_word(text: str, words: Iterable[str]) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class _CueTable:
+    """The cue words by what a message is looked up with, built once: English words
+    (normalised, matched whole: runs of the message's words) and the others (matched
+    anywhere: the message's substrings of their lengths). The same matches as ``has_word``
+    over every cue's words, in one pass over the message instead of one test per word."""
+
+    runs: dict[str, set[str]]
+    most_words: int
+    inside: dict[str, set[str]]
+    lengths: tuple[int, ...]
+
+
+@lru_cache(maxsize=1)
+def _cue_table() -> _CueTable:
+    runs: dict[str, set[str]] = {}
+    inside: dict[str, set[str]] = {}
+    for name, words in lexicon().cues.items():
+        for word in words:
+            if word.isascii():
+                runs.setdefault(normalise(word), set()).add(name)
+            else:
+                inside.setdefault(word, set()).add(name)
+    return _CueTable(runs, max(run.count(" ") + 1 for run in runs) if runs else 1, inside,
+                     tuple(sorted({len(word) for word in inside})))
+
+
 def cues_in(text: str) -> set[str]:
     """Which aspects a (normalised) message asks about: price, stock, material, …"""
-    found = {name for name, words in lexicon().cues.items() if has_word(text, words)}
+    table = _cue_table()
+    found: set[str] = set()
+    for run in _runs(text.split(" "), table.most_words):
+        found.update(table.runs.get(run, ()))
+    if table.inside and not text.isascii():  # the other words are not in an ASCII text
+        for length in table.lengths:
+            for start in range(len(text) - length + 1):
+                found.update(table.inside.get(text[start:start + length], ()))
     return found | {"measure"} if measures_in(text) else found
 
 
@@ -292,12 +338,20 @@ def measures_in(text: str) -> list[str]:
     """The garment measures a (normalised) message asks about (衣长 → length), lexicon order;
     a measure given with a number is the shopper's body, not a question (the cue ``measure``
     is these)."""
+    if not any(word in text for word in _measure_words()):
+        return []  # no measure word at all (most messages): no pattern can match
     spans = [(m.start(), m.end(), name) for name, words in lexicon().measures.items()
              for w in words for m in _asked_measure(w).finditer(text)]
     inside = {i for i, (s, e, _) in enumerate(spans) for (s2, e2, _) in spans
               if s2 <= s and e <= e2 and (s2, e2) != (s, e)}  # "length" of "sleeve length"
     found = {name for i, (_, _, name) in enumerate(spans) if i not in inside}
     return [name for name in lexicon().measures if name in found]
+
+
+@lru_cache(maxsize=1)
+def _measure_words() -> tuple[str, ...]:
+    """The measure words as their patterns spell them (each pattern needs its word)."""
+    return tuple(dict.fromkeys(normalise(w) for ws in lexicon().measures.values() for w in ws))
 
 
 def wishes_in(text: str) -> tuple[set[str], set[str]]:
